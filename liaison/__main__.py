@@ -1,0 +1,3 @@
+from liaison.cli import main
+
+raise SystemExit(main())

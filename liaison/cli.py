@@ -1,0 +1,144 @@
+"""Command line: `liaison serve | demo | migrate | import | create-account`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from liaison.config import ConfigError, Settings
+
+
+def _serve(settings: Settings) -> None:
+    from liaison.web.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        ws="websockets-sansio",
+        # Our own heartbeat frames detect dead clients; protocol pings add a second guard.
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
+        proxy_headers=True,
+        log_level=settings.log_level,
+    )
+
+
+async def _seed_demo(settings: Settings) -> None:
+    from liaison.demo import DEMO_PASSWORD, seed_demo
+    from liaison.services.core import Core
+
+    core = Core(settings)
+    await core.start()
+    try:
+        logins = await seed_demo(core)
+    finally:
+        await core.stop()
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"\nLiaison demo at {url}\nDemo logins (password for all: {DEMO_PASSWORD}):")
+    for login in logins:
+        print(f"  {login.username:28} {login.name:26} {login.description}")
+    print(flush=True)
+
+
+async def _with_core(settings: Settings, job: str, args: argparse.Namespace) -> int:
+    from liaison.services.core import Core
+
+    core = Core(settings)
+    await core.start()
+    try:
+        if job == "import":
+            from liaison.services.directory_import import import_directory
+
+            path = Path(args.file)
+            data = await asyncio.to_thread(path.read_bytes)
+            report = await import_directory(core.db, path.name, data, args.dry_run)
+            print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+            return 1 if report.errors else 0
+        if job == "create-account":
+            from sqlalchemy import func, select
+
+            from liaison.store.models import Person
+
+            async with core.db() as db:
+                person_id = await db.scalar(
+                    select(Person.id).where(func.lower(Person.email) == args.email.lower())
+                )
+            if person_id is None:
+                print(f"no person with email {args.email} in the directory", file=sys.stderr)
+                return 1
+            password = os.environ.get("LIAISON_NEW_PASSWORD") or getpass.getpass("Password: ")
+            account = await core.accounts.create_account(
+                args.username, password, person_id, args.admin
+            )
+            print(f"created account {account.username}")
+        return 0
+    finally:
+        await core.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="liaison", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("serve", "run the server"), ("demo", "seed demo data and run")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--host")
+        p.add_argument("--port", type=int)
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    p = sub.add_parser("import", help="import the directory from CSV or XLSX")
+    p.add_argument("file")
+    p.add_argument("--dry-run", action="store_true", help="report only, change nothing")
+    p = sub.add_parser("create-account", help="create a login for a directory person")
+    p.add_argument("--email", required=True, help="the person's email in the directory")
+    p.add_argument("--username", required=True)
+    p.add_argument("--admin", action="store_true")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings.from_env()
+    except ConfigError as e:
+        print(f"configuration error: {e}", file=sys.stderr)
+        return 2
+    overrides: dict[str, object] = {}
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    if getattr(args, "port", None):
+        overrides["port"] = args.port
+    if args.command == "demo":
+        overrides["demo"] = True
+    settings = settings.with_overrides(**overrides)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+
+    if args.command == "serve":
+        _serve(settings)
+        return 0
+    if args.command == "demo":
+        asyncio.run(_seed_demo(settings))
+        _serve(settings)
+        return 0
+    if args.command == "migrate":
+        from liaison.services.core import Core
+        from liaison.store.db import migrate
+
+        async def run() -> None:
+            core = Core(settings)
+            await migrate(core.engine, settings.database_schema)
+            await core.engine.dispose()
+
+        asyncio.run(run())
+        return 0
+    return asyncio.run(_with_core(settings, args.command, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

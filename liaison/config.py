@@ -1,0 +1,131 @@
+"""Settings, read once from environment variables (documented in docs/configuration.md)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///liaison.db"
+    # PostgreSQL only: the schema to use (search_path), e.g. one per test run.
+    database_schema: str = ""
+    bus_url: str = "memory://"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    demo: bool = False
+    # Secure cookies are forced on with this; otherwise they follow the request scheme.
+    cookie_secure: bool = False
+    session_days: int = 14
+    # Extra origins allowed for WebSockets and unsafe HTTP methods, besides the server's own.
+    allowed_origins: tuple[str, ...] = ()
+    idle_away_seconds: int = 600
+    heartbeat_interval_seconds: float = 10.0
+    heartbeat_timeout_seconds: float = 30.0
+    # A vanished connection is reported offline only after this, so reloads never flash offline.
+    offline_grace_seconds: float = 5.0
+    max_message_chars: int = 4000
+    max_frame_bytes: int = 65536
+    max_photo_bytes: int = 2 * 1024 * 1024
+    max_group_members: int = 12
+    rate_per_second: float = 10.0
+    rate_burst: int = 40
+    flood_disconnect_after: int = 50
+    outbox_size: int = 1000
+    history_page_size: int = 50
+    resume_max_messages: int = 1000
+    default_language: str = "fi"
+    log_level: str = "info"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        e = dict(os.environ if env is None else env)
+        base = cls()
+        origins = tuple(
+            o.strip() for o in e.get("LIAISON_ALLOWED_ORIGINS", "").split(",") if o.strip()
+        )
+        language = e.get("LIAISON_DEFAULT_LANGUAGE", base.default_language)
+        if language not in ("fi", "sv", "en"):
+            raise ConfigError(f"LIAISON_DEFAULT_LANGUAGE must be fi, sv or en, got {language!r}")
+        return cls(
+            database_url=e.get("LIAISON_DATABASE_URL", base.database_url),
+            database_schema=e.get("LIAISON_DATABASE_SCHEMA", base.database_schema),
+            bus_url=e.get("LIAISON_BUS_URL", base.bus_url),
+            host=e.get("LIAISON_HOST", base.host),
+            port=_int(e, "LIAISON_PORT", base.port, 1),
+            demo=_bool(e, "LIAISON_DEMO", base.demo),
+            cookie_secure=_bool(e, "LIAISON_COOKIE_SECURE", base.cookie_secure),
+            session_days=_int(e, "LIAISON_SESSION_DAYS", base.session_days, 1),
+            allowed_origins=origins,
+            idle_away_seconds=_int(e, "LIAISON_IDLE_AWAY_SECONDS", base.idle_away_seconds, 10),
+            heartbeat_interval_seconds=_float(
+                e, "LIAISON_HEARTBEAT_INTERVAL_SECONDS", base.heartbeat_interval_seconds
+            ),
+            heartbeat_timeout_seconds=_float(
+                e, "LIAISON_HEARTBEAT_TIMEOUT_SECONDS", base.heartbeat_timeout_seconds
+            ),
+            offline_grace_seconds=_float(
+                e, "LIAISON_OFFLINE_GRACE_SECONDS", base.offline_grace_seconds
+            ),
+            max_message_chars=_int(e, "LIAISON_MAX_MESSAGE_CHARS", base.max_message_chars, 1),
+            max_frame_bytes=_int(e, "LIAISON_MAX_FRAME_BYTES", base.max_frame_bytes, 1024),
+            max_photo_bytes=_int(e, "LIAISON_MAX_PHOTO_BYTES", base.max_photo_bytes, 1024),
+            max_group_members=_int(e, "LIAISON_MAX_GROUP_MEMBERS", base.max_group_members, 3),
+            rate_per_second=_float(e, "LIAISON_RATE_PER_SECOND", base.rate_per_second),
+            rate_burst=_int(e, "LIAISON_RATE_BURST", base.rate_burst, 1),
+            flood_disconnect_after=_int(
+                e, "LIAISON_FLOOD_DISCONNECT_AFTER", base.flood_disconnect_after, 1
+            ),
+            outbox_size=_int(e, "LIAISON_OUTBOX_SIZE", base.outbox_size, 10),
+            default_language=language,
+            log_level=e.get("LIAISON_LOG_LEVEL", base.log_level),
+        )
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]

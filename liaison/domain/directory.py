@@ -1,0 +1,777 @@
+"""The staff directory's vocabulary and the import file format (CSV or XLSX).
+
+Pure: this module parses the bytes it is given and checks rows; the service in
+``liaison.services.directory_import`` looks at the database and writes.
+
+The file has a header row; column names are case-insensitive and may be given in
+English or Finnish (a few Swedish names work too), see ``COLUMN_ALIASES``:
+
+=================== ======================================================
+column              meaning
+=================== ======================================================
+email               required; the key: a person with that email is updated
+first_name          required
+last_name           required
+title               job title, free text
+organisation        required; created when new
+organisation_kind   ``kela`` or ``social_services``; required for a new one
+unit                team, district, county or municipality; created when new
+unit_kind           see ``UNIT_KINDS``; required for a new unit
+area                the unit's area (e.g. the wellbeing services county)
+roles               see ``ROLES``; several separated by ";" or ","
+benefits            see ``BENEFITS``; several
+languages           two-letter codes (fi, sv, en); several
+work_phone          digits, spaces, "+", "-" and parentheses
+ask_me_about        free text
+tags                expertise keywords; several
+=================== ======================================================
+
+Roles, benefits and kinds accept Finnish (and some Swedish) words too, e.g.
+"ratkaisuasiantuntija", "yleinen asumistuki", "kunta".
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+
+__all__ = [
+    "BENEFITS",
+    "COLUMNS",
+    "MAX_FILE_BYTES",
+    "MAX_ROWS",
+    "ORGANISATION_KINDS",
+    "REQUIRED_COLUMNS",
+    "ROLES",
+    "UNIT_KINDS",
+    "ImportFileError",
+    "PersonRow",
+    "RowError",
+    "normalise_benefit",
+    "normalise_role",
+    "read_table",
+    "validate_rows",
+]
+
+ROLES = (
+    "service_specialist",
+    "decision_expert",
+    "municipal_liaison",
+    "social_worker",
+    "supervisor",
+    "admin",
+)
+BENEFITS = (
+    "basic_social_assistance",
+    "housing_allowance",
+    "unemployment_security",
+    "pensioners_housing_allowance",
+    "sickness_allowance",
+    "rehabilitation",
+    "child_benefits",
+    "student_financial_aid",
+)
+ORGANISATION_KINDS = ("kela", "social_services")
+UNIT_KINDS = (
+    "insurance_district",
+    "benefit_team",
+    "customer_service",
+    "wellbeing_county",
+    "municipality",
+)
+
+COLUMNS = (
+    "email",
+    "first_name",
+    "last_name",
+    "title",
+    "organisation",
+    "organisation_kind",
+    "unit",
+    "unit_kind",
+    "area",
+    "roles",
+    "benefits",
+    "languages",
+    "work_phone",
+    "ask_me_about",
+    "tags",
+)
+REQUIRED_COLUMNS = ("email", "first_name", "last_name", "organisation")
+MULTI_VALUED = ("roles", "benefits", "languages", "tags")
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_ROWS = 20000
+
+# Column sizes of liaison.store.models; ask_me_about and tags are Text/JSON there,
+# so their limits only keep a profile readable.
+MAX_LENGTHS: dict[str, int] = {
+    "email": 254,
+    "first_name": 100,
+    "last_name": 100,
+    "title": 200,
+    "organisation": 200,
+    "unit": 200,
+    "area": 200,
+    "work_phone": 50,
+    "ask_me_about": 2000,
+}
+MAX_TAG_CHARS = 60
+MAX_TAGS = 30
+
+
+def _key(text: str) -> str:
+    """Comparison form of a header or vocabulary word: case, accents, "_", "-" and spacing
+    ignored, so "Etuuskasittelija" typed without ä and ö still matches."""
+    plain = "".join(
+        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
+    )
+    return " ".join(plain.replace("_", " ").replace("-", " ").casefold().split())
+
+
+def _aliases(table: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for canonical, words in table.items():
+        for word in (canonical, *words):
+            result[_key(word)] = canonical
+    return result
+
+
+_COLUMN_ALIASES = _aliases(
+    {
+        "email": ("e-mail", "email address", "sähköposti", "sähköpostiosoite", "sposti", "e-post"),
+        "first_name": ("first name", "given name", "etunimi", "etunimet", "förnamn"),
+        "last_name": ("last name", "surname", "family name", "sukunimi", "efternamn"),
+        "title": ("job title", "nimike", "tehtävänimike", "titteli", "tehtävä", "titel"),
+        "organisation": ("organization", "organisaatio", "organisation name", "organisation"),
+        "organisation_kind": (
+            "organization kind",
+            "organisation type",
+            "organization type",
+            "organisaation tyyppi",
+            "organisaatiotyyppi",
+            "organisaation laji",
+        ),
+        "unit": ("team", "yksikkö", "tiimi", "enhet"),
+        "unit_kind": ("unit type", "yksikön tyyppi", "yksikkötyyppi", "yksikön laji"),
+        "area": ("region", "alue", "toimialue", "område"),
+        "roles": ("role", "rooli", "roolit", "roll", "roller"),
+        "benefits": ("benefit", "etuus", "etuudet", "förmån", "förmåner"),
+        "languages": ("language", "kieli", "kielet", "språk"),
+        "work_phone": (
+            "phone",
+            "telephone",
+            "työpuhelin",
+            "puhelin",
+            "puhelinnumero",
+            "telefon",
+        ),
+        "ask_me_about": ("ask me about", "kysy minulta", "osaaminen", "fråga mig om"),
+        "tags": ("tag", "tunnisteet", "asiasanat", "avainsanat", "taggar"),
+    }
+)
+COLUMN_ALIASES: Mapping[str, str] = _COLUMN_ALIASES
+
+_ROLE_ALIASES = _aliases(
+    {
+        "service_specialist": ("palveluasiantuntija", "palveluneuvoja", "servicesakkunnig"),
+        "decision_expert": (
+            "ratkaisuasiantuntija",
+            "etuuskäsittelijä",
+            "benefit handler",
+            "förmånshandläggare",
+        ),
+        "municipal_liaison": ("kuntayhteyshenkilö", "kunta yhteyshenkilö", "kommunkontaktperson"),
+        "social_worker": (
+            "sosiaalityöntekijä",
+            "sosiaaliohjaaja",
+            "vastuutyöntekijä",
+            "social instructor",
+            "socialarbetare",
+            "socialhandledare",
+        ),
+        "supervisor": ("esihenkilö", "esimies", "tiiminvetäjä", "team lead", "förman", "chef"),
+        "admin": ("pääkäyttäjä", "ylläpitäjä", "administrator", "huvudanvändare"),
+    }
+)
+_BENEFIT_ALIASES = _aliases(
+    {
+        "basic_social_assistance": (
+            "perustoimeentulotuki",
+            "toimeentulotuki",
+            "grundläggande utkomststöd",
+            "utkomststöd",
+        ),
+        "housing_allowance": (
+            "yleinen asumistuki",
+            "asumistuki",
+            "general housing allowance",
+            "allmänt bostadsbidrag",
+            "bostadsbidrag",
+        ),
+        "unemployment_security": (
+            "työttömyysturva",
+            "työmarkkinatuki",
+            "peruspäiväraha",
+            "utkomstskydd för arbetslösa",
+            "arbetslöshetsskydd",
+        ),
+        "pensioners_housing_allowance": (
+            "eläkkeensaajan asumistuki",
+            "eläkkeensaajien asumistuki",
+            "bostadsbidrag för pensionstagare",
+        ),
+        "sickness_allowance": ("sairauspäiväraha", "sairausvakuutus", "sjukdagpenning"),
+        "rehabilitation": ("kuntoutus", "rehabilitering"),
+        "child_benefits": ("lapsilisä", "lapsiperheiden etuudet", "barnbidrag"),
+        "student_financial_aid": ("opintotuki", "studiestöd"),
+    }
+)
+_ORGANISATION_KIND_ALIASES = _aliases(
+    {
+        "kela": ("fpa", "kansaneläkelaitos"),
+        "social_services": (
+            "sosiaalipalvelut",
+            "sosiaalitoimi",
+            "hyvinvointialue",
+            "kunta",
+            "socialtjänst",
+        ),
+    }
+)
+_UNIT_KIND_ALIASES = _aliases(
+    {
+        "insurance_district": ("vakuutuspiiri", "försäkringsdistrikt"),
+        "benefit_team": ("etuustiimi", "turvatiimi", "tiimi", "förmånsteam"),
+        "customer_service": ("asiakaspalvelu", "palvelupiste", "kundservice"),
+        "wellbeing_county": (
+            "hyvinvointialue",
+            "wellbeing services county",
+            "välfärdsområde",
+        ),
+        "municipality": ("kunta", "kaupunki", "kommun", "stad"),
+    }
+)
+_LANGUAGE_ALIASES = _aliases(
+    {
+        "fi": ("suomi", "finnish", "finska"),
+        "sv": ("ruotsi", "swedish", "svenska"),
+        "en": ("englanti", "english", "engelska"),
+    }
+)
+
+# Reports one problem of the row being checked: (column, reason).
+_Fail = Callable[[str | None, str], None]
+
+_EMAIL = re.compile(r"[^@\s,;<>()\[\]\\\"]+@[^@\s,;<>()\[\]\\\"]+\.[^@\s,;<>()\[\]\\\".]+")
+_PHONE = re.compile(r"[0-9 +\-()]*")
+_SPLIT = re.compile(r"[;,]")
+
+
+def normalise_role(value: str) -> str | None:
+    """The canonical role for an English or Finnish word, or None."""
+    return _ROLE_ALIASES.get(_key(value))
+
+
+def normalise_benefit(value: str) -> str | None:
+    """The canonical benefit for an English or Finnish word, or None."""
+    return _BENEFIT_ALIASES.get(_key(value))
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be read; the message says why, for the person importing."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem in one row (line 0: the file as a whole). Lines are as in Excel."""
+
+    line: int
+    column: str | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "column": self.column, "reason": self.reason}
+
+
+@dataclass
+class PersonRow:
+    """A valid row, normalised. Empty strings and lists mean "not given".
+
+    ``organisation_kind`` and ``unit_kind`` are resolved: taken from this row, another
+    row naming the same organisation or unit, or the existing database entry.
+    ``columns`` are the columns the file has: a column the file lacks leaves that
+    field of an existing person as it was.
+    """
+
+    line: int
+    email: str
+    first_name: str
+    last_name: str
+    title: str
+    organisation: str
+    organisation_kind: str
+    unit: str
+    unit_kind: str
+    area: str
+    roles: list[str] = field(default_factory=list)
+    benefits: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    work_phone: str = ""
+    ask_me_about: str = ""
+    tags: list[str] = field(default_factory=list)
+    columns: frozenset[str] = frozenset()
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_table(filename: str, data: bytes) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a CSV or XLSX file as ``(line, {canonical column: text})``.
+
+    The line is what the user sees in Excel or an editor: the header is line 1 (or
+    later, when blank lines come first) and each record counts one line. Every row
+    has every column of the header, empty cells as "". Completely empty rows are
+    skipped; cells under a column with no header name are ignored.
+
+    Raises ImportFileError for an unknown extension, an unreadable file, a file
+    without a header, unknown or repeated column names, missing required columns,
+    more than MAX_ROWS data rows or more than MAX_FILE_BYTES.
+    """
+    if len(data) > MAX_FILE_BYTES:
+        raise ImportFileError(
+            f"the file is {len(data) / 1024 / 1024:.1f} MB; the limit is "
+            f"{MAX_FILE_BYTES // 1024 // 1024} MB"
+        )
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if extension in ("csv", "txt", "tsv"):
+        if data.startswith(b"PK\x03\x04"):
+            raise ImportFileError("the file is an Excel workbook: give it the .xlsx extension")
+        records = _csv_records(data)
+    elif extension in ("xlsx", "xlsm"):
+        records = _xlsx_records(data)
+    elif extension == "xls":
+        raise ImportFileError("old Excel files (.xls) are not supported: save as .xlsx or CSV")
+    else:
+        raise ImportFileError(
+            f"unknown file type {('.' + extension) if extension else '(no extension)'}: "
+            "give a .csv or .xlsx file"
+        )
+    return _rows_from_records(records)
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    # Excel on Windows saves "CSV (semicolon separated)" in the ANSI code page.
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise ImportFileError(
+            "the file is not readable text: save it as CSV UTF-8 or as .xlsx"
+        ) from None
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The most frequent of ";", "," and tab on the first non-empty line, outside quotes."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    counts = dict.fromkeys((";", ",", "\t"), 0)
+    quoted = False
+    for ch in first:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(counts, key=lambda d: counts[d])
+    # Finnish Excel writes ";"; with a one-column file any choice reads the same.
+    return best if counts[best] else ";"
+
+
+def _csv_records(data: bytes) -> Iterable[list[str]]:
+    text = _decode(data)
+    if "\x00" in text:
+        raise ImportFileError("the file is not readable text: save it as CSV UTF-8 or as .xlsx")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
+    try:
+        # Materialised here so a csv.Error surfaces as an ImportFileError; the size
+        # limit already bounds the memory this takes.
+        return list(reader)
+    except csv.Error as exc:
+        raise ImportFileError(f"the CSV file cannot be read: {exc}") from None
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        # Phone numbers typed into a number cell come back as floats or ints.
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)
+
+
+def _xlsx_records(data: bytes) -> Iterable[list[str]]:
+    import openpyxl  # imported late: only XLSX imports pay for it
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged or foreign file
+        raise ImportFileError(f"the Excel file cannot be read ({type(exc).__name__})") from None
+    try:
+        worksheets = workbook.worksheets
+        if not worksheets:
+            raise ImportFileError("the Excel file has no worksheet")
+        records: list[list[str]] = []
+        non_empty = 0
+        for values in worksheets[0].iter_rows(values_only=True):
+            row = [_cell_text(v).strip() for v in values]
+            records.append(row)
+            if any(row):
+                non_empty += 1
+                # Header plus MAX_ROWS data rows; one more is enough to refuse the file.
+                if non_empty > MAX_ROWS + 1:
+                    break
+        return records
+    except ImportFileError:
+        raise
+    except Exception as exc:
+        raise ImportFileError(f"the Excel file cannot be read ({type(exc).__name__})") from None
+    finally:
+        workbook.close()
+
+
+def _rows_from_records(records: Iterable[list[str]]) -> list[tuple[int, dict[str, str]]]:
+    header: list[str | None] | None = None
+    rows: list[tuple[int, dict[str, str]]] = []
+    for line, record in enumerate(records, start=1):
+        cells = [c.strip() for c in record]
+        if not any(cells):
+            continue
+        if header is None:
+            header = _header(cells)
+            continue
+        row = {name: "" for name in header if name}
+        for name, value in zip(header, cells, strict=False):
+            if name:
+                row[name] = value
+        rows.append((line, row))
+        if len(rows) > MAX_ROWS:
+            raise ImportFileError(f"the file has more than {MAX_ROWS} rows; split it")
+    if header is None:
+        raise ImportFileError("the file is empty: the first row must name the columns")
+    return rows
+
+
+def _header(cells: list[str]) -> list[str | None]:
+    names: list[str | None] = []
+    unknown: list[str] = []
+    seen: dict[str, str] = {}
+    repeated: list[str] = []
+    for cell in cells:
+        if not cell:
+            names.append(None)
+            continue
+        name = _COLUMN_ALIASES.get(_key(cell))
+        if name is None:
+            unknown.append(cell)
+        elif name in seen:
+            repeated.append(f"{seen[name]!r} and {cell!r}")
+        else:
+            seen[name] = cell
+        names.append(name)
+    if unknown:
+        raise ImportFileError(
+            "unknown columns: "
+            + ", ".join(repr(u) for u in unknown)
+            + "; known columns are "
+            + ", ".join(COLUMNS)
+        )
+    if repeated:
+        raise ImportFileError("the same column is given twice: " + "; ".join(repeated))
+    missing = [c for c in REQUIRED_COLUMNS if c not in seen]
+    if missing:
+        raise ImportFileError("required columns missing: " + ", ".join(missing))
+    return names
+
+
+# ---------------------------------------------------------------- validating
+
+
+def validate_rows(
+    rows: Sequence[tuple[int, Mapping[str, str]]],
+    existing_org_kinds: Mapping[str, str],
+    existing_unit_kinds: Mapping[tuple[str, str], str] | None = None,
+) -> tuple[list[PersonRow], list[RowError]]:
+    """Checks and normalises rows from ``read_table``; returns the valid rows and all errors.
+
+    ``existing_org_kinds`` maps organisation names to kinds; ``existing_unit_kinds``
+    maps (organisation name, unit name) to unit kinds. Names match case-insensitively.
+
+    Every row is checked, and each problem is one RowError:
+    - email, first_name, last_name and organisation are required;
+    - an email must look like one, and appear only once in the file (the later
+      row is reported, naming the first);
+    - roles, benefits, organisation and unit kinds must be known words (English or
+      Finnish); languages are two-letter codes (a few language names work too);
+    - text must fit the database columns (``MAX_LENGTHS``); a work phone has only
+      digits, spaces, "+", "-" and parentheses;
+    - an organisation has one kind: the file may not name two, nor contradict an
+      existing organisation; a new organisation needs its kind on at least one row
+      (reported on its first row);
+    - likewise a unit (within its organisation) has one kind and one area in the
+      file, may not contradict an existing unit's kind, and a new unit needs its kind;
+    - an area belongs to a unit, so an area without a unit is refused.
+    """
+    errors: list[RowError] = []
+    org_existing = {k.casefold(): v for k, v in existing_org_kinds.items()}
+    unit_existing = {
+        (o.casefold(), u.casefold()): v for (o, u), v in (existing_unit_kinds or {}).items()
+    }
+    columns = frozenset(name for _, row in rows for name in row)
+
+    first_email_line: dict[str, int] = {}
+    # First line and value per organisation / unit, to spot contradictions between rows.
+    org_kind_seen: dict[str, tuple[int, str]] = {}
+    org_first_line: dict[str, tuple[int, str]] = {}
+    unit_kind_seen: dict[tuple[str, str], tuple[int, str]] = {}
+    unit_area_seen: dict[tuple[str, str], tuple[int, str]] = {}
+    unit_first_line: dict[tuple[str, str], tuple[int, str]] = {}
+    candidates: list[PersonRow] = []
+    bad_lines: set[int] = set()
+
+    for line, raw in rows:
+        row_errors: list[RowError] = []
+
+        def fail(
+            column: str | None, reason: str, line: int = line, sink: list[RowError] = row_errors
+        ) -> None:
+            sink.append(RowError(line, column, reason))
+
+        cell = {name: " ".join(raw.get(name, "").split()) for name in COLUMNS}
+        # Free text keeps its line breaks; only the ends are trimmed.
+        cell["ask_me_about"] = raw.get("ask_me_about", "").strip()
+
+        for name in REQUIRED_COLUMNS:
+            if not cell[name]:
+                fail(name, f"{name} is required")
+        for name, limit in MAX_LENGTHS.items():
+            if len(cell[name]) > limit:
+                fail(name, f"{name} is {len(cell[name])} characters; the limit is {limit}")
+
+        email = cell["email"].lower()
+        if email and len(email) <= MAX_LENGTHS["email"]:
+            if not _EMAIL.fullmatch(email):
+                fail("email", f"{cell['email']!r} is not an email address")
+            elif email in first_email_line:
+                fail(
+                    "email",
+                    f"{cell['email']} is already on line {first_email_line[email]}",
+                )
+            else:
+                first_email_line[email] = line
+
+        phone = cell["work_phone"]
+        if phone and not _PHONE.fullmatch(phone):
+            fail(
+                "work_phone",
+                f"{phone!r}: a phone number has only digits, spaces, +, - and parentheses",
+            )
+
+        roles = _vocabulary(cell["roles"], _ROLE_ALIASES, "roles", "role", ROLES, fail)
+        benefits = _vocabulary(
+            cell["benefits"], _BENEFIT_ALIASES, "benefits", "benefit", BENEFITS, fail
+        )
+        languages: list[str] = []
+        for value in _split(cell["languages"]):
+            code = _LANGUAGE_ALIASES.get(_key(value), value.lower())
+            if len(code) != 2 or not code.isascii() or not code.isalpha():
+                fail("languages", f"{value!r} is not a two-letter language code such as fi")
+            elif code not in languages:
+                languages.append(code)
+        tags = _split(cell["tags"])
+        if len(tags) > MAX_TAGS:
+            fail("tags", f"{len(tags)} tags; the limit is {MAX_TAGS}")
+        for tag in tags:
+            if len(tag) > MAX_TAG_CHARS:
+                fail("tags", f"the tag {tag[:20]!r}... is over {MAX_TAG_CHARS} characters")
+
+        org_kind = _one_word(
+            cell["organisation_kind"],
+            _ORGANISATION_KIND_ALIASES,
+            "organisation_kind",
+            ORGANISATION_KINDS,
+            fail,
+        )
+        unit_kind = _one_word(cell["unit_kind"], _UNIT_KIND_ALIASES, "unit_kind", UNIT_KINDS, fail)
+
+        organisation = cell["organisation"]
+        org_key = organisation.casefold()
+        if organisation:
+            org_first_line.setdefault(org_key, (line, organisation))
+            if org_kind:
+                known = org_existing.get(org_key)
+                earlier = org_kind_seen.get(org_key)
+                if known and known != org_kind:
+                    fail(
+                        "organisation_kind",
+                        f"{organisation} already exists as {known}, not {org_kind}; "
+                        "the import does not change an organisation's kind",
+                    )
+                elif earlier and earlier[1] != org_kind:
+                    fail(
+                        "organisation_kind",
+                        f"{organisation} is {earlier[1]} on line {earlier[0]}, not {org_kind}",
+                    )
+                else:
+                    org_kind_seen.setdefault(org_key, (line, org_kind))
+
+        unit, area = cell["unit"], cell["area"]
+        unit_key = (org_key, unit.casefold())
+        if area and not unit:
+            fail("area", "an area belongs to a unit: give the unit too")
+        if unit and organisation:
+            unit_first_line.setdefault(unit_key, (line, unit))
+            if unit_kind:
+                known = unit_existing.get(unit_key)
+                earlier = unit_kind_seen.get(unit_key)
+                if known and known != unit_kind:
+                    fail(
+                        "unit_kind",
+                        f"{unit} already exists as {known}, not {unit_kind}; "
+                        "the import does not change a unit's kind",
+                    )
+                elif earlier and earlier[1] != unit_kind:
+                    fail(
+                        "unit_kind",
+                        f"{unit} is {earlier[1]} on line {earlier[0]}, not {unit_kind}",
+                    )
+                else:
+                    unit_kind_seen.setdefault(unit_key, (line, unit_kind))
+            if area:
+                earlier_area = unit_area_seen.get(unit_key)
+                if earlier_area and earlier_area[1].casefold() != area.casefold():
+                    fail("area", f"{unit} has area {earlier_area[1]!r} on line {earlier_area[0]}")
+                else:
+                    unit_area_seen.setdefault(unit_key, (line, area))
+        elif unit_kind and not unit:
+            fail("unit_kind", "a unit kind needs a unit")
+
+        errors.extend(row_errors)
+        if row_errors:
+            bad_lines.add(line)
+        candidates.append(
+            PersonRow(
+                line=line,
+                email=email,
+                first_name=cell["first_name"],
+                last_name=cell["last_name"],
+                title=cell["title"],
+                organisation=organisation,
+                organisation_kind="",
+                unit=unit,
+                unit_kind="",
+                area=area,
+                roles=roles,
+                benefits=benefits,
+                languages=languages,
+                work_phone=phone,
+                ask_me_about=cell["ask_me_about"],
+                tags=tags,
+                columns=columns,
+            )
+        )
+
+    # Kinds must be known for everything the import would create.
+    for org_key, (line, name) in org_first_line.items():
+        if org_key not in org_existing and org_key not in org_kind_seen:
+            errors.append(
+                RowError(
+                    line,
+                    "organisation_kind",
+                    f"{name} is a new organisation: give its kind "
+                    f"({' or '.join(ORGANISATION_KINDS)})",
+                )
+            )
+            bad_lines.add(line)
+    for unit_key, (line, name) in unit_first_line.items():
+        if unit_key not in unit_existing and unit_key not in unit_kind_seen:
+            errors.append(
+                RowError(
+                    line,
+                    "unit_kind",
+                    f"{name} is a new unit: give its kind ({', '.join(UNIT_KINDS)})",
+                )
+            )
+            bad_lines.add(line)
+
+    valid: list[PersonRow] = []
+    for person in candidates:
+        if person.line in bad_lines:
+            continue
+        org_key = person.organisation.casefold()
+        person.organisation_kind = (
+            org_existing.get(org_key) or org_kind_seen.get(org_key, (0, ""))[1]
+        )
+        if person.unit:
+            unit_key = (org_key, person.unit.casefold())
+            person.unit_kind = (
+                unit_existing.get(unit_key) or unit_kind_seen.get(unit_key, (0, ""))[1]
+            )
+            # Every row of a unit carries the unit's area, even where its cell was empty.
+            person.area = unit_area_seen.get(unit_key, (0, ""))[1]
+        valid.append(person)
+    errors.sort(key=lambda e: e.line)
+    return valid, errors
+
+
+def _split(text: str) -> list[str]:
+    """Values of a multi-valued cell, trimmed, without blanks or repeats, in order."""
+    result: list[str] = []
+    for part in _SPLIT.split(text):
+        value = " ".join(part.split())
+        if value and value.casefold() not in (r.casefold() for r in result):
+            result.append(value)
+    return result
+
+
+def _vocabulary(
+    text: str,
+    aliases: Mapping[str, str],
+    column: str,
+    noun: str,
+    known: Sequence[str],
+    fail: _Fail,
+) -> list[str]:
+    result: list[str] = []
+    for value in _split(text):
+        canonical = aliases.get(_key(value))
+        if canonical is None:
+            fail(column, f"unknown {noun} {value!r}; known: {', '.join(known)}")
+        elif canonical not in result:
+            result.append(canonical)
+    return result
+
+
+def _one_word(
+    text: str, aliases: Mapping[str, str], column: str, known: Sequence[str], fail: _Fail
+) -> str:
+    if not text:
+        return ""
+    canonical = aliases.get(_key(text))
+    if canonical is None:
+        fail(column, f"unknown {column.replace('_', ' ')} {text!r}; known: {', '.join(known)}")
+        return ""
+    return canonical

@@ -1,0 +1,162 @@
+"""Presence: per-client reports merged into one status per person.
+
+After Zulip's design: each client (tab or device) reports whether its user is
+active, and when it was last heard. A person's status is computed from those
+reports and the person's own settings at the moment it is asked, so no timer
+has to flip anyone offline and no race between tabs can leave a wrong state.
+See docs/presence.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+AVAILABLE = "available"
+BUSY = "busy"
+DND = "dnd"
+AWAY = "away"
+OFFLINE = "offline"
+STATUSES = (AVAILABLE, BUSY, DND, AWAY, OFFLINE)
+# What a person may choose themselves; busy comes from consultations, offline from absence.
+MANUAL_STATUSES = (AVAILABLE, AWAY, DND)
+
+
+@dataclass(slots=True)
+class ClientReport:
+    active: bool
+    last_heard: datetime
+    # Set when the connection closed; the client still counts during the grace period.
+    gone_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class PresenceSettings:
+    manual_status: str = AVAILABLE
+    dnd_until: datetime | None = None
+    note: str = ""
+    out_of_office_until: date | None = None
+    out_of_office_note: str = ""
+    phone_hours: list[dict[str, Any]] = field(default_factory=list)
+    last_seen_at: datetime | None = None
+    # Open consultations; set by the consultation service (rings).
+    busy: bool = False
+
+
+class PresenceTracker:
+    """Live clients of every person, cluster-wide, fed by client reports."""
+
+    def __init__(self, offline_grace: timedelta, heartbeat_timeout: timedelta) -> None:
+        self.offline_grace = offline_grace
+        self.heartbeat_timeout = heartbeat_timeout
+        self._clients: dict[int, dict[str, ClientReport]] = {}
+
+    def heard(self, person_id: int, client_key: str, active: bool, now: datetime) -> None:
+        """A client connected, sent a heartbeat or changed between active and idle."""
+        self._clients.setdefault(person_id, {})[client_key] = ClientReport(active, now)
+
+    def gone(self, person_id: int, client_key: str, now: datetime) -> None:
+        report = self._clients.get(person_id, {}).get(client_key)
+        if report is not None:
+            report.gone_at = now
+
+    def _live(self, person_id: int, now: datetime) -> list[ClientReport]:
+        return [
+            r
+            for r in self._clients.get(person_id, {}).values()
+            if (r.gone_at is None or now - r.gone_at < self.offline_grace)
+            and now - r.last_heard < self.heartbeat_timeout
+        ]
+
+    def is_online(self, person_id: int, now: datetime) -> bool:
+        return bool(self._live(person_id, now))
+
+    def is_idle(self, person_id: int, now: datetime) -> bool:
+        """True when every live client reports its user idle."""
+        live = self._live(person_id, now)
+        return bool(live) and not any(r.active for r in live)
+
+    def last_heard(self, person_id: int) -> datetime | None:
+        reports = self._clients.get(person_id)
+        if not reports:
+            return None
+        return max((r.gone_at or r.last_heard) for r in reports.values())
+
+    def expire(self, now: datetime) -> set[int]:
+        """Forget clients that no longer count; returns the people whose status may have changed."""
+        changed: set[int] = set()
+        for person_id, reports in list(self._clients.items()):
+            for key, r in list(reports.items()):
+                dead = (r.gone_at is not None and now - r.gone_at >= self.offline_grace) or (
+                    now - r.last_heard >= self.heartbeat_timeout
+                )
+                if dead:
+                    del reports[key]
+                    changed.add(person_id)
+            if not reports:
+                del self._clients[person_id]
+        return changed
+
+    def people(self) -> list[int]:
+        return list(self._clients)
+
+
+def effective_status(settings: PresenceSettings, online: bool, idle: bool, now: datetime) -> str:
+    """The one status others see; the order of the checks is the precedence of the states."""
+    if not online:
+        return OFFLINE
+    if settings.manual_status == DND and (settings.dnd_until is None or settings.dnd_until > now):
+        return DND
+    if settings.busy:
+        return BUSY
+    if settings.manual_status == AWAY or idle:
+        return AWAY
+    return AVAILABLE
+
+
+def presence_view(
+    person_id: int,
+    settings: PresenceSettings,
+    status: str,
+    last_seen: datetime | None,
+    today: date,
+) -> dict[str, Any]:
+    """The presence of one person as every client receives it (see docs/protocol.md)."""
+    dnd_until = settings.dnd_until if status == DND else None
+    ooo = settings.out_of_office_until
+    in_ooo = ooo is not None and ooo >= today
+    return {
+        "person_id": person_id,
+        "status": status,
+        "note": settings.note,
+        "dnd_until": dnd_until.isoformat() if dnd_until else None,
+        "out_of_office_until": ooo.isoformat() if in_ooo and ooo else None,
+        "out_of_office_note": settings.out_of_office_note if in_ooo else "",
+        "phone_hours": settings.phone_hours,
+        "last_seen": last_seen.isoformat() if last_seen and status == OFFLINE else None,
+    }
+
+
+def validate_phone_hours(value: Any) -> list[dict[str, Any]]:
+    """Weekly phone hours: a list of {day: 0-6 (Monday 0), start: "HH:MM", end: "HH:MM"}."""
+    if not isinstance(value, list) or len(value) > 28:
+        raise ValueError("phone_hours must be a list of at most 28 entries")
+    result = []
+    for entry in value:
+        if not isinstance(entry, dict):
+            raise ValueError("each phone hours entry must be an object")
+        day, start, end = entry.get("day"), entry.get("start"), entry.get("end")
+        if not isinstance(day, int) or isinstance(day, bool) or not 0 <= day <= 6:
+            raise ValueError("phone hours day must be 0 (Monday) to 6 (Sunday)")
+        if not (_is_hhmm(start) and _is_hhmm(end)) or not str(start) < str(end):
+            raise ValueError("phone hours need start and end as HH:MM, start before end")
+        result.append({"day": day, "start": start, "end": end})
+    return sorted(result, key=lambda e: (e["day"], e["start"]))
+
+
+def _is_hhmm(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
+        return False
+    hh, mm = value[:2], value[3:]
+    return hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60

@@ -1,0 +1,1143 @@
+"""Ring routing (soittorinki) as a pure, sans-I/O state machine.
+
+`RingRouter` takes inputs together with the current time, mutates its own state and
+returns the events the caller must publish. It does no I/O, keeps no clocks and no
+globals, and its whole state round-trips through plain JSON-able dicts so waiting
+questions, live offers and timers survive a restart. The service layer must call it
+from one task at a time (it is not thread-safe); that serialisation is what makes an
+accept exclusive. See docs/rings.md for the model and the caller's contract.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Literal, TypeAlias, cast
+
+from liaison.domain.identity import find_identity_codes
+
+__all__ = [
+    "AcceptOutcome",
+    "AcceptRefusal",
+    "DuplicateQuestion",
+    "Event",
+    "MemberStatus",
+    "Method",
+    "NotAsker",
+    "Offer",
+    "OfferDeclined",
+    "OfferMade",
+    "OfferMissed",
+    "OfferOutcome",
+    "OfferWithdrawn",
+    "Question",
+    "QuestionAccepted",
+    "QuestionCancelled",
+    "QuestionOverflowed",
+    "QuestionQueued",
+    "QuestionState",
+    "QuestionTimedOut",
+    "QueueStatus",
+    "RingConfig",
+    "RingCounters",
+    "RingError",
+    "RingRouter",
+    "RingStatus",
+    "UnknownQuestion",
+    "UnknownRing",
+    "UnredactedIdentityCode",
+    "Urgency",
+    "WithdrawReason",
+]
+
+Method = Literal["ring_all", "longest_idle", "round_robin", "serial"]
+Urgency = Literal["normal", "urgent"]
+QuestionState = Literal["waiting", "offered", "accepted", "cancelled", "timed_out", "overflowed"]
+OfferOutcome = Literal["accepted", "declined", "missed", "withdrawn"]
+WithdrawReason = Literal[
+    "taken", "cancelled", "timed_out", "overflowed", "signed_out", "unavailable"
+]
+AcceptRefusal = Literal["already_taken", "not_offered", "closed", "unknown"]
+
+METHODS: tuple[Method, ...] = ("ring_all", "longest_idle", "round_robin", "serial")
+URGENCIES: tuple[Urgency, ...] = ("normal", "urgent")
+OPEN_STATES: frozenset[str] = frozenset({"waiting", "offered"})
+
+STATE_VERSION = 1
+# Estimator: median of accepted waits in the ring, over at most this many recent
+# answers and this window; fewer samples than the minimum means "unknown".
+ESTIMATE_SAMPLES = 20
+ESTIMATE_WINDOW_SECONDS = 2 * 60 * 60
+ESTIMATE_MIN_SAMPLES = 3
+
+
+class RingError(Exception):
+    """Base class for the router's input errors. Raised before any state changes."""
+
+
+class UnknownRing(RingError, KeyError):
+    pass
+
+
+class UnknownQuestion(RingError, KeyError):
+    pass
+
+
+class DuplicateQuestion(RingError, ValueError):
+    pass
+
+
+class NotAsker(RingError, PermissionError):
+    pass
+
+
+class UnredactedIdentityCode(RingError, ValueError):
+    """Question text holds a personal identity code; redact it before asking."""
+
+
+def _aware(now: datetime) -> datetime:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware (UTC)")
+    return now
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat()
+
+
+def _time(s: Any) -> datetime:
+    return _aware(datetime.fromisoformat(str(s)))
+
+
+def _opt_time(s: Any) -> datetime | None:
+    return None if s is None else _time(s)
+
+
+# --- configuration -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RingConfig:
+    """One ring. `max_concurrent` is the consultation limit of each member in this ring."""
+
+    id: str
+    name: str
+    method: Method = "ring_all"
+    alert_seconds: int = 20
+    queue_timeout_seconds: int = 180
+    overflow_ring_id: str | None = None
+    serial_order: Sequence[int] = ()
+    max_concurrent: int = 1
+    target_answer_seconds: int = 60
+
+    def __post_init__(self) -> None:
+        # Stored as a tuple so the frozen config really is immutable.
+        object.__setattr__(self, "serial_order", tuple(self.serial_order))
+        if not self.id:
+            raise ValueError("ring id must not be empty")
+        if self.method not in METHODS:
+            raise ValueError(f"unknown routing method {self.method!r}")
+        for name in ("alert_seconds", "queue_timeout_seconds", "max_concurrent"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.target_answer_seconds < 0:
+            raise ValueError("target_answer_seconds must not be negative")
+        if self.overflow_ring_id == self.id:
+            raise ValueError("a ring cannot overflow into itself")
+        if len(set(self.serial_order)) != len(self.serial_order):
+            raise ValueError("serial_order has duplicates")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "method": self.method,
+            "alert_seconds": self.alert_seconds,
+            "queue_timeout_seconds": self.queue_timeout_seconds,
+            "overflow_ring_id": self.overflow_ring_id,
+            "serial_order": list(self.serial_order),
+            "max_concurrent": self.max_concurrent,
+            "target_answer_seconds": self.target_answer_seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RingConfig:
+        return cls(
+            id=str(data["id"]),
+            name=str(data["name"]),
+            method=cast(Method, data.get("method", "ring_all")),
+            alert_seconds=int(data.get("alert_seconds", 20)),
+            queue_timeout_seconds=int(data.get("queue_timeout_seconds", 180)),
+            overflow_ring_id=data.get("overflow_ring_id"),
+            serial_order=tuple(int(p) for p in data.get("serial_order", ())),
+            max_concurrent=int(data.get("max_concurrent", 1)),
+            target_answer_seconds=int(data.get("target_answer_seconds", 60)),
+        )
+
+
+# --- questions and offers ------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Offer:
+    """One offer of a question to one member; `outcome` is None while it is live."""
+
+    person_id: int
+    offered_at: datetime
+    expires_at: datetime
+    outcome: OfferOutcome | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.outcome is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "person_id": self.person_id,
+            "offered_at": _iso(self.offered_at),
+            "expires_at": _iso(self.expires_at),
+            "outcome": self.outcome,
+            "ended_at": _iso(self.ended_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Offer:
+        return cls(
+            person_id=int(data["person_id"]),
+            offered_at=_time(data["offered_at"]),
+            expires_at=_time(data["expires_at"]),
+            outcome=cast("OfferOutcome | None", data.get("outcome")),
+            ended_at=_opt_time(data.get("ended_at")),
+        )
+
+
+@dataclass(slots=True)
+class Question:
+    """A question's stay in one ring.
+
+    Overflow closes this entry as "overflowed" and opens a new entry in the next ring
+    with the same id and original `created_at`; `RingRouter.question_trail` lists them.
+    Objects handed out by the router are copies: mutating them changes nothing.
+    """
+
+    id: str
+    ring_id: str
+    asker_id: int
+    text: str
+    urgency: Urgency
+    created_at: datetime
+    entered_ring_at: datetime
+    deadline: datetime
+    seq: int
+    state: QuestionState = "waiting"
+    offers: list[Offer] = field(default_factory=list)
+    accepted_by: int | None = None
+    accepted_at: datetime | None = None
+    closed_at: datetime | None = None
+    overflowed_from: str | None = None
+    overflowed_to: str | None = None
+    # Earliest moment a member who declined or missed may be offered it again.
+    retry_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def live_offers(self) -> list[Offer]:
+        return [o for o in self.offers if o.live]
+
+    @property
+    def missed_count(self) -> int:
+        return sum(1 for o in self.offers if o.outcome == "missed")
+
+    @property
+    def declined_count(self) -> int:
+        return sum(1 for o in self.offers if o.outcome == "declined")
+
+    def live_offer_for(self, person_id: int) -> Offer | None:
+        return next((o for o in self.offers if o.live and o.person_id == person_id), None)
+
+    def queue_key(self) -> tuple[int, datetime, int]:
+        # Urgent first, then oldest (original creation, so overflow keeps its place).
+        return (0 if self.urgency == "urgent" else 1, self.created_at, self.seq)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ring_id": self.ring_id,
+            "asker_id": self.asker_id,
+            "text": self.text,
+            "urgency": self.urgency,
+            "created_at": _iso(self.created_at),
+            "entered_ring_at": _iso(self.entered_ring_at),
+            "deadline": _iso(self.deadline),
+            "seq": self.seq,
+            "state": self.state,
+            "offers": [o.to_dict() for o in self.offers],
+            "accepted_by": self.accepted_by,
+            "accepted_at": _iso(self.accepted_at),
+            "closed_at": _iso(self.closed_at),
+            "overflowed_from": self.overflowed_from,
+            "overflowed_to": self.overflowed_to,
+            "retry_at": _iso(self.retry_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Question:
+        accepted_by = data.get("accepted_by")
+        return cls(
+            id=str(data["id"]),
+            ring_id=str(data["ring_id"]),
+            asker_id=int(data["asker_id"]),
+            text=str(data["text"]),
+            urgency=cast(Urgency, data["urgency"]),
+            created_at=_time(data["created_at"]),
+            entered_ring_at=_time(data["entered_ring_at"]),
+            deadline=_time(data["deadline"]),
+            seq=int(data["seq"]),
+            state=cast(QuestionState, data["state"]),
+            offers=[Offer.from_dict(o) for o in data.get("offers", [])],
+            accepted_by=None if accepted_by is None else int(accepted_by),
+            accepted_at=_opt_time(data.get("accepted_at")),
+            closed_at=_opt_time(data.get("closed_at")),
+            overflowed_from=data.get("overflowed_from"),
+            overflowed_to=data.get("overflowed_to"),
+            retry_at=_opt_time(data.get("retry_at")),
+        )
+
+    def copy(self) -> Question:
+        return Question.from_dict(self.to_dict())
+
+
+# --- events --------------------------------------------------------------------------
+
+
+class _EventBase:
+    __slots__ = ()
+    kind: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind}
+        for f in fields(cast(Any, self)):
+            value = getattr(self, f.name)
+            data[f.name] = value.isoformat() if isinstance(value, datetime) else value
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionQueued(_EventBase):
+    """The question entered a ring's queue (on ask or overflow) at `position`."""
+
+    kind: ClassVar[str] = "question_queued"
+    question_id: str
+    ring_id: str
+    asker_id: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfferMade(_EventBase):
+    kind: ClassVar[str] = "offer_made"
+    question_id: str
+    ring_id: str
+    person_id: int
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OfferDeclined(_EventBase):
+    kind: ClassVar[str] = "offer_declined"
+    question_id: str
+    ring_id: str
+    person_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfferMissed(_EventBase):
+    """The alert time ran out without an answer."""
+
+    kind: ClassVar[str] = "offer_missed"
+    question_id: str
+    ring_id: str
+    person_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfferWithdrawn(_EventBase):
+    kind: ClassVar[str] = "offer_withdrawn"
+    question_id: str
+    ring_id: str
+    person_id: int
+    reason: WithdrawReason
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionAccepted(_EventBase):
+    """`wait_seconds` counts from the original ask, across overflows."""
+
+    kind: ClassVar[str] = "question_accepted"
+    question_id: str
+    ring_id: str
+    asker_id: int
+    person_id: int
+    wait_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionOverflowed(_EventBase):
+    kind: ClassVar[str] = "question_overflowed"
+    question_id: str
+    asker_id: int
+    from_ring: str
+    to_ring: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionTimedOut(_EventBase):
+    """Nobody answered in time and there is nowhere to overflow: offer a callback."""
+
+    kind: ClassVar[str] = "question_timed_out"
+    question_id: str
+    ring_id: str
+    asker_id: int
+    callback_suggested: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionCancelled(_EventBase):
+    kind: ClassVar[str] = "question_cancelled"
+    question_id: str
+    ring_id: str
+    asker_id: int
+
+
+Event: TypeAlias = (
+    QuestionQueued
+    | OfferMade
+    | OfferDeclined
+    | OfferMissed
+    | OfferWithdrawn
+    | QuestionAccepted
+    | QuestionOverflowed
+    | QuestionTimedOut
+    | QuestionCancelled
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptOutcome:
+    """Result of `accept`. `accepted_by` is the winner, also when this caller lost."""
+
+    won: bool
+    reason: AcceptRefusal | None
+    accepted_by: int | None
+    events: list[Event]
+
+
+# --- status views --------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RingCounters:
+    """Running totals since the ring was added; the consultation log is the real record."""
+
+    answered: int = 0
+    answered_within_target: int = 0
+    missed_offers: int = 0
+    declined_offers: int = 0
+    timed_out: int = 0
+    overflowed_out: int = 0
+    cancelled: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {f.name: int(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RingCounters:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: int(v) for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    """What the asker may see. Counts only: no member names."""
+
+    question_id: str
+    ring_id: str
+    state: QuestionState
+    position: int | None
+    queue_length: int
+    members_signed_in: int
+    members_free: int
+    waited_seconds: float
+    estimated_wait_seconds: float | None
+    deadline: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question_id": self.question_id,
+            "ring_id": self.ring_id,
+            "state": self.state,
+            "position": self.position,
+            "queue_length": self.queue_length,
+            "members_signed_in": self.members_signed_in,
+            "members_free": self.members_free,
+            "waited_seconds": self.waited_seconds,
+            "estimated_wait_seconds": self.estimated_wait_seconds,
+            "deadline": _iso(self.deadline),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RingStatus:
+    """Supervisor view of one ring. `queue` is open question ids in queue order."""
+
+    ring_id: str
+    name: str
+    method: Method
+    members_signed_in: tuple[int, ...]
+    members_free: tuple[int, ...]
+    queue: tuple[str, ...]
+    waiting: int
+    offered: int
+    oldest_wait_seconds: float | None
+    estimated_wait_seconds: float | None
+    target_answer_seconds: int
+    counters: RingCounters
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ring_id": self.ring_id,
+            "name": self.name,
+            "method": self.method,
+            "members_signed_in": list(self.members_signed_in),
+            "members_free": list(self.members_free),
+            "queue": list(self.queue),
+            "waiting": self.waiting,
+            "offered": self.offered,
+            "oldest_wait_seconds": self.oldest_wait_seconds,
+            "estimated_wait_seconds": self.estimated_wait_seconds,
+            "target_answer_seconds": self.target_answer_seconds,
+            "counters": self.counters.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStatus:
+    person_id: int
+    free: bool
+    load: int
+    idle_since: datetime
+    rings: tuple[str, ...]
+    offered_question: str | None
+    missed_offers: int
+    declined_offers: int
+
+
+# --- internal state ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Ring:
+    config: RingConfig
+    members: set[int] = field(default_factory=set)
+    rr_last: int | None = None
+    recent_waits: list[tuple[datetime, float]] = field(default_factory=list)
+    counters: RingCounters = field(default_factory=RingCounters)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(),
+            "members": sorted(self.members),
+            "rr_last": self.rr_last,
+            "recent_waits": [[at.isoformat(), wait] for at, wait in self.recent_waits],
+            "counters": self.counters.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> _Ring:
+        rr_last = data.get("rr_last")
+        return cls(
+            config=RingConfig.from_dict(data["config"]),
+            members={int(p) for p in data.get("members", [])},
+            rr_last=None if rr_last is None else int(rr_last),
+            recent_waits=[(_time(at), float(w)) for at, w in data.get("recent_waits", [])],
+            counters=RingCounters.from_dict(data.get("counters", {})),
+        )
+
+
+@dataclass(slots=True)
+class _Person:
+    id: int
+    free: bool
+    load: int
+    # Last time the person took or finished a consultation, became free or signed in.
+    idle_since: datetime
+    missed_offers: int = 0
+    declined_offers: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "free": self.free,
+            "load": self.load,
+            "idle_since": self.idle_since.isoformat(),
+            "missed_offers": self.missed_offers,
+            "declined_offers": self.declined_offers,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> _Person:
+        return cls(
+            id=int(data["id"]),
+            free=bool(data["free"]),
+            load=int(data["load"]),
+            idle_since=_time(data["idle_since"]),
+            missed_offers=int(data.get("missed_offers", 0)),
+            declined_offers=int(data.get("declined_offers", 0)),
+        )
+
+
+# --- the router ----------------------------------------------------------------------
+
+
+class RingRouter:
+    """All rings, their members and questions; see the module docstring.
+
+    Every input method first applies the timers due at `now` (so a late `tick` never
+    changes an outcome), then the input, then re-routes, and returns all resulting
+    events in order. Errors (`RingError`, `ValueError`) are raised before any change.
+    """
+
+    def __init__(self) -> None:
+        self._rings: dict[str, _Ring] = {}
+        self._people: dict[int, _Person] = {}
+        # Question id -> its entries, one per ring visited; the last one is current.
+        self._questions: dict[str, list[Question]] = {}
+        self._seq = 0
+
+    # -- configuration --
+
+    def add_ring(self, config: RingConfig) -> None:
+        """Add a ring, or replace the configuration of an existing one (members and
+        queue are kept). Call `tick` afterwards to route with the new settings."""
+        ring = self._rings.get(config.id)
+        if ring is None:
+            self._rings[config.id] = _Ring(config)
+        else:
+            ring.config = config
+
+    def rings(self) -> list[RingConfig]:
+        return [r.config for r in self._rings.values()]
+
+    # -- membership and availability --
+
+    def sign_in(self, ring_id: str, person_id: int, now: datetime) -> list[Event]:
+        ring = self._ring(ring_id)
+        events = self._advance(_aware(now))
+        person = self._people.get(person_id)
+        if person is None:
+            # Signing in states readiness; the caller refines it with set_availability.
+            person = self._people[person_id] = _Person(person_id, True, 0, now)
+        elif not self._rings_of(person_id):
+            person.idle_since = now
+        ring.members.add(person_id)
+        return events + self._settle(now)
+
+    def sign_out(self, ring_id: str, person_id: int, now: datetime) -> list[Event]:
+        ring = self._ring(ring_id)
+        events = self._advance(_aware(now))
+        ring.members.discard(person_id)
+        return events + self._settle(now)
+
+    def sign_out_everywhere(self, person_id: int, now: datetime) -> list[Event]:
+        events = self._advance(_aware(now))
+        for ring in self._rings.values():
+            ring.members.discard(person_id)
+        return events + self._settle(now)
+
+    def set_availability(
+        self, person_id: int, free: bool, load: int | None, now: datetime
+    ) -> list[Event]:
+        """Report presence-derived availability for all of the person's rings.
+
+        `load` (open consultations) replaces the router's own count; pass None to keep
+        the count the router maintains from `accept` and `consultation_ended`.
+        """
+        if load is not None and load < 0:
+            raise ValueError("load must not be negative")
+        events = self._advance(_aware(now))
+        person = self._people.get(person_id)
+        if person is None:
+            person = self._people[person_id] = _Person(person_id, free, load or 0, now)
+        else:
+            if (free and not person.free) or (load is not None and load < person.load):
+                person.idle_since = now
+            person.free = free
+            if load is not None:
+                person.load = load
+        return events + self._settle(now)
+
+    def consultation_ended(self, person_id: int, now: datetime) -> list[Event]:
+        events = self._advance(_aware(now))
+        person = self._people.get(person_id)
+        if person is not None:
+            person.load = max(0, person.load - 1)
+            person.idle_since = now
+        return events + self._settle(now)
+
+    # -- questions --
+
+    def ask(
+        self,
+        question_id: str,
+        ring_id: str,
+        asker_id: int,
+        text: str,
+        urgency: Urgency,
+        now: datetime,
+    ) -> list[Event]:
+        """Queue a new question. Its text must already be redacted (identity.py)."""
+        ring = self._ring(ring_id)
+        _aware(now)
+        if question_id in self._questions:
+            raise DuplicateQuestion(question_id)
+        if urgency not in URGENCIES:
+            raise ValueError(f"unknown urgency {urgency!r}")
+        if find_identity_codes(text):
+            raise UnredactedIdentityCode("question text contains a personal identity code")
+        events = self._advance(now)
+        self._seq += 1
+        entry = Question(
+            id=question_id,
+            ring_id=ring_id,
+            asker_id=asker_id,
+            text=text,
+            urgency=urgency,
+            created_at=now,
+            entered_ring_at=now,
+            deadline=now + timedelta(seconds=ring.config.queue_timeout_seconds),
+            seq=self._seq,
+        )
+        self._questions[question_id] = [entry]
+        events.append(QuestionQueued(question_id, ring_id, asker_id, self._position(entry)))
+        return events + self._settle(now)
+
+    def accept(self, question_id: str, person_id: int, now: datetime) -> AcceptOutcome:
+        """Exclusive: of all accepts for one question, exactly one returns won=True."""
+        events = self._advance(_aware(now))
+        entries = self._questions.get(question_id)
+        if not entries:
+            return AcceptOutcome(False, "unknown", None, events)
+        q = entries[-1]
+        if q.state == "accepted":
+            return AcceptOutcome(False, "already_taken", q.accepted_by, events)
+        if not q.is_open:
+            return AcceptOutcome(False, "closed", None, events)
+        offer = q.live_offer_for(person_id)
+        if offer is None:
+            return AcceptOutcome(False, "not_offered", None, events)
+        offer.outcome, offer.ended_at = "accepted", now
+        q.state, q.accepted_by, q.accepted_at, q.closed_at = "accepted", person_id, now, now
+        q.retry_at = None
+        ring = self._rings[q.ring_id]
+        in_ring = (now - q.entered_ring_at).total_seconds()
+        ring.counters.answered += 1
+        if in_ring <= ring.config.target_answer_seconds:
+            ring.counters.answered_within_target += 1
+        ring.recent_waits = [*ring.recent_waits, (now, in_ring)][-ESTIMATE_SAMPLES:]
+        person = self._people[person_id]
+        person.load += 1
+        person.idle_since = now
+        wait = (now - q.created_at).total_seconds()
+        events.append(QuestionAccepted(q.id, q.ring_id, q.asker_id, person_id, wait))
+        events += self._withdraw_all(q, "taken", now)
+        return AcceptOutcome(True, None, person_id, events + self._settle(now))
+
+    def decline(self, question_id: str, person_id: int, now: datetime) -> list[Event]:
+        """Refuse a live offer; routing moves on at once. No-op without a live offer."""
+        events = self._advance(_aware(now))
+        entries = self._questions.get(question_id)
+        offer = entries[-1].live_offer_for(person_id) if entries else None
+        if entries is None or offer is None:
+            return events
+        q = entries[-1]
+        offer.outcome, offer.ended_at = "declined", now
+        self._people[person_id].declined_offers += 1
+        self._rings[q.ring_id].counters.declined_offers += 1
+        events.append(OfferDeclined(q.id, q.ring_id, person_id))
+        _sync_state(q)
+        return events + self._settle(now)
+
+    def cancel(self, question_id: str, asker_id: int, now: datetime) -> list[Event]:
+        """The asker withdraws the question. No-op if it is already closed."""
+        entries = self._questions.get(question_id)
+        if not entries:
+            raise UnknownQuestion(question_id)
+        if entries[-1].asker_id != asker_id:
+            raise NotAsker(question_id)
+        events = self._advance(_aware(now))
+        q = entries[-1]
+        if not q.is_open:
+            return events
+        events += self._withdraw_all(q, "cancelled", now)
+        q.state, q.closed_at, q.retry_at = "cancelled", now, None
+        self._rings[q.ring_id].counters.cancelled += 1
+        events.append(QuestionCancelled(q.id, q.ring_id, q.asker_id))
+        return events + self._settle(now)
+
+    def tick(self, now: datetime) -> list[Event]:
+        """Apply due timers (alert expiry, queue timeout, re-offer) and route."""
+        return self._advance(_aware(now))
+
+    def next_deadline(self) -> datetime | None:
+        """Earliest moment `tick` could change anything; None when nothing is open.
+
+        Never later than needed; it may be early (a tick then returns no events).
+        """
+        times: list[datetime] = []
+        for q in self._open():
+            times.append(q.deadline)
+            times.extend(o.expires_at for o in q.live_offers)
+            if q.retry_at is not None:
+                times.append(q.retry_at)
+        return min(times, default=None)
+
+    def purge_closed(self, before: datetime) -> list[str]:
+        """Forget questions closed before `before` (log them first). Returns their ids."""
+        gone = [
+            qid
+            for qid, entries in self._questions.items()
+            if not entries[-1].is_open
+            and entries[-1].closed_at is not None
+            and entries[-1].closed_at < before
+        ]
+        for qid in gone:
+            del self._questions[qid]
+        return gone
+
+    # -- queries (no side effects; they report the state as of the last input) --
+
+    def question(self, question_id: str) -> Question:
+        """A copy of the question's current entry."""
+        entries = self._questions.get(question_id)
+        if not entries:
+            raise UnknownQuestion(question_id)
+        return entries[-1].copy()
+
+    def question_trail(self, question_id: str) -> list[Question]:
+        """Copies of every entry of the question, oldest ring first."""
+        entries = self._questions.get(question_id)
+        if not entries:
+            raise UnknownQuestion(question_id)
+        return [e.copy() for e in entries]
+
+    def missed_offers(self, question_id: str) -> int:
+        """Missed offers of a question across all rings it visited."""
+        return sum(e.missed_count for e in self.question_trail(question_id))
+
+    def members(self, ring_id: str) -> list[int]:
+        return sorted(self._ring(ring_id).members)
+
+    def member_status(self, person_id: int) -> MemberStatus | None:
+        person = self._people.get(person_id)
+        if person is None:
+            return None
+        offered = next(
+            (q.id for q in self._open() if q.live_offer_for(person_id) is not None), None
+        )
+        return MemberStatus(
+            person_id=person_id,
+            free=person.free,
+            load=person.load,
+            idle_since=person.idle_since,
+            rings=tuple(self._rings_of(person_id)),
+            offered_question=offered,
+            missed_offers=person.missed_offers,
+            declined_offers=person.declined_offers,
+        )
+
+    def queue_status(self, question_id: str, now: datetime) -> QueueStatus:
+        _aware(now)
+        entries = self._questions.get(question_id)
+        if not entries:
+            raise UnknownQuestion(question_id)
+        q = entries[-1]
+        ring = self._rings[q.ring_id]
+        queue = self._queue(q.ring_id)
+        position = queue.index(q) + 1 if q.is_open else None
+        end = now if q.is_open else (q.closed_at or now)
+        return QueueStatus(
+            question_id=q.id,
+            ring_id=q.ring_id,
+            state=q.state,
+            position=position,
+            queue_length=len(queue),
+            members_signed_in=len(ring.members),
+            members_free=len(self._free_members(ring)),
+            waited_seconds=(end - q.created_at).total_seconds(),
+            estimated_wait_seconds=(
+                None if position is None else self._estimate(ring, position, now)
+            ),
+            deadline=q.deadline if q.is_open else None,
+        )
+
+    def ring_status(self, ring_id: str, now: datetime) -> RingStatus:
+        ring = self._ring(ring_id)
+        _aware(now)
+        queue = self._queue(ring_id)
+        oldest = min((q.created_at for q in queue), default=None)
+        return RingStatus(
+            ring_id=ring_id,
+            name=ring.config.name,
+            method=ring.config.method,
+            members_signed_in=tuple(sorted(ring.members)),
+            members_free=tuple(self._free_members(ring)),
+            queue=tuple(q.id for q in queue),
+            waiting=sum(1 for q in queue if q.state == "waiting"),
+            offered=sum(1 for q in queue if q.state == "offered"),
+            oldest_wait_seconds=None if oldest is None else (now - oldest).total_seconds(),
+            estimated_wait_seconds=self._estimate(ring, len(queue) + 1, now),
+            target_answer_seconds=ring.config.target_answer_seconds,
+            counters=RingCounters.from_dict(ring.counters.to_dict()),
+        )
+
+    # -- persistence --
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole state as JSON-able data (str keys, lists, numbers, ISO times)."""
+        return {
+            "version": STATE_VERSION,
+            "seq": self._seq,
+            "rings": [r.to_dict() for r in self._rings.values()],
+            "people": [p.to_dict() for p in sorted(self._people.values(), key=lambda p: p.id)],
+            "questions": [[e.to_dict() for e in entries] for entries in self._questions.values()],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RingRouter:
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported ring state version {data.get('version')!r}")
+        router = cls()
+        router._seq = int(data["seq"])
+        for r in data.get("rings", []):
+            ring = _Ring.from_dict(r)
+            router._rings[ring.config.id] = ring
+        for p in data.get("people", []):
+            person = _Person.from_dict(p)
+            router._people[person.id] = person
+        for chain in data.get("questions", []):
+            entries = [Question.from_dict(e) for e in chain]
+            if entries:
+                router._questions[entries[0].id] = entries
+        return router
+
+    # -- internals --
+
+    def _ring(self, ring_id: str) -> _Ring:
+        ring = self._rings.get(ring_id)
+        if ring is None:
+            raise UnknownRing(ring_id)
+        return ring
+
+    def _rings_of(self, person_id: int) -> list[str]:
+        return sorted(rid for rid, r in self._rings.items() if person_id in r.members)
+
+    def _open(self) -> list[Question]:
+        """Current open entries in global priority order."""
+        current = (entries[-1] for entries in self._questions.values())
+        return sorted((q for q in current if q.is_open), key=Question.queue_key)
+
+    def _queue(self, ring_id: str) -> list[Question]:
+        return [q for q in self._open() if q.ring_id == ring_id]
+
+    def _position(self, q: Question) -> int:
+        return self._queue(q.ring_id).index(q) + 1
+
+    def _can_take(self, ring: _Ring, person_id: int) -> bool:
+        person = self._people.get(person_id)
+        return (
+            person is not None
+            and person_id in ring.members
+            and person.free
+            and person.load < ring.config.max_concurrent
+        )
+
+    def _free_members(self, ring: _Ring) -> list[int]:
+        return [p for p in sorted(ring.members) if self._can_take(ring, p)]
+
+    def _estimate(self, ring: _Ring, position: int, now: datetime) -> float | None:
+        # Median recent wait per "round" of answers; members answer in parallel, so
+        # position p needs about ceil(p / members signed in) rounds.
+        if not ring.members:
+            return None
+        samples = [
+            wait
+            for at, wait in ring.recent_waits
+            if 0 <= (now - at).total_seconds() <= ESTIMATE_WINDOW_SECONDS
+        ]
+        if len(samples) < ESTIMATE_MIN_SAMPLES:
+            return None
+        rounds = math.ceil(position / len(ring.members))
+        return float(statistics.median(samples)) * rounds
+
+    def _advance(self, now: datetime) -> list[Event]:
+        return self._process_timers(now) + self._settle(now)
+
+    def _settle(self, now: datetime) -> list[Event]:
+        return self._revalidate(now) + self._route(now)
+
+    def _process_timers(self, now: datetime) -> list[Event]:
+        events: list[Event] = []
+        for q in self._open():
+            for o in q.live_offers:
+                if o.expires_at <= now:
+                    o.outcome, o.ended_at = "missed", o.expires_at
+                    self._people[o.person_id].missed_offers += 1
+                    self._rings[q.ring_id].counters.missed_offers += 1
+                    events.append(OfferMissed(q.id, q.ring_id, o.person_id))
+            _sync_state(q)
+        for q in self._open():
+            if q.deadline <= now:
+                events += self._expire(q, now)
+        return events
+
+    def _expire(self, q: Question, now: datetime) -> list[Event]:
+        ring = self._rings[q.ring_id]
+        target = ring.config.overflow_ring_id
+        visited = {e.ring_id for e in self._questions[q.id]}
+        # Overflow only to a known ring this question has not been in: no cycles.
+        if target is None or target not in self._rings or target in visited:
+            events = self._withdraw_all(q, "timed_out", now)
+            q.state, q.closed_at, q.retry_at = "timed_out", now, None
+            ring.counters.timed_out += 1
+            events.append(QuestionTimedOut(q.id, q.ring_id, q.asker_id))
+            return events
+        events = self._withdraw_all(q, "overflowed", now)
+        q.state, q.closed_at, q.retry_at, q.overflowed_to = "overflowed", now, None, target
+        ring.counters.overflowed_out += 1
+        to_ring = self._rings[target]
+        entry = Question(
+            id=q.id,
+            ring_id=target,
+            asker_id=q.asker_id,
+            text=q.text,
+            urgency=q.urgency,
+            created_at=q.created_at,
+            entered_ring_at=now,
+            deadline=now + timedelta(seconds=to_ring.config.queue_timeout_seconds),
+            seq=q.seq,
+            overflowed_from=q.ring_id,
+        )
+        self._questions[q.id].append(entry)
+        events.append(QuestionOverflowed(q.id, q.asker_id, q.ring_id, target))
+        events.append(QuestionQueued(q.id, target, q.asker_id, self._position(entry)))
+        return events
+
+    def _withdraw_all(self, q: Question, reason: WithdrawReason, now: datetime) -> list[Event]:
+        events: list[Event] = []
+        for o in q.live_offers:
+            o.outcome, o.ended_at = "withdrawn", now
+            events.append(OfferWithdrawn(q.id, q.ring_id, o.person_id, reason))
+        _sync_state(q)
+        return events
+
+    def _revalidate(self, now: datetime) -> list[Event]:
+        """Withdraw live offers from members who are no longer able to take them."""
+        events: list[Event] = []
+        for q in self._open():
+            ring = self._rings[q.ring_id]
+            for o in q.live_offers:
+                if o.person_id not in ring.members:
+                    reason: WithdrawReason = "signed_out"
+                elif not self._can_take(ring, o.person_id):
+                    reason = "unavailable"
+                else:
+                    continue
+                o.outcome, o.ended_at = "withdrawn", now
+                events.append(OfferWithdrawn(q.id, q.ring_id, o.person_id, reason))
+            _sync_state(q)
+        return events
+
+    def _route(self, now: datetime) -> list[Event]:
+        events: list[Event] = []
+        open_questions = self._open()
+        # One outstanding offer per member at a time, across all rings.
+        busy = {o.person_id for q in open_questions for o in q.live_offers}
+        for q in open_questions:
+            events += self._route_one(q, busy, now)
+        return events
+
+    def _route_one(self, q: Question, busy: set[int], now: datetime) -> list[Event]:
+        ring = self._rings[q.ring_id]
+        config = ring.config
+        q.retry_at = None
+        has_live = bool(q.live_offers)
+        if has_live and config.method != "ring_all":
+            return []
+        eligible = [
+            p
+            for p in sorted(ring.members)
+            if p not in busy and p != q.asker_id and self._can_take(ring, p)
+        ]
+        refusals = _refusals(q)
+        pool = [p for p in eligible if p not in refusals]
+        if not pool:
+            if has_live:
+                return []
+            # Nobody new: re-offer to those who declined or missed, fewest refusals
+            # first, each only after a pause of alert_seconds since their refusal.
+            pause = timedelta(seconds=config.alert_seconds)
+            ready = [p for p in eligible if refusals[p][1] + pause <= now]
+            if not ready:
+                q.retry_at = min((refusals[p][1] + pause for p in eligible), default=None)
+                return []
+            fewest = min(refusals[p][0] for p in ready)
+            pool = [p for p in ready if refusals[p][0] == fewest]
+        chosen = pool if config.method == "ring_all" else [self._pick(ring, pool)]
+        expires = now + timedelta(seconds=config.alert_seconds)
+        events: list[Event] = []
+        for p in chosen:
+            q.offers.append(Offer(p, now, expires))
+            busy.add(p)
+            events.append(OfferMade(q.id, q.ring_id, p, expires))
+        if config.method == "round_robin":
+            ring.rr_last = chosen[0]
+        _sync_state(q)
+        return events
+
+    def _pick(self, ring: _Ring, pool: Sequence[int]) -> int:
+        method = ring.config.method
+        if method == "longest_idle":
+            return min(pool, key=lambda p: (self._people[p].idle_since, p))
+        if method == "round_robin":
+            ordered = sorted(pool)
+            last = ring.rr_last
+            return next((p for p in ordered if last is None or p > last), ordered[0])
+        # serial: configured order first, then everyone else by id.
+        return _first_in_order(ring.config.serial_order, pool)
+
+
+def _first_in_order(order: Iterable[int], pool: Sequence[int]) -> int:
+    members = set(pool)
+    return next((p for p in order if p in members), min(pool))
+
+
+def _refusals(q: Question) -> dict[int, tuple[int, datetime]]:
+    """Per member: how often they declined or missed this entry, and when last."""
+    result: dict[int, tuple[int, datetime]] = {}
+    for o in q.offers:
+        if o.outcome in ("declined", "missed") and o.ended_at is not None:
+            count, _ = result.get(o.person_id, (0, o.ended_at))
+            result[o.person_id] = (count + 1, o.ended_at)
+    return result
+
+
+def _sync_state(q: Question) -> None:
+    if q.is_open:
+        q.state = "offered" if q.live_offers else "waiting"

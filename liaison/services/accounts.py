@@ -1,0 +1,148 @@
+"""Local accounts and login sessions. Another authenticator (OpenID Connect) can stand
+beside `verify_password`: everything after it works on an account id only."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from liaison.clock import Clock
+from liaison.config import Settings
+from liaison.services.hub import Hub
+from liaison.store import repositories as repo
+from liaison.store.models import Account, Person
+
+CLOSE_ACCOUNT_DISABLED = 4009
+MIN_PASSWORD_LENGTH = 8
+
+
+class AccountError(ValueError):
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AccountService:
+    def __init__(
+        self, settings: Settings, clock: Clock, db: async_sessionmaker[AsyncSession], hub: Hub
+    ) -> None:
+        self.config = settings
+        self.clock = clock
+        self.db = db
+        self.hub = hub
+        self.hasher = PasswordHasher()
+        # Verified against when the user is unknown, so timing does not reveal usernames.
+        self._dummy_hash = self.hasher.hash(secrets.token_hex(16))
+
+    def hash_password(self, password: str) -> str:
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise AccountError(
+                "weak_password", f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
+            )
+        return self.hasher.hash(password)
+
+    async def verify_password(self, username: str, password: str) -> Account | None:
+        async with self.db() as db:
+            account = await repo.account_by_username(db, username.strip())
+        try:
+            self.hasher.verify(account.password_hash if account else self._dummy_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return None
+        if account is None or account.disabled:
+            return None
+        return account
+
+    async def open_session(self, account_id: int) -> str:
+        token = secrets.token_urlsafe(32)
+        now = self.clock.now()
+        async with self.db.begin() as db:
+            await repo.delete_expired_sessions(db, now)
+            await repo.create_session(
+                db,
+                token_hash(token),
+                account_id,
+                now,
+                now + timedelta(days=self.config.session_days),
+            )
+        return token
+
+    async def account_for_token(self, token: str | None) -> Account | None:
+        if not token or len(token) > 200:
+            return None
+        async with self.db() as db:
+            return await repo.account_for_session(db, token_hash(token), self.clock.now())
+
+    async def close_session(self, token: str) -> None:
+        async with self.db.begin() as db:
+            await repo.delete_session(db, token_hash(token))
+
+    async def create_account(
+        self, username: str, password: str, person_id: int, is_admin: bool = False
+    ) -> Account:
+        username = username.strip()
+        if not username or len(username) > 100 or any(c.isspace() for c in username):
+            raise AccountError("bad_field", "a username is 1 to 100 characters with no spaces")
+        password_hash = self.hash_password(password)
+        try:
+            async with self.db.begin() as db:
+                if await db.get(Person, person_id) is None:
+                    raise AccountError("not_found", "no such person")
+                account = Account(
+                    username=username,
+                    password_hash=password_hash,
+                    person_id=person_id,
+                    is_admin=is_admin,
+                    disabled=False,
+                    created_at=self.clock.now(),
+                )
+                db.add(account)
+        except IntegrityError:
+            raise AccountError(
+                "exists", "that username is taken, or that person already has an account"
+            ) from None
+        return account
+
+    async def set_disabled(self, account_id: int, disabled: bool) -> None:
+        async with self.db.begin() as db:
+            account = await db.get(Account, account_id)
+            if account is None:
+                raise AccountError("not_found", "no such account")
+            account.disabled = disabled
+            person_id = account.person_id
+            if disabled:
+                await repo.delete_sessions_of(db, account_id)
+        if disabled:
+            # Every node closes the person's live connections.
+            await self.hub.publish(
+                {
+                    "k": "close",
+                    "p": person_id,
+                    "code": CLOSE_ACCOUNT_DISABLED,
+                    "r": "account disabled",
+                }
+            )
+
+    async def set_password(self, account_id: int, password: str) -> None:
+        password_hash = self.hash_password(password)
+        async with self.db.begin() as db:
+            account = await db.get(Account, account_id)
+            if account is None:
+                raise AccountError("not_found", "no such account")
+            account.password_hash = password_hash
+
+    async def set_language(self, account_id: int, language: str) -> None:
+        async with self.db.begin() as db:
+            account = await db.get(Account, account_id)
+            if account is not None:
+                account.language = language

@@ -1,0 +1,249 @@
+"""Chat service: stores messages once, in order, and delivers them to members' connections."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from liaison.clock import Clock
+from liaison.config import Settings
+from liaison.domain import chat as domain
+from liaison.domain.chat import ChatError
+from liaison.services.hub import Hub
+from liaison.store import repositories as repo
+
+
+class ChatService:
+    def __init__(
+        self, settings: Settings, clock: Clock, db: async_sessionmaker[AsyncSession], hub: Hub
+    ) -> None:
+        self.config = settings
+        self.clock = clock
+        self.db = db
+        self.hub = hub
+        # One lock per recently active conversation, so this node publishes in sequence order.
+        self._locks: OrderedDict[int, asyncio.Lock] = OrderedDict()
+
+    def _lock(self, conversation_id: int) -> asyncio.Lock:
+        lock = self._locks.pop(conversation_id, None) or asyncio.Lock()
+        self._locks[conversation_id] = lock
+        while len(self._locks) > 10000:
+            oldest, old_lock = next(iter(self._locks.items()))
+            if old_lock.locked():
+                break
+            del self._locks[oldest]
+        return lock
+
+    async def _require_member(self, db: AsyncSession, conversation_id: int, person_id: int) -> None:
+        if not await repo.is_member(db, conversation_id, person_id):
+            raise ChatError("not_a_member", "you are not a member of that conversation")
+
+    async def send(
+        self, sender_id: int, conversation_id: object, client_id: object, body: object
+    ) -> tuple[dict[str, Any], bool]:
+        """Stores and delivers a message; a repeated client id returns the stored one (True)."""
+        cid = domain.check_client_id(client_id)
+        conv_id = _int_field(conversation_id, "conversation_id")
+        text = domain.clean_body(body, self.config.max_message_chars)
+        async with self._lock(conv_id):
+            try:
+                async with self.db.begin() as db:
+                    existing = await repo.find_sent_message(db, sender_id, cid)
+                    if existing is not None:
+                        return repo.message_dict(existing), True
+                    await self._require_member(db, conv_id, sender_id)
+                    seq = await repo.next_seq(db, conv_id)
+                    message = await repo.add_message(
+                        db, conv_id, seq, sender_id, cid, text, self.clock.now()
+                    )
+                    await repo.mark_read(db, conv_id, sender_id, seq)
+                    payload = repo.message_dict(message)
+                    members = await repo.member_ids(db, conv_id)
+            except IntegrityError:
+                # The same client id raced in on another connection: that one was stored.
+                async with self.db() as db:
+                    existing = await repo.find_sent_message(db, sender_id, cid)
+                if existing is None:
+                    raise
+                return repo.message_dict(existing), True
+            await self.hub.send(members, {"type": "message", "message": payload})
+        return payload, False
+
+    async def mark_read(self, person_id: int, conversation_id: object, seq: object) -> int:
+        conv_id = _int_field(conversation_id, "conversation_id")
+        upto = _int_field(seq, "seq")
+        async with self.db.begin() as db:
+            await self._require_member(db, conv_id, person_id)
+            now_read = await repo.mark_read(db, conv_id, person_id, upto)
+            members = await repo.member_ids(db, conv_id)
+        await self.hub.send(
+            members,
+            {"type": "read", "conversation_id": conv_id, "person_id": person_id, "seq": now_read},
+        )
+        return now_read
+
+    async def typing(self, person_id: int, conversation_id: object) -> None:
+        conv_id = _int_field(conversation_id, "conversation_id")
+        async with self.db() as db:
+            await self._require_member(db, conv_id, person_id)
+            members = [m for m in await repo.member_ids(db, conv_id) if m != person_id]
+        await self.hub.send(
+            members, {"type": "typing", "conversation_id": conv_id, "person_id": person_id}
+        )
+
+    async def summaries(self, person_id: int) -> list[dict[str, Any]]:
+        async with self.db() as db:
+            return await repo.conversation_summaries(db, person_id)
+
+    async def summary(self, person_id: int, conversation_id: int) -> dict[str, Any]:
+        async with self.db() as db:
+            found = await repo.conversation_summaries(db, person_id, only=conversation_id)
+        if not found:
+            raise ChatError("not_a_member", "you are not a member of that conversation")
+        return found[0]
+
+    async def history(
+        self, person_id: int, conversation_id: int, before_seq: int | None, limit: int
+    ) -> list[dict[str, Any]]:
+        async with self.db() as db:
+            await self._require_member(db, conversation_id, person_id)
+            return await repo.messages_before(db, conversation_id, before_seq, min(limit, 200))
+
+    async def missed(
+        self, person_id: int, cursors: dict[int, int]
+    ) -> tuple[list[dict[str, Any]], list[int]]:
+        """Messages after each cursor, oldest first; also the conversations cut short."""
+        budget = self.config.resume_max_messages
+        result: list[dict[str, Any]] = []
+        truncated: list[int] = []
+        async with self.db() as db:
+            for conv_id, after in cursors.items():
+                if not await repo.is_member(db, conv_id, person_id):
+                    continue
+                batch = await repo.messages_after(db, conv_id, after, budget + 1)
+                if len(batch) > budget:
+                    truncated.append(conv_id)
+                    batch = batch[:budget]
+                budget -= len(batch)
+                result.extend(batch)
+                if budget <= 0:
+                    truncated.extend(c for c in cursors if c not in truncated and c != conv_id)
+                    break
+        return result, truncated
+
+    # ------------------------------------------------------------ conversations
+
+    async def open_direct(self, person_id: int, other_id: int) -> dict[str, Any]:
+        if other_id == person_id:
+            raise ChatError("bad_field", "a direct conversation needs another person")
+        key = domain.direct_key(person_id, other_id)
+        try:
+            async with self.db.begin() as db:
+                if await repo.get_person(db, other_id) is None:
+                    raise ChatError("not_found", "no such person")
+                conversation = await repo.direct_conversation(db, key)
+                if conversation is None:
+                    conversation = await repo.create_conversation(
+                        db, "direct", "", key, person_id, [person_id, other_id], self.clock.now()
+                    )
+        except IntegrityError:
+            # Both people opened the conversation at once: the other request created it.
+            async with self.db() as db:
+                conversation = await repo.direct_conversation(db, key)
+            assert conversation is not None
+        return await self._announce(conversation.id, person_id)
+
+    async def create_group(self, person_id: int, title: object, members: object) -> dict[str, Any]:
+        name = domain.clean_title(title)
+        if not isinstance(members, list) or not all(
+            isinstance(m, int) and not isinstance(m, bool) for m in members
+        ):
+            raise ChatError("bad_field", "members must be a list of person ids")
+        everyone = sorted({person_id, *members})
+        domain.check_group_size(len(everyone), self.config.max_group_members)
+        async with self.db.begin() as db:
+            for pid in everyone:
+                if await repo.get_person(db, pid) is None:
+                    raise ChatError("not_found", f"no person with id {pid}")
+            conversation = await repo.create_conversation(
+                db, "group", name, None, person_id, everyone, self.clock.now()
+            )
+        return await self._announce(conversation.id, person_id)
+
+    async def _group_for_change(
+        self, db: AsyncSession, actor_id: int, actor_is_admin: bool, conversation_id: int
+    ) -> Any:
+        conversation = await repo.get_conversation(db, conversation_id)
+        if conversation is None:
+            raise ChatError("not_found", "no such conversation")
+        if conversation.kind != "group":
+            raise ChatError("not_allowed", "the members of a direct conversation cannot change")
+        if not actor_is_admin and not await repo.is_member(db, conversation_id, actor_id):
+            raise ChatError("not_allowed", "only the group's members or an admin can change it")
+        return conversation
+
+    async def add_member(
+        self, actor_id: int, actor_is_admin: bool, conversation_id: int, person_id: int
+    ) -> dict[str, Any]:
+        async with self.db.begin() as db:
+            conversation = await self._group_for_change(
+                db, actor_id, actor_is_admin, conversation_id
+            )
+            if await repo.get_person(db, person_id) is None:
+                raise ChatError("not_found", "no such person")
+            members = await repo.member_ids(db, conversation_id)
+            if person_id in members:
+                raise ChatError("already_member", "that person is already a member")
+            domain.check_group_size(len(members) + 1, self.config.max_group_members)
+            await repo.add_member(db, conversation, person_id, self.clock.now())
+        return await self._announce(conversation_id, actor_id)
+
+    async def remove_member(
+        self, actor_id: int, actor_is_admin: bool, conversation_id: int, person_id: int
+    ) -> None:
+        async with self.db.begin() as db:
+            await self._group_for_change(db, actor_id, actor_is_admin, conversation_id)
+            if not await repo.is_member(db, conversation_id, person_id):
+                raise ChatError("not_found", "that person is not a member")
+            await repo.remove_member(db, conversation_id, person_id)
+        await self.hub.send(
+            [person_id], {"type": "conversation_removed", "conversation_id": conversation_id}
+        )
+        await self._announce(conversation_id, None)
+
+    async def rename(
+        self, actor_id: int, actor_is_admin: bool, conversation_id: int, title: object
+    ) -> dict[str, Any]:
+        name = domain.clean_title(title)
+        async with self.db.begin() as db:
+            conversation = await self._group_for_change(
+                db, actor_id, actor_is_admin, conversation_id
+            )
+            conversation.title = name
+        return await self._announce(conversation_id, actor_id)
+
+    async def _announce(self, conversation_id: int, viewer_id: int | None) -> dict[str, Any]:
+        """Tell every member about the conversation as it now is; returns the viewer's copy."""
+        async with self.db() as db:
+            members = await repo.member_ids(db, conversation_id)
+            if not members:
+                return {}
+            summary = (
+                await repo.conversation_summaries(
+                    db, viewer_id if viewer_id in members else members[0], only=conversation_id
+                )
+            )[0]
+        # Unread counts are per member: each client derives its own from the members list.
+        shared = {k: v for k, v in summary.items() if k not in ("unread", "last_read_seq")}
+        await self.hub.send(members, {"type": "conversation", "conversation": shared})
+        return summary
+
+
+def _int_field(value: object, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ChatError("bad_field", f"{name} must be a non-negative whole number")
+    return value

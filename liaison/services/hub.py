@@ -1,0 +1,97 @@
+"""Live connections of this node, and delivery of frames to them through the bus.
+
+A frame is encoded to JSON once, where the event happens; every node receives
+that text from the bus and hands the same string to each local recipient.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+from liaison.bus.base import Bus
+
+log = logging.getLogger(__name__)
+
+BusHandler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def encode(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+class LiveConnection(Protocol):
+    person_id: int
+    key: str
+
+    def push(self, text: str) -> None:
+        """Queue a frame; a connection whose queue is full closes itself."""
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+class Hub:
+    def __init__(self, bus: Bus, node_id: str) -> None:
+        self.bus = bus
+        self.node_id = node_id
+        self._local: dict[int, dict[str, LiveConnection]] = {}
+        self._handlers: dict[str, BusHandler] = {}
+
+    def on(self, kind: str, handler: BusHandler) -> None:
+        self._handlers[kind] = handler
+
+    async def start(self) -> None:
+        await self.bus.start(self._receive)
+
+    async def _receive(self, text: str) -> None:
+        message = json.loads(text)
+        kind = message.get("k")
+        if kind == "deliver":
+            self.deliver_local(message.get("to"), message["f"])
+            return
+        handler = self._handlers.get(kind)
+        if handler is None:
+            log.warning("bus message of unknown kind %r dropped", kind)
+            return
+        await handler(message)
+
+    async def publish(self, message: dict[str, Any]) -> None:
+        await self.bus.publish(encode(message))
+
+    async def send(self, to: Iterable[int] | None, frame: dict[str, Any]) -> None:
+        """Deliver a frame to every connection of these people (None: everyone), on every node."""
+        await self.publish(
+            {"k": "deliver", "to": None if to is None else list(to), "f": encode(frame)}
+        )
+
+    def attach(self, connection: LiveConnection) -> None:
+        self._local.setdefault(connection.person_id, {})[connection.key] = connection
+
+    def detach(self, connection: LiveConnection) -> bool:
+        """Returns True when that was the person's last connection on this node."""
+        conns = self._local.get(connection.person_id)
+        if conns is None:
+            return True
+        conns.pop(connection.key, None)
+        if not conns:
+            del self._local[connection.person_id]
+            return True
+        return False
+
+    def deliver_local(self, to: list[int] | None, text: str) -> None:
+        if to is None:
+            for conns in list(self._local.values()):
+                for conn in list(conns.values()):
+                    conn.push(text)
+            return
+        for person_id in to:
+            for conn in list(self._local.get(person_id, {}).values()):
+                conn.push(text)
+
+    def connections_of(self, person_id: int) -> list[LiveConnection]:
+        return list(self._local.get(person_id, {}).values())
+
+    def connection_count(self) -> int:
+        return sum(len(c) for c in self._local.values())

@@ -1,0 +1,236 @@
+"""Presence service: feeds the pure tracker from the bus and pushes changed views to clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import asdict, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from liaison.clock import Clock
+from liaison.config import Settings
+from liaison.domain import presence as domain
+from liaison.services.hub import Hub, encode
+from liaison.store import repositories as repo
+
+
+class PresenceError(ValueError):
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _settings_to_json(s: domain.PresenceSettings) -> dict[str, Any]:
+    data = asdict(s)
+    for key in ("dnd_until", "last_seen_at", "out_of_office_until"):
+        if data[key] is not None:
+            data[key] = data[key].isoformat()
+    return data
+
+
+def _settings_from_json(data: dict[str, Any]) -> domain.PresenceSettings:
+    s = domain.PresenceSettings(**data)
+    s.dnd_until = datetime.fromisoformat(data["dnd_until"]) if data["dnd_until"] else None
+    s.last_seen_at = datetime.fromisoformat(data["last_seen_at"]) if data["last_seen_at"] else None
+    s.out_of_office_until = (
+        date.fromisoformat(data["out_of_office_until"]) if data["out_of_office_until"] else None
+    )
+    return s
+
+
+class PresenceService:
+    def __init__(
+        self, settings: Settings, clock: Clock, db: async_sessionmaker[AsyncSession], hub: Hub
+    ) -> None:
+        self.config = settings
+        self.clock = clock
+        self.db = db
+        self.hub = hub
+        self.tracker = domain.PresenceTracker(
+            offline_grace=timedelta(seconds=settings.offline_grace_seconds),
+            heartbeat_timeout=timedelta(seconds=settings.heartbeat_timeout_seconds),
+        )
+        self._settings: dict[int, domain.PresenceSettings] = {}
+        self._views: dict[int, dict[str, Any]] = {}
+        self._task: asyncio.Task[None] | None = None
+        hub.on("client", self._on_client)
+        hub.on("settings", self._on_settings)
+
+    async def start(self) -> None:
+        async with self.db() as db:
+            self._settings = await repo.all_presence_settings(db)
+            for person_id in await repo.person_ids(db):
+                self._settings.setdefault(person_id, domain.PresenceSettings())
+        now = self.clock.now()
+        for person_id in self._settings:
+            self._views[person_id] = self._compute(person_id, now)
+        self._task = asyncio.create_task(self._sweep(), name="presence-sweep")
+
+    async def reload_people(self) -> None:
+        """After a directory import: give new people a view (offline until they connect)."""
+        async with self.db() as db:
+            ids = await repo.person_ids(db)
+        now = self.clock.now()
+        for person_id in ids:
+            if person_id not in self._views:
+                self._settings.setdefault(person_id, domain.PresenceSettings())
+                self._views[person_id] = self._compute(person_id, now)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    # ------------------------------------------------------------ reading
+
+    def view(self, person_id: int) -> dict[str, Any]:
+        return self._views.get(person_id) or self._compute(person_id, self.clock.now())
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return list(self._views.values())
+
+    def settings_of(self, person_id: int) -> domain.PresenceSettings:
+        return self._settings.get(person_id) or domain.PresenceSettings()
+
+    def _compute(self, person_id: int, now: datetime) -> dict[str, Any]:
+        s = self.settings_of(person_id)
+        online = self.tracker.is_online(person_id, now)
+        status = domain.effective_status(s, online, self.tracker.is_idle(person_id, now), now)
+        last_seen = self.tracker.last_heard(person_id) or s.last_seen_at
+        return domain.presence_view(person_id, s, status, last_seen, now.date())
+
+    def _refresh(self, people: set[int] | list[int], now: datetime) -> None:
+        for person_id in people:
+            view = self._compute(person_id, now)
+            if view != self._views.get(person_id):
+                self._views[person_id] = view
+                # Every node computes the same view from the same bus; each tells its own clients.
+                self.hub.deliver_local(None, encode({"type": "presence", **view}))
+
+    async def _sweep(self) -> None:
+        ticks = 0
+        while True:
+            await asyncio.sleep(1)
+            now = self.clock.now()
+            ticks += 1
+            changed = self.tracker.expire(now) | set(self.tracker.people())
+            changed |= {
+                pid
+                for pid, s in self._settings.items()
+                if s.dnd_until is not None
+                and s.dnd_until <= now
+                and self._views.get(pid, {}).get("status") == domain.DND
+            }
+            # Once a minute, everyone: out-of-office ends at midnight.
+            self._refresh(list(self._settings) if ticks % 60 == 0 else changed, now)
+
+    # ------------------------------------------------------------ clients
+
+    async def client_heard(self, person_id: int, key: str, active: bool) -> None:
+        now = self.clock.now()
+        await self.hub.publish(
+            {"k": "client", "p": person_id, "c": key, "a": active, "t": now.isoformat()}
+        )
+
+    async def client_gone(self, person_id: int, key: str) -> None:
+        now = self.clock.now()
+        await self.hub.publish(
+            {"k": "client", "p": person_id, "c": key, "g": True, "t": now.isoformat()}
+        )
+        async with self.db.begin() as db:
+            await repo.touch_last_seen(db, person_id, now)
+        self._settings.setdefault(person_id, domain.PresenceSettings()).last_seen_at = now
+
+    async def _on_client(self, message: dict[str, Any]) -> None:
+        person_id, key = int(message["p"]), str(message["c"])
+        at = datetime.fromisoformat(message["t"])
+        if message.get("g"):
+            self.tracker.gone(person_id, key, at)
+        else:
+            self.tracker.heard(person_id, key, bool(message.get("a")), at)
+        self._settings.setdefault(person_id, domain.PresenceSettings())
+        self._refresh([person_id], self.clock.now())
+
+    # ------------------------------------------------------------ settings
+
+    async def update(self, person_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        """Applies a person's own changes (status, note, out of office, phone hours)."""
+        s = replace(self.settings_of(person_id))
+        now = self.clock.now()
+        if "status" in changes:
+            status = changes["status"]
+            if status not in domain.MANUAL_STATUSES:
+                raise PresenceError("bad_status", "status must be available, away or dnd")
+            s.manual_status = status
+            s.dnd_until = None
+            if status == domain.DND and changes.get("dnd_until"):
+                until = _parse_datetime(changes["dnd_until"], "dnd_until")
+                if until <= now:
+                    raise PresenceError("bad_field", "dnd_until must be in the future")
+                s.dnd_until = until
+        if "note" in changes:
+            note = changes["note"]
+            if not isinstance(note, str) or len(note) > 200:
+                raise PresenceError("bad_field", "note must be text of at most 200 characters")
+            s.note = note.strip()
+        if "out_of_office_until" in changes:
+            value = changes["out_of_office_until"]
+            if value in (None, ""):
+                s.out_of_office_until = None
+            else:
+                try:
+                    s.out_of_office_until = date.fromisoformat(str(value))
+                except ValueError:
+                    raise PresenceError(
+                        "bad_field", "out_of_office_until must be a date YYYY-MM-DD"
+                    ) from None
+        if "out_of_office_note" in changes:
+            note = changes["out_of_office_note"]
+            if not isinstance(note, str) or len(note) > 200:
+                raise PresenceError(
+                    "bad_field", "out_of_office_note must be text of at most 200 characters"
+                )
+            s.out_of_office_note = note.strip()
+        if "phone_hours" in changes:
+            try:
+                s.phone_hours = domain.validate_phone_hours(changes["phone_hours"])
+            except ValueError as e:
+                raise PresenceError("bad_field", str(e)) from None
+        async with self.db.begin() as db:
+            await repo.save_presence_settings(db, person_id, s)
+        await self.hub.publish({"k": "settings", "p": person_id, "s": _settings_to_json(s)})
+        return self._compute_with(person_id, s, now)
+
+    def _compute_with(
+        self, person_id: int, s: domain.PresenceSettings, now: datetime
+    ) -> dict[str, Any]:
+        online = self.tracker.is_online(person_id, now)
+        status = domain.effective_status(s, online, self.tracker.is_idle(person_id, now), now)
+        return domain.presence_view(
+            person_id, s, status, self.tracker.last_heard(person_id), now.date()
+        )
+
+    async def set_busy(self, person_id: int, busy: bool) -> None:
+        """For consultations: busy while a person has one open."""
+        s = replace(self.settings_of(person_id), busy=busy)
+        await self.hub.publish({"k": "settings", "p": person_id, "s": _settings_to_json(s)})
+
+    async def _on_settings(self, message: dict[str, Any]) -> None:
+        person_id = int(message["p"])
+        self._settings[person_id] = _settings_from_json(message["s"])
+        self._refresh([person_id], self.clock.now())
+
+
+def _parse_datetime(value: Any, name: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise PresenceError("bad_field", f"{name} must be an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        raise PresenceError("bad_field", f"{name} must include a time zone")
+    return parsed

@@ -1,0 +1,518 @@
+"""The queries the services need, one function each; services never build SQL themselves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from liaison.domain import presence as presence_domain
+from liaison.store.models import (
+    Account,
+    Conversation,
+    ConversationMember,
+    Message,
+    Organisation,
+    Person,
+    Photo,
+    PresenceSettings,
+    Session,
+    Unit,
+)
+
+# ---------------------------------------------------------------- directory
+
+
+def search_text_for(person: Person, organisation: Organisation, unit: Unit | None) -> str:
+    parts = [
+        person.first_name,
+        person.last_name,
+        person.title,
+        person.email,
+        organisation.name,
+        unit.name if unit else "",
+        unit.area if unit else "",
+        person.ask_me_about,
+        " ".join(person.benefits),
+        " ".join(person.tags),
+        " ".join(person.roles),
+    ]
+    return " ".join(p for p in parts if p).lower()
+
+
+def person_dict(person: Person, organisation: Organisation, unit: Unit | None) -> dict[str, Any]:
+    return {
+        "id": person.id,
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "name": f"{person.first_name} {person.last_name}",
+        "title": person.title,
+        "email": person.email,
+        "organisation": {
+            "id": organisation.id,
+            "name": organisation.name,
+            "kind": organisation.kind,
+        },
+        "unit": (
+            {"id": unit.id, "name": unit.name, "kind": unit.kind, "area": unit.area}
+            if unit
+            else None
+        ),
+        "area": unit.area if unit else "",
+        "roles": list(person.roles),
+        "benefits": list(person.benefits),
+        "languages": list(person.languages),
+        "tags": list(person.tags),
+        "work_phone": person.work_phone,
+        "ask_me_about": person.ask_me_about,
+        "photo_url": f"/people/{person.id}/photo?v={person.photo_version}"
+        if person.photo_version
+        else None,
+    }
+
+
+def _people_query() -> Any:
+    return (
+        select(Person, Organisation, Unit)
+        .join(Organisation, Person.organisation_id == Organisation.id)
+        .outerjoin(Unit, Person.unit_id == Unit.id)
+    )
+
+
+async def search_people(
+    db: AsyncSession,
+    text: str = "",
+    benefit: str = "",
+    organisation_id: int | None = None,
+    area: str = "",
+    tag: str = "",
+    role: str = "",
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    query = _people_query()
+    for word in text.lower().split()[:8]:
+        query = query.where(Person.search_text.contains(word, autoescape=True))
+    if organisation_id is not None:
+        query = query.where(Person.organisation_id == organisation_id)
+    if area:
+        query = query.where(func.lower(Unit.area) == area.lower())
+    rows = (await db.execute(query.order_by(Person.last_name, Person.first_name))).all()
+    result = []
+    for person, org, unit in rows:
+        # JSON list membership is filtered here: portable across SQLite and PostgreSQL.
+        if benefit and benefit not in person.benefits:
+            continue
+        if tag and tag.lower() not in (t.lower() for t in person.tags):
+            continue
+        if role and role not in person.roles:
+            continue
+        result.append(person_dict(person, org, unit))
+        if len(result) >= limit:
+            break
+    return result
+
+
+async def get_person(db: AsyncSession, person_id: int) -> dict[str, Any] | None:
+    row = (await db.execute(_people_query().where(Person.id == person_id))).first()
+    return person_dict(*row) if row else None
+
+
+async def person_ids(db: AsyncSession) -> list[int]:
+    return list((await db.scalars(select(Person.id))).all())
+
+
+async def update_person_profile(db: AsyncSession, person_id: int, **fields: Any) -> None:
+    person = await db.get(Person, person_id)
+    if person is None:
+        raise LookupError("person")
+    for key, value in fields.items():
+        setattr(person, key, value)
+    organisation = await db.get(Organisation, person.organisation_id)
+    unit = await db.get(Unit, person.unit_id) if person.unit_id else None
+    assert organisation is not None
+    person.search_text = search_text_for(person, organisation, unit)
+
+
+async def set_photo(db: AsyncSession, person_id: int, content_type: str, data: bytes) -> int:
+    photo = await db.get(Photo, person_id)
+    if photo is None:
+        db.add(Photo(person_id=person_id, content_type=content_type, data=data))
+    else:
+        photo.content_type, photo.data = content_type, data
+    person = await db.get(Person, person_id)
+    assert person is not None
+    person.photo_version += 1
+    return person.photo_version
+
+
+async def get_photo(db: AsyncSession, person_id: int) -> Photo | None:
+    return await db.get(Photo, person_id)
+
+
+async def list_organisations(db: AsyncSession) -> list[dict[str, Any]]:
+    orgs = (await db.scalars(select(Organisation).order_by(Organisation.name))).all()
+    units = (await db.scalars(select(Unit).order_by(Unit.name))).all()
+    by_org: dict[int, list[dict[str, Any]]] = {}
+    for u in units:
+        by_org.setdefault(u.organisation_id, []).append(
+            {"id": u.id, "name": u.name, "kind": u.kind, "area": u.area}
+        )
+    return [
+        {"id": o.id, "name": o.name, "kind": o.kind, "units": by_org.get(o.id, [])} for o in orgs
+    ]
+
+
+async def list_areas(db: AsyncSession) -> list[str]:
+    rows = await db.scalars(select(Unit.area).where(Unit.area != "").distinct())
+    return sorted(rows.all())
+
+
+# ---------------------------------------------------------------- accounts and sessions
+
+
+async def account_by_username(db: AsyncSession, username: str) -> Account | None:
+    result: Account | None = await db.scalar(
+        select(Account).where(func.lower(Account.username) == username.lower())
+    )
+    return result
+
+
+async def account_for_session(db: AsyncSession, token_hash: str, now: datetime) -> Account | None:
+    result: Account | None = await db.scalar(
+        select(Account)
+        .join(Session, Session.account_id == Account.id)
+        .where(Session.token_hash == token_hash, Session.expires_at > now, ~Account.disabled)
+    )
+    return result
+
+
+async def create_session(
+    db: AsyncSession, token_hash: str, account_id: int, now: datetime, expires_at: datetime
+) -> None:
+    db.add(
+        Session(token_hash=token_hash, account_id=account_id, created_at=now, expires_at=expires_at)
+    )
+
+
+async def delete_session(db: AsyncSession, token_hash: str) -> None:
+    await db.execute(delete(Session).where(Session.token_hash == token_hash))
+
+
+async def delete_sessions_of(db: AsyncSession, account_id: int) -> None:
+    await db.execute(delete(Session).where(Session.account_id == account_id))
+
+
+async def delete_expired_sessions(db: AsyncSession, now: datetime) -> None:
+    await db.execute(delete(Session).where(Session.expires_at <= now))
+
+
+async def list_accounts(db: AsyncSession) -> list[dict[str, Any]]:
+    rows = (
+        await db.execute(
+            select(Account, Person)
+            .join(Person, Account.person_id == Person.id)
+            .order_by(Account.username)
+        )
+    ).all()
+    return [
+        {
+            "id": a.id,
+            "username": a.username,
+            "person_id": p.id,
+            "name": f"{p.first_name} {p.last_name}",
+            "is_admin": a.is_admin,
+            "disabled": a.disabled,
+        }
+        for a, p in rows
+    ]
+
+
+# ---------------------------------------------------------------- presence settings
+
+
+def settings_from_row(row: PresenceSettings) -> presence_domain.PresenceSettings:
+    return presence_domain.PresenceSettings(
+        manual_status=row.manual_status,
+        dnd_until=row.dnd_until,
+        note=row.note,
+        out_of_office_until=row.out_of_office_until,
+        out_of_office_note=row.out_of_office_note,
+        phone_hours=list(row.phone_hours or []),
+        last_seen_at=row.last_seen_at,
+    )
+
+
+async def all_presence_settings(db: AsyncSession) -> dict[int, presence_domain.PresenceSettings]:
+    rows = (await db.scalars(select(PresenceSettings))).all()
+    return {r.person_id: settings_from_row(r) for r in rows}
+
+
+async def save_presence_settings(
+    db: AsyncSession, person_id: int, settings: presence_domain.PresenceSettings
+) -> None:
+    row = await db.get(PresenceSettings, person_id)
+    if row is None:
+        row = PresenceSettings(person_id=person_id)
+        db.add(row)
+    row.manual_status = settings.manual_status
+    row.dnd_until = settings.dnd_until
+    row.note = settings.note
+    row.out_of_office_until = settings.out_of_office_until
+    row.out_of_office_note = settings.out_of_office_note
+    row.phone_hours = settings.phone_hours
+    row.last_seen_at = settings.last_seen_at
+
+
+async def touch_last_seen(db: AsyncSession, person_id: int, now: datetime) -> None:
+    row = await db.get(PresenceSettings, person_id)
+    if row is None:
+        db.add(PresenceSettings(person_id=person_id, last_seen_at=now))
+    else:
+        row.last_seen_at = now
+
+
+# ---------------------------------------------------------------- conversations and messages
+
+
+def message_dict(m: Message) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "conversation_id": m.conversation_id,
+        "seq": m.seq,
+        "sender_id": m.sender_id,
+        "client_id": m.client_id,
+        "body": m.body,
+        "created_at": m.created_at.isoformat(),
+    }
+
+
+async def member_ids(db: AsyncSession, conversation_id: int) -> list[int]:
+    rows = await db.scalars(
+        select(ConversationMember.person_id)
+        .where(ConversationMember.conversation_id == conversation_id)
+        .order_by(ConversationMember.person_id)
+    )
+    return list(rows.all())
+
+
+async def is_member(db: AsyncSession, conversation_id: int, person_id: int) -> bool:
+    found = await db.scalar(
+        select(ConversationMember.person_id).where(
+            ConversationMember.conversation_id == conversation_id,
+            ConversationMember.person_id == person_id,
+        )
+    )
+    return found is not None
+
+
+async def get_conversation(db: AsyncSession, conversation_id: int) -> Conversation | None:
+    return await db.get(Conversation, conversation_id)
+
+
+async def direct_conversation(db: AsyncSession, key: str) -> Conversation | None:
+    result: Conversation | None = await db.scalar(
+        select(Conversation).where(Conversation.direct_key == key)
+    )
+    return result
+
+
+async def create_conversation(
+    db: AsyncSession,
+    kind: str,
+    title: str,
+    direct_key: str | None,
+    creator_id: int,
+    members: list[int],
+    now: datetime,
+) -> Conversation:
+    conversation = Conversation(
+        kind=kind,
+        title=title,
+        direct_key=direct_key,
+        created_at=now,
+        created_by=creator_id,
+        last_seq=0,
+    )
+    db.add(conversation)
+    await db.flush()
+    for person_id in sorted(set(members)):
+        db.add(
+            ConversationMember(
+                conversation_id=conversation.id, person_id=person_id, last_read_seq=0, joined_at=now
+            )
+        )
+    await db.flush()
+    return conversation
+
+
+async def add_member(
+    db: AsyncSession, conversation: Conversation, person_id: int, now: datetime
+) -> None:
+    # A newcomer starts with everything already sent counted as read.
+    db.add(
+        ConversationMember(
+            conversation_id=conversation.id,
+            person_id=person_id,
+            last_read_seq=conversation.last_seq,
+            joined_at=now,
+        )
+    )
+    await db.flush()
+
+
+async def remove_member(db: AsyncSession, conversation_id: int, person_id: int) -> None:
+    await db.execute(
+        delete(ConversationMember).where(
+            ConversationMember.conversation_id == conversation_id,
+            ConversationMember.person_id == person_id,
+        )
+    )
+
+
+async def conversation_summaries(
+    db: AsyncSession, person_id: int, only: int | None = None
+) -> list[dict[str, Any]]:
+    """The person's conversations with members, unread count and the last message."""
+    query = (
+        select(Conversation, ConversationMember.last_read_seq)
+        .join(ConversationMember, ConversationMember.conversation_id == Conversation.id)
+        .where(ConversationMember.person_id == person_id)
+    )
+    if only is not None:
+        query = query.where(Conversation.id == only)
+    rows = (await db.execute(query)).all()
+    if not rows:
+        return []
+    ids = [c.id for c, _ in rows]
+    members: dict[int, list[dict[str, int]]] = {}
+    member_rows = await db.execute(
+        select(
+            ConversationMember.conversation_id,
+            ConversationMember.person_id,
+            ConversationMember.last_read_seq,
+        ).where(ConversationMember.conversation_id.in_(ids))
+    )
+    for cid, pid, read_seq in member_rows.all():
+        members.setdefault(cid, []).append({"person_id": pid, "last_read_seq": read_seq})
+    last_messages: dict[int, Message] = {}
+    last_rows = (
+        await db.scalars(
+            select(Message).where(
+                or_(
+                    *[
+                        and_(Message.conversation_id == c.id, Message.seq == c.last_seq)
+                        for c, _ in rows
+                        if c.last_seq > 0
+                    ]
+                )
+            )
+        )
+        if any(c.last_seq > 0 for c, _ in rows)
+        else None
+    )
+    if last_rows is not None:
+        for m in last_rows.all():
+            last_messages[m.conversation_id] = m
+    result = []
+    for c, read_seq in rows:
+        last = last_messages.get(c.id)
+        result.append(
+            {
+                "id": c.id,
+                "kind": c.kind,
+                "title": c.title,
+                "created_by": c.created_by,
+                "last_seq": c.last_seq,
+                "last_read_seq": read_seq,
+                "unread": max(0, c.last_seq - read_seq),
+                "members": sorted(members.get(c.id, []), key=lambda m: m["person_id"]),
+                "last_message": message_dict(last) if last else None,
+            }
+        )
+    result.sort(key=lambda s: _last_activity(s), reverse=True)
+    return result
+
+
+def _last_activity(summary: dict[str, Any]) -> str:
+    last = summary["last_message"]
+    return str(last["created_at"]) if last else ""
+
+
+async def find_sent_message(db: AsyncSession, sender_id: int, client_id: str) -> Message | None:
+    result: Message | None = await db.scalar(
+        select(Message).where(Message.sender_id == sender_id, Message.client_id == client_id)
+    )
+    return result
+
+
+async def next_seq(db: AsyncSession, conversation_id: int) -> int:
+    """Claims the next sequence number; the row lock orders concurrent senders."""
+    seq = await db.scalar(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(last_seq=Conversation.last_seq + 1)
+        .returning(Conversation.last_seq)
+    )
+    assert seq is not None
+    return int(seq)
+
+
+async def add_message(
+    db: AsyncSession,
+    conversation_id: int,
+    seq: int,
+    sender_id: int,
+    client_id: str,
+    body: str,
+    now: datetime,
+) -> Message:
+    message = Message(
+        conversation_id=conversation_id,
+        seq=seq,
+        sender_id=sender_id,
+        client_id=client_id,
+        body=body,
+        created_at=now,
+    )
+    db.add(message)
+    await db.flush()
+    return message
+
+
+async def mark_read(db: AsyncSession, conversation_id: int, person_id: int, seq: int) -> int:
+    """Moves the read marker forward only; returns where it stands."""
+    member = await db.get(ConversationMember, (conversation_id, person_id))
+    if member is None:
+        raise LookupError("member")
+    conversation = await db.get(Conversation, conversation_id)
+    assert conversation is not None
+    target = min(seq, conversation.last_seq)
+    if target > member.last_read_seq:
+        member.last_read_seq = target
+    return member.last_read_seq
+
+
+async def messages_before(
+    db: AsyncSession, conversation_id: int, before_seq: int | None, limit: int
+) -> list[dict[str, Any]]:
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if before_seq is not None:
+        query = query.where(Message.seq < before_seq)
+    rows = (await db.scalars(query.order_by(Message.seq.desc()).limit(limit))).all()
+    return [message_dict(m) for m in reversed(rows)]
+
+
+async def messages_after(
+    db: AsyncSession, conversation_id: int, after_seq: int, limit: int
+) -> list[dict[str, Any]]:
+    rows = (
+        await db.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.seq > after_seq)
+            .order_by(Message.seq)
+            .limit(limit)
+        )
+    ).all()
+    return [message_dict(m) for m in rows]

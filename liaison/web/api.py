@@ -1,0 +1,399 @@
+"""The JSON endpoints (what is not real time). Described in liaison/web/openapi.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from liaison.domain.chat import ChatError
+from liaison.services.accounts import AccountError
+from liaison.services.directory_import import import_directory
+from liaison.services.presence import PresenceError
+from liaison.store import repositories as repo
+from liaison.web.security import Viewer, check_csrf, core_of, viewer_of
+
+PHOTO_TYPES = {
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"RIFF": "image/webp",
+}
+
+
+def error(status: int, code: str, reason: str) -> JSONResponse:
+    return JSONResponse({"error": code, "reason": reason}, status_code=status)
+
+
+async def require_viewer(request: Request) -> Viewer:
+    viewer = await viewer_of(request)
+    if viewer is None:
+        raise HTTPException(401, "log in first")
+    if request.method not in ("GET", "HEAD"):
+        check_csrf(request, None)
+    return viewer
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise HTTPException(400, "the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise HTTPException(400, "the body must be a JSON object")
+    return body
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise HTTPException(400, f"{name} must be a whole number") from None
+
+
+def with_presence(request: Request, person: dict[str, Any]) -> dict[str, Any]:
+    return {**person, "presence": core_of(request).presence.view(person["id"])}
+
+
+# ---------------------------------------------------------------- directory
+
+
+async def me(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    async with core_of(request).db() as db:
+        person = await repo.get_person(db, viewer.person_id)
+    assert person is not None
+    return JSONResponse(
+        {
+            "username": viewer.username,
+            "is_admin": viewer.is_admin,
+            "language": viewer.language,
+            "person": with_presence(request, person),
+        }
+    )
+
+
+async def people(request: Request) -> Response:
+    await require_viewer(request)
+    q = request.query_params
+    async with core_of(request).db() as db:
+        found = await repo.search_people(
+            db,
+            text=q.get("q", "")[:200],
+            benefit=q.get("benefit", ""),
+            organisation_id=_int_param(request, "organisation"),
+            area=q.get("area", ""),
+            tag=q.get("tag", ""),
+            role=q.get("role", ""),
+            limit=min(_int_param(request, "limit") or 200, 500),
+        )
+    return JSONResponse({"people": [with_presence(request, p) for p in found]})
+
+
+async def person(request: Request) -> Response:
+    await require_viewer(request)
+    async with core_of(request).db() as db:
+        found = await repo.get_person(db, int(request.path_params["person_id"]))
+    if found is None:
+        return error(404, "not_found", "no such person")
+    return JSONResponse(with_presence(request, found))
+
+
+async def organisations(request: Request) -> Response:
+    await require_viewer(request)
+    async with core_of(request).db() as db:
+        return JSONResponse(
+            {"organisations": await repo.list_organisations(db), "areas": await repo.list_areas(db)}
+        )
+
+
+async def photo(request: Request) -> Response:
+    await require_viewer(request)
+    async with core_of(request).db() as db:
+        found = await repo.get_photo(db, int(request.path_params["person_id"]))
+    if found is None:
+        return error(404, "not_found", "no photo")
+    return Response(
+        found.data,
+        media_type=found.content_type,
+        headers={"Cache-Control": "private, max-age=86400"},
+    )
+
+
+def sniff_photo(data: bytes) -> str | None:
+    for magic, content_type in PHOTO_TYPES.items():
+        if data.startswith(magic) and (content_type != "image/webp" or data[8:12] == b"WEBP"):
+            return content_type
+    return None
+
+
+async def store_photo(request: Request, person_id: int, data: bytes) -> str | None:
+    """Saves an uploaded photo; returns an error reason or None."""
+    core = core_of(request)
+    if len(data) > core.settings.max_photo_bytes:
+        return f"the photo is larger than {core.settings.max_photo_bytes // 1024} KiB"
+    content_type = sniff_photo(data)
+    if content_type is None:
+        return "the photo must be a PNG, JPEG or WebP image"
+    async with core.db.begin() as db:
+        await repo.set_photo(db, person_id, content_type, data)
+    return None
+
+
+async def upload_photo(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    form = await request.form(max_files=1, max_fields=5)
+    upload = form.get("photo")
+    if upload is None or isinstance(upload, str):
+        return error(400, "bad_field", "send the image as a multipart field named photo")
+    problem = await store_photo(request, viewer.person_id, await upload.read())
+    if problem:
+        return error(400, "bad_photo", problem)
+    return JSONResponse({"ok": True})
+
+
+PROFILE_FIELDS = {"ask_me_about": 2000, "work_phone": 50, "title": 200}
+
+
+async def update_profile(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    body = await json_body(request)
+    changes: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in PROFILE_FIELDS:
+            if not isinstance(value, str) or len(value) > PROFILE_FIELDS[key]:
+                return error(
+                    400, "bad_field", f"{key} must be text of at most {PROFILE_FIELDS[key]}"
+                )
+            changes[key] = value.strip()
+        elif key == "tags":
+            if (
+                not isinstance(value, list)
+                or len(value) > 20
+                or not all(isinstance(t, str) and 0 < len(t.strip()) <= 50 for t in value)
+            ):
+                return error(400, "bad_field", "tags must be a list of at most 20 short texts")
+            changes["tags"] = [t.strip() for t in value]
+        elif key == "languages":
+            if not isinstance(value, list) or not all(
+                isinstance(t, str) and len(t) == 2 and t.isalpha() for t in value
+            ):
+                return error(400, "bad_field", "languages must be a list of two-letter codes")
+            changes["languages"] = [t.lower() for t in value]
+        else:
+            return error(400, "bad_field", f"unknown field {key[:50]!r}")
+    async with core_of(request).db.begin() as db:
+        await repo.update_person_profile(db, viewer.person_id, **changes)
+        found = await repo.get_person(db, viewer.person_id)
+    assert found is not None
+    return JSONResponse(with_presence(request, found))
+
+
+async def update_presence(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    try:
+        view = await core_of(request).presence.update(viewer.person_id, await json_body(request))
+    except PresenceError as e:
+        return error(400, e.code, e.reason)
+    return JSONResponse(view)
+
+
+async def set_language(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    body = await json_body(request)
+    if body.get("language") not in ("fi", "sv", "en"):
+        return error(400, "bad_field", "language must be fi, sv or en")
+    await core_of(request).accounts.set_language(viewer.account_id, body["language"])
+    return JSONResponse({"language": body["language"]})
+
+
+# ---------------------------------------------------------------- conversations
+
+
+async def conversations(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    return JSONResponse({"conversations": await core_of(request).chat.summaries(viewer.person_id)})
+
+
+async def create_conversation(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    body = await json_body(request)
+    chat = core_of(request).chat
+    try:
+        if "person_id" in body:
+            other = body["person_id"]
+            if not isinstance(other, int) or isinstance(other, bool):
+                return error(400, "bad_field", "person_id must be a whole number")
+            summary = await chat.open_direct(viewer.person_id, other)
+        else:
+            summary = await chat.create_group(
+                viewer.person_id, body.get("title"), body.get("members")
+            )
+    except ChatError as e:
+        return chat_error(e)
+    return JSONResponse(summary, status_code=201)
+
+
+def chat_error(e: ChatError) -> JSONResponse:
+    status = {"not_found": 404, "not_a_member": 403, "not_allowed": 403}.get(e.code, 400)
+    return error(status, e.code, e.reason)
+
+
+async def conversation_messages(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    core = core_of(request)
+    limit = _int_param(request, "limit") or core.settings.history_page_size
+    try:
+        messages = await core.chat.history(
+            viewer.person_id,
+            int(request.path_params["conversation_id"]),
+            _int_param(request, "before"),
+            max(1, limit),
+        )
+    except ChatError as e:
+        return chat_error(e)
+    return JSONResponse({"messages": messages})
+
+
+async def update_conversation(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    body = await json_body(request)
+    try:
+        summary = await core_of(request).chat.rename(
+            viewer.person_id,
+            viewer.is_admin,
+            int(request.path_params["conversation_id"]),
+            body.get("title"),
+        )
+    except ChatError as e:
+        return chat_error(e)
+    return JSONResponse(summary)
+
+
+async def add_member(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    body = await json_body(request)
+    person_id = body.get("person_id")
+    if not isinstance(person_id, int) or isinstance(person_id, bool):
+        return error(400, "bad_field", "person_id must be a whole number")
+    try:
+        summary = await core_of(request).chat.add_member(
+            viewer.person_id,
+            viewer.is_admin,
+            int(request.path_params["conversation_id"]),
+            person_id,
+        )
+    except ChatError as e:
+        return chat_error(e)
+    return JSONResponse(summary)
+
+
+async def remove_member(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    try:
+        await core_of(request).chat.remove_member(
+            viewer.person_id,
+            viewer.is_admin,
+            int(request.path_params["conversation_id"]),
+            int(request.path_params["person_id"]),
+        )
+    except ChatError as e:
+        return chat_error(e)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- administration
+
+
+async def require_admin(request: Request) -> Viewer:
+    viewer = await require_viewer(request)
+    if not viewer.is_admin:
+        raise HTTPException(403, "administrators only")
+    return viewer
+
+
+async def accounts(request: Request) -> Response:
+    await require_admin(request)
+    async with core_of(request).db() as db:
+        return JSONResponse({"accounts": await repo.list_accounts(db)})
+
+
+async def create_account(request: Request) -> Response:
+    await require_admin(request)
+    body = await json_body(request)
+    try:
+        account = await core_of(request).accounts.create_account(
+            str(body.get("username", "")),
+            str(body.get("password", "")),
+            int(body.get("person_id", 0)),
+            bool(body.get("is_admin", False)),
+        )
+    except (AccountError, ValueError) as e:
+        code = e.code if isinstance(e, AccountError) else "bad_field"
+        return error(409 if code == "exists" else 400, code, str(e))
+    return JSONResponse({"id": account.id, "username": account.username}, status_code=201)
+
+
+async def update_account(request: Request) -> Response:
+    await require_admin(request)
+    body = await json_body(request)
+    if not isinstance(body.get("disabled"), bool):
+        return error(400, "bad_field", "disabled must be true or false")
+    try:
+        await core_of(request).accounts.set_disabled(
+            int(request.path_params["account_id"]), body["disabled"]
+        )
+    except AccountError as e:
+        return error(404, e.code, e.reason)
+    return JSONResponse({"disabled": body["disabled"]})
+
+
+async def run_import(request: Request, dry_run: bool, filename: str, data: bytes) -> dict[str, Any]:
+    report = await import_directory(core_of(request).db, filename, data, dry_run=dry_run)
+    if report.applied:
+        await core_of(request).presence.reload_people()
+    result: dict[str, Any] = report.to_dict()
+    return result
+
+
+async def import_people(request: Request) -> Response:
+    await require_admin(request)
+    form = await request.form(max_files=1, max_fields=5)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        return error(400, "bad_field", "send the CSV or XLSX file as a multipart field named file")
+    dry_run = str(form.get("dry_run", "")).lower() in ("1", "true", "on", "yes")
+    report = await run_import(request, dry_run, upload.filename or "", await upload.read())
+    return JSONResponse(report, status_code=200 if not report["errors"] else 422)
+
+
+routes = [
+    Route("/api/me", me),
+    Route("/api/me/profile", update_profile, methods=["PATCH"]),
+    Route("/api/me/presence", update_presence, methods=["PATCH"]),
+    Route("/api/me/photo", upload_photo, methods=["POST"]),
+    Route("/api/me/language", set_language, methods=["PUT"]),
+    Route("/api/people", people),
+    Route("/api/people/{person_id:int}", person),
+    Route("/api/organisations", organisations),
+    Route("/people/{person_id:int}/photo", photo),
+    Route("/api/conversations", conversations),
+    Route("/api/conversations", create_conversation, methods=["POST"]),
+    Route("/api/conversations/{conversation_id:int}", update_conversation, methods=["PATCH"]),
+    Route("/api/conversations/{conversation_id:int}/messages", conversation_messages),
+    Route("/api/conversations/{conversation_id:int}/members", add_member, methods=["POST"]),
+    Route(
+        "/api/conversations/{conversation_id:int}/members/{person_id:int}",
+        remove_member,
+        methods=["DELETE"],
+    ),
+    Route("/api/admin/accounts", accounts),
+    Route("/api/admin/accounts", create_account, methods=["POST"]),
+    Route("/api/admin/accounts/{account_id:int}", update_account, methods=["PATCH"]),
+    Route("/api/admin/import", import_people, methods=["POST"]),
+]

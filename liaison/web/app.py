@@ -1,0 +1,92 @@
+"""The ASGI application, composed where it can be read: routes, middleware, lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from liaison.clock import Clock
+from liaison.config import Settings
+from liaison.services.core import Core
+from liaison.web import api, i18n, pages
+from liaison.web.openapi import openapi
+from liaison.web.templating import STATIC_DIR, render
+from liaison.web.ws import websocket_endpoint
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' data:; "
+    "style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'"
+)
+
+
+class SecurityHeaders:
+    """Self-hosted means nothing loads from elsewhere; the headers say so to the browser."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin"),
+                    (b"x-frame-options", b"DENY"),
+                ]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/") or request.url.path.endswith("/photo"):
+        code = {401: "not_authenticated", 403: "forbidden", 404: "not_found", 405: "bad_method"}
+        return JSONResponse(
+            {"error": code.get(exc.status_code, "bad_request"), "reason": exc.detail},
+            status_code=exc.status_code,
+        )
+    return render(request, "error.html", None, status_code=exc.status_code, message=exc.detail)
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
+    core = Core(settings, clock)
+    i18n.load()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await core.start()
+        try:
+            yield
+        finally:
+            await core.stop()
+
+    routes = [
+        *pages.routes,
+        *api.routes,
+        Route("/api/openapi.json", openapi),
+        WebSocketRoute("/ws", websocket_endpoint),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
+    )
+    app.state.core = core
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,116 @@
+"""Session cookies, CSRF tokens and Origin checks, shared by pages, the JSON API and WebSockets."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+
+from liaison.config import Settings
+from liaison.services.core import Core
+from liaison.store.models import Account
+
+SESSION_COOKIE = "liaison_session"
+CSRF_COOKIE = "liaison_csrf"
+LANGUAGE_COOKIE = "liaison_lang"
+CSRF_HEADER = "x-csrf-token"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking: the account and the directory person behind it."""
+
+    account_id: int
+    person_id: int
+    username: str
+    is_admin: bool
+    language: str | None
+
+
+def core_of(conn: HTTPConnection) -> Core:
+    core: Core = conn.app.state.core
+    return core
+
+
+def is_secure(conn: HTTPConnection, settings: Settings) -> bool:
+    return settings.cookie_secure or conn.url.scheme in ("https", "wss")
+
+
+def set_cookie(
+    response: Response, conn: HTTPConnection, name: str, value: str, max_age: int | None
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=is_secure(conn, core_of(conn).settings),
+        path="/",
+    )
+
+
+def csrf_token(conn: HTTPConnection) -> str:
+    """The double-submit token: the cookie's value, or a new one the response must set."""
+    existing = conn.cookies.get(CSRF_COOKIE)
+    if existing and 20 <= len(existing) <= 100:
+        return existing
+    token: str | None = conn.scope.setdefault("state", {}).get("new_csrf")
+    if token is None:
+        token = secrets.token_urlsafe(32)
+        conn.scope["state"]["new_csrf"] = token
+    return token
+
+
+def attach_csrf_cookie(response: Response, conn: HTTPConnection) -> None:
+    token = conn.scope.get("state", {}).get("new_csrf")
+    if token:
+        set_cookie(response, conn, CSRF_COOKIE, token, max_age=None)
+
+
+def origin_allowed(conn: HTTPConnection) -> bool:
+    """Same origin as the Host the client reached, or one listed in LIAISON_ALLOWED_ORIGINS."""
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return False
+    settings = core_of(conn).settings
+    if origin in settings.allowed_origins:
+        return True
+    host = conn.headers.get("host", "")
+    parts = urlsplit(origin)
+    return bool(host) and parts.netloc == host and parts.scheme in ("http", "https")
+
+
+def check_csrf(request: Request, submitted: str | None) -> None:
+    """Unsafe requests need the token (form field or X-CSRF-Token) and, when sent, a good Origin."""
+    cookie = request.cookies.get(CSRF_COOKIE)
+    token = submitted or request.headers.get(CSRF_HEADER)
+    if not cookie or not token or not hmac.compare_digest(cookie, token):
+        raise HTTPException(403, "missing or wrong CSRF token; reload the page and try again")
+    if request.headers.get("origin") is not None and not origin_allowed(request):
+        raise HTTPException(403, "request from another origin refused")
+
+
+async def viewer_of(conn: HTTPConnection) -> Viewer | None:
+    cached: Viewer | None = conn.scope.setdefault("state", {}).get("viewer")
+    if cached is not None:
+        return cached
+    account: Account | None = await core_of(conn).accounts.account_for_token(
+        conn.cookies.get(SESSION_COOKIE)
+    )
+    if account is None:
+        return None
+    viewer = Viewer(
+        account_id=account.id,
+        person_id=account.person_id,
+        username=account.username,
+        is_admin=account.is_admin,
+        language=account.language,
+    )
+    conn.scope["state"]["viewer"] = viewer
+    return viewer

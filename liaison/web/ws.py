@@ -1,0 +1,412 @@
+"""The WebSocket endpoint: authenticates, moves frames between the socket and the services.
+
+The protocol is specified in docs/protocol.md; this module only parses, checks and routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from liaison.domain.chat import ChatError
+from liaison.services.core import Core
+from liaison.services.hub import encode
+from liaison.services.presence import PresenceError
+from liaison.store import repositories as repo
+from liaison.web.security import Viewer, core_of, origin_allowed, viewer_of
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+CLOSE_NOT_AUTHENTICATED = 4001
+CLOSE_BAD_ORIGIN = 4003
+CLOSE_FLOOD = 4008
+CLOSE_HEARTBEAT_TIMEOUT = 4010
+CLOSE_HELLO_TIMEOUT = 4011
+CLOSE_UNSUPPORTED_VERSION = 4012
+CLOSE_SLOW_CONSUMER = 1013
+TYPING_INTERVAL = 2.0
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class TokenBucket:
+    """Refills `rate` tokens a second up to `burst`; each frame takes one."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+_CLOSE = object()
+
+
+class SocketConnection:
+    """One browser tab or client: a bounded outbox drained by a writer task."""
+
+    def __init__(self, ws: WebSocket, person_id: int, outbox_size: int) -> None:
+        self.ws = ws
+        self.person_id = person_id
+        self.key = secrets.token_hex(8)
+        self.outbox: asyncio.Queue[object] = asyncio.Queue(maxsize=outbox_size)
+        self.closed = False
+
+    def push(self, text: str) -> None:
+        if self.closed:
+            return
+        try:
+            self.outbox.put_nowait(text)
+        except asyncio.QueueFull:
+            # A reader this slow would make the server hold unbounded memory for it.
+            self.close(CLOSE_SLOW_CONSUMER, "too slow: frames were not read in time")
+
+    def close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        while not self.outbox.empty():
+            self.outbox.get_nowait()
+        self.outbox.put_nowait((_CLOSE, code, reason))
+
+    async def write_loop(self) -> None:
+        while True:
+            item = await self.outbox.get()
+            if isinstance(item, tuple) and item[0] is _CLOSE:
+                with contextlib.suppress(Exception):
+                    await self.ws.close(code=item[1], reason=item[2])
+                return
+            assert isinstance(item, str)
+            await self.ws.send_text(item)
+
+
+def _field(frame: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    if name not in frame:
+        raise FrameError("bad_field", f"field {name!r} is required")
+    value = frame[name]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise FrameError("bad_field", f"field {name!r} has the wrong type")
+    return value
+
+
+class Session:
+    """The state of one WebSocket between hello and close."""
+
+    def __init__(self, core: Core, ws: WebSocket, viewer: Viewer) -> None:
+        self.core = core
+        self.ws = ws
+        self.viewer = viewer
+        self.conn = SocketConnection(ws, viewer.person_id, core.settings.outbox_size)
+        self.bucket = TokenBucket(core.settings.rate_per_second, core.settings.rate_burst)
+        self.rejected: list[float] = []
+        self.active = True
+        self.last_presence_report = 0.0
+        self.last_typing: dict[int, float] = {}
+        self.handlers: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]] = {
+            "heartbeat": self.on_heartbeat,
+            "send": self.on_send,
+            "read": self.on_read,
+            "typing": self.on_typing,
+            "set_presence": self.on_set_presence,
+            "sync": self.on_sync,
+        }
+
+    def reply(self, frame: dict[str, Any]) -> None:
+        self.conn.push(encode(frame))
+
+    def error(self, code: str, reason: str, request: dict[str, Any] | None = None) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "reason": reason}
+        if request:
+            for echo in ("ref", "id"):
+                if isinstance(request.get(echo), str | int) and not isinstance(
+                    request.get(echo), bool
+                ):
+                    frame[echo] = request[echo]
+            if isinstance(request.get("type"), str):
+                frame["request_type"] = request["type"]
+        self.reply(frame)
+
+    async def receive_frame(self, wait_seconds: float) -> dict[str, Any] | None:
+        """The next well-formed frame; None after errors that were answered; raises on close."""
+        message = await asyncio.wait_for(self.ws.receive(), timeout=wait_seconds)
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        text = message.get("text")
+        if text is None:
+            data = message.get("bytes") or b""
+            size = len(data)
+        else:
+            size = len(text.encode())
+        if not self.bucket.take():
+            now = time.monotonic()
+            self.rejected = [t for t in self.rejected if now - t < 10] + [now]
+            if len(self.rejected) >= self.core.settings.flood_disconnect_after:
+                self.conn.close(CLOSE_FLOOD, "too many frames: flood protection")
+                raise WebSocketDisconnect(CLOSE_FLOOD)
+            self.error("rate_limited", "too many frames; slow down; this frame was dropped")
+            return None
+        if size > self.core.settings.max_frame_bytes:
+            self.error(
+                "frame_too_large",
+                f"frame is {size} bytes; the limit is {self.core.settings.max_frame_bytes}",
+            )
+            return None
+        if text is None:
+            self.error("bad_frame", "binary frames are not supported; send JSON text")
+            return None
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            self.error("bad_json", "frame is not valid JSON")
+            return None
+        if not isinstance(frame, dict):
+            self.error("bad_frame", "frame must be a JSON object")
+            return None
+        if not isinstance(frame.get("type"), str):
+            self.error("bad_frame", "frame needs a string field 'type'", frame)
+            return None
+        return frame
+
+    async def run(self) -> None:
+        settings = self.core.settings
+        writer = asyncio.create_task(self.conn.write_loop())
+        attached = False
+        try:
+            hello = await self.wait_hello()
+            if hello is None:
+                return
+            self.core.hub.attach(self.conn)
+            attached = True
+            self.active = bool(hello.get("active", True))
+            await self.report_presence(force=True)
+            await self.send_welcome(hello)
+            while not self.conn.closed:
+                try:
+                    frame = await self.receive_frame(settings.heartbeat_timeout_seconds)
+                except TimeoutError:
+                    self.conn.close(CLOSE_HEARTBEAT_TIMEOUT, "no heartbeat received in time")
+                    break
+                if frame is not None:
+                    await self.dispatch(frame)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            if attached:
+                self.core.hub.detach(self.conn)
+                await self.core.presence.client_gone(self.viewer.person_id, self.conn.key)
+            self.conn.close(1000, "")
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer, timeout=5)
+            writer.cancel()
+
+    async def wait_hello(self) -> dict[str, Any] | None:
+        deadline = time.monotonic() + 10
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            try:
+                frame = await self.receive_frame(remaining)
+            except TimeoutError:
+                self.conn.close(CLOSE_HELLO_TIMEOUT, "no hello received")
+                return None
+            if frame is None:
+                continue
+            if frame["type"] != "hello":
+                self.error("hello_required", "the first frame must be hello", frame)
+                continue
+            version = frame.get("v", PROTOCOL_VERSION)
+            if version != PROTOCOL_VERSION:
+                self.conn.close(
+                    CLOSE_UNSUPPORTED_VERSION, f"protocol version {PROTOCOL_VERSION} only"
+                )
+                return None
+            resume = frame.get("resume", {})
+            if not isinstance(resume, dict) or not all(
+                k.isdigit() and isinstance(v, int) and not isinstance(v, bool)
+                for k, v in resume.items()
+            ):
+                self.error(
+                    "bad_field", "resume must map conversation ids to sequence numbers", frame
+                )
+                continue
+            return frame
+
+    async def send_welcome(self, hello: dict[str, Any]) -> None:
+        core, viewer, settings = self.core, self.viewer, self.core.settings
+        cursors = {int(k): int(v) for k, v in hello.get("resume", {}).items()}
+        missed, truncated = await core.chat.missed(viewer.person_id, cursors)
+        async with core.db() as db:
+            me = await repo.get_person(db, viewer.person_id)
+        self.reply(
+            {
+                "type": "welcome",
+                "v": PROTOCOL_VERSION,
+                "me": {
+                    "person": me,
+                    "username": viewer.username,
+                    "is_admin": viewer.is_admin,
+                    "connection": self.conn.key,
+                },
+                "config": {
+                    "heartbeat_interval": settings.heartbeat_interval_seconds,
+                    "heartbeat_timeout": settings.heartbeat_timeout_seconds,
+                    "idle_away_seconds": settings.idle_away_seconds,
+                    "max_message_chars": settings.max_message_chars,
+                    "max_frame_bytes": settings.max_frame_bytes,
+                },
+                "presence": core.presence.snapshot(),
+                "conversations": await core.chat.summaries(viewer.person_id),
+                "missed": missed,
+                "truncated": truncated,
+            }
+        )
+
+    async def report_presence(self, force: bool = False) -> None:
+        # Heartbeats refresh the shared tracker a few times per timeout, not on every frame.
+        now = time.monotonic()
+        interval = self.core.settings.heartbeat_timeout_seconds / 3
+        if force or now - self.last_presence_report >= interval:
+            self.last_presence_report = now
+            await self.core.presence.client_heard(self.viewer.person_id, self.conn.key, self.active)
+
+    async def dispatch(self, frame: dict[str, Any]) -> None:
+        kind = frame["type"]
+        handler = self.handlers.get(kind)
+        if handler is None:
+            if kind == "hello":
+                self.error("bad_frame", "hello was already received", frame)
+            else:
+                self.error("unknown_type", f"unknown frame type {kind[:40]!r}", frame)
+            return
+        try:
+            reply = await handler(frame)
+        except FrameError as e:
+            self.error(e.code, e.reason, frame)
+            return
+        except (ChatError, PresenceError) as e:
+            self.error(e.code, e.reason, frame)
+            return
+        except Exception:
+            log.exception("frame handler failed for type %s", kind)
+            self.error("internal", "the server failed to handle this frame", frame)
+            return
+        if reply is not None:
+            if "ref" in frame and isinstance(frame["ref"], str | int):
+                reply["ref"] = frame["ref"]
+            self.reply(reply)
+
+    # ------------------------------------------------------------ frame handlers
+
+    async def on_heartbeat(self, frame: dict[str, Any]) -> dict[str, Any]:
+        active = frame.get("active", self.active)
+        if not isinstance(active, bool):
+            raise FrameError("bad_field", "field 'active' must be true or false")
+        changed = active != self.active
+        self.active = active
+        await self.report_presence(force=changed)
+        return {"type": "heartbeat_ack"}
+
+    async def on_send(self, frame: dict[str, Any]) -> dict[str, Any]:
+        client_id = _field(frame, "id", str)
+        message, duplicate = await self.core.chat.send(
+            self.viewer.person_id,
+            _field(frame, "conversation_id", int),
+            client_id,
+            frame.get("body"),
+        )
+        return {"type": "ack", "id": client_id, "duplicate": duplicate, "message": message}
+
+    async def on_read(self, frame: dict[str, Any]) -> None:
+        await self.core.chat.mark_read(
+            self.viewer.person_id, _field(frame, "conversation_id", int), _field(frame, "seq", int)
+        )
+
+    async def on_typing(self, frame: dict[str, Any]) -> None:
+        conversation_id = _field(frame, "conversation_id", int)
+        now = time.monotonic()
+        if now - self.last_typing.get(conversation_id, 0.0) < TYPING_INTERVAL:
+            return
+        self.last_typing[conversation_id] = now
+        if len(self.last_typing) > 100:
+            self.last_typing = {conversation_id: now}
+        await self.core.chat.typing(self.viewer.person_id, conversation_id)
+
+    async def on_set_presence(self, frame: dict[str, Any]) -> dict[str, Any]:
+        changes = {k: v for k, v in frame.items() if k not in ("type", "ref")}
+        allowed = {
+            "status",
+            "dnd_until",
+            "note",
+            "out_of_office_until",
+            "out_of_office_note",
+            "phone_hours",
+        }
+        unknown = set(changes) - allowed
+        if unknown:
+            raise FrameError("bad_field", f"unknown fields: {', '.join(sorted(unknown))[:200]}")
+        if not changes:
+            raise FrameError("bad_field", "set_presence needs at least one field")
+        view = await self.core.presence.update(self.viewer.person_id, changes)
+        return {"type": "presence_set", "presence": view}
+
+    async def on_sync(self, frame: dict[str, Any]) -> dict[str, Any]:
+        conversation_id = _field(frame, "conversation_id", int)
+        after = _field(frame, "after_seq", int)
+        messages, truncated = await self.core.chat.missed(
+            self.viewer.person_id, {conversation_id: after}
+        )
+        if not messages and not await self._is_member(conversation_id):
+            raise FrameError("not_a_member", "you are not a member of that conversation")
+        return {
+            "type": "messages",
+            "conversation_id": conversation_id,
+            "messages": messages,
+            "complete": conversation_id not in truncated,
+        }
+
+    async def _is_member(self, conversation_id: int) -> bool:
+        async with self.core.db() as db:
+            return await repo.is_member(db, conversation_id, self.viewer.person_id)
+
+
+async def websocket_endpoint(ws: WebSocket) -> None:
+    core = core_of(ws)
+    await ws.accept()
+    # Refusals after accept, with a close code, so browsers (which cannot read a refused
+    # handshake's status) can tell "log in again" from other failures.
+    if not origin_allowed(ws):
+        await ws.close(code=CLOSE_BAD_ORIGIN, reason="origin not allowed")
+        return
+    viewer = await viewer_of(ws)
+    if viewer is None:
+        await ws.close(code=CLOSE_NOT_AUTHENTICATED, reason="not logged in")
+        return
+    session = Session(core, ws, viewer)
+    await session.run()
+    if ws.application_state != WebSocketState.DISCONNECTED:
+        with contextlib.suppress(Exception):
+            await ws.close()

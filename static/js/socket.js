@@ -1,0 +1,96 @@
+// The WebSocket client: hello with resume cursors, heartbeats with idle state,
+// reconnect with backoff, and resend of unacknowledged messages under the same id.
+const CLOSE_NOT_AUTHENTICATED = 4001;
+const CLOSE_ACCOUNT_DISABLED = 4009;
+
+export class LiaisonSocket extends EventTarget {
+  constructor(cursorsFn) {
+    super();
+    this.cursorsFn = cursorsFn; // () => {conversationId: lastSeq}
+    this.ws = null;
+    this.config = { heartbeat_interval: 10, idle_away_seconds: 600 };
+    this.pending = new Map(); // client id -> send frame, until acknowledged
+    this.attempt = 0;
+    this.lastInput = Date.now();
+    this.active = true;
+    this.stopped = false;
+    for (const name of ["keydown", "pointerdown", "pointermove", "focus", "scroll"]) {
+      window.addEventListener(name, () => this.noteInput(), { passive: true, capture: true });
+    }
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) this.noteInput();
+    });
+  }
+
+  noteInput() {
+    this.lastInput = Date.now();
+    if (!this.active) {
+      this.active = true;
+      this.raw({ type: "heartbeat", active: true });
+    }
+  }
+
+  connect() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${scheme}//${location.host}/ws`);
+    this.ws = ws;
+    ws.addEventListener("open", () => {
+      ws.send(JSON.stringify({ type: "hello", v: 1, active: this.active, resume: this.cursorsFn() }));
+    });
+    ws.addEventListener("message", (event) => this.onFrame(JSON.parse(event.data)));
+    ws.addEventListener("close", (event) => this.onClose(event));
+  }
+
+  onFrame(frame) {
+    if (frame.type === "welcome") {
+      this.attempt = 0;
+      this.config = frame.config;
+      this.startHeartbeat();
+      // Everything not yet acknowledged goes again: the server drops duplicates by id.
+      for (const pending of this.pending.values()) this.raw(pending);
+      this.dispatchEvent(new CustomEvent("status", { detail: "online" }));
+    }
+    if (frame.type === "ack") this.pending.delete(frame.id);
+    if (frame.type === "error" && frame.request_type === "send" && frame.id) this.pending.delete(frame.id);
+    this.dispatchEvent(new CustomEvent("frame", { detail: frame }));
+  }
+
+  onClose(event) {
+    clearInterval(this.heartbeatTimer);
+    if (event.code === CLOSE_NOT_AUTHENTICATED || event.code === CLOSE_ACCOUNT_DISABLED) {
+      this.stopped = true;
+      window.location.href = "/login";
+      return;
+    }
+    if (this.stopped) return;
+    this.dispatchEvent(new CustomEvent("status", { detail: "offline" }));
+    const delay = Math.min(15000, 500 * 2 ** this.attempt) * (0.75 + Math.random() / 2);
+    this.attempt += 1;
+    setTimeout(() => this.connect(), delay);
+  }
+
+  startHeartbeat() {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = setInterval(() => {
+      const idle = Date.now() - this.lastInput > this.config.idle_away_seconds * 1000;
+      this.active = !idle;
+      this.raw({ type: "heartbeat", active: this.active });
+    }, this.config.heartbeat_interval * 1000);
+  }
+
+  raw(frame) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  }
+
+  sendMessage(conversationId, body) {
+    const id = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
+    const frame = { type: "send", id, conversation_id: conversationId, body };
+    this.pending.set(id, frame);
+    this.raw(frame);
+    return id;
+  }
+}
