@@ -137,7 +137,9 @@ class Socket:
             try:
                 frame = await self.recv(remaining)
             except TimeoutError:
-                raise AssertionError(f"no {kind} frame matching {match} within {timeout} s") from None
+                raise AssertionError(
+                    f"no {kind} frame matching {match} within {timeout} s"
+                ) from None
             if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
                 return frame
 
@@ -192,7 +194,9 @@ async def running_server(tmp_path: Path, **overrides: Any) -> AsyncIterator[Serv
     app = create_app(settings)
     core: Core = app.state.core
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, ws="websockets-sansio", log_level="warning")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, ws="websockets-sansio", log_level="warning"
+        )
     )
     task = asyncio.create_task(server.serve())
     try:
@@ -202,7 +206,9 @@ async def running_server(tmp_path: Path, **overrides: Any) -> AsyncIterator[Serv
             await asyncio.sleep(0.02)
         people = await _people(core)
         if not people:
-            report = await import_directory(core.db, "test.csv", DIRECTORY_CSV.encode(), dry_run=False)
+            report = await import_directory(
+                core.db, "test.csv", DIRECTORY_CSV.encode(), dry_run=False
+            )
             assert not report.errors, report.errors
             await core.presence.reload_people()
             people = await _people(core)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from tests.conftest import Client, Server, Socket
 
 
@@ -46,11 +44,17 @@ async def test_two_senders_at_once_get_distinct_sequence_numbers(server: Server)
     a, b = await aino.socket(), await bertil.socket()
     conversation_id = await direct(aino, server.people["bertil"])
     for i in range(10):
-        await a.send({"type": "send", "id": f"a{i}", "conversation_id": conversation_id, "body": "a"})
-        await b.send({"type": "send", "id": f"b{i}", "conversation_id": conversation_id, "body": "b"})
+        await a.send(
+            {"type": "send", "id": f"a{i}", "conversation_id": conversation_id, "body": "a"}
+        )
+        await b.send(
+            {"type": "send", "id": f"b{i}", "conversation_id": conversation_id, "body": "b"}
+        )
     acks = [await a.expect("ack") for _ in range(10)] + [await b.expect("ack") for _ in range(10)]
     assert sorted(x["message"]["seq"] for x in acks) == list(range(1, 21))
-    history = (await aino.api("GET", f"/api/conversations/{conversation_id}/messages?limit=50")).json()
+    history = (
+        await aino.api("GET", f"/api/conversations/{conversation_id}/messages?limit=50")
+    ).json()
     assert [m["seq"] for m in history["messages"]] == list(range(1, 21))
 
 
@@ -83,7 +87,9 @@ async def test_resume_after_reconnect_delivers_what_was_missed_in_order(server: 
     seen = (await b.expect("message"))["message"]["seq"]
     await b.close()
     for i in range(1, 6):
-        await a.send({"type": "send", "id": f"r{i}", "conversation_id": conversation_id, "body": f"{i}"})
+        await a.send(
+            {"type": "send", "id": f"r{i}", "conversation_id": conversation_id, "body": f"{i}"}
+        )
         await a.expect("ack", id=f"r{i}")
     b2 = await bertil.socket(resume={str(conversation_id): seen})
     missed = b2.welcome["missed"]
@@ -100,7 +106,9 @@ async def test_resume_is_bounded_and_says_so(server_factory: object) -> None:
         a = await aino.socket()
         conversation_id = await direct(aino, srv.people["bertil"])
         for i in range(5):
-            await a.send({"type": "send", "id": f"t{i}", "conversation_id": conversation_id, "body": "x"})
+            await a.send(
+                {"type": "send", "id": f"t{i}", "conversation_id": conversation_id, "body": "x"}
+            )
             await a.expect("ack")
         b = await bertil.socket(resume={str(conversation_id): 0})
         assert len(b.welcome["missed"]) == 3
@@ -112,7 +120,9 @@ async def test_sync_fills_a_gap(server: Server) -> None:
     a = await aino.socket()
     conversation_id = await direct(aino, server.people["bertil"])
     for i in range(4):
-        await a.send({"type": "send", "id": f"s{i}", "conversation_id": conversation_id, "body": f"{i}"})
+        await a.send(
+            {"type": "send", "id": f"s{i}", "conversation_id": conversation_id, "body": f"{i}"}
+        )
         await a.expect("ack")
     await a.send({"type": "sync", "conversation_id": conversation_id, "after_seq": 2, "ref": 7})
     reply = await a.expect("messages")
@@ -125,7 +135,9 @@ async def test_history_pages_backwards(server: Server) -> None:
     a = await aino.socket()
     conversation_id = await direct(aino, server.people["bertil"])
     for i in range(12):
-        await a.send({"type": "send", "id": f"h{i}", "conversation_id": conversation_id, "body": f"{i}"})
+        await a.send(
+            {"type": "send", "id": f"h{i}", "conversation_id": conversation_id, "body": f"{i}"}
+        )
         await a.expect("ack")
     url = f"/api/conversations/{conversation_id}/messages"
     page1 = (await aino.api("GET", f"{url}?limit=5")).json()["messages"]
@@ -141,7 +153,9 @@ async def test_unread_counts_and_read_markers(server: Server) -> None:
     a, b = await aino.socket(), await bertil.socket()
     conversation_id = await direct(aino, server.people["bertil"])
     for i in range(3):
-        await a.send({"type": "send", "id": f"u{i}", "conversation_id": conversation_id, "body": "x"})
+        await a.send(
+            {"type": "send", "id": f"u{i}", "conversation_id": conversation_id, "body": "x"}
+        )
         await a.expect("ack")
     summaries = (await bertil.api("GET", "/api/conversations")).json()["conversations"]
     assert summaries[0]["unread"] == 3
@@ -163,7 +177,11 @@ async def test_typing_indicator_reaches_the_others_only(server: Server) -> None:
     conversation_id = await direct(aino, server.people["bertil"])
     await a.send({"type": "typing", "conversation_id": conversation_id})
     frame = await b.expect("typing")
-    assert frame == {"type": "typing", "conversation_id": conversation_id, "person_id": server.people["aino"]}
+    assert frame == {
+        "type": "typing",
+        "conversation_id": conversation_id,
+        "person_id": server.people["aino"],
+    }
     await a.no_frame("typing", 0.5)
 
 
@@ -181,16 +199,22 @@ async def test_a_message_over_the_limit_gets_a_clear_error(server_factory: objec
         aino = await srv.client("aino")
         a = await aino.socket()
         conversation_id = await direct(aino, srv.people["bertil"])
-        await a.send({"type": "send", "id": "big", "conversation_id": conversation_id, "body": "x" * 101})
+        await a.send(
+            {"type": "send", "id": "big", "conversation_id": conversation_id, "body": "x" * 101}
+        )
         error = await a.expect("error")
         assert error["code"] == "message_too_long" and error["id"] == "big"
         assert "100" in error["reason"]
-        await a.send({"type": "send", "id": "ok", "conversation_id": conversation_id, "body": "x" * 100})
+        await a.send(
+            {"type": "send", "id": "ok", "conversation_id": conversation_id, "body": "x" * 100}
+        )
         await a.expect("ack", id="ok")
 
 
 async def group(client: Client, title: str, members: list[int]) -> dict:  # type: ignore[type-arg]
-    response = await client.api("POST", "/api/conversations", json={"title": title, "members": members})
+    response = await client.api(
+        "POST", "/api/conversations", json={"title": title, "members": members}
+    )
     assert response.status_code == 201, response.text
     result: dict = response.json()  # type: ignore[type-arg]
     return result
@@ -202,33 +226,49 @@ async def test_group_conversation_and_membership(server: Server) -> None:
     sockets: dict[str, Socket] = {n: await c.socket() for n, c in clients.items()}
     created = await group(clients["aino"], "Miniverkosto", [p["bertil"], p["cecilia"]])
     cid = created["id"]
-    assert [m["person_id"] for m in created["members"]] == sorted([p["aino"], p["bertil"], p["cecilia"]])
+    assert [m["person_id"] for m in created["members"]] == sorted(
+        [p["aino"], p["bertil"], p["cecilia"]]
+    )
     await sockets["cecilia"].expect("conversation")
-    await sockets["aino"].send({"type": "send", "id": "g1", "conversation_id": cid, "body": "Tervetuloa"})
+    await sockets["aino"].send(
+        {"type": "send", "id": "g1", "conversation_id": cid, "body": "Tervetuloa"}
+    )
     for name in ("bertil", "cecilia"):
         await sockets[name].expect("message")
     await sockets["daniel"].no_frame("message", 0.5)
 
     # A member adds Daniel, who starts with nothing unread.
-    response = await clients["bertil"].api("POST", f"/api/conversations/{cid}/members", json={"person_id": p["daniel"]})
+    response = await clients["bertil"].api(
+        "POST", f"/api/conversations/{cid}/members", json={"person_id": p["daniel"]}
+    )
     assert response.status_code == 200, response.text
     announced = await sockets["daniel"].expect("conversation")
     assert p["daniel"] in [m["person_id"] for m in announced["conversation"]["members"]]
-    summary = next(c for c in (await clients["daniel"].api("GET", "/api/conversations")).json()["conversations"] if c["id"] == cid)
+    summary = next(
+        c
+        for c in (await clients["daniel"].api("GET", "/api/conversations")).json()["conversations"]
+        if c["id"] == cid
+    )
     assert summary["unread"] == 0
 
     # Someone outside the group cannot change it; an admin can.
     eeva = await server.client("eeva")
-    response = await eeva.api("POST", f"/api/conversations/{cid}/members", json={"person_id": p["eeva"]})
+    response = await eeva.api(
+        "POST", f"/api/conversations/{cid}/members", json={"person_id": p["eeva"]}
+    )
     assert response.status_code == 403
-    response = await clients["admin"].api("DELETE", f"/api/conversations/{cid}/members/{p['cecilia']}")
+    response = await clients["admin"].api(
+        "DELETE", f"/api/conversations/{cid}/members/{p['cecilia']}"
+    )
     assert response.status_code == 204
     await sockets["cecilia"].expect("conversation_removed", conversation_id=cid)
     await sockets["cecilia"].send({"type": "send", "id": "g2", "conversation_id": cid, "body": "?"})
     assert (await sockets["cecilia"].expect("error"))["code"] == "not_a_member"
 
     # Renaming reaches every member.
-    response = await clients["daniel"].api("PATCH", f"/api/conversations/{cid}", json={"title": "Turvaetuudet"})
+    response = await clients["daniel"].api(
+        "PATCH", f"/api/conversations/{cid}", json={"title": "Turvaetuudet"}
+    )
     assert response.status_code == 200
     frame = await sockets["aino"].expect("conversation")
     while frame["conversation"]["title"] != "Turvaetuudet":
@@ -251,7 +291,9 @@ async def test_group_rules_are_enforced(server_factory: object) -> None:
             response = await aino.api("POST", "/api/conversations", json=body)
             assert response.status_code in (400, 404), (body, response.text)
             assert response.json()["error"] in ("bad_field", "group_full", "not_found")
-        direct_response = await aino.api("POST", "/api/conversations", json={"person_id": p["aino"]})
+        direct_response = await aino.api(
+            "POST", "/api/conversations", json={"person_id": p["aino"]}
+        )
         assert direct_response.status_code == 400
         created = await group(aino, "Kolme", [p["bertil"], p["cecilia"]])
         response = await aino.api(
@@ -260,7 +302,9 @@ async def test_group_rules_are_enforced(server_factory: object) -> None:
         assert response.json()["error"] == "group_full"
         # A direct conversation's members never change.
         cid = await direct(aino, p["bertil"])
-        response = await aino.api("POST", f"/api/conversations/{cid}/members", json={"person_id": p["daniel"]})
+        response = await aino.api(
+            "POST", f"/api/conversations/{cid}/members", json={"person_id": p["daniel"]}
+        )
         assert response.status_code == 403
 
 
@@ -282,7 +326,9 @@ async def test_messages_and_read_markers_survive_a_restart(server_factory: objec
         aino = await srv.client("aino")
         a = await aino.socket()
         conversation_id = await direct(aino, srv.people["bertil"])
-        await a.send({"type": "send", "id": "keep", "conversation_id": conversation_id, "body": "Pysyy"})
+        await a.send(
+            {"type": "send", "id": "keep", "conversation_id": conversation_id, "body": "Pysyy"}
+        )
         await a.expect("ack")
         database = {
             "database_url": srv.core.settings.database_url,
@@ -296,5 +342,7 @@ async def test_messages_and_read_markers_survive_a_restart(server_factory: objec
             assert summary["last_message"]["body"] == "Pysyy"
             # The same client id after the restart is still recognised.
             a2 = await (await again.client("aino")).socket()
-            await a2.send({"type": "send", "id": "keep", "conversation_id": conversation_id, "body": "Pysyy"})
+            await a2.send(
+                {"type": "send", "id": "keep", "conversation_id": conversation_id, "body": "Pysyy"}
+            )
             assert (await a2.expect("ack"))["duplicate"] is True

@@ -19,7 +19,7 @@ from liaison.store.models import Account, Conversation, Message, Organisation, P
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-HEADER = "email;first_name;last_name;title;organisation;organisation_kind;unit;unit_kind;area;roles;benefits;languages;work_phone;ask_me_about;tags"  # noqa: E501
+HEADER = "email;first_name;last_name;title;organisation;organisation_kind;unit;unit_kind;area;roles;benefits;languages;work_phone;ask_me_about;tags"
 GOOD_ROWS = [
     "sanna.korhonen@kela.example;Sanna;Korhonen;ratkaisuasiantuntija;Kela;kela;"
     "Turvatiimi Itä: perustoimeentulotuki;benefit_team;;decision_expert;"
@@ -231,7 +231,7 @@ async def test_update_by_email_case_insensitive(core: Core) -> None:
 
 async def test_missing_columns_keep_values_and_absent_people_stay(core: Core) -> None:
     await import_directory(core.db, "lista.csv", semicolon_csv(*GOOD_ROWS), False)
-    data = b"email;first_name;last_name;organisation;title\nsanna.korhonen@kela.example;Sanna;Korhonen;Kela;tiimivastaava\n"  # noqa: E501
+    data = b"email;first_name;last_name;organisation;title\nsanna.korhonen@kela.example;Sanna;Korhonen;Kela;tiimivastaava\n"
     report = await import_directory(core.db, "osa.csv", data, False)
     assert report.errors == [] and report.updated == 1
     sanna = await person(core, "sanna.korhonen@kela.example")

@@ -95,13 +95,17 @@ async def test_do_not_disturb_with_end_time_and_note(server: Server) -> None:
     watcher = await (await server.client("aino")).socket()
     bertil = await (await server.client("bertil")).socket()
     until = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
-    await bertil.send({"type": "set_presence", "status": "dnd", "dnd_until": until, "note": "Kokous"})
+    await bertil.send(
+        {"type": "set_presence", "status": "dnd", "dnd_until": until, "note": "Kokous"}
+    )
     reply = await bertil.expect("presence_set")
     assert reply["presence"]["status"] == "dnd"
     frame = await watcher.expect("presence", person_id=server.people["bertil"], status="dnd")
     assert frame["note"] == "Kokous" and frame["dnd_until"]
     # The end time passes: back to available without anyone doing anything.
-    await watcher.expect("presence", timeout=6, person_id=server.people["bertil"], status="available")
+    await watcher.expect(
+        "presence", timeout=6, person_id=server.people["bertil"], status="available"
+    )
 
 
 async def test_away_now_and_back(server: Server) -> None:

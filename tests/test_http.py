@@ -1,0 +1,257 @@
+"""Accounts, CSRF, directory search, profile and photo, admin import: the HTTP side."""
+
+from __future__ import annotations
+
+import io
+
+import httpx
+from openpyxl import Workbook
+
+from tests.conftest import PASSWORD, Server
+
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f"
+    b"\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00"
+    b"\x00IEND\xaeB`\x82"
+)
+
+
+async def test_login_sets_a_safe_session_cookie_and_logout_ends_it(server: Server) -> None:
+    aino = await server.client("aino")
+    me = await aino.api("GET", "/api/me")
+    assert me.status_code == 200 and me.json()["username"] == "aino"
+    page = await aino.http.get("/login")
+    assert page.status_code == 303  # already logged in
+    # The cookie flags as sent by the server.
+    fresh = httpx.AsyncClient(base_url=server.url)
+    await fresh.get("/login")
+    response = await fresh.post(
+        "/login",
+        data={
+            "username": "aino",
+            "password": PASSWORD,
+            "csrf_token": fresh.cookies["liaison_csrf"],
+        },
+    )
+    set_cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "samesite=lax" in set_cookie
+    await fresh.aclose()
+    logout = await aino.http.post("/logout", data={"csrf_token": aino.csrf})
+    assert logout.status_code == 303
+    assert (await aino.api("GET", "/api/me")).status_code == 401
+
+
+async def test_wrong_password_and_unknown_user_look_the_same(server: Server) -> None:
+    for username, password in (("aino", "wrong-password"), ("nobody", PASSWORD)):
+        client = httpx.AsyncClient(base_url=server.url)
+        await client.get("/login")
+        response = await client.post(
+            "/login",
+            data={
+                "username": username,
+                "password": password,
+                "csrf_token": client.cookies["liaison_csrf"],
+            },
+        )
+        assert response.status_code == 401
+        assert "liaison_session" not in response.cookies
+        await client.aclose()
+
+
+async def test_forms_and_api_need_the_csrf_token(server: Server) -> None:
+    client = httpx.AsyncClient(base_url=server.url)
+    await client.get("/login")
+    response = await client.post("/login", data={"username": "aino", "password": PASSWORD})
+    assert response.status_code == 403
+    aino = await server.client("aino")
+    response = await aino.http.patch("/api/me/presence", json={"note": "x"})
+    assert response.status_code == 403 and response.json()["error"] == "forbidden"
+    response = await aino.api(
+        "PATCH", "/api/me/presence", json={"note": "x"}, headers={"X-CSRF-Token": "wrong"}
+    )
+    assert response.status_code == 403
+    response = await aino.api(
+        "PATCH", "/api/me/presence", json={"note": "x"}, headers={"Origin": "http://evil.example"}
+    )
+    assert response.status_code == 403
+    await client.aclose()
+
+
+async def test_pages_need_a_login(server: Server) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        for path in ("/", "/me", "/admin", f"/people/{server.people['aino']}"):
+            response = await client.get(path)
+            assert response.status_code == 303 and response.headers["location"].startswith("/login")
+        assert (await client.get("/api/people")).status_code == 401
+
+
+async def test_pages_render_and_forbid_external_resources(server: Server) -> None:
+    aino = await server.client("aino")
+    for path in ("/", "/me", f"/people/{server.people['bertil']}"):
+        response = await aino.http.get(path)
+        assert response.status_code == 200, path
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        assert "http://" not in response.text and "https://" not in response.text
+    assert (await aino.http.get("/admin")).status_code == 403
+
+
+async def test_language_is_finnish_by_default_and_switchable(server: Server) -> None:
+    aino = await server.client("aino")
+    page = (await aino.http.get("/")).text
+    assert '<html lang="fi">' in page and "Hakemisto" in page
+    await aino.http.post("/language", data={"language": "sv", "csrf_token": aino.csrf, "next": "/"})
+    page = (await aino.http.get("/")).text
+    assert '<html lang="sv">' in page and "Katalog" in page
+    # Remembered per user: a new login elsewhere gets Swedish too.
+    again = await server.client("aino")
+    assert '<html lang="sv">' in (await again.http.get("/")).text
+    await aino.http.post("/language", data={"language": "en", "csrf_token": aino.csrf, "next": "/"})
+    assert "Directory" in (await aino.http.get("/")).text
+
+
+async def test_directory_search(server: Server) -> None:
+    aino = await server.client("aino")
+
+    async def names(query: str) -> list[str]:
+        response = await aino.api("GET", f"/api/people?{query}")
+        assert response.status_code == 200
+        return sorted(p["first_name"] for p in response.json()["people"])
+
+    assert await names("q=bert") == ["Bertil"]
+    assert await names("q=ratkaisu") == ["Bertil", "Daniel"]
+    assert await names("benefit=housing_allowance") == ["Bertil"]
+    assert await names("area=Järvi-Suomi") == ["Cecilia"]
+    assert await names("q=kuusilahti") == ["Cecilia"]
+    assert await names("role=supervisor") == ["Eeva"]
+    assert await names("q=%25") == []
+    everyone = (await aino.api("GET", "/api/people")).json()["people"]
+    assert all("presence" in p for p in everyone)
+    assert (await aino.api("GET", "/api/people?organisation=abc")).status_code == 400
+
+
+async def test_profile_and_tags_update_and_are_searchable(server: Server) -> None:
+    bertil = await server.client("bertil")
+    response = await bertil.api(
+        "PATCH",
+        "/api/me/profile",
+        json={"ask_me_about": "Asumistuen tulorajat", "tags": ["vuokravakuus"]},
+    )
+    assert response.status_code == 200, response.text
+    aino = await server.client("aino")
+    found = (await aino.api("GET", "/api/people?q=vuokravakuus")).json()["people"]
+    assert [p["first_name"] for p in found] == ["Bertil"]
+    assert (await bertil.api("PATCH", "/api/me/profile", json={"salary": 1})).status_code == 400
+    assert (await bertil.api("PATCH", "/api/me/profile", json={"tags": "x"})).status_code == 400
+    assert (await bertil.api("PATCH", "/api/me/profile", content=b"nonsense")).status_code == 400
+
+
+async def test_photo_upload_and_fallback(server: Server) -> None:
+    bertil = await server.client("bertil")
+    person = (await bertil.api("GET", f"/api/people/{server.people['bertil']}")).json()
+    assert person["photo_url"] is None  # the page shows initials instead
+    response = await bertil.api(
+        "POST", "/api/me/photo", files={"photo": ("me.png", PNG, "image/png")}
+    )
+    assert response.status_code == 200
+    person = (await bertil.api("GET", f"/api/people/{server.people['bertil']}")).json()
+    photo = await bertil.http.get(person["photo_url"])
+    assert photo.content == PNG and photo.headers["content-type"] == "image/png"
+    bad = await bertil.api(
+        "POST", "/api/me/photo", files={"photo": ("x.png", b"<svg/>", "image/png")}
+    )
+    assert bad.status_code == 400 and bad.json()["error"] == "bad_photo"
+
+
+async def test_openapi_document_lists_the_endpoints(server: Server) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        document = (await client.get("/api/openapi.json")).json()
+    assert document["openapi"].startswith("3.")
+    for path in ("/api/people", "/api/conversations", "/api/admin/import", "/api/me/presence"):
+        assert path in document["paths"], path
+
+
+def xlsx(rows: list[list[str]]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+async def test_admin_imports_xlsx_with_dry_run_first(server: Server) -> None:
+    admin = await server.client("admin")
+    data = xlsx(
+        [
+            ["email", "first_name", "last_name", "organisation", "organisation_kind", "roles"],
+            ["uusi@kela.example", "Ulla", "Uusi", "Kela", "kela", "decision_expert"],
+        ]
+    )
+    files = {"file": ("lista.xlsx", data, "application/octet-stream")}
+    dry = await admin.api("POST", "/api/admin/import", files=files, data={"dry_run": "true"})
+    assert dry.status_code == 200 and dry.json()["created"] == 1 and not dry.json()["applied"]
+    assert (await admin.api("GET", "/api/people?q=ulla")).json()["people"] == []
+    real = await admin.api("POST", "/api/admin/import", files=files)
+    assert real.json()["applied"] is True
+    assert len((await admin.api("GET", "/api/people?q=ulla")).json()["people"]) == 1
+
+
+async def test_an_import_with_errors_changes_nothing(server: Server) -> None:
+    admin = await server.client("admin")
+    csv = (
+        "email;first_name;last_name;organisation;roles\n"
+        "hyva@kela.example;Hyvä;Rivi;Kela;decision_expert\n"
+        "huono-osoite;Huono;Rivi;Kela;decision_expert\n"
+        "toinen@kela.example;Toinen;Rivi;Kela;astronaut\n"
+    ).encode()
+    response = await admin.api(
+        "POST", "/api/admin/import", files={"file": ("l.csv", csv, "text/csv")}
+    )
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert {e["line"] for e in errors} == {3, 4}
+    assert (await admin.api("GET", "/api/people?q=hyvä")).json()["people"] == []
+    aino = await server.client("aino")
+    forbidden = await aino.api(
+        "POST", "/api/admin/import", files={"file": ("l.csv", csv, "text/csv")}
+    )
+    assert forbidden.status_code == 403
+
+
+async def test_admin_creates_and_reenables_accounts(server: Server) -> None:
+    admin = await server.client("admin")
+    imported = await admin.api(
+        "POST",
+        "/api/admin/import",
+        files={
+            "file": (
+                "l.csv",
+                b"email;first_name;last_name;organisation\nf@kela.example;Frida;F;Kela\n",
+                "text/csv",
+            )
+        },
+    )
+    assert imported.status_code == 200, imported.text
+    person_id = (await admin.api("GET", "/api/people?q=frida")).json()["people"][0]["id"]
+    weak = await admin.api(
+        "POST",
+        "/api/admin/accounts",
+        json={"username": "frida", "password": "short", "person_id": person_id},
+    )
+    assert weak.status_code == 400
+    created = await admin.api(
+        "POST",
+        "/api/admin/accounts",
+        json={"username": "frida", "password": "long-enough-1", "person_id": person_id},
+    )
+    assert created.status_code == 201
+    twice = await admin.api(
+        "POST",
+        "/api/admin/accounts",
+        json={"username": "frida", "password": "long-enough-1", "person_id": person_id},
+    )
+    assert twice.status_code == 409
+    frida = await server.client("frida", "long-enough-1")
+    assert (await frida.api("GET", "/api/me")).status_code == 200

@@ -1,0 +1,195 @@
+"""Bad input of every kind gets an error frame with a code and a reason; the connection stays up."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import websockets
+
+from tests.conftest import Server, Socket
+
+
+async def still_up(sock: Socket) -> None:
+    await sock.send({"type": "heartbeat"})
+    await sock.expect("heartbeat_ack")
+
+
+async def conversation_of(server: Server) -> tuple[Socket, int]:
+    aino = await server.client("aino")
+    response = await aino.api(
+        "POST", "/api/conversations", json={"person_id": server.people["bertil"]}
+    )
+    return await aino.socket(), int(response.json()["id"])
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json at all", "bad_json"),
+        ("[1, 2, 3]", "bad_frame"),
+        ('"just a string"', "bad_frame"),
+        ("{}", "bad_frame"),
+        ('{"type": 5}', "bad_frame"),
+        ('{"type": "launch_rockets"}', "unknown_type"),
+        ('{"type": "hello", "v": 1}', "bad_frame"),
+        ('{"type": "send", "conversation_id": 1, "body": "x"}', "bad_field"),
+        ('{"type": "send", "id": "a", "body": "x"}', "bad_field"),
+        ('{"type": "send", "id": 5, "conversation_id": 1, "body": "x"}', "bad_field"),
+        ('{"type": "send", "id": "a", "conversation_id": "1", "body": "x"}', "bad_field"),
+        ('{"type": "send", "id": "a", "conversation_id": true, "body": "x"}', "bad_field"),
+        ('{"type": "send", "id": "", "conversation_id": 1, "body": "x"}', "bad_field"),
+        ('{"type": "read", "conversation_id": 1}', "bad_field"),
+        ('{"type": "read", "conversation_id": 1, "seq": -1}', "bad_field"),
+        ('{"type": "typing"}', "bad_field"),
+        ('{"type": "sync", "conversation_id": 1}', "bad_field"),
+        ('{"type": "heartbeat", "active": "yes"}', "bad_field"),
+    ],
+)
+async def test_malformed_frames(server: Server, frame: str, code: str) -> None:
+    sock = await (await server.client("aino")).socket()
+    await sock.send(frame)
+    error = await sock.expect("error")
+    assert error["code"] == code, error
+    assert error["reason"]
+    await still_up(sock)
+
+
+async def test_bodies_that_are_not_messages(server: Server) -> None:
+    sock, conversation_id = await conversation_of(server)
+    for body, code in [
+        (None, "bad_field"),
+        (5, "bad_field"),
+        ("   ", "empty_message"),
+        ("\x00\x01", "empty_message"),
+    ]:
+        await sock.send(
+            {
+                "type": "send",
+                "id": f"b{code}{body!r}"[:60],
+                "conversation_id": conversation_id,
+                "body": body,
+            }
+        )
+        error = await sock.expect("error")
+        assert error["code"] == code
+        assert error["request_type"] == "send"
+    await still_up(sock)
+
+
+async def test_errors_echo_the_request_reference(server: Server) -> None:
+    sock = await (await server.client("aino")).socket()
+    await sock.send({"type": "nope", "ref": "r-17"})
+    error = await sock.expect("error")
+    assert error["ref"] == "r-17" and error["request_type"] == "nope"
+
+
+async def test_not_allowed_for_this_user(server: Server) -> None:
+    _, conversation_id = await conversation_of(server)
+    outsider = await (await server.client("cecilia")).socket()
+    await outsider.send(
+        {"type": "send", "id": "x", "conversation_id": conversation_id, "body": "hi"}
+    )
+    assert (await outsider.expect("error"))["code"] == "not_a_member"
+    await outsider.send({"type": "read", "conversation_id": conversation_id, "seq": 1})
+    assert (await outsider.expect("error"))["code"] == "not_a_member"
+    await outsider.send({"type": "send", "id": "y", "conversation_id": 424242, "body": "hi"})
+    assert (await outsider.expect("error"))["code"] == "not_a_member"
+    await still_up(outsider)
+
+
+async def test_a_frame_over_the_size_limit(server_factory: object) -> None:
+    async with server_factory(max_frame_bytes=2048) as srv:  # type: ignore[operator]
+        sock = await (await srv.client("aino")).socket()
+        await sock.send(json.dumps({"type": "heartbeat", "pad": "x" * 5000}))
+        error = await sock.expect("error")
+        assert error["code"] == "frame_too_large" and "2048" in error["reason"]
+        await still_up(sock)
+
+
+async def test_binary_frames_are_refused(server: Server) -> None:
+    sock = await (await server.client("aino")).socket()
+    await sock.send(b"\x00\x01binary")
+    assert (await sock.expect("error"))["code"] == "bad_frame"
+    await still_up(sock)
+
+
+async def test_frames_before_hello_are_refused_until_hello(server: Server) -> None:
+    aino = await server.client("aino")
+    sock = await aino.socket(hello=False)
+    await sock.send({"type": "heartbeat"})
+    assert (await sock.expect("error"))["code"] == "hello_required"
+    await sock.send({"type": "hello", "v": 1, "resume": {"abc": 1}})
+    assert (await sock.expect("error"))["code"] == "bad_field"
+    await sock.send({"type": "hello", "v": 1})
+    welcome = await sock.expect("welcome")
+    assert welcome["v"] == 1
+
+
+async def test_unsupported_protocol_version_closes(server: Server) -> None:
+    sock = await (await server.client("aino")).socket(hello=False)
+    await sock.send({"type": "hello", "v": 99})
+    await asyncio.wait_for(sock.ws.wait_closed(), 5)
+    assert sock.ws.close_code == 4012
+
+
+async def test_a_flooding_client_is_throttled_then_disconnected(server_factory: object) -> None:
+    async with server_factory(rate_per_second=5.0, rate_burst=10, flood_disconnect_after=20) as srv:  # type: ignore[operator]
+        sock = await (await srv.client("aino")).socket()
+        for _ in range(100):
+            try:
+                await sock.send({"type": "heartbeat"})
+            except websockets.ConnectionClosed:
+                break
+        codes = []
+        with pytest.raises(websockets.ConnectionClosed):
+            while True:
+                codes.append((await sock.recv())["type"])
+        assert "error" in codes  # rate_limited answers came first
+        assert sock.ws.close_code == 4008
+        assert any(f.get("code") == "rate_limited" for f in sock.seen)
+
+
+async def test_without_a_session_the_socket_is_closed_4001(server: Server) -> None:
+    ws = await websockets.connect(server.ws_url, origin=websockets.Origin(server.url))
+    with pytest.raises(websockets.ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 5)
+    assert ws.close_code == 4001
+
+
+async def test_a_foreign_origin_is_closed_4003(server: Server) -> None:
+    aino = await server.client("aino")
+    ws = await websockets.connect(
+        server.ws_url,
+        additional_headers={"Cookie": aino.cookie_header()},
+        origin=websockets.Origin("http://evil.example"),
+    )
+    with pytest.raises(websockets.ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 5)
+    assert ws.close_code == 4003
+    ws = await websockets.connect(
+        server.ws_url, additional_headers={"Cookie": aino.cookie_header()}
+    )
+    with pytest.raises(websockets.ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 5)
+    assert ws.close_code == 4003
+
+
+async def test_disabling_an_account_closes_its_connections(server: Server) -> None:
+    bertil = await server.client("bertil")
+    tabs = [await bertil.socket(), await bertil.socket()]
+    admin = await server.client("admin")
+    accounts = (await admin.api("GET", "/api/admin/accounts")).json()["accounts"]
+    account_id = next(a["id"] for a in accounts if a["username"] == "bertil")
+    response = await admin.api(
+        "PATCH", f"/api/admin/accounts/{account_id}", json={"disabled": True}
+    )
+    assert response.status_code == 200
+    for tab in tabs:
+        await asyncio.wait_for(tab.ws.wait_closed(), 5)
+        assert tab.ws.close_code == 4009
+    # The session is gone too, and a new login is refused.
+    assert (await bertil.api("GET", "/api/me")).status_code == 401
+    again = await server.client("bertil")
+    assert (await again.api("GET", "/api/me")).status_code == 401
