@@ -111,9 +111,8 @@ async def main() -> None:
             one = await bench_messages(server, args.rounds)
             small = await bench_presence(server, 5, args.rounds // 4)
             large = await bench_presence(server, args.viewers, args.rounds // 4)
-            print(
-                f"{'ratio: presence fan-out ' + str(args.viewers) + ' vs 5 viewers':46} {large / small:8.2f}x"
-            )
+            label = f"ratio: presence fan-out {args.viewers} vs 5 viewers"
+            print(f"{label:46} {large / small:8.2f}x")
             print(f"{'ratio: presence fan-out vs one message':46} {large / one:8.2f}x")
             await bench_memory(server, args.connections)
 

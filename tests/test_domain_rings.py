@@ -1,0 +1,655 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from liaison.domain.rings import (
+    DuplicateQuestion,
+    Event,
+    Method,
+    NotAsker,
+    OfferDeclined,
+    OfferMade,
+    OfferMissed,
+    OfferWithdrawn,
+    QuestionAccepted,
+    QuestionCancelled,
+    QuestionOverflowed,
+    QuestionQueued,
+    QuestionTimedOut,
+    RingConfig,
+    RingRouter,
+    UnknownQuestion,
+    UnknownRing,
+    UnredactedIdentityCode,
+)
+
+ASKER = 900
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+
+def kinds(events: Sequence[Event]) -> list[str]:
+    return [e.kind for e in events]
+
+
+def offered_to(events: Sequence[Event]) -> list[int]:
+    return [e.person_id for e in events if isinstance(e, OfferMade)]
+
+
+def make_router(
+    clock: FakeClock,
+    method: Method = "ring_all",
+    members: Sequence[int] = (1, 2, 3),
+    **config: Any,
+) -> RingRouter:
+    router = RingRouter()
+    router.add_ring(RingConfig(id="asumistuki", name="Yleinen asumistuki", method=method, **config))
+    for person in members:
+        router.sign_in("asumistuki", person, clock.now)
+    return router
+
+
+def ask(router: RingRouter, clock: FakeClock, qid: str = "q1", **kw: Any) -> list[Event]:
+    return router.ask(
+        qid,
+        kw.pop("ring_id", "asumistuki"),
+        kw.pop("asker_id", ASKER),
+        kw.pop("text", "Miten vuokravakuus huomioidaan?"),
+        kw.pop("urgency", "normal"),
+        clock.now,
+    )
+
+
+# --- routing methods -----------------------------------------------------------------
+
+
+def test_ring_all_first_accept_wins_and_others_are_withdrawn() -> None:
+    clock = FakeClock()
+    router = make_router(clock)
+    events = ask(router, clock)
+    assert kinds(events) == ["question_queued", "offer_made", "offer_made", "offer_made"]
+    assert offered_to(events) == [1, 2, 3]
+    assert router.question("q1").state == "offered"
+
+    clock.advance(5)
+    outcome = router.accept("q1", 2, clock.now)
+    assert outcome.won and outcome.accepted_by == 2 and outcome.reason is None
+    accepted = [e for e in outcome.events if isinstance(e, QuestionAccepted)]
+    assert accepted == [QuestionAccepted("q1", "asumistuki", ASKER, 2, 5.0)]
+    withdrawn = [e for e in outcome.events if isinstance(e, OfferWithdrawn)]
+    assert [(e.person_id, e.reason) for e in withdrawn] == [(1, "taken"), (3, "taken")]
+    q = router.question("q1")
+    assert (q.state, q.accepted_by, q.accepted_at) == ("accepted", 2, clock.now)
+    assert [o.outcome for o in q.offers] == ["withdrawn", "accepted", "withdrawn"]
+
+
+def test_simultaneous_accepts_have_exactly_one_winner() -> None:
+    clock = FakeClock()
+    router = make_router(clock, members=(1, 2, 3, 4))
+    ask(router, clock)
+    outcomes = [router.accept("q1", p, clock.now) for p in (3, 1, 4, 2, 3)]
+    assert [o.won for o in outcomes] == [True, False, False, False, False]
+    assert {o.reason for o in outcomes[1:]} == {"already_taken"}
+    assert all(o.accepted_by == 3 for o in outcomes)
+    assert router.member_status(3) is not None
+    assert router.member_status(3).load == 1  # type: ignore[union-attr]
+
+
+def test_accept_refusals() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="serial", members=(1, 2))
+    ask(router, clock)
+    assert router.accept("nope", 1, clock.now).reason == "unknown"
+    outcome = router.accept("q1", 2, clock.now)  # serial: only 1 has the offer
+    assert (outcome.won, outcome.reason) == (False, "not_offered")
+    router.cancel("q1", ASKER, clock.now)
+    assert router.accept("q1", 1, clock.now).reason == "closed"
+
+
+def test_longest_idle_order() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="longest_idle", members=())
+    for person in (3, 1, 2):  # 3 has been idle longest, then 1, then 2
+        router.sign_in("asumistuki", person, clock.now)
+        clock.advance(10)
+    events = ask(router, clock)
+    assert offered_to(events) == [3]
+    assert offered_to(router.decline("q1", 3, clock.now)) == [1]
+    assert offered_to(router.decline("q1", 1, clock.now)) == [2]
+
+
+def test_longest_idle_prefers_whoever_finished_longest_ago() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="longest_idle", members=(1, 2))
+    for person in (1, 2):
+        router.set_availability(person, True, 1, clock.now)  # both in a consultation
+    clock.advance(30)
+    router.consultation_ended(2, clock.now)
+    clock.advance(30)
+    router.consultation_ended(1, clock.now)
+    assert offered_to(ask(router, clock)) == [2]
+
+
+def test_round_robin_rotates_across_questions() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="round_robin", max_concurrent=5)
+    got = []
+    for n in range(5):
+        events = ask(router, clock, qid=f"q{n}")
+        [person] = offered_to(events)
+        got.append(person)
+        assert router.accept(f"q{n}", person, clock.now).won
+        clock.advance(1)
+    assert got == [1, 2, 3, 1, 2]
+
+
+def test_round_robin_moves_on_after_decline() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="round_robin")
+    assert offered_to(ask(router, clock)) == [1]
+    assert offered_to(router.decline("q1", 1, clock.now)) == [2]
+    assert offered_to(router.decline("q1", 2, clock.now)) == [3]
+
+
+def test_serial_order_then_rest_by_id() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="serial", members=(1, 2, 3, 4), serial_order=[3, 1])
+    assert offered_to(ask(router, clock)) == [3]
+    assert offered_to(router.decline("q1", 3, clock.now)) == [1]
+    assert offered_to(router.decline("q1", 1, clock.now)) == [2]
+    assert offered_to(router.decline("q1", 2, clock.now)) == [4]
+    # Serial restarts from the top for each question.
+    assert offered_to(ask(router, clock, qid="q2")) == [3]
+
+
+# --- refusals and timers --------------------------------------------------------------
+
+
+def test_alert_expiry_is_missed_and_moves_on() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="serial", alert_seconds=20)
+    ask(router, clock)
+    clock.advance(19)
+    assert router.tick(clock.now) == []
+    clock.advance(1)
+    events = router.tick(clock.now)
+    assert events == [
+        OfferMissed("q1", "asumistuki", 1),
+        OfferMade("q1", "asumistuki", 2, clock.now + timedelta(seconds=20)),
+    ]
+    clock.advance(20)
+    assert kinds(router.tick(clock.now)) == ["offer_missed", "offer_made"]
+    assert router.missed_offers("q1") == 2
+    assert router.question("q1").missed_count == 2
+    assert router.member_status(1).missed_offers == 1  # type: ignore[union-attr]
+    assert router.ring_status("asumistuki", clock.now).counters.missed_offers == 2
+
+
+def test_late_accept_after_expiry_loses_even_without_tick() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="serial", members=(1, 2))
+    ask(router, clock)
+    clock.advance(25)  # caller's timer was late: nobody ticked at 20 s
+    outcome = router.accept("q1", 1, clock.now)
+    assert (outcome.won, outcome.reason) == (False, "not_offered")
+    assert kinds(outcome.events) == ["offer_missed", "offer_made"]
+    assert router.accept("q1", 2, clock.now).won
+
+
+def test_decliner_reoffered_only_after_others_and_a_pause() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="serial", members=(1, 2), alert_seconds=20)
+    ask(router, clock)
+    router.decline("q1", 1, clock.now)  # -> 2
+    clock.advance(5)
+    events = router.decline("q1", 2, clock.now)
+    assert offered_to(events) == []  # both refused; 1 pauses until t=20
+    assert router.question("q1").state == "waiting"
+    assert router.next_deadline() == clock.now - timedelta(seconds=5) + timedelta(seconds=20)
+    clock.advance(15)
+    assert offered_to(router.tick(clock.now)) == [1]
+    events = router.decline("q1", 1, clock.now)
+    # 2 has refused once, 1 twice: 2 goes first once 2's pause is over.
+    assert offered_to(events) == [2]
+
+
+def test_single_member_decline_does_not_ring_again_at_once() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="longest_idle", members=(1,), alert_seconds=20)
+    ask(router, clock)
+    assert offered_to(router.decline("q1", 1, clock.now)) == []
+    clock.advance(19)
+    assert router.tick(clock.now) == []
+    clock.advance(1)
+    assert offered_to(router.tick(clock.now)) == [1]
+
+
+def test_queue_timeout_overflows_to_next_ring() -> None:
+    clock = FakeClock()
+    router = make_router(
+        clock, method="serial", members=(1,), overflow_ring_id="varalla", queue_timeout_seconds=60
+    )
+    router.add_ring(RingConfig(id="varalla", name="Varalla", queue_timeout_seconds=120))
+    router.sign_in("varalla", 7, clock.now)
+    router.set_availability(7, False, None, clock.now)
+    ask(router, clock)
+    created = clock.now
+    clock.advance(60)
+    events = router.tick(clock.now)
+    assert events[:3] == [
+        OfferMissed("q1", "asumistuki", 1),  # 20 s offer expired first
+        OfferMade("q1", "asumistuki", 1, created + timedelta(seconds=60)),
+        OfferWithdrawn("q1", "asumistuki", 1, "overflowed"),
+    ] or kinds(events)[0] == "offer_missed"
+    assert QuestionOverflowed("q1", ASKER, "asumistuki", "varalla") in events
+    assert QuestionQueued("q1", "varalla", ASKER, 1) in events
+    old, new = router.question_trail("q1")
+    assert (old.ring_id, old.state, old.overflowed_to) == ("asumistuki", "overflowed", "varalla")
+    assert (new.ring_id, new.state, new.overflowed_from) == ("varalla", "waiting", "asumistuki")
+    assert new.created_at == created
+    assert new.deadline == clock.now + timedelta(seconds=120)
+    assert router.ring_status("asumistuki", clock.now).queue == ()
+    assert router.ring_status("varalla", clock.now).queue == ("q1",)
+    # The old ring's member cannot take it any more; the overflow ring's member can.
+    assert router.accept("q1", 1, clock.now).reason == "not_offered"
+    assert offered_to(router.set_availability(7, True, None, clock.now)) == [7]
+    outcome = router.accept("q1", 7, clock.now)
+    assert outcome.won
+    assert [e for e in outcome.events if isinstance(e, QuestionAccepted)][0].wait_seconds == 60
+
+
+def test_queue_timeout_without_overflow_suggests_callback() -> None:
+    clock = FakeClock()
+    router = make_router(clock, members=(), queue_timeout_seconds=180)
+    ask(router, clock)
+    clock.advance(179)
+    assert router.tick(clock.now) == []
+    clock.advance(1)
+    assert router.tick(clock.now) == [QuestionTimedOut("q1", "asumistuki", ASKER, True)]
+    assert router.question("q1").state == "timed_out"
+    assert router.next_deadline() is None
+    assert router.accept("q1", 1, clock.now).reason == "closed"
+
+
+def test_overflow_cycle_stops() -> None:
+    clock = FakeClock()
+    router = RingRouter()
+    router.add_ring(RingConfig("a", "A", overflow_ring_id="b", queue_timeout_seconds=10))
+    router.add_ring(RingConfig("b", "B", overflow_ring_id="c", queue_timeout_seconds=10))
+    router.add_ring(RingConfig("c", "C", overflow_ring_id="a", queue_timeout_seconds=10))
+    ask(router, clock, ring_id="a")
+    seen: list[Event] = []
+    for _ in range(5):
+        clock.advance(10)
+        seen += router.tick(clock.now)
+    overflowed = [(e.from_ring, e.to_ring) for e in seen if isinstance(e, QuestionOverflowed)]
+    assert overflowed == [("a", "b"), ("b", "c")]
+    assert [e for e in seen if isinstance(e, QuestionTimedOut)] == [
+        QuestionTimedOut("q1", "c", ASKER)
+    ]
+    assert [e.state for e in router.question_trail("q1")] == [
+        "overflowed",
+        "overflowed",
+        "timed_out",
+    ]
+
+
+def test_overflow_to_unknown_ring_times_out() -> None:
+    clock = FakeClock()
+    router = make_router(clock, members=(), overflow_ring_id="missing", queue_timeout_seconds=10)
+    ask(router, clock)
+    clock.advance(10)
+    assert kinds(router.tick(clock.now)) == ["question_timed_out"]
+
+
+# --- waiting, priority, load ---------------------------------------------------------
+
+
+def test_waiting_question_offered_when_member_becomes_eligible() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="longest_idle", members=(1,))
+    router.set_availability(1, False, None, clock.now)  # in a meeting
+    events = ask(router, clock)
+    assert kinds(events) == ["question_queued"]
+    assert events[0] == QuestionQueued("q1", "asumistuki", ASKER, 1)
+    assert router.question("q1").state == "waiting"
+    clock.advance(3)
+    assert offered_to(router.set_availability(1, True, None, clock.now)) == [1]
+
+
+def test_waiting_question_offered_on_sign_in_and_consultation_end() -> None:
+    clock = FakeClock()
+    router = make_router(clock, members=(1,))
+    ask(router, clock, qid="q1")
+    assert router.accept("q1", 1, clock.now).won
+    assert offered_to(ask(router, clock, qid="q2")) == []  # 1 is at the limit
+    assert offered_to(router.sign_in("asumistuki", 2, clock.now)) == [2]
+    router.decline("q2", 2, clock.now)
+    assert offered_to(router.consultation_ended(1, clock.now)) == [1]
+
+
+def test_urgent_before_normal_and_fifo_within() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="serial", members=(1,))
+    router.set_availability(1, False, None, clock.now)
+    for qid, urgency in [("n1", "normal"), ("u1", "urgent"), ("n2", "normal"), ("u2", "urgent")]:
+        ask(router, clock, qid=qid, urgency=urgency)
+        clock.advance(1)
+    positions = {q: router.queue_status(q, clock.now).position for q in ("n1", "u1", "n2", "u2")}
+    assert positions == {"u1": 1, "u2": 2, "n1": 3, "n2": 4}
+    assert router.ring_status("asumistuki", clock.now).queue == ("u1", "u2", "n1", "n2")
+    order = []
+    router.set_availability(1, True, 0, clock.now)
+    for _ in range(4):
+        [q] = [q for q in ("n1", "u1", "n2", "u2") if router.question(q).state == "offered"]
+        order.append(q)
+        assert router.accept(q, 1, clock.now).won
+        router.consultation_ended(1, clock.now)
+    assert order == ["u1", "u2", "n1", "n2"]
+
+
+def test_member_with_outstanding_offer_gets_no_second_offer() -> None:
+    clock = FakeClock()
+    router = make_router(clock, members=(1,))
+    assert offered_to(ask(router, clock, qid="q1")) == [1]
+    assert offered_to(ask(router, clock, qid="q2")) == []
+    events = router.decline("q1", 1, clock.now)
+    assert OfferMade("q2", "asumistuki", 1, clock.now + timedelta(seconds=20)) in events
+
+
+def test_load_limit() -> None:
+    clock = FakeClock()
+    router = make_router(clock, members=(1,), max_concurrent=2)
+    ask(router, clock, qid="q1")
+    assert router.accept("q1", 1, clock.now).won
+    assert offered_to(ask(router, clock, qid="q2")) == [1]  # load 1 < 2
+    assert router.accept("q2", 1, clock.now).won
+    assert offered_to(ask(router, clock, qid="q3")) == []  # load 2 = limit
+    assert router.ring_status("asumistuki", clock.now).members_free == ()
+    # A caller-reported load replaces the router's count.
+    assert offered_to(router.set_availability(1, True, 0, clock.now)) == [1]
+    # Reaching the limit while ringing withdraws the offer.
+    events = router.set_availability(1, True, 2, clock.now)
+    assert events == [OfferWithdrawn("q3", "asumistuki", 1, "unavailable")]
+
+
+def test_becoming_unavailable_or_signing_out_withdraws_and_moves_on() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="serial")
+    ask(router, clock)
+    events = router.set_availability(1, False, None, clock.now)
+    assert events[0] == OfferWithdrawn("q1", "asumistuki", 1, "unavailable")
+    assert offered_to(events) == [2]
+    events = router.sign_out("asumistuki", 2, clock.now)
+    assert events[0] == OfferWithdrawn("q1", "asumistuki", 2, "signed_out")
+    assert offered_to(events) == [3]
+    # Withdrawn is not a refusal: 1 gets it again right away once back.
+    router.decline("q1", 3, clock.now)
+    assert offered_to(router.set_availability(1, True, None, clock.now)) == [1]
+
+
+def test_asker_is_never_offered_own_question() -> None:
+    clock = FakeClock()
+    router = make_router(clock, members=(1, 2))
+    assert offered_to(ask(router, clock, asker_id=1)) == [2]
+
+
+def test_decline_is_recorded() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="serial", members=(1, 2))
+    ask(router, clock)
+    events = router.decline("q1", 1, clock.now)
+    assert events[0] == OfferDeclined("q1", "asumistuki", 1)
+    assert router.question("q1").declined_count == 1
+    assert router.member_status(1).declined_offers == 1  # type: ignore[union-attr]
+    assert router.decline("q1", 1, clock.now) == []  # no live offer: no-op
+
+
+def test_cancel() -> None:
+    clock = FakeClock()
+    router = make_router(clock, members=(1, 2))
+    ask(router, clock)
+    with pytest.raises(NotAsker):
+        router.cancel("q1", 1, clock.now)
+    with pytest.raises(UnknownQuestion):
+        router.cancel("zz", ASKER, clock.now)
+    events = router.cancel("q1", ASKER, clock.now)
+    assert events == [
+        OfferWithdrawn("q1", "asumistuki", 1, "cancelled"),
+        OfferWithdrawn("q1", "asumistuki", 2, "cancelled"),
+        QuestionCancelled("q1", "asumistuki", ASKER),
+    ]
+    assert router.question("q1").state == "cancelled"
+    assert router.cancel("q1", ASKER, clock.now) == []
+    assert router.next_deadline() is None
+
+
+def test_input_errors_change_nothing() -> None:
+    clock = FakeClock()
+    router = make_router(clock)
+    before = router.to_dict()
+    with pytest.raises(UnknownRing):
+        router.sign_in("nope", 1, clock.now)
+    with pytest.raises(UnknownRing):
+        ask(router, clock, ring_id="nope")
+    with pytest.raises(ValueError):
+        router.tick(datetime(2026, 1, 5, 9, 0))  # naive time
+    with pytest.raises(ValueError):
+        ask(router, clock, urgency="whenever")
+    assert router.to_dict() == before
+    ask(router, clock)
+    with pytest.raises(DuplicateQuestion):
+        ask(router, clock)
+
+
+def test_question_text_with_identity_code_is_refused() -> None:
+    clock = FakeClock()
+    router = make_router(clock)
+    checks = "0123456789ABCDEFHJKLMNPRSTUVWXY"
+    code = f"010190-123{checks[int('010190123') % 31]}"
+    with pytest.raises(UnredactedIdentityCode) as info:
+        ask(router, clock, text=f"Asiakas {code} kysyy")
+    assert code not in str(info.value)
+    assert router.ring_status("asumistuki", clock.now).queue == ()
+
+
+# --- persistence ---------------------------------------------------------------------
+
+
+Step = Callable[[RingRouter, FakeClock], list[Event]]
+
+
+def scenario() -> list[Step]:
+    def setup(r: RingRouter, c: FakeClock) -> list[Event]:
+        r.add_ring(
+            RingConfig(
+                "tt",
+                "Työttömyysturva",
+                method="round_robin",
+                overflow_ring_id="varalla",
+                queue_timeout_seconds=100,
+            )
+        )
+        r.add_ring(RingConfig("varalla", "Varalla", method="longest_idle"))
+        out: list[Event] = []
+        for p in (1, 2, 3):
+            out += r.sign_in("tt", p, c.now)
+        out += r.sign_in("varalla", 9, c.now)
+        out += r.set_availability(9, False, None, c.now)
+        return out
+
+    def ask_two(r: RingRouter, c: FakeClock) -> list[Event]:
+        out = r.ask("a", "tt", ASKER, "kysymys A", "normal", c.now)
+        c.advance(2)
+        return out + r.ask("b", "tt", ASKER + 1, "kysymys B", "urgent", c.now)
+
+    def decline_and_wait(r: RingRouter, c: FakeClock) -> list[Event]:
+        out = r.decline("b", 1, c.now)
+        c.advance(25)
+        return out + r.tick(c.now)
+
+    def accept_some(r: RingRouter, c: FakeClock) -> list[Event]:
+        out: list[Event] = []
+        for person in (1, 2, 3):
+            for qid in ("a", "b"):
+                res = r.accept(qid, person, c.now)
+                out += res.events
+        return out
+
+    def later(r: RingRouter, c: FakeClock) -> list[Event]:
+        c.advance(120)
+        out = r.tick(c.now)
+        return out + r.set_availability(9, True, None, c.now)
+
+    return [setup, ask_two, decline_and_wait, accept_some, later]
+
+
+def run(restart_after: int | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    clock = FakeClock()
+    router = RingRouter()
+    log: list[dict[str, Any]] = []
+    for i, step in enumerate(scenario()):
+        log += [e.to_dict() for e in step(router, clock)]
+        if restart_after == i:
+            saved = json.dumps(router.to_dict())  # must be plain JSON
+            router = RingRouter.from_dict(json.loads(saved))
+    return log, router.to_dict()
+
+
+@pytest.mark.parametrize("restart_after", [0, 1, 2, 3])
+def test_restart_mid_scenario_gives_same_outcomes(restart_after: int) -> None:
+    assert run(restart_after) == run(None)
+
+
+def test_round_trip_preserves_state_and_timers() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="serial", members=(1, 2))
+    ask(router, clock)
+    router.decline("q1", 1, clock.now)
+    restored = RingRouter.from_dict(json.loads(json.dumps(router.to_dict())))
+    assert restored.to_dict() == router.to_dict()
+    assert restored.next_deadline() == router.next_deadline()
+    assert restored.question_trail("q1") == router.question_trail("q1")
+    assert restored.rings() == router.rings()
+
+
+def test_from_dict_rejects_unknown_version() -> None:
+    with pytest.raises(ValueError):
+        RingRouter.from_dict({"version": 99})
+
+
+def test_event_to_dict() -> None:
+    clock = FakeClock()
+    event = OfferMade("q1", "tt", 4, clock.now)
+    assert event.to_dict() == {
+        "kind": "offer_made",
+        "question_id": "q1",
+        "ring_id": "tt",
+        "person_id": 4,
+        "expires_at": "2026-01-05T09:00:00+00:00",
+    }
+    assert QuestionTimedOut("q1", "tt", 5).to_dict()["callback_suggested"] is True
+
+
+# --- timers and status ---------------------------------------------------------------
+
+
+def test_next_deadline() -> None:
+    clock = FakeClock()
+    start = clock.now
+    router = make_router(clock, members=(), alert_seconds=20, queue_timeout_seconds=180)
+    assert router.next_deadline() is None
+    ask(router, clock)
+    assert router.next_deadline() == start + timedelta(seconds=180)
+    clock.advance(10)
+    router.sign_in("asumistuki", 1, clock.now)
+    assert router.next_deadline() == start + timedelta(seconds=30)  # the offer's expiry
+    clock.advance(5)
+    ask(router, clock, qid="q2")
+    assert router.next_deadline() == start + timedelta(seconds=30)
+    router.accept("q1", 1, clock.now)
+    assert router.next_deadline() == start + timedelta(seconds=180 + 15)  # q2 queue timeout
+    # Ticking exactly at next_deadline applies that timer.
+    clock.now = router.next_deadline()  # type: ignore[assignment]
+    assert kinds(router.tick(clock.now)) == ["question_timed_out"]
+    assert router.next_deadline() is None
+
+
+def test_queue_status_and_estimate() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="serial", members=(1, 2), max_concurrent=10)
+    # Three answered questions, each after 30 s, give the estimator its samples.
+    for n in range(3):
+        ask(router, clock, qid=f"old{n}")
+        clock.advance(30)
+        assert router.accept(f"old{n}", 1, clock.now).won
+    status = router.ring_status("asumistuki", clock.now)
+    assert status.counters.answered == 3
+    assert status.counters.answered_within_target == 3
+    assert status.estimated_wait_seconds == 30.0
+    for p in (1, 2):
+        router.set_availability(p, False, None, clock.now)
+    for n in range(3):
+        ask(router, clock, qid=f"q{n}")
+        clock.advance(1)
+    qs = router.queue_status("q2", clock.now)
+    assert (qs.position, qs.queue_length) == (3, 3)
+    assert (qs.members_signed_in, qs.members_free) == (2, 0)
+    assert qs.waited_seconds == 1
+    assert qs.estimated_wait_seconds == 60.0  # median 30 s x ceil(3 / 2)
+    assert qs.to_dict()["position"] == 3
+    assert router.queue_status("q0", clock.now).estimated_wait_seconds == 30.0
+    ring = router.ring_status("asumistuki", clock.now)
+    assert (ring.waiting, ring.offered, ring.oldest_wait_seconds) == (3, 0, 3)
+    assert ring.members_signed_in == (1, 2)
+    json.dumps(ring.to_dict())
+    closed = router.queue_status("old0", clock.now)
+    assert (closed.position, closed.state, closed.deadline) == (None, "accepted", None)
+
+
+def test_estimate_unknown_without_history_or_members() -> None:
+    clock = FakeClock()
+    router = make_router(clock, members=())
+    ask(router, clock)
+    assert router.queue_status("q1", clock.now).estimated_wait_seconds is None
+    router.sign_in("asumistuki", 1, clock.now)
+    assert router.queue_status("q1", clock.now).estimated_wait_seconds is None
+
+
+def test_purge_closed() -> None:
+    clock = FakeClock()
+    router = make_router(clock)
+    ask(router, clock, qid="q1")
+    ask(router, clock, qid="q2")
+    router.cancel("q1", ASKER, clock.now)
+    clock.advance(1)
+    assert router.purge_closed(clock.now) == ["q1"]
+    with pytest.raises(UnknownQuestion):
+        router.question("q1")
+    assert router.question("q2").is_open
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError):
+        RingConfig("a", "A", method="lottery")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        RingConfig("a", "A", overflow_ring_id="a")
+    with pytest.raises(ValueError):
+        RingConfig("a", "A", alert_seconds=0)
+    with pytest.raises(ValueError):
+        RingConfig("a", "A", serial_order=[1, 1])
+    config = RingConfig("a", "A", method="serial", serial_order=[3, 1])
+    assert config.serial_order == (3, 1)
+    assert RingConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
