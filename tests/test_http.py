@@ -124,6 +124,12 @@ async def test_directory_search(server: Server) -> None:
     assert await names("q=kuusilahti") == ["Cecilia"]
     assert await names("role=supervisor") == ["Eeva"]
     assert await names("q=%25") == []
+    # Benefits and roles by their Finnish and Swedish names; accents optional.
+    assert await names("q=asumistuki") == ["Bertil"]
+    assert await names("q=bostadsbidrag") == ["Bertil"]
+    assert await names("q=sosiaalityontekija") == ["Cecilia"]
+    assert await names("q=esihenkilö") == ["Eeva"]
+    assert await names("q=JÄRVI-suomen") == ["Cecilia"]
     everyone = (await aino.api("GET", "/api/people")).json()["people"]
     assert all("presence" in p for p in everyone)
     assert (await aino.api("GET", "/api/people?organisation=abc")).status_code == 400

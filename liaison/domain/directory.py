@@ -274,6 +274,16 @@ _PHONE = re.compile(r"[0-9 +\-()]*")
 _SPLIT = re.compile(r"[;,]")
 
 
+def fold(text: str) -> str:
+    """Search form of any text: what `_key` does, so "jaaskelainen" finds "Jääskeläinen"."""
+    return _key(text)
+
+
+def vocabulary_words(code: str) -> list[str]:
+    """Every name a role or benefit code is known by (Finnish, Swedish, English), folded."""
+    return [w for w, c in (*_ROLE_ALIASES.items(), *_BENEFIT_ALIASES.items()) if c == code]
+
+
 def normalise_role(value: str) -> str | None:
     """The canonical role for an English or Finnish word, or None."""
     return _ROLE_ALIASES.get(_key(value))

@@ -9,6 +9,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liaison.domain import presence as presence_domain
+from liaison.domain.directory import fold, vocabulary_words
 from liaison.store.models import (
     Account,
     Conversation,
@@ -26,6 +27,7 @@ from liaison.store.models import (
 
 
 def search_text_for(person: Person, organisation: Organisation, unit: Unit | None) -> str:
+    """Folded (case and accents) so a search typed without ä or ö still finds the person."""
     parts = [
         person.first_name,
         person.last_name,
@@ -38,8 +40,9 @@ def search_text_for(person: Person, organisation: Organisation, unit: Unit | Non
         " ".join(person.benefits),
         " ".join(person.tags),
         " ".join(person.roles),
+        *(word for code in (*person.roles, *person.benefits) for word in vocabulary_words(code)),
     ]
-    return " ".join(p for p in parts if p).lower()
+    return fold(" ".join(p for p in parts if p))
 
 
 def person_dict(person: Person, organisation: Organisation, unit: Unit | None) -> dict[str, Any]:
@@ -92,7 +95,7 @@ async def search_people(
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     query = _people_query()
-    for word in text.lower().split()[:8]:
+    for word in fold(text).split()[:8]:
         query = query.where(Person.search_text.contains(word, autoescape=True))
     if organisation_id is not None:
         query = query.where(Person.organisation_id == organisation_id)
