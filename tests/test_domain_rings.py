@@ -268,7 +268,7 @@ def test_queue_timeout_overflows_to_next_ring() -> None:
     assert offered_to(router.set_availability(7, True, None, clock.now)) == [7]
     outcome = router.accept("q1", 7, clock.now)
     assert outcome.won
-    assert [e for e in outcome.events if isinstance(e, QuestionAccepted)][0].wait_seconds == 60
+    assert next(e for e in outcome.events if isinstance(e, QuestionAccepted)).wait_seconds == 60
 
 
 def test_queue_timeout_without_overflow_suggests_callback() -> None:
