@@ -71,8 +71,8 @@ function formatTime(iso) {
 function presenceLabel(view) {
   if (!view) return labels.status.offline;
   let text = labels.status[view.status] || view.status;
-  if (view.status === "dnd" && view.dnd_until) text += ` ${t("until {time}", { time: formatTime(view.dnd_until) })}`;
-  if (view.status === "offline" && view.last_seen) text += ` · ${t("last seen {time}", { time: formatTime(view.last_seen) })}`;
+  if (view.status === "dnd" && view.dnd_until) text += " " + t("until {time}", { time: formatTime(view.dnd_until) });
+  if (view.status === "offline" && view.last_seen) text += " · " + t("last seen {time}", { time: formatTime(view.last_seen) });
   return text;
 }
 
@@ -198,7 +198,7 @@ function renderPeople() {
       ),
     ),
   );
-  $("people-count").textContent = t("{count} people", { count: shown.length });
+  $("people-count").textContent = t("People: {count}", { count: shown.length });
 }
 
 function showPerson(personId) {
@@ -224,7 +224,7 @@ function showPerson(personId) {
       p.benefits.length ? [el("dt", {}, t("Benefits")), el("dd", {}, p.benefits.map((b) => labels.benefits[b] || b).join(", "))] : null,
       p.area ? [el("dt", {}, t("Area")), el("dd", {}, p.area)] : null,
       p.work_phone ? [el("dt", {}, t("Work phone")), el("dd", {}, el("a", { href: `tel:${p.work_phone.replace(/\s/g, "")}` }, p.work_phone))] : null,
-      hours.length ? [el("dt", {}, t("Phone hours")), el("dd", {}, hours.join(", "), inPhoneHoursNow(view) ? ` (${t("now")})` : "")] : null,
+      hours.length ? [el("dt", {}, t("Phone hours")), el("dd", {}, hours.join(", "), inPhoneHoursNow(view) ? " (" + t("now") + ")" : "")] : null,
       p.languages.length ? [el("dt", {}, t("Languages")), el("dd", {}, p.languages.join(", "))] : null,
       p.ask_me_about ? [el("dt", {}, t("Ask me about")), el("dd", {}, p.ask_me_about)] : null,
       p.tags.length ? [el("dt", {}, t("Expertise")), el("dd", {}, p.tags.join(", "))] : null,
@@ -287,7 +287,7 @@ function renderConversations() {
             onclick: () => openConversation(c.id),
           },
           el("span", { class: "conversation-title" }, conversationTitle(c)),
-          other ? presenceBadge(other.person_id) : el("span", { class: "muted small" }, t("{count} members", { count: c.members.length })),
+          other ? presenceBadge(other.person_id) : el("span", { class: "muted small" }, t("Members: {count}", { count: c.members.length })),
           unread ? el("span", { class: "unread" }, el("span", { class: "visually-hidden" }, t("unread")), ` ${unread}`) : null,
         ),
       );
