@@ -196,6 +196,7 @@ async def test_keyboard_only_login_search_and_profile(browser: Browser, server: 
     context = await browser.new_context(base_url=server.url)
     page = await context.new_page()
     await page.goto("/login")
+    await expect(page.get_by_label("Käyttäjätunnus")).to_be_focused()  # autofocus
     await page.keyboard.type("cecilia")
     await page.keyboard.press("Tab")
     await page.keyboard.type(PASSWORD)

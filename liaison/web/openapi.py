@@ -1,4 +1,10 @@
-"""The OpenAPI document for the JSON endpoints."""
+"""The OpenAPI 3.1 document for the JSON endpoints (liaison/web/api.py), served at
+/api/openapi.json. The real-time side (the WebSocket at /ws) is described in
+docs/protocol.md; OpenAPI cannot express it.
+
+The document is built by small helpers so that each operation reads as one block.
+Keep it in step with liaison/web/api.py: every route there has an operation here.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,870 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+Schema = dict[str, Any]
+
+
+# ---------------------------------------------------------------- schema helpers
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+def string(description: str = "", **extra: Any) -> Schema:
+    schema: Schema = {"type": "string", **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def integer(description: str = "", **extra: Any) -> Schema:
+    schema: Schema = {"type": "integer", **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def boolean(description: str = "") -> Schema:
+    schema: Schema = {"type": "boolean"}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def array(items: Schema, description: str = "", **extra: Any) -> Schema:
+    schema: Schema = {"type": "array", "items": items, **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def obj(
+    properties: dict[str, Schema],
+    required: list[str] | None = None,
+    description: str = "",
+    closed: bool = False,
+) -> Schema:
+    """An object; `required` defaults to every property (response shapes are complete)."""
+    schema: Schema = {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+    }
+    if closed:
+        schema["additionalProperties"] = False
+    if description:
+        schema["description"] = description
+    return schema
+
+
+# ---------------------------------------------------------------- operation helpers
+
+SESSION: dict[str, list[str]] = {"sessionCookie": []}
+# Unsafe methods: the session, and the double-submit CSRF token in cookie and header.
+SESSION_AND_CSRF: dict[str, list[str]] = {"sessionCookie": [], "csrfCookie": [], "csrfHeader": []}
+
+
+def json_content(schema: Schema) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def ok(description: str, schema: Schema, status: str = "200") -> dict[str, Any]:
+    return {status: {"description": description, "content": json_content(schema)}}
+
+
+def errors(*statuses: str) -> dict[str, Any]:
+    """Shared error responses by status; each has the body {"error", "reason"}."""
+    return {
+        status: {"$ref": f"#/components/responses/{ERROR_RESPONSES[status]}"} for status in statuses
+    }
+
+
+def operation(
+    operation_id: str,
+    summary: str,
+    tag: str,
+    responses: dict[str, Any],
+    *,
+    unsafe: bool = False,
+    description: str = "",
+    parameters: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "tags": [tag],
+        "security": [SESSION_AND_CSRF if unsafe else SESSION],
+    }
+    if description:
+        op["description"] = description
+    if parameters:
+        op["parameters"] = parameters
+    if body is not None:
+        op["requestBody"] = body
+    # Every authenticated operation can answer 401; unsafe ones also 403 (CSRF, Origin).
+    common = ("401", "403") if unsafe else ("401",)
+    op["responses"] = {**responses, **errors(*common)}
+    return op
+
+
+def json_body(schema: Schema, description: str = "") -> dict[str, Any]:
+    body: dict[str, Any] = {"required": True, "content": json_content(schema)}
+    if description:
+        body["description"] = description
+    return body
+
+
+def path_id(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "integer"},
+    }
+
+
+def query(name: str, schema: Schema, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+# ---------------------------------------------------------------- components
+
+ERROR_RESPONSES = {
+    "400": "BadRequest",
+    "401": "NotAuthenticated",
+    "403": "Forbidden",
+    "404": "NotFound",
+    "409": "Conflict",
+}
+
+ERROR_CODES = [
+    "bad_request",
+    "bad_field",
+    "bad_status",
+    "bad_photo",
+    "empty_message",
+    "group_full",
+    "already_member",
+    "weak_password",
+    "exists",
+    "not_authenticated",
+    "forbidden",
+    "not_a_member",
+    "not_allowed",
+    "not_found",
+    "bad_method",
+]
+
+STATUSES = ["available", "busy", "dnd", "away", "offline"]
+
+PHONE_HOURS = obj(
+    {
+        "day": integer("0 = Monday ... 6 = Sunday", minimum=0, maximum=6),
+        "start": string("HH:MM, before end", pattern=r"^[0-2][0-9]:[0-5][0-9]$"),
+        "end": string("HH:MM, after start", pattern=r"^[0-2][0-9]:[0-5][0-9]$"),
+    },
+    description="One weekly phone-hours slot. Stored and shown as entered; no time zone.",
+)
+
+PRESENCE_VIEW = obj(
+    {
+        "person_id": integer(),
+        "status": string("The effective status (see docs/presence.md)", enum=STATUSES),
+        "note": string("Status note, at most 200 characters"),
+        "dnd_until": nullable(
+            string("End of do-not-disturb; set only while status is dnd", format="date-time")
+        ),
+        "out_of_office_until": nullable(
+            string("Last day out of office; null when not (or no longer) out", format="date")
+        ),
+        "out_of_office_note": string("Empty unless out of office"),
+        "phone_hours": array(ref("PhoneHours"), "Sorted by day and start"),
+        "last_seen": nullable(
+            string("When last connected; only while status is offline", format="date-time")
+        ),
+    },
+    description="The presence of one person, as every viewer sees it.",
+)
+
+PRESENCE_CHANGES = obj(
+    {
+        "status": string(
+            "The person's own choice. Setting it clears dnd_until unless dnd_until is "
+            "given in the same request with status dnd.",
+            enum=["available", "away", "dnd"],
+        ),
+        "dnd_until": nullable(
+            string(
+                "Only read together with status dnd: ISO 8601 with a time zone, in the "
+                "future. Omitted or null: do-not-disturb until changed.",
+                format="date-time",
+            )
+        ),
+        "note": string("Status note", maxLength=200),
+        "out_of_office_until": nullable(
+            string('Last day out of office (YYYY-MM-DD); null or "" clears it', format="date")
+        ),
+        "out_of_office_note": string(maxLength=200),
+        "phone_hours": array(ref("PhoneHours"), "Replaces all phone hours", maxItems=28),
+    },
+    required=[],
+    description=(
+        "Only the fields given change. Over HTTP, fields other than these are ignored "
+        "(the WebSocket set_presence frame refuses them)."
+    ),
+)
+
+ORGANISATION_REF = obj(
+    {
+        "id": integer(),
+        "name": string(),
+        "kind": string("kela or social_services"),
+    }
+)
+
+UNIT = obj(
+    {
+        "id": integer(),
+        "name": string(),
+        "kind": string(
+            "insurance_district, benefit_team, customer_service, wellbeing_county or municipality"
+        ),
+        "area": string("Area served; may be empty"),
+    }
+)
+
+PERSON = obj(
+    {
+        "id": integer(),
+        "first_name": string(),
+        "last_name": string(),
+        "name": string("first_name and last_name"),
+        "title": string(),
+        "email": string(),
+        "organisation": ORGANISATION_REF,
+        "unit": nullable(ref("Unit")),
+        "area": string("The unit's area, or empty"),
+        "roles": array(string()),
+        "benefits": array(string()),
+        "languages": array(string("Two-letter code")),
+        "tags": array(string()),
+        "work_phone": string(),
+        "ask_me_about": string(),
+        "photo_url": nullable(string("Relative URL of the photo; null when there is none")),
+    },
+    description="A directory entry.",
+)
+
+PERSON_WITH_PRESENCE = {
+    "allOf": [
+        ref("Person"),
+        obj({"presence": ref("PresenceView")}),
+    ]
+}
+
+ORGANISATION = obj(
+    {
+        "id": integer(),
+        "name": string(),
+        "kind": string("kela or social_services"),
+        "units": array(ref("Unit"), "Sorted by name"),
+    }
+)
+
+MESSAGE = obj(
+    {
+        "id": integer("Server id"),
+        "conversation_id": integer(),
+        "seq": integer("Position in the conversation: 1, 2, 3 ... without gaps", minimum=1),
+        "sender_id": integer("Person id of the sender"),
+        "client_id": string("The id the sending client chose", minLength=1, maxLength=64),
+        "body": string("Plain text"),
+        "created_at": string(format="date-time"),
+    }
+)
+
+MEMBER = obj({"person_id": integer(), "last_read_seq": integer(minimum=0)})
+
+CONVERSATION_SUMMARY = obj(
+    {
+        "id": integer(),
+        "kind": string(enum=["direct", "group"]),
+        "title": string("Empty for direct conversations"),
+        "created_by": integer("Person id"),
+        "last_seq": integer("seq of the newest message; 0 when there is none", minimum=0),
+        "last_read_seq": integer("The viewer's read marker", minimum=0),
+        "unread": integer("last_seq - last_read_seq, at least 0", minimum=0),
+        "members": array(ref("Member"), "Sorted by person id"),
+        "last_message": nullable(ref("Message")),
+    },
+    description="A conversation as the viewer sees it.",
+)
+
+ACCOUNT = obj(
+    {
+        "id": integer(),
+        "username": string(),
+        "person_id": integer(),
+        "name": string(),
+        "is_admin": boolean(),
+        "disabled": boolean(),
+    }
+)
+
+IMPORT_REPORT = obj(
+    {
+        "dry_run": boolean(),
+        "rows": integer("Data rows read"),
+        "created": integer("Valid rows that add a person"),
+        "updated": integer("Valid rows that change a person"),
+        "unchanged": integer("Valid rows that change nothing"),
+        "organisations_created": array(string()),
+        "units_created": array(string()),
+        "units_updated": array(string("Existing units whose area the file changed")),
+        "errors": array(
+            obj(
+                {
+                    "line": integer("Line as in the spreadsheet; 0 means the file as a whole"),
+                    "column": nullable(string()),
+                    "reason": string(),
+                }
+            )
+        ),
+        "applied": boolean("Whether anything was written (no errors and not a dry run)"),
+    }
+)
+
+ERROR = obj(
+    {
+        "error": string("A stable machine-readable code", examples=ERROR_CODES),
+        "reason": string("A human-readable explanation, in English"),
+    },
+    description="Every JSON error response has this body.",
+)
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": json_content(ref("Error"))}
+
+
+COMPONENTS: dict[str, Any] = {
+    "schemas": {
+        "Error": ERROR,
+        "PhoneHours": PHONE_HOURS,
+        "PresenceView": PRESENCE_VIEW,
+        "PresenceChanges": PRESENCE_CHANGES,
+        "Unit": UNIT,
+        "Person": PERSON,
+        "PersonWithPresence": PERSON_WITH_PRESENCE,
+        "Organisation": ORGANISATION,
+        "Message": MESSAGE,
+        "Member": MEMBER,
+        "ConversationSummary": CONVERSATION_SUMMARY,
+        "Account": ACCOUNT,
+        "ImportReport": IMPORT_REPORT,
+    },
+    "responses": {
+        "BadRequest": _error_response(
+            "Invalid input: bad_request (body not a JSON object, query parameter not a whole "
+            "number, malformed form) or a field-specific code such as bad_field."
+        ),
+        "NotAuthenticated": _error_response(
+            "not_authenticated: no valid liaison_session cookie. Log in again."
+        ),
+        "Forbidden": _error_response(
+            "forbidden: missing or wrong CSRF token, an Origin header that is not allowed, "
+            "or an administrator-only endpoint; or a chat rule (not_a_member, not_allowed)."
+        ),
+        "NotFound": _error_response("not_found: no such person, conversation, account or photo."),
+        "Conflict": _error_response("exists: the username is taken or the person has an account."),
+    },
+    "securitySchemes": {
+        "sessionCookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "liaison_session",
+            "description": (
+                "Set by POST /login (an HTML form: username, password, csrf_token). "
+                "HttpOnly, SameSite=Lax; valid for LIAISON_SESSION_DAYS days."
+            ),
+        },
+        "csrfCookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "liaison_csrf",
+            "description": (
+                "Double-submit CSRF token, set by any server-rendered page (e.g. GET /login). "
+                "Unsafe methods need it, equal to the X-CSRF-Token header."
+            ),
+        },
+        "csrfHeader": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-CSRF-Token",
+            "description": (
+                "The value of the liaison_csrf cookie (pages also carry it in "
+                '<meta name="csrf-token">). Required for POST, PUT, PATCH and DELETE. '
+                "When an Origin header is sent, it must be the server's own origin or one "
+                "listed in LIAISON_ALLOWED_ORIGINS."
+            ),
+        },
+    },
+}
+
+
+# ---------------------------------------------------------------- paths
+
+CONVERSATION_ID = path_id("conversation_id", "Conversation id")
+PERSON_ID = path_id("person_id", "Person id")
+
+PATHS: dict[str, Any] = {
+    "/api/me": {
+        "get": operation(
+            "getMe",
+            "The logged-in account and its directory entry",
+            "me",
+            ok(
+                "The viewer",
+                obj(
+                    {
+                        "username": string(),
+                        "is_admin": boolean(),
+                        "language": nullable(
+                            string("Chosen interface language", enum=["fi", "sv", "en"])
+                        ),
+                        "person": ref("PersonWithPresence"),
+                    }
+                ),
+            ),
+        )
+    },
+    "/api/me/profile": {
+        "patch": operation(
+            "updateProfile",
+            "Change one's own directory fields",
+            "me",
+            {
+                **ok("The updated entry", ref("PersonWithPresence")),
+                **errors("400"),
+            },
+            unsafe=True,
+            description=(
+                "Only the fields given change; text is trimmed. Any other field is refused "
+                "with bad_field and nothing changes."
+            ),
+            body=json_body(
+                obj(
+                    {
+                        "title": string(maxLength=200),
+                        "work_phone": string(maxLength=50),
+                        "ask_me_about": string(maxLength=2000),
+                        "tags": array(string(minLength=1, maxLength=50), maxItems=20),
+                        "languages": array(
+                            string("Two letters, stored lower-case", pattern="^[A-Za-z]{2}$")
+                        ),
+                    },
+                    required=[],
+                    closed=True,
+                )
+            ),
+        )
+    },
+    "/api/me/presence": {
+        "patch": operation(
+            "updatePresence",
+            "Change one's own status, note, out of office or phone hours",
+            "me",
+            {
+                **ok(
+                    "The viewer's presence as computed right after the change", ref("PresenceView")
+                ),
+                **errors("400"),
+            },
+            unsafe=True,
+            description=(
+                "The same as the WebSocket frame set_presence. Every client receives a "
+                "presence frame when the view changes. Errors: bad_status, bad_field."
+            ),
+            body=json_body(ref("PresenceChanges")),
+        )
+    },
+    "/api/me/photo": {
+        "post": operation(
+            "uploadPhoto",
+            "Upload one's own photo",
+            "me",
+            {
+                **ok("Stored", obj({"ok": {"const": True}})),
+                **errors("400"),
+            },
+            unsafe=True,
+            description=(
+                "PNG, JPEG or WebP (recognised by content, not by the declared type), at "
+                "most LIAISON_MAX_PHOTO_BYTES. Errors: bad_field (no part named photo), "
+                "bad_photo (too large or not one of those formats)."
+            ),
+            body={
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": obj(
+                            {"photo": string("The image file", contentMediaType="image/*")},
+                        )
+                    }
+                },
+            },
+        )
+    },
+    "/api/me/language": {
+        "put": operation(
+            "setLanguage",
+            "Choose the interface language",
+            "me",
+            {
+                **ok("Saved", obj({"language": string(enum=["fi", "sv", "en"])})),
+                **errors("400"),
+            },
+            unsafe=True,
+            body=json_body(obj({"language": string(enum=["fi", "sv", "en"])})),
+        )
+    },
+    "/api/people": {
+        "get": operation(
+            "searchPeople",
+            "Search the directory",
+            "directory",
+            {
+                **ok(
+                    "Matches, sorted by last and first name",
+                    obj({"people": array(ref("PersonWithPresence"))}),
+                ),
+                **errors("400"),
+            },
+            parameters=[
+                query(
+                    "q",
+                    string(),
+                    "Free text (first 200 characters, first 8 words); every word must occur "
+                    "in the person's searchable text. Case and accents are folded; benefit "
+                    "and role names in Finnish and Swedish match too.",
+                ),
+                query("benefit", string(), "Benefit code the person has, exactly"),
+                query("organisation", integer(), "Organisation id"),
+                query("area", string(), "Unit area, case-insensitive, exactly"),
+                query("tag", string(), "Tag, case-insensitive, exactly"),
+                query("role", string(), "Role code, exactly"),
+                query("limit", integer(maximum=500), "Maximum results; default 200, at most 500"),
+            ],
+        )
+    },
+    "/api/people/{person_id}": {
+        "get": operation(
+            "getPerson",
+            "One directory entry with presence",
+            "directory",
+            {**ok("The person", ref("PersonWithPresence")), **errors("404")},
+            parameters=[PERSON_ID],
+        )
+    },
+    "/api/organisations": {
+        "get": operation(
+            "listOrganisations",
+            "Organisations with their units, and every area",
+            "directory",
+            ok(
+                "Organisations sorted by name; areas sorted",
+                obj(
+                    {
+                        "organisations": array(ref("Organisation")),
+                        "areas": array(string(), "Distinct non-empty unit areas"),
+                    }
+                ),
+            ),
+        )
+    },
+    "/people/{person_id}/photo": {
+        "get": operation(
+            "getPhoto",
+            "A person's photo",
+            "directory",
+            {
+                "200": {
+                    "description": (
+                        "The image; Cache-Control: private, max-age=86400. photo_url carries a "
+                        "version parameter that changes with each upload."
+                    ),
+                    "content": {
+                        "image/png": {"schema": string(contentMediaType="image/png")},
+                        "image/jpeg": {"schema": string(contentMediaType="image/jpeg")},
+                        "image/webp": {"schema": string(contentMediaType="image/webp")},
+                    },
+                },
+                **errors("404"),
+            },
+            parameters=[PERSON_ID, query("v", integer(), "Photo version; ignored by the server")],
+        )
+    },
+    "/api/conversations": {
+        "get": operation(
+            "listConversations",
+            "The viewer's conversations",
+            "conversations",
+            ok(
+                "Most recent activity first; conversations without messages last",
+                obj({"conversations": array(ref("ConversationSummary"))}),
+            ),
+        ),
+        "post": operation(
+            "createConversation",
+            "Open a direct conversation or create a group",
+            "conversations",
+            {
+                **ok("The conversation", ref("ConversationSummary"), "201"),
+                **errors("400", "404"),
+            },
+            unsafe=True,
+            description=(
+                "With person_id: the direct conversation with that person; an existing one "
+                "is returned (still 201). Otherwise a new group with title and members (the "
+                "creator is added; 2 to LIAISON_MAX_GROUP_MEMBERS people in all). Every "
+                "member's connections receive a conversation frame. Errors: bad_field, "
+                "group_full (400), not_found (404)."
+            ),
+            body=json_body(
+                {
+                    "oneOf": [
+                        obj({"person_id": integer("The other person")}),
+                        obj(
+                            {
+                                "title": string(minLength=1, maxLength=100),
+                                "members": array(integer(), "Person ids"),
+                            }
+                        ),
+                    ]
+                }
+            ),
+        ),
+    },
+    "/api/conversations/{conversation_id}": {
+        "patch": operation(
+            "renameConversation",
+            "Rename a group",
+            "conversations",
+            {
+                **ok("The conversation", ref("ConversationSummary")),
+                **errors("400", "404"),
+            },
+            unsafe=True,
+            description=(
+                "Group members and administrators only (not_allowed, 403); direct "
+                "conversations cannot be renamed (not_allowed, 403)."
+            ),
+            parameters=[CONVERSATION_ID],
+            body=json_body(obj({"title": string(minLength=1, maxLength=100)})),
+        )
+    },
+    "/api/conversations/{conversation_id}/messages": {
+        "get": operation(
+            "conversationHistory",
+            "A page of history",
+            "conversations",
+            {
+                **ok(
+                    "The newest messages before `before`, oldest first",
+                    obj({"messages": array(ref("Message"))}),
+                ),
+                **errors("400", "403"),
+            },
+            description=(
+                "Members only: not_a_member (403), also for a conversation that does not "
+                "exist. To page backwards, pass the smallest seq received as before."
+            ),
+            parameters=[
+                CONVERSATION_ID,
+                query("before", integer(), "Only messages with seq below this"),
+                query(
+                    "limit",
+                    integer(),
+                    "Page size; default 50, at least 1, at most 200",
+                ),
+            ],
+        )
+    },
+    "/api/conversations/{conversation_id}/members": {
+        "post": operation(
+            "addMember",
+            "Add a person to a group",
+            "conversations",
+            {
+                **ok("The conversation", ref("ConversationSummary")),
+                **errors("400", "404"),
+            },
+            unsafe=True,
+            description=(
+                "Group members and administrators only. The newcomer starts with everything "
+                "already sent counted as read. Errors: bad_field, already_member, group_full "
+                "(400), not_allowed (403), not_found (404)."
+            ),
+            parameters=[CONVERSATION_ID],
+            body=json_body(obj({"person_id": integer()})),
+        )
+    },
+    "/api/conversations/{conversation_id}/members/{person_id}": {
+        "delete": operation(
+            "removeMember",
+            "Remove a person from a group (or leave it)",
+            "conversations",
+            {"204": {"description": "Removed"}, **errors("404")},
+            unsafe=True,
+            description=(
+                "Any group member (or an administrator) may remove any member, including "
+                "themselves. The removed person's connections receive conversation_removed; "
+                "the remaining members receive conversation. Errors: not_allowed (403), "
+                "not_found (404: no such conversation, or the person is not a member)."
+            ),
+            parameters=[CONVERSATION_ID, PERSON_ID],
+        )
+    },
+    "/api/admin/accounts": {
+        "get": operation(
+            "listAccounts",
+            "Every account (administrators only)",
+            "admin",
+            {
+                **ok("Sorted by username", obj({"accounts": array(ref("Account"))})),
+                **errors("403"),
+            },
+        ),
+        "post": operation(
+            "createAccount",
+            "Create a login for a directory person (administrators only)",
+            "admin",
+            {
+                **ok("Created", obj({"id": integer(), "username": string()}), "201"),
+                **errors("400", "409"),
+            },
+            unsafe=True,
+            description=(
+                "Errors: bad_field (username empty, over 100 characters or with spaces; "
+                "person_id not a number), weak_password (under 8 characters), not_found "
+                "(no such person; status 400), exists (409)."
+            ),
+            body=json_body(
+                obj(
+                    {
+                        "username": string(minLength=1, maxLength=100, pattern=r"^\S+$"),
+                        "password": string(minLength=8),
+                        "person_id": integer(),
+                        "is_admin": boolean("Default false"),
+                    },
+                    required=["username", "password", "person_id"],
+                )
+            ),
+        ),
+    },
+    "/api/admin/accounts/{account_id}": {
+        "patch": operation(
+            "updateAccount",
+            "Disable or re-enable an account (administrators only)",
+            "admin",
+            {
+                **ok("Saved", obj({"disabled": boolean()})),
+                **errors("400", "404"),
+            },
+            unsafe=True,
+            description=(
+                "Disabling deletes the account's sessions and closes its live WebSocket "
+                "connections on every node with close code 4009."
+            ),
+            parameters=[path_id("account_id", "Account id")],
+            body=json_body(obj({"disabled": boolean()})),
+        )
+    },
+    "/api/admin/import": {
+        "post": operation(
+            "importDirectory",
+            "Import the directory from CSV or XLSX (administrators only)",
+            "admin",
+            {
+                **ok("Imported (or, with dry_run, checked) without errors", ref("ImportReport")),
+                "422": {
+                    "description": "The file has errors; nothing was changed",
+                    "content": json_content(ref("ImportReport")),
+                },
+                **errors("400"),
+            },
+            unsafe=True,
+            description=(
+                "All or nothing: a file with any error changes nothing and every error is "
+                "listed. People missing from the file are kept."
+            ),
+            body={
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": obj(
+                            {
+                                "file": string("The CSV or XLSX file"),
+                                "dry_run": string(
+                                    "1, true, on or yes: report only, change nothing"
+                                ),
+                            },
+                            required=["file"],
+                        )
+                    }
+                },
+            },
+        )
+    },
+    "/api/openapi.json": {
+        "get": {
+            "operationId": "getOpenAPI",
+            "summary": "This document",
+            "tags": ["meta"],
+            "security": [],
+            "responses": ok("The OpenAPI document", {"type": "object"}),
+        }
+    },
+}
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
-    "info": {"title": "Liaison", "version": "1"},
-    "paths": {},
+    "info": {
+        "title": "Liaison JSON API",
+        "version": "1",
+        "description": (
+            "The HTTP JSON endpoints of Liaison. Real-time chat and presence use the "
+            "WebSocket at /ws, described in docs/protocol.md. Log in with the HTML form at "
+            "/login to get the liaison_session cookie. Unsafe methods (POST, PUT, PATCH, "
+            "DELETE) also need the X-CSRF-Token header equal to the liaison_csrf cookie. "
+            'Errors have the body {"error": code, "reason": text}; an unexpected server '
+            "failure is a plain-text 500."
+        ),
+    },
+    "servers": [{"url": "/"}],
+    "tags": [
+        {"name": "me", "description": "The logged-in person"},
+        {"name": "directory", "description": "People and organisations"},
+        {"name": "conversations", "description": "Chat conversations (sending is on /ws)"},
+        {"name": "admin", "description": "Administrators only (others get 403 forbidden)"},
+        {"name": "meta", "description": "About the API"},
+    ],
+    "security": [SESSION],
+    "paths": PATHS,
+    "components": COMPONENTS,
 }
 
 
