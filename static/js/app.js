@@ -73,7 +73,14 @@ function presenceLabel(view) {
   let text = labels.status[view.status] || view.status;
   if (view.status === "dnd" && view.dnd_until) text += " " + t("until {time}", { time: formatTime(view.dnd_until) });
   if (view.status === "offline" && view.last_seen) text += " · " + t("last seen {time}", { time: formatTime(view.last_seen) });
+  if (view.out_of_office_until) text += " · " + t("Out of office until {date}", { date: formatDate(view.out_of_office_until) });
+  if (inPhoneHoursNow(view)) text += " · " + t("Phone hours now");
+  if (view.note) text += ` – ${view.note}`;
   return text;
+}
+
+function formatDate(isoDate) {
+  return new Date(`${isoDate}T12:00:00`).toLocaleDateString(document.documentElement.lang);
 }
 
 function presenceBadge(personId) {
@@ -213,10 +220,7 @@ function showPerson(personId) {
     el("h2", { id: "person-dialog-name" }, p.name),
     el("p", {}, [p.title, p.organisation.name, p.unit?.name].filter(Boolean).join(" · ")),
     presenceBadge(personId),
-    view?.note ? el("p", { class: "note" }, view.note) : null,
-    view?.out_of_office_until
-      ? el("p", { class: "ooo" }, t("Out of office until {date}", { date: view.out_of_office_until }), view.out_of_office_note ? ` – ${view.out_of_office_note}` : "")
-      : null,
+    view?.out_of_office_until && view.out_of_office_note ? el("p", { class: "ooo" }, view.out_of_office_note) : null,
     el(
       "dl",
       {},
