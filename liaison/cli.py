@@ -112,8 +112,6 @@ def main(argv: list[str] | None = None) -> int:
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
-    if args.command == "demo":
-        overrides["demo"] = True
     settings = settings.with_overrides(**overrides)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+BUS_SCHEMES = ("memory://",)
 
 
 class ConfigError(ValueError):
@@ -58,7 +61,6 @@ class Settings:
     bus_url: str = "memory://"
     host: str = "127.0.0.1"
     port: int = 8000
-    demo: bool = False
     # Secure cookies are forced on with this; otherwise they follow the request scheme.
     cookie_secure: bool = False
     session_days: int = 14
@@ -80,8 +82,9 @@ class Settings:
     history_page_size: int = 50
     resume_max_messages: int = 1000
     default_language: str = "fi"
+    # The users' time zone: out of office ends at their midnight.
+    time_zone: str = "Europe/Helsinki"
     log_level: str = "info"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -93,13 +96,23 @@ class Settings:
         language = e.get("LIAISON_DEFAULT_LANGUAGE", base.default_language)
         if language not in ("fi", "sv", "en"):
             raise ConfigError(f"LIAISON_DEFAULT_LANGUAGE must be fi, sv or en, got {language!r}")
-        return cls(
+        log_level = e.get("LIAISON_LOG_LEVEL", base.log_level).lower()
+        if log_level not in LOG_LEVELS:
+            raise ConfigError(f"LIAISON_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        bus_url = e.get("LIAISON_BUS_URL", base.bus_url)
+        if not bus_url.startswith(BUS_SCHEMES):
+            raise ConfigError(f"LIAISON_BUS_URL must start with {' or '.join(BUS_SCHEMES)}")
+        time_zone = e.get("LIAISON_TIME_ZONE", base.time_zone)
+        try:
+            ZoneInfo(time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"LIAISON_TIME_ZONE {time_zone!r} is not a known time zone") from None
+        settings = cls(
             database_url=e.get("LIAISON_DATABASE_URL", base.database_url),
             database_schema=e.get("LIAISON_DATABASE_SCHEMA", base.database_schema),
-            bus_url=e.get("LIAISON_BUS_URL", base.bus_url),
+            bus_url=bus_url,
             host=e.get("LIAISON_HOST", base.host),
             port=_int(e, "LIAISON_PORT", base.port, 1),
-            demo=_bool(e, "LIAISON_DEMO", base.demo),
             cookie_secure=_bool(e, "LIAISON_COOKIE_SECURE", base.cookie_secure),
             session_days=_int(e, "LIAISON_SESSION_DAYS", base.session_days, 1),
             allowed_origins=origins,
@@ -123,9 +136,17 @@ class Settings:
                 e, "LIAISON_FLOOD_DISCONNECT_AFTER", base.flood_disconnect_after, 1
             ),
             outbox_size=_int(e, "LIAISON_OUTBOX_SIZE", base.outbox_size, 10),
+            history_page_size=_int(e, "LIAISON_HISTORY_PAGE_SIZE", base.history_page_size, 1),
+            resume_max_messages=_int(e, "LIAISON_RESUME_MAX_MESSAGES", base.resume_max_messages, 1),
             default_language=language,
-            log_level=e.get("LIAISON_LOG_LEVEL", base.log_level),
+            time_zone=time_zone,
+            log_level=log_level,
         )
+        if settings.heartbeat_interval_seconds >= settings.heartbeat_timeout_seconds:
+            raise ConfigError(
+                "LIAISON_HEARTBEAT_INTERVAL_SECONDS must be below LIAISON_HEARTBEAT_TIMEOUT_SECONDS"
+            )
+        return settings
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -261,3 +261,41 @@ async def test_admin_creates_and_reenables_accounts(server: Server) -> None:
     assert twice.status_code == 409
     frida = await server.client("frida", "long-enough-1")
     assert (await frida.api("GET", "/api/me")).status_code == 200
+
+
+async def test_account_creation_checks_types(server: Server) -> None:
+    admin = await server.client("admin")
+    person_id = server.people["aino"]
+    for body in (
+        {"username": "x1", "password": "long-enough-1", "person_id": [person_id]},
+        {
+            "username": "x2",
+            "password": "long-enough-1",
+            "person_id": person_id,
+            "is_admin": "false",
+        },
+        {"username": 5, "password": "long-enough-1", "person_id": person_id},
+    ):
+        response = await admin.api("POST", "/api/admin/accounts", json=body)
+        assert response.status_code == 400, (body, response.text)
+
+
+async def test_presence_patch_refuses_unknown_or_empty_changes(server: Server) -> None:
+    bertil = await server.client("bertil")
+    for body in ({}, {"colour": "red"}, {"dnd_until": "2099-01-01T00:00:00+00:00"}):
+        response = await bertil.api("PATCH", "/api/me/presence", json=body)
+        assert response.status_code == 400, body
+        assert response.json()["error"] == "bad_field"
+
+
+async def test_nobody_is_pushed_out_of_a_pair_but_anyone_may_leave(server: Server) -> None:
+    p = server.people
+    aino = await server.client("aino")
+    created = (
+        await aino.api(
+            "POST", "/api/conversations", json={"title": "Pari", "members": [p["bertil"]]}
+        )
+    ).json()
+    url = f"/api/conversations/{created['id']}/members"
+    assert (await aino.api("DELETE", f"{url}/{p['bertil']}")).status_code == 400
+    assert (await aino.api("DELETE", f"{url}/{p['aino']}")).status_code == 204

@@ -193,3 +193,74 @@ async def test_disabling_an_account_closes_its_connections(server: Server) -> No
     assert (await bertil.api("GET", "/api/me")).status_code == 401
     again = await server.client("bertil")
     assert (await again.api("GET", "/api/me")).status_code == 401
+
+
+async def test_welcome_is_always_the_first_frame(server: Server) -> None:
+    """Frames produced while a welcome is built wait behind it."""
+    bertil = await (await server.client("bertil")).socket()
+    aino = await server.client("aino")
+    stop = False
+
+    async def churn() -> None:
+        statuses = ["away", "available"]
+        i = 0
+        while not stop:
+            await bertil.send({"type": "set_presence", "status": statuses[i % 2]})
+            i += 1
+            await asyncio.sleep(0.005)
+
+    task = asyncio.create_task(churn())
+    try:
+        for _ in range(15):
+            sock = await aino.socket(hello=False)
+            await sock.send({"type": "hello", "v": 1})
+            first = await sock.recv()
+            assert first["type"] == "welcome", first
+            await sock.close()
+    finally:
+        stop = True
+        await task
+
+
+async def test_hello_with_a_bad_active_flag_is_refused(server: Server) -> None:
+    sock = await (await server.client("aino")).socket(hello=False)
+    await sock.send({"type": "hello", "v": 1, "active": "no"})
+    assert (await sock.expect("error"))["code"] == "bad_field"
+
+
+async def test_a_client_id_reused_for_another_conversation_is_refused(server: Server) -> None:
+    sock, conversation_id = await conversation_of(server)
+    aino = await server.client("aino")
+    other = await aino.api(
+        "POST", "/api/conversations", json={"person_id": server.people["cecilia"]}
+    )
+    await sock.send({"type": "send", "id": "one", "conversation_id": conversation_id, "body": "a"})
+    await sock.expect("ack", id="one")
+    await sock.send(
+        {"type": "send", "id": "one", "conversation_id": other.json()["id"], "body": "b"}
+    )
+    assert (await sock.expect("error"))["code"] == "id_reused"
+
+
+async def test_logging_out_closes_that_sessions_sockets_only(server: Server) -> None:
+    first, second = await server.client("bertil"), await server.client("bertil")
+    a, b = await first.socket(), await second.socket()
+    response = await first.http.post("/logout", data={"csrf_token": first.csrf})
+    assert response.status_code == 303
+    await asyncio.wait_for(a.ws.wait_closed(), 5)
+    assert a.ws.close_code == 4001
+    await still_up(b)
+
+
+async def test_frames_other_than_heartbeats_keep_presence_alive(server_factory: object) -> None:
+    async with server_factory(heartbeat_timeout_seconds=2.0, heartbeat_interval_seconds=1.0) as srv:  # type: ignore[operator]
+        watcher = await (await srv.client("aino")).socket()
+        watcher.keep_alive()
+        busy = await (await srv.client("bertil")).socket()
+        await watcher.expect("presence", person_id=srv.people["bertil"], status="available")
+        for _ in range(10):
+            await busy.send({"type": "sync", "conversation_id": 999, "after_seq": 0})
+            await busy.expect("error")
+            await asyncio.sleep(0.4)
+        await watcher.no_frame("presence", 0.5, person_id=srv.people["bertil"], status="offline")
+        await still_up(busy)

@@ -84,8 +84,15 @@ class AccountService:
             return await repo.account_for_session(db, token_hash(token), self.clock.now())
 
     async def close_session(self, token: str) -> None:
+        hashed = token_hash(token)
         async with self.db.begin() as db:
-            await repo.delete_session(db, token_hash(token))
+            account = await repo.account_for_session(db, hashed, self.clock.now())
+            await repo.delete_session(db, hashed)
+        if account is not None:
+            # The session's open sockets end with it, on every node.
+            await self.hub.publish(
+                {"k": "close", "p": account.person_id, "s": hashed, "code": 4001, "r": "logged out"}
+            )
 
     async def create_account(
         self, username: str, password: str, person_id: int, is_admin: bool = False

@@ -54,6 +54,8 @@ class ChatService:
                 async with self.db.begin() as db:
                     existing = await repo.find_sent_message(db, sender_id, cid)
                     if existing is not None:
+                        if existing.conversation_id != conv_id:
+                            raise ChatError("id_reused", "that id was used for another message")
                         return repo.message_dict(existing), True
                     await self._require_member(db, conv_id, sender_id)
                     seq = await repo.next_seq(db, conv_id)
@@ -124,15 +126,15 @@ class ChatService:
             for conv_id, after in cursors.items():
                 if not await repo.is_member(db, conv_id, person_id):
                     continue
+                if budget <= 0:
+                    truncated.append(conv_id)
+                    continue
                 batch = await repo.messages_after(db, conv_id, after, budget + 1)
                 if len(batch) > budget:
                     truncated.append(conv_id)
                     batch = batch[:budget]
                 budget -= len(batch)
                 result.extend(batch)
-                if budget <= 0:
-                    truncated.extend(c for c in cursors if c not in truncated and c != conv_id)
-                    break
         return result, truncated
 
     # ------------------------------------------------------------ conversations
@@ -207,8 +209,12 @@ class ChatService:
     ) -> None:
         async with self.db.begin() as db:
             await self._group_for_change(db, actor_id, actor_is_admin, conversation_id)
-            if not await repo.is_member(db, conversation_id, person_id):
+            members = await repo.member_ids(db, conversation_id)
+            if person_id not in members:
                 raise ChatError("not_found", "that person is not a member")
+            if len(members) <= 2 and person_id != actor_id:
+                # Anyone may leave; nobody is pushed out of a pair, which is no longer a group.
+                raise ChatError("bad_field", "a group needs at least two members")
             await repo.remove_member(db, conversation_id, person_id)
         await self.hub.send(
             [person_id], {"type": "conversation_removed", "conversation_id": conversation_id}
@@ -240,7 +246,7 @@ class ChatService:
         # Unread counts are per member: each client derives its own from the members list.
         shared = {k: v for k, v in summary.items() if k not in ("unread", "last_read_seq")}
         await self.hub.send(members, {"type": "conversation", "conversation": shared})
-        return summary
+        return summary if viewer_id in members else shared
 
 
 def _int_field(value: object, name: str) -> int:

@@ -39,5 +39,7 @@ class Core:
         await self.engine.dispose()
 
     async def _on_close(self, message: dict[str, Any]) -> None:
+        session = message.get("s")
         for conn in self.hub.connections_of(int(message["p"])):
-            conn.close(int(message["code"]), str(message.get("r", "")))
+            if session is None or conn.session == session:
+                conn.close(int(message["code"]), str(message.get("r", "")))

@@ -25,6 +25,8 @@ def encode(frame: dict[str, Any]) -> str:
 class LiveConnection(Protocol):
     person_id: int
     key: str
+    # The login session it was opened with (a hash), so logging out can close it.
+    session: str
 
     def push(self, text: str) -> None:
         """Queue a frame; a connection whose queue is full closes itself."""

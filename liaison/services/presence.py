@@ -7,6 +7,7 @@ import contextlib
 from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,6 +16,11 @@ from liaison.config import Settings
 from liaison.domain import presence as domain
 from liaison.services.hub import Hub, encode
 from liaison.store import repositories as repo
+
+# What a person may change about their own presence (set_presence, PATCH /api/me/presence).
+UPDATABLE = frozenset(
+    {"status", "dnd_until", "note", "out_of_office_until", "out_of_office_note", "phone_hours"}
+)
 
 
 class PresenceError(ValueError):
@@ -57,6 +63,7 @@ class PresenceService:
         self._settings: dict[int, domain.PresenceSettings] = {}
         self._views: dict[int, dict[str, Any]] = {}
         self._task: asyncio.Task[None] | None = None
+        self.zone = ZoneInfo(settings.time_zone)
         hub.on("client", self._on_client)
         hub.on("settings", self._on_settings)
 
@@ -97,12 +104,16 @@ class PresenceService:
     def settings_of(self, person_id: int) -> domain.PresenceSettings:
         return self._settings.get(person_id) or domain.PresenceSettings()
 
-    def _compute(self, person_id: int, now: datetime) -> dict[str, Any]:
-        s = self.settings_of(person_id)
+    def _compute(
+        self, person_id: int, now: datetime, settings: domain.PresenceSettings | None = None
+    ) -> dict[str, Any]:
+        s = settings or self.settings_of(person_id)
         online = self.tracker.is_online(person_id, now)
         status = domain.effective_status(s, online, self.tracker.is_idle(person_id, now), now)
         last_seen = self.tracker.last_heard(person_id) or s.last_seen_at
-        return domain.presence_view(person_id, s, status, last_seen, now.date())
+        # Out of office ends at the users' midnight, not at UTC's.
+        today = now.astimezone(self.zone).date()
+        return domain.presence_view(person_id, s, status, last_seen, today)
 
     def _refresh(self, people: set[int] | list[int], now: datetime) -> None:
         for person_id in people:
@@ -126,8 +137,12 @@ class PresenceService:
                 and s.dnd_until <= now
                 and self._views.get(pid, {}).get("status") == domain.DND
             }
-            # Once a minute, everyone: out-of-office ends at midnight.
-            self._refresh(list(self._settings) if ticks % 60 == 0 else changed, now)
+            if ticks % 60 == 0:
+                # Once a minute, everyone: out of office ends at midnight, and people
+                # imported by another process (the CLI) appear.
+                await self.reload_people()
+                changed = set(self._settings)
+            self._refresh(changed, now)
 
     # ------------------------------------------------------------ clients
 
@@ -144,13 +159,13 @@ class PresenceService:
         )
         async with self.db.begin() as db:
             await repo.touch_last_seen(db, person_id, now)
-        self._settings.setdefault(person_id, domain.PresenceSettings()).last_seen_at = now
 
     async def _on_client(self, message: dict[str, Any]) -> None:
         person_id, key = int(message["p"]), str(message["c"])
         at = datetime.fromisoformat(message["t"])
         if message.get("g"):
             self.tracker.gone(person_id, key, at)
+            self._settings.setdefault(person_id, domain.PresenceSettings()).last_seen_at = at
         else:
             self.tracker.heard(person_id, key, bool(message.get("a")), at)
         self._settings.setdefault(person_id, domain.PresenceSettings())
@@ -160,6 +175,13 @@ class PresenceService:
 
     async def update(self, person_id: int, changes: dict[str, Any]) -> dict[str, Any]:
         """Applies a person's own changes (status, note, out of office, phone hours)."""
+        unknown = set(changes) - UPDATABLE
+        if unknown:
+            raise PresenceError("bad_field", f"unknown fields: {', '.join(sorted(unknown))[:200]}")
+        if not changes:
+            raise PresenceError("bad_field", "nothing to change")
+        if "dnd_until" in changes and changes.get("status") != domain.DND:
+            raise PresenceError("bad_field", "dnd_until goes with status dnd")
         s = replace(self.settings_of(person_id))
         now = self.clock.now()
         if "status" in changes:
@@ -204,16 +226,7 @@ class PresenceService:
         async with self.db.begin() as db:
             await repo.save_presence_settings(db, person_id, s)
         await self.hub.publish({"k": "settings", "p": person_id, "s": _settings_to_json(s)})
-        return self._compute_with(person_id, s, now)
-
-    def _compute_with(
-        self, person_id: int, s: domain.PresenceSettings, now: datetime
-    ) -> dict[str, Any]:
-        online = self.tracker.is_online(person_id, now)
-        status = domain.effective_status(s, online, self.tracker.is_idle(person_id, now), now)
-        return domain.presence_view(
-            person_id, s, status, self.tracker.last_heard(person_id), now.date()
-        )
+        return self._compute(person_id, now, s)
 
     async def set_busy(self, person_id: int, busy: bool) -> None:
         """For consultations: busy while a person has one open."""

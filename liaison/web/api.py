@@ -90,7 +90,7 @@ async def people(request: Request) -> Response:
             area=q.get("area", ""),
             tag=q.get("tag", ""),
             role=q.get("role", ""),
-            limit=min(_int_param(request, "limit") or 200, 500),
+            limit=max(1, min(_int_param(request, "limit") or 200, 500)),
         )
     return JSONResponse({"people": [with_presence(request, p) for p in found]})
 
@@ -326,16 +326,20 @@ async def accounts(request: Request) -> Response:
 async def create_account(request: Request) -> Response:
     await require_admin(request)
     body = await json_body(request)
+    username, password = body.get("username"), body.get("password")
+    person_id, is_admin = body.get("person_id"), body.get("is_admin", False)
+    if not isinstance(username, str) or not isinstance(password, str):
+        return error(400, "bad_field", "username and password must be text")
+    if not isinstance(person_id, int) or isinstance(person_id, bool):
+        return error(400, "bad_field", "person_id must be a whole number")
+    if not isinstance(is_admin, bool):
+        return error(400, "bad_field", "is_admin must be true or false")
     try:
         account = await core_of(request).accounts.create_account(
-            str(body.get("username", "")),
-            str(body.get("password", "")),
-            int(body.get("person_id", 0)),
-            bool(body.get("is_admin", False)),
+            username, password, person_id, is_admin
         )
-    except (AccountError, ValueError) as e:
-        code = e.code if isinstance(e, AccountError) else "bad_field"
-        return error(409 if code == "exists" else 400, code, str(e))
+    except AccountError as e:
+        return error(409 if e.code == "exists" else 400, e.code, e.reason)
     return JSONResponse({"id": account.id, "username": account.username}, status_code=201)
 
 

@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from liaison.config import Settings
+from liaison.services.accounts import token_hash
 from liaison.services.core import Core
 from liaison.store.models import Account
 
@@ -30,6 +31,8 @@ class Viewer:
     username: str
     is_admin: bool
     language: str | None
+    # sha256 of the session cookie: logging out closes this session's sockets only.
+    session: str
 
 
 def core_of(conn: HTTPConnection) -> Core:
@@ -100,10 +103,9 @@ async def viewer_of(conn: HTTPConnection) -> Viewer | None:
     cached: Viewer | None = conn.scope.setdefault("state", {}).get("viewer")
     if cached is not None:
         return cached
-    account: Account | None = await core_of(conn).accounts.account_for_token(
-        conn.cookies.get(SESSION_COOKIE)
-    )
-    if account is None:
+    token = conn.cookies.get(SESSION_COOKIE)
+    account: Account | None = await core_of(conn).accounts.account_for_token(token)
+    if account is None or token is None:
         return None
     viewer = Viewer(
         account_id=account.id,
@@ -111,6 +113,7 @@ async def viewer_of(conn: HTTPConnection) -> Viewer | None:
         username=account.username,
         is_admin=account.is_admin,
         language=account.language,
+        session=token_hash(token),
     )
     conn.scope["state"]["viewer"] = viewer
     return viewer

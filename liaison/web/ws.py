@@ -68,15 +68,24 @@ _CLOSE = object()
 class SocketConnection:
     """One browser tab or client: a bounded outbox drained by a writer task."""
 
-    def __init__(self, ws: WebSocket, person_id: int, outbox_size: int) -> None:
+    def __init__(self, ws: WebSocket, person_id: int, session: str, outbox_size: int) -> None:
         self.ws = ws
         self.person_id = person_id
+        self.session = session
         self.key = secrets.token_hex(8)
         self.outbox: asyncio.Queue[object] = asyncio.Queue(maxsize=outbox_size)
         self.closed = False
+        # Frames for this connection that happen while its welcome is being built wait here,
+        # so welcome is always the first frame and nothing in between is lost (see hold()).
+        self.early: list[str] | None = None
 
     def push(self, text: str) -> None:
         if self.closed:
+            return
+        if self.early is not None:
+            if len(self.early) >= self.outbox.maxsize:
+                self.close(CLOSE_SLOW_CONSUMER, "too slow: frames were not read in time")
+            self.early.append(text)
             return
         try:
             self.outbox.put_nowait(text)
@@ -84,10 +93,22 @@ class SocketConnection:
             # A reader this slow would make the server hold unbounded memory for it.
             self.close(CLOSE_SLOW_CONSUMER, "too slow: frames were not read in time")
 
+    def hold(self) -> None:
+        """From now until start(), frames wait behind the coming welcome."""
+        self.early = []
+
+    def start(self, welcome: str) -> None:
+        """Sends welcome, then whatever arrived for this connection while it was built."""
+        early, self.early = self.early or [], None
+        self.push(welcome)
+        for text in early:
+            self.push(text)
+
     def close(self, code: int, reason: str) -> None:
         if self.closed:
             return
         self.closed = True
+        self.early = None
         while not self.outbox.empty():
             self.outbox.get_nowait()
         self.outbox.put_nowait((_CLOSE, code, reason))
@@ -101,6 +122,10 @@ class SocketConnection:
                 return
             assert isinstance(item, str)
             await self.ws.send_text(item)
+
+
+def _echoable(value: object) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool)
 
 
 def _field(frame: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
@@ -119,7 +144,9 @@ class Session:
         self.core = core
         self.ws = ws
         self.viewer = viewer
-        self.conn = SocketConnection(ws, viewer.person_id, core.settings.outbox_size)
+        self.conn = SocketConnection(
+            ws, viewer.person_id, viewer.session, core.settings.outbox_size
+        )
         self.bucket = TokenBucket(core.settings.rate_per_second, core.settings.rate_burst)
         self.rejected: list[float] = []
         self.active = True
@@ -141,9 +168,7 @@ class Session:
         frame: dict[str, Any] = {"type": "error", "code": code, "reason": reason}
         if request:
             for echo in ("ref", "id"):
-                if isinstance(request.get(echo), str | int) and not isinstance(
-                    request.get(echo), bool
-                ):
+                if _echoable(request.get(echo)):
                     frame[echo] = request[echo]
             if isinstance(request.get("type"), str):
                 frame["request_type"] = request["type"]
@@ -198,9 +223,10 @@ class Session:
             hello = await self.wait_hello()
             if hello is None:
                 return
+            self.conn.hold()
             self.core.hub.attach(self.conn)
             attached = True
-            self.active = bool(hello.get("active", True))
+            self.active = hello.get("active", True)
             await self.report_presence(force=True)
             await self.send_welcome(hello)
             while not self.conn.closed:
@@ -227,7 +253,8 @@ class Session:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError
+                self.conn.close(CLOSE_HELLO_TIMEOUT, "no hello received")
+                return None
             try:
                 frame = await self.receive_frame(remaining)
             except TimeoutError:
@@ -244,6 +271,9 @@ class Session:
                     CLOSE_UNSUPPORTED_VERSION, f"protocol version {PROTOCOL_VERSION} only"
                 )
                 return None
+            if not isinstance(frame.get("active", True), bool):
+                self.error("bad_field", "field 'active' must be true or false", frame)
+                continue
             resume = frame.get("resume", {})
             if not isinstance(resume, dict) or not all(
                 k.isdigit() and isinstance(v, int) and not isinstance(v, bool)
@@ -261,28 +291,30 @@ class Session:
         missed, truncated = await core.chat.missed(viewer.person_id, cursors)
         async with core.db() as db:
             me = await repo.get_person(db, viewer.person_id)
-        self.reply(
-            {
-                "type": "welcome",
-                "v": PROTOCOL_VERSION,
-                "me": {
-                    "person": me,
-                    "username": viewer.username,
-                    "is_admin": viewer.is_admin,
-                    "connection": self.conn.key,
-                },
-                "config": {
-                    "heartbeat_interval": settings.heartbeat_interval_seconds,
-                    "heartbeat_timeout": settings.heartbeat_timeout_seconds,
-                    "idle_away_seconds": settings.idle_away_seconds,
-                    "max_message_chars": settings.max_message_chars,
-                    "max_frame_bytes": settings.max_frame_bytes,
-                },
-                "presence": core.presence.snapshot(),
-                "conversations": await core.chat.summaries(viewer.person_id),
-                "missed": missed,
-                "truncated": truncated,
-            }
+        self.conn.start(
+            encode(
+                {
+                    "type": "welcome",
+                    "v": PROTOCOL_VERSION,
+                    "me": {
+                        "person": me,
+                        "username": viewer.username,
+                        "is_admin": viewer.is_admin,
+                        "connection": self.conn.key,
+                    },
+                    "config": {
+                        "heartbeat_interval": settings.heartbeat_interval_seconds,
+                        "heartbeat_timeout": settings.heartbeat_timeout_seconds,
+                        "idle_away_seconds": settings.idle_away_seconds,
+                        "max_message_chars": settings.max_message_chars,
+                        "max_frame_bytes": settings.max_frame_bytes,
+                    },
+                    "presence": core.presence.snapshot(),
+                    "conversations": await core.chat.summaries(viewer.person_id),
+                    "missed": missed,
+                    "truncated": truncated,
+                }
+            )
         )
 
     async def report_presence(self, force: bool = False) -> None:
@@ -295,6 +327,9 @@ class Session:
 
     async def dispatch(self, frame: dict[str, Any]) -> None:
         kind = frame["type"]
+        if kind != "heartbeat":
+            # Any frame shows the client is alive; heartbeats also carry the idle state.
+            await self.report_presence()
         handler = self.handlers.get(kind)
         if handler is None:
             if kind == "hello":
@@ -315,7 +350,7 @@ class Session:
             self.error("internal", "the server failed to handle this frame", frame)
             return
         if reply is not None:
-            if "ref" in frame and isinstance(frame["ref"], str | int):
+            if _echoable(frame.get("ref")):
                 reply["ref"] = frame["ref"]
             self.reply(reply)
 
@@ -357,19 +392,6 @@ class Session:
 
     async def on_set_presence(self, frame: dict[str, Any]) -> dict[str, Any]:
         changes = {k: v for k, v in frame.items() if k not in ("type", "ref")}
-        allowed = {
-            "status",
-            "dnd_until",
-            "note",
-            "out_of_office_until",
-            "out_of_office_note",
-            "phone_hours",
-        }
-        unknown = set(changes) - allowed
-        if unknown:
-            raise FrameError("bad_field", f"unknown fields: {', '.join(sorted(unknown))[:200]}")
-        if not changes:
-            raise FrameError("bad_field", "set_presence needs at least one field")
         view = await self.core.presence.update(self.viewer.person_id, changes)
         return {"type": "presence_set", "presence": view}
 
