@@ -112,7 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
+    if args.command == "demo":
+        overrides["demo"] = True
     settings = settings.with_overrides(**overrides)
+    if args.command in ("serve", "demo"):
+        try:
+            settings.secret_key()
+        except ConfigError as e:
+            print(f"configuration error: {e}", file=sys.stderr)
+            return 2
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )

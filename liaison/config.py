@@ -61,6 +61,13 @@ class Settings:
     bus_url: str = "memory://"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Demo mode (`liaison demo`): a built-in pseudonym secret is allowed.
+    demo: bool = False
+    # Key of the client-reference pseudonyms (HMAC-SHA-256); required outside demo mode.
+    pseudonym_secret: str = ""
+    message_retention_days: int = 90
+    consultation_retention_days: int = 1825
+    purge_interval_seconds: int = 3600
     # Secure cookies are forced on with this; otherwise they follow the request scheme.
     cookie_secure: bool = False
     session_days: int = 14
@@ -111,6 +118,17 @@ class Settings:
             database_url=e.get("LIAISON_DATABASE_URL", base.database_url),
             database_schema=e.get("LIAISON_DATABASE_SCHEMA", base.database_schema),
             bus_url=bus_url,
+            demo=_bool(e, "LIAISON_DEMO", base.demo),
+            pseudonym_secret=e.get("LIAISON_PSEUDONYM_SECRET", base.pseudonym_secret),
+            message_retention_days=_int(
+                e, "LIAISON_MESSAGE_RETENTION_DAYS", base.message_retention_days, 1
+            ),
+            consultation_retention_days=_int(
+                e, "LIAISON_CONSULTATION_RETENTION_DAYS", base.consultation_retention_days, 1
+            ),
+            purge_interval_seconds=_int(
+                e, "LIAISON_PURGE_INTERVAL_SECONDS", base.purge_interval_seconds, 1
+            ),
             host=e.get("LIAISON_HOST", base.host),
             port=_int(e, "LIAISON_PORT", base.port, 1),
             cookie_secure=_bool(e, "LIAISON_COOKIE_SECURE", base.cookie_secure),
@@ -150,3 +168,16 @@ class Settings:
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    def secret_key(self) -> bytes:
+        """The pseudonym key; refuses to run without one outside demo mode."""
+        if self.pseudonym_secret:
+            if len(self.pseudonym_secret) < 16:
+                raise ConfigError("LIAISON_PSEUDONYM_SECRET must be at least 16 characters")
+            return self.pseudonym_secret.encode()
+        if self.demo:
+            return b"liaison-demo-only-pseudonym-key"
+        raise ConfigError(
+            "LIAISON_PSEUDONYM_SECRET is required (a long random string kept secret; "
+            "changing it changes every client reference); only `liaison demo` runs without it"
+        )

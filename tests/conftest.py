@@ -31,6 +31,7 @@ from liaison.store.models import Person
 from liaison.web.app import create_app
 
 PASSWORD = "test-password-1"
+TEST_SECRET = "test-pseudonym-secret-0123456789"
 TEST_DATABASE_URL = os.environ.get("LIAISON_TEST_DATABASE_URL", "")
 
 # A small directory: enough people for direct chats, a group and an admin.
@@ -186,7 +187,7 @@ async def running_server(tmp_path: Path, **overrides: Any) -> AsyncIterator[Serv
         database_url = f"sqlite+aiosqlite:///{tmp_path}/liaison-{uuid.uuid4().hex[:6]}.db"
     port = free_port()
     settings = Settings(
-        **{"offline_grace_seconds": 1.0, **overrides},
+        **{"offline_grace_seconds": 1.0, "pseudonym_secret": TEST_SECRET, **overrides},
         database_url=database_url,
         database_schema=schema,
         port=port,

@@ -830,6 +830,10 @@ class RingRouter:
             raise UnknownQuestion(question_id)
         return entries[-1].copy()
 
+    def open_questions(self) -> list[Question]:
+        """Copies of every question still waiting or ringing, in any ring."""
+        return [entries[-1].copy() for entries in self._questions.values() if entries[-1].is_open]
+
     def question_trail(self, question_id: str) -> list[Question]:
         """Copies of every entry of the question, oldest ring first."""
         entries = self._questions.get(question_id)

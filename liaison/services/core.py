@@ -12,6 +12,7 @@ from liaison.services.accounts import AccountService
 from liaison.services.chat import ChatService
 from liaison.services.hub import Hub
 from liaison.services.presence import PresenceService
+from liaison.services.rings import RingService
 from liaison.store.db import create_engine, migrate, session_factory
 
 
@@ -26,14 +27,22 @@ class Core:
         self.accounts = AccountService(settings, self.clock, self.db, self.hub)
         self.presence = PresenceService(settings, self.clock, self.db, self.hub)
         self.chat = ChatService(settings, self.clock, self.db, self.hub)
+        self.rings = RingService(settings, self.clock, self.db, self.hub, self.presence, self.chat)
         self.hub.on("close", self._on_close)
+
+    @property
+    def secret(self) -> bytes:
+        """The pseudonym key (raises ConfigError when missing outside demo mode)."""
+        return self.settings.secret_key()
 
     async def start(self) -> None:
         await migrate(self.engine, self.settings.database_schema)
         await self.hub.start()
         await self.presence.start()
+        await self.rings.start()
 
     async def stop(self) -> None:
+        await self.rings.stop()
         await self.presence.stop()
         await self.hub.bus.stop()
         await self.engine.dispose()

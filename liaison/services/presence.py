@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -63,6 +64,8 @@ class PresenceService:
         self._settings: dict[int, domain.PresenceSettings] = {}
         self._views: dict[int, dict[str, Any]] = {}
         self._task: asyncio.Task[None] | None = None
+        # Called with (person_id, view) whenever a person's view changes (rings use it).
+        self.listeners: list[Callable[[int, dict[str, Any]], None]] = []
         self.zone = ZoneInfo(settings.time_zone)
         hub.on("client", self._on_client)
         hub.on("settings", self._on_settings)
@@ -122,6 +125,8 @@ class PresenceService:
                 self._views[person_id] = view
                 # Every node computes the same view from the same bus; each tells its own clients.
                 self.hub.deliver_local(None, encode({"type": "presence", **view}))
+                for listener in self.listeners:
+                    listener(person_id, view)
 
     async def _sweep(self) -> None:
         ticks = 0

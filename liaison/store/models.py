@@ -165,3 +165,101 @@ class Message(Base):
     client_id: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class Ring(Base):
+    """A queue answered by whoever of its members is signed in and free."""
+
+    __tablename__ = "rings"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # "benefit" (one per benefit) or "liaison" (municipal liaisons of one area)
+    kind: Mapped[str] = mapped_column(String(16))
+    benefit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    area: Mapped[str] = mapped_column(String(200), default="")
+    method: Mapped[str] = mapped_column(String(16), default="ring_all")
+    alert_seconds: Mapped[int] = mapped_column(Integer, default=20)
+    queue_timeout_seconds: Mapped[int] = mapped_column(Integer, default=180)
+    overflow_ring_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    max_concurrent: Mapped[int] = mapped_column(Integer, default=1)
+    target_answer_seconds: Mapped[int] = mapped_column(Integer, default=60)
+
+
+class RingMember(Base):
+    __tablename__ = "ring_members"
+    ring_id: Mapped[str] = mapped_column(ForeignKey("rings.id"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    # Order for the serial routing method. Who is signed in lives in the router's state.
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RouterState(Base):
+    """The ring router's whole state (queues, offers, timers) as one JSON document."""
+
+    __tablename__ = "router_state"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
+
+
+class NamedContact(Base):
+    """Named liaisons of an area, in order: Kela's for social services and the reverse."""
+
+    __tablename__ = "named_contacts"
+    __table_args__ = (UniqueConstraint("area", "side", "person_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area: Mapped[str] = mapped_column(String(200))
+    # "kela": Kela liaisons for this area's social services; "social_services": the reverse.
+    side: Mapped[str] = mapped_column(String(16))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Consultation(Base):
+    """One record per ring question, named-contact request or callback; no client identity."""
+
+    __tablename__ = "consultations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # "ring", "named" or "callback"
+    kind: Mapped[str] = mapped_column(String(16))
+    ring_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    asker_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    expert_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    third_party_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True
+    )
+    # Identity codes are replaced by their pseudonyms before this is stored.
+    question: Mapped[str] = mapped_column(Text, default="")
+    urgency: Mapped[str] = mapped_column(String(16), default="normal")
+    client_ref: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    legal_basis: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # waiting, open, closed, cancelled, timed_out
+    state: Mapped[str] = mapped_column(String(16))
+    asked_at: Mapped[datetime] = mapped_column(index=True)
+    offered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    missed_offers: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    topic: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class CallbackRequest(Base):
+    __tablename__ = "callback_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consultation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("consultations.id"), nullable=True
+    )
+    created_by: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    owner_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    owner_ring_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    client_ref: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # open, claimed, done, could_not_reach
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -66,6 +66,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
+    settings.secret_key()  # the server refuses to start without its pseudonym key
     core = Core(settings, clock)
     i18n.load()
 

@@ -20,6 +20,7 @@ from liaison.domain.chat import ChatError
 from liaison.services.core import Core
 from liaison.services.hub import encode
 from liaison.services.presence import PresenceError
+from liaison.services.rings import RingServiceError
 from liaison.store import repositories as repo
 from liaison.web.security import Viewer, core_of, origin_allowed, viewer_of
 
@@ -159,6 +160,15 @@ class Session:
             "typing": self.on_typing,
             "set_presence": self.on_set_presence,
             "sync": self.on_sync,
+            "ring_sign_in": self.on_ring_sign_in,
+            "ask": self.on_ask,
+            "cancel": self.on_cancel,
+            "accept": self.on_accept,
+            "decline": self.on_decline,
+            "close_consultation": self.on_close_consultation,
+            "invite": self.on_invite,
+            "callback_create": self.on_callback_create,
+            "callback_update": self.on_callback_update,
         }
 
     def reply(self, frame: dict[str, Any]) -> None:
@@ -313,6 +323,7 @@ class Session:
                     "conversations": await core.chat.summaries(viewer.person_id),
                     "missed": missed,
                     "truncated": truncated,
+                    **(await self.ring_snapshot()),
                 }
             )
         )
@@ -342,7 +353,7 @@ class Session:
         except FrameError as e:
             self.error(e.code, e.reason, frame)
             return
-        except (ChatError, PresenceError) as e:
+        except (ChatError, PresenceError, RingServiceError) as e:
             self.error(e.code, e.reason, frame)
             return
         except Exception:
@@ -409,6 +420,84 @@ class Session:
             "messages": messages,
             "complete": conversation_id not in truncated,
         }
+
+    # ------------------------------------------------------------ rings
+
+    async def ring_snapshot(self) -> dict[str, Any]:
+        """What a (re)connecting client needs to show rings, offers and its questions."""
+        rings = self.core.rings
+        person_id = self.viewer.person_id
+        return {
+            "rings": rings.rings_for(person_id),
+            "offers": rings.offers_for(person_id),
+            "questions": rings.questions_of(person_id),
+            "consultations": [
+                c for c in await rings.consultations_of(person_id, 50) if c["state"] == "open"
+            ],
+            "callbacks": await rings.callbacks_for(person_id),
+        }
+
+    async def on_ring_sign_in(self, frame: dict[str, Any]) -> dict[str, Any]:
+        await self.core.rings.sign_in(
+            self.viewer.person_id, frame.get("ring_id"), frame.get("signed_in")
+        )
+        return {"type": "rings", "rings": self.core.rings.rings_for(self.viewer.person_id)}
+
+    async def on_ask(self, frame: dict[str, Any]) -> dict[str, Any]:
+        rings = self.core.rings
+        args = (
+            frame.get("question"),
+            frame.get("client_code"),
+            frame.get("urgency", "normal"),
+            frame.get("legal_basis"),
+        )
+        if frame.get("named") is True:
+            status = await rings.ask_named(self.viewer.person_id, *args)
+        else:
+            status = await rings.ask(self.viewer.person_id, frame.get("ring_id"), *args)
+        return {"type": "question_status", "question": status}
+
+    async def on_cancel(self, frame: dict[str, Any]) -> None:
+        await self.core.rings.cancel(self.viewer.person_id, frame.get("question_id"))
+
+    async def on_accept(self, frame: dict[str, Any]) -> dict[str, Any]:
+        consultation = await self.core.rings.accept(self.viewer.person_id, frame.get("question_id"))
+        return {"type": "accepted", "consultation": consultation}
+
+    async def on_decline(self, frame: dict[str, Any]) -> None:
+        await self.core.rings.decline(self.viewer.person_id, frame.get("question_id"))
+
+    async def on_close_consultation(self, frame: dict[str, Any]) -> dict[str, Any]:
+        record = await self.core.rings.close_consultation(
+            self.viewer.person_id,
+            frame.get("consultation_id"),
+            frame.get("outcome"),
+            frame.get("topic"),
+            frame.get("legal_basis"),
+        )
+        return {"type": "consultation_closed", "consultation": record}
+
+    async def on_invite(self, frame: dict[str, Any]) -> None:
+        await self.core.rings.invite(
+            self.viewer.person_id, frame.get("consultation_id"), frame.get("person_id")
+        )
+
+    async def on_callback_create(self, frame: dict[str, Any]) -> dict[str, Any]:
+        callback = await self.core.rings.create_callback(
+            self.viewer.person_id,
+            owner_person_id=frame.get("owner_person_id"),
+            owner_ring_id=frame.get("owner_ring_id"),
+            question_id=frame.get("question_id"),
+            note=frame.get("note", ""),
+            client_code=frame.get("client_code"),
+            due_minutes=frame.get("due_minutes", 60),
+        )
+        return {"type": "callback_created", "callback": callback}
+
+    async def on_callback_update(self, frame: dict[str, Any]) -> None:
+        await self.core.rings.update_callback(
+            self.viewer.person_id, frame.get("callback_id"), frame.get("state")
+        )
 
     async def _is_member(self, conversation_id: int) -> bool:
         async with self.core.db() as db:

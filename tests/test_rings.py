@@ -1,0 +1,364 @@
+"""Rings over the protocol: offers, the accept race, timeouts, overflow, named contacts,
+callbacks, consultations and restarts, against a running server."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from liaison.services.ring_config import apply_ring_config
+from tests.conftest import Server, Socket
+
+
+def valid_code(ddmmyy: str = "010190", sign: str = "-", individual: str = "123") -> str:
+    check = "0123456789ABCDEFHJKLMNPRSTUVWXY"[int(ddmmyy + individual) % 31]
+    return f"{ddmmyy}{sign}{individual}{check}"
+
+
+def config(**ring_overrides: Any) -> dict[str, Any]:
+    housing = {
+        "id": "housing",
+        "name": "Yleinen asumistuki",
+        "benefit": "housing_allowance",
+        "members": ["bertil@kela.example", "daniel@kela.example"],
+        **ring_overrides,
+    }
+    return {
+        "rings": [
+            housing,
+            {
+                "id": "liaison-jarvi",
+                "name": "Järvi-Suomen kuntayhteyshenkilöt",
+                "kind": "liaison",
+                "area": "Järvi-Suomi",
+                "members": ["eeva@kela.example"],
+            },
+        ],
+        "named_contacts": [
+            {
+                "area": "Järvi-Suomi",
+                "side": "kela",
+                "people": ["bertil@kela.example", "daniel@kela.example"],
+            }
+        ],
+    }
+
+
+async def with_rings(server: Server, data: dict[str, Any] | None = None) -> None:
+    await apply_ring_config(server.core.db, data or config())
+    await server.core.rings.reload_rings()
+
+
+async def status_becomes(server: Server, name: str, status: str) -> None:
+    watcher = await server.client("admin")
+    for _ in range(50):
+        person = (await watcher.api("GET", f"/api/people/{server.people[name]}")).json()
+        if person["presence"]["status"] == status:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{name} did not become {status}")
+
+
+async def until_status(sock: Socket, question_id: str, state: str) -> dict[str, Any]:
+    """Askers get a question_status frame on every change; wait for this state."""
+    while True:
+        frame = await sock.expect("question_status", timeout=6)
+        if frame["question"]["question_id"] == question_id and frame["question"]["state"] == state:
+            return dict(frame["question"])
+
+
+async def until_callback(sock: Socket, state: str) -> dict[str, Any]:
+    while True:
+        frame = await sock.expect("callback")
+        if frame["callback"]["state"] == state:
+            return dict(frame["callback"])
+
+
+async def signed_in(server: Server, name: str, ring: str = "housing") -> Socket:
+    sock = await (await server.client(name)).socket()
+    sock.keep_alive()
+    await sock.send({"type": "ring_sign_in", "ring_id": ring, "signed_in": True})
+    reply = await sock.expect("rings")
+    assert next(r for r in reply["rings"] if r["id"] == ring)["signed_in"] is True
+    return sock
+
+
+async def test_a_question_is_offered_and_the_first_accept_wins(server: Server) -> None:
+    await with_rings(server)
+    bertil, daniel = await signed_in(server, "bertil"), await signed_in(server, "daniel")
+    aino = await (await server.client("aino")).socket()
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Tulorajat?", "ref": 1})
+    status = (await aino.expect("question_status", ref=1))["question"]
+    question_id = status["question_id"]
+    offer_b = await bertil.expect("offer", question_id=question_id)
+    await daniel.expect("offer", question_id=question_id)
+    assert offer_b["question"] == "Tulorajat?" and offer_b["ring_name"] == "Yleinen asumistuki"
+    await bertil.send({"type": "accept", "question_id": question_id})
+    accepted = await bertil.expect("accepted")
+    assert accepted["consultation"]["expert_id"] == server.people["bertil"]
+    withdrawn = await daniel.expect("offer_withdrawn", question_id=question_id)
+    assert withdrawn["reason"]
+    await daniel.send({"type": "accept", "question_id": question_id})
+    assert (await daniel.expect("error"))["code"] == "already_taken"
+    # The asker is told, and a live conversation opens between the two.
+    consultation = (await aino.expect("consultation"))["consultation"]
+    assert consultation["state"] == "open" and consultation["conversation_id"]
+    await aino.send(
+        {
+            "type": "send",
+            "id": "c1",
+            "conversation_id": consultation["conversation_id"],
+            "body": "Kiitos!",
+        }
+    )
+    await bertil.expect("message")
+    # The expert shows busy while it is open, and free again after closing.
+    await status_becomes(server, "bertil", "busy")
+    await bertil.send(
+        {
+            "type": "close_consultation",
+            "consultation_id": consultation["id"],
+            "outcome": "answered",
+            "topic": "statement",
+            "legal_basis": "client_present",
+        }
+    )
+    closed = (await bertil.expect("consultation_closed"))["consultation"]
+    assert (
+        closed["outcome"] == "answered"
+        and closed["closed_at"]
+        and closed["wait_seconds"] is not None
+    )
+    await status_becomes(server, "bertil", "available")
+
+
+async def test_simultaneous_accepts_have_exactly_one_winner(server: Server) -> None:
+    await with_rings(server)
+    bertil, daniel = await signed_in(server, "bertil"), await signed_in(server, "daniel")
+    aino = await (await server.client("aino")).socket()
+    for round_number in range(8):
+        await aino.send(
+            {
+                "type": "ask",
+                "ring_id": "housing",
+                "question": f"Kysymys {round_number}",
+                "ref": round_number,
+            }
+        )
+        question_id = (await aino.expect("question_status", ref=round_number))["question"][
+            "question_id"
+        ]
+        await bertil.expect("offer", question_id=question_id)
+        await daniel.expect("offer", question_id=question_id)
+        await asyncio.gather(
+            bertil.send({"type": "accept", "question_id": question_id}),
+            daniel.send({"type": "accept", "question_id": question_id}),
+        )
+        results = []
+        for sock in (bertil, daniel):
+            while True:
+                frame = await sock.recv()
+                if frame["type"] == "accepted" or (
+                    frame["type"] == "error" and frame.get("request_type") == "accept"
+                ):
+                    results.append(frame)
+                    break
+        winners = [f for f in results if f["type"] == "accepted"]
+        assert len(winners) == 1, results
+        winner = bertil if results[0]["type"] == "accepted" else daniel
+        consultation_id = winners[0]["consultation"]["id"]
+        await winner.send(
+            {
+                "type": "close_consultation",
+                "consultation_id": consultation_id,
+                "outcome": "answered",
+                "topic": "discretion",
+            }
+        )
+        await winner.expect("consultation_closed")
+
+
+async def test_nobody_free_means_waiting_then_offered_on_sign_in(server: Server) -> None:
+    await with_rings(server)
+    aino = await (await server.client("aino")).socket()
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Odottaako?"})
+    status = (await aino.expect("question_status"))["question"]
+    assert status["state"] == "waiting" and status["position"] == 1
+    assert status["members_free"] == 0
+    bertil = await signed_in(server, "bertil")
+    await bertil.expect("offer", question_id=status["question_id"])
+    await until_status(aino, status["question_id"], "offered")
+
+
+async def test_do_not_disturb_is_never_offered(server: Server) -> None:
+    await with_rings(server)
+    bertil = await signed_in(server, "bertil")
+    await bertil.send({"type": "set_presence", "status": "dnd"})
+    await bertil.expect("presence_set")
+    aino = await (await server.client("aino")).socket()
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Kuka?"})
+    question_id = (await aino.expect("question_status"))["question"]["question_id"]
+    await bertil.no_frame("offer", 1.0)
+    await bertil.send({"type": "set_presence", "status": "available"})
+    await bertil.expect("offer", question_id=question_id)
+
+
+async def test_an_unanswered_offer_is_missed_and_moves_on(server: Server) -> None:
+    await with_rings(server, config(method="serial", alert_seconds=1))
+    bertil, daniel = await signed_in(server, "bertil"), await signed_in(server, "daniel")
+    aino = await (await server.client("aino")).socket()
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Sarjassa"})
+    question_id = (await aino.expect("question_status"))["question"]["question_id"]
+    await bertil.expect("offer", question_id=question_id)
+    missed = await bertil.expect("offer_withdrawn", timeout=5, question_id=question_id)
+    assert missed["reason"] == "missed"
+    await daniel.expect("offer", question_id=question_id)
+    await daniel.send({"type": "accept", "question_id": question_id})
+    record = (await daniel.expect("accepted"))["consultation"]
+    assert record["missed_offers"] == 1
+
+
+async def test_queue_timeout_overflows_or_suggests_a_callback(server: Server) -> None:
+    data = config(queue_timeout_seconds=1, overflow_ring_id="liaison-jarvi")
+    await with_rings(server, data)
+    eeva = await signed_in(server, "eeva", "liaison-jarvi")
+    aino = await (await server.client("aino")).socket()
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Ylivuoto"})
+    question_id = (await aino.expect("question_status"))["question"]["question_id"]
+    offer = await eeva.expect("offer", timeout=5, question_id=question_id)
+    assert offer["ring_id"] == "liaison-jarvi"
+    # Without an overflow ring the asker is offered a callback request instead.
+    data["rings"][1]["queue_timeout_seconds"] = 1
+    data["rings"][1]["members"] = []
+    await with_rings(server, config(queue_timeout_seconds=1))
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Ei vastaajaa", "ref": "q2"})
+    second = (await aino.expect("question_status", ref="q2"))["question"]["question_id"]
+    await until_status(aino, second, "timed_out")
+    await aino.send({"type": "callback_create", "question_id": second, "due_minutes": 30})
+    callback = (await aino.expect("callback_created"))["callback"]
+    assert callback["owner_ring_id"] == "housing" and callback["state"] == "open"
+
+
+async def test_callback_lifecycle_never_loses_a_request(server: Server) -> None:
+    await with_rings(server)
+    bertil = await (await server.client("bertil")).socket()
+    aino = await (await server.client("aino")).socket()
+    await aino.send(
+        {
+            "type": "callback_create",
+            "owner_ring_id": "housing",
+            "note": "Soita asiakkaasta",
+            "due_minutes": 15,
+        }
+    )
+    callback = (await aino.expect("callback_created"))["callback"]
+    seen = (await bertil.expect("callback"))["callback"]
+    assert seen["id"] == callback["id"]
+    cecilia = await (await server.client("cecilia")).socket()
+    await cecilia.send(
+        {"type": "callback_update", "callback_id": callback["id"], "state": "claimed"}
+    )
+    assert (await cecilia.expect("error"))["code"] == "not_found"
+    await bertil.send(
+        {"type": "callback_update", "callback_id": callback["id"], "state": "claimed"}
+    )
+    await until_callback(aino, "claimed")
+    await bertil.send(
+        {"type": "callback_update", "callback_id": callback["id"], "state": "could_not_reach"}
+    )
+    closed = await until_callback(aino, "could_not_reach")
+    assert closed["state"] == "could_not_reach" and closed["closed_at"]
+    await bertil.send({"type": "callback_update", "callback_id": callback["id"], "state": "done"})
+    assert (await bertil.expect("error"))["code"] == "closed"
+
+
+async def test_named_contacts_first_then_the_area_ring(server: Server) -> None:
+    await with_rings(server)
+    bertil = await (await server.client("bertil")).socket()
+    bertil.keep_alive()
+    cecilia = await (await server.client("cecilia")).socket()
+    await cecilia.send({"type": "ask", "named": True, "question": "Yhteyshenkilölle"})
+    status = (await cecilia.expect("question_status"))["question"]
+    await bertil.expect("offer", question_id=status["question_id"])
+    await bertil.send({"type": "decline", "question_id": status["question_id"]})
+    await cecilia.send({"type": "cancel", "question_id": status["question_id"]})
+    # Nobody named is free: the area's liaison ring takes it, never nobody.
+    await bertil.close()
+    await status_becomes(server, "bertil", "offline")
+    eeva = await signed_in(server, "eeva", "liaison-jarvi")
+    await cecilia.send({"type": "ask", "named": True, "question": "Kukaan ei vapaana", "ref": 2})
+    fallback = (await cecilia.expect("question_status", ref=2))["question"]
+    assert fallback["ring_id"] == "liaison-jarvi"
+    await eeva.expect("offer", question_id=fallback["question_id"])
+
+
+async def test_identity_codes_become_client_references(server: Server) -> None:
+    await with_rings(server)
+    bertil = await signed_in(server, "bertil")
+    aino = await (await server.client("aino")).socket()
+    code = valid_code()
+    await aino.send(
+        {"type": "ask", "ring_id": "housing", "question": "Asiakas", "client_code": code[:-1] + "X"}
+    )
+    assert (await aino.expect("error"))["code"] == "invalid_identity_code"
+    await aino.send(
+        {"type": "ask", "ring_id": "housing", "question": f"Koskee {code}", "client_code": code}
+    )
+    question_id = (await aino.expect("question_status"))["question"]["question_id"]
+    offer = await bertil.expect("offer", question_id=question_id)
+    assert code not in offer["question"] and offer["client_ref"].startswith("AR-")
+    assert offer["client_ref"] in offer["question"]
+
+
+async def test_bad_ring_frames_get_clear_errors(server: Server) -> None:
+    await with_rings(server)
+    aino = await (await server.client("aino")).socket()
+    cases = [
+        ({"type": "ask", "ring_id": "nope", "question": "x"}, "not_found"),
+        ({"type": "ask", "ring_id": "housing", "question": ""}, "bad_field"),
+        ({"type": "ask", "ring_id": "housing", "question": "x" * 501}, "question_too_long"),
+        ({"type": "ask", "ring_id": "housing", "question": "x", "urgency": "panic"}, "bad_field"),
+        (
+            {"type": "ask", "ring_id": "housing", "question": "x", "legal_basis": "whim"},
+            "bad_field",
+        ),
+        ({"type": "ring_sign_in", "ring_id": "housing", "signed_in": True}, "not_allowed"),
+        ({"type": "accept", "question_id": "missing"}, "not_found"),
+        ({"type": "accept"}, "bad_field"),
+        (
+            {
+                "type": "close_consultation",
+                "consultation_id": 1,
+                "outcome": "x",
+                "topic": "statement",
+            },
+            "bad_field",
+        ),
+        ({"type": "callback_update", "callback_id": 1, "state": "lost"}, "bad_field"),
+    ]
+    for frame, code in cases:
+        await aino.send(frame)
+        error = await aino.expect("error")
+        assert error["code"] == code, (frame, error)
+
+
+async def test_a_waiting_question_survives_a_restart(server_factory: Any) -> None:
+    async with server_factory() as srv:
+        await with_rings(srv)
+        aino = await (await srv.client("aino")).socket()
+        await aino.send(
+            {"type": "ask", "ring_id": "housing", "question": "Ennen uudelleenkäynnistystä"}
+        )
+        question_id = (await aino.expect("question_status"))["question"]["question_id"]
+        database = {
+            "database_url": srv.core.settings.database_url,
+            "database_schema": srv.core.settings.database_schema,
+        }
+        async with server_factory(**database) as again:
+            # The first server is still up; stop its timers so only the new one routes.
+            await srv.core.rings.stop()
+            again_aino = await (await again.client("aino")).socket()
+            assert [q["question_id"] for q in again_aino.welcome["questions"]] == [question_id]
+            bertil = await signed_in(again, "bertil")
+            offer = await bertil.expect("offer", question_id=question_id)
+            assert offer["question"] == "Ennen uudelleenkäynnistystä"
