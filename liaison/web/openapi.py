@@ -200,7 +200,11 @@ PRESENCE_VIEW = obj(
             string("End of do-not-disturb; set only while status is dnd", format="date-time")
         ),
         "out_of_office_until": nullable(
-            string("Last day out of office; null when not (or no longer) out", format="date")
+            string(
+                "Last day out of office; null when not (or no longer) out. The day ends at "
+                "midnight in LIAISON_TIME_ZONE.",
+                format="date",
+            )
         ),
         "out_of_office_note": string("Empty unless out of office"),
         "phone_hours": array(ref("PhoneHours"), "Sorted by day and start"),
@@ -220,8 +224,9 @@ PRESENCE_CHANGES = obj(
         ),
         "dnd_until": nullable(
             string(
-                "Only read together with status dnd: ISO 8601 with a time zone, in the "
-                "future. Omitted or null: do-not-disturb until changed.",
+                "Only together with status dnd in the same request (bad_field otherwise, "
+                "also when null): ISO 8601 with a time zone, in the future. Omitted, null "
+                'or "": do-not-disturb until changed.',
                 format="date-time",
             )
         ),
@@ -234,10 +239,12 @@ PRESENCE_CHANGES = obj(
     },
     required=[],
     description=(
-        "Only the fields given change. Over HTTP, fields other than these are ignored "
-        "(the WebSocket set_presence frame refuses them)."
+        "Only the fields given change; at least one is needed. Any other field is refused "
+        "with bad_field, as in the WebSocket set_presence frame."
     ),
+    closed=True,
 )
+PRESENCE_CHANGES["minProperties"] = 1
 
 ORGANISATION_REF = obj(
     {
@@ -310,20 +317,41 @@ MESSAGE = obj(
 
 MEMBER = obj({"person_id": integer(), "last_read_seq": integer(minimum=0)})
 
+CONVERSATION_SHARED: dict[str, Schema] = {
+    "id": integer(),
+    "kind": string(enum=["direct", "group"]),
+    "title": string("Empty for direct conversations"),
+    "created_by": integer("Person id"),
+    "last_seq": integer("seq of the newest message; 0 when there is none", minimum=0),
+    "members": array(ref("Member"), "Sorted by person id"),
+    "last_message": nullable(ref("Message")),
+}
+
+CONVERSATION = obj(
+    CONVERSATION_SHARED,
+    description=(
+        "A conversation as every member sees it (the WebSocket conversation frame): "
+        "a ConversationSummary without the viewer's last_read_seq and unread."
+    ),
+)
+
 CONVERSATION_SUMMARY = obj(
     {
-        "id": integer(),
-        "kind": string(enum=["direct", "group"]),
-        "title": string("Empty for direct conversations"),
-        "created_by": integer("Person id"),
-        "last_seq": integer("seq of the newest message; 0 when there is none", minimum=0),
+        **CONVERSATION_SHARED,
         "last_read_seq": integer("The viewer's read marker", minimum=0),
         "unread": integer("last_seq - last_read_seq, at least 0", minimum=0),
-        "members": array(ref("Member"), "Sorted by person id"),
-        "last_message": nullable(ref("Message")),
     },
     description="A conversation as the viewer sees it.",
 )
+
+# Renaming and adding members: administrators who are not members get the shared view.
+CONVERSATION_AFTER_CHANGE: Schema = {
+    "anyOf": [ref("ConversationSummary"), ref("Conversation")],
+    "description": (
+        "The ConversationSummary when the viewer is a member; otherwise (an administrator) "
+        "the Conversation, without last_read_seq and unread."
+    ),
+}
 
 ACCOUNT = obj(
     {
@@ -384,6 +412,7 @@ COMPONENTS: dict[str, Any] = {
         "Organisation": ORGANISATION,
         "Message": MESSAGE,
         "Member": MEMBER,
+        "Conversation": CONVERSATION,
         "ConversationSummary": CONVERSATION_SUMMARY,
         "Account": ACCOUNT,
         "ImportReport": IMPORT_REPORT,
@@ -507,8 +536,10 @@ PATHS: dict[str, Any] = {
             },
             unsafe=True,
             description=(
-                "The same as the WebSocket frame set_presence. Every client receives a "
-                "presence frame when the view changes. Errors: bad_status, bad_field."
+                "The same fields, checks and result as the WebSocket frame set_presence; the "
+                "answer is the view every client is sent. Every client receives a presence "
+                "frame when the view changes. Errors: bad_status; bad_field (a bad value, an "
+                "unknown field, no field at all, dnd_until without status dnd)."
             ),
             body=json_body(ref("PresenceChanges")),
         )
@@ -570,15 +601,22 @@ PATHS: dict[str, Any] = {
                     "q",
                     string(),
                     "Free text (first 200 characters, first 8 words); every word must occur "
-                    "in the person's searchable text. Case and accents are folded; benefit "
-                    "and role names in Finnish and Swedish match too.",
+                    "in the person's searchable text. Case, accents and hyphens are ignored "
+                    "(a hyphen counts as a space); benefits and roles also match by their "
+                    "Finnish, Swedish and English names (asumistuki, bostadsbidrag, "
+                    "sosiaalityontekija).",
                 ),
                 query("benefit", string(), "Benefit code the person has, exactly"),
                 query("organisation", integer(), "Organisation id"),
                 query("area", string(), "Unit area, case-insensitive, exactly"),
                 query("tag", string(), "Tag, case-insensitive, exactly"),
                 query("role", string(), "Role code, exactly"),
-                query("limit", integer(maximum=500), "Maximum results; default 200, at most 500"),
+                query(
+                    "limit",
+                    integer(),
+                    "Maximum results; default 200 (also for 0); other values are clamped to "
+                    "1 to 500",
+                ),
             ],
         )
     },
@@ -676,7 +714,7 @@ PATHS: dict[str, Any] = {
             "Rename a group",
             "conversations",
             {
-                **ok("The conversation", ref("ConversationSummary")),
+                **ok("The conversation", CONVERSATION_AFTER_CHANGE),
                 **errors("400", "404"),
             },
             unsafe=True,
@@ -710,7 +748,8 @@ PATHS: dict[str, Any] = {
                 query(
                     "limit",
                     integer(),
-                    "Page size; default 50, at least 1, at most 200",
+                    "Page size; default LIAISON_HISTORY_PAGE_SIZE (50; also for 0); other "
+                    "values are clamped to 1 to 200",
                 ),
             ],
         )
@@ -721,7 +760,7 @@ PATHS: dict[str, Any] = {
             "Add a person to a group",
             "conversations",
             {
-                **ok("The conversation", ref("ConversationSummary")),
+                **ok("The conversation", CONVERSATION_AFTER_CHANGE),
                 **errors("400", "404"),
             },
             unsafe=True,
@@ -739,13 +778,15 @@ PATHS: dict[str, Any] = {
             "removeMember",
             "Remove a person from a group (or leave it)",
             "conversations",
-            {"204": {"description": "Removed"}, **errors("404")},
+            {"204": {"description": "Removed"}, **errors("400", "404")},
             unsafe=True,
             description=(
-                "Any group member (or an administrator) may remove any member, including "
-                "themselves. The removed person's connections receive conversation_removed; "
-                "the remaining members receive conversation. Errors: not_allowed (403), "
-                "not_found (404: no such conversation, or the person is not a member)."
+                "Group members and administrators only. Anyone may remove themselves "
+                "(leave); removing someone else is refused when the group has only two "
+                "members. The removed person's connections receive conversation_removed; "
+                "the remaining members receive conversation. Errors: bad_field (400: "
+                "removing someone else from a group of two), not_allowed (403), not_found "
+                "(404: no such conversation, or the person is not a member)."
             ),
             parameters=[CONVERSATION_ID, PERSON_ID],
         )
@@ -770,9 +811,10 @@ PATHS: dict[str, Any] = {
             },
             unsafe=True,
             description=(
-                "Errors: bad_field (username empty, over 100 characters or with spaces; "
-                "person_id not a number), weak_password (under 8 characters), not_found "
-                "(no such person; status 400), exists (409)."
+                "Types are checked strictly: username and password strings, person_id an "
+                "integer, is_admin a boolean. Errors: bad_field (a wrong type; username "
+                "empty, over 100 characters or with spaces after trimming), weak_password "
+                "(under 8 characters), not_found (no such person; status 400), exists (409)."
             ),
             body=json_body(
                 obj(
