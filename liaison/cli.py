@@ -1,4 +1,4 @@
-"""Command line: `liaison serve | demo | migrate | import | create-account`."""
+"""Command line: `liaison serve | demo | migrate | import | create-account | purge`."""
 
 from __future__ import annotations
 
@@ -63,6 +63,23 @@ async def _with_core(settings: Settings, job: str, args: argparse.Namespace) -> 
             report = await import_directory(core.db, path.name, data, args.dry_run)
             print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
             return 1 if report.errors else 0
+        if job == "purge":
+            from liaison.services.retention import purge
+
+            counts = await purge(core.db, settings, core.clock.now())
+            print(json.dumps(counts))
+            return 0
+        if job == "rings":
+            from liaison.services.ring_config import RingConfigError, apply_ring_config
+
+            text = await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8")
+            try:
+                counts = await apply_ring_config(core.db, json.loads(text))
+            except (RingConfigError, ValueError) as e:
+                print(f"ring configuration not applied:\n{e}", file=sys.stderr)
+                return 1
+            print(json.dumps(counts))
+            return 0
         if job == "create-account":
             from sqlalchemy import func, select
 
@@ -96,10 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("import", help="import the directory from CSV or XLSX")
     p.add_argument("file")
     p.add_argument("--dry-run", action="store_true", help="report only, change nothing")
+    p = sub.add_parser("rings", help="apply a ring and named-contact configuration (JSON)")
+    p.add_argument("file")
     p = sub.add_parser("create-account", help="create a login for a directory person")
     p.add_argument("--email", required=True, help="the person's email in the directory")
     p.add_argument("--username", required=True)
     p.add_argument("--admin", action="store_true")
+    sub.add_parser(
+        "purge", help="delete messages and consultations past their retention time, once"
+    )
     args = parser.parse_args(argv)
 
     try:

@@ -95,7 +95,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        e = dict(os.environ if env is None else env)
+        # An empty variable means "not set", so it falls back to the default.
+        e = {k: v for k, v in (os.environ if env is None else env).items() if v != ""}
         base = cls()
         origins = tuple(
             o.strip() for o in e.get("LIAISON_ALLOWED_ORIGINS", "").split(",") if o.strip()

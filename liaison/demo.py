@@ -12,12 +12,14 @@ import csv
 import io
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
 from liaison.services.core import Core
 from liaison.services.directory_import import import_directory
-from liaison.store.models import Person
+from liaison.services.ring_config import apply_ring_config
+from liaison.store.models import Organisation, Person, Unit
 
 __all__ = ["DEMO_PASSWORD", "DemoLogin", "demo_directory_csv", "demo_username", "seed_demo"]
 
@@ -449,4 +451,64 @@ async def seed_demo(core: Core) -> list[DemoLogin]:
         for sender, body in messages:
             client_number += 1
             await core.chat.send(ids[sender], group["id"], f"demo-{client_number}", body)
+    await apply_ring_config(core.db, await demo_ring_config(core))
+    await core.rings.reload_rings()
     return _logins()
+
+
+DEMO_BENEFIT_RINGS = {
+    "basic_social_assistance": "Perustoimeentulotuki",
+    "housing_allowance": "Yleinen asumistuki",
+    "unemployment_security": "Työttömyysturva",
+}
+
+
+async def demo_ring_config(core: Core) -> dict[str, Any]:
+    """Rings made from the demo directory: one per security benefit answered by its
+    decision experts, one per county for its Kela liaisons, and named contacts per area."""
+    async with core.db() as db:
+        rows = (
+            await db.execute(
+                select(Person.email, Person.roles, Person.benefits, Unit.area, Organisation.kind)
+                .join(Organisation, Person.organisation_id == Organisation.id)
+                .outerjoin(Unit, Person.unit_id == Unit.id)
+                .order_by(Person.last_name)
+            )
+        ).all()
+    rings: list[dict[str, Any]] = [
+        {
+            "id": benefit,
+            "name": name,
+            "kind": "benefit",
+            "benefit": benefit,
+            "members": [
+                r.email for r in rows if "decision_expert" in r.roles and benefit in r.benefits
+            ],
+        }
+        for benefit, name in DEMO_BENEFIT_RINGS.items()
+    ]
+    contacts: list[dict[str, Any]] = []
+    areas = sorted({r.area for r in rows if r.area and r.kind == "social_services"})
+    for area in areas:
+        liaisons = [
+            r.email
+            for r in rows
+            if r.kind == "kela" and r.area == area and "municipal_liaison" in r.roles
+        ]
+        workers = [
+            r.email
+            for r in rows
+            if r.kind == "social_services" and r.area == area and "social_worker" in r.roles
+        ]
+        rings.append(
+            {
+                "id": f"liaison-{area.lower()}",
+                "name": f"Kuntayhteyshenkilöt: {area}",
+                "kind": "liaison",
+                "area": area,
+                "members": liaisons,
+            }
+        )
+        contacts.append({"area": area, "side": "kela", "people": liaisons})
+        contacts.append({"area": area, "side": "social_services", "people": workers[:2]})
+    return {"rings": rings, "named_contacts": contacts}

@@ -40,10 +40,12 @@ async def main() -> None:
         settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp}/demo.db", port=port, demo=True)
         app = create_app(settings)
         server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, ws="websockets-sansio", log_level="warning")
+            uvicorn.Config(
+                app, host="127.0.0.1", port=port, ws="websockets-sansio", log_level="warning"
+            )
         )
         task = asyncio.create_task(server.serve())
-        while not server.started:
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
             await asyncio.sleep(0.05)
         await seed_demo(app.state.core)
         await app.state.core.presence.reload_people()

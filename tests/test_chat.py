@@ -346,3 +346,70 @@ async def test_messages_and_read_markers_survive_a_restart(server_factory: objec
                 {"type": "send", "id": "keep", "conversation_id": conversation_id, "body": "Pysyy"}
             )
             assert (await a2.expect("ack"))["duplicate"] is True
+
+
+def identity_code(birth: str = "131052", sign: str = "-", individual: str = "308") -> str:
+    """A valid personal identity code: DDMMYY, century sign, ZZZ, check character."""
+    checks = "0123456789ABCDEFHJKLMNPRSTUVWXY"
+    return f"{birth}{sign}{individual}{checks[int(birth + individual) % 31]}"
+
+
+def with_wrong_check(code: str) -> str:
+    checks = "0123456789ABCDEFHJKLMNPRSTUVWXY"
+    return code[:-1] + checks[(checks.index(code[-1]) + 1) % 31]
+
+
+async def test_identity_codes_in_messages_are_replaced_by_pseudonyms(server: Server) -> None:
+    from sqlalchemy import select
+
+    from liaison.domain.identity import pseudonymise
+    from liaison.store.models import Message
+    from tests.conftest import TEST_SECRET
+
+    aino, bertil = await server.client("aino"), await server.client("bertil")
+    a, b = await aino.socket(), await bertil.socket()
+    conversation_id = await direct(aino, server.people["bertil"])
+    code, second = identity_code(), identity_code("290200", "A", "123")
+    pseudonym = pseudonymise(code, TEST_SECRET.encode())
+    assert pseudonym.startswith("AR-")
+    body = f"Asiakas {code} soitti, ja hänen lapsensa ({second.lower()})."
+    await a.send({"type": "send", "id": "hetu", "conversation_id": conversation_id, "body": body})
+    ack = await a.expect("ack", id="hetu")
+    frame = await b.expect("message")
+    expected = (
+        f"Asiakas {pseudonym} soitti, ja hänen lapsensa "
+        f"({pseudonymise(second, TEST_SECRET.encode())})."
+    )
+    assert frame["message"]["body"] == expected
+    assert ack["message"]["body"] == expected
+    # The count is for the sender's acknowledgement only, never in the members' frame.
+    assert "redacted" not in frame["message"]
+    assert ack.get("redacted", ack["message"].get("redacted")) == 2
+    history = await bertil.api("GET", f"/api/conversations/{conversation_id}/messages")
+    assert history.json()["messages"][0]["body"] == expected
+    assert code not in history.text and second.lower() not in history.text.lower()
+    summaries = await bertil.api("GET", "/api/conversations")
+    assert code not in summaries.text
+    async with server.core.db() as db:
+        stored = (await db.scalars(select(Message.body))).all()
+    assert stored == [expected]
+    # A resend of the same frame is recognised; nothing new is stored.
+    await a.send({"type": "send", "id": "hetu", "conversation_id": conversation_id, "body": body})
+    again = await a.expect("ack", id="hetu")
+    assert again["duplicate"] is True and again["message"]["body"] == expected
+
+
+async def test_identity_code_lookalikes_are_left_alone(server: Server) -> None:
+    aino, bertil = await server.client("aino"), await server.client("bertil")
+    a, b = await aino.socket(), await bertil.socket()
+    conversation_id = await direct(aino, server.people["bertil"])
+    wrong = with_wrong_check(identity_code())
+    body = f"Tilausnumero {wrong} ja päivämäärä 131052"
+    await a.send(
+        {"type": "send", "id": "lookalike", "conversation_id": conversation_id, "body": body}
+    )
+    ack = await a.expect("ack", id="lookalike")
+    assert (await b.expect("message"))["message"]["body"] == body
+    assert ack.get("redacted", ack["message"].get("redacted")) == 0
+    history = (await bertil.api("GET", f"/api/conversations/{conversation_id}/messages")).json()
+    assert history["messages"][0]["body"] == body

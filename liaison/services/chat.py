@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from liaison.clock import Clock
 from liaison.config import Settings
 from liaison.domain import chat as domain
+from liaison.domain import identity
 from liaison.domain.chat import ChatError
 from liaison.services.hub import Hub
 from liaison.store import repositories as repo
@@ -45,10 +46,22 @@ class ChatService:
     async def send(
         self, sender_id: int, conversation_id: object, client_id: object, body: object
     ) -> tuple[dict[str, Any], bool]:
-        """Stores and delivers a message; a repeated client id returns the stored one (True)."""
+        """Stores and delivers a message; a repeated client id returns the stored one (True).
+
+        Valid personal identity codes in the body are replaced by their pseudonyms before
+        the message is stored or delivered, so the code itself is never kept. The payload
+        returned to the caller (the sender's acknowledgement) carries an extra key
+        ``"redacted"``: how many codes were replaced in this body (0 if none; for a
+        duplicate, counted again from the resent body). The frame delivered to the
+        members and the stored message do not carry it; the caller pops it off.
+        """
         cid = domain.check_client_id(client_id)
         conv_id = _int_field(conversation_id, "conversation_id")
         text = domain.clean_body(body, self.config.max_message_chars)
+        redacted = 0
+        if identity.find_identity_codes(text):
+            # The key is read only when needed; without one this raises, storing nothing.
+            text, redacted = identity.redact_identity_codes(text, self.config.secret_key())
         async with self._lock(conv_id):
             try:
                 async with self.db.begin() as db:
@@ -56,7 +69,7 @@ class ChatService:
                     if existing is not None:
                         if existing.conversation_id != conv_id:
                             raise ChatError("id_reused", "that id was used for another message")
-                        return repo.message_dict(existing), True
+                        return {**repo.message_dict(existing), "redacted": redacted}, True
                     await self._require_member(db, conv_id, sender_id)
                     seq = await repo.next_seq(db, conv_id)
                     message = await repo.add_message(
@@ -71,9 +84,12 @@ class ChatService:
                     existing = await repo.find_sent_message(db, sender_id, cid)
                 if existing is None:
                     raise
-                return repo.message_dict(existing), True
+                if existing.conversation_id != conv_id:
+                    raise ChatError("id_reused", "that id was used for another message") from None
+                return {**repo.message_dict(existing), "redacted": redacted}, True
             await self.hub.send(members, {"type": "message", "message": payload})
-        return payload, False
+        # A copy: the frame handed to the hub above must not gain the sender-only key.
+        return {**payload, "redacted": redacted}, False
 
     async def mark_read(self, person_id: int, conversation_id: object, seq: object) -> int:
         conv_id = _int_field(conversation_id, "conversation_id")

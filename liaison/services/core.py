@@ -12,6 +12,7 @@ from liaison.services.accounts import AccountService
 from liaison.services.chat import ChatService
 from liaison.services.hub import Hub
 from liaison.services.presence import PresenceService
+from liaison.services.retention import Purger
 from liaison.services.rings import RingService
 from liaison.store.db import create_engine, migrate, session_factory
 
@@ -28,6 +29,7 @@ class Core:
         self.presence = PresenceService(settings, self.clock, self.db, self.hub)
         self.chat = ChatService(settings, self.clock, self.db, self.hub)
         self.rings = RingService(settings, self.clock, self.db, self.hub, self.presence, self.chat)
+        self.purger = Purger(self.db, settings, self.clock)
         self.hub.on("close", self._on_close)
 
     @property
@@ -40,8 +42,10 @@ class Core:
         await self.hub.start()
         await self.presence.start()
         await self.rings.start()
+        await self.purger.start()
 
     async def stop(self) -> None:
+        await self.purger.stop()
         await self.rings.stop()
         await self.presence.stop()
         await self.hub.bus.stop()

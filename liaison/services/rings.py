@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import io
 import logging
 import secrets
 from dataclasses import asdict
@@ -607,6 +609,44 @@ class RingService:
                 )
             ).all()
         return [consultation_dict(c) for c in rows]
+
+    async def consultations_about(self, client_ref: str) -> list[dict[str, Any]]:
+        """Earlier consultations on one client reference: who, when, what came of it.
+
+        Question text stays with the participants; others see only the facts."""
+        async with self.db() as db:
+            rows = (
+                await db.scalars(
+                    select(Consultation)
+                    .where(Consultation.client_ref == client_ref)
+                    .order_by(Consultation.asked_at.desc())
+                    .limit(100)
+                )
+            ).all()
+        return [{**consultation_dict(c), "question": ""} for c in rows]
+
+    async def export_csv(self, person_id: int, everything: bool) -> str:
+        """The log as CSV: an admin gets every record, others their own."""
+        query = select(Consultation).order_by(Consultation.asked_at)
+        if not everything:
+            query = query.where(
+                (Consultation.asker_id == person_id)
+                | (Consultation.expert_id == person_id)
+                | (Consultation.third_party_id == person_id)
+            )
+        async with self.db() as db:
+            rows = (await db.scalars(query)).all()
+        buffer = io.StringIO()
+        columns = [
+            "id", "kind", "ring_id", "asker_id", "expert_id", "third_party_id", "state",
+            "asked_at", "offered_at", "accepted_at", "closed_at", "wait_seconds",
+            "handle_seconds", "missed_offers", "outcome", "topic", "legal_basis", "client_ref",
+        ]  # fmt: skip
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for c in rows:
+            writer.writerow(consultation_dict(c))
+        return buffer.getvalue()
 
     async def _update_busy(self, person_id: int) -> None:
         async with self.db() as db:

@@ -13,6 +13,7 @@ from liaison.domain.chat import ChatError
 from liaison.services.accounts import AccountError
 from liaison.services.directory_import import import_directory
 from liaison.services.presence import PresenceError
+from liaison.services.rings import RingServiceError
 from liaison.store import repositories as repo
 from liaison.web.security import Viewer, check_csrf, core_of, viewer_of
 
@@ -307,6 +308,57 @@ async def remove_member(request: Request) -> Response:
     return Response(status_code=204)
 
 
+# ---------------------------------------------------------------- rings and consultations
+
+
+def ring_error(e: RingServiceError) -> JSONResponse:
+    status = {"not_found": 404, "not_allowed": 403}.get(e.code, 400)
+    return error(status, e.code, e.reason)
+
+
+async def rings(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    return JSONResponse({"rings": core_of(request).rings.rings_for(viewer.person_id)})
+
+
+async def consultations(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    limit = max(1, min(_int_param(request, "limit") or 100, 1000))
+    found = await core_of(request).rings.consultations_of(viewer.person_id, limit)
+    return JSONResponse({"consultations": found})
+
+
+async def lookup_consultations(request: Request) -> Response:
+    """Earlier consultations about a client. The code comes in the body, never the URL,
+    so it cannot end up in access logs; only its pseudonym is compared."""
+    await require_viewer(request)
+    body = await json_body(request)
+    ring_service = core_of(request).rings
+    try:
+        client_ref = ring_service.client_reference(body.get("client_code"))
+    except RingServiceError as e:
+        return ring_error(e)
+    if client_ref is None:
+        return error(400, "bad_field", "client_code is required")
+    found = await ring_service.consultations_about(client_ref)
+    return JSONResponse({"client_ref": client_ref, "consultations": found})
+
+
+async def export_consultations(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    text = await core_of(request).rings.export_csv(viewer.person_id, viewer.is_admin)
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="consultations.csv"'},
+    )
+
+
+async def callbacks(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    return JSONResponse({"callbacks": await core_of(request).rings.callbacks_for(viewer.person_id)})
+
+
 # ---------------------------------------------------------------- administration
 
 
@@ -396,6 +448,11 @@ routes = [
         remove_member,
         methods=["DELETE"],
     ),
+    Route("/api/rings", rings),
+    Route("/api/consultations", consultations),
+    Route("/api/consultations/lookup", lookup_consultations, methods=["POST"]),
+    Route("/api/consultations/export.csv", export_consultations),
+    Route("/api/callbacks", callbacks),
     Route("/api/admin/accounts", accounts),
     Route("/api/admin/accounts", create_account, methods=["POST"]),
     Route("/api/admin/accounts/{account_id:int}", update_account, methods=["PATCH"]),

@@ -36,6 +36,32 @@ ROLES = {
     "admin": N_("Administrator"),
 }
 ORGANISATION_KINDS = {"kela": N_("Kela"), "social_services": N_("Social services")}
+OUTCOMES = {
+    "answered": N_("Answered"),
+    "needs_follow_up": N_("Needs follow-up"),
+    "forwarded": N_("Forwarded"),
+    "callback_needed": N_("Callback needed"),
+}
+TOPICS = {
+    "statement": N_("Statement"),
+    "missing_attachment": N_("Missing attachment"),
+    "clients_situation": N_("Client's situation"),
+    "discretion": N_("Discretion"),
+    "urgent_need": N_("Urgent need"),
+    "request_to_expedite": N_("Request to expedite"),
+}
+LEGAL_BASES = {
+    "client_consent": N_("Client's consent"),
+    "client_present": N_("Client present"),
+    "necessity_sa_18": N_("Necessary under the Social Assistance Act §18"),
+}
+CALLBACK_STATES = {
+    "open": N_("Open"),
+    "claimed": N_("Claimed"),
+    "done": N_("Done"),
+    "could_not_reach": N_("Could not reach"),
+}
+URGENCY = {"normal": N_("Normal"), "urgent": N_("Urgent")}
 WEEKDAYS = [
     N_("Monday"),
     N_("Tuesday"),
@@ -55,4 +81,9 @@ def translated() -> dict[str, dict[str, str] | list[str]]:
         "roles": {k: gettext_(v) for k, v in ROLES.items()},
         "organisation_kinds": {k: gettext_(v) for k, v in ORGANISATION_KINDS.items()},
         "weekdays": [gettext_(d) for d in WEEKDAYS],
+        "outcomes": {k: gettext_(v) for k, v in OUTCOMES.items()},
+        "topics": {k: gettext_(v) for k, v in TOPICS.items()},
+        "legal_bases": {k: gettext_(v) for k, v in LEGAL_BASES.items()},
+        "callback_states": {k: gettext_(v) for k, v in CALLBACK_STATES.items()},
+        "urgency": {k: gettext_(v) for k, v in URGENCY.items()},
     }

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from liaison.services import rings as ring_service
 from liaison.services.accounts import AccountError
 from liaison.services.presence import PresenceError
 from liaison.store import repositories as repo
@@ -192,6 +193,24 @@ async def save_profile(request: Request) -> Response:
     return RedirectResponse("/me?saved=1", status_code=303)
 
 
+async def log_page(request: Request) -> Response:
+    viewer = await viewer_of(request)
+    if viewer is None:
+        return to_login(request)
+    return render(
+        request,
+        "log.html",
+        viewer,
+        rings=[
+            {"id": r["id"], "name": r["name"]}
+            for r in core_of(request).rings.rings_for(viewer.person_id)
+        ],
+        outcomes=ring_service.OUTCOMES,
+        topics=ring_service.TOPICS,
+        legal_bases=ring_service.LEGAL_BASES,
+    )
+
+
 async def admin_page(request: Request, viewer: Viewer, **extra: Any) -> Response:
     async with core_of(request).db() as db:
         accounts = await repo.list_accounts(db)
@@ -261,6 +280,7 @@ routes = [
     Route("/me", profile),
     Route("/me", save_profile, methods=["POST"]),
     Route("/people/{person_id:int}", person_page),
+    Route("/log", log_page),
     Route("/admin", admin),
     Route("/admin", admin_action, methods=["POST"]),
 ]

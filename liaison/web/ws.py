@@ -22,7 +22,13 @@ from liaison.services.hub import encode
 from liaison.services.presence import PresenceError
 from liaison.services.rings import RingServiceError
 from liaison.store import repositories as repo
-from liaison.web.security import Viewer, core_of, origin_allowed, viewer_of
+from liaison.web.security import (
+    SESSION_COOKIE,
+    Viewer,
+    core_of,
+    origin_allowed,
+    viewer_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +92,7 @@ class SocketConnection:
         if self.early is not None:
             if len(self.early) >= self.outbox.maxsize:
                 self.close(CLOSE_SLOW_CONSUMER, "too slow: frames were not read in time")
+                return
             self.early.append(text)
             return
         try:
@@ -232,6 +239,10 @@ class Session:
         try:
             hello = await self.wait_hello()
             if hello is None:
+                return
+            if await viewer_of_token(self.core, self.ws) is None:
+                # Logged out (or disabled) while the hello was on its way.
+                self.conn.close(CLOSE_NOT_AUTHENTICATED, "not logged in")
                 return
             self.conn.hold()
             self.core.hub.attach(self.conn)
@@ -384,7 +395,15 @@ class Session:
             client_id,
             frame.get("body"),
         )
-        return {"type": "ack", "id": client_id, "duplicate": duplicate, "message": message}
+        redacted = message.pop("redacted", 0)
+        # `redacted` tells the sender how many identity codes became client references.
+        return {
+            "type": "ack",
+            "id": client_id,
+            "duplicate": duplicate,
+            "redacted": redacted,
+            "message": message,
+        }
 
     async def on_read(self, frame: dict[str, Any]) -> None:
         await self.core.chat.mark_read(
@@ -502,6 +521,11 @@ class Session:
     async def _is_member(self, conversation_id: int) -> bool:
         async with self.core.db() as db:
             return await repo.is_member(db, conversation_id, self.viewer.person_id)
+
+
+async def viewer_of_token(core: Core, ws: WebSocket) -> object | None:
+    """The session's account now, uncached: it may have ended since the handshake."""
+    return await core.accounts.account_for_token(ws.cookies.get(SESSION_COOKIE))
 
 
 async def websocket_endpoint(ws: WebSocket) -> None:

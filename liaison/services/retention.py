@@ -1,0 +1,159 @@
+"""Retention: old chat messages and the consultation log are deleted once their time is up.
+
+- Chat messages (consultation chats included) older than ``message_retention_days``.
+  Conversations, members and read markers stay: a conversation's ``last_seq`` is kept,
+  so unread counts (``last_seq - last_read_seq``) stay right when old messages go.
+- Consultations asked more than ``consultation_retention_days`` ago that are no longer
+  waiting or open, and have no callback request still open; their callback requests
+  are deleted with them.
+- Callback requests closed more than ``consultation_retention_days`` ago.
+
+Deletes are set-based (DELETE ... WHERE), messages in bounded batches so that no single
+transaction holds the table for long. ``Purger`` runs this in the server on a schedule;
+``liaison purge`` runs it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from liaison.clock import Clock, SystemClock
+from liaison.config import Settings
+from liaison.store.models import CallbackRequest, Consultation, Message
+
+log = logging.getLogger(__name__)
+
+# Messages deleted per transaction; a first purge of a large backlog takes several.
+MESSAGE_BATCH = 5000
+# Consultations still in play are never deleted, however old.
+LIVE_CONSULTATION_STATES = ("waiting", "open")
+OPEN_CALLBACK_STATES = ("open", "claimed")
+# The first run after start comes soon, but not in the middle of start-up.
+FIRST_RUN_DELAY_SECONDS = 5.0
+
+
+def _rowcount(result: Any) -> int:
+    return max(0, cast(CursorResult[Any], result).rowcount or 0)
+
+
+async def purge(
+    db: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
+) -> dict[str, int]:
+    """Deletes what is past its retention time; returns how many rows of each kind."""
+    message_cutoff = now - timedelta(days=settings.message_retention_days)
+    consultation_cutoff = now - timedelta(days=settings.consultation_retention_days)
+
+    messages = 0
+    while True:
+        async with db.begin() as session:
+            batch = select(Message.id).where(Message.created_at < message_cutoff)
+            result = await session.execute(
+                delete(Message).where(Message.id.in_(batch.limit(MESSAGE_BATCH).scalar_subquery()))
+            )
+            deleted = _rowcount(result)
+        messages += deleted
+        if deleted < MESSAGE_BATCH:
+            break
+
+    open_callback = exists().where(
+        CallbackRequest.consultation_id == Consultation.id,
+        CallbackRequest.state.in_(OPEN_CALLBACK_STATES),
+    )
+    expired = select(Consultation.id).where(
+        Consultation.asked_at < consultation_cutoff,
+        Consultation.state.not_in(LIVE_CONSULTATION_STATES),
+        ~open_callback,
+    )
+    async with db.begin() as session:
+        # The callback requests of expired consultations first (foreign key), then the
+        # consultations, then closed callback requests past their time on their own.
+        callbacks = _rowcount(
+            await session.execute(
+                delete(CallbackRequest).where(
+                    CallbackRequest.consultation_id.in_(expired.scalar_subquery())
+                )
+            )
+        )
+        consultations = _rowcount(
+            await session.execute(
+                delete(Consultation).where(Consultation.id.in_(expired.scalar_subquery()))
+            )
+        )
+        callbacks += _rowcount(
+            await session.execute(
+                delete(CallbackRequest).where(
+                    CallbackRequest.closed_at.is_not(None),
+                    CallbackRequest.closed_at < consultation_cutoff,
+                    CallbackRequest.state.not_in(OPEN_CALLBACK_STATES),
+                )
+            )
+        )
+    return {"messages": messages, "consultations": consultations, "callbacks": callbacks}
+
+
+class Purger:
+    """Runs ``purge`` in the background every ``purge_interval_seconds``.
+
+    The first run comes after min(5 s, interval). A failed run is logged and the next
+    one comes on schedule: the task itself never ends on an error.
+    """
+
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        clock: Clock | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.runs = 0
+        self.last_counts: dict[str, int] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._loop(), name="retention-purge")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def run_once(self) -> dict[str, int] | None:
+        """One purge; the counts, or None when it failed (the error is logged)."""
+        try:
+            counts = await purge(self.db, self.settings, self.clock.now())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("retention purge failed; trying again in %s s", self._interval())
+            return None
+        self.runs += 1
+        self.last_counts = counts
+        log.info(
+            "retention purge: %d messages, %d consultations, %d callback requests deleted",
+            counts["messages"],
+            counts["consultations"],
+            counts["callbacks"],
+        )
+        return counts
+
+    def _interval(self) -> float:
+        return float(max(1, self.settings.purge_interval_seconds))
+
+    async def _loop(self) -> None:
+        await asyncio.sleep(min(FIRST_RUN_DELAY_SECONDS, self._interval()))
+        while True:
+            await self.run_once()
+            await asyncio.sleep(self._interval())
