@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from liaison.clock import Clock
 from liaison.config import Settings
+from liaison.logs import guard_logs
 from liaison.services.core import Core
 from liaison.web import api, i18n, pages
 from liaison.web.openapi import openapi
@@ -67,6 +68,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     settings.secret_key()  # the server refuses to start without its pseudonym key
+    guard_logs()
     core = Core(settings, clock)
     i18n.load()
 
