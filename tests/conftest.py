@@ -175,6 +175,7 @@ async def _people(core: Core) -> dict[str, int]:
 
 @contextlib.asynccontextmanager
 async def running_server(tmp_path: Path, **overrides: Any) -> AsyncIterator[Server]:
+    clock = overrides.pop("clock", None)  # a ManualClock for tests that move time
     schema, drop_schema = "", False
     if "database_url" in overrides:
         # A second server on an existing database: a restart.
@@ -192,7 +193,7 @@ async def running_server(tmp_path: Path, **overrides: Any) -> AsyncIterator[Serv
         database_schema=schema,
         port=port,
     )
-    app = create_app(settings)
+    app = create_app(settings, clock)
     core: Core = app.state.core
     server = uvicorn.Server(
         uvicorn.Config(

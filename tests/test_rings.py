@@ -4,8 +4,10 @@ callbacks, consultations and restarts, against a running server."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from liaison.clock import ManualClock
 from liaison.services.ring_config import apply_ring_config
 from tests.conftest import Server, Socket
 
@@ -254,6 +256,9 @@ async def test_callback_lifecycle_never_loses_a_request(server: Server) -> None:
     callback = (await aino.expect("callback_created"))["callback"]
     seen = (await bertil.expect("callback"))["callback"]
     assert seen["id"] == callback["id"]
+    # The supervisor of the ring members' unit sees it too.
+    eeva = await (await server.client("eeva")).socket()
+    assert [c["id"] for c in eeva.welcome["callbacks"]] == [callback["id"]]
     cecilia = await (await server.client("cecilia")).socket()
     await cecilia.send(
         {"type": "callback_update", "callback_id": callback["id"], "state": "claimed"}
@@ -362,3 +367,23 @@ async def test_a_waiting_question_survives_a_restart(server_factory: Any) -> Non
             bertil = await signed_in(again, "bertil")
             offer = await bertil.expect("offer", question_id=question_id)
             assert offer["question"] == "Ennen uudelleenkäynnistystä"
+
+
+async def test_alert_time_with_a_controllable_clock(server_factory: Any) -> None:
+    """The default 20 s alert time, without waiting 20 s: the test moves the clock."""
+    clock = ManualClock(datetime.now(UTC))
+    async with server_factory(clock=clock) as srv:
+        await with_rings(srv, config(method="serial"))
+        bertil, daniel = await signed_in(srv, "bertil"), await signed_in(srv, "daniel")
+        aino = await (await srv.client("aino")).socket()
+        await aino.send({"type": "ask", "ring_id": "housing", "question": "Kello", "ref": 1})
+        question_id = (await aino.expect("question_status", ref=1))["question"]["question_id"]
+        first = await bertil.expect("offer", question_id=question_id)
+        assert datetime.fromisoformat(first["expires_at"]) == clock.now() + timedelta(seconds=20)
+        clock.advance(19)
+        await bertil.no_frame("offer_withdrawn", 1.5)
+        clock.advance(2)
+        assert (await bertil.expect("offer_withdrawn", question_id=question_id))[
+            "reason"
+        ] == "missed"
+        await daniel.expect("offer", question_id=question_id)

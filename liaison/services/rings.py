@@ -149,6 +149,8 @@ class RingService:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._ring_members: dict[str, set[int]] = {}
+        # Supervisors of the units the ring's members work in: they see its callbacks.
+        self._ring_supervisors: dict[str, set[int]] = {}
         presence.listeners.append(self._on_presence)
 
     # ------------------------------------------------------------ lifecycle
@@ -191,6 +193,16 @@ class RingService:
             order.setdefault(m.ring_id, []).append(m.person_id)
         for row in rows:
             self.router.add_ring(ring_config(row, order[row.id]))
+        people = (await db.execute(select(Person.id, Person.unit_id, Person.roles))).all()
+        unit_of = {pid: unit for pid, unit, _ in people}
+        supervisors: dict[int | None, set[int]] = {}
+        for pid, unit, roles in people:
+            if "supervisor" in roles and unit is not None:
+                supervisors.setdefault(unit, set()).add(pid)
+        self._ring_supervisors = {
+            ring_id: {s for m in members for s in supervisors.get(unit_of.get(m), set())}
+            for ring_id, members in self._ring_members.items()
+        }
 
     async def _timers(self) -> None:
         while True:
@@ -867,13 +879,14 @@ class RingService:
     def _may_handle(self, person_id: int, cb: CallbackRequest) -> bool:
         if cb.owner_person_id == person_id or cb.created_by == person_id:
             return True
-        return cb.owner_ring_id is not None and person_id in self._ring_members.get(
-            cb.owner_ring_id, set()
-        )
+        return cb.owner_ring_id is not None and person_id in self._ring_audience(cb.owner_ring_id)
+
+    def _ring_audience(self, ring_id: str) -> set[int]:
+        return self._ring_members.get(ring_id, set()) | self._ring_supervisors.get(ring_id, set())
 
     async def callbacks_for(self, person_id: int) -> list[dict[str, Any]]:
         """Open ones the person owns, can take through a ring, or asked for; newest first."""
-        rings = [r for r, members in self._ring_members.items() if person_id in members]
+        rings = [r for r in self._ring_members if person_id in self._ring_audience(r)]
         async with self.db() as db:
             rows = (
                 await db.scalars(
@@ -894,7 +907,7 @@ class RingService:
         if data["owner_person_id"] is not None:
             to.add(data["owner_person_id"])
         if data["owner_ring_id"] is not None:
-            to |= self._ring_members.get(data["owner_ring_id"], set())
+            to |= self._ring_audience(data["owner_ring_id"])
         await self.hub.send(to, {"type": "callback", "callback": data})
 
 
