@@ -54,6 +54,7 @@ LEGAL_BASES = ("client_consent", "client_present", "necessity_sa_18")
 CALLBACK_STATES = ("open", "claimed", "done", "could_not_reach")
 NAMED_RING_PREFIX = "named:"
 MAX_QUESTION_CHARS = 500
+CLOSED_QUESTION_KEEP = timedelta(hours=1)
 
 
 class RingServiceError(ValueError):
@@ -205,22 +206,32 @@ class RingService:
         }
 
     async def _timers(self) -> None:
+        last_cleanup = self.clock.now()
         while True:
             deadline = self.router.next_deadline()
-            timeout = None
+            # At most a second: the clock may be moved by hand in tests.
+            delay = 1.0
             if deadline is not None:
-                timeout = max(0.0, (deadline - self.clock.now()).total_seconds())
+                delay = min(1.0, max(0.0, (deadline - self.clock.now()).total_seconds()))
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=min(timeout or 1.0, 1.0))
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
             self._wake.clear()
             now = self.clock.now()
-            deadline = self.router.next_deadline()
-            if deadline is not None and deadline <= now:
-                try:
+            try:
+                deadline = self.router.next_deadline()
+                if deadline is not None and deadline <= now:
                     async with self._lock:
                         await self._commit(self.router.tick(now), now)
-                except Exception:
-                    log.exception("ring timers failed")
+                if now - last_cleanup >= CLOSED_QUESTION_KEEP:
+                    # Closed questions live on in the consultation log, not in the router.
+                    last_cleanup = now
+                    async with self._lock:
+                        if self.router.purge_closed(now - CLOSED_QUESTION_KEEP):
+                            await self._commit([], now)
+            except Exception:
+                log.exception("ring timers failed")
 
     # ------------------------------------------------------------ presence
 

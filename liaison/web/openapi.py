@@ -167,6 +167,7 @@ ERROR_CODES = [
     "bad_field",
     "bad_status",
     "bad_photo",
+    "invalid_identity_code",
     "empty_message",
     "group_full",
     "already_member",
@@ -387,6 +388,96 @@ IMPORT_REPORT = obj(
     }
 )
 
+TIME = string(format="date-time")
+CLIENT_REF = string(
+    "Pseudonymous client reference: HMAC-SHA-256 of the personal identity code with the "
+    "deployment's secret, 50 bits in Crockford base32 (see docs/consultations.md)",
+    pattern=r"^AR-[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$",
+)
+OUTCOMES = ["answered", "needs_follow_up", "forwarded", "callback_needed"]
+TOPICS = [
+    "statement",
+    "missing_attachment",
+    "clients_situation",
+    "discretion",
+    "urgent_need",
+    "request_to_expedite",
+]
+LEGAL_BASES = ["client_consent", "client_present", "necessity_sa_18"]
+
+RING_SUMMARY = obj(
+    {
+        "id": string(),
+        "name": string(),
+        "method": string(enum=["ring_all", "longest_idle", "round_robin", "serial"]),
+        "member": boolean("Whether the viewer is a configured member (may sign in)"),
+        "signed_in": boolean("Whether the viewer is signed in"),
+        "members_signed_in": integer(minimum=0),
+        "members_free": integer("Signed-in members who could take a question now", minimum=0),
+        "waiting": integer("Open questions: waiting or ringing", minimum=0),
+        "oldest_wait_seconds": nullable({"type": "number"}),
+        "estimated_wait_seconds": nullable(
+            {"type": "number", "description": "For a question asked now; null: unknown"}
+        ),
+    },
+    description=(
+        "A ring with its live counts (no member names). Named-contact rings are not listed."
+    ),
+)
+
+CONSULTATION = obj(
+    {
+        "id": integer(),
+        "question_id": string("Random, 16 hex digits; the ring question's id"),
+        "kind": string(enum=["ring", "named", "callback"]),
+        "ring_id": nullable(string("The ring the question is in now (after any overflow)")),
+        "asker_id": integer("Person id"),
+        "expert_id": nullable(integer("Who accepted (person id)")),
+        "third_party_id": nullable(integer("A third person invited (person id)")),
+        "conversation_id": nullable(integer("The consultation's group conversation")),
+        "question": string(
+            "Whitespace collapsed; identity codes replaced by client references. Empty "
+            "in lookup results."
+        ),
+        "urgency": string(enum=["normal", "urgent"]),
+        "client_ref": nullable(CLIENT_REF),
+        "legal_basis": nullable(string(enum=LEGAL_BASES)),
+        "state": string(enum=["waiting", "open", "closed", "cancelled", "timed_out"]),
+        "asked_at": TIME,
+        "offered_at": nullable(TIME),
+        "accepted_at": nullable(TIME),
+        "closed_at": nullable(TIME),
+        "wait_seconds": nullable(
+            {"type": "number", "description": "accepted_at - asked_at; null until accepted"}
+        ),
+        "handle_seconds": nullable(
+            {"type": "number", "description": "closed_at - accepted_at; null unless both"}
+        ),
+        "missed_offers": integer("Offers that rang out unanswered, in every ring", minimum=0),
+        "outcome": nullable(string(enum=OUTCOMES)),
+        "topic": nullable(string(enum=TOPICS)),
+    },
+    description="One record of the consultation log (see docs/consultations.md).",
+)
+
+CALLBACK_REQUEST = obj(
+    {
+        "id": integer(),
+        "consultation_id": nullable(integer("The consultation record it belongs to")),
+        "created_by": integer("Person id"),
+        "owner_person_id": nullable(integer("The person who should call back")),
+        "owner_ring_id": nullable(string("Or the ring whose members should")),
+        "note": string("Identity codes replaced by client references"),
+        "client_ref": nullable(CLIENT_REF),
+        "state": string(enum=["open", "claimed", "done", "could_not_reach"]),
+        "claimed_by": nullable(integer("Person id")),
+        "due_at": TIME,
+        "created_at": TIME,
+        "closed_at": nullable(TIME),
+    },
+    description="A callback request (see docs/consultations.md).",
+)
+
 ERROR = obj(
     {
         "error": string("A stable machine-readable code", examples=ERROR_CODES),
@@ -416,6 +507,9 @@ COMPONENTS: dict[str, Any] = {
         "ConversationSummary": CONVERSATION_SUMMARY,
         "Account": ACCOUNT,
         "ImportReport": IMPORT_REPORT,
+        "RingSummary": RING_SUMMARY,
+        "Consultation": CONSULTATION,
+        "CallbackRequest": CALLBACK_REQUEST,
     },
     "responses": {
         "BadRequest": _error_response(
@@ -791,6 +885,109 @@ PATHS: dict[str, Any] = {
             parameters=[CONVERSATION_ID, PERSON_ID],
         )
     },
+    "/api/rings": {
+        "get": operation(
+            "listRings",
+            "Every ring with live counts and the viewer's membership",
+            "consultations",
+            ok("Rings", obj({"rings": array(ref("RingSummary"))})),
+            description=(
+                "The same list as welcome.rings; signing in is the WebSocket frame ring_sign_in."
+            ),
+        )
+    },
+    "/api/consultations": {
+        "get": operation(
+            "listConsultations",
+            "The viewer's consultations",
+            "consultations",
+            {
+                **ok(
+                    "Records where the viewer is asker, expert or third person, newest "
+                    "first, with question text",
+                    obj({"consultations": array(ref("Consultation"))}),
+                ),
+                **errors("400"),
+            },
+            parameters=[
+                query(
+                    "limit",
+                    integer(),
+                    "Maximum records; default 100 (also for 0); other values are clamped to "
+                    "1 to 1000",
+                )
+            ],
+        )
+    },
+    "/api/consultations/lookup": {
+        "post": operation(
+            "lookupConsultations",
+            "Earlier consultations about a client",
+            "consultations",
+            {
+                **ok(
+                    "The client reference and the 100 newest records with it, newest first; "
+                    'question is "" in every record',
+                    obj(
+                        {
+                            "client_ref": CLIENT_REF,
+                            "consultations": array(ref("Consultation")),
+                        }
+                    ),
+                ),
+                **errors("400"),
+            },
+            unsafe=True,
+            description=(
+                "The personal identity code goes in the body, never in the URL, so it "
+                "cannot reach access logs; only its client reference is compared. Any "
+                "logged-in user may look up. Errors (400): bad_field (client_code missing, "
+                "empty or not text), invalid_identity_code (the reason names the failed "
+                "check: format, century, date or check)."
+            ),
+            body=json_body(
+                obj(
+                    {"client_code": string("A personal identity code, e.g. 010190-123M")},
+                )
+            ),
+        )
+    },
+    "/api/consultations/export.csv": {
+        "get": operation(
+            "exportConsultations",
+            "The consultation log as CSV",
+            "consultations",
+            {
+                "200": {
+                    "description": (
+                        "An attachment named consultations.csv, oldest record first. "
+                        "Administrators get every record, others the records where they are "
+                        "asker, expert or third person. Columns: id, kind, ring_id, asker_id, "
+                        "expert_id, third_party_id, state, asked_at, offered_at, accepted_at, "
+                        "closed_at, wait_seconds, handle_seconds, missed_offers, outcome, "
+                        "topic, legal_basis, client_ref (no question text)."
+                    ),
+                    "content": {"text/csv": {"schema": string()}},
+                }
+            },
+        )
+    },
+    "/api/callbacks": {
+        "get": operation(
+            "listCallbacks",
+            "Open callback requests the viewer may see",
+            "consultations",
+            ok(
+                "Open and claimed requests the viewer created, owns, or may take through a "
+                "ring (as a member or a supervisor of a member's unit), earliest due first",
+                obj({"callbacks": array(ref("CallbackRequest"))}),
+            ),
+            description=(
+                "Making and updating requests are the WebSocket frames callback_create and "
+                "callback_update."
+            ),
+        )
+    },
     "/api/admin/accounts": {
         "get": operation(
             "listAccounts",
@@ -913,6 +1110,10 @@ DOCUMENT: dict[str, Any] = {
         {"name": "me", "description": "The logged-in person"},
         {"name": "directory", "description": "People and organisations"},
         {"name": "conversations", "description": "Chat conversations (sending is on /ws)"},
+        {
+            "name": "consultations",
+            "description": "Rings, the consultation log and callback requests (live on /ws)",
+        },
         {"name": "admin", "description": "Administrators only (others get 403 forbidden)"},
         {"name": "meta", "description": "About the API"},
     ],

@@ -1,6 +1,7 @@
 // The main page: directory with live presence, conversations, and the open chat.
 import { api, t } from "./i18n.js";
 import { LiaisonSocket } from "./socket.js";
+import { initRings } from "./rings.js";
 
 const labels = JSON.parse(document.getElementById("labels").textContent);
 const $ = (id) => document.getElementById(id);
@@ -240,6 +241,11 @@ function showPerson(personId) {
     $("person-dialog").close();
     openDirect(personId);
   };
+  $("person-dialog-callback").hidden = personId === state.me?.id;
+  $("person-dialog-callback").onclick = () => {
+    $("person-dialog").close();
+    rings.requestCallback(personId);
+  };
   $("person-dialog").showModal();
 }
 
@@ -335,6 +341,7 @@ async function openConversation(id) {
   renderMessages();
   markRead();
   renderConversations();
+  rings.conversationShown();
   $("compose-input").focus();
 }
 
@@ -369,7 +376,7 @@ function renderMessages(scroll = true) {
       );
     }),
   );
-  if (scroll) list.scrollTop = list.scrollHeight;
+  if (scroll) $("message-log").scrollTop = $("message-log").scrollHeight;
 }
 
 function markRead() {
@@ -412,8 +419,19 @@ function notifyIncoming(m) {
 }
 
 let audio = null;
-function playSound() {
-  if (localStorage.getItem("liaison-notify") !== "on") return;
+// Browsers allow sound only after a user gesture: call this from one (e.g. signing in to a ring).
+function primeSound() {
+  try {
+    audio = audio || new AudioContext();
+    if (audio.state === "suspended") audio.resume();
+  } catch (e) {
+    /* sound is a courtesy */
+  }
+}
+
+// `force`: a ringing question sounds even when chat notifications are off.
+function playSound(force = false) {
+  if (!force && localStorage.getItem("liaison-notify") !== "on") return;
   try {
     audio = audio || new AudioContext();
     const osc = audio.createOscillator();
@@ -553,6 +571,7 @@ socket.addEventListener("frame", async (event) => {
       await ensurePeopleKnown([...new Set(f.conversations.flatMap((c) => c.members.map((m) => m.person_id)))]);
       for (const id of state.presence.keys()) updatePresenceViews(id);
       renderConversations();
+      await rings.welcome(f);
       if (state.openId && state.conversations.has(state.openId)) await openConversation(state.openId);
       if (!state.searchResults.length) runSearch();
       break;
@@ -617,10 +636,12 @@ socket.addEventListener("frame", async (event) => {
         $("chat-empty").hidden = false;
         $("chat-heading").textContent = t("No conversation open");
         $("message-list").replaceChildren();
+        rings.conversationShown();
       }
       renderConversations();
       break;
     case "error":
+      if (await rings.frame(f)) break;
       if (f.request_type === "send") {
         $("compose-error").textContent = f.reason;
         $("compose-error").hidden = false;
@@ -629,11 +650,27 @@ socket.addEventListener("frame", async (event) => {
       }
       break;
     default:
+      await rings.frame(f);
       break;
   }
 });
 
 // ------------------------------------------------------------------ wiring
+
+const rings = initRings({
+  socket,
+  state,
+  el,
+  labels,
+  personName,
+  ensurePeopleKnown,
+  formatTime,
+  openConversation,
+  upsertConversation,
+  renderConversations,
+  playSound,
+  primeSound,
+});
 
 $("search-input").addEventListener("input", () => {
   clearTimeout(searchTimer);
@@ -683,6 +720,10 @@ $("compose-input").addEventListener("input", () => {
   socket.raw({ type: "typing", conversation_id: state.openId });
 });
 document.addEventListener("visibilitychange", markRead);
+
+// A ringing question should be heard: the first interaction with the page allows sound.
+document.addEventListener("pointerdown", primeSound, { once: true, capture: true });
+document.addEventListener("keydown", primeSound, { once: true, capture: true });
 
 renderNotifyButton();
 syncDndControls();

@@ -1,0 +1,175 @@
+// The consultation log page: my consultations, filters, and the client lookup.
+import { api, t } from "./i18n.js";
+
+const $ = (id) => document.getElementById(id);
+const labels = JSON.parse($("labels").textContent);
+const ringNames = new Map(JSON.parse($("log-rings").textContent).map((r) => [r.id, r.name]));
+const people = new Map();
+let records = [];
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") node.className = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+const STATES = {
+  waiting: () => t("Waiting"),
+  open: () => t("Open"),
+  closed: () => t("Closed"),
+  cancelled: () => t("Cancelled"),
+  timed_out: () => t("Nobody answered in time"),
+};
+
+function ringName(id) {
+  if (!id) return "–";
+  if (ringNames.has(id)) return ringNames.get(id);
+  if (id.startsWith("named:")) return t("Named contacts") + ` (${id.split(":").slice(2).join(":")})`;
+  return id;
+}
+
+function name(id) {
+  if (!id) return "–";
+  return people.get(id)?.name || t("Person {id}", { id });
+}
+
+function when(iso) {
+  if (!iso) return "–";
+  return new Date(iso).toLocaleString(document.documentElement.lang, {
+    day: "numeric", month: "numeric", year: "numeric", hour: "2-digit", minute: "2-digit",
+  });
+}
+
+function seconds(value) {
+  if (value === null || value === undefined) return "–";
+  const s = Math.round(value);
+  const m = Math.floor(s / 60);
+  return m ? `${m} min ${s % 60} s` : `${s} s`;
+}
+
+function outcomeText(c) {
+  if (c.outcome) return labels.outcomes[c.outcome] || c.outcome;
+  return STATES[c.state]?.() || c.state;
+}
+
+async function knowPeople(list) {
+  const ids = [...new Set(list.flatMap((c) => [c.asker_id, c.expert_id, c.third_party_id]).filter(Boolean))];
+  await Promise.all(
+    ids.filter((id) => !people.has(id)).map(async (id) => {
+      try {
+        people.set(id, await api("GET", `/api/people/${id}`));
+      } catch (e) {
+        /* a removed person keeps a generic name */
+      }
+    }),
+  );
+}
+
+function renderLog() {
+  const ring = $("filter-ring").value;
+  const outcome = $("filter-outcome").value;
+  const topic = $("filter-topic").value;
+  const legal = $("filter-legal").value;
+  const shown = records.filter(
+    (c) =>
+      (!ring || c.ring_id === ring) &&
+      (!outcome || c.outcome === outcome) &&
+      (!topic || c.topic === topic) &&
+      (!legal || c.legal_basis === legal),
+  );
+  $("log-count").textContent = t("Consultations shown: {count} of {total}", { count: shown.length, total: records.length });
+  $("log-body").replaceChildren(
+    ...shown.map((c) =>
+      el(
+        "tr",
+        { "data-consultation-id": c.id },
+        el("td", {}, el("time", { datetime: c.asked_at }, when(c.asked_at))),
+        el("td", {}, c.kind === "callback" ? [t("Callback request"), c.ring_id ? ` (${ringName(c.ring_id)})` : ""] : ringName(c.ring_id)),
+        el("td", { class: "question" }, c.question || "–"),
+        el("td", {}, name(c.asker_id)),
+        el("td", {}, name(c.expert_id), c.third_party_id ? ` + ${name(c.third_party_id)}` : ""),
+        el("td", { class: "num" }, seconds(c.wait_seconds)),
+        el("td", { class: "num" }, seconds(c.handle_seconds)),
+        el("td", { class: "num" }, String(c.missed_offers ?? 0)),
+        el("td", {}, outcomeText(c)),
+        el("td", {}, c.topic ? labels.topics[c.topic] || c.topic : "–"),
+        el("td", {}, c.legal_basis ? labels.legal_bases[c.legal_basis] || c.legal_basis : "–"),
+        el("td", {}, c.client_ref ? el("code", {}, c.client_ref) : "–"),
+      ),
+    ),
+  );
+}
+
+async function loadLog() {
+  try {
+    const data = await api("GET", "/api/consultations?limit=100");
+    records = data.consultations;
+    await knowPeople(records);
+    renderLog();
+  } catch (e) {
+    $("log-count").textContent = t("The log could not be loaded: {reason}", { reason: e.message });
+  }
+}
+
+async function lookup(event) {
+  event.preventDefault();
+  const input = $("lookup-code");
+  const code = input.value.trim().toUpperCase();
+  $("lookup-error").hidden = true;
+  if (!code) {
+    $("lookup-error").textContent = t("Write the personal identity code first.");
+    $("lookup-error").hidden = false;
+    input.focus();
+    return;
+  }
+  try {
+    const data = await api("POST", "/api/consultations/lookup", { client_code: code });
+    // The code has done its job: it does not stay in the page.
+    input.value = "";
+    await knowPeople(data.consultations);
+    const found = data.consultations;
+    $("lookup-result").replaceChildren(
+      el("p", {}, t("Client reference"), ": ", el("code", {}, data.client_ref), " – ",
+        found.length
+          ? t("earlier consultations: {count}", { count: found.length })
+          : t("no earlier consultations.")),
+      found.length
+        ? el("div", { class: "table-wrap", role: "region", "aria-label": t("Earlier consultations on this client"), tabindex: "0" },
+            el("table", { class: "log-table" },
+              el("thead", {}, el("tr", {},
+                ...[t("Asked"), t("Ring"), t("Asked by"), t("Answered by"), t("Outcome"), t("Topic"), t("Legal basis")].map((h) => el("th", { scope: "col" }, h)),
+              )),
+              el("tbody", {}, ...found.map((c) => el("tr", {},
+                el("td", {}, el("time", { datetime: c.asked_at }, when(c.asked_at))),
+                el("td", {}, ringName(c.ring_id)),
+                el("td", {}, name(c.asker_id)),
+                el("td", {}, name(c.expert_id)),
+                el("td", {}, outcomeText(c)),
+                el("td", {}, c.topic ? labels.topics[c.topic] || c.topic : "–"),
+                el("td", {}, c.legal_basis ? labels.legal_bases[c.legal_basis] || c.legal_basis : "–"),
+              ))),
+            ),
+          )
+        : "",
+    );
+  } catch (e) {
+    $("lookup-error").textContent =
+      e.code === "invalid_identity_code"
+        ? t("That is not a valid personal identity code. Check the code or leave the field empty.")
+        : e.message;
+    $("lookup-error").hidden = false;
+  }
+}
+
+$("lookup-form").addEventListener("submit", lookup);
+for (const id of ["filter-ring", "filter-outcome", "filter-topic", "filter-legal"]) $(id).addEventListener("change", renderLog);
+$("log-filters").addEventListener("submit", (e) => e.preventDefault());
+loadLog();
