@@ -7,10 +7,10 @@ type); the filter rewrites every record of the loggers it guards before output.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from liaison.domain.identity import find_identity_codes
 
-GUARDED_LOGGERS = ("uvicorn.access", "uvicorn.error", "liaison", "")
 REPLACEMENT = "[identity code]"
 
 
@@ -25,10 +25,25 @@ class RedactIdentityCodes(logging.Filter):
         return True
 
 
+_installed = False
+
+
 def guard_logs() -> None:
-    """Installs the filter once on the loggers the service writes to."""
+    """Redacts every log record of the process as it is made, whichever logger makes it
+    (a logger's own filters would miss records of its children)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    make_record = logging.getLogRecordFactory()
     redactor = RedactIdentityCodes()
-    for name in GUARDED_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactIdentityCodes) for f in logger.filters):
-            logger.addFilter(redactor)
+
+    def redacted_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        redactor.filter(record)
+        if record.exc_info and record.exc_info[1] is not None:
+            # Tracebacks are formatted later; their text is checked at the handlers.
+            record.exc_text = None
+        return record
+
+    logging.setLogRecordFactory(redacted_record)

@@ -387,3 +387,47 @@ async def test_alert_time_with_a_controllable_clock(server_factory: Any) -> None
             "reason"
         ] == "missed"
         await daniel.expect("offer", question_id=question_id)
+
+
+async def test_a_third_person_can_be_invited(server: Server) -> None:
+    await with_rings(server)
+    bertil = await signed_in(server, "bertil")
+    aino = await (await server.client("aino")).socket()
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Kolmas", "ref": 1})
+    question_id = (await aino.expect("question_status", ref=1))["question"]["question_id"]
+    await bertil.expect("offer", question_id=question_id)
+    await bertil.send({"type": "accept", "question_id": question_id})
+    consultation = (await bertil.expect("accepted"))["consultation"]
+    cecilia = await (await server.client("cecilia")).socket()
+    for bad, code in ((99999, "not_found"), (server.people["aino"], "bad_field")):
+        await bertil.send(
+            {"type": "invite", "consultation_id": consultation["id"], "person_id": bad}
+        )
+        assert (await bertil.expect("error"))["code"] == code
+    await bertil.send(
+        {
+            "type": "invite",
+            "consultation_id": consultation["id"],
+            "person_id": server.people["cecilia"],
+        }
+    )
+    invited = (await cecilia.expect("consultation"))["consultation"]
+    assert invited["third_party_id"] == server.people["cecilia"]
+    await aino.send(
+        {
+            "type": "send",
+            "id": "3w",
+            "conversation_id": consultation["conversation_id"],
+            "body": "Hei kaikki",
+        }
+    )
+    await cecilia.expect("message")
+
+
+async def test_someone_taken_out_of_a_ring_is_no_longer_offered(server: Server) -> None:
+    await with_rings(server)
+    bertil = await signed_in(server, "bertil")
+    await with_rings(server, config(members=["daniel@kela.example"]))
+    aino = await (await server.client("aino")).socket()
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Kenelle?"})
+    await bertil.no_frame("offer", 1.0)

@@ -170,6 +170,18 @@ class RingService:
                 events += self.router.set_availability(person_id, _free(view), None, now)
             events += self.router.tick(now)
             await self._commit(events, now)
+        async with self.db() as db:
+            experts = (
+                await db.scalars(
+                    select(Consultation.expert_id)
+                    .where(Consultation.state == "open", Consultation.expert_id.is_not(None))
+                    .distinct()
+                )
+            ).all()
+        for expert_id in experts:
+            # Busy is derived, not stored: an open consultation makes its expert busy again.
+            if expert_id is not None:
+                await self.presence.set_busy(expert_id, True)
         self._task = asyncio.create_task(self._timers(), name="ring-timers")
 
     async def stop(self) -> None:
@@ -180,8 +192,16 @@ class RingService:
 
     async def reload_rings(self) -> None:
         """After the ring configuration changed in the store."""
-        async with self._lock, self.db() as db:
-            await self._load_rings(db)
+        async with self._lock:
+            async with self.db() as db:
+                await self._load_rings(db)
+            now = self.clock.now()
+            events: list[domain.Event] = []
+            for ring_id, configured in self._ring_members.items():
+                # Someone taken out of a ring stops being offered its questions.
+                for person_id in set(self.router.members(ring_id)) - configured:
+                    events += self.router.sign_out(ring_id, person_id, now)
+            await self._commit(events, now)
         self._wake.set()
 
     async def _load_rings(self, db: AsyncSession) -> None:
@@ -430,13 +450,23 @@ class RingService:
                 (
                     await db.scalars(
                         select(NamedContact.person_id)
-                        .where(NamedContact.area == area, NamedContact.side == contacts_side)
+                        .where(
+                            func.lower(NamedContact.area) == area.lower(),
+                            NamedContact.side == contacts_side,
+                        )
                         .order_by(NamedContact.position)
                     )
                 ).all()
             )
-            area_ring = await db.scalar(
-                select(Ring.id).where(Ring.kind == "liaison", Ring.area == area)
+            # The area's liaison ring is Kela's liaisons: the fallback for social services.
+            area_ring = (
+                await db.scalar(
+                    select(Ring.id).where(
+                        Ring.kind == "liaison", func.lower(Ring.area) == area.lower()
+                    )
+                )
+                if contacts_side == "kela"
+                else None
             )
         if not contacts and area_ring is None:
             raise RingServiceError("no_named_contacts", "no named contacts or ring for your area")
@@ -599,7 +629,9 @@ class RingService:
         """Brings a third person into an open consultation (three-way)."""
         if not isinstance(consultation_id, int) or not isinstance(invitee, int):
             raise RingServiceError("bad_field", "consultation_id and person_id must be numbers")
-        async with self.db.begin() as db:
+        async with self.db() as db:
+            if await db.get(Person, invitee) is None:
+                raise RingServiceError("not_found", "no such person")
             c = await db.get(Consultation, consultation_id)
             if c is None or person_id not in (c.asker_id, c.expert_id):
                 raise RingServiceError("not_found", "no such consultation of yours")
@@ -607,10 +639,16 @@ class RingService:
                 raise RingServiceError("closed", "this consultation is not open")
             if c.third_party_id is not None:
                 raise RingServiceError("bad_field", "this consultation already has a third person")
-            c.third_party_id = invitee
+            if invitee in (c.asker_id, c.expert_id):
+                raise RingServiceError("bad_field", "that person is already in the consultation")
             conversation_id = c.conversation_id
-            record = consultation_dict(c)
+        # Into the conversation first: if that fails, nothing is recorded.
         await self.chat.add_member(person_id, True, conversation_id, invitee)
+        async with self.db.begin() as db:
+            row = await db.get(Consultation, consultation_id)
+            assert row is not None
+            row.third_party_id = invitee
+            record = consultation_dict(row)
         await self.hub.send(
             {record["asker_id"], record["expert_id"], invitee} - {None},
             {"type": "consultation", "consultation": record},
@@ -873,6 +911,8 @@ class RingService:
             if cb.state in ("done", "could_not_reach"):
                 raise RingServiceError("closed", "this callback request is closed")
             if state == "claimed":
+                if cb.state == "claimed" and cb.claimed_by != person_id:
+                    raise RingServiceError("already_claimed", "someone else has claimed it")
                 cb.state, cb.claimed_by = "claimed", person_id
             else:
                 cb.state, cb.closed_at = str(state), now
@@ -905,13 +945,14 @@ class RingService:
                     .where(
                         (CallbackRequest.owner_person_id == person_id)
                         | (CallbackRequest.created_by == person_id)
-                        | (CallbackRequest.owner_ring_id.in_(rings))
+                        | (CallbackRequest.owner_ring_id.in_(rings)),
+                        CallbackRequest.state.in_(("open", "claimed")),
                     )
                     .order_by(CallbackRequest.due_at)
                     .limit(200)
                 )
             ).all()
-        return [callback_dict(c) for c in rows if c.state in ("open", "claimed")]
+        return [callback_dict(c) for c in rows]
 
     async def _announce_callback(self, data: dict[str, Any]) -> None:
         to = {data["created_by"]}
