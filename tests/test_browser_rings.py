@@ -89,6 +89,10 @@ async def test_a_question_through_a_ring_from_asking_to_the_log(
     await bertil.get_by_label("Viesti", exact=True).fill("Kyllä on, tarkistin.")
     await bertil.get_by_label("Viesti", exact=True).press("Enter")
     await expect(aino.locator("#message-list")).to_contain_text("Kyllä on, tarkistin.")
+    # The answered question has left the queue, on every page.
+    for page in (aino, bertil):
+        ring = page.locator("#ring-list .ring").filter(has_text="Yleinen asumistuki")
+        await expect(ring).to_contain_text("Jonossa: 0")
     await shot(bertil, "consultation")
     await audit(bertil, "consultation bar")
 

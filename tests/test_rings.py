@@ -116,6 +116,8 @@ async def test_a_question_is_offered_and_the_first_accept_wins(server: Server) -
     await bertil.expect("message")
     # The expert shows busy while it is open, and free again after closing.
     await status_becomes(server, "bertil", "busy")
+    rings = (await (await server.client("eeva")).api("GET", "/api/rings")).json()["rings"]
+    assert next(r for r in rings if r["id"] == "housing")["waiting"] == 0
     await bertil.send(
         {
             "type": "close_consultation",
