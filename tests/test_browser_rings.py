@@ -205,3 +205,22 @@ async def test_requesting_a_callback_from_a_person(
     await expect(theirs).to_contain_text("Asiakkaan vuokravakuus")
     await theirs.get_by_role("button", name="Ei tavoitettu").click()
     await expect(cecilia.locator("#callback-list .callback-card")).to_have_count(0)
+
+
+async def test_a_code_typed_into_chat_is_replaced_and_the_sender_told(
+    browser: Browser,  # noqa: F811
+    server: Server,
+) -> None:
+    code = valid_code("121212", "A", "345")
+    _, aino = await logged_in(browser, server, "aino")
+    _, bertil = await logged_in(browser, server, "bertil")
+    row = aino.locator("#people-list .person").filter(has_text="Bertil Bostad")
+    await row.get_by_role("button", name=re.compile("Lähetä viesti")).click()
+    await aino.get_by_label("Viesti", exact=True).fill(f"Asiakas {code} soitti")
+    await aino.get_by_label("Viesti", exact=True).press("Enter")
+    await expect(aino.locator("#compose-notice")).to_contain_text("korvattiin asiakastunnisteella")
+    await expect(aino.locator("#message-list")).to_contain_text("AR-")
+    await bertil.locator("#conversation-list .conversation-button").filter(has_text="Aino").click()
+    await expect(bertil.locator("#message-list")).to_contain_text("AR-")
+    for page in (aino, bertil):
+        assert code not in await page.content()

@@ -7,6 +7,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from liaison.clock import ManualClock
 from liaison.services.ring_config import apply_ring_config
 from tests.conftest import Server, Socket
@@ -140,7 +142,7 @@ async def test_simultaneous_accepts_have_exactly_one_winner(server: Server) -> N
     await with_rings(server)
     bertil, daniel = await signed_in(server, "bertil"), await signed_in(server, "daniel")
     aino = await (await server.client("aino")).socket()
-    for round_number in range(8):
+    for round_number in range(20):
         await aino.send(
             {
                 "type": "ask",
@@ -433,3 +435,40 @@ async def test_someone_taken_out_of_a_ring_is_no_longer_offered(server: Server) 
     aino = await (await server.client("aino")).socket()
     await aino.send({"type": "ask", "ring_id": "housing", "question": "Kenelle?"})
     await bertil.no_frame("offer", 1.0)
+
+
+@pytest.mark.parametrize("method", ["ring_all", "longest_idle", "round_robin", "serial"])
+async def test_each_routing_method_over_the_socket(server: Server, method: str) -> None:
+    await with_rings(server, config(method=method))
+    bertil = await signed_in(server, "bertil")
+    await asyncio.sleep(0.05)  # bertil has been free the longest
+    daniel = await signed_in(server, "daniel")
+    aino = await (await server.client("aino")).socket()
+    await aino.send({"type": "ask", "ring_id": "housing", "question": method, "ref": 1})
+    question_id = (await aino.expect("question_status", ref=1))["question"]["question_id"]
+    await bertil.expect("offer", question_id=question_id)
+    if method == "ring_all":
+        # Everyone free rings at once.
+        await daniel.expect("offer", question_id=question_id)
+        return
+    # One at a time: the next member rings only after a refusal.
+    await daniel.no_frame("offer", 0.7)
+    await bertil.send({"type": "decline", "question_id": question_id})
+    await daniel.expect("offer", question_id=question_id)
+
+
+async def test_queue_timeout_with_a_controllable_clock(server_factory: Any) -> None:
+    """The default three-minute queue timeout, passed by moving the clock."""
+    clock = ManualClock(datetime.now(UTC))
+    async with server_factory(clock=clock) as srv:
+        await with_rings(srv)
+        aino = await (await srv.client("aino")).socket()
+        await aino.send({"type": "ask", "ring_id": "housing", "question": "Jonossa", "ref": 1})
+        status = (await aino.expect("question_status", ref=1))["question"]
+        assert datetime.fromisoformat(status["deadline"]) == clock.now() + timedelta(seconds=180)
+        clock.advance(179)
+        await asyncio.sleep(1.5)  # the timer task looks at the clock at least once a second
+        assert srv.core.rings.question_status(status["question_id"])["state"] == "waiting"
+        clock.advance(2)
+        timed_out = await until_status(aino, status["question_id"], "timed_out")
+        assert timed_out["position"] is None

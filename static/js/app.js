@@ -595,6 +595,10 @@ socket.addEventListener("frame", async (event) => {
       }
       addMessage(m);
       if (f.type === "message" && isNew) notifyIncoming(m);
+      if (f.type === "ack" && f.redacted > 0) {
+        $("compose-notice").textContent = t("A personal identity code in your message was replaced by the client reference; the code was not stored.");
+        $("compose-notice").hidden = false;
+      }
       if (m.conversation_id === state.openId) {
         renderMessages();
         if (m.sender_id !== state.me.id) markRead();
@@ -703,6 +707,7 @@ $("compose-form").addEventListener("submit", (e) => {
   const body = input.value.trim();
   if (!body || !state.openId) return;
   $("compose-error").hidden = true;
+  $("compose-notice").hidden = true;
   socket.sendMessage(state.openId, body);
   input.value = "";
 });
