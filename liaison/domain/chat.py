@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import unicodedata
 
+from liaison.domain.errors import Refused
+
 CLIENT_ID_MAX = 64
 
 
-class ChatError(ValueError):
-    """A refused chat action; `code` is the protocol error code."""
-
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+class ChatError(Refused):
+    """Refused by the chat service."""
 
 
 def clean_body(body: object, max_chars: int) -> str:

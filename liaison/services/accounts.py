@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from liaison.clock import Clock
 from liaison.config import Settings
+from liaison.domain.errors import Refused
 from liaison.services.hub import Hub
 from liaison.store import repositories as repo
 from liaison.store.models import Account, Person
@@ -22,11 +23,8 @@ CLOSE_ACCOUNT_DISABLED = 4009
 MIN_PASSWORD_LENGTH = 8
 
 
-class AccountError(ValueError):
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+class AccountError(Refused):
+    """Refused by the account service."""
 
 
 def token_hash(token: str) -> str:

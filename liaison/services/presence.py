@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from liaison.clock import Clock
 from liaison.config import Settings
 from liaison.domain import presence as domain
+from liaison.domain.errors import Refused
 from liaison.services.hub import Hub, encode
 from liaison.store import repositories as repo
 
@@ -24,11 +25,8 @@ UPDATABLE = frozenset(
 )
 
 
-class PresenceError(ValueError):
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+class PresenceError(Refused):
+    """Refused by the presence service."""
 
 
 def _settings_to_json(s: domain.PresenceSettings) -> dict[str, Any]:

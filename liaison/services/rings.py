@@ -24,6 +24,7 @@ from liaison.clock import Clock
 from liaison.config import Settings
 from liaison.domain import identity
 from liaison.domain import rings as domain
+from liaison.domain.errors import Refused
 from liaison.services.chat import ChatService
 from liaison.services.hub import Hub
 from liaison.services.presence import PresenceService
@@ -57,11 +58,8 @@ MAX_QUESTION_CHARS = 500
 CLOSED_QUESTION_KEEP = timedelta(hours=1)
 
 
-class RingServiceError(ValueError):
-    def __init__(self, code: str, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+class RingServiceError(Refused):
+    """Refused by the ringservice service."""
 
 
 def ring_config(row: Ring, serial_order: list[int]) -> domain.RingConfig:

@@ -16,11 +16,9 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from liaison.domain.chat import ChatError
+from liaison.domain.errors import Refused
 from liaison.services.core import Core
 from liaison.services.hub import encode
-from liaison.services.presence import PresenceError
-from liaison.services.rings import RingServiceError
 from liaison.store import repositories as repo
 from liaison.web.security import (
     SESSION_COOKIE,
@@ -364,7 +362,7 @@ class Session:
         except FrameError as e:
             self.error(e.code, e.reason, frame)
             return
-        except (ChatError, PresenceError, RingServiceError) as e:
+        except Refused as e:
             self.error(e.code, e.reason, frame)
             return
         except Exception:
