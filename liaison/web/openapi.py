@@ -13,6 +13,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from liaison.services import rings as ring_service
+
 Schema = dict[str, Any]
 
 
@@ -394,16 +396,10 @@ CLIENT_REF = string(
     "deployment's secret, 50 bits in Crockford base32 (see docs/consultations.md)",
     pattern=r"^AR-[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$",
 )
-OUTCOMES = ["answered", "needs_follow_up", "forwarded", "callback_needed"]
-TOPICS = [
-    "statement",
-    "missing_attachment",
-    "clients_situation",
-    "discretion",
-    "urgent_need",
-    "request_to_expedite",
-]
-LEGAL_BASES = ["client_consent", "client_present", "necessity_sa_18"]
+# The vocabularies come from the service, so the document cannot drift from the code.
+OUTCOMES = list(ring_service.OUTCOMES)
+TOPICS = list(ring_service.TOPICS)
+LEGAL_BASES = list(ring_service.LEGAL_BASES)
 
 RING_SUMMARY = obj(
     {
@@ -947,7 +943,11 @@ PATHS: dict[str, Any] = {
             ),
             body=json_body(
                 obj(
-                    {"client_code": string("A personal identity code, e.g. 010190-123M")},
+                    {
+                        "client_code": string(
+                            "A personal identity code (DDMMYY, sign, 3 digits, check)"
+                        )
+                    },
                 )
             ),
         )
