@@ -405,23 +405,24 @@ class RingService:
             now = self.clock.now()
             level: domain.Urgency = "urgent" if urgency == "urgent" else "normal"
             events = self.router.ask(question_id, ring_id, asker_id, question, level, now)
-            async with self.db.begin() as db:
-                db.add(
-                    Consultation(
-                        question_id=question_id,
-                        kind=kind,
-                        ring_id=ring_id,
-                        asker_id=asker_id,
-                        question=question,
-                        urgency=str(urgency),
-                        client_ref=client_ref,
-                        legal_basis=legal_basis,
-                        state="waiting",
-                        asked_at=now,
-                        missed_offers=0,
-                    )
-                )
-            await self._commit(events, now)
+            # The record and the router state that routes it are saved in one transaction.
+            await self._commit(
+                events,
+                now,
+                new_record=Consultation(
+                    question_id=question_id,
+                    kind=kind,
+                    ring_id=ring_id,
+                    asker_id=asker_id,
+                    question=question,
+                    urgency=str(urgency),
+                    client_ref=client_ref,
+                    legal_basis=legal_basis,
+                    state="waiting",
+                    asked_at=now,
+                    missed_offers=0,
+                ),
+            )
         return self.question_status(question_id)
 
     async def ask_named(
@@ -718,12 +719,17 @@ class RingService:
 
     # ------------------------------------------------------------ effects
 
-    async def _commit(self, events: list[domain.Event], now: datetime) -> None:
+    async def _commit(
+        self, events: list[domain.Event], now: datetime, new_record: Consultation | None = None
+    ) -> None:
         """Saves the router state with what the events imply, then tells the people."""
         frames: list[tuple[set[int], dict[str, Any]]] = []
         accepted: list[domain.QuestionAccepted] = []
         askers: set[str] = set()
         async with self.db.begin() as db:
+            if new_record is not None:
+                db.add(new_record)
+                await db.flush()
             state = await db.get(RouterState, 1)
             if state is None:
                 db.add(RouterState(id=1, state=self.router.to_dict(), updated_at=now))
