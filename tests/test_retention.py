@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from liaison.services import retention
 from liaison.services.retention import Purger, purge
-from liaison.store.models import CallbackRequest, Consultation, Message
+from liaison.store.models import CallbackRequest, Consultation, Message, RingLeg, RingOffer
 from tests.conftest import TEST_DATABASE_URL, TEST_SECRET, Client, Server, Socket
 from tests.test_chat import direct
 
@@ -72,7 +72,7 @@ async def test_purge_deletes_old_messages_and_keeps_conversations_and_unread(
 
         counts = await purge(srv.core.db, srv.core.settings, srv.core.clock.now())
 
-        assert counts == {"messages": 3, "consultations": 0, "callbacks": 0}
+        assert counts == {"messages": 3, "consultations": 0, "callbacks": 0, "ring_legs": 0}
         url = f"/api/conversations/{conversation_id}/messages"
         history = (await bertil.api("GET", url)).json()["messages"]
         assert [m["seq"] for m in history] == [4, 5]
@@ -87,7 +87,7 @@ async def test_purge_deletes_old_messages_and_keeps_conversations_and_unread(
         assert (await summary_of(bertil, conversation_id))["unread"] == 6
         # Nothing more to do the second time.
         again = await purge(srv.core.db, srv.core.settings, srv.core.clock.now())
-        assert again == {"messages": 0, "consultations": 0, "callbacks": 0}
+        assert again == {"messages": 0, "consultations": 0, "callbacks": 0, "ring_legs": 0}
 
 
 async def test_a_conversation_whose_messages_all_expired_still_works(server_factory: Any) -> None:
@@ -145,6 +145,31 @@ def _callback(
     )
 
 
+def _leg(question_id: str, outcome: str, entered_at: datetime) -> RingLeg:
+    return RingLeg(
+        question_id=question_id,
+        ring_id="housing",
+        asked_at=entered_at,
+        entered_at=entered_at,
+        outcome=outcome,
+        wait_seconds=None if outcome == "waiting" else 10.0,
+        missed_offers=0,
+        declined_offers=0,
+        target_answer_seconds=60,
+    )
+
+
+def _offer(question_id: str, person_id: int, at: datetime) -> RingOffer:
+    return RingOffer(
+        question_id=question_id,
+        ring_id="housing",
+        person_id=person_id,
+        offered_at=at,
+        ended_at=at,
+        outcome="accepted",
+    )
+
+
 async def test_purge_deletes_old_closed_consultations_and_callbacks(server_factory: Any) -> None:
     async with server_factory(consultation_retention_days=30) as srv:
         core = srv.core
@@ -174,10 +199,25 @@ async def test_purge_deletes_old_closed_consultations_and_callbacks(server_facto
             db.add_all(callbacks.values())
             await db.flush()
             callback_ids = {name: c.id for name, c in callbacks.items()}
+            legs = {
+                "old_answered": _leg("q-old-closed", "answered", old),
+                "old_waiting": _leg("q-old-waiting", "waiting", old),
+                "recent": _leg("q-recent", "answered", recent),
+            }
+            db.add_all(legs.values())
+            db.add_all([_offer("q-old-closed", aino, old), _offer("q-recent", aino, recent)])
+            await db.flush()
+            leg_ids = {name: leg.id for name, leg in legs.items()}
 
         counts = await purge(core.db, core.settings, core.clock.now())
 
-        assert counts == {"messages": 0, "consultations": 2, "callbacks": 2}
+        assert counts == {"messages": 0, "consultations": 2, "callbacks": 2, "ring_legs": 1}
+        async with core.db() as db:
+            kept_legs = set((await db.scalars(select(RingLeg.id))).all())
+            kept_offers = (await db.scalars(select(RingOffer.question_id))).all()
+        # A question still waiting keeps its leg, however old: the live view counts it.
+        assert kept_legs == {leg_ids["old_waiting"], leg_ids["recent"]}
+        assert kept_offers == ["q-recent"]
         async with core.db() as db:
             kept = set((await db.scalars(select(Consultation.id))).all())
             kept_callbacks = set((await db.scalars(select(CallbackRequest.id))).all())
@@ -188,7 +228,7 @@ async def test_purge_deletes_old_closed_consultations_and_callbacks(server_facto
             callback_ids[n] for n in ("still_open", "recent_done", "old_claimed")
         }
         again = await purge(core.db, core.settings, core.clock.now())
-        assert again == {"messages": 0, "consultations": 0, "callbacks": 0}
+        assert again == {"messages": 0, "consultations": 0, "callbacks": 0, "ring_legs": 0}
 
 
 async def test_purger_runs_on_its_own_schedule(server_factory: Any) -> None:
@@ -233,7 +273,12 @@ async def test_a_failing_purge_does_not_stop_the_schedule(
         finally:
             await purger.stop()
         assert calls >= 2 and purger.runs >= 1
-        assert purger.last_counts == {"messages": 0, "consultations": 0, "callbacks": 0}
+        assert purger.last_counts == {
+            "messages": 0,
+            "consultations": 0,
+            "callbacks": 0,
+            "ring_legs": 0,
+        }
 
 
 async def _until(read: Any, expected: int, timeout: float) -> None:
@@ -279,7 +324,7 @@ async def test_cli_purge_prints_the_counts(server_factory: Any, tmp_path: Path) 
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, stderr.decode()
-    assert json.loads(stdout) == {"messages": 3, "consultations": 0, "callbacks": 0}
+    assert json.loads(stdout) == {"messages": 3, "consultations": 0, "callbacks": 0, "ring_legs": 0}
 
     # Run again against the same file: the rest is kept, nothing more to delete.
     process = await asyncio.create_subprocess_exec(
@@ -294,6 +339,6 @@ async def test_cli_purge_prints_the_counts(server_factory: Any, tmp_path: Path) 
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, stderr.decode()
-    assert json.loads(stdout) == {"messages": 0, "consultations": 0, "callbacks": 0}
+    assert json.loads(stdout) == {"messages": 0, "consultations": 0, "callbacks": 0, "ring_legs": 0}
     async with server_factory(database_url=database_url) as srv:
         assert await message_count(srv, conversation_id) == 1

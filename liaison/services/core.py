@@ -11,6 +11,7 @@ from liaison.config import Settings
 from liaison.services.accounts import AccountService
 from liaison.services.chat import ChatService
 from liaison.services.hub import Hub
+from liaison.services.load import LoadService
 from liaison.services.presence import PresenceService
 from liaison.services.retention import Purger
 from liaison.services.rings import RingService
@@ -29,6 +30,7 @@ class Core:
         self.presence = PresenceService(settings, self.clock, self.db, self.hub)
         self.chat = ChatService(settings, self.clock, self.db, self.hub)
         self.rings = RingService(settings, self.clock, self.db, self.hub, self.presence, self.chat)
+        self.load = LoadService(settings, self.clock, self.db, self.hub, self.rings)
         self.purger = Purger(self.db, settings, self.clock)
         self.hub.on("close", self._on_close)
 
@@ -42,10 +44,12 @@ class Core:
         await self.hub.start()
         await self.presence.start()
         await self.rings.start()
+        await self.load.start()
         await self.purger.start()
 
     async def stop(self) -> None:
         await self.purger.stop()
+        await self.load.stop()
         await self.rings.stop()
         await self.presence.stop()
         await self.hub.bus.stop()

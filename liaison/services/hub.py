@@ -27,6 +27,8 @@ class LiveConnection(Protocol):
     key: str
     # The login session it was opened with (a hash), so logging out can close it.
     session: str
+    # Optional streams this connection asked for (e.g. "load"); see Hub.send(topic=...).
+    topics: set[str]
 
     def push(self, text: str) -> None:
         """Queue a frame; a connection whose queue is full closes itself."""
@@ -51,7 +53,7 @@ class Hub:
         message = json.loads(text)
         kind = message.get("k")
         if kind == "deliver":
-            self.deliver_local(message.get("to"), message["f"])
+            self.deliver_local(message.get("to"), message["f"], message.get("t"))
             return
         handler = self._handlers.get(kind)
         if handler is None:
@@ -62,11 +64,20 @@ class Hub:
     async def publish(self, message: dict[str, Any]) -> None:
         await self.bus.publish(encode(message))
 
-    async def send(self, to: Iterable[int] | None, frame: dict[str, Any]) -> None:
-        """Deliver a frame to every connection of these people (None: everyone), on every node."""
-        await self.publish(
-            {"k": "deliver", "to": None if to is None else list(to), "f": encode(frame)}
-        )
+    async def send(
+        self, to: Iterable[int] | None, frame: dict[str, Any], topic: str | None = None
+    ) -> None:
+        """Deliver a frame to every connection of these people (None: everyone), on every node.
+
+        With a topic, only to those of their connections that subscribed to it."""
+        message: dict[str, Any] = {
+            "k": "deliver",
+            "to": None if to is None else list(to),
+            "f": encode(frame),
+        }
+        if topic is not None:
+            message["t"] = topic
+        await self.publish(message)
 
     def attach(self, connection: LiveConnection) -> None:
         self._local.setdefault(connection.person_id, {})[connection.key] = connection
@@ -82,15 +93,12 @@ class Hub:
             return True
         return False
 
-    def deliver_local(self, to: list[int] | None, text: str) -> None:
-        if to is None:
-            for conns in list(self._local.values()):
-                for conn in list(conns.values()):
+    def deliver_local(self, to: list[int] | None, text: str, topic: str | None = None) -> None:
+        people = self._local.values() if to is None else (self._local.get(p, {}) for p in to)
+        for conns in list(people):
+            for conn in list(conns.values()):
+                if topic is None or topic in conn.topics:
                     conn.push(text)
-            return
-        for person_id in to:
-            for conn in list(self._local.get(person_id, {}).values()):
-                conn.push(text)
 
     def connections_of(self, person_id: int) -> list[LiveConnection]:
         return list(self._local.get(person_id, {}).values())

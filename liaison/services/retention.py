@@ -7,6 +7,7 @@
   waiting or open, and have no callback request still open; their callback requests
   are deleted with them.
 - Callback requests closed more than ``consultation_retention_days`` ago.
+- The load view's ring legs and ended offers older than ``consultation_retention_days``.
 
 Deletes are set-based (DELETE ... WHERE), messages in bounded batches so that no single
 transaction holds the table for long. ``Purger`` runs this in the server on a schedule;
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from liaison.clock import Clock, SystemClock
 from liaison.config import Settings
-from liaison.store.models import CallbackRequest, Consultation, Message
+from liaison.store.models import CallbackRequest, Consultation, Message, RingLeg, RingOffer
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,21 @@ async def purge(
                 )
             )
         )
-    return {"messages": messages, "consultations": consultations, "callbacks": callbacks}
+        # The load view's record ages with the log it summarises; open legs stay.
+        legs = _rowcount(
+            await session.execute(
+                delete(RingLeg).where(
+                    RingLeg.entered_at < consultation_cutoff, RingLeg.outcome != "waiting"
+                )
+            )
+        )
+        await session.execute(delete(RingOffer).where(RingOffer.ended_at < consultation_cutoff))
+    return {
+        "messages": messages,
+        "consultations": consultations,
+        "callbacks": callbacks,
+        "ring_legs": legs,
+    }
 
 
 class Purger:

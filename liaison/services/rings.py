@@ -13,6 +13,7 @@ import csv
 import io
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from liaison.domain.errors import Refused
 from liaison.services.chat import ChatService
 from liaison.services.hub import Hub
 from liaison.services.presence import PresenceService
+from liaison.services.ring_legs import record_legs
 from liaison.store.models import (
     CallbackRequest,
     Consultation,
@@ -150,6 +152,11 @@ class RingService:
         self._ring_members: dict[str, set[int]] = {}
         # Supervisors of the units the ring's members work in: they see its callbacks.
         self._ring_supervisors: dict[str, set[int]] = {}
+        # Supervisors of each ring member's own unit: they see that member's own figures.
+        self._person_supervisors: dict[int, set[int]] = {}
+        self._ring_kinds: dict[str, str] = {}
+        # Called after every change of routing state or callbacks (the load view listens).
+        self.listeners: list[Callable[[], None]] = []
         presence.listeners.append(self._on_presence)
 
     # ------------------------------------------------------------ lifecycle
@@ -218,10 +225,16 @@ class RingService:
         for pid, unit, roles in people:
             if "supervisor" in roles and unit is not None:
                 supervisors.setdefault(unit, set()).add(pid)
+        self._person_supervisors = {
+            m: supervisors.get(unit_of.get(m), set())
+            for members in self._ring_members.values()
+            for m in members
+        }
         self._ring_supervisors = {
-            ring_id: {s for m in members for s in supervisors.get(unit_of.get(m), set())}
+            ring_id: {s for m in members for s in self._person_supervisors[m]}
             for ring_id, members in self._ring_members.items()
         }
+        self._ring_kinds = {r.id: r.kind for r in rows}
 
     async def _timers(self) -> None:
         last_cleanup = self.clock.now()
@@ -290,6 +303,24 @@ class RingService:
             )
         return result
 
+    def ring_ids(self) -> list[str]:
+        """Every configured ring, named-contact rings included."""
+        return sorted(self._ring_members)
+
+    def ring_kind(self, ring_id: str) -> str:
+        return self._ring_kinds.get(ring_id, "")
+
+    def members_of(self, ring_id: str) -> set[int]:
+        return set(self._ring_members.get(ring_id, set()))
+
+    def supervisors_of(self, ring_id: str) -> set[int]:
+        """Supervisors of the units the ring's members work in."""
+        return set(self._ring_supervisors.get(ring_id, set()))
+
+    def supervisors_of_person(self, person_id: int) -> set[int]:
+        """Supervisors of a ring member's own unit."""
+        return set(self._person_supervisors.get(person_id, set()))
+
     def offers_for(self, person_id: int) -> list[dict[str, Any]]:
         """Live offers ringing for this person (after a reload or a restart)."""
         status = self.router.member_status(person_id)
@@ -304,7 +335,7 @@ class RingService:
                 "type": "offer",
                 "question_id": question.id,
                 "ring_id": question.ring_id,
-                "ring_name": self._ring_name(question.ring_id),
+                "ring_name": self.ring_name(question.ring_id),
                 "asker_id": question.asker_id,
                 "question": question.text,
                 "urgency": question.urgency,
@@ -326,10 +357,10 @@ class RingService:
         data["deadline"] = status.deadline.isoformat() if status.deadline else None
         question = self.router.question(question_id)
         data["accepted_by"] = question.accepted_by
-        data["ring_name"] = self._ring_name(status.ring_id)
+        data["ring_name"] = self.ring_name(status.ring_id)
         return data
 
-    def _ring_name(self, ring_id: str) -> str:
+    def ring_name(self, ring_id: str) -> str:
         for config in self.router.rings():
             if config.id == ring_id:
                 return config.name
@@ -736,6 +767,7 @@ class RingService:
             else:
                 state.state = self.router.to_dict()
                 state.updated_at = now
+            await record_legs(db, self.router, events, now)
             for event in events:
                 c = await db.scalar(
                     select(Consultation).where(Consultation.question_id == event.question_id)
@@ -780,13 +812,18 @@ class RingService:
         if events:
             await self.hub.send(None, {"type": "rings_changed"})
             self._wake.set()
+        self._changed()
+
+    def _changed(self) -> None:
+        for listener in self.listeners:
+            listener()
 
     def _offer_frame(self, c: Consultation, event: domain.OfferMade) -> dict[str, Any]:
         return {
             "type": "offer",
             "question_id": c.question_id,
             "ring_id": event.ring_id,
-            "ring_name": self._ring_name(event.ring_id),
+            "ring_name": self.ring_name(event.ring_id),
             "asker_id": c.asker_id,
             "question": c.question,
             "urgency": c.urgency,
@@ -808,7 +845,7 @@ class RingService:
                 select(Consultation).where(Consultation.question_id == event.question_id)
             )
         assert c is not None
-        title = f"{self._ring_name(c.ring_id or '')}: {c.question}"[:100]
+        title = f"{self.ring_name(c.ring_id or '')}: {c.question}"[:100]
         summary = await self.chat.create_group(event.person_id, title, [event.asker_id])
         async with self.db.begin() as db:
             row = await db.get(Consultation, c.id)
@@ -965,6 +1002,7 @@ class RingService:
         if data["owner_ring_id"] is not None:
             to |= self._ring_audience(data["owner_ring_id"])
         await self.hub.send(to, {"type": "callback", "callback": data})
+        self._changed()
 
 
 def _free(view: dict[str, Any]) -> bool:

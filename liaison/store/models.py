@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -263,3 +264,46 @@ class CallbackRequest(Base):
     due_at: Mapped[datetime]
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class RingLeg(Base):
+    """One question's stay in one ring: the load view's record. No text, client or asker.
+
+    Written with the router state that it describes; see docs/load.md."""
+
+    __tablename__ = "ring_legs"
+    __table_args__ = (
+        UniqueConstraint("question_id", "ring_id", "entered_at"),
+        Index("ix_ring_legs_ring_entered", "ring_id", "entered_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(64), index=True)
+    ring_id: Mapped[str] = mapped_column(String(64))
+    urgency: Mapped[str] = mapped_column(String(16), default="normal")
+    asked_at: Mapped[datetime]
+    entered_at: Mapped[datetime]
+    first_offered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # waiting, answered, cancelled, timed_out, overflowed
+    outcome: Mapped[str] = mapped_column(String(16), default="waiting")
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    # From the ask until the leg ended (answered: until the answer); None while waiting.
+    wait_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    missed_offers: Mapped[int] = mapped_column(Integer, default=0)
+    declined_offers: Mapped[int] = mapped_column(Integer, default=0)
+    target_answer_seconds: Mapped[int] = mapped_column(Integer, default=60)
+
+
+class RingOffer(Base):
+    """One ended offer of a question to one member: per-person figures come from these."""
+
+    __tablename__ = "ring_offers"
+    __table_args__ = (Index("ix_ring_offers_ring_ended", "ring_id", "ended_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[str] = mapped_column(String(64))
+    ring_id: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    offered_at: Mapped[datetime]
+    ended_at: Mapped[datetime]
+    # accepted, declined, missed, withdrawn
+    outcome: Mapped[str] = mapped_column(String(16))

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from liaison.domain.chat import ChatError
+from liaison.domain.errors import Refused
 from liaison.services.accounts import AccountError
 from liaison.services.directory_import import import_directory
 from liaison.services.presence import PresenceError
@@ -311,8 +312,8 @@ async def remove_member(request: Request) -> Response:
 # ---------------------------------------------------------------- rings and consultations
 
 
-def ring_error(e: RingServiceError) -> JSONResponse:
-    status = {"not_found": 404, "not_allowed": 403}.get(e.code, 400)
+def refused(e: Refused) -> JSONResponse:
+    status = {"not_found": 404, "not_allowed": 403, "suppressed": 403}.get(e.code, 400)
     return error(status, e.code, e.reason)
 
 
@@ -337,7 +338,7 @@ async def lookup_consultations(request: Request) -> Response:
     try:
         client_ref = ring_service.client_reference(body.get("client_code"))
     except RingServiceError as e:
-        return ring_error(e)
+        return refused(e)
     if client_ref is None:
         return error(400, "bad_field", "client_code is required")
     found = await ring_service.consultations_about(client_ref)
@@ -357,6 +358,67 @@ async def export_consultations(request: Request) -> Response:
 async def callbacks(request: Request) -> Response:
     viewer = await require_viewer(request)
     return JSONResponse({"callbacks": await core_of(request).rings.callbacks_for(viewer.person_id)})
+
+
+# ---------------------------------------------------------------- load view
+
+
+async def load(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    return JSONResponse(await core_of(request).load.snapshot(viewer.person_id, viewer.is_admin))
+
+
+async def load_history(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    days = _int_param(request, "days") or 7
+    by = request.query_params.get("by") or "day"
+    try:
+        data = await core_of(request).load.history(
+            viewer.person_id, viewer.is_admin, request.path_params["ring_id"], days, by
+        )
+    except Refused as e:
+        return refused(e)
+    return JSONResponse(data)
+
+
+async def load_history_csv(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    days = _int_param(request, "days") or 7
+    by = request.query_params.get("by") or "day"
+    ring_id = request.path_params["ring_id"]
+    try:
+        text = await core_of(request).load.history_csv(
+            viewer.person_id, viewer.is_admin, ring_id, days, by
+        )
+    except Refused as e:
+        return refused(e)
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in ring_id)
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="load-{name}-{days}d-{by}.csv"'},
+    )
+
+
+async def load_people(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    days = _int_param(request, "days") or 1
+    try:
+        data = await core_of(request).load.people(
+            viewer.person_id, request.path_params["ring_id"], days
+        )
+    except Refused as e:
+        return refused(e)
+    return JSONResponse(data)
+
+
+async def load_mine(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    try:
+        data = await core_of(request).load.mine(viewer.person_id, _int_param(request, "days") or 1)
+    except Refused as e:
+        return refused(e)
+    return JSONResponse(data)
 
 
 # ---------------------------------------------------------------- administration
@@ -453,6 +515,11 @@ routes = [
     Route("/api/consultations/lookup", lookup_consultations, methods=["POST"]),
     Route("/api/consultations/export.csv", export_consultations),
     Route("/api/callbacks", callbacks),
+    Route("/api/load", load),
+    Route("/api/load/me", load_mine),
+    Route("/api/load/rings/{ring_id:path}/history", load_history),
+    Route("/api/load/rings/{ring_id:path}/history.csv", load_history_csv),
+    Route("/api/load/rings/{ring_id:path}/people", load_people),
     Route("/api/admin/accounts", accounts),
     Route("/api/admin/accounts", create_account, methods=["POST"]),
     Route("/api/admin/accounts/{account_id:int}", update_account, methods=["PATCH"]),

@@ -78,6 +78,7 @@ class SocketConnection:
         self.person_id = person_id
         self.session = session
         self.key = secrets.token_hex(8)
+        self.topics: set[str] = set()
         self.outbox: asyncio.Queue[object] = asyncio.Queue(maxsize=outbox_size)
         self.closed = False
         # Frames for this connection that happen while its welcome is being built wait here,
@@ -174,6 +175,8 @@ class Session:
             "invite": self.on_invite,
             "callback_create": self.on_callback_create,
             "callback_update": self.on_callback_update,
+            "load_subscribe": self.on_load_subscribe,
+            "load_unsubscribe": self.on_load_unsubscribe,
         }
 
     def reply(self, frame: dict[str, Any]) -> None:
@@ -260,6 +263,7 @@ class Session:
             pass
         finally:
             if attached:
+                await self.on_load_unsubscribe({})
                 self.core.hub.detach(self.conn)
                 await self.core.presence.client_gone(self.viewer.person_id, self.conn.key)
             self.conn.close(1000, "")
@@ -515,6 +519,18 @@ class Session:
         await self.core.rings.update_callback(
             self.viewer.person_id, frame.get("callback_id"), frame.get("state")
         )
+
+    async def on_load_subscribe(self, frame: dict[str, Any]) -> dict[str, Any]:
+        viewer, load = self.viewer, self.core.load
+        if "load" not in self.conn.topics:
+            self.conn.topics.add("load")
+            load.subscribe(viewer.person_id, viewer.is_admin)
+        return {"type": "load", **(await load.snapshot(viewer.person_id, viewer.is_admin))}
+
+    async def on_load_unsubscribe(self, frame: dict[str, Any]) -> None:
+        if "load" in self.conn.topics:
+            self.conn.topics.discard("load")
+            self.core.load.unsubscribe(self.viewer.person_id)
 
     async def _is_member(self, conversation_id: int) -> bool:
         async with self.core.db() as db:

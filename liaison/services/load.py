@@ -1,0 +1,368 @@
+"""The supervisors' load view: live and historical figures of rings, and who may see them.
+
+Figures come from the ring legs and offers (liaison/services/ring_legs.py) and from the
+router's live state; the arithmetic is in liaison/domain/load.py. Subscribed connections
+get a ring's figures again whenever they change, coalesced. See docs/load.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import json
+import logging
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from liaison.clock import Clock
+from liaison.config import Settings
+from liaison.domain import load as figures
+from liaison.domain.errors import Refused
+from liaison.services.hub import Hub
+from liaison.services.rings import RingService
+from liaison.store.models import CallbackRequest, Person, RingLeg, RingOffer
+
+log = logging.getLogger(__name__)
+
+TOPIC = "load"
+# Changes within this window go out as one frame per ring.
+COALESCE_SECONDS = 0.25
+# Without changes the figures are still recomputed this often: callbacks become overdue.
+REFRESH_SECONDS = 30.0
+OPEN_CALLBACK_STATES = ("open", "claimed")
+PERSON_DAYS = (1, 7, 30)
+CSV_COLUMNS = (
+    "ring_id", "start", "offered", "answered", "cancelled", "timed_out", "overflowed",
+    "waiting", "missed_offers", "declined_offers", "answered_within_target",
+    "service_level", "answered_share", "average_wait_seconds", "p90_wait_seconds",
+)  # fmt: skip
+
+
+class LoadError(Refused):
+    """Refused by the load view."""
+
+
+class LoadService:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        db: async_sessionmaker[AsyncSession],
+        hub: Hub,
+        rings: RingService,
+    ) -> None:
+        self.clock = clock
+        self.db = db
+        self.hub = hub
+        self.rings = rings
+        self.zone = ZoneInfo(settings.time_zone)
+        # person id -> (is admin, subscribed connections on this node)
+        self._watchers: dict[int, tuple[bool, int]] = {}
+        # (ring id, suppressed) -> the figures last sent, to send only what changed
+        self._sent: dict[tuple[str, bool], str] = {}
+        self._dirty = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        rings.listeners.append(self._dirty.set)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._publisher(), name="load-publisher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    # ------------------------------------------------------------ access
+
+    def may_see(self, person_id: int, is_admin: bool, ring_id: str) -> bool:
+        return is_admin or person_id in self.rings.supervisors_of(ring_id)
+
+    def visible(self, person_id: int, is_admin: bool) -> list[str]:
+        return [r for r in self.rings.ring_ids() if self.may_see(person_id, is_admin, r)]
+
+    def suppressed(self, person_id: int, ring_id: str) -> bool:
+        """A small ring's figures describe one or two people: only their supervisor sees them."""
+        members = self.rings.members_of(ring_id)
+        if len(members) >= figures.MIN_GROUP:
+            return False
+        return not all(person_id in self.rings.supervisors_of_person(m) for m in members)
+
+    def _check(self, person_id: int, is_admin: bool, ring_id: str) -> None:
+        if ring_id not in self.rings.ring_ids():
+            raise LoadError("not_found", "no such ring")
+        if not self.may_see(person_id, is_admin, ring_id):
+            raise LoadError("not_allowed", "only supervisors of the ring's units and admins")
+
+    # ------------------------------------------------------------ live and today
+
+    def today(self) -> date:
+        return self.clock.now().astimezone(self.zone).date()
+
+    async def snapshot(self, person_id: int, is_admin: bool) -> dict[str, Any]:
+        now = self.clock.now()
+        ring_ids = self.visible(person_id, is_admin)
+        loads = await self._ring_loads(ring_ids, now)
+        return {
+            "generated_at": now.isoformat(),
+            "day": now.astimezone(self.zone).date().isoformat(),
+            "time_zone": self.zone.key,
+            "rings": [_shown(loads[r], self.suppressed(person_id, r)) for r in ring_ids],
+        }
+
+    async def _ring_loads(self, ring_ids: list[str], now: datetime) -> dict[str, dict[str, Any]]:
+        """Unsuppressed figures of these rings: two queries, however many rings.
+
+        Each carries a private "_queue" (open question ids) for change detection."""
+        if not ring_ids:
+            return {}
+        midnight = figures.day_start(now.astimezone(self.zone).date(), self.zone)
+        legs: dict[str, list[figures.Leg]] = {r: [] for r in ring_ids}
+        callbacks = {r: {"open": 0, "overdue": 0} for r in ring_ids}
+        async with self.db() as db:
+            for ring_id, leg in await _legs(db, ring_ids, midnight):
+                legs[ring_id].append(leg)
+            rows = await db.execute(
+                select(CallbackRequest.owner_ring_id, CallbackRequest.due_at).where(
+                    CallbackRequest.owner_ring_id.in_(ring_ids),
+                    CallbackRequest.state.in_(OPEN_CALLBACK_STATES),
+                )
+            )
+            for owner, due_at in rows:
+                counts = callbacks[str(owner)]
+                counts["open"] += 1
+                counts["overdue"] += due_at < now
+        result = {}
+        for ring_id in ring_ids:
+            status = self.rings.router.ring_status(ring_id, now)
+            result[ring_id] = {
+                "ring_id": ring_id,
+                "name": status.name,
+                "kind": self.rings.ring_kind(ring_id),
+                "members": len(self.rings.members_of(ring_id)),
+                "target_answer_seconds": status.target_answer_seconds,
+                "suppressed": False,
+                "now": {
+                    "signed_in": len(status.members_signed_in),
+                    "free": len(status.members_free),
+                    "waiting": status.waiting + status.offered,
+                    "ringing": status.offered,
+                    "longest_wait_seconds": status.oldest_wait_seconds,
+                },
+                "today": figures.figures(legs[ring_id]).to_dict(),
+                "callbacks": callbacks[ring_id],
+                "_queue": list(status.queue),
+            }
+        return result
+
+    # ------------------------------------------------------------ history
+
+    def _period(self, days: object, by: object) -> tuple[int, figures.BucketSize]:
+        if days not in figures.HISTORY_DAYS:
+            raise LoadError("bad_field", "days must be 7 or 30")
+        if by not in figures.BUCKET_SIZES:
+            raise LoadError("bad_field", "by must be day or hour")
+        return days, cast(figures.BucketSize, by)
+
+    async def history(
+        self, person_id: int, is_admin: bool, ring_id: str, days: object, by: object
+    ) -> dict[str, Any]:
+        self._check(person_id, is_admin, ring_id)
+        period, size = self._period(days, by)
+        if self.suppressed(person_id, ring_id):
+            raise LoadError("suppressed", "this ring has fewer than 3 members")
+        today = self.today()
+        start = figures.day_start(today - timedelta(days=period - 1), self.zone)
+        async with self.db() as db:
+            legs = [leg for _, leg in await _legs(db, [ring_id], start)]
+        per_hour = figures.hour_of_day(legs, self.zone)
+        return {
+            "ring_id": ring_id,
+            "name": self.rings.ring_name(ring_id),
+            "days": period,
+            "by": size,
+            "time_zone": self.zone.key,
+            "target_answer_seconds": self.rings.router.ring_status(
+                ring_id, self.clock.now()
+            ).target_answer_seconds,
+            "buckets": [b.to_dict() for b in figures.history(legs, today, period, size, self.zone)],
+            "total": figures.figures(legs).to_dict(),
+            "hour_of_day": [{"hour": h, "offered": n} for h, n in enumerate(per_hour)],
+            "busiest_hours": [
+                {"hour": h, "offered": n} for h, n in figures.busiest_hours(per_hour)
+            ],
+        }
+
+    async def history_csv(
+        self, person_id: int, is_admin: bool, ring_id: str, days: object, by: object
+    ) -> str:
+        data = await self.history(person_id, is_admin, ring_id, days, by)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for bucket in data["buckets"]:
+            writer.writerow({"ring_id": ring_id, **bucket})
+        return buffer.getvalue()
+
+    # ------------------------------------------------------------ per person
+
+    def _since(self, days: object) -> datetime:
+        if days not in PERSON_DAYS:
+            raise LoadError("bad_field", "days must be 1, 7 or 30")
+        first = self.today() - timedelta(days=days - 1)
+        return figures.day_start(first, self.zone)
+
+    async def people(self, person_id: int, ring_id: str, days: object) -> dict[str, Any]:
+        """Members' own figures: to themselves and to their own unit's supervisors only."""
+        if ring_id not in self.rings.ring_ids():
+            raise LoadError("not_found", "no such ring")
+        since = self._since(days)
+        members = self.rings.members_of(ring_id)
+        shown = {
+            m for m in members if m == person_id or person_id in self.rings.supervisors_of_person(m)
+        }
+        result: dict[str, Any] = {"ring_id": ring_id, "days": days, "suppressed": False}
+        if len(members) < figures.MIN_GROUP:
+            return {**result, "suppressed": True, "people": []}
+        rows = await self._person_rows([ring_id], shown, since)
+        names = await self._names(shown)
+        result["people"] = [
+            {"name": names.get(p.person_id, ""), **p.to_dict()}
+            for p in sorted(rows.get(ring_id, []), key=lambda p: names.get(p.person_id, ""))
+        ]
+        # Members with no offers in the period still get their row of zeros.
+        listed = {row["person_id"] for row in result["people"]}
+        for p in sorted(shown - listed, key=lambda p: names.get(p, "")):
+            result["people"].append(
+                {"name": names.get(p, ""), **figures.PersonFigures(p, 0, 0, 0, 0).to_dict()}
+            )
+        return result
+
+    async def mine(self, person_id: int, days: object) -> dict[str, Any]:
+        since = self._since(days)
+        ring_ids = [r for r in self.rings.ring_ids() if person_id in self.rings.members_of(r)]
+        rows = await self._person_rows(ring_ids, {person_id}, since)
+        result = []
+        for ring_id in ring_ids:
+            own = rows.get(ring_id) or [figures.PersonFigures(person_id, 0, 0, 0, 0)]
+            data = own[0].to_dict()
+            del data["person_id"]
+            result.append({"ring_id": ring_id, "name": self.rings.ring_name(ring_id), **data})
+        return {"days": days, "rings": result}
+
+    async def _person_rows(
+        self, ring_ids: list[str], people: set[int], since: datetime
+    ) -> dict[str, list[figures.PersonFigures]]:
+        if not ring_ids or not people:
+            return {}
+        async with self.db() as db:
+            rows = (
+                await db.execute(
+                    select(RingOffer.ring_id, RingOffer.person_id, RingOffer.outcome).where(
+                        RingOffer.ring_id.in_(ring_ids),
+                        RingOffer.person_id.in_(people),
+                        RingOffer.ended_at >= since,
+                    )
+                )
+            ).all()
+        by_ring: dict[str, list[tuple[int, str]]] = {}
+        for ring_id, person, outcome in rows:
+            by_ring.setdefault(ring_id, []).append((person, outcome))
+        return {r: figures.person_figures(offers) for r, offers in by_ring.items()}
+
+    async def _names(self, people: Iterable[int]) -> dict[int, str]:
+        ids = list(people)
+        if not ids:
+            return {}
+        async with self.db() as db:
+            rows = await db.execute(
+                select(Person.id, Person.first_name, Person.last_name).where(Person.id.in_(ids))
+            )
+            return {pid: f"{first} {last}" for pid, first, last in rows}
+
+    # ------------------------------------------------------------ live frames
+
+    def subscribe(self, person_id: int, is_admin: bool) -> None:
+        _, count = self._watchers.get(person_id, (is_admin, 0))
+        self._watchers[person_id] = (is_admin, count + 1)
+
+    def unsubscribe(self, person_id: int) -> None:
+        is_admin, count = self._watchers.get(person_id, (False, 0))
+        if count <= 1:
+            self._watchers.pop(person_id, None)
+        else:
+            self._watchers[person_id] = (is_admin, count - 1)
+
+    async def _publisher(self) -> None:
+        day = self.today()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(REFRESH_SECONDS):
+                    await self._dirty.wait()
+            # Let a burst of changes (an ask and its offers) settle into one frame.
+            await asyncio.sleep(COALESCE_SECONDS)
+            self._dirty.clear()
+            if not self._watchers:
+                self._sent.clear()
+                continue
+            try:
+                if self.today() != day:
+                    day = self.today()
+                    self._sent.clear()
+                await self.publish()
+            except Exception:
+                log.exception("load figures could not be published")
+
+    async def publish(self) -> None:
+        """Sends every watched ring whose figures changed since they were last sent."""
+        now = self.clock.now()
+        audiences: dict[tuple[str, bool], list[int]] = {}
+        for person_id, (is_admin, _) in self._watchers.items():
+            for ring_id in self.visible(person_id, is_admin):
+                key = (ring_id, self.suppressed(person_id, ring_id))
+                audiences.setdefault(key, []).append(person_id)
+        loads = await self._ring_loads(sorted({r for r, _ in audiences}), now)
+        for (ring_id, hidden), people in audiences.items():
+            ring = _shown(loads[ring_id], hidden)
+            fingerprint = _fingerprint(ring, loads[ring_id]["_queue"])
+            if self._sent.get((ring_id, hidden)) == fingerprint:
+                continue
+            self._sent[(ring_id, hidden)] = fingerprint
+            frame = {"type": "load_ring", "generated_at": now.isoformat(), "ring": ring}
+            await self.hub.send(people, frame, topic=TOPIC)
+
+
+def _shown(ring: dict[str, Any], suppressed: bool) -> dict[str, Any]:
+    shown = {k: v for k, v in ring.items() if k != "_queue"}
+    return {**shown, "suppressed": True, "today": None} if suppressed else shown
+
+
+def _fingerprint(ring: dict[str, Any], queue: list[str]) -> str:
+    """The figures without the ever-growing longest wait: the open questions stand in."""
+    stable = {**ring, "now": {**ring["now"], "longest_wait_seconds": queue}}
+    return json.dumps(stable, sort_keys=True)
+
+
+async def _legs(
+    db: AsyncSession, ring_ids: list[str], since: datetime
+) -> list[tuple[str, figures.Leg]]:
+    query = select(
+        RingLeg.ring_id,
+        RingLeg.entered_at,
+        RingLeg.outcome,
+        RingLeg.wait_seconds,
+        RingLeg.missed_offers,
+        RingLeg.declined_offers,
+        RingLeg.target_answer_seconds,
+    ).where(RingLeg.ring_id.in_(ring_ids), RingLeg.entered_at >= since)
+    return [
+        (ring_id, figures.Leg(entered, outcome, wait, missed, declined, target))
+        for ring_id, entered, outcome, wait, missed, declined, target in await db.execute(query)
+    ]

@@ -1,0 +1,115 @@
+"""Writes the load view's record of ring events: one leg per question per ring visited,
+and one row per ended offer. Called by the ring service inside the transaction that
+saves the router state, so the record and the state never disagree (docs/load.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from liaison.domain import rings as domain
+from liaison.store.models import RingLeg, RingOffer
+
+_ENDINGS: dict[type, str] = {
+    domain.QuestionCancelled: "cancelled",
+    domain.QuestionTimedOut: "timed_out",
+}
+
+
+async def record_legs(
+    db: AsyncSession, router: domain.RingRouter, events: list[domain.Event], now: datetime
+) -> None:
+    if not events:
+        return
+    question_ids = {e.question_id for e in events}
+    open_legs = {
+        (leg.question_id, leg.ring_id): leg
+        for leg in await db.scalars(
+            select(RingLeg).where(
+                RingLeg.question_id.in_(question_ids), RingLeg.outcome == "waiting"
+            )
+        )
+    }
+    targets = {c.id: c.target_answer_seconds for c in router.rings()}
+
+    def end(leg: RingLeg, outcome: str, wait: float | None = None) -> None:
+        leg.outcome, leg.ended_at = outcome, now
+        leg.wait_seconds = wait if wait is not None else (now - leg.asked_at).total_seconds()
+        del open_legs[(leg.question_id, leg.ring_id)]
+
+    for event in events:
+        if isinstance(event, domain.QuestionQueued):
+            entry = _entry(router, event.question_id, event.ring_id)
+            if entry is None:
+                continue
+            leg = RingLeg(
+                question_id=event.question_id,
+                ring_id=event.ring_id,
+                urgency=entry.urgency,
+                asked_at=entry.created_at,
+                entered_at=entry.entered_ring_at,
+                outcome="waiting",
+                missed_offers=0,
+                declined_offers=0,
+                target_answer_seconds=targets.get(event.ring_id, 60),
+            )
+            db.add(leg)
+            open_legs[(event.question_id, event.ring_id)] = leg
+            continue
+        ring_id = event.from_ring if isinstance(event, domain.QuestionOverflowed) else event.ring_id
+        leg_or_none = open_legs.get((event.question_id, ring_id))
+        if leg_or_none is None:
+            # A question from before this record existed: nothing to update.
+            continue
+        leg = leg_or_none
+        if isinstance(event, domain.OfferMade):
+            leg.first_offered_at = leg.first_offered_at or now
+        elif isinstance(event, domain.OfferMissed | domain.OfferDeclined | domain.OfferWithdrawn):
+            outcome = event.kind.removeprefix("offer_")
+            if outcome == "missed":
+                leg.missed_offers += 1
+            elif outcome == "declined":
+                leg.declined_offers += 1
+            db.add(_offer_row(router, event.question_id, ring_id, event.person_id, outcome, now))
+        elif isinstance(event, domain.QuestionAccepted):
+            leg.answered_by = event.person_id
+            end(leg, "answered", event.wait_seconds)
+            db.add(_offer_row(router, event.question_id, ring_id, event.person_id, "accepted", now))
+        elif isinstance(event, domain.QuestionOverflowed):
+            end(leg, "overflowed")
+        elif type(event) in _ENDINGS:
+            end(leg, _ENDINGS[type(event)])
+
+
+def _entry(router: domain.RingRouter, question_id: str, ring_id: str) -> domain.Question | None:
+    """The question's latest stay in this ring."""
+    try:
+        trail = router.question_trail(question_id)
+    except domain.UnknownQuestion:
+        return None
+    return next((e for e in reversed(trail) if e.ring_id == ring_id), None)
+
+
+def _offer_row(
+    router: domain.RingRouter,
+    question_id: str,
+    ring_id: str,
+    person_id: int,
+    outcome: str,
+    now: datetime,
+) -> RingOffer:
+    entry = _entry(router, question_id, ring_id)
+    offers = [] if entry is None else [o for o in entry.offers if o.person_id == person_id]
+    offer = offers[-1] if offers else None
+    return RingOffer(
+        question_id=question_id,
+        ring_id=ring_id,
+        person_id=person_id,
+        offered_at=offer.offered_at if offer else now,
+        # A missed offer ended when its alert time ran out, not when the timer noticed.
+        ended_at=(offer.ended_at if offer else None) or now,
+        outcome=outcome,
+    )

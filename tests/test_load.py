@@ -1,0 +1,334 @@
+"""The load view over HTTP and the WebSocket: figures from a scripted day, checked against
+numbers this test computes by itself, and who may see what."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from liaison.clock import ManualClock
+from tests.conftest import Client, Server, Socket
+from tests.test_rings import config, valid_code, with_rings
+
+# 23:58 in Helsinki (UTC+2 in November): the script crosses local midnight, not UTC's.
+START = datetime(2026, 11, 23, 21, 58, tzinfo=UTC)
+MEMBERS = ["bertil@kela.example", "daniel@kela.example", "aino@kela.example"]
+# The script moves the clock by minutes; members' heartbeats must not expire meanwhile.
+PATIENT = {"heartbeat_timeout_seconds": 3600.0, "idle_away_seconds": 3600}
+
+
+@dataclass
+class Asked:
+    """What the script did to one question, for the expected figures."""
+
+    day: str
+    hour: int
+    outcome: str = "waiting"
+    wait: float | None = None
+    missed: int = 0
+    declined: int = 0
+
+
+def expected_figures(questions: list[Asked], target: int = 60) -> dict[str, Any]:
+    """The documented definitions, written out again independently of the server's code."""
+    answered = [q.wait for q in questions if q.outcome == "answered" and q.wait is not None]
+    within = sum(1 for w in answered if w <= target)
+    eligible = len(answered) + sum(
+        1
+        for q in questions
+        if q.outcome in ("timed_out", "overflowed")
+        or (q.outcome == "cancelled" and (q.wait or 0) > target)
+    )
+    ranked = sorted(answered)
+    return {
+        "offered": len(questions),
+        "answered": len(answered),
+        "cancelled": sum(q.outcome == "cancelled" for q in questions),
+        "timed_out": sum(q.outcome == "timed_out" for q in questions),
+        "overflowed": 0,
+        "waiting": sum(q.outcome == "waiting" for q in questions),
+        "missed_offers": sum(q.missed for q in questions),
+        "declined_offers": sum(q.declined for q in questions),
+        "answered_within_target": within,
+        "service_level": within / eligible if eligible else None,
+        "answered_share": len(answered) / len(questions) if questions else None,
+        "average_wait_seconds": sum(answered) / len(answered) if answered else None,
+        "p90_wait_seconds": ranked[math.ceil(0.9 * len(ranked)) - 1] if ranked else None,
+    }
+
+
+class Script:
+    """Drives the ring with a hand-moved clock; every step waits for its own frame."""
+
+    def __init__(self, server: Server, clock: ManualClock) -> None:
+        self.server, self.clock = server, clock
+        self.questions: dict[str, Asked] = {}
+
+    def at(self, seconds: float) -> None:
+        target = START + timedelta(seconds=seconds)
+        assert target >= self.clock.now()
+        self.clock.advance((target - self.clock.now()).total_seconds())
+
+    def local(self) -> datetime:
+        return self.clock.now().astimezone(self.server.core.load.zone)
+
+    async def ask(self, asker: Socket, text: str, code: str | None = None) -> str:
+        frame: dict[str, Any] = {"type": "ask", "ring_id": "housing", "question": text, "ref": 1}
+        if code:
+            frame["client_code"] = code
+        await asker.send(frame)
+        question_id = str((await asker.expect("question_status", ref=1))["question"]["question_id"])
+        local = self.local()
+        self.questions[question_id] = Asked(local.date().isoformat(), local.hour)
+        self.asked_at = self.clock.now()
+        return question_id
+
+    async def accept(self, expert: Socket, question_id: str) -> int:
+        await offered(expert, question_id)
+        await expert.send({"type": "accept", "question_id": question_id})
+        consultation = (await expert.expect("accepted"))["consultation"]
+        q = self.questions[question_id]
+        q.outcome = "answered"
+        q.wait = datetime.fromisoformat(consultation["accepted_at"]).timestamp() - (
+            datetime.fromisoformat(consultation["asked_at"]).timestamp()
+        )
+        return int(consultation["id"])
+
+    async def close(self, expert: Socket, consultation_id: int) -> None:
+        await expert.send(
+            {
+                "type": "close_consultation",
+                "consultation_id": consultation_id,
+                "outcome": "answered",
+                "topic": "statement",
+            }
+        )
+        await expert.expect("consultation_closed")
+
+    async def miss(self, expert: Socket, question_id: str, at: float) -> None:
+        await expert.expect("offer", question_id=question_id)
+        self.at(at)
+        frame = await expert.expect("offer_withdrawn", question_id=question_id)
+        assert frame["reason"] == "missed"
+        self.questions[question_id].missed += 1
+
+
+async def offered(sock: Socket, question_id: str) -> None:
+    """The offer may have come already, ahead of the reply an earlier step waited for."""
+    seen = [f for f in sock.seen if f["type"] == "offer" and f["question_id"] == question_id]
+    if not seen:
+        await sock.expect("offer", question_id=question_id)
+
+
+async def member(server: Server, name: str) -> Socket:
+    sock = await (await server.client(name)).socket()
+    sock.keep_alive()
+    await sock.send({"type": "ring_sign_in", "ring_id": "housing", "signed_in": True})
+    await sock.expect("rings")
+    return sock
+
+
+async def get(client: Client, path: str) -> dict[str, Any]:
+    response = await client.api("GET", path)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def ring_of(body: dict[str, Any], ring_id: str = "housing") -> dict[str, Any]:
+    return next(r for r in body["rings"] if r["ring_id"] == ring_id)
+
+
+async def test_a_scripted_day_gives_the_figures_computed_here(server_factory: Any) -> None:
+    clock = ManualClock(START)
+    async with server_factory(clock=clock, **PATIENT) as srv:
+        await with_rings(srv, config(method="serial", members=MEMBERS))
+        s = Script(srv, clock)
+        bertil, daniel = await member(srv, "bertil"), await member(srv, "daniel")
+        asker = await srv.client("cecilia")
+        cecilia = await asker.socket()
+        eeva = await srv.client("eeva")
+        watcher = await eeva.socket()
+        await watcher.send({"type": "load_subscribe", "ref": 7})
+        first = await watcher.expect("load", ref=7)
+        assert ring_of(first)["today"]["offered"] == 0
+
+        # 23:58 local, the day before: answered in 5 s.
+        q0 = await s.ask(cecilia, "Eilinen kysymys")
+        s.at(5)
+        c0 = await s.accept(bertil, q0)
+        s.at(6)
+        await s.close(bertil, c0)
+
+        # After local midnight (still 22:00 UTC): the day under test.
+        s.at(130)
+        q1 = await s.ask(cecilia, "Ensimmäinen", valid_code())
+        s.at(140)
+        c1 = await s.accept(bertil, q1)  # 10 s; bertil is now busy
+        s.at(150)
+        q2 = await s.ask(cecilia, "Toinen")  # serial: daniel, who lets it ring out
+        await s.miss(daniel, q2, 171)
+        s.at(180)
+        await cecilia.send({"type": "cancel", "question_id": q2})
+        while (await cecilia.expect("question_status"))["question"]["state"] != "cancelled":
+            pass
+        s.questions[q2].outcome, s.questions[q2].wait = "cancelled", 30.0
+        s.at(190)
+        q3 = await s.ask(cecilia, "Kolmas")
+        await daniel.expect("offer", question_id=q3)
+        s.at(195)
+        await daniel.send({"type": "decline", "question_id": q3})
+        s.questions[q3].declined += 1
+        s.at(200)
+        await s.close(bertil, c1)  # bertil is free: the declined question goes to him
+        s.at(205)
+        c3 = await s.accept(bertil, q3)  # 15 s
+        s.at(210)
+        q4 = await s.ask(cecilia, "Neljäs")
+        await s.miss(daniel, q4, 231)
+        s.at(391)  # past the 180 s queue timeout
+        while (await cecilia.expect("question_status"))["question"]["state"] != "timed_out":
+            pass
+        s.questions[q4].outcome = "timed_out"
+        await daniel.send({"type": "ring_sign_in", "ring_id": "housing", "signed_in": False})
+        await daniel.expect("rings")
+        s.at(400)
+        q5 = await s.ask(cecilia, "Viides")  # nobody free: it waits
+        s.at(480)
+        await s.close(bertil, c3)
+        s.at(485)
+        await s.accept(bertil, q5)  # 85 s: answered, but not within the 60 s target
+        s.at(490)
+        await s.ask(cecilia, "Kuudes")  # still waiting at the end
+        await cecilia.send(
+            {"type": "callback_create", "owner_ring_id": "housing", "due_minutes": 1, "ref": 2}
+        )
+        await cecilia.expect("callback_created", ref=2)
+        s.at(500)
+
+        today = [q for q in s.questions.values() if q.day == "2026-11-24"]
+        yesterday = [q for q in s.questions.values() if q.day == "2026-11-23"]
+        assert len(today) == 6 and len(yesterday) == 1
+        want = expected_figures(today)
+        # The script is built to reach every kind of figure; a sanity check of the script.
+        assert want["service_level"] == 0.5 and want["p90_wait_seconds"] == 85.0
+
+        body = await get(eeva, "/api/load")
+        assert body["day"] == "2026-11-24"
+        housing = ring_of(body)
+        assert housing["today"] == want
+        assert housing["suppressed"] is False and housing["members"] == 3
+        assert housing["now"] == {
+            "signed_in": 1,
+            "free": 0,
+            "waiting": 1,
+            "ringing": 0,
+            "longest_wait_seconds": 10.0,
+        }
+        assert housing["callbacks"] == {"open": 1, "overdue": 0}
+        s.at(560)
+        later = ring_of(await get(eeva, "/api/load"))
+        assert later["callbacks"] == {"open": 1, "overdue": 1}
+        assert later["now"]["longest_wait_seconds"] == 70.0
+
+        # The live frames ended on the same figures, and never carried text or clients.
+        last = None
+        while True:
+            try:
+                last = await watcher.expect("load_ring", timeout=1.5)
+            except AssertionError:
+                break
+        assert last is not None and last["ring"]["today"] == want
+        raw = json.dumps(watcher.seen)
+        for text in ("Ensimmäinen", "Kolmas", "Kuudes", valid_code(), "AR-"):
+            assert text not in raw
+
+        # The consultation log of the same day says the same.
+        log = await get(asker, "/api/consultations")
+        records = [
+            c
+            for c in log["consultations"]
+            if c["asked_at"] >= "2026-11-23T22:00:00" and c["kind"] == "ring"
+        ]
+        assert len(records) == want["offered"]
+        answered_waits = [c["wait_seconds"] for c in records if c["accepted_at"]]
+        assert len(answered_waits) == want["answered"]
+        assert sum(answered_waits) / len(answered_waits) == want["average_wait_seconds"]
+        assert sum(c["missed_offers"] for c in records) == want["missed_offers"]
+        states = [c["state"] for c in records]
+        assert states.count("cancelled") == want["cancelled"]
+        assert states.count("timed_out") == want["timed_out"]
+        assert states.count("waiting") == want["waiting"]
+
+        # History: a week by day, the last two days with their own questions.
+        week = await get(eeva, "/api/load/rings/housing/history?days=7&by=day")
+        assert [b["start"][:10] for b in week["buckets"]] == [f"2026-11-{d}" for d in range(18, 25)]
+        assert all(b["start"].endswith("+02:00") for b in week["buckets"])
+        assert week["buckets"][-1] | {"start": None} == want | {"start": None}
+        assert week["buckets"][-2]["offered"] == 1
+        assert week["buckets"][-2]["average_wait_seconds"] == 5.0
+        assert week["total"] == expected_figures(today + yesterday)
+        assert week["busiest_hours"] == [{"hour": 0, "offered": 6}, {"hour": 23, "offered": 1}]
+        assert sum(h["offered"] for h in week["hour_of_day"]) == 7
+
+        hours = await get(eeva, "/api/load/rings/housing/history?days=30&by=hour")
+        assert len(hours["buckets"]) == 30 * 24
+        busy = {b["start"]: b["offered"] for b in hours["buckets"] if b["offered"]}
+        assert busy == {"2026-11-23T23:00:00+02:00": 1, "2026-11-24T00:00:00+02:00": 6}
+
+        response = await eeva.api("GET", "/api/load/rings/housing/history.csv?days=7&by=day")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(response.text)))
+        assert len(rows) == 7 and rows[-1]["ring_id"] == "housing"
+        assert rows[-1]["offered"] == "6" and rows[-1]["service_level"] == "0.5"
+        assert rows[-2]["answered"] == "1" and rows[0]["average_wait_seconds"] == ""
+
+        # Per person: bertil answered three today; daniel missed two and declined one.
+        people = await get(eeva, "/api/load/rings/housing/people?days=1")
+        assert people["suppressed"] is False
+        by_name = {p["name"]: p for p in people["people"]}
+        assert set(by_name) == {"Bertil Bostad", "Daniel Duuni"}  # aino is not eeva's
+        assert by_name["Bertil Bostad"] | {"person_id": 0} == {
+            "name": "Bertil Bostad",
+            "person_id": 0,
+            "offers": 3,
+            "answered": 3,
+            "missed": 0,
+            "declined": 0,
+        }
+        daniel_row = by_name["Daniel Duuni"]
+
+        assert (daniel_row["offers"], daniel_row["answered"]) == (3, 0)
+        assert (daniel_row["missed"], daniel_row["declined"]) == (2, 1)
+        week_people = await get(eeva, "/api/load/rings/housing/people?days=7")
+        assert {p["name"]: p["answered"] for p in week_people["people"]}["Bertil Bostad"] == 4
+
+
+async def test_the_figures_survive_a_restart(server_factory: Any) -> None:
+    clock = ManualClock(START)
+    async with server_factory(clock=clock, **PATIENT) as srv:
+        await with_rings(srv, config(members=MEMBERS))
+        bertil = await member(srv, "bertil")
+        asker = await (await srv.client("cecilia")).socket()
+        s = Script(srv, clock)
+        q = await s.ask(asker, "Ennen")
+        s.at(12)
+        await s.accept(bertil, q)
+        s.at(20)
+        await s.ask(asker, "Jää jonoon")
+        before = ring_of(await get(await srv.client("eeva"), "/api/load"))
+        database = {
+            "database_url": srv.core.settings.database_url,
+            "database_schema": srv.core.settings.database_schema,
+        }
+        async with server_factory(clock=clock, **PATIENT, **database) as again:
+            after = ring_of(await get(await again.client("eeva"), "/api/load"))
+    assert after["today"] == before["today"]
+    assert after["today"]["answered"] == 1 and after["today"]["waiting"] == 1
+    assert after["now"]["waiting"] == 1
