@@ -1,27 +1,53 @@
-"""A fictional demo directory, accounts and mini-network groups, for trying Liaison out.
+"""A fictional demo directory, accounts, mini-network groups and ring history.
 
 Everything here is invented: people, municipalities, wellbeing services counties,
 email domains (``.example``) and phone numbers. There are no personal identity
 codes. The directory is a semicolon CSV, as Finnish Excel writes it, and goes
 through the real import, so the demo also shows the import format.
+
+The past weeks of ring questions (`seed_demo_history`) are invented too: a repeatable
+pseudo-random simulation, so the load view has something to look back on. No real
+question, client or person is behind any of it.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
+import random
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from liaison.services.core import Core
 from liaison.services.directory_import import import_directory
 from liaison.services.ring_config import apply_ring_config
-from liaison.store.models import Organisation, Person, Unit
+from liaison.services.rings import LEGAL_BASES, NAMED_RING_PREFIX, OUTCOMES, TOPICS
+from liaison.store.models import (
+    Consultation,
+    Organisation,
+    Person,
+    Ring,
+    RingLeg,
+    RingMember,
+    RingOffer,
+    Unit,
+)
 
-__all__ = ["DEMO_PASSWORD", "DemoLogin", "demo_directory_csv", "demo_username", "seed_demo"]
+__all__ = [
+    "DEMO_PASSWORD",
+    "DemoLogin",
+    "demo_directory_csv",
+    "demo_username",
+    "seed_demo",
+    "seed_demo_history",
+]
 
 # Public on purpose: the demo is for trying Liaison out, never for real data.
 DEMO_PASSWORD = "demo-salasana"  # noqa: S105
@@ -453,6 +479,10 @@ async def seed_demo(core: Core) -> list[DemoLogin]:
             await core.chat.send(ids[sender], group["id"], f"demo-{client_number}", body)
     await apply_ring_config(core.db, await demo_ring_config(core))
     await core.rings.reload_rings()
+    async with core.db() as db:
+        has_history = await db.scalar(select(RingLeg.id).limit(1)) is not None
+    if not has_history:
+        await seed_demo_history(core)
     return _logins()
 
 
@@ -512,3 +542,339 @@ async def demo_ring_config(core: Core) -> dict[str, Any]:
         contacts.append({"area": area, "side": "kela", "people": liaisons})
         contacts.append({"area": area, "side": "social_services", "people": workers[:2]})
     return {"rings": rings, "named_contacts": contacts}
+
+
+# ---------------------------------------------------------------- invented ring history
+
+# Short generic questions per benefit ring, and for the liaison rings: no names, no codes.
+_HISTORY_QUESTIONS: dict[str, tuple[str, ...]] = {
+    "basic_social_assistance": (
+        "Miten vuokravakuus käsitellään perustoimeentulotuessa?",
+        "Hakemus on ollut vireillä pitkään. Puuttuuko siitä jokin liite?",
+        "Lasketaanko kertaluonteinen tulo hakukuukauden tuloksi?",
+        "Saako lääkkeisiin maksusitoumuksen vielä tänään?",
+        "Miten yrittäjän tulot arvioidaan perustoimeentulotuessa?",
+    ),
+    "housing_allowance": (
+        "Miten ruokakunnan muutos ilmoitetaan kesken tukikauden?",
+        "Tulot nousivat: riittääkö muutosilmoitus vai tarvitaanko uusi hakemus?",
+        "Hyväksytäänkö erillinen vesimaksu asumismenoksi?",
+        "Mitä liitteitä alivuokralaisen asumistukeen tarvitaan?",
+        "Milloin vuositarkistuksen päätös on tulossa?",
+    ),
+    "unemployment_security": (
+        "Miten soviteltu päiväraha lasketaan keikkatyössä?",
+        "Tuleeko karenssi, kun työsuhde päättyi omasta pyynnöstä?",
+        "Vaikuttaako lomautus työttömyysetuuden maksupäiviin?",
+        "Puuttuuko hakemukselta työvoimapoliittinen lausunto?",
+        "Milloin työmarkkinatuen hakemus kannattaa jättää?",
+    ),
+    "liaison": (
+        "Kiirehtimispyyntö: asiakkaan vuokra erääntyy tällä viikolla.",
+        "Pyydämme lausuntoa asiakkaan perustoimeentulotuen tilanteesta.",
+        "Tarvitaanko Kelan päätös ennen täydentävää toimeentulotukea?",
+        "Asiakkaan toimeentulo on vaarassa: voiko käsittelyä nopeuttaa?",
+        "Hakemuksesta puuttuu liite: voiko sosiaalityö toimittaa sen?",
+    ),
+}
+_GENERIC_QUESTIONS = (
+    "Asiakas kysyy hakemuksensa käsittelytilannetta.",
+    "Mitä liitteitä hakemukseen vielä tarvitaan?",
+)
+# Questions on an average weekday per benefit ring; a liaison ring gets so many per member.
+_DAILY_QUESTIONS = {"basic_social_assistance": 26.0, "housing_allowance": 22.0}
+_DEFAULT_DAILY_QUESTIONS = 16.0
+_LIAISON_QUESTIONS_PER_MEMBER = 3.0
+# Monday to Friday: Mondays are busiest, Fridays quiet.
+_WEEKDAY_FACTORS = (1.25, 1.1, 1.0, 0.95, 0.75)
+# Local hour of the ask, 08-15: a morning peak at 9-11 and a smaller one after lunch.
+_HOUR_WEIGHTS = {8: 6, 9: 14, 10: 15, 11: 10, 12: 5, 13: 9, 14: 8, 15: 5}
+_BUSY_HOURS = (9, 10)
+_OUTCOME_WEIGHTS = {"answered": 70, "needs_follow_up": 12, "forwarded": 8, "callback_needed": 10}
+_TOPIC_WEIGHTS = {
+    "benefit": {"clients_situation": 5, "missing_attachment": 4, "discretion": 2},
+    "liaison": {"request_to_expedite": 5, "statement": 4, "clients_situation": 3, "urgent_need": 2},
+}
+_LEGAL_BASIS_WEIGHTS = {
+    "benefit": {"client_present": 6, "client_consent": 3},
+    "liaison": {"client_consent": 5, "necessity_sa_18": 3, "client_present": 2},
+}
+_HISTORY_SEED = 20261123
+
+
+@dataclass(frozen=True)
+class _HistoryRing:
+    id: str
+    kind: str  # "benefit" or "liaison"
+    questions: tuple[str, ...]
+    members: tuple[int, ...]
+    askers: tuple[int, ...]
+    per_day: float
+    alert_seconds: int
+    timeout_seconds: int
+    target_seconds: int
+
+
+@dataclass(frozen=True)
+class _Offer:
+    person_id: int
+    start: float  # seconds after the ask
+    end: float
+    outcome: str  # accepted, missed or declined
+
+
+@dataclass(frozen=True)
+class _Past:
+    """One invented question's stay in its ring; times are seconds after the ask."""
+
+    question_id: str
+    asked_at: datetime
+    urgency: str
+    outcome: str  # the leg's: answered, cancelled or timed_out
+    expert: int | None
+    wait: float  # until the answer, the cancel or the timeout
+    offers: tuple[_Offer, ...]
+
+    def at(self, seconds: float) -> datetime:
+        return self.asked_at + timedelta(seconds=seconds)
+
+    @property
+    def ended_at(self) -> datetime:
+        return self.at(self.wait)
+
+    @property
+    def first_offered_at(self) -> datetime | None:
+        return self.at(min(o.start for o in self.offers)) if self.offers else None
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for o in self.offers if o.outcome == outcome)
+
+
+async def seed_demo_history(core: Core, days: int = 30) -> int:
+    """Writes an invented, repeatable past for the demo's benefit and liaison rings.
+
+    Every weekday of the `days` days before today (local time; nothing today, which is
+    the live demo's) gets questions with their consultation record, ring leg and ended
+    offers, as the ring service would have written them. Returns the number of questions.
+    """
+    tz = ZoneInfo(core.settings.time_zone)
+    today = core.clock.now().astimezone(tz).date()
+    rng = random.Random(_HISTORY_SEED)
+    async with core.db() as db:
+        rings = await _history_rings(db)
+    written = 0
+    for back in range(days, 0, -1):
+        day = today - timedelta(days=back)
+        if day.weekday() >= 5:
+            continue
+        rows: list[object] = []
+        for ring in rings:
+            for asked_at in _ask_times(rng, ring, day, tz):
+                busy = asked_at.astimezone(tz).hour in _BUSY_HOURS
+                past = _simulate(rng, ring, asked_at, busy)
+                rows += [_consultation(rng, ring, past), _leg(ring, past)]
+                rows += _offer_rows(ring, past)
+                written += 1
+        async with core.db.begin() as db:
+            db.add_all(rows)
+    return written
+
+
+async def _history_rings(db: AsyncSession) -> list[_HistoryRing]:
+    """The benefit and liaison rings (not the named-contact ones) that have members."""
+    rings = (await db.scalars(select(Ring).order_by(Ring.id))).all()
+    memberships = (
+        await db.execute(
+            select(RingMember.ring_id, RingMember.person_id).order_by(RingMember.position)
+        )
+    ).all()
+    people = (
+        await db.execute(
+            select(Person.id, Person.roles, Unit.area, Organisation.kind)
+            .join(Organisation, Person.organisation_id == Organisation.id)
+            .outerjoin(Unit, Person.unit_id == Unit.id)
+            .order_by(Person.id)
+        )
+    ).all()
+    result = []
+    for ring in rings:
+        if ring.kind not in ("benefit", "liaison") or ring.id.startswith(NAMED_RING_PREFIX):
+            continue
+        members = tuple(p for r, p in memberships if r == ring.id)
+        if ring.kind == "liaison":
+            # Social workers of the ring's area ask its Kela liaisons.
+            askers = [
+                pid
+                for pid, roles, area, kind in people
+                if kind == "social_services"
+                and "social_worker" in roles
+                and (area or "").lower() == ring.area.lower()
+            ]
+            questions = _HISTORY_QUESTIONS["liaison"]
+            per_day = _LIAISON_QUESTIONS_PER_MEMBER * len(members)
+        else:
+            # Kela's service specialists ask with a client on the line.
+            askers = [
+                pid
+                for pid, roles, _, kind in people
+                if kind == "kela" and "service_specialist" in roles
+            ]
+            questions = _HISTORY_QUESTIONS.get(ring.benefit or "", _GENERIC_QUESTIONS)
+            per_day = _DAILY_QUESTIONS.get(ring.benefit or "", _DEFAULT_DAILY_QUESTIONS)
+        askers = [a for a in askers if a not in members]
+        if members and askers:
+            result.append(
+                _HistoryRing(
+                    id=ring.id,
+                    kind=ring.kind,
+                    questions=questions,
+                    members=members,
+                    askers=tuple(askers),
+                    per_day=per_day,
+                    alert_seconds=ring.alert_seconds,
+                    timeout_seconds=ring.queue_timeout_seconds,
+                    target_seconds=ring.target_answer_seconds,
+                )
+            )
+    return result
+
+
+def _ask_times(rng: random.Random, ring: _HistoryRing, day: date, tz: ZoneInfo) -> list[datetime]:
+    """When the day's questions were asked (UTC), between 08:00 and 16:00 local time."""
+    expected = ring.per_day * _WEEKDAY_FACTORS[day.weekday()]
+    count = max(1, round(expected * max(0.4, rng.gauss(1.0, 0.2))))
+    hours = rng.choices(list(_HOUR_WEIGHTS), list(_HOUR_WEIGHTS.values()), k=count)
+    return sorted(
+        (
+            datetime.combine(day, time(hour), tz) + timedelta(seconds=rng.randrange(36000) / 10)
+        ).astimezone(UTC)
+        for hour in hours
+    )
+
+
+def _tenths(seconds: float) -> float:
+    return round(seconds, 1)
+
+
+def _simulate(rng: random.Random, ring: _HistoryRing, asked_at: datetime, busy: bool) -> _Past:
+    """Answered mostly within a minute; a few askers give up and a few questions time out."""
+    timed_out_weight = 5 if busy else 3
+    outcome = rng.choices(("answered", "cancelled", "timed_out"), (93, 4, timed_out_weight))[0]
+    expert = rng.choice(ring.members) if outcome == "answered" else None
+    if outcome == "answered":
+        wait = _answer_wait(rng, ring, busy)
+    elif outcome == "cancelled":
+        wait = _tenths(rng.uniform(30.0, min(200.0, ring.timeout_seconds - 1.0)))
+    else:
+        wait = float(ring.timeout_seconds)
+    urgent = rng.random() < (0.2 if ring.kind == "liaison" else 0.08)
+    return _Past(
+        question_id=f"{rng.getrandbits(64):016x}",
+        asked_at=asked_at,
+        urgency="urgent" if urgent else "normal",
+        outcome=outcome,
+        expert=expert,
+        wait=wait,
+        offers=_offers(rng, ring, wait, expert),
+    )
+
+
+def _answer_wait(rng: random.Random, ring: _HistoryRing, busy: bool) -> float:
+    """Mostly 5-90 s, longer in the busy hours and in small rings, a tail of minutes."""
+    median = (26.0 if busy else 16.0) * (1.3 if len(ring.members) < 3 else 1.0)
+    wait = rng.lognormvariate(math.log(median), 0.8)
+    return _tenths(min(max(wait, 4.0), ring.timeout_seconds - 5.0))
+
+
+def _offers(
+    rng: random.Random, ring: _HistoryRing, wait: float, expert: int | None
+) -> tuple[_Offer, ...]:
+    """The ended offers, built backwards from the end: the expert's accepted one ends at
+    the answer; before it, missed and declined offers to others, back to back. Time left
+    at the start is time when nobody was free. An offer still ringing when the asker gave
+    up or the question timed out was withdrawn, and is not listed."""
+    offers: list[_Offer] = []
+    end = wait
+    if expert is not None:
+        ringing = _tenths(rng.uniform(2.0, min(15.0, wait - 1.0)))
+        offers.append(_Offer(expert, _tenths(end - ringing), end, "accepted"))
+        end = _tenths(end - ringing - 0.5)
+    else:
+        end = _tenths(end - rng.uniform(0.5, ring.alert_seconds))
+    others = [m for m in ring.members if m != expert] or list(ring.members)
+    kinds = ["missed"] * rng.choice((0, 0, 1, 1, 2, 3)) + ["declined"] * (rng.random() < 0.08)
+    rng.shuffle(kinds)
+    for kind in kinds:
+        length = float(ring.alert_seconds) if kind == "missed" else _tenths(rng.uniform(2, 10))
+        if end - length < 0.5:
+            break
+        offers.append(_Offer(rng.choice(others), _tenths(end - length), end, kind))
+        end = _tenths(end - length - 0.5)
+    return tuple(reversed(offers))
+
+
+def _weighted(rng: random.Random, choices: tuple[str, ...], weights: dict[str, int]) -> str:
+    return rng.choices(choices, [weights.get(c, 1) for c in choices])[0]
+
+
+def _consultation(rng: random.Random, ring: _HistoryRing, past: _Past) -> Consultation:
+    answered = past.outcome == "answered"
+    closed_at = past.ended_at
+    if answered:
+        # Five or six minutes of talk on average, from one minute to forty.
+        closed_at += timedelta(seconds=_tenths(min(max(rng.lognormvariate(5.8, 0.6), 60), 2400)))
+    return Consultation(
+        question_id=past.question_id,
+        kind="ring",
+        ring_id=ring.id,
+        asker_id=rng.choice(ring.askers),
+        expert_id=past.expert,
+        third_party_id=None,
+        conversation_id=None,
+        question=rng.choice(ring.questions),
+        urgency=past.urgency,
+        client_ref=None,
+        legal_basis=_weighted(rng, LEGAL_BASES, _LEGAL_BASIS_WEIGHTS[ring.kind])
+        if answered
+        else None,
+        state="closed" if answered else past.outcome,
+        asked_at=past.asked_at,
+        offered_at=past.first_offered_at,
+        accepted_at=past.ended_at if answered else None,
+        closed_at=closed_at,
+        missed_offers=past.count("missed"),
+        outcome=_weighted(rng, OUTCOMES, _OUTCOME_WEIGHTS) if answered else None,
+        topic=_weighted(rng, TOPICS, _TOPIC_WEIGHTS[ring.kind]) if answered else None,
+    )
+
+
+def _leg(ring: _HistoryRing, past: _Past) -> RingLeg:
+    return RingLeg(
+        question_id=past.question_id,
+        ring_id=ring.id,
+        urgency=past.urgency,
+        asked_at=past.asked_at,
+        entered_at=past.asked_at,
+        first_offered_at=past.first_offered_at,
+        ended_at=past.ended_at,
+        outcome=past.outcome,
+        answered_by=past.expert,
+        wait_seconds=(past.ended_at - past.asked_at).total_seconds(),
+        missed_offers=past.count("missed"),
+        declined_offers=past.count("declined"),
+        target_answer_seconds=ring.target_seconds,
+    )
+
+
+def _offer_rows(ring: _HistoryRing, past: _Past) -> list[RingOffer]:
+    return [
+        RingOffer(
+            question_id=past.question_id,
+            ring_id=ring.id,
+            person_id=o.person_id,
+            offered_at=past.at(o.start),
+            ended_at=past.at(o.end),
+            outcome=o.outcome,
+        )
+        for o in past.offers
+    ]

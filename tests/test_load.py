@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+
 from liaison.clock import ManualClock
 from tests.conftest import Client, Server, Socket
 from tests.test_rings import config, valid_code, with_rings
@@ -332,3 +334,168 @@ async def test_the_figures_survive_a_restart(server_factory: Any) -> None:
     assert after["today"] == before["today"]
     assert after["today"]["answered"] == 1 and after["today"]["waiting"] == 1
     assert after["now"]["waiting"] == 1
+
+
+async def ring_frame(sock: Socket, wanted: Any) -> dict[str, Any]:
+    """The first housing ring in a load_ring frame that satisfies `wanted`."""
+    while True:
+        ring: dict[str, Any] = (await sock.expect("load_ring"))["ring"]
+        if ring["ring_id"] == "housing" and wanted(ring):
+            return ring
+
+
+def three_rings() -> dict[str, Any]:
+    """housing: 3 members, two of them eeva's; liaison-jarvi: eeva alone; pair: bertil
+    (eeva's) and cecilia (nobody's)."""
+    data = config(members=MEMBERS)
+    data["rings"].append(
+        {
+            "id": "pair",
+            "name": "Työttömyysturva",
+            "benefit": "unemployment_security",
+            "members": ["bertil@kela.example", "cecilia@hva.example"],
+        }
+    )
+    return data
+
+
+async def status(client: Client, path: str) -> tuple[int, dict[str, Any]]:
+    response = await client.api("GET", path)
+    return response.status_code, response.json()
+
+
+async def test_who_sees_which_figures(server: Server) -> None:
+    await with_rings(server, three_rings())
+    c = {name: await server.client(name) for name in ("admin", "eeva", "bertil", "cecilia")}
+    history = "/api/load/rings/{}/history?days=7"
+
+    # Admin: every ring, the small ones without their figures, and nobody's own figures.
+    admin = await get(c["admin"], "/api/load")
+    assert {r["ring_id"]: r["suppressed"] for r in admin["rings"]} == {
+        "housing": False,
+        "liaison-jarvi": True,
+        "pair": True,
+    }
+    assert ring_of(admin, "pair")["today"] is None
+    assert ring_of(admin, "pair")["now"]["signed_in"] == 0
+    assert (await status(c["admin"], history.format("housing")))[0] == 200
+    assert await status(c["admin"], history.format("pair")) == (
+        403,
+        {"error": "suppressed", "reason": "this ring has fewer than 3 members"},
+    )
+    admin_people = await get(c["admin"], "/api/load/rings/housing/people")
+    assert admin_people["people"] == []
+
+    # Eeva supervises bertil and daniel: housing, and her own one-person ring, in full;
+    # pair only suppressed (she is not cecilia's supervisor).
+    eeva = await get(c["eeva"], "/api/load")
+    assert {r["ring_id"]: r["suppressed"] for r in eeva["rings"]} == {
+        "housing": False,
+        "liaison-jarvi": False,
+        "pair": True,
+    }
+    assert (await status(c["eeva"], history.format("liaison-jarvi")))[0] == 200
+    rows = (await get(c["eeva"], "/api/load/rings/housing/people"))["people"]
+    assert [r["name"] for r in rows] == ["Bertil Bostad", "Daniel Duuni"]
+    # Fewer than 3 members: no per-person figures, even for the supervisor.
+    assert await get(c["eeva"], "/api/load/rings/liaison-jarvi/people") == {
+        "ring_id": "liaison-jarvi",
+        "days": 1,
+        "suppressed": True,
+        "people": [],
+    }
+
+    # A member who supervises nobody: no rings, only their own row and figures.
+    assert (await get(c["bertil"], "/api/load"))["rings"] == []
+    assert await status(c["bertil"], history.format("housing")) == (
+        403,
+        {"error": "not_allowed", "reason": "only supervisors of the ring's units and admins"},
+    )
+    own = (await get(c["bertil"], "/api/load/rings/housing/people"))["people"]
+    assert [r["name"] for r in own] == ["Bertil Bostad"]
+    mine = await get(c["bertil"], "/api/load/me?days=7")
+    assert [r["ring_id"] for r in mine["rings"]] == ["housing", "pair"]
+    assert mine["rings"][0] | {"name": ""} == {
+        "ring_id": "housing",
+        "name": "",
+        "offers": 0,
+        "answered": 0,
+        "missed": 0,
+        "declined": 0,
+    }
+
+    # Someone from the other side who supervises nobody in these rings sees none of them.
+    assert (await get(c["cecilia"], "/api/load"))["rings"] == []
+    assert (await status(c["cecilia"], history.format("housing")))[0] == 403
+    assert (await status(c["cecilia"], "/api/load/rings/housing/history.csv"))[0] == 403
+    assert (await get(c["cecilia"], "/api/load/rings/housing/people"))["people"] == []
+
+    # Not logged in: nothing at all.
+    async with httpx.AsyncClient(base_url=server.url) as anonymous:
+        assert (await anonymous.get("/api/load")).status_code == 401
+        assert (await anonymous.get(history.format("housing"))).status_code == 401
+
+
+async def test_bad_requests_get_clear_errors(server: Server) -> None:
+    await with_rings(server, three_rings())
+    eeva = await server.client("eeva")
+    cases = {
+        "/api/load/rings/nope/history": (404, "not_found"),
+        "/api/load/rings/housing/history?days=8": (400, "bad_field"),
+        "/api/load/rings/housing/history?by=week": (400, "bad_field"),
+        "/api/load/rings/housing/history.csv?days=14": (400, "bad_field"),
+        "/api/load/rings/housing/people?days=2": (400, "bad_field"),
+        "/api/load/rings/nope/people": (404, "not_found"),
+        "/api/load/me?days=365": (400, "bad_field"),
+    }
+    for path, (code, error) in cases.items():
+        got, body = await status(eeva, path)
+        assert (got, body["error"]) == (code, error), path
+    got = await eeva.api("GET", "/api/load/rings/housing/history?days=seven")
+    assert got.status_code == 400
+    sock = await eeva.socket()
+    await sock.send({"type": "load_subscribe", "ref": "x"})
+    assert (await sock.expect("load", ref="x"))["rings"]
+    # A second subscribe on the same connection is harmless; so is unsubscribing twice.
+    await sock.send({"type": "load_subscribe", "ref": "y"})
+    await sock.expect("load", ref="y")
+    await sock.send({"type": "load_unsubscribe"})
+    await sock.send({"type": "load_unsubscribe"})
+    await sock.send({"type": "heartbeat", "ref": 1})
+    await sock.expect("heartbeat_ack")
+    assert not [f for f in sock.seen if f["type"] == "error"]
+
+
+async def test_live_frames_go_only_to_subscribed_viewers_who_may_see_the_ring(
+    server: Server,
+) -> None:
+    await with_rings(server, three_rings())
+    bertil = await member(server, "bertil")
+    eeva_client, admin_client = await server.client("eeva"), await server.client("admin")
+    eeva, eeva_elsewhere = await eeva_client.socket(), await eeva_client.socket()
+    admin = await admin_client.socket()
+    for sock in (eeva, admin, bertil):
+        await sock.send({"type": "load_subscribe"})
+        await sock.expect("load")
+    aino = await (await server.client("aino")).socket()
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Salainen sisältö", "ref": 1})
+    question_id = (await aino.expect("question_status", ref=1))["question"]["question_id"]
+    for sock in (eeva, admin):
+        ring = await ring_frame(sock, lambda r: r["now"]["waiting"] == 1)
+        assert ring["ring_id"] == "housing" and ring["today"]["offered"] == 1
+    # Not subscribed on that connection, or not allowed to see the ring: nothing.
+    await eeva_elsewhere.no_frame("load_ring", 0.8)
+    await bertil.no_frame("load_ring", 0.1)
+
+    await bertil.send({"type": "accept", "question_id": question_id})
+    await bertil.expect("accepted")
+    ring = await ring_frame(eeva, lambda r: r["today"]["answered"] == 1)
+    assert ring["now"]["waiting"] == 0
+    # Nothing changes any more: nothing more is sent.
+    await eeva.no_frame("load_ring", 1.0)
+    await eeva.send({"type": "load_unsubscribe"})
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Toinen", "ref": 2})
+    await aino.expect("question_status", ref=2)
+    await admin.expect("load_ring")
+    await eeva.no_frame("load_ring", 0.8)
+    assert "Salainen" not in json.dumps(admin.seen + eeva.seen)

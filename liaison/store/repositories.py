@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liaison.domain import presence as presence_domain
@@ -269,11 +271,15 @@ async def save_presence_settings(
 
 
 async def touch_last_seen(db: AsyncSession, person_id: int, now: datetime) -> None:
-    row = await db.get(PresenceSettings, person_id)
-    if row is None:
-        db.add(PresenceSettings(person_id=person_id, last_seen_at=now))
-    else:
-        row.last_seen_at = now
+    # Two connections of one person may close at the same moment: an upsert, because
+    # read-then-insert would let both insert.
+    insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(PresenceSettings).values(person_id=person_id, last_seen_at=now)
+    await db.execute(
+        statement.on_conflict_do_update(
+            index_elements=[PresenceSettings.person_id], set_={"last_seen_at": now}
+        )
+    )
 
 
 # ---------------------------------------------------------------- conversations and messages
