@@ -499,3 +499,18 @@ async def test_live_frames_go_only_to_subscribed_viewers_who_may_see_the_ring(
     await admin.expect("load_ring")
     await eeva.no_frame("load_ring", 0.8)
     assert "Salainen" not in json.dumps(admin.seen + eeva.seen)
+
+
+async def test_the_openapi_shapes_are_the_answers(server: Server) -> None:
+    await with_rings(server, three_rings())
+    admin = await server.client("admin")
+    document = await get(admin, "/api/openapi.json")
+    schemas = document["components"]["schemas"]
+    ring = ring_of(await get(admin, "/api/load"))
+    assert set(ring) == set(schemas["RingLoad"]["properties"])
+    assert set(ring["today"]) == set(schemas["LoadFigures"]["properties"])
+    assert set(ring["now"]) == set(schemas["RingLoad"]["properties"]["now"]["properties"])
+    history = await get(admin, "/api/load/rings/housing/history")
+    operation = document["paths"]["/api/load/rings/{ring_id}/history"]["get"]
+    shape = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert set(history) == set(shape["properties"])

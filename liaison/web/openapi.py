@@ -181,6 +181,7 @@ ERROR_CODES = [
     "not_allowed",
     "not_found",
     "bad_method",
+    "suppressed",
 ]
 
 STATUSES = ["available", "busy", "dnd", "away", "offline"]
@@ -483,6 +484,108 @@ ERROR = obj(
 )
 
 
+def number(description: str = "", **extra: Any) -> Schema:
+    schema: Schema = {"type": "number", **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+LOAD_FIGURES = obj(
+    {
+        "offered": integer("Questions that entered the ring (legs)", minimum=0),
+        "answered": integer(minimum=0),
+        "cancelled": integer(minimum=0),
+        "timed_out": integer(minimum=0),
+        "overflowed": integer(minimum=0),
+        "waiting": integer("Still open", minimum=0),
+        "missed_offers": integer("Offers that rang out unanswered", minimum=0),
+        "declined_offers": integer(minimum=0),
+        "answered_within_target": integer(minimum=0),
+        "service_level": nullable(
+            number(
+                "answered_within_target / (answered + timed_out + overflowed + cancelled "
+                "after the target); null when none",
+                minimum=0,
+                maximum=1,
+            )
+        ),
+        "answered_share": nullable(number("answered / offered", minimum=0, maximum=1)),
+        "average_wait_seconds": nullable(number("Mean wait of answered questions")),
+        "p90_wait_seconds": nullable(number("Nearest-rank 90th percentile of those waits")),
+    },
+    description="Figures of a set of ring legs; definitions in docs/load.md.",
+)
+RING_LOAD = obj(
+    {
+        "ring_id": string(),
+        "name": string(),
+        "kind": string("benefit, liaison or named"),
+        "members": integer("Configured members", minimum=0),
+        "target_answer_seconds": integer(minimum=0),
+        "suppressed": boolean(
+            "True: fewer than 3 members and the viewer does not supervise them all; today is null"
+        ),
+        "now": obj(
+            {
+                "signed_in": integer(minimum=0),
+                "free": integer(minimum=0),
+                "waiting": integer("Open questions, ringing or not", minimum=0),
+                "ringing": integer("Open questions with a live offer", minimum=0),
+                "longest_wait_seconds": nullable(
+                    number("The oldest open question's wait at generated_at")
+                ),
+            }
+        ),
+        "today": nullable(ref("LoadFigures")),
+        "callbacks": obj(
+            {
+                "open": integer("Open or claimed requests of the ring", minimum=0),
+                "overdue": integer("Of those, past due", minimum=0),
+            }
+        ),
+    }
+)
+LOAD_SNAPSHOT = obj(
+    {
+        "generated_at": string(format="date-time"),
+        "day": string("Today in the service's time zone", format="date"),
+        "time_zone": string(),
+        "rings": array(ref("RingLoad"), "The rings the viewer may see"),
+    }
+)
+BUCKET = {
+    "allOf": [
+        obj({"start": string("Local start of the hour or day", format="date-time")}),
+        ref("LoadFigures"),
+    ]
+}
+HOUR_COUNT = obj({"hour": integer(minimum=0, maximum=23), "offered": integer(minimum=0)})
+LOAD_HISTORY = obj(
+    {
+        "ring_id": string(),
+        "name": string(),
+        "days": integer(enum=[7, 30]),
+        "by": string(enum=["day", "hour"]),
+        "time_zone": string(),
+        "target_answer_seconds": integer(minimum=0),
+        "buckets": array(BUCKET, "Every bucket of the period, oldest first, empty ones too"),
+        "total": ref("LoadFigures"),
+        "hour_of_day": array(HOUR_COUNT, "Questions per local hour of the day, 0 to 23"),
+        "busiest_hours": array(HOUR_COUNT, "At most three, most questions first"),
+    }
+)
+PERSON_FIGURES = obj(
+    {
+        "person_id": integer(),
+        "offers": integer("Ended offers", minimum=0),
+        "answered": integer(minimum=0),
+        "missed": integer(minimum=0),
+        "declined": integer(minimum=0),
+    }
+)
+
+
 def _error_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": json_content(ref("Error"))}
 
@@ -490,6 +593,8 @@ def _error_response(description: str) -> dict[str, Any]:
 COMPONENTS: dict[str, Any] = {
     "schemas": {
         "Error": ERROR,
+        "LoadFigures": LOAD_FIGURES,
+        "RingLoad": RING_LOAD,
         "PhoneHours": PHONE_HOURS,
         "PresenceView": PRESENCE_VIEW,
         "PresenceChanges": PRESENCE_CHANGES,
@@ -988,6 +1093,116 @@ PATHS: dict[str, Any] = {
             ),
         )
     },
+    "/api/load": {
+        "get": operation(
+            "getLoad",
+            "Live and today's figures of the rings the viewer may see",
+            "load",
+            ok("Admins see every ring, supervisors the rings of their units", LOAD_SNAPSHOT),
+            description=(
+                "Live updates of the same figures: the WebSocket frame load_subscribe "
+                "(docs/load.md). No message text, question text or client reference."
+            ),
+        )
+    },
+    "/api/load/rings/{ring_id}/history": {
+        "get": operation(
+            "getLoadHistory",
+            "A ring's figures per hour or day over the last 7 or 30 days",
+            "load",
+            {**ok("Local days and hours", LOAD_HISTORY), **errors("400", "403", "404")},
+            parameters=[
+                {"name": "ring_id", "in": "path", "required": True, "schema": string()},
+                query("days", integer(enum=[7, 30], default=7), "Today and the days before"),
+                query("by", string(enum=["day", "hour"], default="day"), "Bucket size"),
+            ],
+            description=(
+                "403 not_allowed: not a supervisor of the ring's units nor an admin; "
+                "403 suppressed: fewer than 3 members and the viewer does not supervise "
+                "them all."
+            ),
+        )
+    },
+    "/api/load/rings/{ring_id}/history.csv": {
+        "get": operation(
+            "getLoadHistoryCsv",
+            "The same history as CSV",
+            "load",
+            {
+                "200": {
+                    "description": (
+                        "Columns: ring_id, start, offered, answered, cancelled, timed_out, "
+                        "overflowed, waiting, missed_offers, declined_offers, "
+                        "answered_within_target, service_level, answered_share, "
+                        "average_wait_seconds, p90_wait_seconds"
+                    ),
+                    "content": {"text/csv": {"schema": string()}},
+                },
+                **errors("400", "403", "404"),
+            },
+            parameters=[
+                {"name": "ring_id", "in": "path", "required": True, "schema": string()},
+                query("days", integer(enum=[7, 30], default=7), "Today and the days before"),
+                query("by", string(enum=["day", "hour"], default="day"), "Bucket size"),
+            ],
+        )
+    },
+    "/api/load/rings/{ring_id}/people": {
+        "get": operation(
+            "getLoadPeople",
+            "Per-person figures of a ring: the viewer's own, and their own unit's members'",
+            "load",
+            {
+                **ok(
+                    "Empty and suppressed when the ring has fewer than 3 members",
+                    obj(
+                        {
+                            "ring_id": string(),
+                            "days": integer(enum=[1, 7, 30]),
+                            "suppressed": boolean(),
+                            "people": array({"allOf": [obj({"name": string()}), PERSON_FIGURES]}),
+                        }
+                    ),
+                ),
+                **errors("400", "404"),
+            },
+            parameters=[
+                {"name": "ring_id", "in": "path", "required": True, "schema": string()},
+                query("days", integer(enum=[1, 7, 30], default=1), "1 is today"),
+            ],
+        )
+    },
+    "/api/load/me": {
+        "get": operation(
+            "getLoadMine",
+            "The viewer's own figures in each ring they are a member of",
+            "load",
+            {
+                **ok(
+                    "One row per ring",
+                    obj(
+                        {
+                            "days": integer(enum=[1, 7, 30]),
+                            "rings": array(
+                                obj(
+                                    {
+                                        "ring_id": string(),
+                                        "name": string(),
+                                        "offers": integer(minimum=0),
+                                        "answered": integer(minimum=0),
+                                        "missed": integer(minimum=0),
+                                        "declined": integer(minimum=0),
+                                    }
+                                )
+                            ),
+                        }
+                    ),
+                ),
+                **errors("400"),
+            },
+            parameters=[query("days", integer(enum=[1, 7, 30], default=1), "1 is today")],
+        )
+    },
     "/api/admin/accounts": {
         "get": operation(
             "listAccounts",
@@ -1114,6 +1329,7 @@ DOCUMENT: dict[str, Any] = {
             "name": "consultations",
             "description": "Rings, the consultation log and callback requests (live on /ws)",
         },
+        {"name": "load", "description": "Supervisors' load view of the rings (docs/load.md)"},
         {"name": "admin", "description": "Administrators only (others get 403 forbidden)"},
         {"name": "meta", "description": "About the API"},
     ],
