@@ -4,6 +4,9 @@ Prints medians (and the 90th percentile) for:
 - message: one sender, N receivers in the conversation's group; time from send to the
   last receiver's frame, and the sender's ack;
 - presence fan-out: one status change seen by N connected viewers;
+- load view: a question asked until a subscribed supervisor's load_ring frame (this
+  includes the deliberate 0.25 s coalescing window), and the HTTP history of a ring
+  with 30 days of recorded questions;
 - memory: resident set growth per open, idle connection.
 Every loop is bounded in count and time and targets 127.0.0.1 only.
 """
@@ -16,8 +19,11 @@ import resource
 import statistics
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
+from liaison.services.ring_config import apply_ring_config
+from liaison.store.models import RingLeg
 from tests.conftest import Server, Socket, running_server
 
 
@@ -100,11 +106,69 @@ async def bench_memory(server: Server, connections: int) -> float:
     return per
 
 
+async def bench_load(server: Server, rounds: int, legs_per_day: int) -> None:
+    people = ["bertil@kela.example", "daniel@kela.example", "aino@kela.example"]
+    ring = {"id": "housing", "name": "Asumistuki", "benefit": "housing_allowance"}
+    await apply_ring_config(server.core.db, {"rings": [{**ring, "members": people}]})
+    await server.core.rings.reload_rings()
+    now = server.core.clock.now()
+    async with server.core.db.begin() as db:
+        for n in range(30 * legs_per_day):
+            at = now - timedelta(days=n // legs_per_day, minutes=n % legs_per_day)
+            answered = n % 10 != 0
+            db.add(
+                RingLeg(
+                    question_id=f"bench-{n}",
+                    ring_id="housing",
+                    asked_at=at,
+                    entered_at=at,
+                    ended_at=at + timedelta(seconds=5 + n % 90),
+                    outcome="answered" if answered else "timed_out",
+                    wait_seconds=float(5 + n % 90) if answered else 180.0,
+                    missed_offers=n % 3,
+                    declined_offers=0,
+                    target_answer_seconds=60,
+                )
+            )
+    eeva = await server.client("eeva")
+    watcher = await eeva.socket()
+    await watcher.send({"type": "load_subscribe"})
+    await watcher.expect("load")
+    asker = await (await server.client("cecilia")).socket()
+    live = []
+    for i in range(rounds):
+        start = time.perf_counter()
+        await asker.send({"type": "ask", "ring_id": "housing", "question": f"q{i}", "ref": i})
+        reply = await asker.expect("question_status", ref=i)
+        while (await watcher.expect("load_ring"))["ring"]["today"]["waiting"] != 1:
+            pass
+        live.append(time.perf_counter() - start)
+        await asker.send({"type": "cancel", "question_id": reply["question"]["question_id"]})
+        while (await watcher.expect("load_ring"))["ring"]["today"]["waiting"] != 0:
+            pass
+    summary("load: ask → supervisor's load_ring", live)
+    for path, label in (
+        ("/api/load", "load: GET /api/load (today)"),
+        ("/api/load/rings/housing/history?days=30&by=hour", "load: 30-day history by hour"),
+        ("/api/load/rings/housing/history?days=7&by=day", "load: 7-day history by day"),
+    ):
+        times = []
+        for _ in range(max(5, rounds)):
+            start = time.perf_counter()
+            response = await eeva.api("GET", path)
+            assert response.status_code == 200, response.text
+            times.append(time.perf_counter() - start)
+        summary(f"{label} ({30 * legs_per_day} legs)", times)
+    await watcher.close()
+    await asker.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--viewers", type=int, default=50)
     parser.add_argument("--connections", type=int, default=200)
+    parser.add_argument("--legs-per-day", type=int, default=100)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         async with running_server(Path(tmp), rate_burst=100000, rate_per_second=100000.0) as server:
@@ -114,6 +178,7 @@ async def main() -> None:
             label = f"ratio: presence fan-out {args.viewers} vs 5 viewers"
             print(f"{label:46} {large / small:8.2f}x")
             print(f"{'ratio: presence fan-out vs one message':46} {large / one:8.2f}x")
+            await bench_load(server, args.rounds // 10, args.legs_per_day)
             await bench_memory(server, args.connections)
 
 
