@@ -157,10 +157,12 @@ class Purger:
         self.runs += 1
         self.last_counts = counts
         log.info(
-            "retention purge: %d messages, %d consultations, %d callback requests deleted",
+            "retention purge: %d messages, %d consultations, %d callback requests, "
+            "%d ring legs deleted",
             counts["messages"],
             counts["consultations"],
             counts["callbacks"],
+            counts["ring_legs"],
         )
         return counts
 
