@@ -442,6 +442,8 @@ async def test_bad_requests_get_clear_errors(server: Server) -> None:
     cases = {
         "/api/load/rings/nope/history": (404, "not_found"),
         "/api/load/rings/housing/history?days=8": (400, "bad_field"),
+        "/api/load/rings/housing/history?days=0": (400, "bad_field"),
+        "/api/load/rings/housing/people?days=0": (400, "bad_field"),
         "/api/load/rings/housing/history?by=week": (400, "bad_field"),
         "/api/load/rings/housing/history.csv?days=14": (400, "bad_field"),
         "/api/load/rings/housing/people?days=2": (400, "bad_field"),

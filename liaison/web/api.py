@@ -363,6 +363,12 @@ async def callbacks(request: Request) -> Response:
 # ---------------------------------------------------------------- load view
 
 
+def _period(request: Request, default_days: int) -> tuple[int, str]:
+    """`days` and `by` of a load request; absent means the default, not zero."""
+    days = _int_param(request, "days")
+    return default_days if days is None else days, request.query_params.get("by") or "day"
+
+
 async def load(request: Request) -> Response:
     viewer = await require_viewer(request)
     return JSONResponse(await core_of(request).load.snapshot(viewer.person_id, viewer.is_admin))
@@ -370,8 +376,7 @@ async def load(request: Request) -> Response:
 
 async def load_history(request: Request) -> Response:
     viewer = await require_viewer(request)
-    days = _int_param(request, "days") or 7
-    by = request.query_params.get("by") or "day"
+    days, by = _period(request, 7)
     try:
         data = await core_of(request).load.history(
             viewer.person_id, viewer.is_admin, request.path_params["ring_id"], days, by
@@ -383,8 +388,7 @@ async def load_history(request: Request) -> Response:
 
 async def load_history_csv(request: Request) -> Response:
     viewer = await require_viewer(request)
-    days = _int_param(request, "days") or 7
-    by = request.query_params.get("by") or "day"
+    days, by = _period(request, 7)
     ring_id = request.path_params["ring_id"]
     try:
         text = await core_of(request).load.history_csv(
@@ -402,7 +406,7 @@ async def load_history_csv(request: Request) -> Response:
 
 async def load_people(request: Request) -> Response:
     viewer = await require_viewer(request)
-    days = _int_param(request, "days") or 1
+    days, _ = _period(request, 1)
     try:
         data = await core_of(request).load.people(
             viewer.person_id, request.path_params["ring_id"], days
@@ -415,7 +419,7 @@ async def load_people(request: Request) -> Response:
 async def load_mine(request: Request) -> Response:
     viewer = await require_viewer(request)
     try:
-        data = await core_of(request).load.mine(viewer.person_id, _int_param(request, "days") or 1)
+        data = await core_of(request).load.mine(viewer.person_id, _period(request, 1)[0])
     except Refused as e:
         return refused(e)
     return JSONResponse(data)

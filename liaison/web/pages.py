@@ -211,6 +211,25 @@ async def log_page(request: Request) -> Response:
     )
 
 
+async def load_page(request: Request) -> Response:
+    """The load view (docs/load.md): its figures come over the WebSocket and the JSON API."""
+    viewer = await viewer_of(request)
+    if viewer is None:
+        return to_login(request)
+    async with core_of(request).db() as db:
+        me = await repo.get_person(db, viewer.person_id)
+    is_supervisor = me is not None and "supervisor" in me["roles"]
+    return render(
+        request,
+        "load.html",
+        viewer,
+        is_supervisor=is_supervisor,
+        is_admin=viewer.is_admin,
+        # Only supervisors and admins may see rings' figures: others get no ring list.
+        sees_rings=is_supervisor or viewer.is_admin,
+    )
+
+
 async def admin_page(request: Request, viewer: Viewer, **extra: Any) -> Response:
     async with core_of(request).db() as db:
         accounts = await repo.list_accounts(db)
@@ -281,6 +300,7 @@ routes = [
     Route("/me", save_profile, methods=["POST"]),
     Route("/people/{person_id:int}", person_page),
     Route("/log", log_page),
+    Route("/load", load_page),
     Route("/admin", admin),
     Route("/admin", admin_action, methods=["POST"]),
 ]

@@ -1,4 +1,5 @@
 // The main page: directory with live presence, conversations, and the open chat.
+import { el } from "./dom.js";
 import { api, t } from "./i18n.js";
 import { LiaisonSocket } from "./socket.js";
 import { initRings } from "./rings.js";
@@ -27,21 +28,6 @@ const socket = new LiaisonSocket(() => {
 });
 
 // ------------------------------------------------------------------ helpers
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
 
 function initials(person) {
   return `${(person.first_name || "?")[0]}${(person.last_name || "")[0] || ""}`.toUpperCase();

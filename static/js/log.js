@@ -1,4 +1,5 @@
 // The consultation log page: my consultations, filters, and the client lookup.
+import { el } from "./dom.js";
 import { api, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -6,20 +7,6 @@ const labels = JSON.parse($("labels").textContent);
 const ringNames = new Map(JSON.parse($("log-rings").textContent).map((r) => [r.id, r.name]));
 const people = new Map();
 let records = [];
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === "class") node.className = value;
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
 
 const STATES = {
   waiting: () => t("Waiting"),
