@@ -516,3 +516,19 @@ async def test_the_openapi_shapes_are_the_answers(server: Server) -> None:
     operation = document["paths"]["/api/load/rings/{ring_id}/history"]["get"]
     shape = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert set(history) == set(shape["properties"])
+
+
+async def test_a_named_contact_ring_is_a_ring_like_the_others(server: Server) -> None:
+    await with_rings(server, three_rings())
+    await member(server, "bertil")  # a named contact online: the named ring is used
+    cecilia = await (await server.client("cecilia")).socket()
+    await cecilia.send({"type": "ask", "named": True, "question": "Yhteyshenkilölle", "ref": 1})
+    status = (await cecilia.expect("question_status", ref=1))["question"]
+    named = status["ring_id"]
+    assert named.startswith("named:kela:")
+    # Its two contacts are both eeva's people: she sees it in full, the admin does not.
+    eeva = ring_of(await get(await server.client("eeva"), "/api/load"), named)
+    assert (eeva["kind"], eeva["members"], eeva["suppressed"]) == ("named", 2, False)
+    assert eeva["today"]["offered"] == 1 and eeva["now"]["ringing"] == 1
+    admin = ring_of(await get(await server.client("admin"), "/api/load"), named)
+    assert admin["suppressed"] is True and admin["today"] is None

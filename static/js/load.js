@@ -19,6 +19,11 @@ const state = {
 
 // ------------------------------------------------------------------ helpers
 
+// A named-contact ring is called by its area; say what it is.
+function ringLabel(id, name) {
+  return id.startsWith("named:") ? `${t("Named contacts")} (${name})` : name;
+}
+
 function svg(tag, attrs = {}, ...children) {
   const node = document.createElementNS(SVG_NS, tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -164,16 +169,16 @@ function buildCard(ring) {
     { class: "load-ring", "data-ring-id": ring.ring_id, "aria-labelledby": headingId },
     el("div", { class: "load-ring-head" },
       el("div", {},
-        el("h3", { id: headingId, class: "load-ring-name" }, ring.name),
+        el("h3", { id: headingId, class: "load-ring-name" }, ringLabel(ring.ring_id, ring.name)),
         el("p", { class: "muted small load-ring-meta" }),
       ),
       el("button", { type: "button", class: "link", onclick: () => showDetails(ring.ring_id) },
-        t("History and people"), el("span", { class: "visually-hidden" }, `: ${ring.name}`)),
+        t("History and people"), el("span", { class: "visually-hidden" }, `: ${ringLabel(ring.ring_id, ring.name)}`)),
     ),
     el("div", { class: "load-now" },
       // Announced politely when the queue changes; the ticking wait stays outside.
       el("div", { class: "load-live", "aria-live": "polite", "aria-atomic": "true" },
-        el("span", { class: "visually-hidden" }, `${ring.name}: `),
+        el("span", { class: "visually-hidden" }, `${ringLabel(ring.ring_id, ring.name)}: `),
         el("dl", { class: "stats" },
           stat(t("Signed in"), "signed_in"),
           stat(t("Free"), "free"),
@@ -186,7 +191,7 @@ function buildCard(ring) {
         el("div", { class: "load-callbacks" },
           el("h4", { id: idFor("load-callbacks", ring.ring_id) }, t("Callback requests")),
           el("div", { class: "load-live", "aria-live": "polite", "aria-atomic": "true" },
-            el("span", { class: "visually-hidden" }, `${ring.name}, ${t("Callback requests")}: `),
+            el("span", { class: "visually-hidden" }, `${ringLabel(ring.ring_id, ring.name)}, ${t("Callback requests")}: `),
             el("dl", { class: "stats" }, stat(t("Open"), "callbacks_open"), stat(t("Overdue"), "callbacks_overdue")),
           ),
         ),
@@ -204,7 +209,7 @@ function updateCard(entry) {
   const { ring, card } = entry;
   const now = ring.now || {};
   const q = (key) => card.querySelector(`[data-stat="${key}"]`);
-  setText(card.querySelector(".load-ring-name"), ring.name);
+  setText(card.querySelector(".load-ring-name"), ringLabel(ring.ring_id, ring.name));
   setText(card.querySelector(".load-ring-meta"),
     t("Members: {members} · target: answered within {seconds} s", { members: count(ring.members), seconds: count(ring.target_answer_seconds) }));
   setText(q("signed_in").querySelector("dd"), count(now.signed_in));
@@ -606,7 +611,7 @@ function fillRingSelect() {
     setText($("people-status"), "");
     return;
   }
-  select.replaceChildren(...rings.map((r) => el("option", { value: r.ring_id }, r.name)));
+  select.replaceChildren(...rings.map((r) => el("option", { value: r.ring_id }, ringLabel(r.ring_id, r.name))));
   select.disabled = false;
   const keep = rings.some((r) => r.ring_id === current);
   // The first ring whose figures may be shown, unless one was chosen already.
@@ -656,7 +661,7 @@ async function loadHistory() {
     const last = data.buckets[data.buckets.length - 1]?.start;
     const summary = el("dl", { class: "figures" });
     box.replaceChildren(
-      el("h3", {}, t("{ring}: the last {days} days", { ring: data.name, days: data.days })),
+      el("h3", {}, t("{ring}: the last {days} days", { ring: ringLabel(data.ring_id, data.name), days: data.days })),
       first ? el("p", { class: "muted small" }, t("From {first} to {last}, time zone {zone}.", { first: shortDate(first), last: shortDate(last), zone: data.time_zone })) : "",
       summary,
       total.offered ? "" : el("p", { class: "muted" }, t("No questions in this period.")),
@@ -716,7 +721,8 @@ async function loadPeople() {
       box.replaceChildren();
       setText($("people-status"), t("No figures per person to show: you see only your own and those of the people in the units you supervise."));
     } else {
-      const ringName = state.rings.get(ringId)?.ring.name || ringId;
+      const known = state.rings.get(ringId)?.ring;
+      const ringName = known ? ringLabel(known.ring_id, known.name) : ringId;
       box.replaceChildren(personTable(t("Figures per person: {ring}", { ring: ringName }), t("Name"), data.people, (p) => p.name));
       setText($("people-status"), "");
     }
@@ -740,7 +746,7 @@ async function loadMe() {
       setText($("me-status"), t("You are not a member of any ring, so there are no figures of your own to show."));
       return;
     }
-    box.replaceChildren(personTable(t("My figures"), t("Ring"), data.rings, (r) => r.name));
+    box.replaceChildren(personTable(t("My figures"), t("Ring"), data.rings, (r) => ringLabel(r.ring_id, r.name)));
     setText($("me-status"), "");
   } catch (e) {
     if (serial !== state.meSerial) return;
