@@ -157,6 +157,7 @@ class RingService:
         self._ring_kinds: dict[str, str] = {}
         # Called after every change of routing state or callbacks (the load view listens).
         self.listeners: list[Callable[[], None]] = []
+        self._last_free: dict[int, bool] = {}
         presence.listeners.append(self._on_presence)
 
     # ------------------------------------------------------------ lifecycle
@@ -269,6 +270,11 @@ class RingService:
     def _on_presence(self, person_id: int, view: dict[str, Any]) -> None:
         if not any(person_id in m for m in self._ring_members.values()):
             return
+        # Views change with every heartbeat (last seen); routing only when free changes.
+        free = _free(view)
+        if self._last_free.get(person_id) == free:
+            return
+        self._last_free[person_id] = free
         asyncio.get_running_loop().create_task(self._availability(person_id, view))
 
     async def _availability(self, person_id: int, view: dict[str, Any]) -> None:
