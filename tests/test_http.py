@@ -278,6 +278,9 @@ async def test_account_creation_checks_types(server: Server) -> None:
     ):
         response = await admin.api("POST", "/api/admin/accounts", json=body)
         assert response.status_code == 400, (body, response.text)
+    nobody = {"username": "x3", "password": "long-enough-1", "person_id": 999999}
+    response = await admin.api("POST", "/api/admin/accounts", json=nobody)
+    assert (response.status_code, response.json()["error"]) == (404, "not_found")
 
 
 async def test_presence_patch_refuses_unknown_or_empty_changes(server: Server) -> None:

@@ -9,12 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from liaison.domain.chat import ChatError
 from liaison.domain.errors import Refused
-from liaison.services.accounts import AccountError
 from liaison.services.directory_import import import_directory
-from liaison.services.presence import PresenceError
-from liaison.services.rings import RingServiceError
 from liaison.store import repositories as repo
 from liaison.web.security import Viewer, check_csrf, core_of, viewer_of
 
@@ -27,6 +23,21 @@ PHOTO_TYPES = {
 
 def error(status: int, code: str, reason: str) -> JSONResponse:
     return JSONResponse({"error": code, "reason": reason}, status_code=status)
+
+
+REFUSAL_STATUS = {
+    "not_found": 404,
+    "not_allowed": 403,
+    "not_a_member": 403,
+    "suppressed": 403,
+    "exists": 409,
+}
+
+
+async def refusal(request: Request, exc: Exception) -> Response:
+    """Every service's refusal, raised from any endpoint, as the JSON error body."""
+    assert isinstance(exc, Refused)
+    return error(REFUSAL_STATUS.get(exc.code, 400), exc.code, exc.reason)
 
 
 async def require_viewer(request: Request) -> Viewer:
@@ -198,10 +209,7 @@ async def update_profile(request: Request) -> Response:
 
 async def update_presence(request: Request) -> Response:
     viewer = await require_viewer(request)
-    try:
-        view = await core_of(request).presence.update(viewer.person_id, await json_body(request))
-    except PresenceError as e:
-        return error(400, e.code, e.reason)
+    view = await core_of(request).presence.update(viewer.person_id, await json_body(request))
     return JSONResponse(view)
 
 
@@ -226,54 +234,38 @@ async def create_conversation(request: Request) -> Response:
     viewer = await require_viewer(request)
     body = await json_body(request)
     chat = core_of(request).chat
-    try:
-        if "person_id" in body:
-            other = body["person_id"]
-            if not isinstance(other, int) or isinstance(other, bool):
-                return error(400, "bad_field", "person_id must be a whole number")
-            summary = await chat.open_direct(viewer.person_id, other)
-        else:
-            summary = await chat.create_group(
-                viewer.person_id, body.get("title"), body.get("members")
-            )
-    except ChatError as e:
-        return chat_error(e)
+    if "person_id" in body:
+        other = body["person_id"]
+        if not isinstance(other, int) or isinstance(other, bool):
+            return error(400, "bad_field", "person_id must be a whole number")
+        summary = await chat.open_direct(viewer.person_id, other)
+    else:
+        summary = await chat.create_group(viewer.person_id, body.get("title"), body.get("members"))
     return JSONResponse(summary, status_code=201)
-
-
-def chat_error(e: ChatError) -> JSONResponse:
-    status = {"not_found": 404, "not_a_member": 403, "not_allowed": 403}.get(e.code, 400)
-    return error(status, e.code, e.reason)
 
 
 async def conversation_messages(request: Request) -> Response:
     viewer = await require_viewer(request)
     core = core_of(request)
     limit = _int_param(request, "limit") or core.settings.history_page_size
-    try:
-        messages = await core.chat.history(
-            viewer.person_id,
-            int(request.path_params["conversation_id"]),
-            _int_param(request, "before"),
-            max(1, limit),
-        )
-    except ChatError as e:
-        return chat_error(e)
+    messages = await core.chat.history(
+        viewer.person_id,
+        int(request.path_params["conversation_id"]),
+        _int_param(request, "before"),
+        max(1, limit),
+    )
     return JSONResponse({"messages": messages})
 
 
 async def update_conversation(request: Request) -> Response:
     viewer = await require_viewer(request)
     body = await json_body(request)
-    try:
-        summary = await core_of(request).chat.rename(
-            viewer.person_id,
-            viewer.is_admin,
-            int(request.path_params["conversation_id"]),
-            body.get("title"),
-        )
-    except ChatError as e:
-        return chat_error(e)
+    summary = await core_of(request).chat.rename(
+        viewer.person_id,
+        viewer.is_admin,
+        int(request.path_params["conversation_id"]),
+        body.get("title"),
+    )
     return JSONResponse(summary)
 
 
@@ -283,38 +275,27 @@ async def add_member(request: Request) -> Response:
     person_id = body.get("person_id")
     if not isinstance(person_id, int) or isinstance(person_id, bool):
         return error(400, "bad_field", "person_id must be a whole number")
-    try:
-        summary = await core_of(request).chat.add_member(
-            viewer.person_id,
-            viewer.is_admin,
-            int(request.path_params["conversation_id"]),
-            person_id,
-        )
-    except ChatError as e:
-        return chat_error(e)
+    summary = await core_of(request).chat.add_member(
+        viewer.person_id,
+        viewer.is_admin,
+        int(request.path_params["conversation_id"]),
+        person_id,
+    )
     return JSONResponse(summary)
 
 
 async def remove_member(request: Request) -> Response:
     viewer = await require_viewer(request)
-    try:
-        await core_of(request).chat.remove_member(
-            viewer.person_id,
-            viewer.is_admin,
-            int(request.path_params["conversation_id"]),
-            int(request.path_params["person_id"]),
-        )
-    except ChatError as e:
-        return chat_error(e)
+    await core_of(request).chat.remove_member(
+        viewer.person_id,
+        viewer.is_admin,
+        int(request.path_params["conversation_id"]),
+        int(request.path_params["person_id"]),
+    )
     return Response(status_code=204)
 
 
 # ---------------------------------------------------------------- rings and consultations
-
-
-def refused(e: Refused) -> JSONResponse:
-    status = {"not_found": 404, "not_allowed": 403, "suppressed": 403}.get(e.code, 400)
-    return error(status, e.code, e.reason)
 
 
 async def rings(request: Request) -> Response:
@@ -335,10 +316,7 @@ async def lookup_consultations(request: Request) -> Response:
     await require_viewer(request)
     body = await json_body(request)
     ring_service = core_of(request).rings
-    try:
-        client_ref = ring_service.client_reference(body.get("client_code"))
-    except RingServiceError as e:
-        return refused(e)
+    client_ref = ring_service.client_reference(body.get("client_code"))
     if client_ref is None:
         return error(400, "bad_field", "client_code is required")
     found = await ring_service.consultations_about(client_ref)
@@ -377,12 +355,9 @@ async def load(request: Request) -> Response:
 async def load_history(request: Request) -> Response:
     viewer = await require_viewer(request)
     days, by = _period(request, 7)
-    try:
-        data = await core_of(request).load.history(
-            viewer.person_id, viewer.is_admin, request.path_params["ring_id"], days, by
-        )
-    except Refused as e:
-        return refused(e)
+    data = await core_of(request).load.history(
+        viewer.person_id, viewer.is_admin, request.path_params["ring_id"], days, by
+    )
     return JSONResponse(data)
 
 
@@ -390,12 +365,9 @@ async def load_history_csv(request: Request) -> Response:
     viewer = await require_viewer(request)
     days, by = _period(request, 7)
     ring_id = request.path_params["ring_id"]
-    try:
-        text = await core_of(request).load.history_csv(
-            viewer.person_id, viewer.is_admin, ring_id, days, by
-        )
-    except Refused as e:
-        return refused(e)
+    text = await core_of(request).load.history_csv(
+        viewer.person_id, viewer.is_admin, ring_id, days, by
+    )
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in ring_id)
     return Response(
         text,
@@ -407,21 +379,15 @@ async def load_history_csv(request: Request) -> Response:
 async def load_people(request: Request) -> Response:
     viewer = await require_viewer(request)
     days, _ = _period(request, 1)
-    try:
-        data = await core_of(request).load.people(
-            viewer.person_id, request.path_params["ring_id"], days
-        )
-    except Refused as e:
-        return refused(e)
+    data = await core_of(request).load.people(
+        viewer.person_id, request.path_params["ring_id"], days
+    )
     return JSONResponse(data)
 
 
 async def load_mine(request: Request) -> Response:
     viewer = await require_viewer(request)
-    try:
-        data = await core_of(request).load.mine(viewer.person_id, _period(request, 1)[0])
-    except Refused as e:
-        return refused(e)
+    data = await core_of(request).load.mine(viewer.person_id, _period(request, 1)[0])
     return JSONResponse(data)
 
 
@@ -452,12 +418,9 @@ async def create_account(request: Request) -> Response:
         return error(400, "bad_field", "person_id must be a whole number")
     if not isinstance(is_admin, bool):
         return error(400, "bad_field", "is_admin must be true or false")
-    try:
-        account = await core_of(request).accounts.create_account(
-            username, password, person_id, is_admin
-        )
-    except AccountError as e:
-        return error(409 if e.code == "exists" else 400, e.code, e.reason)
+    account = await core_of(request).accounts.create_account(
+        username, password, person_id, is_admin
+    )
     return JSONResponse({"id": account.id, "username": account.username}, status_code=201)
 
 
@@ -466,12 +429,9 @@ async def update_account(request: Request) -> Response:
     body = await json_body(request)
     if not isinstance(body.get("disabled"), bool):
         return error(400, "bad_field", "disabled must be true or false")
-    try:
-        await core_of(request).accounts.set_disabled(
-            int(request.path_params["account_id"]), body["disabled"]
-        )
-    except AccountError as e:
-        return error(404, e.code, e.reason)
+    await core_of(request).accounts.set_disabled(
+        int(request.path_params["account_id"]), body["disabled"]
+    )
     return JSONResponse({"disabled": body["disabled"]})
 
 

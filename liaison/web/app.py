@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from liaison.clock import Clock
 from liaison.config import Settings
+from liaison.domain.errors import Refused
 from liaison.logs import guard_logs
 from liaison.services.core import Core
 from liaison.web import api, i18n, pages
@@ -88,7 +89,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error, Refused: api.refusal},
     )
     app.state.core = core
     app.add_middleware(SecurityHeaders)

@@ -1219,14 +1219,14 @@ PATHS: dict[str, Any] = {
             "admin",
             {
                 **ok("Created", obj({"id": integer(), "username": string()}), "201"),
-                **errors("400", "409"),
+                **errors("400", "404", "409"),
             },
             unsafe=True,
             description=(
                 "Types are checked strictly: username and password strings, person_id an "
                 "integer, is_admin a boolean. Errors: bad_field (a wrong type; username "
                 "empty, over 100 characters or with spaces after trimming), weak_password "
-                "(under 8 characters), not_found (no such person; status 400), exists (409)."
+                "(under 8 characters), not_found (no such person; 404), exists (409)."
             ),
             body=json_body(
                 obj(
