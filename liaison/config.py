@@ -68,6 +68,8 @@ class Settings:
     message_retention_days: int = 90
     consultation_retention_days: int = 1825
     purge_interval_seconds: int = 3600
+    # The load view recomputes its figures at least this often (callbacks become overdue).
+    load_refresh_seconds: float = 30.0
     # Secure cookies are forced on with this; otherwise they follow the request scheme.
     cookie_secure: bool = False
     session_days: int = 14
@@ -129,6 +131,9 @@ class Settings:
             ),
             purge_interval_seconds=_int(
                 e, "LIAISON_PURGE_INTERVAL_SECONDS", base.purge_interval_seconds, 1
+            ),
+            load_refresh_seconds=_float(
+                e, "LIAISON_LOAD_REFRESH_SECONDS", base.load_refresh_seconds
             ),
             host=e.get("LIAISON_HOST", base.host),
             port=_int(e, "LIAISON_PORT", base.port, 1),

@@ -502,6 +502,19 @@ async def test_live_frames_go_only_to_subscribed_viewers_who_may_see_the_ring(
     await eeva.no_frame("load_ring", 0.8)
     assert "Salainen" not in json.dumps(admin.seen + eeva.seen)
 
+    # A one-person ring: its supervisor gets the figures live, the admin only the queue.
+    await eeva.send({"type": "load_subscribe"})
+    await eeva.expect("load")
+    await aino.send({"type": "ask", "ring_id": "liaison-jarvi", "question": "Pieni", "ref": 3})
+    await aino.expect("question_status", ref=3)
+    for sock, today in ((eeva, 1), (admin, None)):
+        while True:
+            ring = (await sock.expect("load_ring"))["ring"]
+            if ring["ring_id"] == "liaison-jarvi" and ring["now"]["waiting"] == 1:
+                break
+        assert ring["suppressed"] is (today is None)
+        assert (ring["today"] or {}).get("offered") == today
+
 
 async def test_the_openapi_shapes_are_the_answers(server: Server) -> None:
     await with_rings(server, three_rings())
@@ -532,3 +545,29 @@ async def test_a_named_contact_ring_is_a_ring_like_the_others(server: Server) ->
     assert eeva["today"]["offered"] == 1 and eeva["now"]["ringing"] == 1
     admin = ring_of(await get(await server.client("admin"), "/api/load"), named)
     assert admin["suppressed"] is True and admin["today"] is None
+
+
+async def test_figures_change_with_time_alone(server_factory: Any) -> None:
+    """Overdue callbacks and a new day reach a watcher without any other event."""
+    clock = ManualClock(START)
+    async with server_factory(clock=clock, load_refresh_seconds=0.3, **PATIENT) as srv:
+        await with_rings(srv, config(members=MEMBERS))
+        watcher = await (await srv.client("eeva")).socket()
+        await watcher.send({"type": "load_subscribe"})
+        await watcher.expect("load")
+        cecilia = await (await srv.client("cecilia")).socket()
+        await cecilia.send({"type": "ask", "ring_id": "housing", "question": "Yöllä", "ref": 1})
+        await cecilia.expect("question_status", ref=1)
+        await cecilia.send(
+            {"type": "callback_create", "owner_ring_id": "housing", "due_minutes": 1, "ref": 2}
+        )
+        await cecilia.expect("callback_created", ref=2)
+        ring = await ring_frame(watcher, lambda r: r["callbacks"]["open"] == 1)
+        assert ring["callbacks"]["overdue"] == 0 and ring["today"]["offered"] == 1
+
+        clock.advance(61)  # 23:59:01 local: the callback is overdue
+        ring = await ring_frame(watcher, lambda r: r["callbacks"]["overdue"] == 1)
+        assert ring["today"]["offered"] == 1
+        clock.advance(60)  # 00:00:01: a new day, with yesterday's question still waiting
+        ring = await ring_frame(watcher, lambda r: r["today"]["offered"] == 0)
+        assert ring["now"]["waiting"] == 1 and ring["callbacks"]["overdue"] == 1

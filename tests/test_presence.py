@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from sqlalchemy import select
+
+from liaison.store.models import PresenceSettings
 from tests.conftest import Server
 
 
@@ -178,3 +183,23 @@ async def test_presence_settings_survive_a_restart(server_factory: object) -> No
             me = again.people["bertil"]
             mine = next(v for v in sock.welcome["presence"] if v["person_id"] == me)
             assert mine["status"] == "dnd" and mine["note"] == "Etätöissä"
+
+
+async def test_two_tabs_closing_at_once_both_record_last_seen(server: Server, caplog: Any) -> None:
+    """Nobody has a presence row yet; both closing sockets write one at the same moment."""
+    names = ["aino", "bertil", "cecilia", "daniel", "eeva"]
+    sockets = []
+    for name in names:
+        client = await server.client(name)
+        sockets += [await client.socket(), await client.socket()]
+    with caplog.at_level(logging.ERROR):
+        await asyncio.gather(*(s.close() for s in sockets))
+        await asyncio.sleep(0.5)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    async with server.core.db() as db:
+        seen = dict(
+            (
+                await db.execute(select(PresenceSettings.person_id, PresenceSettings.last_seen_at))
+            ).all()
+        )
+    assert all(seen.get(server.people[n]) is not None for n in names)

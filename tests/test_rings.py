@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from liaison.clock import ManualClock
 from liaison.services.ring_config import apply_ring_config
+from liaison.store.models import RouterState
 from tests.conftest import Server, Socket
 
 
@@ -472,3 +474,28 @@ async def test_queue_timeout_with_a_controllable_clock(server_factory: Any) -> N
         clock.advance(2)
         timed_out = await until_status(aino, status["question_id"], "timed_out")
         assert timed_out["position"] is None
+
+
+async def test_presence_changes_that_keep_a_member_free_do_not_rewrite_the_ring_state(
+    server_factory: Any,
+) -> None:
+    """A new note (or available to busy) leaves routing as it was: no state write."""
+    async with server_factory() as srv:
+        await with_rings(srv)
+        bertil = await signed_in(srv, "bertil")
+
+        async def saved_at() -> Any:
+            async with srv.core.db() as db:
+                return await db.scalar(select(RouterState.updated_at))
+
+        await asyncio.sleep(0.3)
+        before = await saved_at()
+        await bertil.send({"type": "set_presence", "note": "Etätöissä"})
+        await bertil.expect("presence_set")
+        await asyncio.sleep(0.5)
+        assert await saved_at() == before
+        await bertil.send({"type": "set_presence", "status": "away"})
+        await bertil.expect("presence_set")
+        await status_becomes(srv, "bertil", "away")
+        await asyncio.sleep(0.3)
+        assert await saved_at() != before  # no longer free: that is routed

@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from liaison.clock import Clock
 from liaison.config import Settings
-from liaison.domain import load as figures
+from liaison.domain import load as domain
 from liaison.domain.errors import Refused
 from liaison.services.hub import Hub
-from liaison.services.rings import RingService
+from liaison.services.rings import OPEN_CALLBACK_STATES, RingService
 from liaison.store.models import CallbackRequest, Person, RingLeg, RingOffer
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,6 @@ log = logging.getLogger(__name__)
 TOPIC = "load"
 # Changes within this window go out as one frame per ring.
 COALESCE_SECONDS = 0.25
-# Without changes the figures are still recomputed this often: callbacks become overdue.
-REFRESH_SECONDS = 30.0
-OPEN_CALLBACK_STATES = ("open", "claimed")
 PERSON_DAYS = (1, 7, 30)
 CSV_COLUMNS = (
     "ring_id", "start", "offered", "answered", "cancelled", "timed_out", "overflowed",
@@ -59,6 +56,7 @@ class LoadService:
         rings: RingService,
     ) -> None:
         self.clock = clock
+        self.refresh_seconds = settings.load_refresh_seconds
         self.db = db
         self.hub = hub
         self.rings = rings
@@ -91,7 +89,7 @@ class LoadService:
     def suppressed(self, person_id: int, ring_id: str) -> bool:
         """A small ring's figures describe one or two people: only their supervisor sees them."""
         members = self.rings.members_of(ring_id)
-        if len(members) >= figures.MIN_GROUP:
+        if len(members) >= domain.MIN_GROUP:
             return False
         return not all(person_id in self.rings.supervisors_of_person(m) for m in members)
 
@@ -118,15 +116,14 @@ class LoadService:
         }
 
     async def _ring_loads(self, ring_ids: list[str], now: datetime) -> dict[str, dict[str, Any]]:
-        """Unsuppressed figures of these rings: two queries, however many rings.
-
-        Each carries a private "_queue" (open question ids) for change detection."""
+        """Unsuppressed figures of these rings: two queries, however many rings."""
         if not ring_ids:
             return {}
-        midnight = figures.day_start(now.astimezone(self.zone).date(), self.zone)
-        legs: dict[str, list[figures.Leg]] = {r: [] for r in ring_ids}
+        midnight = domain.day_start(now.astimezone(self.zone).date(), self.zone)
+        legs: dict[str, list[domain.Leg]] = {r: [] for r in ring_ids}
         callbacks = {r: {"open": 0, "overdue": 0} for r in ring_ids}
-        async with self.db() as db:
+        # The legs and the router's live state must describe the same moment.
+        async with self.rings.settled(), self.db() as db:
             for ring_id, leg in await _legs(db, ring_ids, midnight):
                 legs[ring_id].append(leg)
             rows = await db.execute(
@@ -139,9 +136,10 @@ class LoadService:
                 counts = callbacks[str(owner)]
                 counts["open"] += 1
                 counts["overdue"] += due_at < now
+            statuses = {r: self.rings.router.ring_status(r, now) for r in ring_ids}
         result = {}
         for ring_id in ring_ids:
-            status = self.rings.router.ring_status(ring_id, now)
+            status = statuses[ring_id]
             result[ring_id] = {
                 "ring_id": ring_id,
                 "name": status.name,
@@ -156,20 +154,19 @@ class LoadService:
                     "ringing": status.offered,
                     "longest_wait_seconds": status.oldest_wait_seconds,
                 },
-                "today": figures.figures(legs[ring_id]).to_dict(),
+                "today": domain.figures(legs[ring_id]).to_dict(),
                 "callbacks": callbacks[ring_id],
-                "_queue": list(status.queue),
             }
         return result
 
     # ------------------------------------------------------------ history
 
-    def _period(self, days: object, by: object) -> tuple[int, figures.BucketSize]:
-        if days not in figures.HISTORY_DAYS:
+    def _period(self, days: object, by: object) -> tuple[int, domain.BucketSize]:
+        if days not in domain.HISTORY_DAYS:
             raise LoadError("bad_field", "days must be 7 or 30")
-        if by not in figures.BUCKET_SIZES:
+        if by not in domain.BUCKET_SIZES:
             raise LoadError("bad_field", "by must be day or hour")
-        return days, cast(figures.BucketSize, by)
+        return days, cast(domain.BucketSize, by)
 
     async def history(
         self, person_id: int, is_admin: bool, ring_id: str, days: object, by: object
@@ -179,10 +176,10 @@ class LoadService:
         if self.suppressed(person_id, ring_id):
             raise LoadError("suppressed", "this ring has fewer than 3 members")
         today = self.today()
-        start = figures.day_start(today - timedelta(days=period - 1), self.zone)
+        start = domain.day_start(today - timedelta(days=period - 1), self.zone)
         async with self.db() as db:
             legs = [leg for _, leg in await _legs(db, [ring_id], start)]
-        per_hour = figures.hour_of_day(legs, self.zone)
+        per_hour = domain.hour_of_day(legs, self.zone)
         return {
             "ring_id": ring_id,
             "name": self.rings.ring_name(ring_id),
@@ -192,12 +189,10 @@ class LoadService:
             "target_answer_seconds": self.rings.router.ring_status(
                 ring_id, self.clock.now()
             ).target_answer_seconds,
-            "buckets": [b.to_dict() for b in figures.history(legs, today, period, size, self.zone)],
-            "total": figures.figures(legs).to_dict(),
+            "buckets": [b.to_dict() for b in domain.history(legs, today, period, size, self.zone)],
+            "total": domain.figures(legs).to_dict(),
             "hour_of_day": [{"hour": h, "offered": n} for h, n in enumerate(per_hour)],
-            "busiest_hours": [
-                {"hour": h, "offered": n} for h, n in figures.busiest_hours(per_hour)
-            ],
+            "busiest_hours": [{"hour": h, "offered": n} for h, n in domain.busiest_hours(per_hour)],
         }
 
     async def history_csv(
@@ -217,7 +212,7 @@ class LoadService:
         if days not in PERSON_DAYS:
             raise LoadError("bad_field", "days must be 1, 7 or 30")
         first = self.today() - timedelta(days=days - 1)
-        return figures.day_start(first, self.zone)
+        return domain.day_start(first, self.zone)
 
     async def people(self, person_id: int, ring_id: str, days: object) -> dict[str, Any]:
         """Members' own figures: to themselves and to their own unit's supervisors only."""
@@ -229,7 +224,7 @@ class LoadService:
             m for m in members if m == person_id or person_id in self.rings.supervisors_of_person(m)
         }
         result: dict[str, Any] = {"ring_id": ring_id, "days": days, "suppressed": False}
-        if len(members) < figures.MIN_GROUP:
+        if len(members) < domain.MIN_GROUP:
             return {**result, "suppressed": True, "people": []}
         rows = await self._person_rows([ring_id], shown, since)
         names = await self._names(shown)
@@ -241,7 +236,7 @@ class LoadService:
         listed = {row["person_id"] for row in result["people"]}
         for p in sorted(shown - listed, key=lambda p: names.get(p, "")):
             result["people"].append(
-                {"name": names.get(p, ""), **figures.PersonFigures(p, 0, 0, 0, 0).to_dict()}
+                {"name": names.get(p, ""), **domain.PersonFigures(p, 0, 0, 0, 0).to_dict()}
             )
         return result
 
@@ -251,7 +246,7 @@ class LoadService:
         rows = await self._person_rows(ring_ids, {person_id}, since)
         result = []
         for ring_id in ring_ids:
-            own = rows.get(ring_id) or [figures.PersonFigures(person_id, 0, 0, 0, 0)]
+            own = rows.get(ring_id) or [domain.PersonFigures(person_id, 0, 0, 0, 0)]
             data = own[0].to_dict()
             del data["person_id"]
             result.append({"ring_id": ring_id, "name": self.rings.ring_name(ring_id), **data})
@@ -259,7 +254,7 @@ class LoadService:
 
     async def _person_rows(
         self, ring_ids: list[str], people: set[int], since: datetime
-    ) -> dict[str, list[figures.PersonFigures]]:
+    ) -> dict[str, list[domain.PersonFigures]]:
         if not ring_ids or not people:
             return {}
         async with self.db() as db:
@@ -275,7 +270,7 @@ class LoadService:
         by_ring: dict[str, list[tuple[int, str]]] = {}
         for ring_id, person, outcome in rows:
             by_ring.setdefault(ring_id, []).append((person, outcome))
-        return {r: figures.person_figures(offers) for r, offers in by_ring.items()}
+        return {r: domain.person_figures(offers) for r, offers in by_ring.items()}
 
     async def _names(self, people: Iterable[int]) -> dict[int, str]:
         ids = list(people)
@@ -304,7 +299,7 @@ class LoadService:
         day = self.today()
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(REFRESH_SECONDS):
+                async with asyncio.timeout(self.refresh_seconds):
                     await self._dirty.wait()
             # Let a burst of changes (an ask and its offers) settle into one frame.
             await asyncio.sleep(COALESCE_SECONDS)
@@ -331,7 +326,7 @@ class LoadService:
         loads = await self._ring_loads(sorted({r for r, _ in audiences}), now)
         for (ring_id, hidden), people in audiences.items():
             ring = _shown(loads[ring_id], hidden)
-            fingerprint = _fingerprint(ring, loads[ring_id]["_queue"])
+            fingerprint = _fingerprint(ring)
             if self._sent.get((ring_id, hidden)) == fingerprint:
                 continue
             self._sent[(ring_id, hidden)] = fingerprint
@@ -340,19 +335,21 @@ class LoadService:
 
 
 def _shown(ring: dict[str, Any], suppressed: bool) -> dict[str, Any]:
-    shown = {k: v for k, v in ring.items() if k != "_queue"}
-    return {**shown, "suppressed": True, "today": None} if suppressed else shown
+    return {**ring, "suppressed": True, "today": None} if suppressed else ring
 
 
-def _fingerprint(ring: dict[str, Any], queue: list[str]) -> str:
-    """The figures without the ever-growing longest wait: the open questions stand in."""
-    stable = {**ring, "now": {**ring["now"], "longest_wait_seconds": queue}}
+def _fingerprint(ring: dict[str, Any]) -> str:
+    """The figures without the longest wait, which grows by itself (clients count it up).
+
+    Any change to the queue also changes a count (a question arriving is offered, one
+    leaving is answered, cancelled, timed out or overflowed), so nothing is missed."""
+    stable = {**ring, "now": {**ring["now"], "longest_wait_seconds": None}}
     return json.dumps(stable, sort_keys=True)
 
 
 async def _legs(
     db: AsyncSession, ring_ids: list[str], since: datetime
-) -> list[tuple[str, figures.Leg]]:
+) -> list[tuple[str, domain.Leg]]:
     query = select(
         RingLeg.ring_id,
         RingLeg.entered_at,
@@ -363,6 +360,6 @@ async def _legs(
         RingLeg.target_answer_seconds,
     ).where(RingLeg.ring_id.in_(ring_ids), RingLeg.entered_at >= since)
     return [
-        (ring_id, figures.Leg(entered, outcome, wait, missed, declined, target))
+        (ring_id, domain.Leg(entered, outcome, wait, missed, declined, target))
         for ring_id, entered, outcome, wait, missed, declined, target in await db.execute(query)
     ]

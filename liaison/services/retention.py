@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from liaison.clock import Clock, SystemClock
 from liaison.config import Settings
+from liaison.services.rings import OPEN_CALLBACK_STATES
 from liaison.store.models import CallbackRequest, Consultation, Message, RingLeg, RingOffer
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 MESSAGE_BATCH = 5000
 # Consultations still in play are never deleted, however old.
 LIVE_CONSULTATION_STATES = ("waiting", "open")
-OPEN_CALLBACK_STATES = ("open", "claimed")
 # The first run after start comes soon, but not in the middle of start-up.
 FIRST_RUN_DELAY_SECONDS = 5.0
 

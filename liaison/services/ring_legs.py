@@ -13,11 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from liaison.domain import rings as domain
 from liaison.store.models import RingLeg, RingOffer
 
-_ENDINGS: dict[type, str] = {
-    domain.QuestionCancelled: "cancelled",
-    domain.QuestionTimedOut: "timed_out",
-}
-
 
 async def record_legs(
     db: AsyncSession, router: domain.RingRouter, events: list[domain.Event], now: datetime
@@ -60,28 +55,29 @@ async def record_legs(
             open_legs[(event.question_id, event.ring_id)] = leg
             continue
         ring_id = event.from_ring if isinstance(event, domain.QuestionOverflowed) else event.ring_id
-        leg_or_none = open_legs.get((event.question_id, ring_id))
-        if leg_or_none is None:
+        current = open_legs.get((event.question_id, ring_id))
+        if current is None:
             # A question from before this record existed: nothing to update.
             continue
-        leg = leg_or_none
         if isinstance(event, domain.OfferMade):
-            leg.first_offered_at = leg.first_offered_at or now
+            current.first_offered_at = current.first_offered_at or now
         elif isinstance(event, domain.OfferMissed | domain.OfferDeclined | domain.OfferWithdrawn):
             outcome = event.kind.removeprefix("offer_")
             if outcome == "missed":
-                leg.missed_offers += 1
+                current.missed_offers += 1
             elif outcome == "declined":
-                leg.declined_offers += 1
+                current.declined_offers += 1
             db.add(_offer_row(router, event.question_id, ring_id, event.person_id, outcome, now))
         elif isinstance(event, domain.QuestionAccepted):
-            leg.answered_by = event.person_id
-            end(leg, "answered", event.wait_seconds)
+            current.answered_by = event.person_id
+            end(current, "answered", event.wait_seconds)
             db.add(_offer_row(router, event.question_id, ring_id, event.person_id, "accepted", now))
         elif isinstance(event, domain.QuestionOverflowed):
-            end(leg, "overflowed")
-        elif type(event) in _ENDINGS:
-            end(leg, _ENDINGS[type(event)])
+            end(current, "overflowed")
+        elif isinstance(event, domain.QuestionCancelled):
+            end(current, "cancelled")
+        elif isinstance(event, domain.QuestionTimedOut):
+            end(current, "timed_out")
 
 
 def _entry(router: domain.RingRouter, question_id: str, ring_id: str) -> domain.Question | None:

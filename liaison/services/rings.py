@@ -13,7 +13,7 @@ import csv
 import io
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,6 +55,8 @@ TOPICS = (
 )
 LEGAL_BASES = ("client_consent", "client_present", "necessity_sa_18")
 CALLBACK_STATES = ("open", "claimed", "done", "could_not_reach")
+# Still to be done: shown, counted, and never purged.
+OPEN_CALLBACK_STATES = CALLBACK_STATES[:2]
 NAMED_RING_PREFIX = "named:"
 MAX_QUESTION_CHARS = 500
 CLOSED_QUESTION_KEEP = timedelta(hours=1)
@@ -270,7 +272,7 @@ class RingService:
     def _on_presence(self, person_id: int, view: dict[str, Any]) -> None:
         if not any(person_id in m for m in self._ring_members.values()):
             return
-        # Views change with every heartbeat (last seen); routing only when free changes.
+        # A note, or available to busy, changes the view but not routing: no state write.
         free = _free(view)
         if self._last_free.get(person_id) == free:
             return
@@ -308,6 +310,12 @@ class RingService:
                 }
             )
         return result
+
+    @contextlib.asynccontextmanager
+    async def settled(self) -> AsyncIterator[None]:
+        """While held, the router's state and the store agree: no change is half-saved."""
+        async with self._lock:
+            yield
 
     def ring_ids(self) -> list[str]:
         """Every configured ring, named-contact rings included."""
@@ -993,7 +1001,7 @@ class RingService:
                         (CallbackRequest.owner_person_id == person_id)
                         | (CallbackRequest.created_by == person_id)
                         | (CallbackRequest.owner_ring_id.in_(rings)),
-                        CallbackRequest.state.in_(("open", "claimed")),
+                        CallbackRequest.state.in_(OPEN_CALLBACK_STATES),
                     )
                     .order_by(CallbackRequest.due_at)
                     .limit(200)
