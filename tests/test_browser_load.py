@@ -8,7 +8,7 @@ import re
 from playwright.async_api import Browser, Page, Route, expect
 
 from tests.conftest import Server
-from tests.test_browser import browser, logged_in, pytestmark, shot  # noqa: F401
+from tests.test_browser import browser, logged_in, pytestmark  # noqa: F401
 from tests.test_browser_rings import audit
 from tests.test_rings import config, signed_in, with_rings
 

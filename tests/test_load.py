@@ -87,7 +87,6 @@ class Script:
         question_id = str((await asker.expect("question_status", ref=1))["question"]["question_id"])
         local = self.local()
         self.questions[question_id] = Asked(local.date().isoformat(), local.hour)
-        self.asked_at = self.clock.now()
         return question_id
 
     async def accept(self, expert: Socket, question_id: str) -> int:

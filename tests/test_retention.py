@@ -292,6 +292,23 @@ async def _until(read: Any, expected: int, timeout: float) -> None:
         value = await read()
 
 
+async def purge_command(env: dict[str, str]) -> Any:
+    """Runs `liaison purge` as an operator would and returns the counts it prints."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "liaison",
+        "purge",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
+    return json.loads(stdout)
+
+
 @pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="the CLI test prepares a SQLite file")
 async def test_cli_purge_prints_the_counts(server_factory: Any, tmp_path: Path) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
@@ -312,33 +329,19 @@ async def test_cli_purge_prints_the_counts(server_factory: Any, tmp_path: Path) 
         LIAISON_PSEUDONYM_SECRET=TEST_SECRET,
         LIAISON_LOG_LEVEL="warning",
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "liaison",
-        "purge",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, stderr.decode()
-    assert json.loads(stdout) == {"messages": 3, "consultations": 0, "callbacks": 0, "ring_legs": 0}
+    assert await purge_command(env) == {
+        "messages": 3,
+        "consultations": 0,
+        "callbacks": 0,
+        "ring_legs": 0,
+    }
 
     # Run again against the same file: the rest is kept, nothing more to delete.
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "liaison",
-        "purge",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, stderr.decode()
-    assert json.loads(stdout) == {"messages": 0, "consultations": 0, "callbacks": 0, "ring_legs": 0}
+    assert await purge_command(env) == {
+        "messages": 0,
+        "consultations": 0,
+        "callbacks": 0,
+        "ring_legs": 0,
+    }
     async with server_factory(database_url=database_url) as srv:
         assert await message_count(srv, conversation_id) == 1
