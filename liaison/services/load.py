@@ -311,11 +311,11 @@ class LoadService:
                 if self.today() != day:
                     day = self.today()
                     self._sent.clear()
-                await self.publish()
+                await self._publish()
             except Exception:
                 log.exception("load figures could not be published")
 
-    async def publish(self) -> None:
+    async def _publish(self) -> None:
         """Sends every watched ring whose figures changed since they were last sent."""
         now = self.clock.now()
         audiences: dict[tuple[str, bool], list[int]] = {}

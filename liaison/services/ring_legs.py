@@ -6,12 +6,18 @@ saves the router state, so the record and the state never disagree (docs/load.md
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeAlias
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liaison.domain import rings as domain
 from liaison.store.models import RingLeg, RingOffer
+
+# The events that end one member's offer.
+OfferEnd: TypeAlias = (
+    domain.OfferMissed | domain.OfferDeclined | domain.OfferWithdrawn | domain.QuestionAccepted
+)
 
 
 async def record_legs(
@@ -29,6 +35,16 @@ async def record_legs(
         )
     }
     targets = {c.id: c.target_answer_seconds for c in router.rings()}
+    trails: dict[str, list[domain.Question]] = {}
+
+    def entry(question_id: str, ring_id: str) -> domain.Question | None:
+        """The question's latest stay in this ring (one copy of its trail per call)."""
+        if question_id not in trails:
+            try:
+                trails[question_id] = router.question_trail(question_id)
+            except domain.UnknownQuestion:
+                trails[question_id] = []
+        return next((e for e in reversed(trails[question_id]) if e.ring_id == ring_id), None)
 
     def end(leg: RingLeg, outcome: str, wait: float | None = None) -> None:
         leg.outcome, leg.ended_at = outcome, now
@@ -37,15 +53,15 @@ async def record_legs(
 
     for event in events:
         if isinstance(event, domain.QuestionQueued):
-            entry = _entry(router, event.question_id, event.ring_id)
-            if entry is None:
+            stay = entry(event.question_id, event.ring_id)
+            if stay is None:
                 continue
             leg = RingLeg(
                 question_id=event.question_id,
                 ring_id=event.ring_id,
-                urgency=entry.urgency,
-                asked_at=entry.created_at,
-                entered_at=entry.entered_ring_at,
+                urgency=stay.urgency,
+                asked_at=stay.created_at,
+                entered_at=stay.entered_ring_at,
                 outcome="waiting",
                 missed_offers=0,
                 declined_offers=0,
@@ -67,11 +83,11 @@ async def record_legs(
                 current.missed_offers += 1
             elif outcome == "declined":
                 current.declined_offers += 1
-            db.add(_offer_row(router, event.question_id, ring_id, event.person_id, outcome, now))
+            db.add(_offer_row(entry(event.question_id, ring_id), event, outcome, now))
         elif isinstance(event, domain.QuestionAccepted):
             current.answered_by = event.person_id
             end(current, "answered", event.wait_seconds)
-            db.add(_offer_row(router, event.question_id, ring_id, event.person_id, "accepted", now))
+            db.add(_offer_row(entry(event.question_id, ring_id), event, "accepted", now))
         elif isinstance(event, domain.QuestionOverflowed):
             end(current, "overflowed")
         elif isinstance(event, domain.QuestionCancelled):
@@ -80,30 +96,18 @@ async def record_legs(
             end(current, "timed_out")
 
 
-def _entry(router: domain.RingRouter, question_id: str, ring_id: str) -> domain.Question | None:
-    """The question's latest stay in this ring."""
-    try:
-        trail = router.question_trail(question_id)
-    except domain.UnknownQuestion:
-        return None
-    return next((e for e in reversed(trail) if e.ring_id == ring_id), None)
-
-
 def _offer_row(
-    router: domain.RingRouter,
-    question_id: str,
-    ring_id: str,
-    person_id: int,
+    stay: domain.Question | None,
+    event: OfferEnd,
     outcome: str,
     now: datetime,
 ) -> RingOffer:
-    entry = _entry(router, question_id, ring_id)
-    offers = [] if entry is None else [o for o in entry.offers if o.person_id == person_id]
+    offers = [] if stay is None else [o for o in stay.offers if o.person_id == event.person_id]
     offer = offers[-1] if offers else None
     return RingOffer(
-        question_id=question_id,
-        ring_id=ring_id,
-        person_id=person_id,
+        question_id=event.question_id,
+        ring_id=event.ring_id,
+        person_id=event.person_id,
         offered_at=offer.offered_at if offer else now,
         # A missed offer ended when its alert time ran out, not when the timer noticed.
         ended_at=(offer.ended_at if offer else None) or now,
