@@ -68,8 +68,6 @@ class Settings:
     message_retention_days: int = 90
     consultation_retention_days: int = 1825
     purge_interval_seconds: int = 3600
-    # The load view recomputes its figures at least this often (callbacks become overdue).
-    load_refresh_seconds: float = 30.0
     # Secure cookies are forced on with this; otherwise they follow the request scheme.
     cookie_secure: bool = False
     session_days: int = 14
@@ -94,6 +92,13 @@ class Settings:
     # The users' time zone: out of office ends at their midnight.
     time_zone: str = "Europe/Helsinki"
     log_level: str = "info"
+    # Argon2id cost: argon2-cffi's defaults (RFC 9106's second recommended profile). Only
+    # the tests lower them, to save minutes of CPU; tests/test_config.py holds them here.
+    password_time_cost: int = 3
+    password_memory_kib: int = 65536
+    password_parallelism: int = 4
+    # Password hashes computed at once (each in a thread, off the event loop).
+    password_hash_concurrency: int = 2
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -131,9 +136,6 @@ class Settings:
             ),
             purge_interval_seconds=_int(
                 e, "LIAISON_PURGE_INTERVAL_SECONDS", base.purge_interval_seconds, 1
-            ),
-            load_refresh_seconds=_float(
-                e, "LIAISON_LOAD_REFRESH_SECONDS", base.load_refresh_seconds
             ),
             host=e.get("LIAISON_HOST", base.host),
             port=_int(e, "LIAISON_PORT", base.port, 1),

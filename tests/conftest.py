@@ -1,19 +1,32 @@
-"""A real server on a free loopback port, and clients that talk to it over real sockets.
+"""Real servers on free loopback ports, clients that talk to them over real sockets, and
+time as a clock the test moves.
 
-The suite runs on SQLite by default; with LIAISON_TEST_DATABASE_URL set to a PostgreSQL URL
-it runs again there, each server in a schema of its own that is dropped afterwards.
+- Every server runs on a copy of a template database built once per test run (migrated,
+  with the small directory below and its accounts): a file copy on SQLite, `CREATE
+  DATABASE ... TEMPLATE` on PostgreSQL (LIAISON_TEST_DATABASE_URL).
+- Every server has a `ManualClock`. Nothing time-driven happens until the test moves it
+  (`await server.advance(seconds)`); `await server.settle()` returns once the server has
+  handled everything the test's sockets sent and everything that set off, and every frame
+  that caused has reached the sockets. "Nothing arrives" is asserted after a settle, not
+  by waiting.
+- Passwords are hashed with argon2's lowest cost here; production parameters stay in
+  `Settings` (tests/test_config.py holds them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
+import shutil
 import socket
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +35,9 @@ import pytest
 import uvicorn
 import websockets
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from liaison.clock import ManualClock
 from liaison.config import Settings
 from liaison.services.core import Core
 from liaison.services.directory_import import import_directory
@@ -33,6 +47,9 @@ from liaison.web.app import create_app
 PASSWORD = "test-password-1"
 TEST_SECRET = "test-pseudonym-secret-0123456789"
 TEST_DATABASE_URL = os.environ.get("LIAISON_TEST_DATABASE_URL", "")
+# Waiting this long for a frame the server has already settled means it never comes; the
+# bound only keeps a broken test from hanging, it decides nothing.
+SAFETY_SECONDS = 60.0
 
 # A small directory: enough people for direct chats, a group and an admin.
 DIRECTORY_CSV = """email;first_name;last_name;title;organisation;organisation_kind;unit;unit_kind;area;roles;benefits;languages
@@ -45,6 +62,19 @@ admin@kela.example;Anna;Admin;Pääkäyttäjä;Kela;kela;;;;admin;;fi
 """
 USERS = ("aino", "bertil", "cecilia", "daniel", "eeva", "admin")
 
+# Settings every test server gets unless the test says otherwise.
+TEST_SETTINGS: dict[str, Any] = {
+    "offline_grace_seconds": 1.0,
+    "pseudonym_secret": TEST_SECRET,
+    "password_time_cost": 1,
+    "password_memory_kib": 8,
+    "password_parallelism": 1,
+    # settle() sends a few frames per socket; rate limits are tested with their own values.
+    "rate_per_second": 1000.0,
+    "rate_burst": 1000,
+    "flood_disconnect_after": 1000,
+}
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -53,17 +83,63 @@ def free_port() -> int:
         return port
 
 
+def now_to_the_second() -> datetime:
+    """Where test clocks start: now (browsers compare with their own clock), whole seconds."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+# ------------------------------------------------------------------ servers and clients
+
+
 @dataclass
 class Server:
     url: str
     ws_url: str
     core: Core
     people: dict[str, int]
+    clock: ManualClock
+    sockets: list[Socket] = field(default_factory=list)
 
     async def client(self, username: str, password: str = PASSWORD) -> Client:
         client = Client(self, username)
         await client.login(password)
         return client
+
+    async def settle(self) -> None:
+        """Until the server has handled all the test's sockets sent (and closing), everything
+        that set off has run, and the frames it caused are in the sockets' buffers.
+
+        The round trips are heartbeats, as a browser tab sends them: a socket that should
+        fall silent is `mute()`d."""
+        live = [s for s in self.sockets if s.open and not s.muted]
+        for sock in live:
+            await sock.sync()
+        for sock in self.sockets:
+            if not sock.open:
+                await sock.ended.wait()
+        await self.core.settle()
+        for sock in live:
+            await sock.sync()
+
+    async def gone(self, name: str) -> None:
+        """Until the server has finished with every connection of this person (a browser
+        closed, say), so that what follows starts from their disconnect."""
+        hub, sessions = self.core.hub, self.core.sessions
+        ended = [sessions[c.key] for c in hub.connections_of(self.people[name])]
+        await asyncio.gather(*(event.wait() for event in ended))
+
+    async def advance(self, seconds: float) -> None:
+        """Moves the clock and lets everything that falls due happen on the way.
+
+        In steps no longer than a browser's heartbeat interval, with a settle (and so a
+        heartbeat from every live socket) after each: tabs stay online as they would while
+        real time passes. To let everything fall silent, move `clock` directly."""
+        step = self.core.settings.heartbeat_interval_seconds
+        await self.settle()
+        while seconds > 0:
+            self.clock.advance(min(step, seconds))
+            seconds -= step
+            await self.settle()
 
 
 class Client:
@@ -72,7 +148,7 @@ class Client:
     def __init__(self, server: Server, username: str) -> None:
         self.server = server
         self.username = username
-        self.http = httpx.AsyncClient(base_url=server.url, follow_redirects=False, timeout=10)
+        self.http = httpx.AsyncClient(base_url=server.url, follow_redirects=False, timeout=30)
         self.person_id = server.people.get(username, 0)
 
     async def login(self, password: str = PASSWORD) -> httpx.Response:
@@ -103,67 +179,120 @@ class Client:
             origin=websockets.Origin(self.server.url),
             max_size=None,
         )
-        sock = Socket(ws)
+        sock = Socket(ws, self.server)
         if hello:
             await sock.send({"type": "hello", "v": 1, **hello_fields})
             sock.welcome = await sock.expect("welcome")
+            sock.ended = self.server.core.sessions[sock.welcome["me"]["connection"]]
+            self.server.sockets.append(sock)
         return sock
 
     async def close(self) -> None:
         await self.http.aclose()
 
 
+_refs = itertools.count(1)
+
+
 class Socket:
-    def __init__(self, ws: websockets.ClientConnection) -> None:
+    """A test's WebSocket. Frames are read in order into a buffer; `expect` takes from it.
+
+    Every expectation is checked after the server has settled, so a frame that is not
+    there by then is not coming: no timeouts decide a test."""
+
+    def __init__(self, ws: websockets.ClientConnection, server: Server) -> None:
         self.ws = ws
+        self.server = server
         self.welcome: dict[str, Any] = {}
         self.seen: list[dict[str, Any]] = []
+        self.pending: deque[dict[str, Any]] = deque()
+        # Set by the server once it has finished with this connection (after it closed).
+        self.ended = asyncio.Event()
+        self.muted = False
+
+    def mute(self) -> None:
+        """From now on this socket sends nothing by itself: no settle round trips either,
+        as a frozen browser tab or a dead laptop."""
+        self.muted = True
+
+    @property
+    def open(self) -> bool:
+        return self.ws.state is websockets.State.OPEN
 
     async def send(self, frame: dict[str, Any] | str | bytes) -> None:
         await self.ws.send(frame if isinstance(frame, str | bytes) else json.dumps(frame))
 
-    async def recv(self, timeout: float = 5) -> dict[str, Any]:
-        frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+    async def _read(self) -> dict[str, Any]:
+        frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), SAFETY_SECONDS))
         self.seen.append(frame)
         return frame
 
-    async def expect(self, kind: str, timeout: float = 5, **match: Any) -> dict[str, Any]:
-        """The next frame of this type (and these field values); others are skipped."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+    async def sync(self) -> None:
+        """A heartbeat round trip: the server has handled every frame sent before it, and
+        every frame it queued for this socket before answering is now in `pending`."""
+        ref = f"sync-{next(_refs)}"
+        await self.send({"type": "heartbeat", "ref": ref})
         while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise AssertionError(f"no {kind} frame matching {match} within {timeout} s")
-            try:
-                frame = await self.recv(remaining)
-            except TimeoutError:
-                raise AssertionError(
-                    f"no {kind} frame matching {match} within {timeout} s"
-                ) from None
+            frame = await self._read()
+            if frame.get("ref") == ref and frame["type"] in ("heartbeat_ack", "error"):
+                return
+            self.pending.append(frame)
+
+    async def recv(self) -> dict[str, Any]:
+        """The next frame (after settling, if none is buffered)."""
+        if not self.pending:
+            await self.server.settle()
+        if not self.pending:
+            raise AssertionError("no frame arrived")
+        return self.pending.popleft()
+
+    def _take(self, kind: str, match: dict[str, Any]) -> dict[str, Any] | None:
+        while self.pending:
+            frame = self.pending.popleft()
             if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
                 return frame
+        return None
 
-    async def no_frame(self, kind: str, seconds: float, **match: Any) -> None:
-        """Asserts that no such frame arrives for a while."""
-        with contextlib.suppress(AssertionError):
-            frame = await self.expect(kind, seconds, **match)
-            raise RuntimeError(f"unexpected frame {frame}")
+    async def expect(self, kind: str, **match: Any) -> dict[str, Any]:
+        """The next frame of this type (and these field values); frames before it are
+        skipped. Before the welcome, and on a muted socket, this reads the socket directly."""
+        if not self.welcome or self.muted:
+            while True:
+                frame = await self._read()
+                if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
+                    return frame
+        frame = self._take(kind, match)
+        if frame is None:
+            await self.server.settle()
+            frame = self._take(kind, match)
+        if frame is None:
+            seen = [f["type"] for f in self.seen[-20:]]
+            raise AssertionError(f"no {kind} frame matching {match}; last seen: {seen}")
+        return frame
 
-    def keep_alive(self, every: float = 0.5) -> None:
-        """Heartbeats in the background, as a live browser tab sends them."""
+    async def no_frame(self, kind: str, **match: Any) -> None:
+        """Asserts that no such frame has come once the server has settled (kept buffered)."""
+        await self.server.settle()
+        for frame in self.pending:
+            if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
+                raise AssertionError(f"unexpected frame {frame}")
 
-        async def beat() -> None:
-            with contextlib.suppress(websockets.ConnectionClosed):
-                while True:
-                    await self.send({"type": "heartbeat", "active": True})
-                    await asyncio.sleep(every)
+    async def read_until(self, kind: str) -> dict[str, Any]:
+        """Reads the socket itself up to a frame of this type (for muted sockets)."""
+        while True:
+            frame = await self._read()
+            if frame["type"] == kind:
+                return frame
+            self.pending.append(frame)
 
-        self._beat = asyncio.create_task(beat())
+    async def closed(self) -> int | None:
+        """Reads until the server closes the socket; returns the close code it sent."""
+        with contextlib.suppress(websockets.ConnectionClosed):
+            while True:
+                self.pending.append(await self._read())
+        return self.ws.close_code
 
     async def close(self) -> None:
-        if getattr(self, "_beat", None) is not None:
-            self._beat.cancel()
         await self.ws.close()
 
 
@@ -173,72 +302,180 @@ async def _people(core: Core) -> dict[str, int]:
     return {email.split("@")[0]: person_id for email, person_id in rows}
 
 
+# ------------------------------------------------------------------ template databases
+
+
+def _postgres_url(database: str) -> str:
+    base, _, _ = TEST_DATABASE_URL.rpartition("/")
+    return f"{base}/{database}"
+
+
+async def _seed(url: str, directory: bool) -> None:
+    """Migrates a new database and, with `directory`, fills it with the test directory and
+    its accounts."""
+    settings = Settings(**TEST_SETTINGS, database_url=url)
+    core = Core(settings, ManualClock(now_to_the_second()))
+    await core.start()
+    try:
+        if not directory:
+            return
+        report = await import_directory(core.db, "test.csv", DIRECTORY_CSV.encode(), dry_run=False)
+        assert not report.errors, report.errors
+        people = await _people(core)
+        for name in USERS:
+            await core.accounts.create_account(name, PASSWORD, people[name], name == "admin")
+    finally:
+        await core.stop()
+
+
+@dataclass
+class Databases:
+    """Hands out fresh copies of two templates built once: `bare` (the schema only) and
+    the default (the schema, the test directory and its accounts)."""
+
+    name: str
+    directory: Path
+    made: list[str] = field(default_factory=list)
+    admin: AsyncEngine | None = None
+
+    async def _admin(self, statement: str) -> None:
+        """A statement outside any transaction (CREATE and DROP DATABASE need that)."""
+        if self.admin is None:
+            self.admin = create_async_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
+        async with self.admin.connect() as conn:
+            await conn.exec_driver_sql(statement)
+
+    def _template(self, bare: bool) -> str:
+        return f"{self.name}_bare" if bare else self.name
+
+    async def copy(self, bare: bool = False) -> str:
+        template = self._template(bare)
+        name = f"{self.name}_{uuid.uuid4().hex[:8]}"
+        if TEST_DATABASE_URL:
+            await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            # Tests need no durability across a crash of the machine: commits skip the
+            # wait for the disk (an operator never sets this for real data).
+            await self._admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+            self.made.append(name)
+            return _postgres_url(name)
+        target = self.directory / f"{name}.db"
+        shutil.copyfile(self.directory / f"{template}.db", target)
+        return f"sqlite+aiosqlite:///{target}"
+
+    async def drop(self, url: str) -> None:
+        name = url.rpartition("/")[2]
+        if TEST_DATABASE_URL and name in self.made:
+            self.made.remove(name)
+            await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    async def create(self) -> None:
+        for bare in (True, False):
+            template = self._template(bare)
+            if TEST_DATABASE_URL:
+                await self._admin(f'CREATE DATABASE "{template}"')
+                await _seed(_postgres_url(template), directory=not bare)
+                continue
+            path = self.directory / f"{template}.db"
+            await _seed(f"sqlite+aiosqlite:///{path}", directory=not bare)
+            # A copy must be one self-contained file: fold the write-ahead log into it.
+            engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+            async with engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                await conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
+            await engine.dispose()
+
+    async def remove(self) -> None:
+        if TEST_DATABASE_URL:
+            for name in list(self.made):
+                await self.drop(_postgres_url(name))
+            for bare in (True, False):
+                await self._admin(f'DROP DATABASE IF EXISTS "{self._template(bare)}" WITH (FORCE)')
+        if self.admin is not None:
+            await self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+async def databases(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Databases]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    dbs = Databases(f"liaison_t_{worker}_{uuid.uuid4().hex[:6]}", tmp_path_factory.mktemp("db"))
+    await dbs.create()
+    yield dbs
+    await dbs.remove()
+
+
+# ------------------------------------------------------------------ running a server
+
+
 @contextlib.asynccontextmanager
-async def running_server(tmp_path: Path, **overrides: Any) -> AsyncIterator[Server]:
-    clock = overrides.pop("clock", None)  # a ManualClock for tests that move time
-    schema, drop_schema = "", False
-    if "database_url" in overrides:
-        # A second server on an existing database: a restart.
-        database_url = overrides.pop("database_url")
-        schema = overrides.pop("database_schema", "")
-    elif TEST_DATABASE_URL:
-        database_url = TEST_DATABASE_URL
-        schema, drop_schema = f"t_{uuid.uuid4().hex[:12]}", True
-    else:
-        database_url = f"sqlite+aiosqlite:///{tmp_path}/liaison-{uuid.uuid4().hex[:6]}.db"
-    port = free_port()
-    settings = Settings(
-        **{"offline_grace_seconds": 1.0, "pseudonym_secret": TEST_SECRET, **overrides},
-        database_url=database_url,
-        database_schema=schema,
-        port=port,
-    )
+async def running_server(databases: Databases, **overrides: Any) -> AsyncIterator[Server]:
+    """A server on a copy of the template; `database_url=` reopens an existing database
+    (a restart), which this server then does not drop."""
+    clock = overrides.pop("clock", None) or ManualClock(now_to_the_second())
+    database_url = overrides.pop("database_url", None)
+    own = database_url is None
+    if database_url is None:
+        database_url = await databases.copy()
+    # Bound and listening before uvicorn starts: clients may connect at once (the kernel
+    # holds them until uvicorn accepts), and no other process can take the port meanwhile.
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    settings = Settings(**{**TEST_SETTINGS, **overrides}, database_url=database_url, port=port)
     app = create_app(settings, clock)
     core: Core = app.state.core
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, ws="websockets-sansio", log_level="warning"
-        )
-    )
-    task = asyncio.create_task(server.serve())
+    server = uvicorn.Server(uvicorn.Config(app, ws="websockets-sansio", log_level="warning"))
+    task = asyncio.create_task(server.serve(sockets=[listener]))
     try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-        people = await _people(core)
-        if not people:
-            report = await import_directory(
-                core.db, "test.csv", DIRECTORY_CSV.encode(), dry_run=False
-            )
-            assert not report.errors, report.errors
-            await core.presence.reload_people()
-            people = await _people(core)
-            for name in USERS:
-                await core.accounts.create_account(name, PASSWORD, people[name], name == "admin")
-        yield Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws", core, people)
+        ready = asyncio.create_task(core.ready.wait())
+        await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            task.result()
+            raise RuntimeError("the test server stopped while starting")
+        yield Server(
+            f"http://127.0.0.1:{port}",
+            f"ws://127.0.0.1:{port}/ws",
+            core,
+            await _people(core),
+            clock,
+        )
     finally:
-        server.should_exit = True
+        # uvicorn's own exit polls a flag every 0.1 s; shutting down directly saves that.
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 15)
-        if drop_schema:
-            engine = create_async_engine(database_url)
-            async with engine.begin() as conn:
-                await conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            await engine.dispose()
+            await asyncio.wait_for(server.shutdown(), SAFETY_SECONDS)
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        listener.close()
+        if own:
+            await databases.drop(database_url)
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    async with running_server(tmp_path) as srv:
+async def server(databases: Databases) -> AsyncIterator[Server]:
+    async with running_server(databases) as srv:
         yield srv
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Any:
+def server_factory(databases: Databases) -> Any:
     """For tests that need other settings: `async with server_factory(x=1) as srv:`."""
 
     def make(**overrides: Any) -> contextlib.AbstractAsyncContextManager[Server]:
-        return running_server(tmp_path, **overrides)
+        return running_server(databases, **overrides)
 
     return make
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that touch a database are marked `database`: the PostgreSQL run takes only
+    those (and not the browser tests, whose database does not matter)."""
+    for item in items:
+        if "databases" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.database)
+
+
+def database_of(server: Server) -> dict[str, str]:
+    """The overrides that start another server on this server's database (a restart)."""
+    return {"database_url": server.core.settings.database_url}

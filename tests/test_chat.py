@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Client, Server, Socket
+from tests.conftest import Client, Server, Socket, database_of
 
 
 async def direct(client: Client, other_id: int) -> int:
@@ -73,7 +73,7 @@ async def test_a_resend_with_the_same_id_never_duplicates(server: Server) -> Non
     assert second["duplicate"] is True
     assert second["message"]["id"] == first["message"]["id"]
     await b.expect("message")
-    await b.no_frame("message", 1)
+    await b.no_frame("message")
     history = (await bertil.api("GET", f"/api/conversations/{conversation_id}/messages")).json()
     assert len(history["messages"]) == 1
 
@@ -182,7 +182,7 @@ async def test_typing_indicator_reaches_the_others_only(server: Server) -> None:
         "conversation_id": conversation_id,
         "person_id": server.people["aino"],
     }
-    await a.no_frame("typing", 0.5)
+    await a.no_frame("typing")
 
 
 async def test_message_text_is_stored_as_plain_text(server: Server) -> None:
@@ -235,7 +235,7 @@ async def test_group_conversation_and_membership(server: Server) -> None:
     )
     for name in ("bertil", "cecilia"):
         await sockets[name].expect("message")
-    await sockets["daniel"].no_frame("message", 0.5)
+    await sockets["daniel"].no_frame("message")
 
     # A member adds Daniel, who starts with nothing unread.
     response = await clients["bertil"].api(
@@ -330,10 +330,7 @@ async def test_messages_and_read_markers_survive_a_restart(server_factory: objec
             {"type": "send", "id": "keep", "conversation_id": conversation_id, "body": "Pysyy"}
         )
         await a.expect("ack")
-        database = {
-            "database_url": srv.core.settings.database_url,
-            "database_schema": srv.core.settings.database_schema,
-        }
+        database = database_of(srv)
         async with server_factory(**database) as again:  # type: ignore[operator]
             bertil = await again.client("bertil")
             b = await bertil.socket()

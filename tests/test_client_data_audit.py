@@ -3,7 +3,6 @@ place a user can type one, then search the database files and the logs for them.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -97,7 +96,7 @@ async def test_codes_never_stored_or_logged_in_clear(
     await bertil.expect("consultation_closed")
     export = await aino_client.api("GET", "/api/consultations/export.csv")
     assert consultation["client_ref"] in export.text
-    await asyncio.sleep(0.2)
+    await server.settle()
 
     # The server's log lines; the test's own HTTP client logs its URLs, which it chose.
     server_log = "\n".join(

@@ -10,12 +10,14 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from liaison.clock import ManualClock
 from liaison.config import Settings
 from liaison.demo import DEMO_PASSWORD, demo_directory_csv, seed_demo
 from liaison.domain.directory import ImportFileError, read_table, validate_rows
 from liaison.services.core import Core
 from liaison.services.directory_import import import_directory
 from liaison.store.models import Account, Conversation, Message, Organisation, Person, Unit
+from tests.conftest import TEST_SETTINGS, Databases, now_to_the_second
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -37,13 +39,15 @@ def semicolon_csv(*rows: str, header: str = HEADER) -> bytes:
 
 
 @pytest.fixture
-async def core(tmp_path: Path) -> AsyncIterator[Core]:
-    core = Core(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/t.db"))
+async def core(databases: Databases) -> AsyncIterator[Core]:
+    url = await databases.copy(bare=True)
+    core = Core(Settings(**TEST_SETTINGS, database_url=url), ManualClock(now_to_the_second()))
     await core.start()
     try:
         yield core
     finally:
         await core.stop()
+        await databases.drop(url)
 
 
 async def count(core: Core, model: type[object]) -> int:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from liaison.store.models import PresenceSettings
-from tests.conftest import Server
+from tests.conftest import Server, database_of
 
 
 async def test_welcome_carries_presence_of_everyone(server: Server) -> None:
@@ -29,6 +29,9 @@ async def test_colleague_coming_online_and_going_offline_is_seen_live(server: Se
     tab = await bertil.socket()
     await watcher.expect("presence", person_id=server.people["bertil"], status="available")
     await tab.close()
+    # Offline once the grace period for reloads (1 s in tests) has passed, not before.
+    await watcher.no_frame("presence", person_id=server.people["bertil"], status="offline")
+    await server.advance(1)
     frame = await watcher.expect("presence", person_id=server.people["bertil"], status="offline")
     assert frame["last_seen"] is not None
 
@@ -39,8 +42,10 @@ async def test_closing_one_tab_while_another_is_open_changes_nothing(server: Ser
     first, second = await bertil.socket(), await bertil.socket()
     await watcher.expect("presence", person_id=server.people["bertil"], status="available")
     await first.close()
-    await watcher.no_frame("presence", 2.5, person_id=server.people["bertil"])
+    await server.advance(1)
+    await watcher.no_frame("presence", person_id=server.people["bertil"])
     await second.close()
+    await server.advance(1)
     await watcher.expect("presence", person_id=server.people["bertil"], status="offline")
 
 
@@ -51,37 +56,36 @@ async def test_a_reload_does_not_flash_offline(server: Server) -> None:
     await watcher.expect("presence", person_id=server.people["bertil"], status="available")
     await tab.close()
     reloaded = await bertil.socket()  # within the grace period
-    await watcher.no_frame("presence", 2.5, person_id=server.people["bertil"], status="offline")
+    await server.advance(5)
+    await watcher.no_frame("presence", person_id=server.people["bertil"], status="offline")
     await reloaded.close()
 
 
-async def test_a_connection_that_dies_silently_goes_offline(server_factory: object) -> None:
-    async with server_factory(heartbeat_timeout_seconds=2.0) as srv:  # type: ignore[operator]
-        watcher = await (await srv.client("aino")).socket()
-        watcher.keep_alive()
-        bertil = await srv.client("bertil")
-        silent = await bertil.socket()
-        await watcher.expect("presence", person_id=srv.people["bertil"], status="available")
-        # The silent client sends no heartbeat: the server must notice on its own.
-        frame = await watcher.expect(
-            "presence", timeout=8, person_id=srv.people["bertil"], status="offline"
-        )
-        assert frame["status"] == "offline"
-        await asyncio.wait_for(silent.ws.wait_closed(), 5)
-        assert silent.ws.close_code == 4010
-        # Heartbeats kept the watcher itself online all along.
-        await watcher.no_frame("presence", 1, person_id=srv.people["aino"], status="offline")
+async def test_a_connection_that_dies_silently_goes_offline(server: Server) -> None:
+    watcher = await (await server.client("aino")).socket()
+    bertil = await server.client("bertil")
+    silent = await bertil.socket()
+    await watcher.expect("presence", person_id=server.people["bertil"], status="available")
+    # The silent client sends no heartbeat: the server must notice on its own, at the
+    # heartbeat timeout (30 s) and not before.
+    silent.mute()
+    await server.advance(29)
+    await watcher.no_frame("presence", person_id=server.people["bertil"], status="offline")
+    await server.advance(1)
+    frame = await watcher.expect("presence", person_id=server.people["bertil"], status="offline")
+    assert frame["last_seen"] is not None
+    assert await silent.closed() == 4010
+    # Heartbeats kept the watcher itself online all along.
+    await watcher.no_frame("presence", person_id=server.people["aino"], status="offline")
 
 
-async def test_heartbeats_keep_a_connection_alive(server_factory: object) -> None:
-    async with server_factory(heartbeat_timeout_seconds=2.0) as srv:  # type: ignore[operator]
-        aino = await (await srv.client("aino")).socket()
-        for _ in range(5):
-            await aino.send({"type": "heartbeat", "active": True})
-            await aino.expect("heartbeat_ack")
-            await asyncio.sleep(0.8)
-        await aino.send({"type": "heartbeat"})
-        await aino.expect("heartbeat_ack")
+async def test_heartbeats_keep_a_connection_alive(server: Server) -> None:
+    """Ten heartbeat timeouts pass; the tab's heartbeats (one per settle step) keep it on."""
+    aino = await (await server.client("aino")).socket()
+    await server.advance(300)
+    await aino.send({"type": "heartbeat"})
+    await aino.expect("heartbeat_ack")
+    assert server.core.presence.view(server.people["aino"])["status"] == "available"
 
 
 async def test_idle_in_every_client_means_away(server: Server) -> None:
@@ -89,7 +93,7 @@ async def test_idle_in_every_client_means_away(server: Server) -> None:
     bertil = await server.client("bertil")
     first, second = await bertil.socket(), await bertil.socket()
     await first.send({"type": "heartbeat", "active": False})
-    await watcher.no_frame("presence", 1.5, person_id=server.people["bertil"], status="away")
+    await watcher.no_frame("presence", person_id=server.people["bertil"], status="away")
     await second.send({"type": "heartbeat", "active": False})
     await watcher.expect("presence", person_id=server.people["bertil"], status="away")
     await second.send({"type": "heartbeat", "active": True})
@@ -99,7 +103,7 @@ async def test_idle_in_every_client_means_away(server: Server) -> None:
 async def test_do_not_disturb_with_end_time_and_note(server: Server) -> None:
     watcher = await (await server.client("aino")).socket()
     bertil = await (await server.client("bertil")).socket()
-    until = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    until = (server.clock.now() + timedelta(seconds=120)).isoformat()
     await bertil.send(
         {"type": "set_presence", "status": "dnd", "dnd_until": until, "note": "Kokous"}
     )
@@ -108,9 +112,10 @@ async def test_do_not_disturb_with_end_time_and_note(server: Server) -> None:
     frame = await watcher.expect("presence", person_id=server.people["bertil"], status="dnd")
     assert frame["note"] == "Kokous" and frame["dnd_until"]
     # The end time passes: back to available without anyone doing anything.
-    await watcher.expect(
-        "presence", timeout=6, person_id=server.people["bertil"], status="available"
-    )
+    await server.advance(119)
+    await watcher.no_frame("presence", person_id=server.people["bertil"], status="available")
+    await server.advance(1)
+    await watcher.expect("presence", person_id=server.people["bertil"], status="available")
 
 
 async def test_away_now_and_back(server: Server) -> None:
@@ -173,12 +178,8 @@ async def test_presence_settings_survive_a_restart(server_factory: object) -> No
             "PATCH", "/api/me/presence", json={"note": "Etätöissä", "status": "dnd"}
         )
         assert response.status_code == 200
-        database = {
-            "database_url": srv.core.settings.database_url,
-            "database_schema": srv.core.settings.database_schema,
-        }
-        # Nested, so a PostgreSQL schema is dropped only after both servers have run.
-        async with server_factory(**database) as again:  # type: ignore[operator]
+        # Nested, so the database is dropped only after both servers have run.
+        async with server_factory(**database_of(srv)) as again:  # type: ignore[operator]
             sock = await (await again.client("bertil")).socket()
             me = again.people["bertil"]
             mine = next(v for v in sock.welcome["presence"] if v["person_id"] == me)
@@ -194,7 +195,7 @@ async def test_two_tabs_closing_at_once_both_record_last_seen(server: Server, ca
         sockets += [await client.socket(), await client.socket()]
     with caplog.at_level(logging.ERROR):
         await asyncio.gather(*(s.close() for s in sockets))
-        await asyncio.sleep(0.5)
+        await server.settle()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     async with server.core.db() as db:
         seen = dict(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from liaison.services import retention
-from liaison.services.retention import Purger, purge
+from liaison.services.retention import purge
 from liaison.store.models import CallbackRequest, Consultation, Message, RingLeg, RingOffer
 from tests.conftest import TEST_DATABASE_URL, TEST_SECRET, Client, Server, Socket
 from tests.test_chat import direct
@@ -232,25 +233,31 @@ async def test_purge_deletes_old_closed_consultations_and_callbacks(server_facto
 
 
 async def test_purger_runs_on_its_own_schedule(server_factory: Any) -> None:
-    async with server_factory(purge_interval_seconds=1, message_retention_days=1) as srv:
+    async with server_factory(purge_interval_seconds=60, message_retention_days=1) as srv:
         aino = await srv.client("aino")
         a = await aino.socket()
         conversation_id = await direct(aino, srv.people["bertil"])
         await send(a, conversation_id, "p1")
         await send(a, conversation_id, "p2")
         await age_messages(srv, conversation_id, 1, days=2)
-        # The server's own purger: first run after min(5 s, interval), then every interval.
-        purger = srv.core.purger
-        await _until(lambda: message_count(srv, conversation_id), 1, timeout=4)
+        # The server's own purger: first run min(5 s, interval) after start, then every
+        # interval.
+        await srv.advance(4)
+        assert await message_count(srv, conversation_id) == 2
+        await srv.advance(1)
+        assert await message_count(srv, conversation_id) == 1
         await age_messages(srv, conversation_id, 2, days=2)
-        await _until(lambda: message_count(srv, conversation_id), 0, timeout=4)
-        assert purger.runs >= 2
+        await srv.advance(59)
+        assert await message_count(srv, conversation_id) == 1
+        await srv.advance(1)
+        assert await message_count(srv, conversation_id) == 0
+        assert srv.core.purger.runs == 2
 
 
 async def test_a_failing_purge_does_not_stop_the_schedule(
-    server_factory: Any, monkeypatch: pytest.MonkeyPatch
+    server_factory: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
-    async with server_factory(purge_interval_seconds=1) as srv:
+    async with server_factory(purge_interval_seconds=60) as srv:
         calls = 0
         real_purge = retention.purge
 
@@ -262,34 +269,19 @@ async def test_a_failing_purge_does_not_stop_the_schedule(
             return await real_purge(*args)
 
         monkeypatch.setattr(retention, "purge", flaky)
-        purger = Purger(srv.core.db, srv.core.settings, srv.core.clock)
-
-        async def succeeded() -> int:
-            return min(purger.runs, 1)
-
-        await purger.start()
-        try:
-            await _until(succeeded, 1, timeout=5)
-        finally:
-            await purger.stop()
-        assert calls >= 2 and purger.runs >= 1
+        purger = srv.core.purger
+        with caplog.at_level(logging.ERROR):
+            await srv.advance(5)
+        assert calls == 1 and purger.runs == 0
+        assert "retention purge failed" in caplog.text
+        await srv.advance(60)
+        assert calls == 2 and purger.runs == 1
         assert purger.last_counts == {
             "messages": 0,
             "consultations": 0,
             "callbacks": 0,
             "ring_legs": 0,
         }
-
-
-async def _until(read: Any, expected: int, timeout: float) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    value = await read()
-    while value != expected:
-        if loop.time() > deadline:
-            raise AssertionError(f"still {value}, expected {expected} after {timeout} s")
-        await asyncio.sleep(0.1)
-        value = await read()
 
 
 async def purge_command(env: dict[str, str]) -> Any:
@@ -310,9 +302,9 @@ async def purge_command(env: dict[str, str]) -> Any:
 
 
 @pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="the CLI test prepares a SQLite file")
-async def test_cli_purge_prints_the_counts(server_factory: Any, tmp_path: Path) -> None:
-    database_url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
-    async with server_factory(database_url=database_url) as srv:
+async def test_cli_purge_prints_the_counts(server_factory: Any) -> None:
+    async with server_factory() as srv:
+        database_url = srv.core.settings.database_url
         aino = await srv.client("aino")
         a = await aino.socket()
         conversation_id = await direct(aino, srv.people["bertil"])

@@ -4,16 +4,15 @@ callbacks, consultations and restarts, against a running server."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from liaison.clock import ManualClock
 from liaison.services.ring_config import apply_ring_config
 from liaison.store.models import RouterState
-from tests.conftest import Server, Socket
+from tests.conftest import Server, Socket, database_of
 
 
 def valid_code(ddmmyy: str = "010190", sign: str = "-", individual: str = "123") -> str:
@@ -56,19 +55,17 @@ async def with_rings(server: Server, data: dict[str, Any] | None = None) -> None
 
 
 async def status_becomes(server: Server, name: str, status: str) -> None:
+    """Once the server has settled, others see this person with this status."""
+    await server.settle()
     watcher = await server.client("admin")
-    for _ in range(50):
-        person = (await watcher.api("GET", f"/api/people/{server.people[name]}")).json()
-        if person["presence"]["status"] == status:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{name} did not become {status}")
+    person = (await watcher.api("GET", f"/api/people/{server.people[name]}")).json()
+    assert person["presence"]["status"] == status
 
 
 async def until_status(sock: Socket, question_id: str, state: str) -> dict[str, Any]:
     """Askers get a question_status frame on every change; wait for this state."""
     while True:
-        frame = await sock.expect("question_status", timeout=6)
+        frame = await sock.expect("question_status")
         if frame["question"]["question_id"] == question_id and frame["question"]["state"] == state:
             return dict(frame["question"])
 
@@ -82,7 +79,6 @@ async def until_callback(sock: Socket, state: str) -> dict[str, Any]:
 
 async def signed_in(server: Server, name: str, ring: str = "housing") -> Socket:
     sock = await (await server.client(name)).socket()
-    sock.keep_alive()
     await sock.send({"type": "ring_sign_in", "ring_id": ring, "signed_in": True})
     reply = await sock.expect("rings")
     assert next(r for r in reply["rings"] if r["id"] == ring)["signed_in"] is True
@@ -206,7 +202,7 @@ async def test_do_not_disturb_is_never_offered(server: Server) -> None:
     aino = await (await server.client("aino")).socket()
     await aino.send({"type": "ask", "ring_id": "housing", "question": "Kuka?"})
     question_id = (await aino.expect("question_status"))["question"]["question_id"]
-    await bertil.no_frame("offer", 1.0)
+    await bertil.no_frame("offer")
     await bertil.send({"type": "set_presence", "status": "available"})
     await bertil.expect("offer", question_id=question_id)
 
@@ -218,7 +214,8 @@ async def test_an_unanswered_offer_is_missed_and_moves_on(server: Server) -> Non
     await aino.send({"type": "ask", "ring_id": "housing", "question": "Sarjassa"})
     question_id = (await aino.expect("question_status"))["question"]["question_id"]
     await bertil.expect("offer", question_id=question_id)
-    missed = await bertil.expect("offer_withdrawn", timeout=5, question_id=question_id)
+    await server.advance(1)
+    missed = await bertil.expect("offer_withdrawn", question_id=question_id)
     assert missed["reason"] == "missed"
     await daniel.expect("offer", question_id=question_id)
     await daniel.send({"type": "accept", "question_id": question_id})
@@ -233,7 +230,8 @@ async def test_queue_timeout_overflows_or_suggests_a_callback(server: Server) ->
     aino = await (await server.client("aino")).socket()
     await aino.send({"type": "ask", "ring_id": "housing", "question": "Ylivuoto"})
     question_id = (await aino.expect("question_status"))["question"]["question_id"]
-    offer = await eeva.expect("offer", timeout=5, question_id=question_id)
+    await server.advance(1)
+    offer = await eeva.expect("offer", question_id=question_id)
     assert offer["ring_id"] == "liaison-jarvi"
     # Without an overflow ring the asker is offered a callback request instead.
     data["rings"][1]["queue_timeout_seconds"] = 1
@@ -241,6 +239,7 @@ async def test_queue_timeout_overflows_or_suggests_a_callback(server: Server) ->
     await with_rings(server, config(queue_timeout_seconds=1))
     await aino.send({"type": "ask", "ring_id": "housing", "question": "Ei vastaajaa", "ref": "q2"})
     second = (await aino.expect("question_status", ref="q2"))["question"]["question_id"]
+    await server.advance(1)
     await until_status(aino, second, "timed_out")
     await aino.send({"type": "callback_create", "question_id": second, "due_minutes": 30})
     callback = (await aino.expect("callback_created"))["callback"]
@@ -286,7 +285,6 @@ async def test_callback_lifecycle_never_loses_a_request(server: Server) -> None:
 async def test_named_contacts_first_then_the_area_ring(server: Server) -> None:
     await with_rings(server)
     bertil = await (await server.client("bertil")).socket()
-    bertil.keep_alive()
     cecilia = await (await server.client("cecilia")).socket()
     await cecilia.send({"type": "ask", "named": True, "question": "Yhteyshenkilölle"})
     status = (await cecilia.expect("question_status"))["question"]
@@ -295,6 +293,7 @@ async def test_named_contacts_first_then_the_area_ring(server: Server) -> None:
     await cecilia.send({"type": "cancel", "question_id": status["question_id"]})
     # Nobody named is free: the area's liaison ring takes it, never nobody.
     await bertil.close()
+    await server.advance(1)  # the grace period for reloads
     await status_becomes(server, "bertil", "offline")
     eeva = await signed_in(server, "eeva", "liaison-jarvi")
     await cecilia.send({"type": "ask", "named": True, "question": "Kukaan ei vapaana", "ref": 2})
@@ -361,13 +360,10 @@ async def test_a_waiting_question_survives_a_restart(server_factory: Any) -> Non
             {"type": "ask", "ring_id": "housing", "question": "Ennen uudelleenkäynnistystä"}
         )
         question_id = (await aino.expect("question_status"))["question"]["question_id"]
-        database = {
-            "database_url": srv.core.settings.database_url,
-            "database_schema": srv.core.settings.database_schema,
-        }
+        database = database_of(srv)
         async with server_factory(**database) as again:
-            # The first server is still up; stop its timers so only the new one routes.
-            await srv.core.rings.stop()
+            # The first server is still up, but its clock stands still: only the new one
+            # routes.
             again_aino = await (await again.client("aino")).socket()
             assert [q["question_id"] for q in again_aino.welcome["questions"]] == [question_id]
             bertil = await signed_in(again, "bertil")
@@ -377,8 +373,8 @@ async def test_a_waiting_question_survives_a_restart(server_factory: Any) -> Non
 
 async def test_alert_time_with_a_controllable_clock(server_factory: Any) -> None:
     """The default 20 s alert time, without waiting 20 s: the test moves the clock."""
-    clock = ManualClock(datetime.now(UTC))
-    async with server_factory(clock=clock) as srv:
+    async with server_factory() as srv:
+        clock = srv.clock
         await with_rings(srv, config(method="serial"))
         bertil, daniel = await signed_in(srv, "bertil"), await signed_in(srv, "daniel")
         aino = await (await srv.client("aino")).socket()
@@ -386,9 +382,9 @@ async def test_alert_time_with_a_controllable_clock(server_factory: Any) -> None
         question_id = (await aino.expect("question_status", ref=1))["question"]["question_id"]
         first = await bertil.expect("offer", question_id=question_id)
         assert datetime.fromisoformat(first["expires_at"]) == clock.now() + timedelta(seconds=20)
-        clock.advance(19)
-        await bertil.no_frame("offer_withdrawn", 1.5)
-        clock.advance(2)
+        await srv.advance(19)
+        await bertil.no_frame("offer_withdrawn")
+        await srv.advance(2)
         assert (await bertil.expect("offer_withdrawn", question_id=question_id))[
             "reason"
         ] == "missed"
@@ -436,14 +432,14 @@ async def test_someone_taken_out_of_a_ring_is_no_longer_offered(server: Server) 
     await with_rings(server, config(members=["daniel@kela.example"]))
     aino = await (await server.client("aino")).socket()
     await aino.send({"type": "ask", "ring_id": "housing", "question": "Kenelle?"})
-    await bertil.no_frame("offer", 1.0)
+    await bertil.no_frame("offer")
 
 
 @pytest.mark.parametrize("method", ["ring_all", "longest_idle", "round_robin", "serial"])
 async def test_each_routing_method_over_the_socket(server: Server, method: str) -> None:
     await with_rings(server, config(method=method))
     bertil = await signed_in(server, "bertil")
-    await asyncio.sleep(0.05)  # bertil has been free the longest
+    await server.advance(1)  # bertil has been free the longest
     daniel = await signed_in(server, "daniel")
     aino = await (await server.client("aino")).socket()
     await aino.send({"type": "ask", "ring_id": "housing", "question": method, "ref": 1})
@@ -454,24 +450,23 @@ async def test_each_routing_method_over_the_socket(server: Server, method: str) 
         await daniel.expect("offer", question_id=question_id)
         return
     # One at a time: the next member rings only after a refusal.
-    await daniel.no_frame("offer", 0.7)
+    await daniel.no_frame("offer")
     await bertil.send({"type": "decline", "question_id": question_id})
     await daniel.expect("offer", question_id=question_id)
 
 
 async def test_queue_timeout_with_a_controllable_clock(server_factory: Any) -> None:
     """The default three-minute queue timeout, passed by moving the clock."""
-    clock = ManualClock(datetime.now(UTC))
-    async with server_factory(clock=clock) as srv:
+    async with server_factory() as srv:
+        clock = srv.clock
         await with_rings(srv)
         aino = await (await srv.client("aino")).socket()
         await aino.send({"type": "ask", "ring_id": "housing", "question": "Jonossa", "ref": 1})
         status = (await aino.expect("question_status", ref=1))["question"]
         assert datetime.fromisoformat(status["deadline"]) == clock.now() + timedelta(seconds=180)
-        clock.advance(179)
-        await asyncio.sleep(1.5)  # the timer task looks at the clock at least once a second
+        await srv.advance(179)
         assert srv.core.rings.question_status(status["question_id"])["state"] == "waiting"
-        clock.advance(2)
+        await srv.advance(1)
         timed_out = await until_status(aino, status["question_id"], "timed_out")
         assert timed_out["position"] is None
 
@@ -488,14 +483,13 @@ async def test_presence_changes_that_keep_a_member_free_do_not_rewrite_the_ring_
             async with srv.core.db() as db:
                 return await db.scalar(select(RouterState.updated_at))
 
-        await asyncio.sleep(0.3)
+        await srv.advance(1)
         before = await saved_at()
         await bertil.send({"type": "set_presence", "note": "Etätöissä"})
         await bertil.expect("presence_set")
-        await asyncio.sleep(0.5)
+        await srv.advance(1)
         assert await saved_at() == before
         await bertil.send({"type": "set_presence", "status": "away"})
         await bertil.expect("presence_set")
         await status_becomes(srv, "bertil", "away")
-        await asyncio.sleep(0.3)
         assert await saved_at() != before  # no longer free: that is routed

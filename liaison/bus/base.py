@@ -20,6 +20,9 @@ class Bus(Protocol):
 
     async def publish(self, message: str) -> None: ...
 
+    async def idle(self) -> None:
+        """Returns once every message published so far has been handled (tests settle)."""
+
 
 def bus_from_url(url: str, queue_size: int = 10000) -> Bus:
     """`memory://` for one process; other schemes arrive with their backends."""

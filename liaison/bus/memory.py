@@ -24,6 +24,8 @@ class MemoryBus:
                     await handler(message)
                 except Exception:
                     log.exception("bus handler failed")
+                finally:
+                    self._queue.task_done()
 
         self._task = asyncio.create_task(drain(), name="memory-bus")
 
@@ -33,6 +35,9 @@ class MemoryBus:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    async def idle(self) -> None:
+        await self._queue.join()
 
     async def publish(self, message: str) -> None:
         # Waits when the queue is full: back-pressure on publishers instead of unbounded memory.

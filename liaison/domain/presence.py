@@ -9,6 +9,7 @@ See docs/presence.md.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -51,23 +52,35 @@ class PresenceTracker:
         self.offline_grace = offline_grace
         self.heartbeat_timeout = heartbeat_timeout
         self._clients: dict[int, dict[str, ClientReport]] = {}
+        # When a report may stop counting, in the order the reports came: one queue for
+        # the heartbeat timeout, one for the grace period after closing. Within a queue
+        # every deadline is the same length after its report, so arrival order is
+        # deadline order: queues, not a heap, and a heartbeat costs O(1). Entries that a
+        # newer report made stale are skipped when they come due.
+        self._silence: deque[tuple[datetime, int, str]] = deque()
+        self._grace: deque[tuple[datetime, int, str]] = deque()
 
     def heard(self, person_id: int, client_key: str, active: bool, now: datetime) -> None:
         """A client connected, sent a heartbeat or changed between active and idle."""
         self._clients.setdefault(person_id, {})[client_key] = ClientReport(active, now)
+        self._silence.append((now + self.heartbeat_timeout, person_id, client_key))
 
-    def gone(self, person_id: int, client_key: str, now: datetime) -> None:
+    def gone(self, person_id: int, client_key: str, now: datetime) -> bool:
+        """A client closed; False when its report had already expired (it fell silent)."""
         report = self._clients.get(person_id, {}).get(client_key)
-        if report is not None:
-            report.gone_at = now
+        if report is None:
+            return False
+        report.gone_at = now
+        self._grace.append((now + self.offline_grace, person_id, client_key))
+        return True
+
+    def _counts(self, r: ClientReport, now: datetime) -> bool:
+        return (r.gone_at is None or now - r.gone_at < self.offline_grace) and (
+            now - r.last_heard < self.heartbeat_timeout
+        )
 
     def _live(self, person_id: int, now: datetime) -> list[ClientReport]:
-        return [
-            r
-            for r in self._clients.get(person_id, {}).values()
-            if (r.gone_at is None or now - r.gone_at < self.offline_grace)
-            and now - r.last_heard < self.heartbeat_timeout
-        ]
+        return [r for r in self._clients.get(person_id, {}).values() if self._counts(r, now)]
 
     def is_online(self, person_id: int, now: datetime) -> bool:
         return bool(self._live(person_id, now))
@@ -83,23 +96,41 @@ class PresenceTracker:
             return None
         return max((r.gone_at or r.last_heard) for r in reports.values())
 
-    def expire(self, now: datetime) -> set[int]:
-        """Forget clients that no longer count; returns the people whose status may have changed."""
-        changed: set[int] = set()
-        for person_id, reports in list(self._clients.items()):
-            for key, r in list(reports.items()):
-                dead = (r.gone_at is not None and now - r.gone_at >= self.offline_grace) or (
-                    now - r.last_heard >= self.heartbeat_timeout
-                )
-                if dead:
-                    del reports[key]
-                    changed.add(person_id)
-            if not reports:
-                del self._clients[person_id]
-        return changed
+    def next_deadline(self) -> datetime | None:
+        """The earliest moment a report may stop counting (it may turn out still live)."""
+        fronts = [queue[0][0] for queue in (self._silence, self._grace) if queue]
+        return min(fronts, default=None)
+
+    def expire(self, now: datetime) -> Expired:
+        """Forgets the reports that stopped counting by `now`.
+
+        Returns the people whose status may have changed, and the clients that fell
+        silent (not closed) past the heartbeat timeout, which the server disconnects."""
+        expired = Expired()
+        for queue in (self._silence, self._grace):
+            while queue and queue[0][0] <= now:
+                _, person_id, key = queue.popleft()
+                reports = self._clients.get(person_id)
+                report = reports.get(key) if reports else None
+                if reports is None or report is None or self._counts(report, now):
+                    continue
+                del reports[key]
+                if not reports:
+                    del self._clients[person_id]
+                expired.people.add(person_id)
+                if report.gone_at is None:
+                    expired.silent.append((person_id, key, report.last_heard))
+        return expired
 
     def people(self) -> list[int]:
         return list(self._clients)
+
+
+@dataclass(slots=True)
+class Expired:
+    people: set[int] = field(default_factory=set)
+    # Clients that stopped reporting without closing: (person, client key, last heard).
+    silent: list[tuple[int, str, datetime]] = field(default_factory=list)
 
 
 def effective_status(settings: PresenceSettings, online: bool, idle: bool, now: datetime) -> str:

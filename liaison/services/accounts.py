@@ -3,6 +3,7 @@ beside `verify_password`: everything after it works on an account id only."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from datetime import timedelta
@@ -39,22 +40,32 @@ class AccountService:
         self.clock = clock
         self.db = db
         self.hub = hub
-        self.hasher = PasswordHasher()
+        self.hasher = PasswordHasher(
+            time_cost=settings.password_time_cost,
+            memory_cost=settings.password_memory_kib,
+            parallelism=settings.password_parallelism,
+        )
         # Verified against when the user is unknown, so timing does not reveal usernames.
         self._dummy_hash = self.hasher.hash(secrets.token_hex(16))
+        # Hashing takes tens of milliseconds of CPU by design: it runs in threads, never on
+        # the event loop, and only this many at once, so a login storm cannot starve the rest.
+        self._hashing = asyncio.Semaphore(settings.password_hash_concurrency)
 
-    def hash_password(self, password: str) -> str:
+    async def hash_password(self, password: str) -> str:
         if len(password) < MIN_PASSWORD_LENGTH:
             raise AccountError(
                 "weak_password", f"a password needs at least {MIN_PASSWORD_LENGTH} characters"
             )
-        return self.hasher.hash(password)
+        async with self._hashing:
+            return await asyncio.to_thread(self.hasher.hash, password)
 
     async def verify_password(self, username: str, password: str) -> Account | None:
         async with self.db() as db:
             account = await repo.account_by_username(db, username.strip())
+        stored = account.password_hash if account else self._dummy_hash
         try:
-            self.hasher.verify(account.password_hash if account else self._dummy_hash, password)
+            async with self._hashing:
+                await asyncio.to_thread(self.hasher.verify, stored, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return None
         if account is None or account.disabled:
@@ -98,7 +109,7 @@ class AccountService:
         username = username.strip()
         if not username or len(username) > 100 or any(c.isspace() for c in username):
             raise AccountError("bad_field", "a username is 1 to 100 characters with no spaces")
-        password_hash = self.hash_password(password)
+        password_hash = await self.hash_password(password)
         try:
             async with self.db.begin() as db:
                 if await db.get(Person, person_id) is None:
@@ -139,7 +150,7 @@ class AccountService:
             )
 
     async def set_password(self, account_id: int, password: str) -> None:
-        password_hash = self.hash_password(password)
+        password_hash = await self.hash_password(password)
         async with self.db.begin() as db:
             account = await db.get(Account, account_id)
             if account is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
@@ -15,6 +16,7 @@ from liaison.services.load import LoadService
 from liaison.services.presence import PresenceService
 from liaison.services.retention import Purger
 from liaison.services.rings import RingService
+from liaison.services.scheduler import Scheduler
 from liaison.store.db import create_engine, migrate, session_factory
 
 
@@ -26,13 +28,21 @@ class Core:
         self.db = session_factory(self.engine)
         self.node_id = secrets.token_hex(4)
         self.hub = Hub(bus_from_url(settings.bus_url), self.node_id)
+        self.scheduler = Scheduler(self.clock)
         self.accounts = AccountService(settings, self.clock, self.db, self.hub)
-        self.presence = PresenceService(settings, self.clock, self.db, self.hub)
+        self.presence = PresenceService(settings, self.clock, self.db, self.hub, self.scheduler)
         self.chat = ChatService(settings, self.clock, self.db, self.hub)
-        self.rings = RingService(settings, self.clock, self.db, self.hub, self.presence, self.chat)
-        self.load = LoadService(settings, self.clock, self.db, self.hub, self.rings)
-        self.purger = Purger(self.db, settings, self.clock)
+        self.rings = RingService(
+            settings, self.clock, self.db, self.hub, self.scheduler, self.presence, self.chat
+        )
+        self.load = LoadService(settings, self.clock, self.db, self.hub, self.scheduler, self.rings)
+        self.purger = Purger(self.db, settings, self.clock, self.scheduler)
         self.hub.on("close", self._on_close)
+        # Set once start() has finished: the service answers from then on.
+        self.ready = asyncio.Event()
+        # This node's WebSocket sessions by connection key; each event is set once the
+        # session has finished with its connection, cleanup included.
+        self.sessions: dict[str, asyncio.Event] = {}
 
     @property
     def secret(self) -> bytes:
@@ -44,16 +54,19 @@ class Core:
         await self.hub.start()
         await self.presence.start()
         await self.rings.start()
-        await self.load.start()
-        await self.purger.start()
+        self.purger.start()
+        await self.scheduler.start()
+        self.ready.set()
 
     async def stop(self) -> None:
-        await self.purger.stop()
-        await self.load.stop()
-        await self.rings.stop()
-        await self.presence.stop()
+        await self.scheduler.stop()
         await self.hub.bus.stop()
         await self.engine.dispose()
+
+    async def settle(self) -> None:
+        """Returns once the bus is empty, nothing is due at the clock's current time, and
+        nothing that was set off is still running (tests call it after moving the clock)."""
+        await self.scheduler.settle(self.hub.bus.idle)
 
     async def _on_close(self, message: dict[str, Any]) -> None:
         session = message.get("s")

@@ -7,14 +7,12 @@ get a ring's figures again whenever they change, coalesced. See docs/load.md.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import csv
 import io
 import json
 import logging
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -27,13 +25,12 @@ from liaison.domain import load as domain
 from liaison.domain.errors import Refused
 from liaison.services.hub import Hub
 from liaison.services.rings import OPEN_CALLBACK_STATES, RingService
+from liaison.services.scheduler import Scheduler
 from liaison.store.models import CallbackRequest, Person, RingLeg, RingOffer
 
 log = logging.getLogger(__name__)
 
 TOPIC = "load"
-# Changes within this window go out as one frame per ring.
-COALESCE_SECONDS = 0.25
 PERSON_DAYS = (1, 7, 30)
 CSV_COLUMNS = (
     "ring_id", "start", "offered", "answered", "cancelled", "timed_out", "overflowed",
@@ -53,30 +50,26 @@ class LoadService:
         clock: Clock,
         db: async_sessionmaker[AsyncSession],
         hub: Hub,
+        scheduler: Scheduler,
         rings: RingService,
     ) -> None:
         self.clock = clock
-        self.refresh_seconds = settings.load_refresh_seconds
         self.db = db
         self.hub = hub
+        self.scheduler = scheduler
         self.rings = rings
         self.zone = ZoneInfo(settings.time_zone)
         # person id -> (is admin, subscribed connections on this node)
         self._watchers: dict[int, tuple[bool, int]] = {}
         # (ring id, suppressed) -> the figures last sent, to send only what changed
         self._sent: dict[tuple[str, bool], str] = {}
-        self._dirty = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        rings.listeners.append(self._dirty.set)
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._publisher(), name="load-publisher")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        # When the rings last changed unseen by watchers (None: nothing to send).
+        self._changed_at: datetime | None = None
+        # The next open callback to become overdue among the figures last sent.
+        self._next_overdue: datetime | None = None
+        self._day = self.today()
+        rings.listeners.append(self._rings_changed)
+        scheduler.add("load view", self._next_deadline, self._on_time)
 
     # ------------------------------------------------------------ access
 
@@ -135,7 +128,9 @@ class LoadService:
             for owner, due_at in rows:
                 counts = callbacks[str(owner)]
                 counts["open"] += 1
-                counts["overdue"] += due_at < now
+                counts["overdue"] += due_at <= now
+                if due_at > now and (self._next_overdue is None or due_at < self._next_overdue):
+                    self._next_overdue = due_at
             statuses = {r: self.rings.router.ring_status(r, now) for r in ring_ids}
         result = {}
         for ring_id in ring_ids:
@@ -295,25 +290,31 @@ class LoadService:
         else:
             self._watchers[person_id] = (is_admin, count - 1)
 
-    async def _publisher(self) -> None:
-        day = self.today()
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.refresh_seconds):
-                    await self._dirty.wait()
-            # Let a burst of changes (an ask and its offers) settle into one frame.
-            await asyncio.sleep(COALESCE_SECONDS)
-            self._dirty.clear()
-            if not self._watchers:
-                self._sent.clear()
-                continue
-            try:
-                if self.today() != day:
-                    day = self.today()
-                    self._sent.clear()
-                await self._publish()
-            except Exception:
-                log.exception("load figures could not be published")
+    def _rings_changed(self) -> None:
+        if self._watchers and self._changed_at is None:
+            self._changed_at = self.clock.now()
+            self.scheduler.wake()
+
+    def _next_deadline(self) -> datetime | None:
+        """Figures change by themselves only when a callback turns overdue or a day ends;
+        every other change comes from the rings. A burst of ring changes that arrives while
+        figures are being sent goes out together in the next round."""
+        if not self._watchers:
+            return None
+        midnight = datetime.combine(self._day + timedelta(days=1), time(), self.zone)
+        candidates = [self._changed_at, self._next_overdue, midnight]
+        return min(t for t in candidates if t is not None)
+
+    async def _on_time(self, now: datetime) -> None:
+        self._changed_at = None
+        today = now.astimezone(self.zone).date()
+        if today != self._day:
+            self._day = today
+            self._sent.clear()
+        if not self._watchers:
+            self._sent.clear()
+            return
+        await self._publish()
 
     async def _publish(self) -> None:
         """Sends every watched ring whose figures changed since they were last sent."""
@@ -323,6 +324,7 @@ class LoadService:
             for ring_id in self.visible(person_id, is_admin):
                 key = (ring_id, self.suppressed(person_id, ring_id))
                 audiences.setdefault(key, []).append(person_id)
+        self._next_overdue = None
         loads = await self._ring_loads(sorted({r for r, _ in audiences}), now)
         for (ring_id, hidden), people in audiences.items():
             ring = _shown(loads[ring_id], hidden)

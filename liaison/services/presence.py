@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import heapq
 from collections.abc import Callable
 from dataclasses import asdict, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,12 +16,19 @@ from liaison.config import Settings
 from liaison.domain import presence as domain
 from liaison.domain.errors import Refused
 from liaison.services.hub import Hub, encode
+from liaison.services.scheduler import Scheduler
 from liaison.store import repositories as repo
 
 # What a person may change about their own presence (set_presence, PATCH /api/me/presence).
 UPDATABLE = frozenset(
     {"status", "dnd_until", "note", "out_of_office_until", "out_of_office_note", "phone_hours"}
 )
+
+
+# A client that falls silent is closed with this once its report expires (docs/protocol.md).
+CLOSE_HEARTBEAT_TIMEOUT = 4010
+# Report deadlines are rounded up to this, so a thousand heartbeats make one wake-up.
+DEADLINE_STEP = timedelta(seconds=1)
 
 
 class PresenceError(Refused):
@@ -49,7 +55,12 @@ def _settings_from_json(data: dict[str, Any]) -> domain.PresenceSettings:
 
 class PresenceService:
     def __init__(
-        self, settings: Settings, clock: Clock, db: async_sessionmaker[AsyncSession], hub: Hub
+        self,
+        settings: Settings,
+        clock: Clock,
+        db: async_sessionmaker[AsyncSession],
+        hub: Hub,
+        scheduler: Scheduler,
     ) -> None:
         self.config = settings
         self.clock = clock
@@ -61,12 +72,15 @@ class PresenceService:
         )
         self._settings: dict[int, domain.PresenceSettings] = {}
         self._views: dict[int, dict[str, Any]] = {}
-        self._task: asyncio.Task[None] | None = None
+        # Do-not-disturb end times (lazily checked against the settings when due).
+        self._dnd_ends: list[tuple[datetime, int]] = []
         # Called with (person_id, view) whenever a person's view changes (rings use it).
         self.listeners: list[Callable[[int, dict[str, Any]], None]] = []
         self.zone = ZoneInfo(settings.time_zone)
+        self._day = clock.now().astimezone(self.zone).date()
         hub.on("client", self._on_client)
         hub.on("settings", self._on_settings)
+        scheduler.add("presence", self._next_deadline, self._on_time)
 
     async def start(self) -> None:
         async with self.db() as db:
@@ -74,9 +88,9 @@ class PresenceService:
             for person_id in await repo.person_ids(db):
                 self._settings.setdefault(person_id, domain.PresenceSettings())
         now = self.clock.now()
-        for person_id in self._settings:
+        for person_id, s in self._settings.items():
             self._views[person_id] = self._compute(person_id, now)
-        self._task = asyncio.create_task(self._sweep(), name="presence-sweep")
+            self._track_dnd(person_id, s)
 
     async def reload_people(self) -> None:
         """After a directory import: give new people a view (offline until they connect)."""
@@ -88,11 +102,49 @@ class PresenceService:
                 self._settings.setdefault(person_id, domain.PresenceSettings())
                 self._views[person_id] = self._compute(person_id, now)
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    # ------------------------------------------------------------ time
+
+    def _next_deadline(self) -> datetime | None:
+        deadlines = [self._next_midnight()]
+        report = self.tracker.next_deadline()
+        if report is not None:
+            # Rounded up, so reports that expire close together are handled in one go.
+            step = DEADLINE_STEP.total_seconds()
+            seconds = -(-report.timestamp() // step) * step
+            deadlines.append(datetime.fromtimestamp(seconds, report.tzinfo))
+        if self._dnd_ends:
+            deadlines.append(self._dnd_ends[0][0])
+        return min(deadlines)
+
+    def _next_midnight(self) -> datetime:
+        """Out of office ends at the users' midnight, not at UTC's."""
+        return datetime.combine(self._day + timedelta(days=1), time(), self.zone)
+
+    async def _on_time(self, now: datetime) -> None:
+        expired = self.tracker.expire(now)
+        changed = expired.people
+        for person_id, key, last_heard in expired.silent:
+            self._last_seen(person_id, last_heard)
+            for conn in self.hub.connections_of(person_id):
+                if conn.key == key:
+                    conn.close(CLOSE_HEARTBEAT_TIMEOUT, "no heartbeat received in time")
+        while self._dnd_ends and self._dnd_ends[0][0] <= now:
+            _, person_id = heapq.heappop(self._dnd_ends)
+            changed.add(person_id)
+        today = now.astimezone(self.zone).date()
+        if today != self._day:
+            self._day = today
+            changed |= {p for p, s in self._settings.items() if s.out_of_office_until}
+        self._refresh(changed, now)
+
+    def _last_seen(self, person_id: int, at: datetime) -> None:
+        settings = self._settings.setdefault(person_id, domain.PresenceSettings())
+        if settings.last_seen_at is None or settings.last_seen_at < at:
+            settings.last_seen_at = at
+
+    def _track_dnd(self, person_id: int, s: domain.PresenceSettings) -> None:
+        if s.manual_status == domain.DND and s.dnd_until is not None:
+            heapq.heappush(self._dnd_ends, (s.dnd_until, person_id))
 
     # ------------------------------------------------------------ reading
 
@@ -126,27 +178,6 @@ class PresenceService:
                 for listener in self.listeners:
                     listener(person_id, view)
 
-    async def _sweep(self) -> None:
-        ticks = 0
-        while True:
-            await asyncio.sleep(1)
-            now = self.clock.now()
-            ticks += 1
-            changed = self.tracker.expire(now) | set(self.tracker.people())
-            changed |= {
-                pid
-                for pid, s in self._settings.items()
-                if s.dnd_until is not None
-                and s.dnd_until <= now
-                and self._views.get(pid, {}).get("status") == domain.DND
-            }
-            if ticks % 60 == 0:
-                # Once a minute, everyone: out of office ends at midnight, and people
-                # imported by another process (the CLI) appear.
-                await self.reload_people()
-                changed = set(self._settings)
-            self._refresh(changed, now)
-
     # ------------------------------------------------------------ clients
 
     async def client_heard(self, person_id: int, key: str, active: bool) -> None:
@@ -167,8 +198,9 @@ class PresenceService:
         person_id, key = int(message["p"]), str(message["c"])
         at = datetime.fromisoformat(message["t"])
         if message.get("g"):
-            self.tracker.gone(person_id, key, at)
-            self._settings.setdefault(person_id, domain.PresenceSettings()).last_seen_at = at
+            # A client that fell silent was last seen when last heard, not when it closed.
+            if self.tracker.gone(person_id, key, at):
+                self._last_seen(person_id, at)
         else:
             self.tracker.heard(person_id, key, bool(message.get("a")), at)
         self._settings.setdefault(person_id, domain.PresenceSettings())
@@ -238,7 +270,8 @@ class PresenceService:
 
     async def _on_settings(self, message: dict[str, Any]) -> None:
         person_id = int(message["p"])
-        self._settings[person_id] = _settings_from_json(message["s"])
+        self._settings[person_id] = settings = _settings_from_json(message["s"])
+        self._track_dnd(person_id, settings)
         self._refresh([person_id], self.clock.now())
 
 

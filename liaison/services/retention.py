@@ -17,7 +17,6 @@ transaction holds the table for long. ``Purger`` runs this in the server on a sc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -26,9 +25,10 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from liaison.clock import Clock, SystemClock
+from liaison.clock import Clock
 from liaison.config import Settings
 from liaison.services.rings import OPEN_CALLBACK_STATES
+from liaison.services.scheduler import Scheduler
 from liaison.store.models import CallbackRequest, Consultation, Message, RingLeg, RingOffer
 
 log = logging.getLogger(__name__)
@@ -115,35 +115,35 @@ async def purge(
 
 
 class Purger:
-    """Runs ``purge`` in the background every ``purge_interval_seconds``.
+    """Runs ``purge`` from the scheduler every ``purge_interval_seconds``.
 
-    The first run comes after min(5 s, interval). A failed run is logged and the next
-    one comes on schedule: the task itself never ends on an error.
+    The first run comes min(5 s, interval) after start. A failed run is logged and the
+    next one comes on schedule.
     """
 
     def __init__(
         self,
         db: async_sessionmaker[AsyncSession],
         settings: Settings,
-        clock: Clock | None = None,
+        clock: Clock,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
-        self.clock = clock or SystemClock()
+        self.clock = clock
         self.runs = 0
         self.last_counts: dict[str, int] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._next_run: datetime | None = None
+        if scheduler is not None:
+            scheduler.add("retention purge", lambda: self._next_run, self._on_time)
 
-    async def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._loop(), name="retention-purge")
+    def start(self) -> None:
+        first = min(FIRST_RUN_DELAY_SECONDS, self._interval())
+        self._next_run = self.clock.now() + timedelta(seconds=first)
 
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def _on_time(self, now: datetime) -> None:
+        self._next_run = now + timedelta(seconds=self._interval())
+        await self.run_once()
 
     async def run_once(self) -> dict[str, int] | None:
         """One purge; the counts, or None when it failed (the error is logged)."""
@@ -168,9 +168,3 @@ class Purger:
 
     def _interval(self) -> float:
         return float(max(1, self.settings.purge_interval_seconds))
-
-    async def _loop(self) -> None:
-        await asyncio.sleep(min(FIRST_RUN_DELAY_SECONDS, self._interval()))
-        while True:
-            await self.run_once()
-            await asyncio.sleep(self._interval())

@@ -30,6 +30,7 @@ from liaison.services.chat import ChatService
 from liaison.services.hub import Hub
 from liaison.services.presence import PresenceService
 from liaison.services.ring_legs import record_legs
+from liaison.services.scheduler import Scheduler
 from liaison.store.models import (
     CallbackRequest,
     Consultation,
@@ -138,6 +139,7 @@ class RingService:
         clock: Clock,
         db: async_sessionmaker[AsyncSession],
         hub: Hub,
+        scheduler: Scheduler,
         presence: PresenceService,
         chat: ChatService,
     ) -> None:
@@ -145,12 +147,12 @@ class RingService:
         self.clock = clock
         self.db = db
         self.hub = hub
+        self.scheduler = scheduler
         self.presence = presence
         self.chat = chat
         self.router = domain.RingRouter()
         self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._last_cleanup = clock.now()
         self._ring_members: dict[str, set[int]] = {}
         # Supervisors of the units the ring's members work in: they see its callbacks.
         self._ring_supervisors: dict[str, set[int]] = {}
@@ -161,6 +163,7 @@ class RingService:
         self.listeners: list[Callable[[], None]] = []
         self._last_free: dict[int, bool] = {}
         presence.listeners.append(self._on_presence)
+        scheduler.add("rings", self._next_deadline, self._on_time)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -190,13 +193,6 @@ class RingService:
             # Busy is derived, not stored: an open consultation makes its expert busy again.
             if expert_id is not None:
                 await self.presence.set_busy(expert_id, True)
-        self._task = asyncio.create_task(self._timers(), name="ring-timers")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def reload_rings(self) -> None:
         """After the ring configuration changed in the store."""
@@ -210,7 +206,6 @@ class RingService:
                 for person_id in set(self.router.members(ring_id)) - configured:
                     events += self.router.sign_out(ring_id, person_id, now)
             await self._commit(events, now)
-        self._wake.set()
 
     async def _load_rings(self, db: AsyncSession) -> None:
         rows = (await db.scalars(select(Ring))).all()
@@ -239,33 +234,21 @@ class RingService:
         }
         self._ring_kinds = {r.id: r.kind for r in rows}
 
-    async def _timers(self) -> None:
-        last_cleanup = self.clock.now()
-        while True:
+    def _next_deadline(self) -> datetime | None:
+        cleanup = self._last_cleanup + CLOSED_QUESTION_KEEP
+        deadline = self.router.next_deadline()
+        return cleanup if deadline is None else min(deadline, cleanup)
+
+    async def _on_time(self, now: datetime) -> None:
+        async with self._lock:
             deadline = self.router.next_deadline()
-            # At most a second: the clock may be moved by hand in tests.
-            delay = 1.0
-            if deadline is not None:
-                delay = min(1.0, max(0.0, (deadline - self.clock.now()).total_seconds()))
-            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
-            self._wake.clear()
-            now = self.clock.now()
-            try:
-                deadline = self.router.next_deadline()
-                if deadline is not None and deadline <= now:
-                    async with self._lock:
-                        await self._commit(self.router.tick(now), now)
-                if now - last_cleanup >= CLOSED_QUESTION_KEEP:
-                    # Closed questions live on in the consultation log, not in the router.
-                    last_cleanup = now
-                    async with self._lock:
-                        if self.router.purge_closed(now - CLOSED_QUESTION_KEEP):
-                            await self._commit([], now)
-            except Exception:
-                log.exception("ring timers failed")
+            if deadline is not None and deadline <= now:
+                await self._commit(self.router.tick(now), now)
+            if now - self._last_cleanup >= CLOSED_QUESTION_KEEP:
+                # Closed questions live on in the consultation log, not in the router.
+                self._last_cleanup = now
+                if self.router.purge_closed(now - CLOSED_QUESTION_KEEP):
+                    await self._commit([], now)
 
     # ------------------------------------------------------------ presence
 
@@ -277,7 +260,7 @@ class RingService:
         if self._last_free.get(person_id) == free:
             return
         self._last_free[person_id] = free
-        asyncio.get_running_loop().create_task(self._availability(person_id, view))
+        self.scheduler.spawn(self._availability(person_id, view), "ring availability")
 
     async def _availability(self, person_id: int, view: dict[str, Any]) -> None:
         async with self._lock:
@@ -825,7 +808,7 @@ class RingService:
             await self._send_status(question_id)
         if events:
             await self.hub.send(None, {"type": "rings_changed"})
-            self._wake.set()
+            self.scheduler.wake()
         self._changed()
 
     def _changed(self) -> None:

@@ -71,7 +71,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     settings.secret_key()  # the server refuses to start without its pseudonym key
     guard_logs()
     core = Core(settings, clock)
-    i18n.load()
+    i18n.ensure_loaded()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -38,9 +38,14 @@ def load() -> None:
         }
 
 
-def translations(lang: str) -> gettext.NullTranslations:
+def ensure_loaded() -> None:
+    """Catalogs are read once per process (they do not change while it runs)."""
     if not _catalogs:
         load()
+
+
+def translations(lang: str) -> gettext.NullTranslations:
+    ensure_loaded()
     return _catalogs.get(lang) or gettext.NullTranslations()
 
 
@@ -53,6 +58,5 @@ def ngettext_(singular: str, plural: str, n: int) -> str:
 
 
 def js_catalog(lang: str) -> dict[str, str]:
-    if not _js_catalogs:
-        load()
+    ensure_loaded()
     return _js_catalogs.get(lang, {})

@@ -12,6 +12,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -34,11 +35,11 @@ PROTOCOL_VERSION = 1
 CLOSE_NOT_AUTHENTICATED = 4001
 CLOSE_BAD_ORIGIN = 4003
 CLOSE_FLOOD = 4008
-CLOSE_HEARTBEAT_TIMEOUT = 4010
 CLOSE_HELLO_TIMEOUT = 4011
 CLOSE_UNSUPPORTED_VERSION = 4012
 CLOSE_SLOW_CONSUMER = 1013
-TYPING_INTERVAL = 2.0
+TYPING_INTERVAL = timedelta(seconds=2)
+HELLO_TIMEOUT = timedelta(seconds=10)
 
 
 class FrameError(Exception):
@@ -157,8 +158,8 @@ class Session:
         self.bucket = TokenBucket(core.settings.rate_per_second, core.settings.rate_burst)
         self.rejected: list[float] = []
         self.active = True
-        self.last_presence_report = 0.0
-        self.last_typing: dict[int, float] = {}
+        self.last_presence_report: datetime | None = None
+        self.last_typing: dict[int, datetime] = {}
         self.handlers: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]] = {
             "heartbeat": self.on_heartbeat,
             "send": self.on_send,
@@ -192,9 +193,12 @@ class Session:
                 frame["request_type"] = request["type"]
         self.reply(frame)
 
-    async def receive_frame(self, wait_seconds: float) -> dict[str, Any] | None:
-        """The next well-formed frame; None after errors that were answered; raises on close."""
-        message = await asyncio.wait_for(self.ws.receive(), timeout=wait_seconds)
+    async def receive_frame(self) -> dict[str, Any] | None:
+        """The next well-formed frame; None after errors that were answered; raises on close.
+
+        No read timeout here: a client that falls silent is closed when its presence report
+        expires (4010), a dead TCP peer by the server's protocol pings."""
+        message = await self.ws.receive()
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
         text = message.get("text")
@@ -234,7 +238,14 @@ class Session:
         return frame
 
     async def run(self) -> None:
-        settings = self.core.settings
+        ended = self.core.sessions[self.conn.key] = asyncio.Event()
+        try:
+            await self._run()
+        finally:
+            del self.core.sessions[self.conn.key]
+            ended.set()
+
+    async def _run(self) -> None:
         writer = asyncio.create_task(self.conn.write_loop())
         attached = False
         try:
@@ -252,12 +263,8 @@ class Session:
             await self.report_presence(force=True)
             await self.send_welcome(hello)
             while not self.conn.closed:
-                try:
-                    frame = await self.receive_frame(settings.heartbeat_timeout_seconds)
-                except TimeoutError:
-                    self.conn.close(CLOSE_HEARTBEAT_TIMEOUT, "no heartbeat received in time")
-                    break
-                if frame is not None:
+                frame = await self.receive_frame()
+                if frame is not None and not self.conn.closed:
                     await self.dispatch(frame)
         except WebSocketDisconnect:
             pass
@@ -272,17 +279,19 @@ class Session:
             writer.cancel()
 
     async def wait_hello(self) -> dict[str, Any] | None:
-        deadline = time.monotonic() + 10
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.conn.close(CLOSE_HELLO_TIMEOUT, "no hello received")
-                return None
-            try:
-                frame = await self.receive_frame(remaining)
-            except TimeoutError:
-                self.conn.close(CLOSE_HELLO_TIMEOUT, "no hello received")
-                return None
+        core = self.core
+        deadline = core.scheduler.call_at(
+            core.clock.now() + HELLO_TIMEOUT,
+            lambda: self.conn.close(CLOSE_HELLO_TIMEOUT, "no hello received"),
+        )
+        try:
+            return await self._first_hello()
+        finally:
+            deadline.cancel()
+
+    async def _first_hello(self) -> dict[str, Any] | None:
+        while not self.conn.closed:
+            frame = await self.receive_frame()
             if frame is None:
                 continue
             if frame["type"] != "hello":
@@ -307,6 +316,7 @@ class Session:
                 )
                 continue
             return frame
+        return None
 
     async def send_welcome(self, hello: dict[str, Any]) -> None:
         core, viewer, settings = self.core, self.viewer, self.core.settings
@@ -343,9 +353,10 @@ class Session:
 
     async def report_presence(self, force: bool = False) -> None:
         # Heartbeats refresh the shared tracker a few times per timeout, not on every frame.
-        now = time.monotonic()
-        interval = self.core.settings.heartbeat_timeout_seconds / 3
-        if force or now - self.last_presence_report >= interval:
+        now = self.core.clock.now()
+        interval = timedelta(seconds=self.core.settings.heartbeat_timeout_seconds / 3)
+        last = self.last_presence_report
+        if force or last is None or now - last >= interval:
             self.last_presence_report = now
             await self.core.presence.client_heard(self.viewer.person_id, self.conn.key, self.active)
 
@@ -414,8 +425,9 @@ class Session:
 
     async def on_typing(self, frame: dict[str, Any]) -> None:
         conversation_id = _field(frame, "conversation_id", int)
-        now = time.monotonic()
-        if now - self.last_typing.get(conversation_id, 0.0) < TYPING_INTERVAL:
+        now = self.core.clock.now()
+        last = self.last_typing.get(conversation_id)
+        if last is not None and now - last < TYPING_INTERVAL:
             return
         self.last_typing[conversation_id] = now
         if len(self.last_typing) > 100:
