@@ -98,7 +98,14 @@ class Server:
     core: Core
     people: dict[str, int]
     clock: ManualClock
+    # In-process (ASGI) servers have no socket: HTTP goes straight into the application.
+    transport: httpx.AsyncBaseTransport | None = None
     sockets: list[Socket] = field(default_factory=list)
+
+    def http_client(self, **options: Any) -> httpx.AsyncClient:
+        """An HTTP client of this server (over its socket, or in process)."""
+        options.setdefault("timeout", SAFETY_SECONDS)
+        return httpx.AsyncClient(base_url=self.url, transport=self.transport, **options)
 
     async def client(self, username: str, password: str = PASSWORD) -> Client:
         client = Client(self, username)
@@ -148,7 +155,7 @@ class Client:
     def __init__(self, server: Server, username: str) -> None:
         self.server = server
         self.username = username
-        self.http = httpx.AsyncClient(base_url=server.url, follow_redirects=False, timeout=30)
+        self.http = server.http_client(follow_redirects=False)
         self.person_id = server.people.get(username, 0)
 
     async def login(self, password: str = PASSWORD) -> httpx.Response:
@@ -173,6 +180,7 @@ class Client:
         return await self.http.request(method, path, headers=headers, **kwargs)
 
     async def socket(self, hello: bool = True, **hello_fields: Any) -> Socket:
+        assert self.server.transport is None, "an in-process server has no sockets"
         ws = await websockets.connect(
             self.server.ws_url,
             additional_headers={"Cookie": self.cookie_header()},
@@ -407,14 +415,41 @@ async def databases(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[D
 
 
 @contextlib.asynccontextmanager
-async def running_server(databases: Databases, **overrides: Any) -> AsyncIterator[Server]:
+async def running_server(
+    databases: Databases, in_process: bool = False, **overrides: Any
+) -> AsyncIterator[Server]:
     """A server on a copy of the template; `database_url=` reopens an existing database
-    (a restart), which this server then does not drop."""
+    (a restart), which this server then does not drop. `in_process` serves HTTP without a
+    socket (no WebSockets, no access log): for tests where the wire is not the point."""
     clock = overrides.pop("clock", None) or ManualClock(now_to_the_second())
     database_url = overrides.pop("database_url", None)
     own = database_url is None
     if database_url is None:
         database_url = await databases.copy()
+    try:
+        if in_process:
+            settings = Settings(**{**TEST_SETTINGS, **overrides}, database_url=database_url)
+            app = create_app(settings, clock)
+            async with app.router.lifespan_context(app):
+                yield await _server(app, "http://liaison.test", httpx.ASGITransport(app=app))
+        else:
+            async with _uvicorn(database_url, clock, overrides) as server:
+                yield server
+    finally:
+        if own:
+            await databases.drop(database_url)
+
+
+async def _server(app: Any, url: str, transport: httpx.AsyncBaseTransport | None) -> Server:
+    core: Core = app.state.core
+    ws_url = url.replace("http", "ws", 1) + "/ws"
+    return Server(url, ws_url, core, await _people(core), core.clock, transport)  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def _uvicorn(
+    database_url: str, clock: ManualClock, overrides: dict[str, Any]
+) -> AsyncIterator[Server]:
     # Bound and listening before uvicorn starts: clients may connect at once (the kernel
     # holds them until uvicorn accepts), and no other process can take the port meanwhile.
     listener = socket.socket()
@@ -423,23 +458,16 @@ async def running_server(databases: Databases, **overrides: Any) -> AsyncIterato
     port = listener.getsockname()[1]
     settings = Settings(**{**TEST_SETTINGS, **overrides}, database_url=database_url, port=port)
     app = create_app(settings, clock)
-    core: Core = app.state.core
     server = uvicorn.Server(uvicorn.Config(app, ws="websockets-sansio", log_level="warning"))
     task = asyncio.create_task(server.serve(sockets=[listener]))
     try:
-        ready = asyncio.create_task(core.ready.wait())
+        ready = asyncio.create_task(app.state.core.ready.wait())
         await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
         if not ready.done():
             ready.cancel()
             task.result()
             raise RuntimeError("the test server stopped while starting")
-        yield Server(
-            f"http://127.0.0.1:{port}",
-            f"ws://127.0.0.1:{port}/ws",
-            core,
-            await _people(core),
-            clock,
-        )
+        yield await _server(app, f"http://127.0.0.1:{port}", None)
     finally:
         # uvicorn's own exit polls a flag every 0.1 s; shutting down directly saves that.
         with contextlib.suppress(Exception):
@@ -448,12 +476,24 @@ async def running_server(databases: Databases, **overrides: Any) -> AsyncIterato
         with contextlib.suppress(BaseException):
             await task
         listener.close()
-        if own:
-            await databases.drop(database_url)
 
 
 @pytest.fixture
 async def server(databases: Databases) -> AsyncIterator[Server]:
+    async with running_server(databases) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def app_server(databases: Databases) -> AsyncIterator[Server]:
+    """In process, no sockets: HTTP tests."""
+    async with running_server(databases, in_process=True) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+async def shared_server(databases: Databases) -> AsyncIterator[Server]:
+    """One server for a module's tests that change nothing another test would notice."""
     async with running_server(databases) as srv:
         yield srv
 

@@ -50,3 +50,20 @@ def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as error:
         Settings.from_env({name: value})
     assert "LIAISON_" in str(error.value)
+
+
+def test_passwords_are_hashed_with_production_cost_outside_the_tests() -> None:
+    """The tests lower argon2's cost to save minutes; a server never does."""
+    import argon2
+
+    settings = Settings.from_env({"LIAISON_PASSWORD_TIME_COST": "1"})
+    profile = argon2.profiles.RFC_9106_LOW_MEMORY
+    assert (
+        settings.password_time_cost,
+        settings.password_memory_kib,
+        settings.password_parallelism,
+    ) == (profile.time_cost, profile.memory_cost, profile.parallelism)
+    hashed = argon2.PasswordHasher(
+        settings.password_time_cost, settings.password_memory_kib, settings.password_parallelism
+    ).hash("long enough password")
+    assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$")

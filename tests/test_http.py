@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-import httpx
+import pytest
 from openpyxl import Workbook
 
 from tests.conftest import PASSWORD, Server
@@ -16,6 +16,12 @@ PNG = (
 )
 
 
+@pytest.fixture
+def server(app_server: Server) -> Server:
+    """HTTP only: these tests run the application in process, without a socket."""
+    return app_server
+
+
 async def test_login_sets_a_safe_session_cookie_and_logout_ends_it(server: Server) -> None:
     aino = await server.client("aino")
     me = await aino.api("GET", "/api/me")
@@ -23,7 +29,7 @@ async def test_login_sets_a_safe_session_cookie_and_logout_ends_it(server: Serve
     page = await aino.http.get("/login")
     assert page.status_code == 303  # already logged in
     # The cookie flags as sent by the server.
-    fresh = httpx.AsyncClient(base_url=server.url)
+    fresh = server.http_client()
     await fresh.get("/login")
     response = await fresh.post(
         "/login",
@@ -43,7 +49,7 @@ async def test_login_sets_a_safe_session_cookie_and_logout_ends_it(server: Serve
 
 async def test_wrong_password_and_unknown_user_look_the_same(server: Server) -> None:
     for username, password in (("aino", "wrong-password"), ("nobody", PASSWORD)):
-        client = httpx.AsyncClient(base_url=server.url)
+        client = server.http_client()
         await client.get("/login")
         response = await client.post(
             "/login",
@@ -59,7 +65,7 @@ async def test_wrong_password_and_unknown_user_look_the_same(server: Server) -> 
 
 
 async def test_forms_and_api_need_the_csrf_token(server: Server) -> None:
-    client = httpx.AsyncClient(base_url=server.url)
+    client = server.http_client()
     await client.get("/login")
     response = await client.post("/login", data={"username": "aino", "password": PASSWORD})
     assert response.status_code == 403
@@ -78,7 +84,7 @@ async def test_forms_and_api_need_the_csrf_token(server: Server) -> None:
 
 
 async def test_pages_need_a_login(server: Server) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with server.http_client() as client:
         for path in ("/", "/me", "/admin", f"/people/{server.people['aino']}"):
             response = await client.get(path)
             assert response.status_code == 303 and response.headers["location"].startswith("/login")
@@ -169,7 +175,7 @@ async def test_photo_upload_and_fallback(server: Server) -> None:
 
 
 async def test_openapi_document_lists_the_endpoints(server: Server) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with server.http_client() as client:
         document = (await client.get("/api/openapi.json")).json()
     assert document["openapi"].startswith("3.")
     for path in ("/api/people", "/api/conversations", "/api/admin/import", "/api/me/presence"):

@@ -47,7 +47,8 @@ async def conversation_of(server: Server) -> tuple[Socket, int]:
         ('{"type": "heartbeat", "active": "yes"}', "bad_field"),
     ],
 )
-async def test_malformed_frames(server: Server, frame: str, code: str) -> None:
+async def test_malformed_frames(shared_server: Server, frame: str, code: str) -> None:
+    server = shared_server  # nothing here changes what later tests see
     sock = await (await server.client("aino")).socket()
     await sock.send(frame)
     error = await sock.expect("error")
@@ -56,7 +57,8 @@ async def test_malformed_frames(server: Server, frame: str, code: str) -> None:
     await still_up(sock)
 
 
-async def test_bodies_that_are_not_messages(server: Server) -> None:
+async def test_bodies_that_are_not_messages(shared_server: Server) -> None:
+    server = shared_server  # nothing here changes what later tests see
     sock, conversation_id = await conversation_of(server)
     for body, code in [
         (None, "bad_field"),
@@ -78,7 +80,8 @@ async def test_bodies_that_are_not_messages(server: Server) -> None:
     await still_up(sock)
 
 
-async def test_errors_echo_the_request_reference(server: Server) -> None:
+async def test_errors_echo_the_request_reference(shared_server: Server) -> None:
+    server = shared_server  # nothing here changes what later tests see
     sock = await (await server.client("aino")).socket()
     await sock.send({"type": "nope", "ref": "r-17"})
     error = await sock.expect("error")
@@ -108,14 +111,16 @@ async def test_a_frame_over_the_size_limit(server_factory: object) -> None:
         await still_up(sock)
 
 
-async def test_binary_frames_are_refused(server: Server) -> None:
+async def test_binary_frames_are_refused(shared_server: Server) -> None:
+    server = shared_server  # nothing here changes what later tests see
     sock = await (await server.client("aino")).socket()
     await sock.send(b"\x00\x01binary")
     assert (await sock.expect("error"))["code"] == "bad_frame"
     await still_up(sock)
 
 
-async def test_frames_before_hello_are_refused_until_hello(server: Server) -> None:
+async def test_frames_before_hello_are_refused_until_hello(shared_server: Server) -> None:
+    server = shared_server  # nothing here changes what later tests see
     aino = await server.client("aino")
     sock = await aino.socket(hello=False)
     await sock.send({"type": "heartbeat"})
@@ -127,7 +132,8 @@ async def test_frames_before_hello_are_refused_until_hello(server: Server) -> No
     assert welcome["v"] == 1
 
 
-async def test_unsupported_protocol_version_closes(server: Server) -> None:
+async def test_unsupported_protocol_version_closes(shared_server: Server) -> None:
+    server = shared_server  # nothing here changes what later tests see
     sock = await (await server.client("aino")).socket(hello=False)
     await sock.send({"type": "hello", "v": 99})
     assert await sock.closed() == 4012
@@ -146,14 +152,16 @@ async def test_a_flooding_client_is_throttled_then_disconnected(server_factory: 
         assert any(f.get("code") == "rate_limited" for f in sock.seen)
 
 
-async def test_without_a_session_the_socket_is_closed_4001(server: Server) -> None:
+async def test_without_a_session_the_socket_is_closed_4001(shared_server: Server) -> None:
+    server = shared_server  # nothing here changes what later tests see
     ws = await websockets.connect(server.ws_url, origin=websockets.Origin(server.url))
     with pytest.raises(websockets.ConnectionClosed):
         await asyncio.wait_for(ws.recv(), 5)
     assert ws.close_code == 4001
 
 
-async def test_a_foreign_origin_is_closed_4003(server: Server) -> None:
+async def test_a_foreign_origin_is_closed_4003(shared_server: Server) -> None:
+    server = shared_server  # nothing here changes what later tests see
     aino = await server.client("aino")
     ws = await websockets.connect(
         server.ws_url,
@@ -217,7 +225,8 @@ async def test_welcome_is_always_the_first_frame(server: Server) -> None:
     await asyncio.gather(churn(), hellos())
 
 
-async def test_hello_with_a_bad_active_flag_is_refused(server: Server) -> None:
+async def test_hello_with_a_bad_active_flag_is_refused(shared_server: Server) -> None:
+    server = shared_server  # nothing here changes what later tests see
     sock = await (await server.client("aino")).socket(hello=False)
     await sock.send({"type": "hello", "v": 1, "active": "no"})
     assert (await sock.expect("error"))["code"] == "bad_field"
