@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -154,21 +154,24 @@ def history(
             continue
         following = day_start(first + timedelta(days=n + 1), zone)
         # Hours of real (UTC) time, so a DST day has 23 or 25 of them.
-        hour = midnight.astimezone(ZoneInfo("UTC"))
+        hour = midnight.astimezone(UTC)
         while hour < following:
             starts.append(hour.astimezone(zone))
             hour += timedelta(hours=1)
-    grouped: dict[datetime, list[Leg]] = {s: [] for s in starts}
+    # Keyed by the UTC instant: the two 03:00 starts of the 25-hour day are one wall time,
+    # and aware datetimes in the same zone compare (and hash) by wall time, ignoring fold.
+    grouped: dict[datetime, list[Leg]] = {s.astimezone(UTC): [] for s in starts}
     for leg in legs:
         local = leg.entered_at.astimezone(zone)
         key = day_start(local.date(), zone) if by == "day" else _hour_start(local)
-        if key in grouped:
-            grouped[key].append(leg)
-    return [Bucket(start, figures(grouped[start])) for start in starts]
+        bucket = grouped.get(key.astimezone(UTC))
+        if bucket is not None:
+            bucket.append(leg)
+    return [Bucket(start, figures(grouped[start.astimezone(UTC)])) for start in starts]
 
 
 def _hour_start(local: datetime) -> datetime:
-    utc = local.astimezone(ZoneInfo("UTC"))
+    utc = local.astimezone(UTC)
     return utc.replace(minute=0, second=0, microsecond=0).astimezone(local.tzinfo)
 
 

@@ -187,7 +187,8 @@ def validate_phone_hours(value: Any) -> list[dict[str, Any]]:
 
 
 def _is_hhmm(value: Any) -> bool:
-    if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
+    # ASCII only: str.isdigit() also accepts full-width and superscript digits.
+    if not isinstance(value, str) or not value.isascii() or len(value) != 5 or value[2] != ":":
         return False
     hh, mm = value[:2], value[3:]
     return hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60
