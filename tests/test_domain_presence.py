@@ -44,10 +44,10 @@ def test_a_client_counts_until_its_heartbeat_timeout_and_not_at_it() -> None:
     t = tracker()
     t.heard(PERSON, "tab", True, T0)
     assert t.is_online(PERSON, at(TIMEOUT - TINY))
-    assert t.expire(at(TIMEOUT - TINY)) == set()
+    assert t.expire(at(TIMEOUT - TINY)).people == set()
     assert t.people() == [PERSON]
     assert not t.is_online(PERSON, at(TIMEOUT))
-    assert t.expire(at(TIMEOUT)) == {PERSON}
+    assert t.expire(at(TIMEOUT)).people == {PERSON}
     assert t.people() == []
 
 
@@ -56,7 +56,7 @@ def test_every_heartbeat_restarts_the_timeout() -> None:
     t.heard(PERSON, "tab", True, T0)
     t.heard(PERSON, "tab", True, at(20))
     assert t.is_online(PERSON, at(20 + TIMEOUT - TINY))
-    assert t.expire(at(TIMEOUT + 10)) == set()
+    assert t.expire(at(TIMEOUT + 10)).people == set()
     assert not t.is_online(PERSON, at(20 + TIMEOUT))
 
 
@@ -65,9 +65,9 @@ def test_a_closed_client_counts_during_the_grace_period_only() -> None:
     t.heard(PERSON, "tab", True, T0)
     t.gone(PERSON, "tab", at(10))
     assert t.is_online(PERSON, at(10 + GRACE - TINY))
-    assert t.expire(at(10 + GRACE - TINY)) == set()
+    assert t.expire(at(10 + GRACE - TINY)).people == set()
     assert not t.is_online(PERSON, at(10 + GRACE))
-    assert t.expire(at(10 + GRACE)) == {PERSON}
+    assert t.expire(at(10 + GRACE)).people == {PERSON}
     assert t.people() == []
 
 
@@ -78,7 +78,7 @@ def test_a_closed_client_also_needs_a_recent_report() -> None:
     t.gone(PERSON, "tab", at(TIMEOUT - 1))
     assert t.is_online(PERSON, at(TIMEOUT - TINY))
     assert not t.is_online(PERSON, at(TIMEOUT))
-    assert t.expire(at(TIMEOUT)) == {PERSON}
+    assert t.expire(at(TIMEOUT)).people == {PERSON}
 
 
 def test_a_reload_never_goes_offline() -> None:
@@ -89,9 +89,9 @@ def test_a_reload_never_goes_offline() -> None:
     for second in (1, 2, 1 + GRACE, 20):
         assert t.is_online(PERSON, at(second)), second
     # The old socket's report goes; the person's status may have changed, and is still online.
-    assert t.expire(at(1 + GRACE)) == {PERSON}
+    assert t.expire(at(1 + GRACE)).people == {PERSON}
     assert t.is_online(PERSON, at(1 + GRACE))
-    assert t.expire(at(20)) == set()
+    assert t.expire(at(20)).people == set()
 
 
 def test_a_client_heard_again_after_closing_counts_again() -> None:
@@ -118,10 +118,10 @@ def test_expire_reports_exactly_the_people_who_lost_a_client() -> None:
     t.heard(OTHER, "a", True, at(25))  # lives
     t.heard(THIRD, "a", True, T0)  # dies
     t.heard(THIRD, "b", False, at(25))  # lives
-    assert t.expire(at(TIMEOUT)) == {PERSON, THIRD}
+    assert t.expire(at(TIMEOUT)).people == {PERSON, THIRD}
     assert sorted(t.people()) == [OTHER, THIRD]
     assert t.is_online(THIRD, at(TIMEOUT)) and t.is_idle(THIRD, at(TIMEOUT))
-    assert t.expire(at(TIMEOUT)) == set()
+    assert t.expire(at(TIMEOUT)).people == set()
 
 
 def test_people_are_independent() -> None:
@@ -383,3 +383,51 @@ def slot(**fields: Any) -> list[Any]:
 def test_bad_phone_hours_are_refused_with_a_clear_reason(value: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         validate_phone_hours(value)
+
+
+# --- deadlines: when the server must look again -------------------------------------------
+
+
+def test_the_next_deadline_is_the_earliest_moment_a_report_may_stop_counting() -> None:
+    t = tracker()
+    assert t.next_deadline() is None
+    t.heard(PERSON, "tab", True, T0)
+    assert t.next_deadline() == at(TIMEOUT)
+    t.gone(PERSON, "tab", at(10))
+    # The grace period ends before the heartbeat timeout: that comes first.
+    assert t.next_deadline() == at(10 + GRACE)
+    assert t.expire(at(10 + GRACE)).people == {PERSON}
+    # What is left is the stale timeout entry: due, but it changes nothing.
+    assert t.next_deadline() == at(TIMEOUT)
+    assert t.expire(at(TIMEOUT)).people == set()
+    assert t.next_deadline() is None
+
+
+def test_a_heartbeat_moves_the_deadline_without_searching() -> None:
+    t = tracker()
+    t.heard(PERSON, "tab", True, T0)
+    t.heard(PERSON, "tab", True, at(10))
+    # The first deadline still comes, finds the report renewed, and moves on.
+    assert t.next_deadline() == at(TIMEOUT)
+    assert t.expire(at(TIMEOUT)).people == set()
+    assert t.next_deadline() == at(10 + TIMEOUT)
+
+
+def test_a_silent_client_is_named_with_its_last_heard_time_and_a_closed_one_is_not() -> None:
+    t = tracker()
+    t.heard(PERSON, "silent", True, T0)
+    t.heard(OTHER, "closed", True, T0)
+    t.gone(OTHER, "closed", at(1))
+    expired = t.expire(at(TIMEOUT))
+    assert expired.people == {PERSON, OTHER}
+    assert expired.silent == [(PERSON, "silent", T0)]
+
+
+def test_a_report_stamped_a_little_in_the_past_still_expires_on_time() -> None:
+    """Another node's clock may lag: its report's deadline goes into its place in line."""
+    t = tracker()
+    t.heard(PERSON, "here", True, at(10))
+    t.heard(OTHER, "there", True, at(4))  # stamped 6 s behind
+    assert t.next_deadline() == at(4 + TIMEOUT)
+    assert t.expire(at(4 + TIMEOUT)).people == {OTHER}
+    assert t.next_deadline() == at(10 + TIMEOUT)

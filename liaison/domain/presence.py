@@ -63,7 +63,7 @@ class PresenceTracker:
     def heard(self, person_id: int, client_key: str, active: bool, now: datetime) -> None:
         """A client connected, sent a heartbeat or changed between active and idle."""
         self._clients.setdefault(person_id, {})[client_key] = ClientReport(active, now)
-        self._silence.append((now + self.heartbeat_timeout, person_id, client_key))
+        _push(self._silence, (now + self.heartbeat_timeout, person_id, client_key))
 
     def gone(self, person_id: int, client_key: str, now: datetime) -> bool:
         """A client closed; False when its report had already expired (it fell silent)."""
@@ -71,7 +71,7 @@ class PresenceTracker:
         if report is None:
             return False
         report.gone_at = now
-        self._grace.append((now + self.offline_grace, person_id, client_key))
+        _push(self._grace, (now + self.offline_grace, person_id, client_key))
         return True
 
     def _counts(self, r: ClientReport, now: datetime) -> bool:
@@ -124,6 +124,18 @@ class PresenceTracker:
 
     def people(self) -> list[int]:
         return list(self._clients)
+
+
+def _push(queue: deque[tuple[datetime, int, str]], entry: tuple[datetime, int, str]) -> None:
+    """Appends in deadline order. Times normally only grow; one stamped by another node's
+    clock may be a little behind, and goes in from the right, a step or two."""
+    if not queue or queue[-1][0] <= entry[0]:
+        queue.append(entry)
+        return
+    index = len(queue) - 1
+    while index > 0 and queue[index - 1][0] > entry[0]:
+        index -= 1
+    queue.insert(index, entry)
 
 
 @dataclass(slots=True)
