@@ -82,6 +82,8 @@ class Settings:
     max_frame_bytes: int = 65536
     max_photo_bytes: int = 2 * 1024 * 1024
     max_group_members: int = 12
+    # People a connection may name in `watch` (besides itself and its conversations).
+    max_watch: int = 1000
     rate_per_second: float = 10.0
     rate_burst: int = 40
     flood_disconnect_after: int = 50
@@ -156,6 +158,7 @@ class Settings:
             max_frame_bytes=_int(e, "LIAISON_MAX_FRAME_BYTES", base.max_frame_bytes, 1024),
             max_photo_bytes=_int(e, "LIAISON_MAX_PHOTO_BYTES", base.max_photo_bytes, 1024),
             max_group_members=_int(e, "LIAISON_MAX_GROUP_MEMBERS", base.max_group_members, 3),
+            max_watch=_int(e, "LIAISON_MAX_WATCH", base.max_watch, 10),
             rate_per_second=_float(e, "LIAISON_RATE_PER_SECOND", base.rate_per_second),
             rate_burst=_int(e, "LIAISON_RATE_BURST", base.rate_burst, 1),
             flood_disconnect_after=_int(

@@ -258,7 +258,7 @@ async def test_logging_out_closes_that_sessions_sockets_only(server: Server) -> 
 async def test_frames_other_than_heartbeats_keep_presence_alive(server: Server) -> None:
     """A client busy with other frames sends no heartbeats for 100 s (over three heartbeat
     timeouts) and stays online."""
-    watcher = await (await server.client("aino")).socket()
+    watcher = await (await server.client("aino")).socket(watch=[server.people["bertil"]])
     busy = await (await server.client("bertil")).socket()
     busy.mute()  # no settle heartbeats: only the frames below
     await watcher.expect("presence", person_id=server.people["bertil"], status="available")

@@ -261,6 +261,8 @@ class ChatService:
             )[0]
         # Unread counts are per member: each client derives its own from the members list.
         shared = {k: v for k, v in summary.items() if k not in ("unread", "last_read_seq")}
+        # Members see each other's presence from now on, on every node.
+        await self.hub.publish({"k": "partners", "m": members})
         await self.hub.send(members, {"type": "conversation", "conversation": shared})
         return summary if viewer_id in members else shared
 

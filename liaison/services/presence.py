@@ -89,7 +89,10 @@ class PresenceService:
                 self._settings.setdefault(person_id, domain.PresenceSettings())
         now = self.clock.now()
         for person_id, s in self._settings.items():
-            self._views[person_id] = self._compute(person_id, now)
+            self._views[person_id] = {
+                **self._compute(person_id, now),
+                "changed_at": now.isoformat(),
+            }
             self._track_dnd(person_id, s)
 
     async def reload_people(self) -> None:
@@ -100,7 +103,7 @@ class PresenceService:
         for person_id in ids:
             if person_id not in self._views:
                 self._settings.setdefault(person_id, domain.PresenceSettings())
-                self._views[person_id] = self._compute(person_id, now)
+                self._views[person_id] = self._stamped(person_id, now)
 
     # ------------------------------------------------------------ time
 
@@ -149,10 +152,19 @@ class PresenceService:
     # ------------------------------------------------------------ reading
 
     def view(self, person_id: int) -> dict[str, Any]:
-        return self._views.get(person_id) or self._compute(person_id, self.clock.now())
+        view = self._views.get(person_id)
+        if view is None:
+            # Someone this node has not computed yet (imported by another process).
+            view = self._views[person_id] = self._stamped(person_id, self.clock.now())
+        return view
 
-    def snapshot(self) -> list[dict[str, Any]]:
-        return list(self._views.values())
+    def views(self, people: set[int], since: datetime | None = None) -> list[dict[str, Any]]:
+        """The views of these people (only those that changed at or after `since`); ids of
+        nobody in the directory are left out."""
+        views = [self.view(p) for p in sorted(people) if p in self._settings]
+        if since is None:
+            return views
+        return [v for v in views if datetime.fromisoformat(v["changed_at"]) >= since]
 
     def settings_of(self, person_id: int) -> domain.PresenceSettings:
         return self._settings.get(person_id) or domain.PresenceSettings()
@@ -168,15 +180,23 @@ class PresenceService:
         today = now.astimezone(self.zone).date()
         return domain.presence_view(person_id, s, status, last_seen, today)
 
+    def _stamped(self, person_id: int, now: datetime) -> dict[str, Any]:
+        """A view as first computed, marked as changed now."""
+        return {**self._compute(person_id, now), "changed_at": now.isoformat()}
+
     def _refresh(self, people: set[int] | list[int], now: datetime) -> None:
         for person_id in people:
             view = self._compute(person_id, now)
-            if view != self._views.get(person_id):
-                self._views[person_id] = view
-                # Every node computes the same view from the same bus; each tells its own clients.
-                self.hub.deliver_local(None, encode({"type": "presence", **view}))
-                for listener in self.listeners:
-                    listener(person_id, view)
+            old = self._views.get(person_id)
+            if old is not None and all(old[k] == v for k, v in view.items()):
+                continue
+            view["changed_at"] = now.isoformat()
+            self._views[person_id] = view
+            # Every node computes the same view from the same bus; each tells those of its
+            # own connections that show this person, and nobody else.
+            self.hub.deliver_watchers(person_id, encode({"type": "presence", **view}))
+            for listener in self.listeners:
+                listener(person_id, view)
 
     # ------------------------------------------------------------ clients
 
@@ -261,7 +281,7 @@ class PresenceService:
         async with self.db.begin() as db:
             await repo.save_presence_settings(db, person_id, s)
         await self.hub.publish({"k": "settings", "p": person_id, "s": _settings_to_json(s)})
-        return self._compute(person_id, now, s)
+        return {**self._compute(person_id, now, s), "changed_at": now.isoformat()}
 
     async def set_busy(self, person_id: int, busy: bool) -> None:
         """For consultations: busy while a person has one open."""

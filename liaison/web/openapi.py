@@ -215,6 +215,10 @@ PRESENCE_VIEW = obj(
         "last_seen": nullable(
             string("When last connected; only while status is offline", format="date-time")
         ),
+        "changed_at": string(
+            "When this view last changed (a cursor for catching up, docs/protocol.md)",
+            format="date-time",
+        ),
     },
     description="The presence of one person, as every viewer sees it.",
 )

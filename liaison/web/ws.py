@@ -80,6 +80,9 @@ class SocketConnection:
         self.session = session
         self.key = secrets.token_hex(8)
         self.topics: set[str] = set()
+        self.named: set[int] = set()
+        self.partners: set[int] = set()
+        self.watching: set[int] = set()
         self.outbox: asyncio.Queue[object] = asyncio.Queue(maxsize=outbox_size)
         self.closed = False
         # Frames for this connection that happen while its welcome is being built wait here,
@@ -136,6 +139,28 @@ def _echoable(value: object) -> bool:
     return isinstance(value, str | int) and not isinstance(value, bool)
 
 
+def _people(value: object, limit: int) -> set[int]:
+    if not isinstance(value, list) or not all(
+        isinstance(p, int) and not isinstance(p, bool) and 0 < p < 2**63 for p in value
+    ):
+        raise FrameError("bad_field", "people must be a list of person ids")
+    if len(value) > limit:
+        raise FrameError("too_many", f"at most {limit} people can be watched at once")
+    return set(value)
+
+
+def _time(value: object) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise FrameError("bad_field", "a time must be ISO 8601 with a time zone")
+    return parsed
+
+
 def _field(frame: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
     if name not in frame:
         raise FrameError("bad_field", f"field {name!r} is required")
@@ -178,6 +203,8 @@ class Session:
             "callback_update": self.on_callback_update,
             "load_subscribe": self.on_load_subscribe,
             "load_unsubscribe": self.on_load_unsubscribe,
+            "watch": self.on_watch,
+            "presence_sync": self.on_presence_sync,
         }
 
     def reply(self, frame: dict[str, Any]) -> None:
@@ -306,6 +333,12 @@ class Session:
             if not isinstance(frame.get("active", True), bool):
                 self.error("bad_field", "field 'active' must be true or false", frame)
                 continue
+            try:
+                self.conn.named = _people(frame.get("watch", []), self.core.settings.max_watch)
+                _time(frame.get("presence_since"))
+            except FrameError as e:
+                self.error(e.code, e.reason, frame)
+                continue
             resume = frame.get("resume", {})
             if not isinstance(resume, dict) or not all(
                 k.isdigit() and isinstance(v, int) and not isinstance(v, bool)
@@ -324,6 +357,10 @@ class Session:
         missed, truncated = await core.chat.missed(viewer.person_id, cursors)
         async with core.db() as db:
             me = await repo.get_person(db, viewer.person_id)
+        conversations = await core.chat.summaries(viewer.person_id)
+        partners = {m["person_id"] for c in conversations for m in c["members"]}
+        self.core.hub.add_partners(self.conn, partners)
+        since = _time(hello.get("presence_since"))
         self.conn.start(
             encode(
                 {
@@ -342,8 +379,9 @@ class Session:
                         "max_message_chars": settings.max_message_chars,
                         "max_frame_bytes": settings.max_frame_bytes,
                     },
-                    "presence": core.presence.snapshot(),
-                    "conversations": await core.chat.summaries(viewer.person_id),
+                    "presence": core.presence.views(self.conn.watching, since),
+                    "presence_at": core.clock.now().isoformat(),
+                    "conversations": conversations,
                     "missed": missed,
                     "truncated": truncated,
                     **(await self.ring_snapshot()),
@@ -433,6 +471,25 @@ class Session:
         if len(self.last_typing) > 100:
             self.last_typing = {conversation_id: now}
         await self.core.chat.typing(self.viewer.person_id, conversation_id)
+
+    async def on_watch(self, frame: dict[str, Any]) -> dict[str, Any]:
+        named = _people(frame.get("people"), self.core.settings.max_watch)
+        added = self.core.hub.watch(self.conn, named)
+        return {
+            "type": "presence_views",
+            "presence": self.core.presence.views(added),
+            "presence_at": self.core.clock.now().isoformat(),
+        }
+
+    async def on_presence_sync(self, frame: dict[str, Any]) -> dict[str, Any]:
+        since = _time(frame.get("since"))
+        if since is None:
+            raise FrameError("bad_field", "field 'since' is required")
+        return {
+            "type": "presence_views",
+            "presence": self.core.presence.views(self.conn.watching, since),
+            "presence_at": self.core.clock.now().isoformat(),
+        }
 
     async def on_set_presence(self, frame: dict[str, Any]) -> dict[str, Any]:
         changes = {k: v for k, v in frame.items() if k not in ("type", "ref")}

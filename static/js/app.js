@@ -16,6 +16,7 @@ const state = {
   openId: null,
   typing: new Map(), // conversation id -> Map(person id -> timeout)
   searchResults: [],
+  shownPerson: null, // the person whose card is open
 };
 
 const socket = new LiaisonSocket(() => {
@@ -25,7 +26,20 @@ const socket = new LiaisonSocket(() => {
     if (seqs.length) cursors[id] = Math.max(...seqs);
   }
   return cursors;
-});
+}, watchedPeople);
+
+// Presence comes only for the people this page shows (and for the members of one's
+// conversations, which the server adds itself): the search results and the open person.
+function watchedPeople() {
+  const ids = new Set(state.searchResults.map((p) => p.id));
+  if (state.shownPerson) ids.add(state.shownPerson);
+  return [...ids].slice(0, 1000);
+}
+
+function sendWatch() {
+  // Before the welcome, the hello carries the same list.
+  if (socket.welcomed) socket.raw({ type: "watch", people: watchedPeople() });
+}
 
 // ------------------------------------------------------------------ helpers
 
@@ -158,6 +172,7 @@ async function runSearch() {
     if (!state.presence.has(p.id)) state.presence.set(p.id, p.presence);
   }
   state.searchResults = data.people;
+  sendWatch();
   renderPeople();
 }
 
@@ -198,6 +213,8 @@ function renderPeople() {
 function showPerson(personId) {
   const p = state.people.get(personId);
   if (!p) return;
+  state.shownPerson = personId;
+  sendWatch();
   const view = state.presence.get(personId);
   const hours = (view?.phone_hours || []).map((h) => `${labels.weekdays[h.day]} ${h.start}–${h.end}`);
   const body = el(
@@ -570,6 +587,13 @@ socket.addEventListener("frame", async (event) => {
     case "presence_set":
       state.presence.set(f.presence.person_id, f.presence);
       updatePresenceViews(f.presence.person_id);
+      break;
+    case "presence_views":
+      for (const view of f.presence) {
+        state.presence.set(view.person_id, view);
+        updatePresenceViews(view.person_id);
+      }
+      if ($("filter-online").checked) renderPeople();
       break;
     case "message":
     case "ack": {

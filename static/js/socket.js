@@ -4,9 +4,10 @@ const CLOSE_NOT_AUTHENTICATED = 4001;
 const CLOSE_ACCOUNT_DISABLED = 4009;
 
 export class LiaisonSocket extends EventTarget {
-  constructor(cursorsFn) {
+  constructor(cursorsFn, watchFn = () => []) {
     super();
     this.cursorsFn = cursorsFn; // () => {conversationId: lastSeq}
+    this.watchFn = watchFn; // () => [person ids shown], whose presence the server should send
     this.ws = null;
     this.config = { heartbeat_interval: 10, idle_away_seconds: 600 };
     this.pending = new Map(); // client id -> send frame, until acknowledged
@@ -34,8 +35,10 @@ export class LiaisonSocket extends EventTarget {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${scheme}//${location.host}/ws`);
     this.ws = ws;
+    this.welcomed = false; // frames other than hello wait for the welcome
     ws.addEventListener("open", () => {
-      ws.send(JSON.stringify({ type: "hello", v: 1, active: this.active, resume: this.cursorsFn() }));
+      const hello = { type: "hello", v: 1, active: this.active, resume: this.cursorsFn(), watch: this.watchFn() };
+      ws.send(JSON.stringify(hello));
     });
     ws.addEventListener("message", (event) => this.onFrame(JSON.parse(event.data)));
     ws.addEventListener("close", (event) => this.onClose(event));
@@ -43,6 +46,7 @@ export class LiaisonSocket extends EventTarget {
 
   onFrame(frame) {
     if (frame.type === "welcome") {
+      this.welcomed = true;
       this.attempt = 0;
       this.config = frame.config;
       this.startHeartbeat();
