@@ -48,7 +48,7 @@ class Hub:
         self._local: dict[int, dict[str, LiveConnection]] = {}
         # person id -> this node's connections that show that person's presence
         self._watchers: dict[int, set[LiveConnection]] = {}
-        self._handlers: dict[str, BusHandler] = {"partners": self._on_partners}
+        self._handlers: dict[str, BusHandler] = {}
 
     def on(self, kind: str, handler: BusHandler) -> None:
         self._handlers[kind] = handler
@@ -101,12 +101,11 @@ class Hub:
         connection.partners |= people
         return self.watch(connection)
 
-    async def _on_partners(self, message: dict[str, Any]) -> None:
-        """New members of a conversation: its members' connections on this node watch them."""
-        members = {int(p) for p in message["m"]}
+    def watch_each_other(self, members: frozenset[int]) -> None:
+        """Members of one conversation: their connections on this node watch each other."""
         for person_id in members:
             for conn in self.connections_of(person_id):
-                self.add_partners(conn, members)
+                self.add_partners(conn, set(members))
 
     def _set_watching(self, connection: LiveConnection, people: set[int]) -> set[int]:
         added = people - connection.watching
