@@ -221,8 +221,8 @@ class PresenceService:
             # A client that fell silent was last seen when last heard, not when it closed.
             if self.tracker.gone(person_id, key, at):
                 self._last_seen(person_id, at)
-        else:
-            self.tracker.heard(person_id, key, bool(message.get("a")), at)
+        elif self.tracker.heard(person_id, key, bool(message.get("a")), at):
+            return  # a heartbeat that changes nothing: no view to recompute
         self._settings.setdefault(person_id, domain.PresenceSettings())
         self._refresh([person_id], self.clock.now())
 
