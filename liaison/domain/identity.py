@@ -99,18 +99,21 @@ class InvalidIdentityCode(ValueError):
 #
 # Every character of a text maps to one "skeleton" character, so positions in the
 # skeleton are positions in the text: a digit "0"-"9", an upper-case letter "A"-"Z",
-# "+", "-", a separator " " (whitespace and invisible characters, which may sit
-# inside a code) or "#" (anything else, which ends a code).
+# "+", "-", a separator, which may sit inside a code (" " for whitespace, "_" for an
+# invisible character), or "#" (anything else, which ends a code).
 
-_SEPARATOR = " "
+_SPACE = " "
+_INVISIBLE = "_"
+_SEPARATORS = _SPACE + _INVISIBLE
 _OTHER = "#"
 # Dash punctuation (Unicode category Pd: hyphen, non-breaking hyphen, en and em dash,
 # figure dash, full-width hyphen-minus...) plus the minus signs that are not Pd.
-_EXTRA_DASHES = frozenset("\u2212\u2043\u02d7\u2796\u207b\u208b\ufe62")
+_EXTRA_DASHES = frozenset("\u2212\u2043\u02d7\u2796\u207b\u208b")
 _EXTRA_PLUSES = frozenset("\u2795")
 # Invisible letters (category Lo) that some editors and attackers use as blanks.
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
-_SEPARATOR_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Mn", "Me"})
+_SPACE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc"})
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
 
 
 def _skeleton_of(ch: str) -> str:
@@ -127,9 +130,12 @@ def _skeleton_of(ch: str) -> str:
         if folded in "+-":
             return folded
         if folded.isspace():
-            return _SEPARATOR
-    if ch.isspace() or ch in _BLANK_LETTERS or unicodedata.category(ch) in _SEPARATOR_CATEGORIES:
-        return _SEPARATOR
+            return _SPACE
+    category = unicodedata.category(ch)
+    if ch.isspace() or category in _SPACE_CATEGORIES:
+        return _SPACE
+    if ch in _BLANK_LETTERS or category in _INVISIBLE_CATEGORIES:
+        return _INVISIBLE
     return _OTHER
 
 
@@ -212,7 +218,7 @@ def normalise_identity_code(text: str) -> str:
     return "".join(
         original if s == _OTHER else s
         for original, s in zip(text, skeleton, strict=True)
-        if s != _SEPARATOR
+        if s not in _SEPARATORS
     )
 
 
@@ -268,7 +274,7 @@ def pseudonymise(code: str, secret: bytes) -> str:
 # Separator characters allowed between two characters of a code ("010190 - 123M" has
 # one on each side of the dash; a run of more is taken as the end of the code).
 MAX_GAP = 3
-_GAP = f"{_SEPARATOR}{{0,{MAX_GAP}}}"
+_GAP = f"[{_SEPARATORS}]{{0,{MAX_GAP}}}"
 # Date, century sign, individual number; the check character is judged in code.
 _CORE = re.compile(
     rf"(?<![0-9])[0-9](?:{_GAP}[0-9]){{5}}{_GAP}[-+A-FU-Y](?:{_GAP}[0-9]){{3}}", re.ASCII
@@ -292,7 +298,7 @@ def _next_solid(skeleton: str, index: int) -> tuple[int, str]:
     """The first non-separator at or after index within the gap: (position, character);
     (-1, "") when there is none (a longer run of separators, or the end)."""
     for position in range(index, min(index + MAX_GAP + 1, len(skeleton))):
-        if skeleton[position] != _SEPARATOR:
+        if skeleton[position] not in _SEPARATORS:
             return position, skeleton[position]
     return -1, ""
 
@@ -300,7 +306,7 @@ def _next_solid(skeleton: str, index: int) -> tuple[int, str]:
 def _digit_before(skeleton: str, index: int) -> bool:
     """Whether a digit comes before index, separators within the gap skipped."""
     for position in range(index - 1, max(index - MAX_GAP - 2, -1), -1):
-        if skeleton[position] != _SEPARATOR:
+        if skeleton[position] not in _SEPARATORS:
             return skeleton[position].isdigit()
     return False
 
@@ -314,12 +320,20 @@ def _judge(skeleton: str, m: re.Match[str]) -> tuple[int, str, bool] | None:
     apart from other digits, separators skipped, so that number groups such as
     "110 500 - 120 000" are not taken for one.
     """
-    core = m.group(0).replace(_SEPARATOR, "")
+    typed = m.group(0)
+    core = "".join(ch for ch in typed if ch not in _SEPARATORS)
     ddmmyy, sign, individual = core[:6], core[6], core[7:]
     if _date_fault(ddmmyy, sign, individual) is not None:
         return None
     right = check_character(ddmmyy + individual)
     position, check = _next_solid(skeleton, m.end())
+    # Spaces may split the date or the number after the sign, not both: that is how
+    # amounts are written ("211 285 - 5 894 €"), not codes.
+    date_part, _, number_part = re.split(r"([-+A-Z])", typed, maxsplit=1)
+    if check.isdigit():
+        number_part += skeleton[m.end() : position + 1]
+    if _SPACE in date_part.strip(_SEPARATORS) and _SPACE in number_part.strip(_SEPARATORS):
+        return None
     after = skeleton[position + 1] if 0 <= position < len(skeleton) - 1 else ""
     if check == right and not (check.isdigit() and after.isdigit()):
         return position + 1, core + check, True
