@@ -25,6 +25,7 @@ from liaison.web.security import (
     Viewer,
     check_csrf,
     core_of,
+    safe_next,
     set_cookie,
     viewer_of,
 )
@@ -42,19 +43,6 @@ async def form_with_csrf(request: Request) -> FormData:
     token = form.get("csrf_token")
     check_csrf(request, token if isinstance(token, str) else None)
     return form
-
-
-def safe_next(value: str | None) -> str:
-    # Only local paths: an open redirect would help phishing. A path holding an identity
-    # code is not echoed into the page or the redirect (docs/consultations.md).
-    if (
-        value
-        and value.startswith("/")
-        and not value.startswith("//")
-        and not find_identity_codes(value)
-    ):
-        return value
-    return "/"
 
 
 async def login_page(request: Request) -> Response:
