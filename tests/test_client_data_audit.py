@@ -28,8 +28,8 @@ import httpx
 import pytest
 from uvicorn.logging import AccessFormatter
 
-from liaison.domain.identity import CENTURY_SIGNS, CHECK_CHARACTERS
-from tests.conftest import TEST_DATABASE_URL, Client, Server, Socket
+from liaison.domain.identity import CENTURY_SIGNS, CHECK_CHARACTERS, pseudonymise
+from tests.conftest import TEST_DATABASE_URL, TEST_SECRET, Client, Server, Socket
 from tests.test_chat import direct
 from tests.test_identity_scanner import code_for, spellings
 from tests.test_rings import signed_in, with_rings
@@ -487,3 +487,72 @@ def test_the_search_finds_every_spelling() -> None:
         assert leaks_in("text", f"x {typed.text} y", [typed]), typed
         assert leaks_in("url", quote(f"x {typed.text} y"), [typed]), typed
         assert leaks_in("json", ascii(typed.text), [typed]), typed
+
+
+# ---------------------------------------------------------------- single inputs, closer
+
+
+async def test_work_phone_must_be_a_phone_number(server: Server) -> None:
+    cecilia = await server.client("cecilia")
+    code = code_for("-", random.Random(5))
+    for phone in ("+358 20 634 9001", "040-123 4567", "(09) 1234 5678", "+358 (0)40 123 4567", ""):
+        response = await cecilia.api("PATCH", "/api/me/profile", json={"work_phone": phone})
+        assert response.status_code == 200, (phone, response.text)
+        assert response.json()["work_phone"] == phone
+    for phone in ("12345", "040-ABC", "++358 40 123", "040--1234567", code, code[:-1] + "1", 5):
+        response = await cecilia.api("PATCH", "/api/me/profile", json={"work_phone": phone})
+        assert response.status_code == 400, phone
+        assert response.json()["error"] == "bad_field"
+        assert not isinstance(phone, str) or phone not in response.text
+    # The form refuses the same, and keeps the number stored before.
+    page = await cecilia.http.post(
+        "/me", data={"work_phone": code, "csrf_token": cecilia.csrf, "ask_me_about": "x"}
+    )
+    assert page.status_code == 200 and code not in page.text
+    me = (await cecilia.api("GET", "/api/me")).json()["person"]
+    assert (me["work_phone"], me["ask_me_about"]) == ("", "")
+
+
+async def test_refusals_name_the_field_never_the_value(server: Server) -> None:
+    cecilia = await server.client("cecilia")
+    for path in ("/api/me/profile", "/api/me/presence"):
+        response = await cecilia.api("PATCH", path, json={"Kalle Virtanen": 1})
+        assert response.status_code == 400
+        assert "Kalle" not in response.text and "unknown field" in response.json()["reason"]
+
+
+async def test_a_failed_login_refills_the_username_unless_it_holds_a_code(server: Server) -> None:
+    code = code_for("A", random.Random(6))
+    for username, shown in (("aino.virtanen", True), (f"hetu{code}", False)):
+        stranger = httpx.AsyncClient(base_url=server.url)
+        await stranger.get("/login")
+        failed = await stranger.post(
+            "/login",
+            data={
+                "username": username,
+                "password": "wrong-password",
+                "next": f"/people/{username}",
+                "csrf_token": stranger.cookies["liaison_csrf"],
+            },
+        )
+        assert failed.status_code == 401
+        assert (f'value="{username}"' in failed.text) is shown
+        assert (f'value="/people/{username}"' in failed.text) is shown
+        await stranger.aclose()
+
+
+async def test_a_group_title_fits_its_limit_after_the_codes_are_replaced(server: Server) -> None:
+    cecilia = await server.client("cecilia")
+    code = code_for("-", random.Random(7))
+    members = [server.people["aino"]]
+    words = "x" * (100 - 14 - 1)  # a reference is 14 characters
+    created = await cecilia.api(
+        "POST", "/api/conversations", json={"title": f"{words} {code}", "members": members}
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["title"] == f"{words} {pseudonymise(code, TEST_SECRET.encode())}"
+    too_long = "x" * (100 - 11 - 1) + " " + code  # 100 typed, 103 stored
+    refused = await cecilia.api(
+        "POST", "/api/conversations", json={"title": too_long, "members": members}
+    )
+    assert refused.status_code == 400 and refused.json()["error"] == "bad_field"

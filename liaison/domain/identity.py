@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -365,11 +366,12 @@ def find_identity_codes(text: str) -> list[FoundCode]:
     return found
 
 
-def redact_identity_codes(text: str, secret: bytes | None) -> tuple[str, int]:
+def redact_identity_codes(text: str, secret: bytes | Callable[[], bytes] | None) -> tuple[str, int]:
     """Replace every code in a text; return (text, how many were replaced).
 
-    With a secret, a code its check character confirms becomes its client reference;
-    without one (logs), and for any code with a wrong or missing check character,
+    With a secret (or a function giving it, called only when a reference is needed), a
+    code its check character confirms becomes its client reference; without one
+    (logs), and for any code with a wrong or missing check character,
     ``REDACTION_MARK``. A corrected code would often be another person's: a mistyped
     digit is as likely as a mistyped check character, and a reference computed from
     the guess would file the record under a stranger.
@@ -377,14 +379,17 @@ def redact_identity_codes(text: str, secret: bytes | None) -> tuple[str, int]:
     found = find_identity_codes(text)
     if not found:
         return text, 0
-    if secret is not None and not secret:
-        raise ValueError("pseudonymisation secret must not be empty")
+    key: bytes | None = None
+    if secret is not None and any(code.verified for code in found):
+        key = secret() if callable(secret) else secret
+        if not key:
+            raise ValueError("pseudonymisation secret must not be empty")
     parts: list[str] = []
     done = 0
     for code in found:
         parts.append(text[done : code.start])
-        if code.verified and secret is not None:
-            parts.append(pseudonymise(code.code, secret))
+        if code.verified and key is not None:
+            parts.append(pseudonymise(code.code, key))
         else:
             parts.append(REDACTION_MARK)
         done = code.end

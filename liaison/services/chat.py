@@ -58,7 +58,7 @@ class ChatService:
         cid = domain.check_client_id(client_id)
         conv_id = _int_field(conversation_id, "conversation_id")
         text, redacted = identity.redact_identity_codes(
-            domain.clean_body(body, self.config.max_message_chars), self.config.secret_key()
+            domain.clean_body(body, self.config.max_message_chars), self.config.secret_key
         )
         async with self._lock(conv_id):
             try:
@@ -177,7 +177,7 @@ class ChatService:
         """A group title as stored and sent: identity codes replaced, then within the limit."""
         name = domain.clean_title(title)
         return domain.check_title_length(
-            identity.redact_identity_codes(name, self.config.secret_key())[0]
+            identity.redact_identity_codes(name, self.config.secret_key)[0]
         )
 
     async def create_group(self, person_id: int, title: object, members: object) -> dict[str, Any]:

@@ -202,7 +202,7 @@ class PresenceService:
                     raise PresenceError("bad_field", "dnd_until must be in the future")
                 s.dnd_until = until
         if "note" in changes:
-            s.note = _clean_note(changes["note"], "note", self.config.secret_key())
+            s.note = _clean_note(changes["note"], "note", self.config.secret_key)
         if "out_of_office_until" in changes:
             value = changes["out_of_office_until"]
             if value in (None, ""):
@@ -216,7 +216,7 @@ class PresenceService:
                     ) from None
         if "out_of_office_note" in changes:
             s.out_of_office_note = _clean_note(
-                changes["out_of_office_note"], "out_of_office_note", self.config.secret_key()
+                changes["out_of_office_note"], "out_of_office_note", self.config.secret_key
             )
         if "phone_hours" in changes:
             try:
@@ -252,7 +252,7 @@ def _parse_datetime(value: Any, name: str) -> datetime:
 NOTE_MAX = 200  # the columns' size
 
 
-def _clean_note(note: object, name: str, secret: bytes) -> str:
+def _clean_note(note: object, name: str, secret: Callable[[], bytes]) -> str:
     """A note as stored and shown to everyone: trimmed, identity codes replaced
     (docs/consultations.md), at most NOTE_MAX characters in that form."""
     if isinstance(note, str):

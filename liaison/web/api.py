@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -100,7 +101,7 @@ async def people(request: Request) -> Response:
 
     def scrubbed(name: str) -> str:
         # A code searched for is searched as its reference, as profiles store it.
-        return identity.redact_identity_codes(q.get(name, ""), core.settings.secret_key())[0]
+        return identity.redact_identity_codes(q.get(name, ""), core.settings.secret_key)[0]
 
     async with core.db() as db:
         found = await repo.search_people(
@@ -182,7 +183,7 @@ PROFILE_TEXT = {"ask_me_about": 2000, "title": 200}  # the longest stored forms
 MAX_TAGS, MAX_TAG_CHARS, MAX_PHONE_CHARS = 20, 50, 50
 
 
-def clean_profile(fields: dict[str, Any], secret: bytes) -> dict[str, Any]:
+def clean_profile(fields: dict[str, Any], secret: Callable[[], bytes]) -> dict[str, Any]:
     """A person's own profile changes as they will be stored: free text trimmed, with
     identity codes replaced (docs/consultations.md), within the limits in that form; a
     work phone must be a phone number. Refusals name the field, never its value."""
@@ -236,7 +237,7 @@ def clean_profile(fields: dict[str, Any], secret: bytes) -> dict[str, Any]:
 async def update_profile(request: Request) -> Response:
     viewer = await require_viewer(request)
     core = core_of(request)
-    changes = clean_profile(await json_body(request), core.settings.secret_key())
+    changes = clean_profile(await json_body(request), core.settings.secret_key)
     async with core.db.begin() as db:
         await repo.update_person_profile(db, viewer.person_id, **changes)
         found = await repo.get_person(db, viewer.person_id)

@@ -185,7 +185,7 @@ async def save_profile(request: Request) -> Response:
                 "tags": [t for t in str(form.get("tags", "")).split(",") if t.strip()],
                 "work_phone": str(form.get("work_phone", "")),
             },
-            core.settings.secret_key(),
+            core.settings.secret_key,
         )
     except Refused as e:
         errors.append(e.reason)
