@@ -556,3 +556,25 @@ async def test_a_group_title_fits_its_limit_after_the_codes_are_replaced(server:
         "POST", "/api/conversations", json={"title": too_long, "members": members}
     )
     assert refused.status_code == 400 and refused.json()["error"] == "bad_field"
+
+
+async def test_a_directory_file_with_a_code_is_refused_without_quoting_it(server: Server) -> None:
+    admin = await server.client("admin")
+    code = code_for("-", random.Random(8))
+    header = "email;first_name;last_name;title;organisation;work_phone;tags"
+    rows = [
+        f"zygmunt@kela.example;Zygmunt;Henkilö;hetu {code.lower()};Kela;;",
+        f"{code}@x;Toinen;Henkilö;;Kela;{code};{code}",  # quoted by the email check too
+    ]
+    data = "\n".join([header, *rows]).encode()
+    for name in (f"hakemisto.{code}", "hakemisto.csv"):
+        response = await admin.api(
+            "POST", "/api/admin/import", files={"file": (name, data, "text/csv")}
+        )
+        assert response.status_code in (400, 422), response.text
+        assert not leaks_in("the import report", response.text, [Typed("", code, code)])
+    report = response.json()
+    assert {e["column"] for e in report["errors"]} >= {"title", "email", "work_phone", "tags"}
+    assert not report["applied"]
+    people = (await admin.api("GET", "/api/people", params={"q": "Zygmunt"})).json()["people"]
+    assert people == []

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from liaison.domain.identity import find_identity_codes
+from liaison.domain.identity import find_identity_codes, redact_identity_codes
 
 __all__ = [
     "BENEFITS",
@@ -392,10 +392,7 @@ def read_table(filename: str, data: bytes) -> list[tuple[int, dict[str, str]]]:
     elif extension == "xls":
         raise ImportFileError("old Excel files (.xls) are not supported: save as .xlsx or CSV")
     else:
-        raise ImportFileError(
-            f"unknown file type {('.' + extension) if extension else '(no extension)'}: "
-            "give a .csv or .xlsx file"
-        )
+        raise ImportFileError("unknown file type: give a .csv or .xlsx file")
     return _rows_from_records(records)
 
 
@@ -591,12 +588,16 @@ def validate_rows(
         def fail(
             column: str | None, reason: str, line: int = line, sink: list[RowError] = row_errors
         ) -> None:
-            sink.append(RowError(line, column, reason))
+            # Reasons quote the file's cells back to the admin: never a code among them.
+            sink.append(RowError(line, column, redact_identity_codes(reason, None)[0]))
 
         cell = {name: " ".join(raw.get(name, "").split()) for name in COLUMNS}
         # Free text keeps its line breaks; only the ends are trimmed.
         cell["ask_me_about"] = raw.get("ask_me_about", "").strip()
 
+        for name in COLUMNS:
+            if find_identity_codes(raw.get(name, "")):
+                fail(name, "holds a personal identity code, which a directory must not")
         for name in REQUIRED_COLUMNS:
             if not cell[name]:
                 fail(name, f"{name} is required")
