@@ -556,8 +556,8 @@ def validate_rows(
       row is reported, naming the first);
     - roles, benefits, organisation and unit kinds must be known words (English or
       Finnish); languages are two-letter codes (a few language names work too);
-    - text must fit the database columns (``MAX_LENGTHS``); a work phone has only
-      digits, spaces, "+", "-" and parentheses;
+    - text must fit the database columns (``MAX_LENGTHS``); a work phone is a phone
+      number (``is_phone_number``); no cell may hold a personal identity code;
     - an organisation has one kind: the file may not name two, nor contradict an
       existing organisation; a new organisation needs its kind on at least one row
       (reported on its first row);
