@@ -272,7 +272,7 @@ def pseudonymise(code: str, secret: bytes) -> str:
 
 # ---------------------------------------------------------------- the scanner
 
-# Separator characters allowed between two characters of a code ("010190 - 123M" has
+# Separator characters allowed between two characters of a code ("DDMMYY - ZZZQ" has
 # one on each side of the dash; a run of more is taken as the end of the code).
 MAX_GAP = 3
 _GAP = f"[{_SEPARATORS}]{{0,{MAX_GAP}}}"
