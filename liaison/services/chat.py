@@ -120,8 +120,8 @@ class ChatService:
     ) -> tuple[dict[str, Any], bool]:
         """Stores and delivers a message; a repeated client id returns the stored one (True).
 
-        Valid personal identity codes in the body are replaced by their pseudonyms before
-        the message is stored or delivered, so the code itself is never kept. The payload
+        Personal identity codes in the body are replaced (``identity.redact_identity_codes``)
+        before the message is stored or delivered, so the code itself is never kept. The payload
         returned to the caller (the sender's acknowledgement) carries an extra key
         ``"redacted"``: how many codes were replaced in this body (0 if none; for a
         duplicate, counted again from the resent body). The frame delivered to the
@@ -129,11 +129,9 @@ class ChatService:
         """
         cid = domain.check_client_id(client_id)
         conv_id = _int_field(conversation_id, "conversation_id")
-        text = domain.clean_body(body, self.config.max_message_chars)
-        redacted = 0
-        if identity.find_identity_codes(text):
-            # The key is read only when needed; without one this raises, storing nothing.
-            text, redacted = identity.redact_identity_codes(text, self.config.secret_key())
+        text, redacted = identity.redact_identity_codes(
+            domain.clean_body(body, self.config.max_message_chars), self.config.secret_key
+        )
         # Stored in the writer's next batch; the ack waits for its commit.
         message, duplicate = await self.writer.send(Send(sender_id, conv_id, cid, text))
         return {**message, "redacted": redacted}, duplicate
@@ -236,8 +234,15 @@ class ChatService:
             assert conversation is not None
         return await self._announce(conversation.id, person_id)
 
-    async def create_group(self, person_id: int, title: object, members: object) -> dict[str, Any]:
+    def _title(self, title: object) -> str:
+        """A group title as stored and sent: identity codes replaced, then within the limit."""
         name = domain.clean_title(title)
+        return domain.check_title_length(
+            identity.redact_identity_codes(name, self.config.secret_key)[0]
+        )
+
+    async def create_group(self, person_id: int, title: object, members: object) -> dict[str, Any]:
+        name = self._title(title)
         if not isinstance(members, list) or not all(
             isinstance(m, int) and not isinstance(m, bool) for m in members
         ):
@@ -247,7 +252,7 @@ class ChatService:
         async with self.db.begin() as db:
             for pid in everyone:
                 if await repo.get_person(db, pid) is None:
-                    raise ChatError("not_found", f"no person with id {pid}")
+                    raise ChatError("not_found", "no such person")
             conversation = await repo.create_conversation(
                 db, "group", name, None, person_id, everyone, self.clock.now()
             )
@@ -301,7 +306,7 @@ class ChatService:
     async def rename(
         self, actor_id: int, actor_is_admin: bool, conversation_id: int, title: object
     ) -> dict[str, Any]:
-        name = domain.clean_title(title)
+        name = self._title(title)
         async with self.db.begin() as db:
             conversation = await self._group_for_change(
                 db, actor_id, actor_is_admin, conversation_id

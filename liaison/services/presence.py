@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from liaison.clock import Clock
 from liaison.config import Settings
+from liaison.domain import identity
 from liaison.domain import presence as domain
 from liaison.domain.errors import Refused
 from liaison.services.hub import Hub, encode
@@ -230,9 +231,11 @@ class PresenceService:
 
     async def update(self, person_id: int, changes: dict[str, Any]) -> dict[str, Any]:
         """Applies a person's own changes (status, note, out of office, phone hours)."""
-        unknown = set(changes) - UPDATABLE
-        if unknown:
-            raise PresenceError("bad_field", f"unknown fields: {', '.join(sorted(unknown))[:200]}")
+        if set(changes) - UPDATABLE:
+            # The reason names what may be sent, never what was: a field name is user input.
+            raise PresenceError(
+                "bad_field", f"unknown field; the fields are {', '.join(sorted(UPDATABLE))}"
+            )
         if not changes:
             raise PresenceError("bad_field", "nothing to change")
         if "dnd_until" in changes and changes.get("status") != domain.DND:
@@ -251,10 +254,7 @@ class PresenceService:
                     raise PresenceError("bad_field", "dnd_until must be in the future")
                 s.dnd_until = until
         if "note" in changes:
-            note = changes["note"]
-            if not isinstance(note, str) or len(note) > 200:
-                raise PresenceError("bad_field", "note must be text of at most 200 characters")
-            s.note = note.strip()
+            s.note = _clean_note(changes["note"], "note", self.config.secret_key)
         if "out_of_office_until" in changes:
             value = changes["out_of_office_until"]
             if value in (None, ""):
@@ -267,12 +267,9 @@ class PresenceService:
                         "bad_field", "out_of_office_until must be a date YYYY-MM-DD"
                     ) from None
         if "out_of_office_note" in changes:
-            note = changes["out_of_office_note"]
-            if not isinstance(note, str) or len(note) > 200:
-                raise PresenceError(
-                    "bad_field", "out_of_office_note must be text of at most 200 characters"
-                )
-            s.out_of_office_note = note.strip()
+            s.out_of_office_note = _clean_note(
+                changes["out_of_office_note"], "out_of_office_note", self.config.secret_key
+            )
         if "phone_hours" in changes:
             try:
                 s.phone_hours = domain.validate_phone_hours(changes["phone_hours"])
@@ -303,3 +300,16 @@ def _parse_datetime(value: Any, name: str) -> datetime:
     if parsed.tzinfo is None:
         raise PresenceError("bad_field", f"{name} must include a time zone")
     return parsed
+
+
+NOTE_MAX = 200  # the columns' size
+
+
+def _clean_note(note: object, name: str, secret: Callable[[], bytes]) -> str:
+    """A note as stored and shown to everyone: trimmed, identity codes replaced
+    (docs/consultations.md), at most NOTE_MAX characters in that form."""
+    if isinstance(note, str):
+        note, _ = identity.redact_identity_codes(note.strip(), secret)
+    if not isinstance(note, str) or len(note) > NOTE_MAX:
+        raise PresenceError("bad_field", f"{name} must be text of at most {NOTE_MAX} characters")
+    return note

@@ -405,7 +405,7 @@ class RingService:
             raise RingServiceError(
                 "question_too_long", f"a question is at most {MAX_QUESTION_CHARS} characters"
             )
-        redacted, _ = identity.redact_identity_codes(cleaned, self.config.secret_key())
+        redacted, _ = identity.redact_identity_codes(cleaned, self.config.secret_key)
         return redacted
 
     async def ask(
@@ -879,7 +879,7 @@ class RingService:
                 "bad_field", f"note must be text of at most {MAX_QUESTION_CHARS}"
             )
         clean_note, _ = identity.redact_identity_codes(
-            " ".join(note.split()), self.config.secret_key()
+            " ".join(note.split()), self.config.secret_key
         )
         client_ref = self.client_reference(client_code)
         now = self.clock.now()

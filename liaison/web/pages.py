@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from liaison.domain.errors import Refused
+from liaison.domain.identity import find_identity_codes
 from liaison.services import rings as ring_service
 from liaison.services.accounts import AccountError
 from liaison.services.presence import PresenceError
@@ -23,6 +25,7 @@ from liaison.web.security import (
     Viewer,
     check_csrf,
     core_of,
+    safe_next,
     set_cookie,
     viewer_of,
 )
@@ -40,13 +43,6 @@ async def form_with_csrf(request: Request) -> FormData:
     token = form.get("csrf_token")
     check_csrf(request, token if isinstance(token, str) else None)
     return form
-
-
-def safe_next(value: str | None) -> str:
-    # Only local paths: an open redirect would help phishing.
-    if value and value.startswith("/") and not value.startswith("//"):
-        return value
-    return "/"
 
 
 async def login_page(request: Request) -> Response:
@@ -68,7 +64,8 @@ async def login(request: Request) -> Response:
             None,
             status_code=401,
             failed=True,
-            username=username,
+            # Re-filled for another try, unless it holds an identity code.
+            username="" if find_identity_codes(username) else username,
             next=next_path,
         )
     token = await core.accounts.open_session(account.id)
@@ -181,13 +178,20 @@ async def save_profile(request: Request) -> Response:
         errors.append(e.reason)
     except ValueError:
         errors.append("out_of_office_until must be a date")
-    ask = str(form.get("ask_me_about", ""))[:2000].strip()
-    tags = [t.strip() for t in str(form.get("tags", "")).split(",") if t.strip()][:20]
-    phone = str(form.get("work_phone", ""))[:50].strip()
-    async with core.db.begin() as db:
-        await repo.update_person_profile(
-            db, viewer.person_id, ask_me_about=ask, tags=[t[:50] for t in tags], work_phone=phone
+    try:
+        changes = api.clean_profile(
+            {
+                "ask_me_about": str(form.get("ask_me_about", "")),
+                "tags": [t for t in str(form.get("tags", "")).split(",") if t.strip()],
+                "work_phone": str(form.get("work_phone", "")),
+            },
+            core.settings.secret_key,
         )
+    except Refused as e:
+        errors.append(e.reason)
+    else:
+        async with core.db.begin() as db:
+            await repo.update_person_profile(db, viewer.person_id, **changes)
     if errors:
         return await profile_page(request, viewer, errors=errors)
     return RedirectResponse("/me?saved=1", status_code=303)

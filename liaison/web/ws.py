@@ -17,6 +17,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from liaison.domain.chat import is_token
 from liaison.domain.errors import Refused
 from liaison.services.core import Core
 from liaison.services.hub import encode
@@ -136,7 +137,12 @@ class SocketConnection:
 
 
 def _echoable(value: object) -> bool:
-    return isinstance(value, str | int) and not isinstance(value, bool)
+    """A client's `ref` or `id` is copied into replies only when it is an opaque token
+    (a 64-bit integer, or text that ``is_token`` accepts): never free text, which could
+    carry an identity code back out (docs/protocol.md, "Frames")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(2**63) <= value < 2**63
+    return is_token(value)
 
 
 def _people(value: object, limit: int) -> set[int]:
@@ -216,7 +222,7 @@ class Session:
             for echo in ("ref", "id"):
                 if _echoable(request.get(echo)):
                     frame[echo] = request[echo]
-            if isinstance(request.get("type"), str):
+            if request.get("type") in self.handlers or request.get("type") == "hello":
                 frame["request_type"] = request["type"]
         self.reply(frame)
 
@@ -408,7 +414,7 @@ class Session:
             if kind == "hello":
                 self.error("bad_frame", "hello was already received", frame)
             else:
-                self.error("unknown_type", f"unknown frame type {kind[:40]!r}", frame)
+                self.error("unknown_type", "unknown frame type", frame)
             return
         try:
             reply = await handler(frame)
