@@ -765,10 +765,21 @@ class RingService:
                 state.state = self.router.to_dict()
                 state.updated_at = now
             await record_legs(db, self.router, events, now)
+            # The records these events concern, in one query (an offer to 30 members is
+            # 30 events about one question).
+            question_ids = sorted({event.question_id for event in events})
+            records = (
+                {
+                    c.question_id: c
+                    for c in await db.scalars(
+                        select(Consultation).where(Consultation.question_id.in_(question_ids))
+                    )
+                }
+                if question_ids
+                else {}
+            )
             for event in events:
-                c = await db.scalar(
-                    select(Consultation).where(Consultation.question_id == event.question_id)
-                )
+                c = records.get(event.question_id)
                 if c is None:
                     continue
                 askers.add(event.question_id)
