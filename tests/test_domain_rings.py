@@ -679,7 +679,8 @@ def test_the_saved_state_leaves_closed_questions_out() -> None:
     restored = RingRouter.from_dict(json.loads(json.dumps(saved)))
     assert restored.next_deadline() == router.next_deadline()
     # The answered question still counts in the ring's recent waits (the estimate).
-    assert restored.ring_status("asumistuki", clock.now).counters == router.ring_status(
-        "asumistuki", clock.now
-    ).counters
+    assert (
+        restored.ring_status("asumistuki", clock.now).counters
+        == router.ring_status("asumistuki", clock.now).counters
+    )
     assert restored.accept("open", 2, clock.now).won

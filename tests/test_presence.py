@@ -293,6 +293,10 @@ async def test_two_tabs_closing_at_once_both_record_last_seen(server: Server, ca
     with caplog.at_level(logging.ERROR):
         await asyncio.gather(*(s.close() for s in sockets))
         await server.settle()
+        # Stored together, within a second of the first close.
+        async with server.core.db() as db:
+            assert not (await db.execute(select(PresenceSettings.last_seen_at))).all()
+        await server.advance(1)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     async with server.core.db() as db:
         seen = dict(

@@ -61,6 +61,7 @@ class Core:
 
     async def stop(self) -> None:
         await self.scheduler.stop()
+        await self.presence.save_last_seen()
         await self.chat.stop()
         await self.hub.bus.stop()
         await self.engine.dispose()

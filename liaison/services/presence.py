@@ -30,6 +30,8 @@ UPDATABLE = frozenset(
 CLOSE_HEARTBEAT_TIMEOUT = 4010
 # Report deadlines are rounded up to this, so a thousand heartbeats make one wake-up.
 DEADLINE_STEP = timedelta(seconds=1)
+# Last-seen times of closed connections are stored together, at most this late.
+LAST_SEEN_DELAY = timedelta(seconds=1)
 
 
 class PresenceError(Refused):
@@ -79,9 +81,14 @@ class PresenceService:
         self.listeners: list[Callable[[int, dict[str, Any]], None]] = []
         self.zone = ZoneInfo(settings.time_zone)
         self._day = clock.now().astimezone(self.zone).date()
+        # Last-seen times of closed connections, to be stored (see client_gone).
+        self._unsaved_last_seen: dict[int, datetime] = {}
+        self._save_last_seen_at: datetime | None = None
+        self.scheduler = scheduler
         hub.on("client", self._on_client)
         hub.on("settings", self._on_settings)
         scheduler.add("presence", self._next_deadline, self._on_time)
+        scheduler.add("last seen", lambda: self._save_last_seen_at, self.save_last_seen)
 
     async def start(self) -> None:
         async with self.db() as db:
@@ -212,8 +219,19 @@ class PresenceService:
         await self.hub.publish(
             {"k": "client", "p": person_id, "c": key, "g": True, "t": now.isoformat()}
         )
-        async with self.db.begin() as db:
-            await repo.touch_last_seen(db, person_id, now)
+        # Stored within a second with the others that closed meanwhile (a reconnect
+        # storm is one write, not one per socket); kept in memory until then.
+        if not self._unsaved_last_seen:
+            self._save_last_seen_at = now + LAST_SEEN_DELAY
+            self.scheduler.wake()
+        self._unsaved_last_seen[person_id] = now
+
+    async def save_last_seen(self, now: datetime | None = None) -> None:
+        seen, self._unsaved_last_seen = self._unsaved_last_seen, {}
+        self._save_last_seen_at = None
+        if seen:
+            async with self.db.begin() as db:
+                await repo.touch_last_seen(db, seen)
 
     async def _on_client(self, message: dict[str, Any]) -> None:
         person_id, key = int(message["p"]), str(message["c"])

@@ -270,15 +270,19 @@ async def save_presence_settings(
     row.last_seen_at = settings.last_seen_at
 
 
-async def touch_last_seen(db: AsyncSession, person_id: int, now: datetime) -> None:
-    # Two connections of one person may close at the same moment: an upsert, because
-    # read-then-insert would let both insert.
+async def touch_last_seen(db: AsyncSession, seen: dict[int, datetime]) -> None:
+    """Stores last-seen times, one statement for them all. An upsert: two connections of
+    one person may close at the same moment, and read-then-insert would let both insert."""
+    if not seen:
+        return
     insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(PresenceSettings).values(person_id=person_id, last_seen_at=now)
+    statement = insert(PresenceSettings)
     await db.execute(
         statement.on_conflict_do_update(
-            index_elements=[PresenceSettings.person_id], set_={"last_seen_at": now}
-        )
+            index_elements=[PresenceSettings.person_id],
+            set_={"last_seen_at": statement.excluded.last_seen_at},
+        ),
+        [{"person_id": p, "last_seen_at": t} for p, t in sorted(seen.items())],
     )
 
 
