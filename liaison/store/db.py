@@ -9,14 +9,28 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
+# What a database that is down, unreachable or overloaded raises: a request that meets
+# one of these gets "unavailable" (503), with one log line and no traceback.
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError)
+# Seconds a statement or a connection attempt may take on PostgreSQL before it fails.
+STATEMENT_TIMEOUT = 10
+CONNECT_TIMEOUT = 5
+
 
 def create_engine(url: str, schema: str = "") -> AsyncEngine:
     connect_args: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        # A database that does not answer fails requests within seconds, not after the
+        # whole outage; the pool recovers by itself when it answers again.
+        connect_args["timeout"] = CONNECT_TIMEOUT
+        connect_args["command_timeout"] = STATEMENT_TIMEOUT
     if url.startswith("postgresql") and schema:
         connect_args["server_settings"] = {"search_path": schema}
     options: dict[str, Any] = {}
@@ -25,7 +39,7 @@ def create_engine(url: str, schema: str = "") -> AsyncEngine:
     else:
         # Bounded: requests wait for a connection (up to pool_timeout) rather than open
         # more than the database is sized for. Hot writes go through one writer per node.
-        options = {"pool_size": 10, "max_overflow": 10, "pool_timeout": 30}
+        options = {"pool_size": 10, "max_overflow": 10, "pool_timeout": STATEMENT_TIMEOUT}
     # No ping per checkout (a round trip per transaction): a connection found dead fails
     # that one transaction, and the pool replaces it.
     engine = create_async_engine(url, connect_args=connect_args, **options)

@@ -22,6 +22,7 @@ from liaison.domain.errors import Refused
 from liaison.services.core import Core
 from liaison.services.hub import encode
 from liaison.store import repositories as repo
+from liaison.store.db import UNAVAILABLE
 from liaison.web.security import (
     SESSION_COOKIE,
     Viewer,
@@ -423,6 +424,10 @@ class Session:
             return
         except Refused as e:
             self.error(e.code, e.reason, frame)
+            return
+        except UNAVAILABLE as e:
+            log.warning("database unavailable for a %s frame: %s", kind, type(e).__name__)
+            self.error("unavailable", "the service cannot reach its database; try again", frame)
             return
         except Exception:
             log.exception("frame handler failed for type %s", kind)
