@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+import liaison.web.convertors  # noqa: F401 - registers {name:id}
 from liaison.domain.errors import Refused
 from liaison.domain.identity import find_identity_codes
 from liaison.services import rings as ring_service
@@ -302,7 +303,7 @@ routes = [
     Route("/language", set_language, methods=["POST"]),
     Route("/me", profile),
     Route("/me", save_profile, methods=["POST"]),
-    Route("/people/{person_id:int}", person_page),
+    Route("/people/{person_id:id}", person_page),
     Route("/log", log_page),
     Route("/load", load_page),
     Route("/admin", admin),
