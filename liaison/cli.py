@@ -8,12 +8,29 @@ import getpass
 import json
 import logging
 import os
+import resource
 import sys
 from pathlib import Path
 
 import uvicorn
 
 from liaison.config import ConfigError, Settings
+
+# File descriptors kept for the database, logs and the rest when sizing connections.
+RESERVED_DESCRIPTORS = 200
+
+
+def connection_limit(settings: Settings) -> int:
+    """Raises the file-descriptor limit to its hard limit and returns how many connections
+    to serve at once: below it, so that the limit is met with a prompt 503, not with
+    accept() failing in a loop and requests hanging."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = max(soft, 65536)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    derived = max(100, hard - RESERVED_DESCRIPTORS)
+    return min(settings.max_connections or derived, derived)
 
 
 def _serve(settings: Settings) -> None:
@@ -23,6 +40,7 @@ def _serve(settings: Settings) -> None:
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        limit_concurrency=connection_limit(settings),
         ws="websockets-sansio",
         ws_per_message_deflate=settings.ws_compression,
         # Our own heartbeat frames detect dead clients; protocol pings add a second guard.

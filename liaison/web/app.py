@@ -19,7 +19,7 @@ from liaison.clock import Clock
 from liaison.config import Settings
 from liaison.domain.errors import Refused
 from liaison.domain.text import storable
-from liaison.logs import guard_logs
+from liaison.logs import guard_logs, quiet_bursts
 from liaison.services.core import Core
 from liaison.store.db import UNAVAILABLE
 from liaison.web import api, i18n, pages
@@ -121,6 +121,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        quiet_bursts()
         await core.start()
         try:
             yield
