@@ -38,7 +38,14 @@ from liaison.services.core import Core
 from liaison.services.directory_import import import_directory
 from liaison.services.ring_config import apply_ring_config
 from liaison.services.ring_legs import legs_and_offers
-from liaison.services.rings import LEGAL_BASES, NAMED_RING_PREFIX, OUTCOMES, TOPICS, ring_config
+from liaison.services.rings import (
+    CLOSED_QUESTION_KEEP,
+    LEGAL_BASES,
+    NAMED_RING_PREFIX,
+    OUTCOMES,
+    TOPICS,
+    ring_config,
+)
 from liaison.store.models import (
     Account,
     Consultation,
@@ -481,6 +488,8 @@ class _Day:
             if events:
                 self.rows += legs_and_offers(self.router, events, now, self.open_legs)
                 self._react(events, now)
+            # As the ring service does: the router forgets what closed a while ago.
+            self.router.purge_closed(now - CLOSED_QUESTION_KEEP)
         if self.open_legs:
             raise RuntimeError(f"demo history: {len(self.open_legs)} questions never ended")
 
