@@ -121,13 +121,16 @@ class SocketConnection:
         for text in early:
             self.push(text)
 
-    def close(self, code: int, reason: str) -> None:
+    def close(self, code: int, reason: str, flush: bool = False) -> None:
+        """Ends the connection; with `flush`, after the frames already queued (when they
+        fit), else at once, dropping them."""
         if self.closed:
             return
         self.closed = True
         self.early = None
-        while not self.outbox.empty():
-            self.outbox.get_nowait()
+        if not flush or self.outbox.full():
+            while not self.outbox.empty():
+                self.outbox.get_nowait()
         self.outbox.put_nowait((_CLOSE, code, reason))
 
     async def write_loop(self) -> None:
@@ -274,7 +277,8 @@ class Session:
         now = time.monotonic()
         self.rejected = [t for t in self.rejected if now - t < 10] + [now]
         if len(self.rejected) >= self.core.settings.flood_disconnect_after:
-            self.conn.close(CLOSE_FLOOD, "too many frames: flood protection")
+            # The rate_limited answers already queued go first: they say why.
+            self.conn.close(CLOSE_FLOOD, "too many frames: flood protection", flush=True)
             return False
         request: dict[str, Any] | None = None
         text = message.get("text")
