@@ -143,6 +143,8 @@ class SocketConnection:
             assert isinstance(item, str)
             try:
                 await self.ws.send_text(item)
+            except WebSocketDisconnect:
+                return  # the client went away: the session ends by itself
             except Exception as e:
                 # Never a silent connection: one that cannot be written to is closed.
                 log.warning("closing a connection that could not be written to: %r", e)
