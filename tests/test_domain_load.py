@@ -7,8 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from liaison.domain.load import (
+    MIN_GROUP,
     Bucket,
     Figures,
     Leg,
@@ -20,6 +23,7 @@ from liaison.domain.load import (
     hour_of_day,
     nearest_rank,
     person_figures,
+    rows_may_be_shown,
 )
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -364,3 +368,49 @@ def test_per_person_figures_count_every_ended_offer() -> None:
         "missed": 2,
         "declined": 0,
     }
+
+
+# --- no figure by subtraction ---------------------------------------------------------
+
+FIGURES = ("offers", "answered", "missed", "declined")
+
+
+@st.composite
+def ring_and_viewer(draw: st.DrawFn) -> tuple[dict[int, tuple[int, ...]], set[int]]:
+    """A ring's members with their own figures, and the rows one viewer would be shown."""
+    size = draw(st.integers(MIN_GROUP, 9))
+    members: dict[int, tuple[int, ...]] = {}
+    for person in range(1, size + 1):
+        offers = draw(st.integers(0, 6))
+        answered = draw(st.integers(0, offers))
+        missed = draw(st.integers(0, offers - answered))
+        members[person] = (offers, answered, missed, offers - answered - missed)
+    shown = draw(st.sets(st.sampled_from(sorted(members))))
+    return members, shown
+
+
+@settings(max_examples=1000, deadline=None)
+@given(ring_and_viewer())
+def test_no_subtraction_of_the_rows_shown_from_the_totals_gives_one_persons_figures(
+    case: tuple[dict[int, tuple[int, ...]], set[int]],
+) -> None:
+    """Every subtraction a viewer who sees the totals can make: totals minus the rows
+    shown. Whenever the rows are shown, that difference is nobody's own row."""
+    members, shown = case
+    active = {p for p, row in members.items() if row[0] > 0}
+    if not rows_may_be_shown(set(members), shown, active):
+        return
+    totals = [sum(row[i] for row in members.values()) for i in range(len(FIGURES))]
+    difference = tuple(totals[i] - sum(members[p][i] for p in shown) for i in range(len(FIGURES)))
+    hidden = set(members) - shown
+    for person in hidden:
+        assert difference != members[person], (members, shown, person)
+
+
+def test_rows_are_shown_when_nothing_is_hidden_or_enough_active_people_are() -> None:
+    everyone = {1, 2, 3, 4, 5, 6}
+    assert rows_may_be_shown(everyone, everyone, set())
+    assert not rows_may_be_shown(everyone, {1, 2, 3, 4, 5}, {6})  # one hidden, active
+    assert not rows_may_be_shown(everyone, {1, 2, 3}, set())  # hidden, all zeros
+    assert not rows_may_be_shown(everyone, {1, 2, 3}, {4, 5})
+    assert rows_may_be_shown(everyone, {1, 2, 3}, {4, 5, 6})

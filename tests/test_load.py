@@ -20,6 +20,8 @@ from tests.test_rings import config, valid_code, with_rings
 # 23:58 in Helsinki (UTC+2 in November): the script crosses local midnight, not UTC's.
 START = datetime(2026, 11, 23, 21, 58, tzinfo=UTC)
 MEMBERS = ["bertil@kela.example", "daniel@kela.example", "aino@kela.example"]
+# The scripted day's ring: everyone in it is eeva's (or eeva), so she sees every row.
+EEVAS = ["bertil@kela.example", "daniel@kela.example", "eeva@kela.example"]
 # The script moves the clock by minutes; members' heartbeats must not expire meanwhile.
 PATIENT = {"heartbeat_timeout_seconds": 3600.0, "idle_away_seconds": 3600}
 
@@ -147,7 +149,7 @@ def ring_of(body: dict[str, Any], ring_id: str = "housing") -> dict[str, Any]:
 async def test_a_scripted_day_gives_the_figures_computed_here(server_factory: Any) -> None:
     clock = ManualClock(START)
     async with server_factory(clock=clock, **PATIENT) as srv:
-        await with_rings(srv, config(method="serial", members=MEMBERS))
+        await with_rings(srv, config(method="serial", members=EEVAS))
         s = Script(srv, clock)
         bertil, daniel = await member(srv, "bertil"), await member(srv, "daniel")
         asker = await srv.client("cecilia")
@@ -289,7 +291,7 @@ async def test_a_scripted_day_gives_the_figures_computed_here(server_factory: An
         people = await get(eeva, "/api/load/rings/housing/people?days=1")
         assert people["suppressed"] is False
         by_name = {p["name"]: p for p in people["people"]}
-        assert set(by_name) == {"Bertil Bostad", "Daniel Duuni"}  # aino is not eeva's
+        assert set(by_name) == {"Bertil Bostad", "Daniel Duuni", "Eeva Esihenkilö"}
         assert by_name["Bertil Bostad"] | {"person_id": 0} == {
             "name": "Bertil Bostad",
             "person_id": 0,
@@ -386,8 +388,10 @@ async def test_who_sees_which_figures(server: Server) -> None:
         "pair": True,
     }
     assert (await status(c["eeva"], history.format("liaison-jarvi")))[0] == 200
-    rows = (await get(c["eeva"], "/api/load/rings/housing/people"))["people"]
-    assert [r["name"] for r in rows] == ["Bertil Bostad", "Daniel Duuni"]
+    # housing's third member, aino, is not eeva's: the ring's totals minus bertil's and
+    # daniel's rows would be aino's, so eeva gets no rows at all (docs/load.md).
+    rows = await get(c["eeva"], "/api/load/rings/housing/people")
+    assert rows["suppressed"] is True and rows["people"] == []
     # Fewer than 3 members: no per-person figures, even for the supervisor.
     assert await get(c["eeva"], "/api/load/rings/liaison-jarvi/people") == {
         "ring_id": "liaison-jarvi",

@@ -30,6 +30,7 @@ __all__ = [
     "hour_of_day",
     "nearest_rank",
     "person_figures",
+    "rows_may_be_shown",
 ]
 
 OUTCOMES = ("waiting", "answered", "cancelled", "timed_out", "overflowed")
@@ -187,6 +188,18 @@ def busiest_hours(per_hour: Sequence[int], top: int = 3) -> list[tuple[int, int]
     """The `top` hours with most questions (at least one), most first, earlier on ties."""
     ranked = sorted(((h, n) for h, n in enumerate(per_hour) if n), key=lambda x: (-x[1], x[0]))
     return ranked[:top]
+
+
+def rows_may_be_shown(members: set[int], shown: set[int], active: set[int]) -> bool:
+    """Whether someone who sees a ring's totals may also see these members' own rows.
+
+    The totals minus the rows shown are the sum of the rows hidden. That sum describes
+    nobody in particular only when nothing is hidden, or when at least MIN_GROUP hidden
+    members were active (had offers) in the period: one active hidden member would be
+    shown by subtraction, and hidden members who were all inactive would be shown as
+    zeros."""
+    hidden = members - shown
+    return not hidden or len(hidden & active) >= MIN_GROUP
 
 
 def person_figures(offers: Iterable[tuple[int, str]]) -> list[PersonFigures]:

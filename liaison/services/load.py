@@ -209,8 +209,12 @@ class LoadService:
         first = self.today() - timedelta(days=days - 1)
         return domain.day_start(first, self.zone)
 
-    async def people(self, person_id: int, ring_id: str, days: object) -> dict[str, Any]:
-        """Members' own figures: to themselves and to their own unit's supervisors only."""
+    async def people(
+        self, person_id: int, is_admin: bool, ring_id: str, days: object
+    ) -> dict[str, Any]:
+        """Members' own figures: to themselves and to their own unit's supervisors only,
+        and never so that the ring's totals minus the rows shown give away someone else's
+        (domain.rows_may_be_shown)."""
         if ring_id not in self.rings.ring_ids():
             raise LoadError("not_found", "no such ring")
         since = self._since(days)
@@ -221,11 +225,16 @@ class LoadService:
         result: dict[str, Any] = {"ring_id": ring_id, "days": days, "suppressed": False}
         if len(members) < domain.MIN_GROUP:
             return {**result, "suppressed": True, "people": []}
-        rows = await self._person_rows([ring_id], shown, since)
+        everyone = (await self._person_rows([ring_id], members, since)).get(ring_id, [])
+        active = {row.person_id for row in everyone if row.offers}
+        sees_totals = self.may_see(person_id, is_admin, ring_id)
+        if sees_totals and not domain.rows_may_be_shown(members, shown, active):
+            return {**result, "suppressed": True, "people": []}
+        rows = [row for row in everyone if row.person_id in shown]
         names = await self._names(shown)
         result["people"] = [
             {"name": names.get(p.person_id, ""), **p.to_dict()}
-            for p in sorted(rows.get(ring_id, []), key=lambda p: names.get(p.person_id, ""))
+            for p in sorted(rows, key=lambda p: names.get(p.person_id, ""))
         ]
         # Members with no offers in the period still get their row of zeros.
         listed = {row["person_id"] for row in result["people"]}

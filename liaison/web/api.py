@@ -423,7 +423,7 @@ async def load_people(request: Request) -> Response:
     viewer = await require_viewer(request)
     days, _ = _period(request, 1)
     data = await core_of(request).load.people(
-        viewer.person_id, request.path_params["ring_id"], days
+        viewer.person_id, viewer.is_admin, request.path_params["ring_id"], days
     )
     return JSONResponse(data)
 
