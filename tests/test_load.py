@@ -15,7 +15,7 @@ import httpx
 
 from liaison.clock import ManualClock
 from tests.conftest import Client, Server, Socket, database_of
-from tests.test_rings import config, valid_code, with_rings
+from tests.test_rings import config, signed_in, valid_code, with_rings
 
 # 23:58 in Helsinki (UTC+2 in November): the script crosses local midnight, not UTC's.
 START = datetime(2026, 11, 23, 21, 58, tzinfo=UTC)
@@ -572,3 +572,46 @@ async def test_figures_change_with_time_alone(server_factory: Any) -> None:
         await srv.advance(1)  # 00:00 local: a new day, with yesterday's question waiting
         ring = await ring_frame(watcher, lambda r: r["today"]["offered"] == 0)
         assert ring["now"]["waiting"] == 1 and ring["callbacks"]["overdue"] == 1
+
+
+async def test_rights_follow_the_directory_at_once(server: Server) -> None:
+    """An import that makes daniel a supervisor and eeva no longer one changes what each
+    watches without a restart; a ring change over the admin API is in force at once."""
+    from tests.conftest import DIRECTORY_CSV
+
+    await with_rings(server, three_rings())
+    daniel = await (await server.client("daniel")).socket()
+    eeva = await (await server.client("eeva")).socket()
+    for sock in (daniel, eeva):
+        await sock.send({"type": "load_subscribe", "ref": "s"})
+    assert (await daniel.expect("load", ref="s"))["rings"] == []
+    assert "housing" in {r["ring_id"] for r in (await eeva.expect("load", ref="s"))["rings"]}
+
+    changed = DIRECTORY_CSV.replace(
+        "Itä;decision_expert;unemployment_security", "Itä;supervisor;unemployment_security"
+    ).replace("Itä;supervisor;;fi", "Itä;decision_expert;;fi")
+    assert changed != DIRECTORY_CSV
+    admin = await server.client("admin")
+    response = await admin.api(
+        "POST", "/api/admin/import", files={"file": ("hakemisto.csv", changed.encode())}
+    )
+    assert response.status_code == 200, response.text
+    now_daniel = (await daniel.expect("load"))["rings"]
+    assert "housing" in {r["ring_id"] for r in now_daniel}
+    assert (await eeva.expect("load"))["rings"] == []
+    aino = await (await server.client("aino")).socket()
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Kuka näkee?", "ref": 1})
+    await aino.expect("question_status", ref=1)
+    await daniel.expect("load_ring")
+    await eeva.no_frame("load_ring")
+
+    # Rings over the admin API: cecilia joins housing and is offered its next question.
+    data = three_rings()
+    data["rings"][0]["members"] = [*MEMBERS, "cecilia@hva.example"]
+    response = await admin.api("PUT", "/api/admin/rings", json=data)
+    assert response.status_code == 200, response.text
+    cecilia = await signed_in(server, "cecilia")
+    # The question waiting since before she joined rings for her now.
+    assert (await cecilia.expect("offer"))["question"] == "Kuka näkee?"
+    bad = await admin.api("PUT", "/api/admin/rings", json={"rings": [{"id": "x"}]})
+    assert bad.status_code == 400 and bad.json()["error"] == "bad_field"

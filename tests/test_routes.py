@@ -239,6 +239,9 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("POST", "/api/admin/import"): entry(
         admin_only(200), "/api/admin/import", data={"dry_run": "1"}, files=CSV_FILE
     ),
+    ("PUT", "/api/admin/rings"): entry(
+        admin_only(200), "/api/admin/rings", json=lambda ids: {"rings": []}
+    ),
     ("GET", "/api/openapi.json"): entry(everyone(200, 200), "/api/openapi.json"),
     # Static files are public: the login page needs its stylesheet.
     ("GET", "/static/{path}"): entry(everyone(200, 200), "/static/css/app.css"),

@@ -66,6 +66,14 @@ class Core:
         await self.hub.bus.stop()
         await self.engine.dispose()
 
+    async def directory_changed(self) -> None:
+        """After people, roles, units or ring members changed in the store: what everyone
+        may see and receive follows at once (new people get a view, supervisors their
+        rings' callbacks and figures, load-view watchers their new set of rings)."""
+        await self.presence.reload_people()
+        await self.rings.reload_rings()
+        await self.load.rights_changed()
+
     async def settle(self) -> None:
         """Returns once the bus is empty, nothing is due at the clock's current time, and
         nothing that was set off is still running (tests call it after moving the clock)."""

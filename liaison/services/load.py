@@ -288,6 +288,14 @@ class LoadService:
 
     # ------------------------------------------------------------ live frames
 
+    async def rights_changed(self) -> None:
+        """Who supervises which ring changed: every watcher gets their view afresh (rings
+        they may no longer see are gone from it, and no frame about them follows)."""
+        self._sent.clear()
+        for person_id, (is_admin, _) in list(self._watchers.items()):
+            snapshot = await self.snapshot(person_id, is_admin)
+            await self.hub.send([person_id], {"type": "load", **snapshot}, topic=TOPIC)
+
     def subscribe(self, person_id: int, is_admin: bool) -> None:
         _, count = self._watchers.get(person_id, (is_admin, 0))
         self._watchers[person_id] = (is_admin, count + 1)

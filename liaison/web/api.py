@@ -16,6 +16,7 @@ from liaison.domain.directory import PHONE_RULE, is_phone_number
 from liaison.domain.errors import Refused
 from liaison.domain.text import fits, storable
 from liaison.services.directory_import import import_directory
+from liaison.services.ring_config import RingConfigError, apply_ring_config
 from liaison.store import repositories as repo
 from liaison.web.security import Viewer, check_csrf, core_of, viewer_of
 
@@ -478,10 +479,23 @@ async def update_account(request: Request) -> Response:
     return JSONResponse({"disabled": body["disabled"]})
 
 
+async def configure_rings(request: Request) -> Response:
+    """The `liaison rings` document over HTTP: applied all or nothing, and in force at once
+    (members added are offered questions, members removed stop being, supervisors follow)."""
+    await require_admin(request)
+    core = core_of(request)
+    try:
+        counts = await apply_ring_config(core.db, await json_body(request))
+    except RingConfigError as e:
+        return error(400, "bad_field", "; ".join(e.problems)[:2000])
+    await core.directory_changed()
+    return JSONResponse(counts)
+
+
 async def run_import(request: Request, dry_run: bool, filename: str, data: bytes) -> dict[str, Any]:
     report = await import_directory(core_of(request).db, filename, data, dry_run=dry_run)
     if report.applied:
-        await core_of(request).presence.reload_people()
+        await core_of(request).directory_changed()
     result: dict[str, Any] = report.to_dict()
     return result
 
@@ -531,4 +545,5 @@ routes = [
     Route("/api/admin/accounts", create_account, methods=["POST"]),
     Route("/api/admin/accounts/{account_id:id}", update_account, methods=["PATCH"]),
     Route("/api/admin/import", import_people, methods=["POST"]),
+    Route("/api/admin/rings", configure_rings, methods=["PUT"]),
 ]

@@ -1326,6 +1326,28 @@ PATHS: dict[str, Any] = {
             },
         )
     },
+    "/api/admin/rings": {
+        "put": operation(
+            "configureRings",
+            "Configure rings and named contacts (administrators only)",
+            "admin",
+            {
+                **ok(
+                    "Applied, and in force at once",
+                    obj({"rings": integer(minimum=0), "named_contacts": integer(minimum=0)}),
+                ),
+                **errors("400"),
+            },
+            unsafe=True,
+            description=(
+                "The document of `liaison rings` (docs/rings.md): all or nothing; rings "
+                "missing from it are left alone. Members added are offered questions, "
+                "members removed stop being offered them, and supervisors' load views and "
+                "callback lists follow, without a restart."
+            ),
+            body={"required": True, "content": json_content({"type": "object"})},
+        )
+    },
     "/api/openapi.json": {
         "get": {
             "operationId": "getOpenAPI",
