@@ -198,7 +198,11 @@ ROUTES: dict[tuple[str, str], Entry] = {
         fresh_group=True,
     ),
     ("GET", "/api/rings"): entry(logged_in(200), "/api/rings"),
+    ("GET", "/api/rings/missed"): entry(logged_in(200), "/api/rings/missed"),
     ("GET", "/api/consultations"): entry(logged_in(200), "/api/consultations"),
+    ("GET", "/api/consultations/conversations"): entry(
+        logged_in(200), "/api/consultations/conversations"
+    ),
     # Any logged-in user may look up ("Any logged-in user may look up", OpenAPI).
     ("POST", "/api/consultations/lookup"): entry(
         logged_in(200), "/api/consultations/lookup", json=lambda ids: {"client_code": ids["code"]}

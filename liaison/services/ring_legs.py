@@ -21,8 +21,9 @@ OfferEnd: TypeAlias = (
 
 
 async def record_legs(
-    db: AsyncSession, router: domain.RingRouter, events: list[domain.Event], now: datetime
+    db: AsyncSession, router: domain.RingRouter, all_events: list[domain.Event], now: datetime
 ) -> None:
+    events = [e for e in all_events if not isinstance(e, domain.MemberEvent)]
     if not events:
         return
     question_ids = {e.question_id for e in events}
@@ -112,4 +113,5 @@ def _offer_row(
         # A missed offer ended when its alert time ran out, not when the timer noticed.
         ended_at=(offer.ended_at if offer else None) or now,
         outcome=outcome,
+        reason=event.reason if isinstance(event, domain.OfferWithdrawn) else None,
     )
