@@ -7,11 +7,10 @@ import gettext
 import io
 from contextvars import ContextVar
 from pathlib import Path
-
 from typing import Any
 
 from babel import Locale
-from babel.dates import get_date_format, get_datetime_format, get_time_format
+from babel.dates import get_datetime_format, get_time_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 

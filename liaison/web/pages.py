@@ -25,7 +25,6 @@ from liaison.web.security import (
 from liaison.web.templating import render
 
 
-
 def to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
