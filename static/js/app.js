@@ -84,6 +84,7 @@ async function show(route) {
   $("language-next").value = route.path;
   closeMenu();
   if (me || view !== "conversations") await views[view].enter(route);
+  rings.viewChanged();
   if (changed && !first) {
     // Keyboard and screen reader users land on the new view's heading.
     const heading = document.querySelector(`[data-view-section="${section}"] h1`) || $("rings-heading");
@@ -143,6 +144,7 @@ presence.onChange((personId) => {
 // ------------------------------------------------------------------ frames
 
 socket.addEventListener("status", (event) => {
+  if (event.detail === "offline") document.body.dataset.connection = "offline";
   const banner = $("connection-banner");
   if (event.detail === "offline") {
     banner.textContent = t("Connection lost. Reconnecting…");
@@ -168,6 +170,8 @@ socket.addEventListener("frame", async (event) => {
     idle.start((active) => socket.setActive(active), f.config.idle_away_seconds);
     if (!router.current) await router.go(location.pathname, { replace: true });
     else if (current === "conversations") await chat.enter(router.current);
+    // Everything the welcome brought is on screen.
+    document.body.dataset.connection = "online";
     return;
   }
   if (await chat.frame(f)) return;

@@ -407,8 +407,13 @@ export function createRings(ctx) {
 
   // ---------------------------------------------------------------- the attention strip
 
+  function notRespondingText() {
+    return t("You did not answer the last {count} questions offered to you, so the rings do not offer you questions now.", { count: rs.member.missed_in_row || 2 });
+  }
+
   function renderAttention() {
     $("not-responding").hidden = !rs.member.not_responding;
+    $("not-responding-text").textContent = notRespondingText();
     renderReminders();
     $("attention").hidden = !rs.member.not_responding && rs.questions.size === 0 && rs.reminders.size === 0;
     const newMissed = missedNew();
@@ -979,7 +984,7 @@ export function createRings(ctx) {
         const was = rs.member.not_responding;
         rs.member = { not_responding: f.not_responding, missed_in_row: f.missed_in_row };
         if (f.not_responding && !was) {
-          const text = t("You let questions ring out twice in a row, so the rings do not offer you questions now.");
+          const text = notRespondingText();
           announce(text);
           attention.notify(t("Questions paused"), text, "not-responding");
         } else if (!f.not_responding && was) {
@@ -1100,6 +1105,8 @@ export function createRings(ctx) {
     welcome,
     frame,
     renderPin,
+    // The view changed: what the strip hides depends on what is on screen.
+    viewChanged: renderQuestions,
     requestCallback: openCallbackDialog,
     rings: () => [...rs.rings.values()],
     renderAlertLine,
