@@ -317,8 +317,6 @@ async def test_admin_imports_a_directory_file_and_manages_accounts(
 async def test_keyboard_only_login_search_and_a_person(browser: Browser, server: Server) -> None:
     context = await browser.new_context(base_url=server.url, viewport=DESKTOP)
     page = await context.new_page()
-    if clock:
-        await page.clock.install()
     await page.goto("/login")
     await expect(page.get_by_label("Käyttäjätunnus")).to_be_focused()  # autofocus
     await page.keyboard.type("cecilia")
