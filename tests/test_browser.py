@@ -294,6 +294,17 @@ async def test_admin_imports_a_directory_file_and_manages_accounts(
         "pekka@kela.example;Pekka;Puhelin;Kela;ratkaisuasiantuntija\n",
         encoding="utf-8",
     )
+    bad = tmp_path / "virheellinen.csv"
+    bad.write_text(
+        "sähköposti;etunimi;sukunimi;organisaatio;rooli\n"
+        "virheellinen-osoite;Virhe;Rivi;Kela;astronautti\n",
+        encoding="utf-8",
+    )
+    await page.get_by_label("Tiedosto (CSV tai XLSX)").set_input_files(str(bad))
+    await page.get_by_role("button", name="Tuo", exact=True).click()
+    errors = page.locator("#import-report table")
+    await expect(errors).to_contain_text("astronautti")
+    await expect(page.locator("#import-report")).to_contain_text("mitään ei muutettu")
     await page.get_by_label("Tiedosto (CSV tai XLSX)").set_input_files(str(good))
     await page.get_by_role("button", name="Tuo", exact=True).click()
     await expect(page.locator("#import-report")).to_contain_text("Koeajo")

@@ -110,7 +110,7 @@ export function createAdmin() {
       [t("New organisations"), data.organisations_created.join(", ") || "–"],
       [t("New units"), data.units_created.join(", ") || "–"],
     ];
-    $("import-report").replaceChildren(
+    $("import-report").replaceChildren(...[
       el("h2", {}, t("Import report")),
       data.errors.length
         ? [
@@ -125,7 +125,7 @@ export function createAdmin() {
           ]
         : el("p", { class: "notice" }, data.applied ? t("Imported.") : t("Dry run: no errors found; nothing was changed yet.")),
       el("dl", { class: "counts" }, ...counts.flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, String(value))])),
-    );
+    ].flat());
   }
 
   async function importFile(event) {

@@ -753,6 +753,8 @@ export function createLoad({ socket }) {
     async enter() {
       shown = true;
       subscribe();
+      // Sizes changed while the view was hidden: which charts scroll is known only now.
+      updateScrollers();
       if (config.sees_rings && !ticking) {
         ticking = setInterval(() => {
           for (const entry of state.rings.values()) tickCard(entry);
