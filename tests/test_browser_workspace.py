@@ -563,18 +563,33 @@ async def test_a_callback_request_reaches_its_owner_with_what_is_needed_to_call_
 # ---------------------------------------------------------------- 9. phones
 
 
-VIEWS = ("/", "/people/{bertil}", "/conversations", "/rings", "/log", "/load", "/me")
+VIEWS = (
+    "/",
+    "/people/{bertil}",
+    "/conversations",
+    "/conversations/{conversation}",
+    "/rings",
+    "/log",
+    "/load",
+    "/me",
+    "/admin",
+)
 
 
 async def test_every_view_reflows_on_a_phone_without_sideways_scrolling(
     browser: Browser,  # noqa: F811
     server: Server,
 ) -> None:
-    await with_rings(server)
+    await with_rings(server, config(members=["bertil@kela.example", "admin@kela.example"]))
+    admin = await server.client("admin")
+    direct = await admin.api(
+        "POST", "/api/conversations", json={"person_id": server.people["bertil"]}
+    )
+    ids = {"bertil": server.people["bertil"], "conversation": direct.json()["id"]}
     for viewport in (PHONE, NARROW):
-        context, page = await logged_in(browser, server, "bertil", viewport=viewport)
+        context, page = await logged_in(browser, server, "admin", viewport=viewport)
         for path in VIEWS:
-            await go(page, path.format(bertil=server.people["bertil"]))
+            await go(page, path.format(**ids))
             await page.wait_for_load_state("networkidle")
             widths = await page.evaluate(
                 "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"

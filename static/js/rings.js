@@ -167,14 +167,17 @@ export function createRings(ctx) {
     renderRings();
   }
 
-  async function signIn(ringId, signedIn, checkbox) {
+  function signIn(ringId, signedIn, checkbox) {
+    // This click is what browsers require for sound and for asking permissions.
     attention.primeSound();
     checkbox.disabled = true;
-    if (signedIn) await ctx.askPermissions(true);
     if (!send({ type: "ring_sign_in", ring_id: ringId, signed_in: signedIn }, { kind: "sign_in", ringId })) {
       checkbox.checked = !signedIn;
       checkbox.disabled = false;
+      return;
     }
+    // Asked once, the first time: notifications for questions, the computer's idle state.
+    if (signedIn) ctx.askPermissions(true);
   }
 
   function renderAlertLine() {

@@ -474,7 +474,8 @@ export function createChat({ socket, me, navigate, pin }) {
       if (route.id) {
         if (!state.conversations.has(route.id)) await refreshConversations();
         await open(route.id);
-        $("compose-input").focus({ preventScroll: true });
+        // Straight to typing on a desktop; a phone would cover the messages with its keyboard.
+        if (matchMedia("(min-width: 48.01rem)").matches) $("compose-input").focus({ preventScroll: true });
       } else {
         state.openId = null;
         showEmpty();
