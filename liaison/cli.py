@@ -24,6 +24,7 @@ def _serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         ws="websockets-sansio",
+        ws_per_message_deflate=settings.ws_compression,
         # Our own heartbeat frames detect dead clients; protocol pings add a second guard.
         ws_ping_interval=20,
         ws_ping_timeout=20,

@@ -87,6 +87,11 @@ class Settings:
     max_frame_bytes: int = 65536
     max_photo_bytes: int = 2 * 1024 * 1024
     max_group_members: int = 12
+    # People a connection may name in `watch` (besides itself and its conversations).
+    max_watch: int = 1000
+    # permessage-deflate: off by default, as it costs about 100-300 KiB of zlib state per
+    # connection for frames that are mostly small (docs/performance.md).
+    ws_compression: bool = False
     rate_per_second: float = 10.0
     rate_burst: int = 40
     flood_disconnect_after: int = 50
@@ -102,8 +107,9 @@ class Settings:
     password_time_cost: int = 3
     password_memory_kib: int = 65536
     password_parallelism: int = 4
-    # Password hashes computed at once (each in a thread, off the event loop).
-    password_hash_concurrency: int = 2
+    # Password hashes computed at once (each in a thread, off the event loop); one leaves
+    # the other core of a small server to everyone else during a login storm.
+    password_hash_concurrency: int = 1
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -173,6 +179,8 @@ class Settings:
             max_frame_bytes=_int(e, "LIAISON_MAX_FRAME_BYTES", base.max_frame_bytes, 1024),
             max_photo_bytes=_int(e, "LIAISON_MAX_PHOTO_BYTES", base.max_photo_bytes, 1024),
             max_group_members=_int(e, "LIAISON_MAX_GROUP_MEMBERS", base.max_group_members, 3),
+            max_watch=_int(e, "LIAISON_MAX_WATCH", base.max_watch, 10),
+            ws_compression=_bool(e, "LIAISON_WS_COMPRESSION", base.ws_compression),
             rate_per_second=_float(e, "LIAISON_RATE_PER_SECOND", base.rate_per_second),
             rate_burst=_int(e, "LIAISON_RATE_BURST", base.rate_burst, 1),
             flood_disconnect_after=_int(

@@ -1,27 +1,69 @@
 """Log hygiene: a personal identity code never reaches a log line in clear.
 
-Codes can arrive where nobody meant them to go (a search typed into a URL, a frame
-type); the filter rewrites every record of the loggers it guards before output.
+Codes can arrive where nobody meant them to go (a search typed into a URL, a request
+path, an exception's message); every record of the process is rewritten as it is made,
+with the same scanner as every other input (``liaison.domain.identity``), which also
+reads percent-encoded text such as the access log's paths and query strings.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
+from collections.abc import Mapping
 from typing import Any
 
-from liaison.domain.identity import find_identity_codes
+from liaison.domain.identity import REDACTION_MARK, redact_identity_codes
 
-REPLACEMENT = "[identity code]"
+REPLACEMENT = REDACTION_MARK
+
+
+def _scrub(text: str) -> str:
+    return redact_identity_codes(text, None)[0]
+
+
+def _scrub_arg(value: Any) -> Any:
+    """One format argument, redacted; its type kept unless it had a code to lose
+    (numbers cannot hold one: the century sign is never a digit)."""
+    if isinstance(value, str):
+        return _scrub(value)
+    if value is None or isinstance(value, int | float):
+        return value
+    text = str(value)
+    scrubbed = _scrub(text)
+    return value if scrubbed == text else scrubbed
+
+
+def redact_record(record: logging.LogRecord) -> None:
+    """Redacts a record in place, keeping its shape: ``msg`` and each of ``args``
+    separately, so formatters that read the arguments themselves (uvicorn's access
+    log unpacks five of them) still work; then, for a code split between the pieces,
+    the whole message. A traceback or stack is formatted now and redacted as text."""
+    if isinstance(record.msg, str):
+        record.msg = _scrub(record.msg)
+    else:
+        record.msg = _scrub_arg(record.msg)
+    if isinstance(record.args, Mapping):
+        record.args = {key: _scrub_arg(value) for key, value in record.args.items()}
+    elif isinstance(record.args, tuple):
+        record.args = tuple(_scrub_arg(value) for value in record.args)
+    if record.args:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = ""  # a malformed call: logging reports it as it always does
+        scrubbed = _scrub(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, ()  # no args: the message is not %-formatted
+    if record.exc_info and record.exc_info[1] is not None:
+        record.exc_text = _scrub("".join(traceback.format_exception(*record.exc_info)).rstrip())
+    if record.stack_info:
+        record.stack_info = _scrub(record.stack_info)
 
 
 class RedactIdentityCodes(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        matches = find_identity_codes(message)
-        if matches:
-            for match in reversed(matches):
-                message = message[: match.start()] + REPLACEMENT + message[match.end() :]
-            record.msg, record.args = message, None
+        redact_record(record)
         return True
 
 
@@ -36,14 +78,10 @@ def guard_logs() -> None:
         return
     _installed = True
     make_record = logging.getLogRecordFactory()
-    redactor = RedactIdentityCodes()
 
     def redacted_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make_record(*args, **kwargs)
-        redactor.filter(record)
-        if record.exc_info and record.exc_info[1] is not None:
-            # Tracebacks are formatted later; their text is checked at the handlers.
-            record.exc_text = None
+        redact_record(record)
         return record
 
     logging.setLogRecordFactory(redacted_record)

@@ -400,8 +400,8 @@ async def test_identity_code_lookalikes_are_left_alone(server: Server) -> None:
     aino, bertil = await server.client("aino"), await server.client("bertil")
     a, b = await aino.socket(), await bertil.socket()
     conversation_id = await direct(aino, server.people["bertil"])
-    wrong = with_wrong_check(identity_code())
-    body = f"Tilausnumero {wrong} ja päivämäärä 131052"
+    no_such_day = identity_code("321052")  # the 32nd: not a date, so not a code
+    body = f"Tilausnumero {no_such_day} ja päivämäärä 131052"
     await a.send(
         {"type": "send", "id": "lookalike", "conversation_id": conversation_id, "body": body}
     )
@@ -410,3 +410,18 @@ async def test_identity_code_lookalikes_are_left_alone(server: Server) -> None:
     assert ack.get("redacted", ack["message"].get("redacted")) == 0
     history = (await bertil.api("GET", f"/api/conversations/{conversation_id}/messages")).json()
     assert history["messages"][0]["body"] == body
+
+
+async def test_a_code_with_a_wrong_check_character_is_still_a_code(server: Server) -> None:
+    aino, bertil = await server.client("aino"), await server.client("bertil")
+    a, b = await aino.socket(), await bertil.socket()
+    conversation_id = await direct(aino, server.people["bertil"])
+    wrong = with_wrong_check(identity_code())
+    body = f"Hetu {wrong.lower()} ja {wrong[:-1]}, kiitos"
+    await a.send({"type": "send", "id": "typo", "conversation_id": conversation_id, "body": body})
+    ack = await a.expect("ack", id="typo")
+    # The right check character is a recomputation away; a guess at the reference could
+    # be another person's, so a mark takes the code's place (docs/consultations.md).
+    expected = "Hetu [identity code] ja [identity code], kiitos"
+    assert (ack["redacted"], ack["message"]["body"]) == (2, expected)
+    assert (await b.expect("message"))["message"]["body"] == expected

@@ -4,6 +4,7 @@ import pytest
 
 from liaison.domain.identity import (
     PSEUDONYM_ALPHABET,
+    REDACTION_MARK,
     InvalidIdentityCode,
     find_identity_codes,
     normalise_identity_code,
@@ -156,29 +157,53 @@ def test_pseudonymise_validates_and_needs_secret() -> None:
 def test_redaction_in_sentence() -> None:
     first = make_code("241170", "-", "345")
     second = make_code("030412", "A", "908").lower()  # typed in lower case, temporary code
-    near_miss = wrong_check(make_code("150592", "-", "777"))
+    mistyped = wrong_check(make_code("150592", "-", "777"))
+    wrong_date = make_code("320592", "-", "777")  # 32nd: not a date, so not a code
     text = (
         f"Asiakas {first} ja puoliso ({second}) kysyvät asumistuesta; "
-        f"viite {near_miss} ei ole hetu."
+        f"lapsen tunnus {mistyped}, viite {wrong_date}."
     )
     redacted, count = redact_identity_codes(text, SECRET)
-    assert count == 2
-    assert first not in redacted
-    assert second not in redacted
-    assert second.upper() not in redacted
-    assert near_miss in redacted
+    assert count == 3
+    for code in (first, second, second.upper(), mistyped):
+        assert code not in redacted
+    assert wrong_date in redacted
     assert pseudonymise(first, SECRET) in redacted
     assert pseudonymise(second, SECRET) in redacted
+    # A code its check character does not confirm gets the mark, not a guessed reference.
+    assert f"tunnus {REDACTION_MARK}," in redacted
+    assert pseudonymise(make_code("150592", "-", "777"), SECRET) not in redacted
     assert redacted.startswith("Asiakas AR-")
-    assert [m.group(0) for m in find_identity_codes(text)] == [first, second]
+    found = find_identity_codes(text)
+    assert [(f.code, f.verified) for f in found] == [
+        (first, True),
+        (second.upper(), True),
+        (mistyped, False),
+    ]
+    assert [text[f.start : f.end] for f in found] == [first, second, mistyped]
 
 
-def test_find_is_word_bounded() -> None:
+def test_redaction_is_idempotent_and_keeps_references() -> None:
     code = make_code("241170", "-", "345")
-    assert find_identity_codes(f"x{code}") == []
-    assert find_identity_codes(f"{code}9") == []
-    assert [m.group(0) for m in find_identity_codes(f"hetu:{code}.")] == [code]
-    assert [m.group(0) for m in find_identity_codes(f"hetu_{code}")] == [code]
+    once, count = redact_identity_codes(f"a {code} b {code[:-1]}", SECRET)
+    assert count == 2
+    assert redact_identity_codes(once, SECRET) == (once, 0)
+    assert redact_identity_codes(pseudonymise(code, SECRET), SECRET)[1] == 0
+
+
+def test_without_a_secret_every_code_gets_the_mark() -> None:
+    code = make_code("241170", "-", "345")
+    assert redact_identity_codes(f"x {code} y", None) == (f"x {REDACTION_MARK} y", 1)
+    with pytest.raises(ValueError):
+        redact_identity_codes(code, b"")
+
+
+def test_glued_to_letters_but_not_to_digits() -> None:
+    code = make_code("241170", "-", "345")
+    assert [f.code for f in find_identity_codes(f"x{code}")] == [code]
+    assert [f.code for f in find_identity_codes(f"hetu:{code}.")] == [code]
+    assert [f.code for f in find_identity_codes(f"hetu_{code}")] == [code]
+    assert find_identity_codes(f"9{code}") == []  # a longer number, not a code
     assert redact_identity_codes("nothing here 123456-7890", SECRET) == (
         "nothing here 123456-7890",
         0,

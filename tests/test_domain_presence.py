@@ -431,3 +431,14 @@ def test_a_report_stamped_a_little_in_the_past_still_expires_on_time() -> None:
     assert t.next_deadline() == at(4 + TIMEOUT)
     assert t.expire(at(4 + TIMEOUT)).people == {OTHER}
     assert t.next_deadline() == at(10 + TIMEOUT)
+
+
+def test_a_heartbeat_that_changes_nothing_says_so() -> None:
+    """The server skips recomputing a view for these: most heartbeats are such."""
+    t = tracker()
+    assert t.heard(PERSON, "tab", True, T0) is False  # new
+    assert t.heard(PERSON, "tab", True, at(10)) is True  # renewed, same
+    assert t.heard(PERSON, "tab", False, at(20)) is False  # went idle
+    assert t.heard(PERSON, "tab", False, at(20 + TIMEOUT)) is False  # had expired meanwhile
+    t.gone(PERSON, "tab", at(60))
+    assert t.heard(PERSON, "tab", False, at(61)) is False  # back after closing

@@ -834,3 +834,28 @@ def test_config_validation() -> None:
     config = RingConfig("a", "A", method="serial", serial_order=[3, 1])
     assert config.serial_order == (3, 1)
     assert RingConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_the_saved_state_leaves_closed_questions_out() -> None:
+    """What is saved on every change grows with the open questions only: closed ones live
+    on in the consultation log, and routing does not need them."""
+    clock = FakeClock()
+    router = make_router(clock, members=(1, 2))
+    ask(router, clock, "done")
+    assert router.accept("done", 1, clock.now).won
+    router.consultation_ended(1, clock.now)
+    ask(router, clock, "open")
+    saved = router.to_dict()
+    assert [chain[0]["id"] for chain in saved["questions"]] == ["open"]
+    assert {chain[0]["id"] for chain in router.to_dict(closed=True)["questions"]} == {
+        "done",
+        "open",
+    }
+    restored = RingRouter.from_dict(json.loads(json.dumps(saved)))
+    assert restored.next_deadline() == router.next_deadline()
+    # The answered question still counts in the ring's recent waits (the estimate).
+    assert (
+        restored.ring_status("asumistuki", clock.now).counters
+        == router.ring_status("asumistuki", clock.now).counters
+    )
+    assert restored.accept("open", 2, clock.now).won

@@ -308,3 +308,26 @@ async def test_nobody_is_pushed_out_of_a_pair_but_anyone_may_leave(server: Serve
     url = f"/api/conversations/{created['id']}/members"
     assert (await aino.api("DELETE", f"{url}/{p['bertil']}")).status_code == 400
     assert (await aino.api("DELETE", f"{url}/{p['aino']}")).status_code == 204
+
+
+async def test_a_database_that_does_not_answer_gets_a_clear_503(
+    server: Server, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    aino = await server.client("aino")
+
+    async def down(*args: object) -> None:
+        raise OperationalError("SELECT", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(server.core.chat, "summaries", down)
+    with caplog.at_level("WARNING"):
+        response = await aino.api("GET", "/api/conversations")
+    assert response.status_code == 503
+    assert response.json() == {
+        "error": "unavailable",
+        "reason": "the service cannot reach its database; try again",
+    }
+    assert "Traceback" not in caplog.text and "database unavailable" in caplog.text
+    page = await aino.http.get("/")
+    assert page.status_code in (200, 503)  # the page itself needs no summaries

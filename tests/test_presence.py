@@ -13,18 +13,115 @@ from liaison.store.models import PresenceSettings
 from tests.conftest import Server, database_of
 
 
-async def test_welcome_carries_presence_of_everyone(server: Server) -> None:
+async def test_welcome_carries_only_the_presence_this_client_shows(server: Server) -> None:
+    """Oneself, the people named in hello's `watch`, the members of one's conversations:
+    not the whole directory."""
     aino = await server.client("aino")
-    sock = await aino.socket()
+    await aino.api("POST", "/api/conversations", json={"person_id": server.people["cecilia"]})
+    sock = await aino.socket(watch=[server.people["bertil"]])
     views = {v["person_id"]: v for v in sock.welcome["presence"]}
+    assert set(views) == {server.people[n] for n in ("aino", "bertil", "cecilia")}
     assert views[server.people["aino"]]["status"] == "available"
     assert views[server.people["bertil"]]["status"] == "offline"
+    assert all(v["changed_at"] for v in views.values())
     assert sock.welcome["me"]["person"]["id"] == server.people["aino"]
-    await sock.close()
+
+
+async def test_a_change_reaches_only_the_connections_that_show_the_person(
+    server: Server,
+) -> None:
+    bertil_id = server.people["bertil"]
+    watcher = await (await server.client("aino")).socket(watch=[bertil_id])
+    bystanders = [await (await server.client(n)).socket() for n in ("cecilia", "daniel", "eeva")]
+    tab = await (await server.client("bertil")).socket()
+    await watcher.expect("presence", person_id=bertil_id, status="available")
+    await tab.send({"type": "set_presence", "status": "away"})
+    await watcher.expect("presence", person_id=bertil_id, status="away")
+    for sock in bystanders:
+        await sock.no_frame("presence", person_id=bertil_id)
+    # Nobody else's arrival reached anyone who does not show them either.
+    for sock in (watcher, *bystanders):
+        assert {f["person_id"] for f in sock.seen if f["type"] == "presence"} <= {
+            bertil_id,
+            sock.welcome["me"]["person"]["id"],
+        }
+
+
+async def test_watch_changes_whom_a_connection_hears_about(server: Server) -> None:
+    bertil_id, cecilia_id = server.people["bertil"], server.people["cecilia"]
+    aino = await (await server.client("aino")).socket()
+    await (await server.client("bertil")).socket()
+    await aino.no_frame("presence", person_id=bertil_id)
+    await aino.send({"type": "watch", "people": [bertil_id, cecilia_id], "ref": 1})
+    reply = await aino.expect("presence_views", ref=1)
+    # The people newly shown, as they are now: no frame was missed in between.
+    assert {v["person_id"]: v["status"] for v in reply["presence"]} == {
+        bertil_id: "available",
+        cecilia_id: "offline",
+    }
+    cecilia = await (await server.client("cecilia")).socket()
+    await aino.expect("presence", person_id=cecilia_id, status="available")
+    # A new list replaces the old one: cecilia is no longer shown.
+    await aino.send({"type": "watch", "people": [bertil_id], "ref": 2})
+    assert (await aino.expect("presence_views", ref=2))["presence"] == []
+    await cecilia.send({"type": "set_presence", "status": "dnd"})
+    await cecilia.expect("presence_set")
+    await aino.no_frame("presence", person_id=cecilia_id)
+
+
+async def test_people_in_a_new_conversation_see_each_other(server: Server) -> None:
+    aino_client = await server.client("aino")
+    aino = await aino_client.socket()
+    daniel = await (await server.client("daniel")).socket()
+    await aino.no_frame("presence", person_id=server.people["daniel"])
+    response = await aino_client.api(
+        "POST", "/api/conversations", json={"person_id": server.people["daniel"]}
+    )
+    assert response.status_code in (200, 201)
+    await daniel.send({"type": "set_presence", "status": "away"})
+    await aino.expect("presence", person_id=server.people["daniel"], status="away")
+
+
+async def test_a_reconnect_catches_up_from_its_cursor(server: Server) -> None:
+    bertil_id = server.people["bertil"]
+    aino = await server.client("aino")
+    await server.advance(1)  # cecilia's view is from the start, before the cursor
+    first = await aino.socket(watch=[bertil_id, server.people["cecilia"]])
+    cursor = first.welcome["presence_at"]
+    await first.close()
+    await server.advance(1)
+    await (await server.client("bertil")).socket()
+    again = await aino.socket(watch=[bertil_id, server.people["cecilia"]], presence_since=cursor)
+    # Only what changed since: bertil came online, cecilia did not change.
+    changed = {v["person_id"] for v in again.welcome["presence"]}
+    assert bertil_id in changed and server.people["cecilia"] not in changed
+    # The same catch-up on demand, on a live connection.
+    await server.advance(1)
+    await again.send({"type": "presence_sync", "since": server.clock.now().isoformat(), "ref": 3})
+    assert (await again.expect("presence_views", ref=3))["presence"] == []
+
+
+async def test_bad_watch_lists_are_refused(server_factory: Any) -> None:
+    async with server_factory(max_watch=3) as srv:
+        sock = await (await srv.client("aino")).socket()
+        for people, code in (
+            ([1, 2, 3, 4], "too_many"),
+            (["1"], "bad_field"),
+            ([True], "bad_field"),
+            ([2**63], "bad_field"),
+            ("1,2", "bad_field"),
+        ):
+            await sock.send({"type": "watch", "people": people})
+            assert (await sock.expect("error"))["code"] == code
+        await sock.send({"type": "presence_sync", "since": "yesterday"})
+        assert (await sock.expect("error"))["code"] == "bad_field"
+        # Ids of nobody are simply not shown.
+        await sock.send({"type": "watch", "people": [999999], "ref": 9})
+        assert (await sock.expect("presence_views", ref=9))["presence"] == []
 
 
 async def test_colleague_coming_online_and_going_offline_is_seen_live(server: Server) -> None:
-    watcher = await (await server.client("aino")).socket()
+    watcher = await (await server.client("aino")).socket(watch=[server.people["bertil"]])
     bertil = await server.client("bertil")
     tab = await bertil.socket()
     await watcher.expect("presence", person_id=server.people["bertil"], status="available")
@@ -37,7 +134,7 @@ async def test_colleague_coming_online_and_going_offline_is_seen_live(server: Se
 
 
 async def test_closing_one_tab_while_another_is_open_changes_nothing(server: Server) -> None:
-    watcher = await (await server.client("aino")).socket()
+    watcher = await (await server.client("aino")).socket(watch=[server.people["bertil"]])
     bertil = await server.client("bertil")
     first, second = await bertil.socket(), await bertil.socket()
     await watcher.expect("presence", person_id=server.people["bertil"], status="available")
@@ -50,7 +147,7 @@ async def test_closing_one_tab_while_another_is_open_changes_nothing(server: Ser
 
 
 async def test_a_reload_does_not_flash_offline(server: Server) -> None:
-    watcher = await (await server.client("aino")).socket()
+    watcher = await (await server.client("aino")).socket(watch=[server.people["bertil"]])
     bertil = await server.client("bertil")
     tab = await bertil.socket()
     await watcher.expect("presence", person_id=server.people["bertil"], status="available")
@@ -62,7 +159,7 @@ async def test_a_reload_does_not_flash_offline(server: Server) -> None:
 
 
 async def test_a_connection_that_dies_silently_goes_offline(server: Server) -> None:
-    watcher = await (await server.client("aino")).socket()
+    watcher = await (await server.client("aino")).socket(watch=[server.people["bertil"]])
     bertil = await server.client("bertil")
     silent = await bertil.socket()
     await watcher.expect("presence", person_id=server.people["bertil"], status="available")
@@ -89,7 +186,7 @@ async def test_heartbeats_keep_a_connection_alive(server: Server) -> None:
 
 
 async def test_idle_in_every_client_means_away(server: Server) -> None:
-    watcher = await (await server.client("aino")).socket()
+    watcher = await (await server.client("aino")).socket(watch=[server.people["bertil"]])
     bertil = await server.client("bertil")
     first, second = await bertil.socket(), await bertil.socket()
     await first.send({"type": "heartbeat", "active": False})
@@ -101,7 +198,7 @@ async def test_idle_in_every_client_means_away(server: Server) -> None:
 
 
 async def test_do_not_disturb_with_end_time_and_note(server: Server) -> None:
-    watcher = await (await server.client("aino")).socket()
+    watcher = await (await server.client("aino")).socket(watch=[server.people["bertil"]])
     bertil = await (await server.client("bertil")).socket()
     until = (server.clock.now() + timedelta(seconds=120)).isoformat()
     await bertil.send(
@@ -119,7 +216,7 @@ async def test_do_not_disturb_with_end_time_and_note(server: Server) -> None:
 
 
 async def test_away_now_and_back(server: Server) -> None:
-    watcher = await (await server.client("aino")).socket()
+    watcher = await (await server.client("aino")).socket(watch=[server.people["bertil"]])
     bertil = await (await server.client("bertil")).socket()
     await bertil.send({"type": "set_presence", "status": "away"})
     await watcher.expect("presence", person_id=server.people["bertil"], status="away")
@@ -128,7 +225,7 @@ async def test_away_now_and_back(server: Server) -> None:
 
 
 async def test_out_of_office_and_phone_hours_reach_viewers(server: Server) -> None:
-    watcher = await (await server.client("aino")).socket()
+    watcher = await (await server.client("aino")).socket(watch=[server.people["bertil"]])
     bertil = await server.client("bertil")
     response = await bertil.api(
         "PATCH",
@@ -180,7 +277,7 @@ async def test_presence_settings_survive_a_restart(server_factory: object) -> No
         assert response.status_code == 200
         # Nested, so the database is dropped only after both servers have run.
         async with server_factory(**database_of(srv)) as again:  # type: ignore[operator]
-            sock = await (await again.client("bertil")).socket()
+            sock = await (await again.client("bertil")).socket()  # oneself is always shown
             me = again.people["bertil"]
             mine = next(v for v in sock.welcome["presence"] if v["person_id"] == me)
             assert mine["status"] == "dnd" and mine["note"] == "Etätöissä"
@@ -196,6 +293,10 @@ async def test_two_tabs_closing_at_once_both_record_last_seen(server: Server, ca
     with caplog.at_level(logging.ERROR):
         await asyncio.gather(*(s.close() for s in sockets))
         await server.settle()
+        # Stored together, within a second of the first close.
+        async with server.core.db() as db:
+            assert not (await db.execute(select(PresenceSettings.last_seen_at))).all()
+        await server.advance(1)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     async with server.core.db() as db:
         seen = dict(

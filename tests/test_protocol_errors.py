@@ -9,6 +9,7 @@ import pytest
 import websockets
 
 from tests.conftest import Server, Socket
+from tests.test_rings import valid_code
 
 
 async def still_up(sock: Socket) -> None:
@@ -60,16 +61,18 @@ async def test_malformed_frames(shared_server: Server, frame: str, code: str) ->
 async def test_bodies_that_are_not_messages(shared_server: Server) -> None:
     server = shared_server  # nothing here changes what later tests see
     sock, conversation_id = await conversation_of(server)
-    for body, code in [
-        (None, "bad_field"),
-        (5, "bad_field"),
-        ("   ", "empty_message"),
-        ("\x00\x01", "empty_message"),
-    ]:
+    for index, (body, code) in enumerate(
+        [
+            (None, "bad_field"),
+            (5, "bad_field"),
+            ("   ", "empty_message"),
+            ("\x00\x01", "empty_message"),
+        ]
+    ):
         await sock.send(
             {
                 "type": "send",
-                "id": f"b{code}{body!r}"[:60],
+                "id": f"b{index}",
                 "conversation_id": conversation_id,
                 "body": body,
             }
@@ -85,7 +88,23 @@ async def test_errors_echo_the_request_reference(shared_server: Server) -> None:
     sock = await (await server.client("aino")).socket()
     await sock.send({"type": "nope", "ref": "r-17"})
     error = await sock.expect("error")
-    assert error["ref"] == "r-17" and error["request_type"] == "nope"
+    # An unknown type is user input: neither the reason nor request_type repeats it.
+    assert error["ref"] == "r-17" and "request_type" not in error
+    assert "nope" not in error["reason"]
+    await sock.send({"type": "read", "ref": 2**40, "id": "x_1"})
+    error = await sock.expect("error")
+    assert (error["ref"], error["id"], error["request_type"]) == (2**40, "x_1", "read")
+
+
+async def test_only_opaque_tokens_are_echoed(server: Server) -> None:
+    """A `ref` or `id` that is free text (or too big a number) is not copied back."""
+    sock = await (await server.client("aino")).socket()
+    for ref in ("two words", "ä", "x" * 65, 2**63, valid_code()[:-1], f"id{valid_code()}"):
+        await sock.send({"type": "heartbeat", "ref": ref})
+        assert "ref" not in await sock.expect("heartbeat_ack")
+        await sock.send({"type": "read", "ref": ref, "id": ref})
+        error = await sock.expect("error")
+        assert "ref" not in error and "id" not in error
 
 
 async def test_not_allowed_for_this_user(server: Server) -> None:
@@ -258,7 +277,7 @@ async def test_logging_out_closes_that_sessions_sockets_only(server: Server) -> 
 async def test_frames_other_than_heartbeats_keep_presence_alive(server: Server) -> None:
     """A client busy with other frames sends no heartbeats for 100 s (over three heartbeat
     timeouts) and stays online."""
-    watcher = await (await server.client("aino")).socket()
+    watcher = await (await server.client("aino")).socket(watch=[server.people["bertil"]])
     busy = await (await server.client("bertil")).socket()
     busy.mute()  # no settle heartbeats: only the frames below
     await watcher.expect("presence", person_id=server.people["bertil"], status="available")

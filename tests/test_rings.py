@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from liaison.services.ring_config import apply_ring_config
-from liaison.store.models import RouterState
+from liaison.store.models import Consultation, RouterState
 from tests.conftest import Server, Socket, database_of
 
 
@@ -493,3 +493,54 @@ async def test_presence_changes_that_keep_a_member_free_do_not_rewrite_the_ring_
         await bertil.expect("presence_set")
         await status_becomes(srv, "bertil", "away")
         assert await saved_at() != before  # no longer free: that is routed
+
+
+async def test_nothing_stays_live_when_the_database_fails_a_save(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ask or an accept whose transaction fails leaves no trace: no question ringing
+    without a record, no member left unofferable; the client is told, and the ring works
+    again as soon as the database does."""
+    from sqlalchemy.exc import OperationalError
+
+    from liaison.services import rings as ring_service
+
+    await with_rings(server)
+    bertil = await signed_in(server, "bertil")
+    aino = await (await server.client("aino")).socket()
+    real = ring_service.record_legs
+    failing = {"on": True}
+
+    async def flaky(*args: Any) -> None:
+        if failing["on"]:
+            raise OperationalError("INSERT", {}, Exception("the database went away"))
+        await real(*args)
+
+    monkeypatch.setattr(ring_service, "record_legs", flaky)
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Kuuluuko?", "ref": 1})
+    error = await aino.expect("error", ref=1)
+    assert error["code"] == "unavailable"
+    await bertil.no_frame("offer")
+    assert server.core.rings.router.open_questions() == []
+    assert server.core.rings.questions_of(server.people["aino"]) == []
+    housing = next(
+        r for r in server.core.rings.rings_for(server.people["bertil"]) if r["id"] == "housing"
+    )
+    assert housing["members_free"] == 1
+
+    failing["on"] = False
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Nyt?", "ref": 2})
+    question_id = (await aino.expect("question_status", ref=2))["question"]["question_id"]
+    await bertil.expect("offer", question_id=question_id)
+    # An accept that fails to save: the offer is still there to accept once it works.
+    failing["on"] = True
+    await bertil.send({"type": "accept", "question_id": question_id, "ref": 3})
+    assert (await bertil.expect("error", ref=3))["code"] == "unavailable"
+    assert server.core.rings.question_status(question_id)["state"] == "offered"
+    failing["on"] = False
+    await bertil.send({"type": "accept", "question_id": question_id, "ref": 4})
+    accepted = await bertil.expect("accepted", ref=4)
+    assert accepted["consultation"]["expert_id"] == server.people["bertil"]
+    async with server.core.db() as db:
+        count = await db.scalar(select(func.count()).select_from(Consultation))
+    assert count == 1  # the failed ask left no record either

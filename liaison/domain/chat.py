@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from typing import TypeGuard
 
 from liaison.domain.errors import Refused
+from liaison.domain.identity import find_identity_codes
 
 CLIENT_ID_MAX = 64
+# A client's own id for a message or request: an opaque token, never free text.
+_TOKEN = re.compile(rf"[A-Za-z0-9_-]{{1,{CLIENT_ID_MAX}}}", re.ASCII)
 
 
 class ChatError(Refused):
@@ -29,16 +34,41 @@ def clean_body(body: object, max_chars: int) -> str:
     return text
 
 
+def is_token(value: object) -> TypeGuard[str]:
+    """An opaque token: 1 to 64 of A-Z, a-z, 0-9, "_" and "-", holding no identity code
+    (a token is stored and sent on as it is, so it must not be able to carry one)."""
+    return (
+        isinstance(value, str)
+        and _TOKEN.fullmatch(value) is not None
+        and not find_identity_codes(value)
+    )
+
+
 def check_client_id(client_id: object) -> str:
-    if not isinstance(client_id, str) or not 1 <= len(client_id) <= CLIENT_ID_MAX:
-        raise ChatError("bad_field", f"id must be text of 1 to {CLIENT_ID_MAX} characters")
+    if not is_token(client_id):
+        raise ChatError(
+            "bad_field",
+            f"id must be 1 to {CLIENT_ID_MAX} letters A-Z, digits, '_' or '-' "
+            "(a random token) and must not hold a personal identity code",
+        )
     return client_id
 
 
+TITLE_MAX = 100
+
+
 def clean_title(title: object) -> str:
-    if not isinstance(title, str) or not title.strip() or len(title.strip()) > 100:
-        raise ChatError("bad_field", "a group needs a title of 1 to 100 characters")
-    return title.strip()
+    """A group title, trimmed; its identity codes are replaced afterwards (the service
+    has the key), and the limit holds for the stored form too (``check_title_length``)."""
+    if not isinstance(title, str) or not title.strip():
+        raise ChatError("bad_field", f"a group needs a title of 1 to {TITLE_MAX} characters")
+    return check_title_length(title.strip())
+
+
+def check_title_length(title: str) -> str:
+    if len(title) > TITLE_MAX:
+        raise ChatError("bad_field", f"a group needs a title of 1 to {TITLE_MAX} characters")
+    return title
 
 
 def direct_key(a: int, b: int) -> str:

@@ -21,7 +21,7 @@ area                the unit's area (e.g. the wellbeing services county)
 roles               see ``ROLES``; several separated by ";" or ","
 benefits            see ``BENEFITS``; several
 languages           two-letter codes (fi, sv, en); several
-work_phone          digits, spaces, "+", "-" and parentheses
+work_phone          a phone number: see ``is_phone_number``
 ask_me_about        free text
 tags                expertise keywords; several
 =================== ======================================================
@@ -40,6 +40,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
+
+from liaison.domain.identity import find_identity_codes, redact_identity_codes
 
 __all__ = [
     "BENEFITS",
@@ -270,7 +272,28 @@ _LANGUAGE_ALIASES = _aliases(
 _Fail = Callable[[str | None, str], None]
 
 _EMAIL = re.compile(r"[^@\s,;<>()\[\]\\\"]+@[^@\s,;<>()\[\]\\\"]+\.[^@\s,;<>()\[\]\\\".]+")
-_PHONE = re.compile(r"[0-9 +\-()]*")
+# A phone number as people write them: "+358 20 634 9001", "040-123 4567", "(09) 1234 5678",
+# "+358 (0)40 123 4567": an optional "+", digits in groups separated by one space or
+# hyphen, at most one group in parentheses.
+_PHONE = re.compile(r"\+?(?:\(\d{1,4}\)|\d)(?:(?: ?- ?| )?(?:\(\d{1,4}\)|\d))*", re.ASCII)
+PHONE_DIGITS = (6, 15)  # E.164 allows 15
+PHONE_RULE = (
+    "a phone number has 6 to 15 digits in groups separated by spaces or hyphens, "
+    "optionally a leading + and one group in parentheses"
+)
+
+
+def is_phone_number(text: str) -> bool:
+    """A plausible phone number, and not a personal identity code written like one."""
+    digits = sum(ch.isdigit() for ch in text)
+    return (
+        _PHONE.fullmatch(text) is not None
+        and text.count("(") <= 1
+        and PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]
+        and not find_identity_codes(text)
+    )
+
+
 _SPLIT = re.compile(r"[;,]")
 
 
@@ -369,10 +392,7 @@ def read_table(filename: str, data: bytes) -> list[tuple[int, dict[str, str]]]:
     elif extension == "xls":
         raise ImportFileError("old Excel files (.xls) are not supported: save as .xlsx or CSV")
     else:
-        raise ImportFileError(
-            f"unknown file type {('.' + extension) if extension else '(no extension)'}: "
-            "give a .csv or .xlsx file"
-        )
+        raise ImportFileError("unknown file type: give a .csv or .xlsx file")
     return _rows_from_records(records)
 
 
@@ -536,8 +556,8 @@ def validate_rows(
       row is reported, naming the first);
     - roles, benefits, organisation and unit kinds must be known words (English or
       Finnish); languages are two-letter codes (a few language names work too);
-    - text must fit the database columns (``MAX_LENGTHS``); a work phone has only
-      digits, spaces, "+", "-" and parentheses;
+    - text must fit the database columns (``MAX_LENGTHS``); a work phone is a phone
+      number (``is_phone_number``); no cell may hold a personal identity code;
     - an organisation has one kind: the file may not name two, nor contradict an
       existing organisation; a new organisation needs its kind on at least one row
       (reported on its first row);
@@ -568,12 +588,16 @@ def validate_rows(
         def fail(
             column: str | None, reason: str, line: int = line, sink: list[RowError] = row_errors
         ) -> None:
-            sink.append(RowError(line, column, reason))
+            # Reasons quote the file's cells back to the admin: never a code among them.
+            sink.append(RowError(line, column, redact_identity_codes(reason, None)[0]))
 
         cell = {name: " ".join(raw.get(name, "").split()) for name in COLUMNS}
         # Free text keeps its line breaks; only the ends are trimmed.
         cell["ask_me_about"] = raw.get("ask_me_about", "").strip()
 
+        for name in COLUMNS:
+            if find_identity_codes(raw.get(name, "")):
+                fail(name, "holds a personal identity code, which a directory must not")
         for name in REQUIRED_COLUMNS:
             if not cell[name]:
                 fail(name, f"{name} is required")
@@ -594,11 +618,8 @@ def validate_rows(
                 first_email_line[email] = line
 
         phone = cell["work_phone"]
-        if phone and not _PHONE.fullmatch(phone):
-            fail(
-                "work_phone",
-                f"{phone!r}: a phone number has only digits, spaces, +, - and parentheses",
-            )
+        if phone and not is_phone_number(phone):
+            fail("work_phone", PHONE_RULE)
 
         roles = _vocabulary(cell["roles"], _ROLE_ALIASES, "roles", "role", ROLES, fail)
         benefits = _vocabulary(

@@ -60,10 +60,22 @@ class PresenceTracker:
         self._silence: deque[tuple[datetime, int, str]] = deque()
         self._grace: deque[tuple[datetime, int, str]] = deque()
 
-    def heard(self, person_id: int, client_key: str, active: bool, now: datetime) -> None:
-        """A client connected, sent a heartbeat or changed between active and idle."""
-        self._clients.setdefault(person_id, {})[client_key] = ClientReport(active, now)
+    def heard(self, person_id: int, client_key: str, active: bool, now: datetime) -> bool:
+        """A client connected, sent a heartbeat or changed between active and idle.
+
+        Returns True when this only renewed a live report that says the same, so nobody's
+        status can have changed (the common heartbeat: nothing to recompute)."""
+        reports = self._clients.setdefault(person_id, {})
+        old = reports.get(client_key)
+        renewed = (
+            old is not None
+            and old.active == active
+            and old.gone_at is None
+            and self._counts(old, now)
+        )
+        reports[client_key] = ClientReport(active, now)
         _push(self._silence, (now + self.heartbeat_timeout, person_id, client_key))
+        return renewed
 
     def gone(self, person_id: int, client_key: str, now: datetime) -> bool:
         """A client closed; False when its report had already expired (it fell silent)."""

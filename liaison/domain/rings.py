@@ -1019,14 +1019,22 @@ class RingRouter:
 
     # -- persistence --
 
-    def to_dict(self) -> dict[str, Any]:
-        """The whole state as JSON-able data (str keys, lists, numbers, ISO times)."""
+    def to_dict(self, closed: bool = False) -> dict[str, Any]:
+        """The state as JSON-able data (str keys, lists, numbers, ISO times).
+
+        Closed questions are left out unless asked for: nothing routes them any more, their
+        record is the consultation log, and writing them on every change made each change
+        cost more the busier the last hour had been."""
         return {
             "version": STATE_VERSION,
             "seq": self._seq,
             "rings": [r.to_dict() for r in self._rings.values()],
             "people": [p.to_dict() for p in sorted(self._people.values(), key=lambda p: p.id)],
-            "questions": [[e.to_dict() for e in entries] for entries in self._questions.values()],
+            "questions": [
+                [e.to_dict() for e in entries]
+                for entries in self._questions.values()
+                if closed or entries[-1].is_open
+            ],
         }
 
     @classmethod

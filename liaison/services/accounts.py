@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from liaison.clock import Clock
 from liaison.config import Settings
 from liaison.domain.errors import Refused
+from liaison.domain.identity import find_identity_codes
 from liaison.services.hub import Hub
 from liaison.store import repositories as repo
 from liaison.store.models import Account, Person
@@ -109,6 +110,9 @@ class AccountService:
         username = username.strip()
         if not username or len(username) > 100 or any(c.isspace() for c in username):
             raise AccountError("bad_field", "a username is 1 to 100 characters with no spaces")
+        if find_identity_codes(username):
+            # Usernames are shown to everyone and written to logs: never a client's code.
+            raise AccountError("bad_field", "a username must not hold a personal identity code")
         password_hash = await self.hash_password(password)
         try:
             async with self.db.begin() as db:

@@ -1,13 +1,19 @@
-"""Chat service: stores messages once, in order, and delivers them to members' connections."""
+"""Chat service: stores messages once, in order, and delivers them to members' connections.
+
+Messages go through the node's `MessageWriter` (group commit, docs/architecture.md).
+Who is in which conversation is read once and kept: every change of members is announced
+on the bus (`{"k": "members"}`), and every node replaces its copy from it.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from liaison.clock import Clock
 from liaison.config import Settings
@@ -15,41 +21,107 @@ from liaison.domain import chat as domain
 from liaison.domain import identity
 from liaison.domain.chat import ChatError
 from liaison.services.hub import Hub
+from liaison.services.message_writer import CONVERSATIONS, MEMBERS, MessageWriter, Send
 from liaison.store import repositories as repo
+from liaison.store.db import writing
+
+# Conversations whose members a node keeps in memory (the least recently used go).
+MEMBER_CACHE_SIZE = 50_000
 
 
 class ChatService:
     def __init__(
-        self, settings: Settings, clock: Clock, db: async_sessionmaker[AsyncSession], hub: Hub
+        self,
+        settings: Settings,
+        clock: Clock,
+        engine: AsyncEngine,
+        db: async_sessionmaker[AsyncSession],
+        hub: Hub,
     ) -> None:
         self.config = settings
         self.clock = clock
+        self.engine = engine
         self.db = db
         self.hub = hub
-        # One lock per recently active conversation, so this node publishes in sequence order.
-        self._locks: OrderedDict[int, asyncio.Lock] = OrderedDict()
+        self._members: OrderedDict[int, frozenset[int]] = OrderedDict()
+        self.writer = MessageWriter(
+            engine, clock, self._members_of, self._publish, settings.outbox_size * 10
+        )
+        hub.on("members", self._on_members)
 
-    def _lock(self, conversation_id: int) -> asyncio.Lock:
-        lock = self._locks.pop(conversation_id, None) or asyncio.Lock()
-        self._locks[conversation_id] = lock
-        while len(self._locks) > 10000:
-            oldest, old_lock = next(iter(self._locks.items()))
-            if old_lock.locked():
-                break
-            del self._locks[oldest]
-        return lock
+    async def start(self) -> None:
+        await self.writer.start()
+
+    async def stop(self) -> None:
+        await self.writer.stop()
+
+    # ------------------------------------------------------------ members, cached
+
+    async def _members_of(
+        self, conn: AsyncConnection, conversation_ids: Iterable[int], fresh: bool = False
+    ) -> dict[int, frozenset[int]]:
+        """Members of these conversations (unknown ids: empty); read from the database
+        only for those not in memory (or all, `fresh`)."""
+        wanted = set(conversation_ids)
+        found = {} if fresh else {c: m for c in wanted if (m := self._members.get(c)) is not None}
+        missing = sorted(wanted - set(found))
+        if missing:
+            loaded: dict[int, set[int]] = {c: set() for c in missing}
+            rows = await conn.execute(
+                select(MEMBERS.c.conversation_id, MEMBERS.c.person_id).where(
+                    MEMBERS.c.conversation_id.in_(missing)
+                )
+            )
+            for conversation_id, person_id in rows:
+                loaded[conversation_id].add(person_id)
+            for conversation_id, people in loaded.items():
+                found[conversation_id] = self._remember(conversation_id, frozenset(people))
+        for conversation_id in found:
+            if conversation_id in self._members:
+                self._members.move_to_end(conversation_id)
+        return found
+
+    def _remember(self, conversation_id: int, members: frozenset[int]) -> frozenset[int]:
+        self._members[conversation_id] = members
+        self._members.move_to_end(conversation_id)
+        while len(self._members) > MEMBER_CACHE_SIZE:
+            self._members.popitem(last=False)
+        return members
+
+    async def members(self, conversation_id: int, person_id: int) -> frozenset[int]:
+        """The members of a conversation this person is in; refused otherwise. A person
+        not in the kept copy is looked up afresh (they may have just been added)."""
+        async with self.engine.connect() as conn:
+            members = (await self._members_of(conn, [conversation_id]))[conversation_id]
+            if person_id not in members:
+                members = (await self._members_of(conn, [conversation_id], fresh=True))[
+                    conversation_id
+                ]
+        if person_id not in members:
+            raise ChatError("not_a_member", "you are not a member of that conversation")
+        return members
+
+    async def _on_members(self, message: dict[str, Any]) -> None:
+        """A conversation's members changed (on any node): keep the new list, and its
+        members' connections here show each other's presence from now on."""
+        members = frozenset(int(p) for p in message["m"])
+        self._remember(int(message["c"]), members)
+        self.hub.watch_each_other(members)
 
     async def _require_member(self, db: AsyncSession, conversation_id: int, person_id: int) -> None:
-        if not await repo.is_member(db, conversation_id, person_id):
-            raise ChatError("not_a_member", "you are not a member of that conversation")
+        await self.members(conversation_id, person_id)
+
+    async def _publish(self, stored: list[tuple[dict[str, Any], list[int]]]) -> None:
+        for message, members in stored:
+            await self.hub.send(members, {"type": "message", "message": message})
 
     async def send(
         self, sender_id: int, conversation_id: object, client_id: object, body: object
     ) -> tuple[dict[str, Any], bool]:
         """Stores and delivers a message; a repeated client id returns the stored one (True).
 
-        Valid personal identity codes in the body are replaced by their pseudonyms before
-        the message is stored or delivered, so the code itself is never kept. The payload
+        Personal identity codes in the body are replaced (``identity.redact_identity_codes``)
+        before the message is stored or delivered, so the code itself is never kept. The payload
         returned to the caller (the sender's acknowledgement) carries an extra key
         ``"redacted"``: how many codes were replaced in this body (0 if none; for a
         duplicate, counted again from the resent body). The frame delivered to the
@@ -57,60 +129,47 @@ class ChatService:
         """
         cid = domain.check_client_id(client_id)
         conv_id = _int_field(conversation_id, "conversation_id")
-        text = domain.clean_body(body, self.config.max_message_chars)
-        redacted = 0
-        if identity.find_identity_codes(text):
-            # The key is read only when needed; without one this raises, storing nothing.
-            text, redacted = identity.redact_identity_codes(text, self.config.secret_key())
-        async with self._lock(conv_id):
-            try:
-                async with self.db.begin() as db:
-                    existing = await repo.find_sent_message(db, sender_id, cid)
-                    if existing is not None:
-                        if existing.conversation_id != conv_id:
-                            raise ChatError("id_reused", "that id was used for another message")
-                        return {**repo.message_dict(existing), "redacted": redacted}, True
-                    await self._require_member(db, conv_id, sender_id)
-                    seq = await repo.next_seq(db, conv_id)
-                    message = await repo.add_message(
-                        db, conv_id, seq, sender_id, cid, text, self.clock.now()
-                    )
-                    await repo.mark_read(db, conv_id, sender_id, seq)
-                    payload = repo.message_dict(message)
-                    members = await repo.member_ids(db, conv_id)
-            except IntegrityError:
-                # The same client id raced in on another connection: that one was stored.
-                async with self.db() as db:
-                    existing = await repo.find_sent_message(db, sender_id, cid)
-                if existing is None:
-                    raise
-                if existing.conversation_id != conv_id:
-                    raise ChatError("id_reused", "that id was used for another message") from None
-                return {**repo.message_dict(existing), "redacted": redacted}, True
-            await self.hub.send(members, {"type": "message", "message": payload})
-        # A copy: the frame handed to the hub above must not gain the sender-only key.
-        return {**payload, "redacted": redacted}, False
+        text, redacted = identity.redact_identity_codes(
+            domain.clean_body(body, self.config.max_message_chars), self.config.secret_key
+        )
+        # Stored in the writer's next batch; the ack waits for its commit.
+        message, duplicate = await self.writer.send(Send(sender_id, conv_id, cid, text))
+        return {**message, "redacted": redacted}, duplicate
 
     async def mark_read(self, person_id: int, conversation_id: object, seq: object) -> int:
+        """Moves the person's read marker forward (never past the last message)."""
         conv_id = _int_field(conversation_id, "conversation_id")
         upto = _int_field(seq, "seq")
-        async with self.db.begin() as db:
-            await self._require_member(db, conv_id, person_id)
-            now_read = await repo.mark_read(db, conv_id, person_id, upto)
-            members = await repo.member_ids(db, conv_id)
+        members = await self.members(conv_id, person_id)
+        last_seq = (
+            select(CONVERSATIONS.c.last_seq).where(CONVERSATIONS.c.id == conv_id).scalar_subquery()
+        )
+        async with writing(self.engine).begin() as conn:
+            await conn.execute(
+                update(MEMBERS)
+                .where(
+                    MEMBERS.c.conversation_id == conv_id,
+                    MEMBERS.c.person_id == person_id,
+                    MEMBERS.c.last_read_seq < upto,
+                )
+                .values(last_read_seq=_least(upto, last_seq))
+            )
+            now_read = await conn.scalar(
+                select(MEMBERS.c.last_read_seq).where(
+                    MEMBERS.c.conversation_id == conv_id, MEMBERS.c.person_id == person_id
+                )
+            )
         await self.hub.send(
-            members,
+            sorted(members),
             {"type": "read", "conversation_id": conv_id, "person_id": person_id, "seq": now_read},
         )
-        return now_read
+        return int(now_read or 0)
 
     async def typing(self, person_id: int, conversation_id: object) -> None:
         conv_id = _int_field(conversation_id, "conversation_id")
-        async with self.db() as db:
-            await self._require_member(db, conv_id, person_id)
-            members = [m for m in await repo.member_ids(db, conv_id) if m != person_id]
+        others = sorted(await self.members(conv_id, person_id) - {person_id})
         await self.hub.send(
-            members, {"type": "typing", "conversation_id": conv_id, "person_id": person_id}
+            others, {"type": "typing", "conversation_id": conv_id, "person_id": person_id}
         )
 
     async def summaries(self, person_id: int) -> list[dict[str, Any]]:
@@ -175,8 +234,15 @@ class ChatService:
             assert conversation is not None
         return await self._announce(conversation.id, person_id)
 
-    async def create_group(self, person_id: int, title: object, members: object) -> dict[str, Any]:
+    def _title(self, title: object) -> str:
+        """A group title as stored and sent: identity codes replaced, then within the limit."""
         name = domain.clean_title(title)
+        return domain.check_title_length(
+            identity.redact_identity_codes(name, self.config.secret_key)[0]
+        )
+
+    async def create_group(self, person_id: int, title: object, members: object) -> dict[str, Any]:
+        name = self._title(title)
         if not isinstance(members, list) or not all(
             isinstance(m, int) and not isinstance(m, bool) for m in members
         ):
@@ -186,7 +252,7 @@ class ChatService:
         async with self.db.begin() as db:
             for pid in everyone:
                 if await repo.get_person(db, pid) is None:
-                    raise ChatError("not_found", f"no person with id {pid}")
+                    raise ChatError("not_found", "no such person")
             conversation = await repo.create_conversation(
                 db, "group", name, None, person_id, everyone, self.clock.now()
             )
@@ -240,7 +306,7 @@ class ChatService:
     async def rename(
         self, actor_id: int, actor_is_admin: bool, conversation_id: int, title: object
     ) -> dict[str, Any]:
-        name = domain.clean_title(title)
+        name = self._title(title)
         async with self.db.begin() as db:
             conversation = await self._group_for_change(
                 db, actor_id, actor_is_admin, conversation_id
@@ -261,8 +327,15 @@ class ChatService:
             )[0]
         # Unread counts are per member: each client derives its own from the members list.
         shared = {k: v for k, v in summary.items() if k not in ("unread", "last_read_seq")}
+        # Every node keeps the new members; they see each other's presence from now on.
+        await self.hub.publish({"k": "members", "c": conversation_id, "m": members})
         await self.hub.send(members, {"type": "conversation", "conversation": shared})
         return summary if viewer_id in members else shared
+
+
+def _least(value: int, column: Any) -> Any:
+    """min(value, column) in SQL, the same on SQLite and PostgreSQL."""
+    return case((column < value, column), else_=value)
 
 
 def _int_field(value: object, name: str) -> int:

@@ -31,7 +31,7 @@ class Core:
         self.scheduler = Scheduler(self.clock)
         self.accounts = AccountService(settings, self.clock, self.db, self.hub)
         self.presence = PresenceService(settings, self.clock, self.db, self.hub, self.scheduler)
-        self.chat = ChatService(settings, self.clock, self.db, self.hub)
+        self.chat = ChatService(settings, self.clock, self.engine, self.db, self.hub)
         self.rings = RingService(
             settings, self.clock, self.db, self.hub, self.scheduler, self.presence, self.chat
         )
@@ -52,6 +52,7 @@ class Core:
     async def start(self) -> None:
         await migrate(self.engine, self.settings.database_schema)
         await self.hub.start()
+        await self.chat.start()
         await self.presence.start()
         await self.rings.start()
         self.purger.start()
@@ -60,6 +61,8 @@ class Core:
 
     async def stop(self) -> None:
         await self.scheduler.stop()
+        await self.presence.save_last_seen()
+        await self.chat.stop()
         await self.hub.bus.stop()
         await self.engine.dispose()
 

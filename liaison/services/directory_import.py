@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from liaison.domain.directory import (
     ImportFileError,
@@ -22,6 +22,7 @@ from liaison.domain.directory import (
     read_table,
     validate_rows,
 )
+from liaison.store.db import Sessions
 from liaison.store.models import Organisation, Person, Unit
 from liaison.store.repositories import search_text_for
 
@@ -77,9 +78,7 @@ class ImportReport:
         }
 
 
-async def import_directory(
-    db: async_sessionmaker[AsyncSession], filename: str, data: bytes, dry_run: bool
-) -> ImportReport:
+async def import_directory(db: Sessions, filename: str, data: bytes, dry_run: bool) -> ImportReport:
     """Reads, checks and (unless ``dry_run`` or any error) applies a directory file.
 
     Never raises for a bad file: an ImportFileError becomes a single RowError on
@@ -95,7 +94,7 @@ async def import_directory(
         return report
     report.rows = len(table)
 
-    async with db() as session:
+    async with db.writer() as session:
         organisations = {
             o.name.casefold(): o for o in (await session.scalars(select(Organisation)))
         }

@@ -29,6 +29,11 @@ class LiveConnection(Protocol):
     session: str
     # Optional streams this connection asked for (e.g. "load"); see Hub.send(topic=...).
     topics: set[str]
+    # Whose presence this connection gets (see Hub.watch): the people it named in its
+    # latest `watch`, and the members of its conversations, besides its own person.
+    named: set[int]
+    partners: set[int]
+    watching: set[int]
 
     def push(self, text: str) -> None:
         """Queue a frame; a connection whose queue is full closes itself."""
@@ -41,6 +46,8 @@ class Hub:
         self.bus = bus
         self.node_id = node_id
         self._local: dict[int, dict[str, LiveConnection]] = {}
+        # person id -> this node's connections that show that person's presence
+        self._watchers: dict[int, set[LiveConnection]] = {}
         self._handlers: dict[str, BusHandler] = {}
 
     def on(self, kind: str, handler: BusHandler) -> None:
@@ -82,8 +89,49 @@ class Hub:
     def attach(self, connection: LiveConnection) -> None:
         self._local.setdefault(connection.person_id, {})[connection.key] = connection
 
+    def watch(self, connection: LiveConnection, named: set[int] | None = None) -> set[int]:
+        """Recomputes whom the connection watches (with a new list it named, if given);
+        returns the people it did not watch before."""
+        if named is not None:
+            connection.named = named
+        people = {connection.person_id, *connection.partners, *connection.named}
+        return self._set_watching(connection, people)
+
+    def add_partners(self, connection: LiveConnection, people: set[int]) -> set[int]:
+        connection.partners |= people
+        return self.watch(connection)
+
+    def watch_each_other(self, members: frozenset[int]) -> None:
+        """Members of one conversation: their connections on this node watch each other."""
+        for person_id in members:
+            for conn in self.connections_of(person_id):
+                self.add_partners(conn, set(members))
+
+    def _set_watching(self, connection: LiveConnection, people: set[int]) -> set[int]:
+        added = people - connection.watching
+        for person_id in connection.watching - people:
+            watchers = self._watchers.get(person_id)
+            if watchers is not None:
+                watchers.discard(connection)
+                if not watchers:
+                    del self._watchers[person_id]
+        for person_id in added:
+            self._watchers.setdefault(person_id, set()).add(connection)
+        connection.watching = set(people)
+        return added
+
+    def deliver_watchers(self, person_id: int, text: str) -> None:
+        """To this node's connections that show this person: a cost per watcher, not per
+        connection on the node."""
+        for conn in list(self._watchers.get(person_id, ())):
+            conn.push(text)
+
+    def watcher_count(self, person_id: int) -> int:
+        return len(self._watchers.get(person_id, ()))
+
     def detach(self, connection: LiveConnection) -> bool:
         """Returns True when that was the person's last connection on this node."""
+        self._set_watching(connection, set())
         conns = self._local.get(connection.person_id)
         if conns is None:
             return True

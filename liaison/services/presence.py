@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from liaison.clock import Clock
 from liaison.config import Settings
+from liaison.domain import identity
 from liaison.domain import presence as domain
 from liaison.domain.errors import Refused
 from liaison.services.hub import Hub, encode
@@ -29,6 +30,8 @@ UPDATABLE = frozenset(
 CLOSE_HEARTBEAT_TIMEOUT = 4010
 # Report deadlines are rounded up to this, so a thousand heartbeats make one wake-up.
 DEADLINE_STEP = timedelta(seconds=1)
+# Last-seen times of closed connections are stored together, at most this late.
+LAST_SEEN_DELAY = timedelta(seconds=1)
 
 
 class PresenceError(Refused):
@@ -78,9 +81,14 @@ class PresenceService:
         self.listeners: list[Callable[[int, dict[str, Any]], None]] = []
         self.zone = ZoneInfo(settings.time_zone)
         self._day = clock.now().astimezone(self.zone).date()
+        # Last-seen times of closed connections, to be stored (see client_gone).
+        self._unsaved_last_seen: dict[int, datetime] = {}
+        self._save_last_seen_at: datetime | None = None
+        self.scheduler = scheduler
         hub.on("client", self._on_client)
         hub.on("settings", self._on_settings)
         scheduler.add("presence", self._next_deadline, self._on_time)
+        scheduler.add("last seen", lambda: self._save_last_seen_at, self.save_last_seen)
 
     async def start(self) -> None:
         async with self.db() as db:
@@ -89,7 +97,10 @@ class PresenceService:
                 self._settings.setdefault(person_id, domain.PresenceSettings())
         now = self.clock.now()
         for person_id, s in self._settings.items():
-            self._views[person_id] = self._compute(person_id, now)
+            self._views[person_id] = {
+                **self._compute(person_id, now),
+                "changed_at": now.isoformat(),
+            }
             self._track_dnd(person_id, s)
 
     async def reload_people(self) -> None:
@@ -100,7 +111,7 @@ class PresenceService:
         for person_id in ids:
             if person_id not in self._views:
                 self._settings.setdefault(person_id, domain.PresenceSettings())
-                self._views[person_id] = self._compute(person_id, now)
+                self._views[person_id] = self._stamped(person_id, now)
 
     # ------------------------------------------------------------ time
 
@@ -149,10 +160,19 @@ class PresenceService:
     # ------------------------------------------------------------ reading
 
     def view(self, person_id: int) -> dict[str, Any]:
-        return self._views.get(person_id) or self._compute(person_id, self.clock.now())
+        view = self._views.get(person_id)
+        if view is None:
+            # Someone this node has not computed yet (imported by another process).
+            view = self._views[person_id] = self._stamped(person_id, self.clock.now())
+        return view
 
-    def snapshot(self) -> list[dict[str, Any]]:
-        return list(self._views.values())
+    def views(self, people: set[int], since: datetime | None = None) -> list[dict[str, Any]]:
+        """The views of these people (only those that changed at or after `since`); ids of
+        nobody in the directory are left out."""
+        views = [self.view(p) for p in sorted(people) if p in self._settings]
+        if since is None:
+            return views
+        return [v for v in views if datetime.fromisoformat(v["changed_at"]) >= since]
 
     def settings_of(self, person_id: int) -> domain.PresenceSettings:
         return self._settings.get(person_id) or domain.PresenceSettings()
@@ -168,15 +188,23 @@ class PresenceService:
         today = now.astimezone(self.zone).date()
         return domain.presence_view(person_id, s, status, last_seen, today)
 
+    def _stamped(self, person_id: int, now: datetime) -> dict[str, Any]:
+        """A view as first computed, marked as changed now."""
+        return {**self._compute(person_id, now), "changed_at": now.isoformat()}
+
     def _refresh(self, people: set[int] | list[int], now: datetime) -> None:
         for person_id in people:
             view = self._compute(person_id, now)
-            if view != self._views.get(person_id):
-                self._views[person_id] = view
-                # Every node computes the same view from the same bus; each tells its own clients.
-                self.hub.deliver_local(None, encode({"type": "presence", **view}))
-                for listener in self.listeners:
-                    listener(person_id, view)
+            old = self._views.get(person_id)
+            if old is not None and all(old[k] == v for k, v in view.items()):
+                continue
+            view["changed_at"] = now.isoformat()
+            self._views[person_id] = view
+            # Every node computes the same view from the same bus; each tells those of its
+            # own connections that show this person, and nobody else.
+            self.hub.deliver_watchers(person_id, encode({"type": "presence", **view}))
+            for listener in self.listeners:
+                listener(person_id, view)
 
     # ------------------------------------------------------------ clients
 
@@ -191,8 +219,19 @@ class PresenceService:
         await self.hub.publish(
             {"k": "client", "p": person_id, "c": key, "g": True, "t": now.isoformat()}
         )
-        async with self.db.begin() as db:
-            await repo.touch_last_seen(db, person_id, now)
+        # Stored within a second with the others that closed meanwhile (a reconnect
+        # storm is one write, not one per socket); kept in memory until then.
+        if not self._unsaved_last_seen:
+            self._save_last_seen_at = now + LAST_SEEN_DELAY
+            self.scheduler.wake()
+        self._unsaved_last_seen[person_id] = now
+
+    async def save_last_seen(self, now: datetime | None = None) -> None:
+        seen, self._unsaved_last_seen = self._unsaved_last_seen, {}
+        self._save_last_seen_at = None
+        if seen:
+            async with self.db.begin() as db:
+                await repo.touch_last_seen(db, seen)
 
     async def _on_client(self, message: dict[str, Any]) -> None:
         person_id, key = int(message["p"]), str(message["c"])
@@ -201,8 +240,8 @@ class PresenceService:
             # A client that fell silent was last seen when last heard, not when it closed.
             if self.tracker.gone(person_id, key, at):
                 self._last_seen(person_id, at)
-        else:
-            self.tracker.heard(person_id, key, bool(message.get("a")), at)
+        elif self.tracker.heard(person_id, key, bool(message.get("a")), at):
+            return  # a heartbeat that changes nothing: no view to recompute
         self._settings.setdefault(person_id, domain.PresenceSettings())
         self._refresh([person_id], self.clock.now())
 
@@ -210,9 +249,11 @@ class PresenceService:
 
     async def update(self, person_id: int, changes: dict[str, Any]) -> dict[str, Any]:
         """Applies a person's own changes (status, note, out of office, phone hours)."""
-        unknown = set(changes) - UPDATABLE
-        if unknown:
-            raise PresenceError("bad_field", f"unknown fields: {', '.join(sorted(unknown))[:200]}")
+        if set(changes) - UPDATABLE:
+            # The reason names what may be sent, never what was: a field name is user input.
+            raise PresenceError(
+                "bad_field", f"unknown field; the fields are {', '.join(sorted(UPDATABLE))}"
+            )
         if not changes:
             raise PresenceError("bad_field", "nothing to change")
         if "dnd_until" in changes and changes.get("status") != domain.DND:
@@ -231,10 +272,7 @@ class PresenceService:
                     raise PresenceError("bad_field", "dnd_until must be in the future")
                 s.dnd_until = until
         if "note" in changes:
-            note = changes["note"]
-            if not isinstance(note, str) or len(note) > 200:
-                raise PresenceError("bad_field", "note must be text of at most 200 characters")
-            s.note = note.strip()
+            s.note = _clean_note(changes["note"], "note", self.config.secret_key)
         if "out_of_office_until" in changes:
             value = changes["out_of_office_until"]
             if value in (None, ""):
@@ -247,12 +285,9 @@ class PresenceService:
                         "bad_field", "out_of_office_until must be a date YYYY-MM-DD"
                     ) from None
         if "out_of_office_note" in changes:
-            note = changes["out_of_office_note"]
-            if not isinstance(note, str) or len(note) > 200:
-                raise PresenceError(
-                    "bad_field", "out_of_office_note must be text of at most 200 characters"
-                )
-            s.out_of_office_note = note.strip()
+            s.out_of_office_note = _clean_note(
+                changes["out_of_office_note"], "out_of_office_note", self.config.secret_key
+            )
         if "phone_hours" in changes:
             try:
                 s.phone_hours = domain.validate_phone_hours(changes["phone_hours"])
@@ -261,7 +296,7 @@ class PresenceService:
         async with self.db.begin() as db:
             await repo.save_presence_settings(db, person_id, s)
         await self.hub.publish({"k": "settings", "p": person_id, "s": _settings_to_json(s)})
-        return self._compute(person_id, now, s)
+        return {**self._compute(person_id, now, s), "changed_at": now.isoformat()}
 
     async def set_busy(self, person_id: int, busy: bool) -> None:
         """For consultations: busy while a person has one open."""
@@ -283,3 +318,16 @@ def _parse_datetime(value: Any, name: str) -> datetime:
     if parsed.tzinfo is None:
         raise PresenceError("bad_field", f"{name} must include a time zone")
     return parsed
+
+
+NOTE_MAX = 200  # the columns' size
+
+
+def _clean_note(note: object, name: str, secret: Callable[[], bytes]) -> str:
+    """A note as stored and shown to everyone: trimmed, identity codes replaced
+    (docs/consultations.md), at most NOTE_MAX characters in that form."""
+    if isinstance(note, str):
+        note, _ = identity.redact_identity_codes(note.strip(), secret)
+    if not isinstance(note, str) or len(note) > NOTE_MAX:
+        raise PresenceError("bad_field", f"{name} must be text of at most {NOTE_MAX} characters")
+    return note

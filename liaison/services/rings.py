@@ -71,6 +71,8 @@ TOPIC = "rings"
 # The missed list: offers that rang out or were withdrawn, over this long.
 MISSED_WINDOW = timedelta(days=7)
 MISSED_LIMIT = 50
+# After a failed save, members' availability is reported again this much later.
+RESYNC_DELAY = timedelta(seconds=5)
 
 
 class RingServiceError(Refused):
@@ -168,6 +170,9 @@ class RingService:
         self.zone = ZoneInfo(settings.time_zone)
         self._lock = asyncio.Lock()
         self._last_cleanup = clock.now()
+        # The router's state as last saved, and when to resync after a failed save.
+        self._saved: dict[str, Any] = self.router.to_dict()
+        self._resync_at: datetime | None = None
         self._ring_members: dict[str, set[int]] = {}
         # Supervisors of the units the ring's members work in: they see its callbacks.
         self._ring_supervisors: dict[str, set[int]] = {}
@@ -203,6 +208,7 @@ class RingService:
                     state.state, self.config.ring_not_responding_after
                 )
             await self._load_rings(db)
+        self._saved = self.router.to_dict()
         now = self.clock.now()
         async with self._lock:
             events: list[domain.Event] = []
@@ -267,12 +273,14 @@ class RingService:
         self._ring_kinds = {r.id: r.kind for r in rows}
 
     def _next_deadline(self) -> datetime | None:
-        cleanup = self._last_cleanup + CLOSED_QUESTION_KEEP
-        deadline = self.router.next_deadline()
-        return cleanup if deadline is None else min(deadline, cleanup)
+        deadlines = [self._last_cleanup + CLOSED_QUESTION_KEEP, self.router.next_deadline()]
+        deadlines.append(self._resync_at)
+        return min(d for d in deadlines if d is not None)
 
     async def _on_time(self, now: datetime) -> None:
         async with self._lock:
+            if self._resync_at is not None and self._resync_at <= now:
+                await self._resync(now)
             deadline = self.router.next_deadline()
             if deadline is not None and deadline <= now:
                 await self._commit(self.router.tick(now), now)
@@ -535,7 +543,7 @@ class RingService:
             raise RingServiceError(
                 "question_too_long", f"a question is at most {MAX_QUESTION_CHARS} characters"
             )
-        redacted, _ = identity.redact_identity_codes(cleaned, self.config.secret_key())
+        redacted, _ = identity.redact_identity_codes(cleaned, self.config.secret_key)
         return redacted
 
     async def ask(
@@ -1037,24 +1045,37 @@ class RingService:
         accepted: list[domain.QuestionAccepted] = []
         askers: set[str] = set()
         members: set[int] = set()
-        async with self.db.begin() as db:
+        async with self._committing() as document, self.db.begin() as db:
             if new_record is not None:
                 db.add(new_record)
                 await db.flush()
             state = await db.get(RouterState, 1)
             if state is None:
-                db.add(RouterState(id=1, state=self.router.to_dict(), updated_at=now))
+                db.add(RouterState(id=1, state=document, updated_at=now))
             else:
-                state.state = self.router.to_dict()
+                state.state = document
                 state.updated_at = now
             await record_legs(db, self.router, events, now)
+            # The records these events concern, in one query (an offer to 30 members is
+            # 30 events about one question).
+            question_ids = sorted(
+                {e.question_id for e in events if not isinstance(e, domain.MemberEvent)}
+            )
+            records = (
+                {
+                    c.question_id: c
+                    for c in await db.scalars(
+                        select(Consultation).where(Consultation.question_id.in_(question_ids))
+                    )
+                }
+                if question_ids
+                else {}
+            )
             for event in events:
                 if isinstance(event, domain.MemberEvent):
                     members.add(event.person_id)
                     continue
-                c = await db.scalar(
-                    select(Consultation).where(Consultation.question_id == event.question_id)
-                )
+                c = records.get(event.question_id)
                 if c is None:
                     continue
                 askers.add(event.question_id)
@@ -1099,6 +1120,38 @@ class RingService:
             self.scheduler.wake()
         self._counts_changed()
         self._changed()
+
+    @contextlib.asynccontextmanager
+    async def _committing(self) -> AsyncIterator[dict[str, Any]]:
+        """The router's state to save. If the transaction fails, the router goes back to
+        the state last saved: nothing the database does not hold stays live (a question
+        asked while the database failed would otherwise ring with no record behind it)."""
+        document = self.router.to_dict()
+        try:
+            yield document
+        except BaseException:
+            self.router = domain.RingRouter.from_dict(
+                self._saved, self.config.ring_not_responding_after
+            )
+            # Availability is reported again from presence once the database answers.
+            self._last_free.clear()
+            self._in_hours.clear()
+            self._resync_at = self.clock.now() + RESYNC_DELAY
+            self.scheduler.wake()
+            raise
+        self._saved = document
+
+    async def _resync(self, now: datetime) -> None:
+        """After a failed commit: every member's availability as presence has it now."""
+        self._resync_at = None
+        events: list[domain.Event] = []
+        for person_id in {p for members in self._ring_members.values() for p in members}:
+            view = self.presence.view(person_id)
+            free = _free(view)
+            self._last_free[person_id] = free
+            events += self.router.set_availability(person_id, free, None, now)
+            events += self._hours_of(person_id, view, now)
+        await self._commit(events + self.router.tick(now), now)
 
     def _changed(self) -> None:
         for listener in self.listeners:
@@ -1186,7 +1239,7 @@ class RingService:
                 "bad_field", f"note must be text of at most {MAX_QUESTION_CHARS}"
             )
         clean_note, _ = identity.redact_identity_codes(
-            " ".join(note.split()), self.config.secret_key()
+            " ".join(note.split()), self.config.secret_key
         )
         client_ref = self.client_reference(client_code)
         now = self.clock.now()

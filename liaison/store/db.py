@@ -9,19 +9,40 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
+# What a database that is down, unreachable or overloaded raises: a request that meets
+# one of these gets "unavailable" (503), with one log line and no traceback.
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError)
+# Seconds a statement or a connection attempt may take on PostgreSQL before it fails.
+STATEMENT_TIMEOUT = 10
+CONNECT_TIMEOUT = 5
+
 
 def create_engine(url: str, schema: str = "") -> AsyncEngine:
     connect_args: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        # A database that does not answer fails requests within seconds, not after the
+        # whole outage; the pool recovers by itself when it answers again.
+        connect_args["timeout"] = CONNECT_TIMEOUT
+        connect_args["command_timeout"] = STATEMENT_TIMEOUT
     if url.startswith("postgresql") and schema:
         connect_args["server_settings"] = {"search_path": schema}
+    options: dict[str, Any] = {}
     if url.startswith("sqlite"):
         connect_args["timeout"] = 30
-    engine = create_async_engine(url, connect_args=connect_args, pool_pre_ping=True)
+    else:
+        # Bounded: requests wait for a connection (up to pool_timeout) rather than open
+        # more than the database is sized for. Hot writes go through one writer per node.
+        options = {"pool_size": 10, "max_overflow": 10, "pool_timeout": STATEMENT_TIMEOUT}
+    # No ping per checkout (a round trip per transaction): a connection found dead fails
+    # that one transaction, and the pool replaces it.
+    engine = create_async_engine(url, connect_args=connect_args, **options)
     if url.startswith("sqlite"):
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -32,12 +53,47 @@ def create_engine(url: str, schema: str = "") -> AsyncEngine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+            # Transactions are begun by us (below), not by the driver.
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            # A transaction that will write takes SQLite's write lock at its start, so
+            # writers queue (busy timeout) instead of one failing at once with "database is
+            # locked" when its snapshot turns stale on its first write. Reading sessions
+            # run each SELECT on its own, as the driver always did (no extra round trip).
+            if conn.get_execution_options().get(WRITES):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+# Execution option of connections that will write (see writing()).
+WRITES = "liaison_writes"
+
+
+def writing(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for transactions that write (SQLite: BEGIN IMMEDIATE)."""
+    return engine.execution_options(**{WRITES: True})
+
+
+class Sessions(async_sessionmaker[AsyncSession]):
+    """`sessions()` for reading, `sessions.begin()` for a transaction that writes."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine, expire_on_commit=False)
+        self._writing = async_sessionmaker(writing(engine), expire_on_commit=False)
+
+    def begin(self) -> Any:
+        return self._writing.begin()
+
+    def writer(self) -> AsyncSession:
+        """A session that will write and commits (or rolls back) itself."""
+        return self._writing()
+
+
+def session_factory(engine: AsyncEngine) -> Sessions:
+    return Sessions(engine)
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -270,22 +270,27 @@ async def save_presence_settings(
     row.last_seen_at = settings.last_seen_at
 
 
-async def touch_last_seen(db: AsyncSession, person_id: int, now: datetime) -> None:
-    # Two connections of one person may close at the same moment: an upsert, because
-    # read-then-insert would let both insert.
+async def touch_last_seen(db: AsyncSession, seen: dict[int, datetime]) -> None:
+    """Stores last-seen times, one statement for them all. An upsert: two connections of
+    one person may close at the same moment, and read-then-insert would let both insert."""
+    if not seen:
+        return
     insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(PresenceSettings).values(person_id=person_id, last_seen_at=now)
+    statement = insert(PresenceSettings)
     await db.execute(
         statement.on_conflict_do_update(
-            index_elements=[PresenceSettings.person_id], set_={"last_seen_at": now}
-        )
+            index_elements=[PresenceSettings.person_id],
+            set_={"last_seen_at": statement.excluded.last_seen_at},
+        ),
+        [{"person_id": p, "last_seen_at": t} for p, t in sorted(seen.items())],
     )
 
 
 # ---------------------------------------------------------------- conversations and messages
 
 
-def message_dict(m: Message) -> dict[str, Any]:
+def message_dict(m: Any) -> dict[str, Any]:
+    """A stored message (ORM object or Core row) as clients receive it."""
     return {
         "id": m.id,
         "conversation_id": m.conversation_id,
@@ -447,60 +452,6 @@ async def conversation_summaries(
 def _last_activity(summary: dict[str, Any]) -> str:
     last = summary["last_message"]
     return str(last["created_at"]) if last else ""
-
-
-async def find_sent_message(db: AsyncSession, sender_id: int, client_id: str) -> Message | None:
-    result: Message | None = await db.scalar(
-        select(Message).where(Message.sender_id == sender_id, Message.client_id == client_id)
-    )
-    return result
-
-
-async def next_seq(db: AsyncSession, conversation_id: int) -> int:
-    """Claims the next sequence number; the row lock orders concurrent senders."""
-    seq = await db.scalar(
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(last_seq=Conversation.last_seq + 1)
-        .returning(Conversation.last_seq)
-    )
-    assert seq is not None
-    return int(seq)
-
-
-async def add_message(
-    db: AsyncSession,
-    conversation_id: int,
-    seq: int,
-    sender_id: int,
-    client_id: str,
-    body: str,
-    now: datetime,
-) -> Message:
-    message = Message(
-        conversation_id=conversation_id,
-        seq=seq,
-        sender_id=sender_id,
-        client_id=client_id,
-        body=body,
-        created_at=now,
-    )
-    db.add(message)
-    await db.flush()
-    return message
-
-
-async def mark_read(db: AsyncSession, conversation_id: int, person_id: int, seq: int) -> int:
-    """Moves the read marker forward only; returns where it stands."""
-    member = await db.get(ConversationMember, (conversation_id, person_id))
-    if member is None:
-        raise LookupError("member")
-    conversation = await db.get(Conversation, conversation_id)
-    assert conversation is not None
-    target = min(seq, conversation.last_seq)
-    if target > member.last_read_seq:
-        member.last_read_seq = target
-    return member.last_read_seq
 
 
 async def messages_before(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -9,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from liaison.domain import identity
+from liaison.domain.directory import PHONE_RULE, is_phone_number
 from liaison.domain.errors import Refused
 from liaison.services.directory_import import import_directory
 from liaison.store import repositories as repo
@@ -94,14 +97,20 @@ async def me(request: Request) -> Response:
 async def people(request: Request) -> Response:
     await require_viewer(request)
     q = request.query_params
-    async with core_of(request).db() as db:
+    core = core_of(request)
+
+    def scrubbed(name: str) -> str:
+        # A code searched for is searched as its reference, as profiles store it.
+        return identity.redact_identity_codes(q.get(name, ""), core.settings.secret_key)[0]
+
+    async with core.db() as db:
         found = await repo.search_people(
             db,
-            text=q.get("q", "")[:200],
+            text=scrubbed("q")[:200],
             benefit=q.get("benefit", ""),
             organisation_id=_int_param(request, "organisation"),
             area=q.get("area", ""),
-            tag=q.get("tag", ""),
+            tag=scrubbed("tag"),
             role=q.get("role", ""),
             limit=max(1, min(_int_param(request, "limit") or 200, 500)),
         )
@@ -170,37 +179,66 @@ async def upload_photo(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
-PROFILE_FIELDS = {"ask_me_about": 2000, "work_phone": 50, "title": 200}
+PROFILE_TEXT = {"ask_me_about": 2000, "title": 200}  # the longest stored forms
+MAX_TAGS, MAX_TAG_CHARS, MAX_PHONE_CHARS = 20, 50, 50
+
+
+def clean_profile(fields: dict[str, Any], secret: Callable[[], bytes]) -> dict[str, Any]:
+    """A person's own profile changes as they will be stored: free text trimmed, with
+    identity codes replaced (docs/consultations.md), within the limits in that form; a
+    work phone must be a phone number. Refusals name the field, never its value."""
+    changes: dict[str, Any] = {}
+
+    def scrub(text: str) -> str:
+        return identity.redact_identity_codes(text.strip(), secret)[0]
+
+    for key, value in fields.items():
+        if key in PROFILE_TEXT:
+            text = scrub(value) if isinstance(value, str) else None
+            if text is None or len(text) > PROFILE_TEXT[key]:
+                raise Refused("bad_field", f"{key} must be text of at most {PROFILE_TEXT[key]}")
+            changes[key] = text
+        elif key == "work_phone":
+            phone = " ".join(value.split()) if isinstance(value, str) else None
+            if phone is None or len(phone) > MAX_PHONE_CHARS:
+                raise Refused("bad_field", f"work_phone: {PHONE_RULE}")
+            if phone and not is_phone_number(phone):
+                raise Refused("bad_field", f"work_phone: {PHONE_RULE}")
+            changes[key] = phone
+        elif key == "tags":
+            given = value if isinstance(value, list) else []
+            tags = [scrub(t) for t in given if isinstance(t, str)]
+            if (
+                not isinstance(value, list)
+                or len(tags) != len(value)
+                or len(tags) > MAX_TAGS
+                or not all(0 < len(t) <= MAX_TAG_CHARS for t in tags)
+            ):
+                raise Refused(
+                    "bad_field",
+                    f"tags must be a list of at most {MAX_TAGS} texts of 1 to {MAX_TAG_CHARS}",
+                )
+            changes["tags"] = tags
+        elif key == "languages":
+            if not isinstance(value, list) or not all(
+                isinstance(t, str) and len(t) == 2 and t.isascii() and t.isalpha() for t in value
+            ):
+                raise Refused("bad_field", "languages must be a list of two-letter codes")
+            changes["languages"] = [t.lower() for t in value]
+        else:
+            raise Refused(
+                "bad_field",
+                "unknown field; the fields are "
+                + ", ".join(sorted([*PROFILE_TEXT, "work_phone", "tags", "languages"])),
+            )
+    return changes
 
 
 async def update_profile(request: Request) -> Response:
     viewer = await require_viewer(request)
-    body = await json_body(request)
-    changes: dict[str, Any] = {}
-    for key, value in body.items():
-        if key in PROFILE_FIELDS:
-            if not isinstance(value, str) or len(value) > PROFILE_FIELDS[key]:
-                return error(
-                    400, "bad_field", f"{key} must be text of at most {PROFILE_FIELDS[key]}"
-                )
-            changes[key] = value.strip()
-        elif key == "tags":
-            if (
-                not isinstance(value, list)
-                or len(value) > 20
-                or not all(isinstance(t, str) and 0 < len(t.strip()) <= 50 for t in value)
-            ):
-                return error(400, "bad_field", "tags must be a list of at most 20 short texts")
-            changes["tags"] = [t.strip() for t in value]
-        elif key == "languages":
-            if not isinstance(value, list) or not all(
-                isinstance(t, str) and len(t) == 2 and t.isalpha() for t in value
-            ):
-                return error(400, "bad_field", "languages must be a list of two-letter codes")
-            changes["languages"] = [t.lower() for t in value]
-        else:
-            return error(400, "bad_field", f"unknown field {key[:50]!r}")
-    async with core_of(request).db.begin() as db:
+    core = core_of(request)
+    changes = clean_profile(await json_body(request), core.settings.secret_key)
+    async with core.db.begin() as db:
         await repo.update_person_profile(db, viewer.person_id, **changes)
         found = await repo.get_person(db, viewer.person_id)
     assert found is not None

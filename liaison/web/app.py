@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -18,10 +19,13 @@ from liaison.config import Settings
 from liaison.domain.errors import Refused
 from liaison.logs import guard_logs
 from liaison.services.core import Core
+from liaison.store.db import UNAVAILABLE
 from liaison.web import api, i18n, pages
 from liaison.web.openapi import openapi
 from liaison.web.templating import STATIC_DIR, render
 from liaison.web.ws import websocket_endpoint
+
+log = logging.getLogger(__name__)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' data:; "
@@ -67,6 +71,16 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", None, status_code=exc.status_code, message=exc.detail)
 
 
+async def unavailable(request: Request, exc: Exception) -> Response:
+    """The database did not answer: a clear 503, one log line, no traceback."""
+    log.warning("database unavailable for %s %s: %s", request.method, request.url.path,
+                type(exc).__name__)  # fmt: skip
+    reason = "the service cannot reach its database; try again"
+    if request.url.path.startswith("/api/") or request.url.path.endswith("/photo"):
+        return JSONResponse({"error": "unavailable", "reason": reason}, status_code=503)
+    return render(request, "error.html", None, status_code=503, message=reason)
+
+
 def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     settings.secret_key()  # the server refuses to start without its pseudonym key
     guard_logs()
@@ -91,7 +105,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: http_error, Refused: api.refusal},
+        exception_handlers={
+            HTTPException: http_error,
+            Refused: api.refusal,
+            **dict.fromkeys(UNAVAILABLE, unavailable),
+        },
     )
     app.state.core = core
     app.add_middleware(SecurityHeaders)

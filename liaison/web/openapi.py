@@ -216,6 +216,10 @@ PRESENCE_VIEW = obj(
         "last_seen": nullable(
             string("When last connected; only while status is offline", format="date-time")
         ),
+        "changed_at": string(
+            "When this view last changed (a cursor for catching up, docs/protocol.md)",
+            format="date-time",
+        ),
     },
     description="The presence of one person, as every viewer sees it.",
 )
@@ -235,11 +239,15 @@ PRESENCE_CHANGES = obj(
                 format="date-time",
             )
         ),
-        "note": string("Status note", maxLength=200),
+        "note": string(
+            "Status note; identity codes are replaced (docs/consultations.md#identity-codes-"
+            "in-free-text) and the stored form has at most 200 characters",
+            maxLength=200,
+        ),
         "out_of_office_until": nullable(
             string('Last day out of office (YYYY-MM-DD); null or "" clears it', format="date")
         ),
-        "out_of_office_note": string(maxLength=200),
+        "out_of_office_note": string("As note", maxLength=200),
         "phone_hours": array(ref("PhoneHours"), "Replaces all phone hours", maxItems=28),
     },
     required=[],
@@ -314,7 +322,10 @@ MESSAGE = obj(
         "conversation_id": integer(),
         "seq": integer("Position in the conversation: 1, 2, 3 ... without gaps", minimum=1),
         "sender_id": integer("Person id of the sender"),
-        "client_id": string("The id the sending client chose", minLength=1, maxLength=64),
+        "client_id": string(
+            "The id the sending client chose: an opaque token holding no identity code",
+            pattern="^[A-Za-z0-9_-]{1,64}$",
+        ),
         "body": string("Plain text"),
         "created_at": string(format="date-time"),
     }
@@ -746,8 +757,13 @@ PATHS: dict[str, Any] = {
             },
             unsafe=True,
             description=(
-                "Only the fields given change; text is trimmed. Any other field is refused "
-                "with bad_field and nothing changes."
+                "Only the fields given change; text is trimmed and its identity codes are "
+                "replaced (docs/consultations.md#identity-codes-in-free-text); the limits "
+                "hold for the stored form. work_phone is empty or a phone number: 6 to 15 "
+                "digits in groups separated by a space or a hyphen, optionally a leading + "
+                "and one group in parentheses. Any other field, or a bad value, is refused "
+                "with bad_field (the reason names the field, never the value) and nothing "
+                "changes."
             ),
             body=json_body(
                 obj(
@@ -843,8 +859,9 @@ PATHS: dict[str, Any] = {
                 query(
                     "q",
                     string(),
-                    "Free text (first 200 characters, first 8 words); every word must occur "
-                    "in the person's searchable text. Case, accents and hyphens are ignored "
+                    "Free text (first 200 characters, first 8 words; an identity code in it is "
+                    "searched as its client reference, as profiles store it); every word must "
+                    "occur in the person's searchable text. Case, accents and hyphens are ignored "
                     "(a hyphen counts as a space); benefits and roles also match by their "
                     "Finnish, Swedish and English names (asumistuki, bostadsbidrag, "
                     "sosiaalityontekija).",
@@ -942,7 +959,11 @@ PATHS: dict[str, Any] = {
                         obj({"person_id": integer("The other person")}),
                         obj(
                             {
-                                "title": string(minLength=1, maxLength=100),
+                                "title": string(
+                                    "Identity codes replaced; at most 100 characters stored",
+                                    minLength=1,
+                                    maxLength=100,
+                                ),
                                 "members": array(integer(), "Person ids"),
                             }
                         ),
@@ -966,7 +987,17 @@ PATHS: dict[str, Any] = {
                 "conversations cannot be renamed (not_allowed, 403)."
             ),
             parameters=[CONVERSATION_ID],
-            body=json_body(obj({"title": string(minLength=1, maxLength=100)})),
+            body=json_body(
+                obj(
+                    {
+                        "title": string(
+                            "Identity codes replaced; at most 100 characters stored",
+                            minLength=1,
+                            maxLength=100,
+                        )
+                    }
+                )
+            ),
         )
     },
     "/api/conversations/{conversation_id}/messages": {

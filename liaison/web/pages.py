@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from liaison.domain.identity import find_identity_codes
 from liaison.services import rings as ring_service
 from liaison.store import repositories as repo
 from liaison.web.i18n import LANGUAGES
@@ -19,6 +20,7 @@ from liaison.web.security import (
     Viewer,
     check_csrf,
     core_of,
+    safe_next,
     set_cookie,
     viewer_of,
 )
@@ -34,13 +36,6 @@ async def form_with_csrf(request: Request) -> FormData:
     token = form.get("csrf_token")
     check_csrf(request, token if isinstance(token, str) else None)
     return form
-
-
-def safe_next(value: str | None) -> str:
-    # Only local paths: an open redirect would help phishing.
-    if value and value.startswith("/") and not value.startswith("//"):
-        return value
-    return "/"
 
 
 async def login_page(request: Request) -> Response:
@@ -62,7 +57,8 @@ async def login(request: Request) -> Response:
             None,
             status_code=401,
             failed=True,
-            username=username,
+            # Re-filled for another try, unless it holds an identity code.
+            username="" if find_identity_codes(username) else username,
             next=next_path,
         )
     token = await core.accounts.open_session(account.id)

@@ -12,6 +12,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from liaison.config import Settings
+from liaison.domain.identity import find_identity_codes
 from liaison.services.accounts import token_hash
 from liaison.services.core import Core
 from liaison.store.models import Account
@@ -117,3 +118,17 @@ async def viewer_of(conn: HTTPConnection) -> Viewer | None:
     )
     conn.scope["state"]["viewer"] = viewer
     return viewer
+
+
+def safe_next(value: str | None) -> str:
+    """A path to return to (after logging in, after changing the language): only a local
+    path, since an open redirect would help phishing, and none holding an identity code,
+    since it is echoed into the page and the redirect (docs/consultations.md)."""
+    if (
+        value
+        and value.startswith("/")
+        and not value.startswith("//")
+        and not find_identity_codes(value)
+    ):
+        return value
+    return "/"

@@ -20,6 +20,7 @@ from liaison.web.security import (
     attach_csrf_cookie,
     core_of,
     csrf_token,
+    safe_next,
 )
 
 STATIC_DIR = ROOT / "static"
@@ -67,6 +68,8 @@ def render(
     try:
         html = env.get_template(template).render(
             request=request,
+            # The page's own path, for the language form to return to.
+            here=safe_next(request.url.path),
             viewer=viewer,
             lang=lang,
             languages=i18n.LANGUAGE_NAMES,

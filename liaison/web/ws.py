@@ -17,10 +17,12 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from liaison.domain.chat import is_token
 from liaison.domain.errors import Refused
 from liaison.services.core import Core
 from liaison.services.hub import encode
 from liaison.store import repositories as repo
+from liaison.store.db import UNAVAILABLE
 from liaison.web.security import (
     SESSION_COOKIE,
     Viewer,
@@ -80,6 +82,9 @@ class SocketConnection:
         self.session = session
         self.key = secrets.token_hex(8)
         self.topics: set[str] = set()
+        self.named: set[int] = set()
+        self.partners: set[int] = set()
+        self.watching: set[int] = set()
         self.outbox: asyncio.Queue[object] = asyncio.Queue(maxsize=outbox_size)
         self.closed = False
         # Frames for this connection that happen while its welcome is being built wait here,
@@ -133,7 +138,34 @@ class SocketConnection:
 
 
 def _echoable(value: object) -> bool:
-    return isinstance(value, str | int) and not isinstance(value, bool)
+    """A client's `ref` or `id` is copied into replies only when it is an opaque token
+    (a 64-bit integer, or text that ``is_token`` accepts): never free text, which could
+    carry an identity code back out (docs/protocol.md, "Frames")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(2**63) <= value < 2**63
+    return is_token(value)
+
+
+def _people(value: object, limit: int) -> set[int]:
+    if not isinstance(value, list) or not all(
+        isinstance(p, int) and not isinstance(p, bool) and 0 < p < 2**63 for p in value
+    ):
+        raise FrameError("bad_field", "people must be a list of person ids")
+    if len(value) > limit:
+        raise FrameError("too_many", f"at most {limit} people can be watched at once")
+    return set(value)
+
+
+def _time(value: object) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise FrameError("bad_field", "a time must be ISO 8601 with a time zone")
+    return parsed
 
 
 def _field(frame: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
@@ -178,6 +210,8 @@ class Session:
             "callback_update": self.on_callback_update,
             "load_subscribe": self.on_load_subscribe,
             "load_unsubscribe": self.on_load_unsubscribe,
+            "watch": self.on_watch,
+            "presence_sync": self.on_presence_sync,
             "rings_subscribe": self.on_rings_subscribe,
             "rings_unsubscribe": self.on_rings_unsubscribe,
             "ring_resume": self.on_ring_resume,
@@ -194,7 +228,7 @@ class Session:
             for echo in ("ref", "id"):
                 if _echoable(request.get(echo)):
                     frame[echo] = request[echo]
-            if isinstance(request.get("type"), str):
+            if request.get("type") in self.handlers or request.get("type") == "hello":
                 frame["request_type"] = request["type"]
         self.reply(frame)
 
@@ -312,6 +346,12 @@ class Session:
             if not isinstance(frame.get("active", True), bool):
                 self.error("bad_field", "field 'active' must be true or false", frame)
                 continue
+            try:
+                self.conn.named = _people(frame.get("watch", []), self.core.settings.max_watch)
+                _time(frame.get("presence_since"))
+            except FrameError as e:
+                self.error(e.code, e.reason, frame)
+                continue
             resume = frame.get("resume", {})
             if not isinstance(resume, dict) or not all(
                 k.isdigit() and isinstance(v, int) and not isinstance(v, bool)
@@ -330,6 +370,10 @@ class Session:
         missed, truncated = await core.chat.missed(viewer.person_id, cursors)
         async with core.db() as db:
             me = await repo.get_person(db, viewer.person_id)
+        conversations = await core.chat.summaries(viewer.person_id)
+        partners = {m["person_id"] for c in conversations for m in c["members"]}
+        self.core.hub.add_partners(self.conn, partners)
+        since = _time(hello.get("presence_since"))
         self.conn.start(
             encode(
                 {
@@ -348,8 +392,9 @@ class Session:
                         "max_message_chars": settings.max_message_chars,
                         "max_frame_bytes": settings.max_frame_bytes,
                     },
-                    "presence": core.presence.snapshot(),
-                    "conversations": await core.chat.summaries(viewer.person_id),
+                    "presence": core.presence.views(self.conn.watching, since),
+                    "presence_at": core.clock.now().isoformat(),
+                    "conversations": conversations,
                     "missed": missed,
                     "truncated": truncated,
                     **(await self.ring_snapshot()),
@@ -376,7 +421,7 @@ class Session:
             if kind == "hello":
                 self.error("bad_frame", "hello was already received", frame)
             else:
-                self.error("unknown_type", f"unknown frame type {kind[:40]!r}", frame)
+                self.error("unknown_type", "unknown frame type", frame)
             return
         try:
             reply = await handler(frame)
@@ -385,6 +430,10 @@ class Session:
             return
         except Refused as e:
             self.error(e.code, e.reason, frame)
+            return
+        except UNAVAILABLE as e:
+            log.warning("database unavailable for a %s frame: %s", kind, type(e).__name__)
+            self.error("unavailable", "the service cannot reach its database; try again", frame)
             return
         except Exception:
             log.exception("frame handler failed for type %s", kind)
@@ -439,6 +488,25 @@ class Session:
         if len(self.last_typing) > 100:
             self.last_typing = {conversation_id: now}
         await self.core.chat.typing(self.viewer.person_id, conversation_id)
+
+    async def on_watch(self, frame: dict[str, Any]) -> dict[str, Any]:
+        named = _people(frame.get("people"), self.core.settings.max_watch)
+        added = self.core.hub.watch(self.conn, named)
+        return {
+            "type": "presence_views",
+            "presence": self.core.presence.views(added),
+            "presence_at": self.core.clock.now().isoformat(),
+        }
+
+    async def on_presence_sync(self, frame: dict[str, Any]) -> dict[str, Any]:
+        since = _time(frame.get("since"))
+        if since is None:
+            raise FrameError("bad_field", "field 'since' is required")
+        return {
+            "type": "presence_views",
+            "presence": self.core.presence.views(self.conn.watching, since),
+            "presence_at": self.core.clock.now().isoformat(),
+        }
 
     async def on_set_presence(self, frame: dict[str, Any]) -> dict[str, Any]:
         changes = {k: v for k, v in frame.items() if k not in ("type", "ref")}

@@ -27,7 +27,8 @@ const socket = new LiaisonSocket(() => {
     if (seqs.length) cursors[id] = Math.max(...seqs);
   }
   return cursors;
-});
+}, presence.helloFields);
+presence.connect(socket);
 // Exposed for the browser tests and for support: which connection this page holds.
 window.liaison = { connection: () => socket.connection };
 

@@ -1,16 +1,21 @@
 // Presence in the page, in one place: the views the server sent (welcome.presence,
-// `presence` and `presence_set` frames, people from the API), who the page shows, and the
-// badges that display them. Views call watch(ids) for the people they show; today the
-// server sends every change to everyone, so watching only records interest, and a
-// protocol that sends presence to watchers only changes this module alone.
+// `presence`, `presence_set` and `presence_views` frames, people from the API), whose
+// presence the page asks for, and the badges that display them. The server sends a
+// connection the presence of its own person, the members of its conversations, and the
+// people it watches (docs/protocol.md "Whose presence a client gets"): views call
+// watch(ids, source) for the people they show, and this module keeps the server told.
 import { el } from "./dom.js";
 import { t } from "./i18n.js";
 import * as fmt from "./format.js";
 
 const labels = JSON.parse(document.getElementById("labels").textContent);
+const MAX_WATCH = 1000; // LIAISON_MAX_WATCH's default
 const views = new Map(); // person id -> presence view
 const listeners = new Set();
-const watched = new Set();
+const sources = new Map(); // what shows people (directory, person) -> their ids
+let sentWatch = "";
+let socket = null;
+let presenceAt = null; // the server's time of the latest views received
 
 export function viewOf(personId) {
   return views.get(personId) || null;
@@ -20,13 +25,35 @@ export function statusOf(personId) {
   return views.get(personId)?.status || "offline";
 }
 
-// Interest in these people's presence (the people a view shows).
-export function watch(personIds) {
-  for (const id of personIds) if (id) watched.add(id);
+function watchList() {
+  const ids = new Set();
+  for (const list of sources.values()) for (const id of list) ids.add(id);
+  return [...ids].slice(0, MAX_WATCH);
+}
+
+// The people a part of the page shows now (it replaces what that part showed before).
+export function watch(personIds, source = "view") {
+  sources.set(source, personIds.filter((id) => typeof id === "number"));
+  const list = watchList();
+  const key = JSON.stringify(list);
+  if (key === sentWatch || !socket?.welcomed) return;
+  sentWatch = key;
+  socket.raw({ type: "watch", people: list });
 }
 
 export function watching() {
-  return [...watched];
+  return watchList();
+}
+
+// The socket that carries watch frames; its hello carries the list and the catch-up time.
+export function connect(liaisonSocket) {
+  socket = liaisonSocket;
+}
+
+export function helloFields() {
+  const list = watchList();
+  sentWatch = JSON.stringify(list);
+  return presenceAt ? { watch: list, presence_since: presenceAt } : { watch: list };
 }
 
 export function onChange(callback) {
@@ -41,9 +68,17 @@ function set(view) {
   for (const callback of listeners) callback(view.person_id, view);
 }
 
-// What the welcome carries: the views to start from.
+// What the welcome carries: the views to start from (or, after a reconnect with
+// presence_since, those that changed meanwhile).
 export function fromWelcome(welcome) {
   for (const view of welcome.presence || []) set(view);
+  if (welcome.presence_at) presenceAt = welcome.presence_at;
+  // What changed while the hello was on its way is said again.
+  const key = JSON.stringify(watchList());
+  if (key !== sentWatch && socket) {
+    sentWatch = key;
+    socket.raw({ type: "watch", people: watchList() });
+  }
 }
 
 // A frame of the protocol; true when it was about presence.
@@ -54,6 +89,11 @@ export function fromFrame(frame) {
   }
   if (frame.type === "presence_set") {
     set(frame.presence);
+    return true;
+  }
+  if (frame.type === "presence_views") {
+    for (const view of frame.presence || []) set(view);
+    if (frame.presence_at) presenceAt = frame.presence_at;
     return true;
   }
   return false;
@@ -85,9 +125,9 @@ export function phoneHoursText(view) {
   return (view?.phone_hours || []).map((h) => `${labels.weekdays[h.day]} ${h.start}–${h.end}`).join(", ");
 }
 
-// A live badge: it follows the person's presence while it is in the page.
+// A live badge: it follows the person's presence while it is in the page (the part of
+// the page that shows it watches the person).
 export function badge(personId) {
-  watch([personId]);
   const view = views.get(personId);
   return el(
     "span",

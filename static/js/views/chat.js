@@ -114,8 +114,8 @@ export function createChat({ socket, me, navigate, pin }) {
       return;
     }
     state.openId = id;
+    // Members of one's conversations: the server sends their presence by itself.
     await people.known(c.members.map((m) => m.person_id));
-    presence.watch(c.members.map((m) => m.person_id));
     if (!state.messages.has(id)) {
       const data = await api("GET", `/api/conversations/${id}/messages`);
       const map = new Map();

@@ -32,7 +32,7 @@ export function createDirectory({ me, openDirect, requestCallback }) {
   function render() {
     const onlyReachable = $("filter-online").checked;
     const shown = results.filter((p) => !onlyReachable || presence.statusOf(p.id) === "available");
-    presence.watch(shown.map((p) => p.id));
+    presence.watch(results.map((p) => p.id), "directory");
     $("people-list").replaceChildren(
       ...shown.map((p) =>
         el(
@@ -67,7 +67,7 @@ export function createDirectory({ me, openDirect, requestCallback }) {
       card.replaceChildren(el("h1", { id: "person-name" }, t("Not found.")));
       return;
     }
-    presence.watch([personId]);
+    presence.watch([personId], "person");
     const view = presence.viewOf(personId);
     const hours = presence.phoneHoursText(view);
     card.replaceChildren(

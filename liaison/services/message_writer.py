@@ -1,0 +1,259 @@
+"""Group commit for chat messages: every message waiting when the writer is free is stored
+in one transaction, with a handful of set-based statements, by one writer per node.
+
+Why: a transaction per message (a round trip per statement, a commit, a pooled
+connection each) made the database the bottleneck long before the network; under load the
+senders' transactions queued on SQLite's write lock and ran PostgreSQL's pool dry. One
+writer with batches keeps the cost per message near one row insert, and the batch grows
+by itself with the load (no timer: whatever arrived while the previous batch was being
+written goes in the next). Order within a conversation is the order of `seq`, claimed in
+the batch's transaction, and this node publishes each batch in that order before it
+writes the next.
+
+Exactly-once is kept as before: a (sender, client id) already stored is answered with
+the stored message and `duplicate: true`; the unique constraint settles a resend racing
+on another node (the batch is retried, and the resend then finds the stored one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, case, select, tuple_, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from liaison.clock import Clock
+from liaison.domain.chat import ChatError
+from liaison.store.db import writing
+from liaison.store.models import Conversation, ConversationMember, Message
+from liaison.store.repositories import message_dict
+
+log = logging.getLogger(__name__)
+
+# The tables themselves: Core statements, no ORM objects, on this path.
+MESSAGES = cast(Table, Message.__table__)
+CONVERSATIONS = cast(Table, Conversation.__table__)
+MEMBERS = cast(Table, ConversationMember.__table__)
+# Messages written in one transaction at most; more wait for the next batch.
+MAX_BATCH = 500
+# A batch that meets a conflict from another node is retried this often.
+RETRIES = 5
+
+
+@dataclass(slots=True)
+class Send:
+    sender_id: int
+    conversation_id: int
+    client_id: str
+    body: str
+    done: asyncio.Future[tuple[dict[str, Any], bool]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+Publish = Callable[[list[tuple[dict[str, Any], list[int]]]], Awaitable[None]]
+Members = Callable[[AsyncConnection, Iterable[int]], Awaitable[dict[int, frozenset[int]]]]
+
+
+class MessageWriter:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Clock,
+        members: Members,
+        publish: Publish,
+        queue_size: int,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.members = members
+        self.publish = publish
+        # Bounded: when the database falls behind, senders wait instead of memory growing.
+        self._queue: asyncio.Queue[Send] = asyncio.Queue(maxsize=queue_size)
+        self._task: asyncio.Task[None] | None = None
+        # Batches written, and messages in them (for the benchmark and tests).
+        self.batches = 0
+        self.written = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="message-writer")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        while not self._queue.empty():
+            self._queue.get_nowait().done.cancel()
+
+    async def send(self, request: Send) -> tuple[dict[str, Any], bool]:
+        """Stores the message (or finds it stored); returns it and whether it was a resend."""
+        await self._queue.put(request)
+        return await request.done
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            batch = [s for s in batch if not s.done.cancelled()]
+            if not batch:
+                continue
+            try:
+                published = await self._write_with_retries(batch)
+                await self.publish(published)
+            except Exception as e:
+                log.exception("a batch of %d messages could not be stored", len(batch))
+                for request in batch:
+                    if not request.done.done():
+                        request.done.set_exception(e)
+
+    async def _write_with_retries(
+        self, batch: list[Send]
+    ) -> list[tuple[dict[str, Any], list[int]]]:
+        for attempt in range(RETRIES):
+            try:
+                return await self._write(batch)
+            except (IntegrityError, DBAPIError) as e:
+                # Another node stored one of these client ids, or a deadlock between two
+                # nodes' batches: nothing of this batch was kept; the next try sees why.
+                if attempt == RETRIES - 1 or not _retryable(e):
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _write(self, batch: list[Send]) -> list[tuple[dict[str, Any], list[int]]]:
+        """One transaction; resolves each request; returns the new messages to publish."""
+        now = self.clock.now()
+        results: dict[int, tuple[dict[str, Any], bool] | ChatError] = {}
+        async with writing(self.engine).begin() as conn:
+            stored = await _stored(conn, {(s.sender_id, s.client_id) for s in batch})
+            members = await self.members(conn, {s.conversation_id for s in batch})
+            new: list[Send] = []
+            first: dict[tuple[int, str], Send] = {}
+            for i, s in enumerate(batch):
+                key = (s.sender_id, s.client_id)
+                earlier = stored.get(key)
+                if earlier is not None:
+                    if earlier["conversation_id"] != s.conversation_id:
+                        results[i] = ChatError("id_reused", "that id was used for another message")
+                    else:
+                        results[i] = (earlier, True)
+                elif s.sender_id not in members.get(s.conversation_id, frozenset()):
+                    results[i] = ChatError(
+                        "not_a_member", "you are not a member of that conversation"
+                    )
+                elif key in first:
+                    continue  # the same message twice in one batch: answered below
+                else:
+                    first[key] = s
+                    new.append(s)
+            rows = await _insert(conn, new, now)
+        by_key = {(r["sender_id"], r["client_id"]): r for r in rows}
+        for i, s in enumerate(batch):
+            if i not in results:
+                row = by_key[(s.sender_id, s.client_id)]
+                results[i] = (row, first[(s.sender_id, s.client_id)] is not s)
+        for i, s in enumerate(batch):
+            result = results[i]
+            if isinstance(result, ChatError):
+                s.done.set_exception(result)
+            elif not s.done.done():
+                s.done.set_result(result)
+        self.batches += 1
+        self.written += len(rows)
+        return [(row, sorted(members[row["conversation_id"]])) for row in rows]
+
+
+async def _stored(
+    conn: AsyncConnection, keys: set[tuple[int, str]]
+) -> dict[tuple[int, str], dict[str, Any]]:
+    """Messages already stored under these (sender, client id) pairs."""
+    if not keys:
+        return {}
+    found: dict[tuple[int, str], dict[str, Any]] = {}
+    ordered = sorted(keys)
+    # Bounded IN lists: SQLite allows a limited number of variables per statement.
+    for start in range(0, len(ordered), 200):
+        chunk = ordered[start : start + 200]
+        rows = await conn.execute(
+            select(MESSAGES).where(tuple_(MESSAGES.c.sender_id, MESSAGES.c.client_id).in_(chunk))
+        )
+        for row in rows:
+            found[(row.sender_id, row.client_id)] = message_dict(row)
+    return found
+
+
+async def _insert(conn: AsyncConnection, new: list[Send], now: datetime) -> list[dict[str, Any]]:
+    """Claims the sequence numbers (one UPDATE for every conversation of the batch), stores
+    the messages (one multi-row INSERT) and moves each sender's read marker."""
+    if not new:
+        return []
+    counts: dict[int, int] = {}
+    for s in new:
+        counts[s.conversation_id] = counts.get(s.conversation_id, 0) + 1
+    ids = sorted(counts)
+    claimed = await conn.execute(
+        update(CONVERSATIONS)
+        .where(CONVERSATIONS.c.id.in_(ids))
+        .values(last_seq=CONVERSATIONS.c.last_seq + case(counts, value=CONVERSATIONS.c.id, else_=0))
+        .returning(CONVERSATIONS.c.id, CONVERSATIONS.c.last_seq)
+    )
+    next_seq = {cid: last - counts[cid] + 1 for cid, last in claimed}
+    values = []
+    for s in new:
+        seq = next_seq[s.conversation_id]
+        next_seq[s.conversation_id] = seq + 1
+        values.append(
+            {
+                "conversation_id": s.conversation_id,
+                "seq": seq,
+                "sender_id": s.sender_id,
+                "client_id": s.client_id,
+                "body": s.body,
+                "created_at": now,
+            }
+        )
+    result = await conn.execute(
+        MESSAGES.insert().returning(MESSAGES.c.id, sort_by_parameter_order=True), values
+    )
+    rows = []
+    for (message_id,), value in zip(result.all(), values, strict=True):
+        rows.append(
+            {
+                "id": message_id,
+                **value,
+                "created_at": now.isoformat(),
+            }
+        )
+    # The sender has read what they sent: their marker moves to their last message.
+    read: dict[tuple[int, int], int] = {}
+    for row in rows:
+        key = (row["conversation_id"], row["sender_id"])
+        read[key] = max(read.get(key, 0), row["seq"])
+    await conn.execute(
+        update(MEMBERS)
+        .where(
+            MEMBERS.c.conversation_id == bindparam("c"),
+            MEMBERS.c.person_id == bindparam("p"),
+            MEMBERS.c.last_read_seq < bindparam("s"),
+        )
+        .values(last_read_seq=bindparam("s")),
+        [{"c": c, "p": p, "s": s} for (c, p), s in read.items()],
+    )
+    return [{k: row[k] for k in _MESSAGE_KEYS} for row in rows]
+
+
+_MESSAGE_KEYS = ("id", "conversation_id", "seq", "sender_id", "client_id", "body", "created_at")
+
+
+def _retryable(error: Exception) -> bool:
+    if isinstance(error, IntegrityError):
+        return True
+    text = str(getattr(error, "orig", error)).lower()
+    return "deadlock" in text or "could not serialize" in text or "database is locked" in text
