@@ -130,7 +130,7 @@ async def test_a_question_through_a_ring_from_asking_to_the_log(
         assert code not in await page.content()
 
     # Aino's log has the record with the client reference and her note, not the code.
-    await aino.get_by_role("link", name="Yhteydenottoloki").click()
+    await aino.get_by_role("link", name="Loki", exact=True).click()
     await expect(aino.get_by_role("heading", name="Yhteydenottoloki", level=1)).to_be_visible()
     row = aino.locator("#log-body tr").first
     await expect(row).to_contain_text("AR-")

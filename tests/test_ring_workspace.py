@@ -97,6 +97,9 @@ class Collector:
         self.key = "collector"
         self.session = ""
         self.topics = {"rings"}
+        self.named: set[int] = set()
+        self.partners: set[int] = set()
+        self.watching: set[int] = set()
         self.frames: list[str] = []
 
     def push(self, text: str) -> None:

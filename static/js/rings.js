@@ -710,6 +710,7 @@ export function createRings(ctx) {
       c.third_party_id ? t("Invited: {name}", { name: people.name(c.third_party_id) }) : null,
       [t("Client reference"), ": ", c.client_ref ? el("code", {}, c.client_ref) : t("None")],
       [t("Legal basis"), ": ", legalBasisLabel(c.legal_basis)],
+      open && c.kept_open_at ? t("Kept open at {time}", { time: fmt.time(c.kept_open_at) }) : null,
       open ? null : t("Ended {time}: {outcome}", { time: c.closed_at ? fmt.when(c.closed_at) : "", outcome: labels.outcomes[c.outcome] || c.outcome || "" }),
     ].filter(Boolean);
     $("pin-facts").replaceChildren(...facts.flatMap((f, i) => (i ? [" · ", f] : [f])).flat());
