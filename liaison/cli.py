@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import logging
 import os
+import resource
+import socket
 import sys
 from pathlib import Path
 
@@ -15,39 +18,77 @@ import uvicorn
 
 from liaison.config import ConfigError, Settings
 
+# File descriptors kept for the database, logs and the rest when sizing connections.
+RESERVED_DESCRIPTORS = 200
+
+
+def connection_limit(settings: Settings) -> int:
+    """Raises the file-descriptor limit to its hard limit and returns how many connections
+    to serve at once: below it, so that the limit is met with a prompt 503, not with
+    accept() failing in a loop and requests hanging."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = max(soft, 65536)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    derived = max(100, hard - RESERVED_DESCRIPTORS)
+    return min(settings.max_connections or derived, derived)
+
+
+class _Server(uvicorn.Server):
+    """Says on stdout when the server accepts connections.
+
+    The app's lifespan runs before uvicorn binds the socket, so the line is printed
+    here, after the bind: whoever waits for it (a user, the demo test) can connect."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)  # exits the process when it cannot bind
+        port = self.servers[0].sockets[0].getsockname()[1]
+        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+        print(f"Liaison is ready at http://{host}:{port}", flush=True)
+
 
 def _serve(settings: Settings) -> None:
     from liaison.web.app import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        ws="websockets-sansio",
-        ws_per_message_deflate=settings.ws_compression,
-        # Our own heartbeat frames detect dead clients; protocol pings add a second guard.
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
-        proxy_headers=True,
-        log_level=settings.log_level,
+    server = _Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            limit_concurrency=connection_limit(settings),
+            ws="websockets-sansio",
+            ws_per_message_deflate=settings.ws_compression,
+            # Our own heartbeat frames detect dead clients; protocol pings add a second guard.
+            ws_ping_interval=20,
+            ws_ping_timeout=20,
+            proxy_headers=True,
+            log_level=settings.log_level,
+        )
     )
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C stops the server; no traceback
+        server.run()
 
 
 async def _seed_demo(settings: Settings) -> None:
     from liaison.demo import DEMO_PASSWORD, seed_demo
     from liaison.services.core import Core
 
+    def progress(line: str) -> None:
+        print(f"  {line}", flush=True)
+
+    print("Preparing the demo database ...", flush=True)
     core = Core(settings)
     await core.start()
     try:
-        logins = await seed_demo(core)
+        logins = await seed_demo(core, progress)
     finally:
         await core.stop()
-    url = f"http://{settings.host}:{settings.port}"
-    print(f"\nLiaison demo at {url}\nDemo logins (password for all: {DEMO_PASSWORD}):")
-    for login in logins:
-        print(f"  {login.username:28} {login.name:26} {login.description}")
-    print(flush=True)
+    if logins:
+        print(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
+        for login in logins:
+            print(f"  {login.username:28} {login.name:26} {login.description}")
+        print(flush=True)
 
 
 async def _with_core(settings: Settings, job: str, args: argparse.Namespace) -> int:
@@ -103,13 +144,20 @@ async def _with_core(settings: Settings, job: str, args: argparse.Namespace) -> 
         await core.stop()
 
 
+def _port(text: str) -> int:
+    port = int(text) if text.isdigit() else -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return port
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="liaison", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (("serve", "run the server"), ("demo", "seed demo data and run")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--host")
-        p.add_argument("--port", type=int)
+        p.add_argument("--port", type=_port, help="0 takes a free port; the ready line names it")
     sub.add_parser("migrate", help="bring the database schema up to date")
     p = sub.add_parser("import", help="import the directory from CSV or XLSX")
     p.add_argument("file")
@@ -133,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides: dict[str, object] = {}
     if getattr(args, "host", None):
         overrides["host"] = args.host
-    if getattr(args, "port", None):
+    if getattr(args, "port", None) is not None:
         overrides["port"] = args.port
     if args.command == "demo":
         overrides["demo"] = True
@@ -147,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    if args.command == "demo":
+        # The demo prints its own progress; Alembic's step-by-step lines would bury it.
+        logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.root.level))
 
     if args.command == "serve":
         _serve(settings)

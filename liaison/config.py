@@ -89,6 +89,9 @@ class Settings:
     max_group_members: int = 12
     # People a connection may name in `watch` (besides itself and its conversations).
     max_watch: int = 1000
+    # Connections (and requests) served at once; beyond it new ones get 503 at once. 0: the
+    # process's file-descriptor limit (raised to its hard limit at start) less 200.
+    max_connections: int = 0
     # permessage-deflate: off by default, as it costs about 100-300 KiB of zlib state per
     # connection for frames that are mostly small (docs/performance.md).
     ws_compression: bool = False
@@ -181,6 +184,7 @@ class Settings:
             max_group_members=_int(e, "LIAISON_MAX_GROUP_MEMBERS", base.max_group_members, 3),
             max_watch=_int(e, "LIAISON_MAX_WATCH", base.max_watch, 10),
             ws_compression=_bool(e, "LIAISON_WS_COMPRESSION", base.ws_compression),
+            max_connections=_int(e, "LIAISON_MAX_CONNECTIONS", base.max_connections, 0),
             rate_per_second=_float(e, "LIAISON_RATE_PER_SECOND", base.rate_per_second),
             rate_burst=_int(e, "LIAISON_RATE_BURST", base.rate_burst, 1),
             flood_disconnect_after=_int(

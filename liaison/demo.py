@@ -1,36 +1,55 @@
-"""A fictional demo directory, accounts, mini-network groups and ring history.
+"""The fictional demo: directory, accounts, mini-network groups, rings and ring history.
 
-Everything here is invented: people, municipalities, wellbeing services counties,
-email domains (``.example``) and phone numbers. There are no personal identity
-codes. The directory is a semicolon CSV, as Finnish Excel writes it, and goes
-through the real import, so the demo also shows the import format.
+Everything is invented: people, municipalities, wellbeing services counties, email
+domains (``.example``) and phone numbers. There are no personal identity codes. The
+data are files in ``liaison/demo_data/``, applied through the real paths: the directory
+is a semicolon CSV as Finnish Excel writes it (`liaison import`), the rings are a
+`liaison rings` configuration, the groups and messages go through the chat service.
 
-The past weeks of ring questions (`seed_demo_history`) are invented too: a repeatable
-pseudo-random simulation, so the load view has something to look back on. No real
-question, client or person is behind any of it.
+The past weeks of ring questions (`seed_demo_history`) are a repeatable simulation:
+invented members come and go, take breaks, answer, decline or let an offer ring, and
+askers sometimes give up; the real ring router (liaison/domain/rings.py) decides what
+happens under a manual clock, and the record of it is made by the ring service's own
+mapping (liaison/services/ring_legs.py). No real question, client or person is behind it.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import heapq
+import itertools
+import json
 import math
 import random
-import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import partial
+from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from liaison.clock import ManualClock
+from liaison.domain import rings as domain
+from liaison.domain.directory import read_table
 from liaison.services.core import Core
 from liaison.services.directory_import import import_directory
 from liaison.services.ring_config import apply_ring_config
-from liaison.services.rings import LEGAL_BASES, NAMED_RING_PREFIX, OUTCOMES, TOPICS
+from liaison.services.ring_legs import legs_and_offers
+from liaison.services.rings import (
+    CLOSED_QUESTION_KEEP,
+    LEGAL_BASES,
+    NAMED_RING_PREFIX,
+    OUTCOMES,
+    TOPICS,
+    ring_config,
+)
 from liaison.store.models import (
+    Account,
     Consultation,
+    Conversation,
     Organisation,
     Person,
     Ring,
@@ -44,13 +63,18 @@ __all__ = [
     "DEMO_PASSWORD",
     "DemoLogin",
     "demo_directory_csv",
-    "demo_username",
     "seed_demo",
     "seed_demo_history",
 ]
 
 # Public on purpose: the demo is for trying Liaison out, never for real data.
 DEMO_PASSWORD = "demo-salasana"  # noqa: S105
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
 
 
 @dataclass(frozen=True)
@@ -60,628 +84,297 @@ class DemoLogin:
     description: str
 
 
-_KELA = "Kela"
-_JARVI = "Järvi-Suomen hyvinvointialue"
-_RANNIKKO = "Rannikon hyvinvointialue"
-_POHJOINEN = "Pohjoisen hyvinvointialue"
-
-_ORGANISATIONS: dict[str, tuple[str, str]] = {
-    # name: (kind, email domain)
-    _KELA: ("kela", "kela.example"),
-    _JARVI: ("social_services", "jarvisuomi.hyvinvointialue.example"),
-    _RANNIKKO: ("social_services", "rannikko.hyvinvointialue.example"),
-    _POHJOINEN: ("social_services", "pohjoinen.hyvinvointialue.example"),
-}
-
-# unit: (organisation, unit kind, area). Areas are shared words: a Kela liaison team and
-# the county it serves have the same area, so an area search finds both sides.
-_UNITS: dict[str, tuple[str, str, str]] = {
-    "Itäinen vakuutuspiiri": (_KELA, "insurance_district", ""),
-    "Turvatiimi Itä: perustoimeentulotuki": (_KELA, "benefit_team", ""),
-    "Turvatiimi Itä: asumistuki": (_KELA, "benefit_team", ""),
-    "Turvatiimi Itä: työttömyysturva": (_KELA, "benefit_team", ""),
-    "Asiakaspalvelu Itä": (_KELA, "customer_service", ""),
-    "Kuntayhteistyö Järvi-Suomi": (_KELA, "benefit_team", "Järvi-Suomi"),
-    "Kuntayhteistyö Pohjoinen": (_KELA, "benefit_team", "Pohjoinen"),
-    "Läntinen vakuutuspiiri": (_KELA, "insurance_district", ""),
-    "Turvatiimi Länsi: perustoimeentulotuki": (_KELA, "benefit_team", ""),
-    "Turvatiimi Länsi: asumistuki": (_KELA, "benefit_team", ""),
-    "Turvatiimi Länsi: työttömyysturva": (_KELA, "benefit_team", ""),
-    "Asiakaspalvelu Länsi": (_KELA, "customer_service", ""),
-    "Kuntayhteistyö Rannikko": (_KELA, "benefit_team", "Rannikko"),
-    "Järvi-Suomi: aikuissosiaalityö": (_JARVI, "wellbeing_county", "Järvi-Suomi"),
-    "Kuusilahti": (_JARVI, "municipality", "Järvi-Suomi"),
-    "Ahvenjärvi": (_JARVI, "municipality", "Järvi-Suomi"),
-    "Salmela": (_JARVI, "municipality", "Järvi-Suomi"),
-    "Rannikko: aikuissosiaalityö": (_RANNIKKO, "wellbeing_county", "Rannikko"),
-    "Merikylä": (_RANNIKKO, "municipality", "Rannikko"),
-    "Saarenpää": (_RANNIKKO, "municipality", "Rannikko"),
-    "Kaislaranta": (_RANNIKKO, "municipality", "Rannikko"),
-    "Pohjoinen: aikuissosiaalityö": (_POHJOINEN, "wellbeing_county", "Pohjoinen"),
-    "Tunturila": (_POHJOINEN, "municipality", "Pohjoinen"),
-    "Jokivarsi": (_POHJOINEN, "municipality", "Pohjoinen"),
-}
-
-_BASIC = "basic_social_assistance"
-_HOUSING = "housing_allowance"
-_UNEMPLOYMENT = "unemployment_security"
-_SECURITY = f"{_BASIC}, {_HOUSING}, {_UNEMPLOYMENT}"
-
-# first name, last name, title, unit, roles, benefits, languages, ask me about, tags
-_People = list[tuple[str, str, str, str, str, str, str, str, str]]
-_PEOPLE: _People = [
-    # ---- Kela, eastern insurance district
-    ("Hannele", "Kinnunen", "palvelujohtaja", "Itäinen vakuutuspiiri", "supervisor", "",
-     "fi, en", "Vakuutuspiirin yhteistyö hyvinvointialueiden kanssa ja tiimien kuormitus.",
-     "yhteistyösopimukset, johtaminen"),
-    ("Markku", "Hyvönen", "ryhmäpäällikkö", "Turvatiimi Itä: perustoimeentulotuki",
-     "supervisor", _BASIC, "fi", "Tiimin jonotilanne ja käsittelyajat.",
-     "käsittelyajat, perehdytys"),
-    ("Sanna", "Korhonen", "ratkaisuasiantuntija", "Turvatiimi Itä: perustoimeentulotuki",
-     "decision_expert", _BASIC, "fi, en",
-     "Perustoimeentulotuen menot: vuokravakuudet, maksusitoumukset ja välitystili.",
-     "vuokravakuus, maksusitoumus, välitystili"),
-    ("Juha", "Miettinen", "ratkaisuasiantuntija", "Turvatiimi Itä: perustoimeentulotuki",
-     "decision_expert", _BASIC, "fi",
-     "Yrittäjien ja freelancereiden tulot perustoimeentulotuessa.",
-     "yrittäjät, tulojen jaksotus"),
-    ("Riikka", "Pesonen", "etuuskäsittelijä", "Turvatiimi Itä: perustoimeentulotuki",
-     "decision_expert", _BASIC, "fi",
-     "Nuorten aikuisten ja opiskelijoiden toimeentulotukiasiat.",
-     "nuoret aikuiset, opiskelijat"),
-    ("Kirsi", "Savolainen", "ryhmäpäällikkö", "Turvatiimi Itä: asumistuki", "supervisor",
-     _HOUSING, "fi", "Asumistukitiimin työtilanne.", "käsittelyajat"),
-    ("Tuomas", "Heikkinen", "ratkaisuasiantuntija", "Turvatiimi Itä: asumistuki",
-     "decision_expert", _HOUSING, "fi, en",
-     "Yleisen asumistuen ruokakunnat ja tulojen muutokset kesken tukikauden.",
-     "ruokakunta, tulomuutokset, vuositarkistus"),
-    ("Päivi", "Rautiainen", "ratkaisuasiantuntija", "Turvatiimi Itä: asumistuki",
-     "decision_expert", _HOUSING, "fi", "Asumismenot omistus- ja asumisoikeusasunnoissa.",
-     "asumismenot, omistusasunto"),
-    ("Jari", "Turunen", "etuuskäsittelijä", "Turvatiimi Itä: asumistuki", "decision_expert",
-     f"{_HOUSING}, pensioners_housing_allowance", "fi",
-     "Siirtymät yleisestä asumistuesta eläkkeensaajan asumistukeen.",
-     "eläkkeensaajan asumistuki"),
-    ("Mikko", "Laitinen", "ryhmäpäällikkö", "Turvatiimi Itä: työttömyysturva", "supervisor",
-     _UNEMPLOYMENT, "fi", "Työttömyysturvatiimin jonot ja sijaisuudet.", "käsittelyajat"),
-    ("Elina", "Huttunen", "ratkaisuasiantuntija", "Turvatiimi Itä: työttömyysturva",
-     "decision_expert", _UNEMPLOYMENT, "fi, sv",
-     "Työmarkkinatuki ja peruspäiväraha, odotusajat ja karenssit.",
-     "työmarkkinatuki, odotusaika, karenssi"),
-    ("Antti", "Karjalainen", "ratkaisuasiantuntija", "Turvatiimi Itä: työttömyysturva",
-     "decision_expert", _UNEMPLOYMENT, "fi", "Soviteltu päiväraha ja lomautukset.",
-     "soviteltu päiväraha, lomautus"),
-    ("Laura", "Partanen", "etuuskäsittelijä", "Turvatiimi Itä: työttömyysturva",
-     "decision_expert", _UNEMPLOYMENT, "fi, en",
-     "Työvoimapoliittiset lausunnot ja yhteistyö työllisyyspalvelujen kanssa.",
-     "työvoimapoliittinen lausunto, työllisyyspalvelut"),
-    ("Tarja", "Ikonen", "palvelupäällikkö", "Asiakaspalvelu Itä", "supervisor", "", "fi",
-     "Palvelupisteiden ja puhelinpalvelun vuorot.", "palvelupisteet, vuorosuunnittelu"),
-    ("Aino", "Lehtonen", "palveluasiantuntija", "Asiakaspalvelu Itä", "service_specialist",
-     _SECURITY, "fi, en", "Asiakkaan ohjaus oikealle etuudelle, palvelupiste Kuusilahti.",
-     "palvelupiste, etuusneuvonta"),
-    ("Ville", "Nieminen", "palveluasiantuntija", "Asiakaspalvelu Itä", "service_specialist",
-     _SECURITY, "fi, en", "Puhelinpalvelu ja maahan muuttaneiden asiakkaiden ohjaus.",
-     "puhelinpalvelu, maahanmuuttajat"),
-    ("Noora", "Räsänen", "palveluasiantuntija", "Asiakaspalvelu Itä", "service_specialist",
-     _SECURITY, "fi", "Palvelupiste Ahvenjärvi, ajanvarausasiakkaat.",
-     "palvelupiste, ajanvaraus"),
-    ("Petri", "Hämäläinen", "palveluasiantuntija", "Asiakaspalvelu Itä", "service_specialist",
-     _SECURITY, "fi", "Verkkoasioinnin neuvonta ja liitteiden toimittaminen.",
-     "verkkoasiointi, liitteet"),
-    ("Minna", "Jääskeläinen", "ratkaisuasiantuntija, kuntayhteyshenkilö",
-     "Kuntayhteistyö Järvi-Suomi", "municipal_liaison, decision_expert", f"{_BASIC}, {_HOUSING}",
-     "fi", "Järvi-Suomen sosiaalityön yhteydenotot: kiirehtimispyynnöt, lausunnot, "
-     "huoli-ilmoitukset.", "kiirehtimispyyntö, lausunto, huoli-ilmoitus"),
-    ("Kari", "Hakkarainen", "ratkaisuasiantuntija, kuntayhteyshenkilö",
-     "Kuntayhteistyö Järvi-Suomi", "municipal_liaison, decision_expert",
-     f"{_BASIC}, {_UNEMPLOYMENT}", "fi",
-     "Järvi-Suomen asiakkaiden perustoimeentulotuki ja työttömyysturva yhdessä.",
-     "kiirehtimispyyntö, etuuksien yhteensovitus"),
-    ("Satu", "Väisänen", "ratkaisuasiantuntija, kuntayhteyshenkilö",
-     "Kuntayhteistyö Pohjoinen", "municipal_liaison, decision_expert", f"{_BASIC}, {_HOUSING}",
-     "fi, en", "Pohjoisen hyvinvointialueen yhteydenotot ja etäasiointi.",
-     "kiirehtimispyyntö, etäasiointi"),
-    # ---- Kela, western insurance district
-    ("Anders", "Lindqvist", "palvelujohtaja", "Läntinen vakuutuspiiri", "supervisor", "",
-     "sv, fi, en", "Vakuutuspiirin kaksikielinen palvelu ja yhteistyösopimukset.",
-     "kaksikielisyys, yhteistyösopimukset"),
-    ("Heidi", "Salonen", "järjestelmäasiantuntija (pääkäyttäjä)", "Läntinen vakuutuspiiri",
-     "admin", "", "fi, en", "Liaisonin käyttäjätunnukset, hakemiston tuonti ja ryhmät.",
-     "käyttäjätuki, hakemisto"),
-    ("Jukka", "Lehtinen", "ryhmäpäällikkö", "Turvatiimi Länsi: perustoimeentulotuki",
-     "supervisor", _BASIC, "fi", "Tiimin jonotilanne ja käsittelyajat.", "käsittelyajat"),
-    ("Katja", "Mäkelä", "ratkaisuasiantuntija", "Turvatiimi Länsi: perustoimeentulotuki",
-     "decision_expert", _BASIC, "fi",
-     "Asiakkaan ohjaaminen hyvinvointialueelle täydentävää ja ehkäisevää tukea varten.",
-     "täydentävä toimeentulotuki, ehkäisevä toimeentulotuki, ohjaus sosiaalityöhön"),
-    ("Linnea", "Holmström", "ratkaisuasiantuntija", "Turvatiimi Länsi: perustoimeentulotuki",
-     "decision_expert", _BASIC, "sv, fi", "Ruotsinkielisten asiakkaiden toimeentulotukiasiat.",
-     "ruotsinkieliset asiakkaat"),
-    ("Timo", "Salminen", "ryhmäpäällikkö", "Turvatiimi Länsi: asumistuki", "supervisor",
-     _HOUSING, "fi", "Asumistukitiimin työtilanne.", "käsittelyajat"),
-    ("Johanna", "Virtanen", "ratkaisuasiantuntija", "Turvatiimi Länsi: asumistuki",
-     "decision_expert", _HOUSING, "fi, en", "Alivuokralaiset ja yhteistaloudet asumistuessa.",
-     "alivuokralainen, yhteistalous"),
-    ("Mikael", "Grönroos", "ratkaisuasiantuntija", "Turvatiimi Länsi: asumistuki",
-     "decision_expert", _HOUSING, "sv, fi", "Asumistuki ruotsiksi, asumisoikeusasunnot.",
-     "ruotsinkieliset asiakkaat, asumisoikeusasunto"),
-    ("Pirjo", "Koskinen", "ryhmäpäällikkö", "Turvatiimi Länsi: työttömyysturva", "supervisor",
-     _UNEMPLOYMENT, "fi", "Työttömyysturvatiimin jonot.", "käsittelyajat"),
-    ("Henna", "Lahtinen", "ratkaisuasiantuntija", "Turvatiimi Länsi: työttömyysturva",
-     "decision_expert", _UNEMPLOYMENT, "fi, en",
-     "Kotoutumisen aikainen työttömyysturva ja kotoutumistuki.", "kotoutumistuki"),
-    ("Teemu", "Järvinen", "ratkaisuasiantuntija", "Turvatiimi Länsi: työttömyysturva",
-     "decision_expert", _UNEMPLOYMENT, "fi", "Työttömyysetuuden sovittelu ja keikkatyö.",
-     "soviteltu päiväraha, keikkatyö"),
-    ("Merja", "Aaltonen", "palvelupäällikkö", "Asiakaspalvelu Länsi", "supervisor", "",
-     "fi, sv", "Palvelupisteiden aukioloajat ja puhelinpalvelun vuorot.",
-     "palvelupisteet, vuorosuunnittelu"),
-    ("Emma", "Nyström", "palveluasiantuntija", "Asiakaspalvelu Länsi", "service_specialist",
-     _SECURITY, "sv, fi, en", "Asiakaspalvelu ruotsiksi ja englanniksi.",
-     "ruotsinkieliset asiakkaat, englanninkieliset asiakkaat"),
-    ("Oskari", "Leino", "palveluasiantuntija", "Asiakaspalvelu Länsi", "service_specialist",
-     _SECURITY, "fi", "Puhelinpalvelu, etuuksien yhteensovitus.", "puhelinpalvelu"),
-    ("Julia", "Heinonen", "palveluasiantuntija", "Asiakaspalvelu Länsi", "service_specialist",
-     _SECURITY, "fi, en", "Palvelupiste Merikylä, nuoret asiakkaat.",
-     "palvelupiste, nuoret aikuiset"),
-    ("Camilla", "Westerlund", "ratkaisuasiantuntija, kuntayhteyshenkilö",
-     "Kuntayhteistyö Rannikko", "municipal_liaison, decision_expert", f"{_BASIC}, {_HOUSING}",
-     "sv, fi", "Rannikon hyvinvointialueen yhteydenotot suomeksi ja ruotsiksi.",
-     "kiirehtimispyyntö, ruotsinkieliset asiakkaat"),
-    ("Petteri", "Mattila", "ratkaisuasiantuntija, kuntayhteyshenkilö",
-     "Kuntayhteistyö Rannikko", "municipal_liaison, decision_expert",
-     f"{_BASIC}, {_UNEMPLOYMENT}", "fi", "Rannikon sosiaalityön lausuntopyynnöt.",
-     "lausunto, kiirehtimispyyntö"),
-    # ---- Järvi-Suomen hyvinvointialue
-    ("Marja-Liisa", "Toivonen", "johtava sosiaalityöntekijä", "Järvi-Suomi: aikuissosiaalityö",
-     "supervisor", "", "fi", "Aikuissosiaalityön tiimit ja yhteistyö Kelan kanssa.",
-     "aikuissosiaalityö, yhteistyö Kelan kanssa"),
-    ("Eeva", "Ruotsalainen", "sosiaalityöntekijä", "Kuusilahti", "social_worker", _BASIC,
-     "fi, en", "Täydentävä ja ehkäisevä toimeentulotuki, vastuutyöntekijänä toimiminen.",
-     "täydentävä toimeentulotuki, ehkäisevä toimeentulotuki, vastuutyöntekijä"),
-    ("Janne", "Pitkänen", "sosiaalityöntekijä", "Ahvenjärvi", "social_worker", _BASIC, "fi",
-     "Asunnottomuus ja päihdetyö.", "asunnottomuus, päihdetyö"),
-    ("Tiina", "Hirvonen", "sosiaaliohjaaja", "Kuusilahti", "social_worker", "", "fi",
-     "Nuorten aikuisten talousneuvonta.", "nuoret aikuiset, talousneuvonta"),
-    ("Sami", "Kettunen", "sosiaaliohjaaja", "Salmela", "social_worker", _UNEMPLOYMENT, "fi",
-     "Kuntouttava työtoiminta ja työllisyyspalvelut.",
-     "kuntouttava työtoiminta, työllisyyspalvelut"),
-    ("Outi", "Nissinen", "sosiaalityöntekijä", "Salmela", "social_worker", "", "fi",
-     "Lapsiperheiden sosiaalityö.", "lapsiperheet, lastensuojelu"),
-    ("Reijo", "Kärkkäinen", "sosiaaliohjaaja", "Ahvenjärvi", "social_worker", "", "fi",
-     "Ikäihmisten palvelut ja velkaneuvontaan ohjaaminen.", "ikäihmiset, velkaneuvonta"),
-    # ---- Rannikon hyvinvointialue
-    ("Susanna", "Blomqvist", "johtava sosiaalityöntekijä", "Rannikko: aikuissosiaalityö",
-     "supervisor", "", "sv, fi", "Kaksikielinen aikuissosiaalityö.", "kaksikielisyys"),
-    ("Fredrik", "Sundström", "sosiaalityöntekijä", "Merikylä", "social_worker", _BASIC,
-     "sv, fi", "Ruotsinkieliset asiakkaat ja täydentävä toimeentulotuki.",
-     "ruotsinkieliset asiakkaat, täydentävä toimeentulotuki"),
-    ("Maria", "Lindroos", "sosiaaliohjaaja", "Merikylä", "social_worker", "", "sv, fi, en",
-     "Asumisneuvonta ja vuokrarästit.", "asumisneuvonta, vuokrarästit"),
-    ("Heikki", "Rantanen", "sosiaalityöntekijä", "Saarenpää", "social_worker", _BASIC, "fi",
-     "Pitkään työttömänä olleiden asiakkaiden sosiaalityö.", "pitkäaikaistyöttömyys"),
-    ("Anu", "Leppänen", "sosiaaliohjaaja", "Saarenpää", "social_worker", "", "fi, en",
-     "Maahan muuttaneiden asiakkaiden ohjaus ja tulkkauksen järjestäminen.",
-     "maahanmuuttajat, tulkkaus"),
-    ("Tommi", "Suominen", "sosiaalityöntekijä", "Kaislaranta", "social_worker", _BASIC, "fi",
-     "Aikuissosiaalityö ja huoli-ilmoitukset.", "huoli-ilmoitus, aikuissosiaalityö"),
-    ("Ida", "Backman", "sosiaaliohjaaja", "Kaislaranta", "social_worker", "", "sv, fi",
-     "Nuorten aikuisten tuki ruotsiksi.", "nuoret aikuiset, ruotsinkieliset asiakkaat"),
-    # ---- Pohjoisen hyvinvointialue
-    ("Raili", "Kemppainen", "johtava sosiaalityöntekijä", "Pohjoinen: aikuissosiaalityö",
-     "supervisor", "", "fi", "Aikuissosiaalityö pitkien etäisyyksien alueella.",
-     "etäasiointi, yhteistyö Kelan kanssa"),
-    ("Juho", "Tervo", "sosiaalityöntekijä", "Tunturila", "social_worker", _BASIC, "fi",
-     "Etäasiointi ja asiakkaiden tavoittaminen syrjäkylillä.", "etäasiointi"),
-    ("Saara", "Niskanen", "sosiaaliohjaaja", "Tunturila", "social_worker", "", "fi, en",
-     "Talousneuvonta ja Kelan etuuksien hakemisessa avustaminen.",
-     "talousneuvonta, hakemusapu"),
-    ("Ilkka", "Keränen", "sosiaalityöntekijä", "Jokivarsi", "social_worker", _BASIC, "fi, se",
-     "Saamenkieliset asiakkaat ja aikuissosiaalityö.", "saamenkieliset asiakkaat"),
-    ("Hanna", "Karvonen", "sosiaaliohjaaja", "Jokivarsi", "social_worker", "", "fi",
-     "Nuorten aikuisten asuminen ja itsenäistyminen.", "nuoret aikuiset, asuminen"),
-    ("Aleksi", "Moilanen", "sosiaalityöntekijä", "Jokivarsi", "social_worker", _BASIC, "fi",
-     "Päihde- ja mielenterveysasiakkaiden toimeentulo.", "päihdetyö, mielenterveys"),
-    ("Veera", "Ahonen", "sosiaaliohjaaja", "Tunturila", "social_worker", "", "fi",
-     "Kuntouttava työtoiminta.", "kuntouttava työtoiminta"),
-    ("Paavo", "Kauppinen", "sosiaalityöntekijä", "Pohjoinen: aikuissosiaalityö",
-     "social_worker", _BASIC, "fi", "Ehkäisevä toimeentulotuki ja velkajärjestely.",
-     "ehkäisevä toimeentulotuki, velkajärjestely"),
-]  # fmt: skip
-
-_HEADER = [
-    "email",
-    "first_name",
-    "last_name",
-    "title",
-    "organisation",
-    "organisation_kind",
-    "unit",
-    "unit_kind",
-    "area",
-    "roles",
-    "benefits",
-    "languages",
-    "work_phone",
-    "ask_me_about",
-    "tags",
-]
+def _data(name: str) -> bytes:
+    return (resources.files("liaison") / "demo_data" / name).read_bytes()
 
 
-def _ascii(text: str) -> str:
-    """ä→a, ö→o, å→a and so on: the accents are dropped, the letters kept."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
-
-
-def demo_username(first_name: str, last_name: str) -> str:
-    """firstname.lastname in lower-case ASCII, e.g. "minna.jaaskelainen"."""
-    raw = f"{_ascii(first_name)}.{_ascii(last_name)}"
-    return "".join(ch for ch in raw if ch.isascii() and (ch.isalnum() or ch in ".-"))
-
-
-def _email(first_name: str, last_name: str, unit: str) -> str:
-    organisation = _UNITS[unit][0]
-    return f"{demo_username(first_name, last_name)}@{_ORGANISATIONS[organisation][1]}"
+def _json(name: str) -> Any:
+    return json.loads(_data(name))
 
 
 def demo_directory_csv() -> bytes:
-    """The demo directory as a semicolon CSV in UTF-8 with a BOM, as Excel saves it."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(_HEADER)
-    for number, person in enumerate(_PEOPLE, start=1):
-        first, last, title, unit, roles, benefits, languages, ask, tags = person
-        organisation, unit_kind, area = _UNITS[unit]
-        kind = _ORGANISATIONS[organisation][0]
-        # A made-up direct-dial range, only for the demo: do not call it.
-        prefix = "+358 20 634 9" if kind == "kela" else "+358 20 700 9"
-        writer.writerow(
-            [
-                _email(first, last, unit),
-                first,
-                last,
-                title,
-                organisation,
-                kind,
-                unit,
-                unit_kind,
-                area,
-                roles,
-                benefits,
-                languages,
-                f"{prefix}{number:03d}",
-                ask,
-                tags,
-            ]
-        )
-    return out.getvalue().encode("utf-8-sig")
+    """The demo directory: a semicolon CSV in UTF-8 with a BOM, as Excel saves it."""
+    return _data("directory.csv")
 
 
-# (username, description) of the people the demo suggests signing in as.
-_LOGINS = [
-    ("aino.lehtonen", "service specialist (palveluasiantuntija), Asiakaspalvelu Itä"),
-    ("tuomas.heikkinen", "decision expert for housing allowance, Turvatiimi Itä: asumistuki"),
-    ("minna.jaaskelainen", "Kela municipal liaison (kuntayhteyshenkilö) for Järvi-Suomi"),
-    ("eeva.ruotsalainen", "social worker, Järvi-Suomen hyvinvointialue, Kuusilahti"),
-    ("markku.hyvonen", "supervisor (ryhmäpäällikkö), Turvatiimi Itä: perustoimeentulotuki"),
-    ("heidi.salonen", "administrator (pääkäyttäjä), Kela"),
-]
-
-# Mini-networks: title, creator, other members (usernames), opening messages.
-_GROUPS: list[tuple[str, str, list[str], list[tuple[str, str]]]] = [
-    (
-        "Miniverkosto Itä: turvaetuudet",
-        "aino.lehtonen",
-        ["sanna.korhonen", "tuomas.heikkinen", "elina.huttunen", "ville.nieminen"],
-        [
-            (
-                "aino.lehtonen",
-                "Hei kaikki! Minulla on asiakas linjalla: hän jäi juuri työttömäksi ja kysyy, "
-                "pitääkö asumistuki ja perustoimeentulotuki hakea uudelleen. Kuka ehtii?",
-            ),
-            (
-                "tuomas.heikkinen",
-                "Asumistuesta: tulojen muutoksesta tehdään muutosilmoitus, uutta hakemusta "
-                "ei tarvita. Tuki tarkistetaan uusien tulojen mukaan.",
-            ),
-            (
-                "elina.huttunen",
-                "Työttömyysetuutta haetaan omalla hakemuksella, kun asiakas on ilmoittautunut "
-                "työnhakijaksi. Katson tarkemmin, jos kirjaat asiakasviitteen konsultaatioon.",
-            ),
-            (
-                "sanna.korhonen",
-                "Perustoimeentulotukea voi hakea heti, vaikka työttömyysetuus olisi vielä "
-                "käsittelyssä. Liitteeksi viimeisin palkkalaskelma ja tiliote.",
-            ),
-        ],
-    ),
-    (
-        "Miniverkosto Länsi: turvaetuudet",
-        "emma.nystrom",
-        ["katja.makela", "johanna.virtanen", "henna.lahtinen", "oskari.leino"],
-        [
-            (
-                "emma.nystrom",
-                "Hei! Ruotsinkielinen asiakas kysyy, miten työmarkkinatuki vaikuttaa "
-                "asumistukeen. Onko jollakulla hetki?",
-            ),
-            (
-                "johanna.virtanen",
-                "Työmarkkinatuki lasketaan asumistuessa tuloksi. Muutosilmoituksen voi tehdä "
-                "verkossa, ja ohje löytyy myös ruotsiksi.",
-            ),
-        ],
-    ),
-    (
-        "Järvi-Suomi: Kela ja sosiaalipalvelut",
-        "minna.jaaskelainen",
-        ["kari.hakkarainen", "eeva.ruotsalainen", "janne.pitkanen", "marja-liisa.toivonen"],
-        [
-            (
-                "eeva.ruotsalainen",
-                "Huomenta! Asiakkaan perustoimeentulotukihakemus on ollut vireillä kolme "
-                "viikkoa ja vuokra erääntyy perjantaina. Puuttuuko hakemuksesta jotain? "
-                "Asiakasviite on konsultaatiossa.",
-            ),
-            (
-                "minna.jaaskelainen",
-                "Huomenta! Katson asian aamupäivän aikana ja palaan tähän ennen lounasta.",
-            ),
-            (
-                "marja-liisa.toivonen",
-                "Kiitos! Sovitaanko samalla ensi viikolle lyhyt palaveri kuntayhteistyön "
-                "käytännöistä?",
-            ),
-        ],
-    ),
-]
+def _username(email: str) -> str:
+    """A demo account is named by the local part of its person's email."""
+    return email.split("@", 1)[0]
 
 
-def _logins() -> list[DemoLogin]:
-    names = {demo_username(p[0], p[1]): f"{p[0]} {p[1]}" for p in _PEOPLE}
-    return [DemoLogin(username, names[username], text) for username, text in _LOGINS]
+async def seed_demo(core: Core, progress: Progress = _quiet) -> list[DemoLogin]:
+    """Fills a database with the demo, step by step; a step already done is skipped.
 
-
-async def seed_demo(core: Core) -> list[DemoLogin]:
-    """Fills an empty database with the demo directory, accounts, groups and messages.
-
-    Idempotent: when anyone is in the directory already, nothing is touched (a real
-    directory is never mixed with demo people). Returns the logins worth showing;
-    every demo account has the password DEMO_PASSWORD.
+    Idempotent: seeding again changes nothing, and a seed that was interrupted is
+    completed. A database with anyone in its directory who is not a demo person is left
+    alone (a real directory is never mixed with demo people) and no logins are returned.
+    Returns the logins worth showing; every demo account has the password DEMO_PASSWORD.
+    `progress` gets a short line as each step is done.
     """
+    directory = demo_directory_csv()
+    demo_emails = {row["email"].lower() for _, row in read_table("directory.csv", directory)}
     async with core.db() as db:
-        if await db.scalar(select(Person.id).limit(1)) is not None:
-            return _logins()
-
-    report = await import_directory(core.db, "demo.csv", demo_directory_csv(), dry_run=False)
-    if not report.applied:
-        # The demo data is ours: an error here is a bug, not a user mistake.
-        raise RuntimeError(f"the demo directory did not import: {report.to_dict()['errors']}")
+        emails = {e.lower() for e in (await db.scalars(select(Person.email))).all()}
+    if not emails <= demo_emails:
+        progress("The database holds another directory: no demo data added")
+        return []
+    added = False
+    if not demo_emails <= emails:
+        added = True
+        report = await import_directory(core.db, "directory.csv", directory, dry_run=False)
+        if not report.applied:
+            # The demo data are ours: an error here is a bug, not a user mistake.
+            raise RuntimeError(f"the demo directory did not import: {report.to_dict()['errors']}")
+        await core.presence.reload_people()
+        progress(f"Directory: {report.created} people imported")
 
     async with core.db() as db:
-        people = (await db.execute(select(Person.id, Person.email, Person.roles))).all()
-    ids: dict[str, int] = {}
-    for person_id, email, roles in people:
-        username = email.split("@", 1)[0]
-        ids[username] = person_id
-        await core.accounts.create_account(
-            username, DEMO_PASSWORD, person_id, is_admin="admin" in roles
+        people = {
+            _username(email): (person_id, roles)
+            for person_id, email, roles in (
+                await db.execute(
+                    select(Person.id, Person.email, Person.roles).where(
+                        func.lower(Person.email).in_(demo_emails)
+                    )
+                )
+            ).all()
+        }
+        with_account = set((await db.scalars(select(Account.person_id))).all())
+    missing = {u: p for u, p in people.items() if p[0] not in with_account}
+    if missing:
+        added = True
+        await _create_accounts(core, missing)
+        progress(f"Accounts: {len(missing)} created, password {DEMO_PASSWORD}")
+
+    groups = _json("groups.json")
+    async with core.db() as db:
+        has_groups = await db.scalar(
+            select(Conversation.id)
+            .where(Conversation.title.in_([g["title"] for g in groups]))
+            .limit(1)
         )
+    if has_groups is None:
+        added = True
+        await _create_groups(core, groups, {u: p[0] for u, p in people.items()})
+        progress(f"Groups: {len(groups)} mini-networks with their first messages")
+
+    async with core.db() as db:
+        has_rings = await db.scalar(select(Ring.id).limit(1))
+    if has_rings is None:
+        added = True
+        counts = await apply_ring_config(core.db, _json("rings.json"))
+        await core.rings.reload_rings()
+        progress(f"Rings: {counts['rings']} rings, {counts['named_contacts']} named-contact lists")
+
+    async with core.db() as db:
+        has_history = await db.scalar(select(RingLeg.id).limit(1))
+    if has_history is None:
+        added = True
+        await seed_demo_history(core, progress=progress)
+    if not added:
+        progress("Demo data: in place from an earlier run, nothing to add")
+    return await _logins(core)
+
+
+async def _create_accounts(core: Core, people: dict[str, tuple[int, list[str]]]) -> None:
+    """One login per demo person, all with DEMO_PASSWORD.
+
+    The password is hashed once, with the production parameters, and that hash serves
+    every account: the password is public anyway, and sixty argon2 hashes took most of
+    the demo's start-up (seconds each under load). The rows go in as one bulk insert."""
+    password_hash = await core.accounts.hash_password(DEMO_PASSWORD)
+    now = core.clock.now()
+    async with core.db.begin() as db:
+        await db.execute(
+            insert(Account),
+            [
+                {
+                    "username": username,
+                    "password_hash": password_hash,
+                    "person_id": person_id,
+                    "is_admin": "admin" in roles,
+                    "disabled": False,
+                    "created_at": now,
+                }
+                for username, (person_id, roles) in sorted(people.items())
+            ],
+        )
+
+
+async def _create_groups(core: Core, groups: list[dict[str, Any]], ids: dict[str, int]) -> None:
+    def person(email: str) -> int:
+        return ids[_username(email)]
 
     client_number = 0
-    for title, creator, members, messages in _GROUPS:
-        group = await core.chat.create_group(ids[creator], title, [ids[m] for m in members])
-        for sender, body in messages:
-            client_number += 1
-            await core.chat.send(ids[sender], group["id"], f"demo-{client_number}", body)
-    await apply_ring_config(core.db, await demo_ring_config(core))
-    await core.rings.reload_rings()
-    async with core.db() as db:
-        has_history = await db.scalar(select(RingLeg.id).limit(1)) is not None
-    if not has_history:
-        await seed_demo_history(core)
-    return _logins()
-
-
-DEMO_BENEFIT_RINGS = {
-    "basic_social_assistance": "Perustoimeentulotuki",
-    "housing_allowance": "Yleinen asumistuki",
-    "unemployment_security": "Työttömyysturva",
-}
-
-
-async def demo_ring_config(core: Core) -> dict[str, Any]:
-    """Rings made from the demo directory: one per security benefit answered by its
-    decision experts, one per county for its Kela liaisons, and named contacts per area."""
-    async with core.db() as db:
-        rows = (
-            await db.execute(
-                select(Person.email, Person.roles, Person.benefits, Unit.area, Organisation.kind)
-                .join(Organisation, Person.organisation_id == Organisation.id)
-                .outerjoin(Unit, Person.unit_id == Unit.id)
-                .order_by(Person.last_name)
-            )
-        ).all()
-    rings: list[dict[str, Any]] = [
-        {
-            "id": benefit,
-            "name": name,
-            "kind": "benefit",
-            "benefit": benefit,
-            "members": [
-                r.email for r in rows if "decision_expert" in r.roles and benefit in r.benefits
-            ],
-        }
-        for benefit, name in DEMO_BENEFIT_RINGS.items()
-    ]
-    contacts: list[dict[str, Any]] = []
-    areas = sorted({r.area for r in rows if r.area and r.kind == "social_services"})
-    for area in areas:
-        liaisons = [
-            r.email
-            for r in rows
-            if r.kind == "kela" and r.area == area and "municipal_liaison" in r.roles
-        ]
-        workers = [
-            r.email
-            for r in rows
-            if r.kind == "social_services" and r.area == area and "social_worker" in r.roles
-        ]
-        rings.append(
-            {
-                "id": f"liaison-{area.lower()}",
-                "name": f"Kuntayhteyshenkilöt: {area}",
-                "kind": "liaison",
-                "area": area,
-                "members": liaisons,
-            }
+    for group in groups:
+        summary = await core.chat.create_group(
+            person(group["creator"]), group["title"], [person(m) for m in group["members"]]
         )
-        contacts.append({"area": area, "side": "kela", "people": liaisons})
-        contacts.append({"area": area, "side": "social_services", "people": workers[:2]})
-    return {"rings": rings, "named_contacts": contacts}
+        for message in group["messages"]:
+            client_number += 1
+            await core.chat.send(
+                person(message["sender"]), summary["id"], f"demo-{client_number}", message["body"]
+            )
+
+
+async def _logins(core: Core) -> list[DemoLogin]:
+    suggested = _json("logins.json")
+    async with core.db() as db:
+        names = {
+            username: f"{first} {last}"
+            for username, first, last in (
+                await db.execute(
+                    select(Account.username, Person.first_name, Person.last_name).join(
+                        Person, Account.person_id == Person.id
+                    )
+                )
+            ).all()
+        }
+    return [
+        DemoLogin(login["username"], names[login["username"]], login["description"])
+        for login in suggested
+        if login["username"] in names
+    ]
 
 
 # ---------------------------------------------------------------- invented ring history
 
-# Short generic questions per benefit ring, and for the liaison rings: no names, no codes.
-_HISTORY_QUESTIONS: dict[str, tuple[str, ...]] = {
-    "basic_social_assistance": (
-        "Miten vuokravakuus käsitellään perustoimeentulotuessa?",
-        "Hakemus on ollut vireillä pitkään. Puuttuuko siitä jokin liite?",
-        "Lasketaanko kertaluonteinen tulo hakukuukauden tuloksi?",
-        "Saako lääkkeisiin maksusitoumuksen vielä tänään?",
-        "Miten yrittäjän tulot arvioidaan perustoimeentulotuessa?",
-    ),
-    "housing_allowance": (
-        "Miten ruokakunnan muutos ilmoitetaan kesken tukikauden?",
-        "Tulot nousivat: riittääkö muutosilmoitus vai tarvitaanko uusi hakemus?",
-        "Hyväksytäänkö erillinen vesimaksu asumismenoksi?",
-        "Mitä liitteitä alivuokralaisen asumistukeen tarvitaan?",
-        "Milloin vuositarkistuksen päätös on tulossa?",
-    ),
-    "unemployment_security": (
-        "Miten soviteltu päiväraha lasketaan keikkatyössä?",
-        "Tuleeko karenssi, kun työsuhde päättyi omasta pyynnöstä?",
-        "Vaikuttaako lomautus työttömyysetuuden maksupäiviin?",
-        "Puuttuuko hakemukselta työvoimapoliittinen lausunto?",
-        "Milloin työmarkkinatuen hakemus kannattaa jättää?",
-    ),
-    "liaison": (
-        "Kiirehtimispyyntö: asiakkaan vuokra erääntyy tällä viikolla.",
-        "Pyydämme lausuntoa asiakkaan perustoimeentulotuen tilanteesta.",
-        "Tarvitaanko Kelan päätös ennen täydentävää toimeentulotukea?",
-        "Asiakkaan toimeentulo on vaarassa: voiko käsittelyä nopeuttaa?",
-        "Hakemuksesta puuttuu liite: voiko sosiaalityö toimittaa sen?",
-    ),
-}
-_GENERIC_QUESTIONS = (
-    "Asiakas kysyy hakemuksensa käsittelytilannetta.",
-    "Mitä liitteitä hakemukseen vielä tarvitaan?",
-)
-# Questions on an average weekday per benefit ring; a liaison ring gets so many per member.
-_DAILY_QUESTIONS = {"basic_social_assistance": 26.0, "housing_allowance": 22.0}
-_DEFAULT_DAILY_QUESTIONS = 16.0
-_LIAISON_QUESTIONS_PER_MEMBER = 3.0
-# Monday to Friday: Mondays are busiest, Fridays quiet.
-_WEEKDAY_FACTORS = (1.25, 1.1, 1.0, 0.95, 0.75)
-# Local hour of the ask, 08-15: a morning peak at 9-11 and a smaller one after lunch.
-_HOUR_WEIGHTS = {8: 6, 9: 14, 10: 15, 11: 10, 12: 5, 13: 9, 14: 8, 15: 5}
-_BUSY_HOURS = (9, 10)
-_OUTCOME_WEIGHTS = {"answered": 70, "needs_follow_up": 12, "forwarded": 8, "callback_needed": 10}
-_TOPIC_WEIGHTS = {
-    "benefit": {"clients_situation": 5, "missing_attachment": 4, "discretion": 2},
-    "liaison": {"request_to_expedite": 5, "statement": 4, "clients_situation": 3, "urgent_need": 2},
-}
-_LEGAL_BASIS_WEIGHTS = {
-    "benefit": {"client_present": 6, "client_consent": 3},
-    "liaison": {"client_consent": 5, "necessity_sa_18": 3, "client_present": 2},
-}
-_HISTORY_SEED = 20261123
+
+@dataclass(frozen=True)
+class _Plan:
+    """history.json: how much is asked and how the invented people behave."""
+
+    days: int
+    seed: int
+    weekday_factors: tuple[float, ...]
+    hour_weights: dict[int, float]
+    benefit_rings: dict[str, tuple[float, tuple[str, ...]]]  # benefit: (per day, questions)
+    other_benefit_ring: tuple[float, tuple[str, ...]]
+    liaison_per_member: float
+    liaison_questions: tuple[str, ...]
+    urgent_share: dict[str, float]
+    cancel_share: float
+    cancel_after: tuple[float, float]
+    absent_share: float
+    arrive_between: tuple[time, time]
+    leave_between: tuple[time, time]
+    lunch_between: tuple[time, time]
+    lunch_minutes: tuple[float, float]
+    away_per_hour: float
+    away_minutes: tuple[float, float]
+    answer_share: float
+    decline_share: float
+    answer_seconds_median: float
+    consultation_minutes: tuple[float, float, float]  # median, shortest, longest
+    outcome_weights: dict[str, float]
+    topic_weights: dict[str, dict[str, float]]
+    legal_basis_weights: dict[str, dict[str, float]]
+
+    @classmethod
+    def load(cls) -> _Plan:
+        d = _json("history.json")
+        m, a, c = d["members"], d["askers"], d["consultation_minutes"]
+
+        def ring(r: dict[str, Any]) -> tuple[float, tuple[str, ...]]:
+            return float(r["questions_per_day"]), tuple(r["questions"])
+
+        def times(pair: list[str]) -> tuple[time, time]:
+            return time.fromisoformat(pair[0]), time.fromisoformat(pair[1])
+
+        def span(pair: list[float]) -> tuple[float, float]:
+            return float(pair[0]), float(pair[1])
+
+        return cls(
+            days=int(d["days"]),
+            seed=int(d["seed"]),
+            weekday_factors=tuple(float(f) for f in d["weekday_factors"]),
+            hour_weights={int(h): float(w) for h, w in d["hour_weights"].items()},
+            benefit_rings={b: ring(r) for b, r in d["benefit_rings"].items()},
+            other_benefit_ring=ring(d["other_benefit_ring"]),
+            liaison_per_member=float(d["liaison_rings"]["questions_per_member"]),
+            liaison_questions=tuple(d["liaison_rings"]["questions"]),
+            urgent_share={k: float(v) for k, v in d["urgent_share"].items()},
+            cancel_share=float(a["cancel_share"]),
+            cancel_after=span(a["cancel_after_seconds"]),
+            absent_share=float(m["absent_share"]),
+            arrive_between=times(m["arrive_between"]),
+            leave_between=times(m["leave_between"]),
+            lunch_between=times(m["lunch_between"]),
+            lunch_minutes=span(m["lunch_minutes"]),
+            away_per_hour=float(m["away_per_hour"]),
+            away_minutes=span(m["away_minutes"]),
+            answer_share=float(m["answer_share"]),
+            decline_share=float(m["decline_share"]),
+            answer_seconds_median=float(m["answer_seconds_median"]),
+            consultation_minutes=(float(c["median"]), float(c["shortest"]), float(c["longest"])),
+            outcome_weights=d["outcome_weights"],
+            topic_weights=d["topic_weights"],
+            legal_basis_weights=d["legal_basis_weights"],
+        )
 
 
 @dataclass(frozen=True)
 class _HistoryRing:
-    id: str
+    config: domain.RingConfig
     kind: str  # "benefit" or "liaison"
-    questions: tuple[str, ...]
     members: tuple[int, ...]
     askers: tuple[int, ...]
+    questions: tuple[str, ...]
     per_day: float
-    alert_seconds: int
-    timeout_seconds: int
-    target_seconds: int
 
 
 @dataclass(frozen=True)
-class _Offer:
-    person_id: int
-    start: float  # seconds after the ask
-    end: float
-    outcome: str  # accepted, missed or declined
+class _Asked:
+    asker_id: int
+    text: str
+    kind: str
 
 
-@dataclass(frozen=True)
-class _Past:
-    """One invented question's stay in its ring; times are seconds after the ask."""
-
-    question_id: str
-    asked_at: datetime
-    urgency: str
-    outcome: str  # the leg's: answered, cancelled or timed_out
-    expert: int | None
-    wait: float  # until the answer, the cancel or the timeout
-    offers: tuple[_Offer, ...]
-
-    def at(self, seconds: float) -> datetime:
-        return self.asked_at + timedelta(seconds=seconds)
-
-    @property
-    def ended_at(self) -> datetime:
-        return self.at(self.wait)
-
-    @property
-    def first_offered_at(self) -> datetime | None:
-        return self.at(min(o.start for o in self.offers)) if self.offers else None
-
-    def count(self, outcome: str) -> int:
-        return sum(1 for o in self.offers if o.outcome == outcome)
-
-
-async def seed_demo_history(core: Core, days: int = 30) -> int:
+async def seed_demo_history(core: Core, progress: Progress = _quiet) -> int:
     """Writes an invented, repeatable past for the demo's benefit and liaison rings.
 
-    Every weekday of the `days` days before today (local time; nothing today, which is
-    the live demo's) gets questions with their consultation record, ring leg and ended
-    offers, as the ring service would have written them. Returns the number of questions.
+    Every weekday of the plan's days before today (local time; nothing today, which is
+    the live demo's) is played through the ring router; the consultations, ring legs and
+    ended offers it implies are written in one transaction of bulk inserts. Returns the
+    number of questions.
     """
+    plan = _Plan.load()
     tz = ZoneInfo(core.settings.time_zone)
     today = core.clock.now().astimezone(tz).date()
-    rng = random.Random(_HISTORY_SEED)
+    rng = random.Random(plan.seed)
     async with core.db() as db:
-        rings = await _history_rings(db)
-    written = 0
-    for back in range(days, 0, -1):
+        rings = await _history_rings(db, plan)
+    legs: list[RingLeg] = []
+    offers: list[RingOffer] = []
+    consultations: list[dict[str, Any]] = []
+    for back in range(plan.days, 0, -1):
         day = today - timedelta(days=back)
-        if day.weekday() >= 5:
-            continue
-        rows: list[object] = []
-        for ring in rings:
-            for asked_at in _ask_times(rng, ring, day, tz):
-                busy = asked_at.astimezone(tz).hour in _BUSY_HOURS
-                past = _simulate(rng, ring, asked_at, busy)
-                rows += [_consultation(rng, ring, past), _leg(ring, past)]
-                rows += _offer_rows(ring, past)
-                written += 1
-        async with core.db.begin() as db:
-            db.add_all(rows)
-    return written
+        if day.weekday() < 5:
+            simulated = _Day(plan, rings, rng, day, tz)
+            simulated.run()
+            day_legs = [r for r in simulated.rows if isinstance(r, RingLeg)]
+            legs += day_legs
+            offers += [r for r in simulated.rows if isinstance(r, RingOffer)]
+            consultations += simulated.consultations(day_legs)
+        done = plan.days - back + 1
+        if done % 10 == 0 or done == plan.days:
+            progress(f"History: {done}/{plan.days} days, {len(consultations)} questions")
+    async with core.db.begin() as db:
+        await db.execute(insert(Consultation), consultations)
+        await db.execute(insert(RingLeg), [_columns(leg) for leg in legs])
+        await db.execute(insert(RingOffer), [_columns(offer) for offer in offers])
+    return len(consultations)
 
 
-async def _history_rings(db: AsyncSession) -> list[_HistoryRing]:
-    """The benefit and liaison rings (not the named-contact ones) that have members."""
+def _columns(row: RingLeg | RingOffer) -> dict[str, Any]:
+    """A row made by the shared mapping, as the dict a bulk insert takes."""
+    return {
+        attr.key: getattr(row, attr.key) for attr in row.__mapper__.column_attrs if attr.key != "id"
+    }
+
+
+async def _history_rings(db: AsyncSession, plan: _Plan) -> list[_HistoryRing]:
+    """The benefit and liaison rings (not the named-contact ones) with members and askers."""
     rings = (await db.scalars(select(Ring).order_by(Ring.id))).all()
     memberships = (
         await db.execute(
@@ -700,7 +393,7 @@ async def _history_rings(db: AsyncSession) -> list[_HistoryRing]:
     for ring in rings:
         if ring.kind not in ("benefit", "liaison") or ring.id.startswith(NAMED_RING_PREFIX):
             continue
-        members = tuple(p for r, p in memberships if r == ring.id)
+        members = [p for r, p in memberships if r == ring.id]
         if ring.kind == "liaison":
             # Social workers of the ring's area ask its Kela liaisons.
             askers = [
@@ -710,8 +403,8 @@ async def _history_rings(db: AsyncSession) -> list[_HistoryRing]:
                 and "social_worker" in roles
                 and (area or "").lower() == ring.area.lower()
             ]
-            questions = _HISTORY_QUESTIONS["liaison"]
-            per_day = _LIAISON_QUESTIONS_PER_MEMBER * len(members)
+            questions = plan.liaison_questions
+            per_day = plan.liaison_per_member * len(members)
         else:
             # Kela's service specialists ask with a client on the line.
             askers = [
@@ -719,162 +412,232 @@ async def _history_rings(db: AsyncSession) -> list[_HistoryRing]:
                 for pid, roles, _, kind in people
                 if kind == "kela" and "service_specialist" in roles
             ]
-            questions = _HISTORY_QUESTIONS.get(ring.benefit or "", _GENERIC_QUESTIONS)
-            per_day = _DAILY_QUESTIONS.get(ring.benefit or "", _DEFAULT_DAILY_QUESTIONS)
+            per_day, questions = plan.benefit_rings.get(ring.benefit or "", plan.other_benefit_ring)
         askers = [a for a in askers if a not in members]
         if members and askers:
             result.append(
                 _HistoryRing(
-                    id=ring.id,
+                    config=ring_config(ring, members),
                     kind=ring.kind,
-                    questions=questions,
-                    members=members,
+                    members=tuple(members),
                     askers=tuple(askers),
+                    questions=questions,
                     per_day=per_day,
-                    alert_seconds=ring.alert_seconds,
-                    timeout_seconds=ring.queue_timeout_seconds,
-                    target_seconds=ring.target_answer_seconds,
                 )
             )
     return result
 
 
-def _ask_times(rng: random.Random, ring: _HistoryRing, day: date, tz: ZoneInfo) -> list[datetime]:
-    """When the day's questions were asked (UTC), between 08:00 and 16:00 local time."""
-    expected = ring.per_day * _WEEKDAY_FACTORS[day.weekday()]
-    count = max(1, round(expected * max(0.4, rng.gauss(1.0, 0.2))))
-    hours = rng.choices(list(_HOUR_WEIGHTS), list(_HOUR_WEIGHTS.values()), k=count)
-    return sorted(
-        (
-            datetime.combine(day, time(hour), tz) + timedelta(seconds=rng.randrange(36000) / 10)
-        ).astimezone(UTC)
-        for hour in hours
-    )
+Action = Callable[[datetime], list[domain.Event]]
 
 
-def _tenths(seconds: float) -> float:
-    return round(seconds, 1)
+class _Day:
+    """One invented weekday played through the real ring router under a manual clock.
 
+    The agenda holds what the people do (arrive, step away, come back, ask, answer,
+    decline, give up, end a consultation, leave); between those the router's own
+    deadlines (alert and queue timeouts, re-offers) are ticked. Every call's events go
+    through the ring service's mapping into legs and offers, and each offer made gets
+    the member's reaction put on the agenda.
+    """
 
-def _simulate(rng: random.Random, ring: _HistoryRing, asked_at: datetime, busy: bool) -> _Past:
-    """Answered mostly within a minute; a few askers give up and a few questions time out."""
-    timed_out_weight = 5 if busy else 3
-    outcome = rng.choices(("answered", "cancelled", "timed_out"), (93, 4, timed_out_weight))[0]
-    expert = rng.choice(ring.members) if outcome == "answered" else None
-    if outcome == "answered":
-        wait = _answer_wait(rng, ring, busy)
-    elif outcome == "cancelled":
-        wait = _tenths(rng.uniform(30.0, min(200.0, ring.timeout_seconds - 1.0)))
-    else:
-        wait = float(ring.timeout_seconds)
-    urgent = rng.random() < (0.2 if ring.kind == "liaison" else 0.08)
-    return _Past(
-        question_id=f"{rng.getrandbits(64):016x}",
-        asked_at=asked_at,
-        urgency="urgent" if urgent else "normal",
-        outcome=outcome,
-        expert=expert,
-        wait=wait,
-        offers=_offers(rng, ring, wait, expert),
-    )
+    def __init__(
+        self,
+        plan: _Plan,
+        rings: list[_HistoryRing],
+        rng: random.Random,
+        day: date,
+        tz: ZoneInfo,
+    ) -> None:
+        self.plan, self.rng, self.day, self.tz = plan, rng, day, tz
+        # Invented members cannot press "I am here": nobody is paused as not responding.
+        self.router = domain.RingRouter(not_responding_after=0)
+        for ring in rings:
+            self.router.add_ring(ring.config)
+        self.clock = ManualClock(self._at(time(0)))
+        # (when, order of planning, what): equal times keep the order they were planned in.
+        self.agenda: list[tuple[datetime, int, Action]] = []
+        self._order = itertools.count()
+        self.open_legs: dict[tuple[str, str], RingLeg] = {}
+        self.rows: list[RingLeg | RingOffer] = []
+        self.asked: dict[str, _Asked] = {}
+        self.consultation_end: dict[str, datetime] = {}
+        rings_of: dict[int, list[str]] = {}
+        for ring in rings:
+            for person_id in ring.members:
+                rings_of.setdefault(person_id, []).append(ring.config.id)
+        for person_id, ring_ids in sorted(rings_of.items()):
+            self._plan_member(person_id, ring_ids)
+        for ring in rings:
+            for asked_at in self._ask_times(ring):
+                self._plan_question(ring, asked_at)
 
+    # -- the run
 
-def _answer_wait(rng: random.Random, ring: _HistoryRing, busy: bool) -> float:
-    """Mostly 5-90 s, longer in the busy hours and in small rings, a tail of minutes."""
-    median = (26.0 if busy else 16.0) * (1.3 if len(ring.members) < 3 else 1.0)
-    wait = rng.lognormvariate(math.log(median), 0.8)
-    return _tenths(min(max(wait, 4.0), ring.timeout_seconds - 5.0))
+    def run(self) -> None:
+        while True:
+            due = self.router.next_deadline()
+            if self.agenda and (due is None or self.agenda[0][0] <= due):
+                at, _, action = heapq.heappop(self.agenda)
+            elif due is not None:
+                at, action = due, self.router.tick
+            else:
+                break
+            self.clock.advance((at - self.clock.now()).total_seconds())
+            now = self.clock.now()
+            events = action(now)
+            if events:
+                self.rows += legs_and_offers(self.router, events, now, self.open_legs)
+                self._react(events, now)
+            # As the ring service does: the router forgets what closed a while ago.
+            self.router.purge_closed(now - CLOSED_QUESTION_KEEP)
+        if self.open_legs:
+            raise RuntimeError(f"demo history: {len(self.open_legs)} questions never ended")
 
+    def _react(self, events: list[domain.Event], now: datetime) -> None:
+        plan, rng = self.plan, self.rng
+        for event in events:
+            if isinstance(event, domain.OfferMade):
+                qid, person_id = event.question_id, event.person_id
+                alert = (event.expires_at - now).total_seconds()
+                draw = rng.random()
+                if draw < plan.answer_share:
+                    delay = rng.lognormvariate(math.log(plan.answer_seconds_median), 0.6)
+                    if delay < alert:  # later than that, the offer was missed
+                        self._later(delay, partial(self._accept, qid, person_id))
+                elif draw < plan.answer_share + plan.decline_share:
+                    self._later(
+                        rng.uniform(2.0, min(10.0, alert - 1.0)),
+                        partial(self.router.decline, qid, person_id),
+                    )
+                # Otherwise the member lets it ring: the router makes it a missed offer.
+            elif isinstance(event, domain.QuestionAccepted):
+                median, shortest, longest = plan.consultation_minutes
+                minutes = min(max(rng.lognormvariate(math.log(median), 0.6), shortest), longest)
+                seconds = minutes * 60
+                self.consultation_end[event.question_id] = now + timedelta(seconds=seconds)
+                self._later(
+                    seconds,
+                    partial(self.router.consultation_ended, event.person_id),
+                )
 
-def _offers(
-    rng: random.Random, ring: _HistoryRing, wait: float, expert: int | None
-) -> tuple[_Offer, ...]:
-    """The ended offers, built backwards from the end: the expert's accepted one ends at
-    the answer; before it, missed and declined offers to others, back to back. Time left
-    at the start is time when nobody was free. An offer still ringing when the asker gave
-    up or the question timed out was withdrawn, and is not listed."""
-    offers: list[_Offer] = []
-    end = wait
-    if expert is not None:
-        ringing = _tenths(rng.uniform(2.0, min(15.0, wait - 1.0)))
-        offers.append(_Offer(expert, _tenths(end - ringing), end, "accepted"))
-        end = _tenths(end - ringing - 0.5)
-    else:
-        end = _tenths(end - rng.uniform(0.5, ring.alert_seconds))
-    others = [m for m in ring.members if m != expert] or list(ring.members)
-    kinds = ["missed"] * rng.choice((0, 0, 1, 1, 2, 3)) + ["declined"] * (rng.random() < 0.08)
-    rng.shuffle(kinds)
-    for kind in kinds:
-        length = float(ring.alert_seconds) if kind == "missed" else _tenths(rng.uniform(2, 10))
-        if end - length < 0.5:
-            break
-        offers.append(_Offer(rng.choice(others), _tenths(end - length), end, kind))
-        end = _tenths(end - length - 0.5)
-    return tuple(reversed(offers))
+    def _accept(self, question_id: str, person_id: int, now: datetime) -> list[domain.Event]:
+        return self.router.accept(question_id, person_id, now).events
 
+    def _later(self, seconds: float, action: Action) -> None:
+        self._schedule(self.clock.now() + timedelta(seconds=seconds), action)
 
-def _weighted(rng: random.Random, choices: tuple[str, ...], weights: dict[str, int]) -> str:
-    return rng.choices(choices, [weights.get(c, 1) for c in choices])[0]
+    def _schedule(self, at: datetime, action: Action) -> None:
+        heapq.heappush(self.agenda, (at, next(self._order), action))
 
+    def _at(self, local: time, seconds: float = 0.0) -> datetime:
+        return datetime.combine(self.day, local, self.tz) + timedelta(seconds=seconds)
 
-def _consultation(rng: random.Random, ring: _HistoryRing, past: _Past) -> Consultation:
-    answered = past.outcome == "answered"
-    closed_at = past.ended_at
-    if answered:
-        # Five or six minutes of talk on average, from one minute to forty.
-        closed_at += timedelta(seconds=_tenths(min(max(rng.lognormvariate(5.8, 0.6), 60), 2400)))
-    return Consultation(
-        question_id=past.question_id,
-        kind="ring",
-        ring_id=ring.id,
-        asker_id=rng.choice(ring.askers),
-        expert_id=past.expert,
-        third_party_id=None,
-        conversation_id=None,
-        question=rng.choice(ring.questions),
-        urgency=past.urgency,
-        client_ref=None,
-        legal_basis=_weighted(rng, LEGAL_BASES, _LEGAL_BASIS_WEIGHTS[ring.kind])
-        if answered
-        else None,
-        state="closed" if answered else past.outcome,
-        asked_at=past.asked_at,
-        offered_at=past.first_offered_at,
-        accepted_at=past.ended_at if answered else None,
-        closed_at=closed_at,
-        missed_offers=past.count("missed"),
-        outcome=_weighted(rng, OUTCOMES, _OUTCOME_WEIGHTS) if answered else None,
-        topic=_weighted(rng, TOPICS, _TOPIC_WEIGHTS[ring.kind]) if answered else None,
-    )
+    def _between(self, span: tuple[time, time]) -> datetime:
+        start, end = self._at(span[0]), self._at(span[1])
+        return start + timedelta(seconds=self.rng.uniform(0, (end - start).total_seconds()))
 
+    # -- the people
 
-def _leg(ring: _HistoryRing, past: _Past) -> RingLeg:
-    return RingLeg(
-        question_id=past.question_id,
-        ring_id=ring.id,
-        urgency=past.urgency,
-        asked_at=past.asked_at,
-        entered_at=past.asked_at,
-        first_offered_at=past.first_offered_at,
-        ended_at=past.ended_at,
-        outcome=past.outcome,
-        answered_by=past.expert,
-        wait_seconds=(past.ended_at - past.asked_at).total_seconds(),
-        missed_offers=past.count("missed"),
-        declined_offers=past.count("declined"),
-        target_answer_seconds=ring.target_seconds,
-    )
+    def _plan_member(self, person_id: int, ring_ids: list[str]) -> None:
+        """A member's day: away altogether, or in from morning to afternoon with lunch
+        and spells away from the rings (meetings, calls, focused work)."""
+        plan, rng = self.plan, self.rng
+        if rng.random() < plan.absent_share:
+            return
+        arrive, leave = self._between(plan.arrive_between), self._between(plan.leave_between)
+        lunch = self._between(plan.lunch_between)
+        lunch_minutes = rng.uniform(*plan.lunch_minutes)
 
+        def sign_in(now: datetime) -> list[domain.Event]:
+            return [e for r in ring_ids for e in self.router.sign_in(r, person_id, now)]
 
-def _offer_rows(ring: _HistoryRing, past: _Past) -> list[RingOffer]:
-    return [
-        RingOffer(
-            question_id=past.question_id,
-            ring_id=ring.id,
-            person_id=o.person_id,
-            offered_at=past.at(o.start),
-            ended_at=past.at(o.end),
-            outcome=o.outcome,
+        def free(is_free: bool) -> Action:
+            return lambda now: self.router.set_availability(person_id, is_free, None, now)
+
+        self._schedule(arrive, sign_in)
+        self._schedule(leave, lambda now: self.router.sign_out_everywhere(person_id, now))
+        at, had_lunch = arrive, False
+        while True:
+            start = at + timedelta(hours=rng.expovariate(plan.away_per_hour))
+            if not had_lunch and start >= lunch:
+                start, minutes, had_lunch = max(lunch, at), lunch_minutes, True
+            else:
+                minutes = rng.uniform(*plan.away_minutes)
+            end = start + timedelta(minutes=minutes)
+            if end >= leave:
+                break
+            self._schedule(start, free(False))
+            self._schedule(end, free(True))
+            at = end
+
+    def _ask_times(self, ring: _HistoryRing) -> list[datetime]:
+        plan, rng = self.plan, self.rng
+        expected = ring.per_day * plan.weekday_factors[self.day.weekday()]
+        count = max(1, round(expected * max(0.4, rng.gauss(1.0, 0.2))))
+        hours = rng.choices(list(plan.hour_weights), list(plan.hour_weights.values()), k=count)
+        return sorted(self._at(time(hour), rng.uniform(0, 3600)) for hour in hours)
+
+    def _plan_question(self, ring: _HistoryRing, asked_at: datetime) -> None:
+        plan, rng = self.plan, self.rng
+        qid = f"{rng.getrandbits(64):016x}"
+        asker = rng.choice(ring.askers)
+        text = rng.choice(ring.questions)
+        urgency: domain.Urgency = (
+            "urgent" if rng.random() < plan.urgent_share[ring.kind] else "normal"
         )
-        for o in past.offers
-    ]
+        self.asked[qid] = _Asked(asker, text, ring.kind)
+        ring_id = ring.config.id
+        self._schedule(
+            asked_at, lambda now: self.router.ask(qid, ring_id, asker, text, urgency, now)
+        )
+        if rng.random() < plan.cancel_share:
+            # The asker gives up; a no-op if the question was answered or timed out first.
+            self._schedule(
+                asked_at + timedelta(seconds=rng.uniform(*plan.cancel_after)),
+                lambda now: self.router.cancel(qid, asker, now),
+            )
+
+    # -- the consultation log
+
+    def consultations(self, legs: Iterable[RingLeg]) -> list[dict[str, Any]]:
+        """One consultation per question, as the ring service's record of it would be
+        once closed, read off its legs (its stays in rings, oldest first)."""
+        plan, rng = self.plan, self.rng
+
+        def weighted(choices: tuple[str, ...], weights: dict[str, float]) -> str:
+            return rng.choices(choices, [weights.get(c, 1) for c in choices])[0]
+
+        stays: dict[str, list[RingLeg]] = {}
+        for leg in legs:
+            stays.setdefault(leg.question_id, []).append(leg)
+        rows = []
+        for qid, question_legs in stays.items():
+            first, last = question_legs[0], question_legs[-1]
+            asked = self.asked[qid]
+            answered = last.outcome == "answered"
+            offered = [leg.first_offered_at for leg in question_legs if leg.first_offered_at]
+            rows.append(
+                {
+                    "question_id": qid,
+                    "kind": "ring",
+                    "ring_id": last.ring_id,
+                    "asker_id": asked.asker_id,
+                    "expert_id": last.answered_by,
+                    "question": asked.text,
+                    "urgency": first.urgency,
+                    "client_ref": None,
+                    "legal_basis": weighted(LEGAL_BASES, plan.legal_basis_weights[asked.kind])
+                    if answered
+                    else None,
+                    "state": "closed" if answered else last.outcome,
+                    "asked_at": first.asked_at,
+                    "offered_at": min(offered, default=None),
+                    "accepted_at": last.ended_at if answered else None,
+                    "closed_at": self.consultation_end[qid] if answered else last.ended_at,
+                    "missed_offers": sum(leg.missed_offers for leg in question_legs),
+                    "outcome": weighted(OUTCOMES, plan.outcome_weights) if answered else None,
+                    "topic": weighted(TOPICS, plan.topic_weights[asked.kind]) if answered else None,
+                }
+            )
+        return rows

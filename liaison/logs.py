@@ -9,8 +9,9 @@ reads percent-encoded text such as the access log's paths and query strings.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from liaison.domain.identity import REDACTION_MARK, redact_identity_codes
@@ -85,3 +86,47 @@ def guard_logs() -> None:
         return record
 
     logging.setLogRecordFactory(redacted_record)
+
+
+# Messages written once per refused connection when the server is at its limits: under a
+# storm they would be thousands of lines (and, for accept(), a traceback each).
+BURST_MESSAGES = ("Exceeded concurrency limit.", "socket.accept() out of system resource")
+BURST_SECONDS = 10.0
+
+
+class OncePerBurst(logging.Filter):
+    """Lets the first of a burst of the same overload message through; the rest within
+    `seconds` are counted, and the next one after that says how many there were."""
+
+    def __init__(self, seconds: float = BURST_SECONDS, now: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self.seconds = seconds
+        self.now = now
+        self._since: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        if not message.startswith(BURST_MESSAGES):
+            return True
+        now = self.now()
+        started = self._since.get(message)
+        if started is not None and now - started < self.seconds:
+            self._suppressed[message] = self._suppressed.get(message, 0) + 1
+            return False
+        self._since[message] = now
+        suppressed = self._suppressed.pop(message, 0)
+        if suppressed:
+            record.msg = f"{message} ({suppressed} more like it in the last burst)"
+            record.args = ()
+        record.exc_info = record.exc_text = None  # the traceback says nothing new
+        return True
+
+
+def quiet_bursts() -> None:
+    """Overload messages are logged once per burst (call after the server set up its
+    loggers)."""
+    for name in ("uvicorn.error", "asyncio"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, OncePerBurst) for f in logger.filters):
+            logger.addFilter(OncePerBurst())

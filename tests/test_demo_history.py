@@ -1,47 +1,78 @@
-"""The demo's invented ring history: consistent with itself, in the past, written once."""
+"""The demo: seeded from its files through the real paths, and its invented ring history
+played through the real ring router: consistent with itself, in the past, written once."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from importlib import resources
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from liaison.clock import ManualClock
 from liaison.config import Settings
-from liaison.demo import seed_demo
+from liaison.demo import DEMO_PASSWORD, DemoLogin, seed_demo
 from liaison.domain.identity import find_identity_codes
 from liaison.services.core import Core
-from liaison.store.models import Consultation, Ring, RingLeg, RingMember, RingOffer
+from liaison.services.directory_import import import_directory
+from liaison.store.models import (
+    Account,
+    Consultation,
+    Conversation,
+    Message,
+    NamedContact,
+    Person,
+    Ring,
+    RingLeg,
+    RingMember,
+    RingOffer,
+)
 from tests.conftest import TEST_DATABASE_URL
 
 # Monday 23 November 2026, 09:00 in Helsinki.
 NOW = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 TZ = ZoneInfo("Europe/Helsinki")
+DEMO_DATA = resources.files("liaison") / "demo_data"
 
 pytestmark = pytest.mark.skipif(
     bool(TEST_DATABASE_URL), reason="the demo runs on its embedded SQLite"
 )
 
 
+@dataclass
+class Seeded:
+    core: Core
+    logins: list[DemoLogin]
+    progress: list[str]
+
+
+def demo_core(path: Path) -> Core:
+    return Core(Settings(database_url=f"sqlite+aiosqlite:///{path}", demo=True), ManualClock(NOW))
+
+
 @pytest.fixture(scope="module")
-async def core(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Core]:
-    """One seeded demo for the module: seeding is the slow part."""
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{path}", demo=True)
-    core = Core(settings, ManualClock(NOW))
-    # Cheap hashes: sixty demo accounts with the default cost take seconds.
-    core.accounts.hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+async def seeded(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Seeded]:
+    """One seeded demo for the module, with the production password hasher."""
+    core = demo_core(tmp_path_factory.mktemp("demo") / "demo.db")
     await core.start()
-    await seed_demo(core)
+    progress: list[str] = []
+    logins = await seed_demo(core, progress.append)
     try:
-        yield core
+        yield Seeded(core, logins, progress)
     finally:
         await core.stop()
+
+
+@pytest.fixture
+def core(seeded: Seeded) -> Core:
+    return seeded.core
 
 
 def local_day(t: datetime) -> date:
@@ -127,17 +158,108 @@ async def test_every_leg_matches_its_consultation_and_offers(core: Core) -> None
         assert not find_identity_codes(c.question)
 
 
-async def test_seeding_again_adds_nothing(core: Core) -> None:
-    async def counts() -> tuple[int | None, ...]:
-        async with core.db() as db:
-            return tuple(
-                [
-                    await db.scalar(select(func.count()).select_from(table))
-                    for table in (RingLeg, Consultation, RingOffer)
-                ]
+async def test_no_member_takes_two_questions_or_two_offers_at_once(core: Core) -> None:
+    """The router's capacity rules show in the history: one consultation at a time per
+    member (max_concurrent 1 in every demo ring) and one live offer per member."""
+    async with core.db() as db:
+        consultations = (
+            await db.execute(
+                select(Consultation.expert_id, Consultation.accepted_at, Consultation.closed_at)
+                .where(Consultation.state == "closed")
+                .order_by(Consultation.expert_id, Consultation.accepted_at)
             )
+        ).all()
+        offers = (
+            await db.execute(
+                select(RingOffer.person_id, RingOffer.offered_at, RingOffer.ended_at).order_by(
+                    RingOffer.person_id, RingOffer.offered_at
+                )
+            )
+        ).all()
+        max_concurrent = set((await db.scalars(select(Ring.max_concurrent))).all())
+    assert max_concurrent == {1}
+    for rows in (consultations, offers):
+        assert len(rows) > 1000
+        for (person, _, ended), (next_person, started, _) in itertools.pairwise(rows):
+            assert person != next_person or ended <= started, (person, ended, started)
+
+
+async def test_the_demo_comes_from_its_files_through_the_real_paths(seeded: Seeded) -> None:
+    core = seeded.core
+    config = json.loads((DEMO_DATA / "rings.json").read_text(encoding="utf-8"))
+    async with core.db() as db:
+        emails = {pid: email for pid, email in (await db.execute(select(Person.id, Person.email)))}
+        rings = {r.id: r for r in (await db.scalars(select(Ring))).all()}
+        members = (
+            await db.execute(
+                select(RingMember.ring_id, RingMember.person_id).order_by(RingMember.position)
+            )
+        ).all()
+        contacts = await db.scalar(select(func.count()).select_from(NamedContact))
+    assert set(rings) == {r["id"] for r in config["rings"]}
+    for ring in config["rings"]:
+        assert rings[ring["id"]].method == ring["method"]
+        assert [emails[p] for r, p in members if r == ring["id"]] == ring["members"]
+    assert contacts == sum(len(c["people"]) for c in config["named_contacts"])
+    assert seeded.progress[:4] == [
+        "Directory: 61 people imported",
+        f"Accounts: 61 created, password {DEMO_PASSWORD}",
+        "Groups: 3 mini-networks with their first messages",
+        "Rings: 6 rings, 6 named-contact lists",
+    ]
+    assert seeded.progress[-1].startswith("History: 30/30 days, ")
+    assert [login.username for login in seeded.logins] == [
+        login["username"]
+        for login in json.loads((DEMO_DATA / "logins.json").read_text(encoding="utf-8"))
+    ]
+
+
+async def test_every_demo_account_has_the_one_production_hash_of_the_public_password(
+    seeded: Seeded,
+) -> None:
+    core = seeded.core
+    async with core.db() as db:
+        hashes = set((await db.scalars(select(Account.password_hash))).all())
+        admins = set((await db.scalars(select(Account.username).where(Account.is_admin))).all())
+    assert len(hashes) == 1
+    (password_hash,) = hashes
+    assert not core.accounts.hasher.check_needs_rehash(password_hash)
+    assert admins == {"heidi.salonen"}
+    for login in seeded.logins[:2]:
+        assert await core.accounts.verify_password(login.username, DEMO_PASSWORD) is not None
+    assert await core.accounts.verify_password("aino.lehtonen", "wrong-password") is None
+
+
+async def test_seeding_again_changes_nothing(seeded: Seeded) -> None:
+    core = seeded.core
+    tables = (Person, Account, Conversation, Message, Ring, RingMember, NamedContact)
+    tables += (RingLeg, Consultation, RingOffer)
+
+    async def counts() -> list[int | None]:
+        async with core.db() as db:
+            return [await db.scalar(select(func.count()).select_from(t)) for t in tables]
 
     before = await counts()
-    assert before[0]
-    await seed_demo(core)
+    assert all(before)
+    progress: list[str] = []
+    assert await seed_demo(core, progress.append) == seeded.logins
     assert await counts() == before
+    assert progress == ["Demo data: in place from an earlier run, nothing to add"]
+
+
+async def test_a_directory_that_is_not_the_demos_is_left_alone(tmp_path: Path) -> None:
+    core = demo_core(tmp_path / "real.db")
+    await core.start()
+    try:
+        csv = "email;first_name;last_name;organisation;organisation_kind\r\n"
+        csv += "real@kela.example;Real;Person;Kela;kela\r\n"
+        assert (await import_directory(core.db, "real.csv", csv.encode(), False)).applied
+        progress: list[str] = []
+        assert await seed_demo(core, progress.append) == []
+        async with core.db() as db:
+            assert await db.scalar(select(func.count()).select_from(Person)) == 1
+            assert await db.scalar(select(func.count()).select_from(Account)) == 0
+            assert await db.scalar(select(func.count()).select_from(RingLeg)) == 0
+        assert progress == ["The database holds another directory: no demo data added"]
+    finally:
+        await core.stop()

@@ -331,3 +331,27 @@ async def test_a_database_that_does_not_answer_gets_a_clear_503(
     assert "Traceback" not in caplog.text and "database unavailable" in caplog.text
     page = await aino.http.get("/")
     assert page.status_code in (200, 503)  # the page itself needs no summaries
+
+
+async def test_addresses_and_bodies_the_store_cannot_hold_are_refused(server: Server) -> None:
+    aino = await server.client("aino")
+    for path in ("/api/people?q=a%00b", "/api/people?q=%ff%fe", "/people/1%00"):
+        response = await aino.http.get(path)
+        assert response.status_code == 400 and response.json()["error"] == "bad_text", path
+    # Ids longer than the store's integers match no route.
+    assert (await aino.http.get(f"/api/people/{2**64}")).status_code == 404
+    assert (await aino.http.get("/api/consultations?limit=99999999999999999999")).status_code == 400
+    for body, code in (
+        ('{"note": "\\ud800"}', "bad_text"),
+        ('{"note": "a\\u0000"}', "bad_text"),
+        ('{"person_id": 18446744073709551616}', "bad_field"),
+        ("[" * 50000, "bad_request"),
+    ):
+        response = await aino.api(
+            "PATCH" if "note" in body else "POST",
+            "/api/me/presence" if "note" in body else "/api/conversations",
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 400, (body[:40], response.text)
+        assert response.json()["error"] == code, (body[:40], response.text)

@@ -108,3 +108,39 @@ def test_numbers_keep_their_type() -> None:
         "x", logging.INFO, __file__, 1, "%d %.1f %s", (12, 1.5, None), None
     )
     assert record.getMessage() == "12 1.5 None"
+
+
+def test_overload_messages_are_logged_once_per_burst() -> None:
+    """At the connection limit every refused try would log a line (accept() a traceback
+    too): one line per burst, then a count."""
+    import logging
+
+    from liaison.logs import OncePerBurst
+
+    now = [0.0]
+    burst = OncePerBurst(seconds=10, now=lambda: now[0])
+
+    def record(msg: str) -> logging.LogRecord:
+        return logging.LogRecord("uvicorn.error", logging.WARNING, "", 0, msg, (), None)
+
+    first = record("Exceeded concurrency limit.")
+    assert burst.filter(first) and first.getMessage() == "Exceeded concurrency limit."
+    assert not any(burst.filter(record("Exceeded concurrency limit.")) for _ in range(500))
+    assert burst.filter(record("something else"))
+    now[0] = 10.0
+    after = record("Exceeded concurrency limit.")
+    assert burst.filter(after)
+    assert after.getMessage() == "Exceeded concurrency limit. (500 more like it in the last burst)"
+
+
+def test_connections_are_capped_below_the_descriptor_limit() -> None:
+    import resource
+
+    from liaison.cli import RESERVED_DESCRIPTORS, connection_limit
+    from liaison.config import Settings
+
+    limit = connection_limit(Settings())
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert soft == hard  # raised for the server
+    assert limit == max(100, hard - RESERVED_DESCRIPTORS)
+    assert connection_limit(Settings(max_connections=50)) == 50

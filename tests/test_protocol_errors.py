@@ -66,7 +66,9 @@ async def test_bodies_that_are_not_messages(shared_server: Server) -> None:
             (None, "bad_field"),
             (5, "bad_field"),
             ("   ", "empty_message"),
-            ("\x00\x01", "empty_message"),
+            ("\x01\x02", "empty_message"),
+            ("\x00", "bad_text"),  # no text anywhere may hold a NUL
+            ("\ud800", "bad_text"),  # nor a lone surrogate
         ]
     ):
         await sock.send(
@@ -101,7 +103,9 @@ async def test_only_opaque_tokens_are_echoed(server: Server) -> None:
     sock = await (await server.client("aino")).socket()
     for ref in ("two words", "ä", "x" * 65, 2**63, valid_code()[:-1], f"id{valid_code()}"):
         await sock.send({"type": "heartbeat", "ref": ref})
-        assert "ref" not in await sock.expect("heartbeat_ack")
+        # (A number over 64 bits is refused outright.)
+        reply = await sock.expect("error" if ref == 2**63 else "heartbeat_ack")
+        assert "ref" not in reply
         await sock.send({"type": "read", "ref": ref, "id": ref})
         error = await sock.expect("error")
         assert "ref" not in error and "id" not in error
@@ -287,3 +291,83 @@ async def test_frames_other_than_heartbeats_keep_presence_alive(server: Server) 
         await server.advance(10)
     await watcher.no_frame("presence", person_id=server.people["bertil"], status="offline")
     await still_up(busy)
+
+
+async def test_the_rate_limit_is_charged_when_frames_arrive(
+    server_factory: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the server is busy with one frame, the next ones are counted as they arrive:
+    a burst over the limit is refused at once (each error naming its frame), and frames
+    within it are all handled once the server is free."""
+    async with server_factory(rate_per_second=0.001, rate_burst=5) as srv:  # type: ignore[operator]
+        sock = await (await srv.client("aino")).socket()
+        sock.mute()  # read by this test alone: settling would wait behind the stall
+        release = asyncio.Event()
+
+        async def slow_typing(*args: object) -> None:
+            await release.wait()
+
+        monkeypatch.setattr(srv.core.chat, "typing", slow_typing)
+        await sock.send({"type": "typing", "conversation_id": 1, "ref": "stall"})
+        for n in range(8):
+            await sock.send({"type": "heartbeat", "ref": f"h{n}"})
+        # The welcome's frame and the stalled one used two tokens: three more heartbeats
+        # fit, the other five are refused while the server is still stalled.
+        refused = [(await sock.read_until("error")) for _ in range(5)]
+        assert {e["code"] for e in refused} == {"rate_limited"}
+        assert [e["ref"] for e in refused] == [f"h{n}" for n in range(3, 8)]
+        release.set()
+        acks = [(await sock.read_until("heartbeat_ack"))["ref"] for _ in range(3)]
+        assert acks == ["h0", "h1", "h2"]
+
+
+async def test_a_connection_that_cannot_be_written_to_is_closed(server: Server) -> None:
+    sock = await (await server.client("aino")).socket()
+    (conn,) = server.core.hub.connections_of(server.people["aino"])
+
+    async def broken(text: str) -> None:
+        raise RuntimeError("the transport failed")
+
+    conn.ws.send_text = broken  # type: ignore[attr-defined]
+    conn.push('{"type":"heartbeat_ack"}')
+    assert await sock.closed() == 1011
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ('{"type":"heartbeat","ref":"\\ud800"}', "bad_text"),
+        ('{"type":"heartbeat","x":"a\\u0000b"}', "bad_text"),
+        ('{"type":"heartbeat","\\udfff":1}', "bad_text"),
+        ("[" * 60000, "bad_json"),
+        (
+            '{"type":"send","id":"n1","conversation_id":18446744073709551616,"body":"x"}',
+            "bad_field",
+        ),
+        ('{"type":"read","conversation_id":9223372036854775807,"seq":-1}', "bad_field"),
+        ('{"type":"watch","people":[9223372036854775808]}', "bad_field"),
+        ('{"type":"invite","consultation_id":1,"person_id":-9223372036854775809}', "bad_field"),
+    ],
+)
+async def test_text_and_numbers_the_store_cannot_hold_are_refused(
+    shared_server: Server, frame: str, code: str
+) -> None:
+    server = shared_server  # nothing here changes what later tests see
+    sock = await (await server.client("aino")).socket()
+    await sock.send(frame)
+    assert (await sock.expect("error"))["code"] == code
+    await still_up(sock)
+
+
+@pytest.mark.parametrize(
+    "resume", [{"²": 1}, {"1": 2**63}, {str(2**63): 1}, {"1": -1}, {"1": True}]
+)
+async def test_a_hello_with_a_resume_the_store_cannot_hold_is_refused(
+    shared_server: Server, resume: dict[str, object]
+) -> None:
+    server = shared_server  # nothing here changes what later tests see
+    sock = await (await server.client("aino")).socket(hello=False)
+    await sock.send({"type": "hello", "v": 1, "resume": resume})
+    assert (await sock.expect("error"))["code"] == "bad_field"
+    await sock.send({"type": "hello", "v": 1})
+    await sock.expect("welcome")

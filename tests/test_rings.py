@@ -544,3 +544,58 @@ async def test_nothing_stays_live_when_the_database_fails_a_save(
     async with server.core.db() as db:
         count = await db.scalar(select(func.count()).select_from(Consultation))
     assert count == 1  # the failed ask left no record either
+
+
+async def test_a_consultation_stays_a_closed_circle(server: Server) -> None:
+    """Only the invite brings a third person into a consultation, and it is recorded;
+    nobody else, an admin included, joins or renames it, and an admin's change to another
+    group returns nothing of its content."""
+    await with_rings(server)
+    bertil = await signed_in(server, "bertil")
+    aino_client = await server.client("aino")
+    aino = await aino_client.socket()
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Piiri", "ref": 1})
+    question_id = (await aino.expect("question_status", ref=1))["question"]["question_id"]
+    await bertil.expect("offer", question_id=question_id)
+    await bertil.send({"type": "accept", "question_id": question_id})
+    consultation = (await bertil.expect("accepted"))["consultation"]
+    conversation = consultation["conversation_id"]
+    admin = await server.client("admin")
+    for client in (aino_client, admin):
+        added = await client.api(
+            "POST",
+            f"/api/conversations/{conversation}/members",
+            json={"person_id": server.people["cecilia"]},
+        )
+        assert added.status_code == 403 and added.json()["error"] == "not_allowed"
+        renamed = await client.api(
+            "PATCH", f"/api/conversations/{conversation}", json={"title": "Toinen"}
+        )
+        assert renamed.status_code == 403
+    # The invite is the way in, and the record says who came.
+    await bertil.send(
+        {
+            "type": "invite",
+            "consultation_id": consultation["id"],
+            "person_id": server.people["daniel"],
+        }
+    )
+    while (invited := (await aino.expect("consultation"))["consultation"])[
+        "third_party_id"
+    ] is None:
+        pass  # the frame of the consultation opening
+    assert invited["third_party_id"] == server.people["daniel"]
+
+    # A group the admin is not in: renamed, and nothing of it comes back.
+    group = await aino_client.api(
+        "POST", "/api/conversations", json={"title": "Ryhmä", "members": [server.people["eeva"]]}
+    )
+    await aino.send(
+        {"type": "send", "id": "secret1", "conversation_id": group.json()["id"], "body": "Sisältö"}
+    )
+    await aino.expect("ack", id="secret1")
+    renamed = await admin.api(
+        "PATCH", f"/api/conversations/{group.json()['id']}", json={"title": "Uusi nimi"}
+    )
+    assert renamed.status_code == 200
+    assert renamed.json()["last_message"] is None and "Sisältö" not in renamed.text

@@ -148,10 +148,10 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ),
     # The workspace's views: the same page for every path; the view follows the path.
     ("GET", "/me"): entry(page(200), "/me"),
-    ("GET", "/people/{person_id:int}"): entry(page(200), "/people/{bertil}"),
+    ("GET", "/people/{person_id:id}"): entry(page(200), "/people/{bertil}"),
     ("GET", "/conversations"): entry(page(200), "/conversations"),
     # A conversation of one's own; eeva is not in the group.
-    ("GET", "/conversations/{conversation_id:int}"): entry(
+    ("GET", "/conversations/{conversation_id:id}"): entry(
         (TO_LOGIN, 200, 200, 404, 404), "/conversations/{group}"
     ),
     ("GET", "/rings"): entry(page(200), "/rings"),
@@ -174,30 +174,30 @@ ROUTES: dict[tuple[str, str], Entry] = {
         logged_in(200), "/api/me/language", json=lambda ids: {"language": "fi"}
     ),
     ("GET", "/api/people"): entry(logged_in(200), "/api/people?q=bertil"),
-    ("GET", "/api/people/{person_id:int}"): entry(logged_in(200), "/api/people/{bertil}"),
+    ("GET", "/api/people/{person_id:id}"): entry(logged_in(200), "/api/people/{bertil}"),
     ("GET", "/api/organisations"): entry(logged_in(200), "/api/organisations"),
-    ("GET", "/people/{person_id:int}/photo"): entry(logged_in(200), "/people/{bertil}/photo"),
+    ("GET", "/people/{person_id:id}/photo"): entry(logged_in(200), "/people/{bertil}/photo"),
     ("GET", "/api/conversations"): entry(logged_in(200), "/api/conversations"),
     ("POST", "/api/conversations"): entry(
         logged_in(201), "/api/conversations", json=lambda ids: {"person_id": ids["cecilia"]}
     ),
     # The group is aino's, bertil's and daniel's; eeva is in it neither as member nor admin.
-    ("PATCH", "/api/conversations/{conversation_id:int}"): entry(
+    ("PATCH", "/api/conversations/{conversation_id:id}"): entry(
         (NOT_LOGGED_IN, 200, 200, NOT_ALLOWED, 200),
         "/api/conversations/{group}",
         json=lambda ids: {"title": "Reitit"},
     ),
     # History is for members only: an administrator may change a group but not read it.
-    ("GET", "/api/conversations/{conversation_id:int}/messages"): entry(
+    ("GET", "/api/conversations/{conversation_id:id}/messages"): entry(
         (NOT_LOGGED_IN, 200, 200, NOT_A_MEMBER, NOT_A_MEMBER), "/api/conversations/{group}/messages"
     ),
-    ("POST", "/api/conversations/{conversation_id:int}/members"): entry(
+    ("POST", "/api/conversations/{conversation_id:id}/members"): entry(
         (NOT_LOGGED_IN, 200, 200, NOT_ALLOWED, 200),
         "/api/conversations/{fresh}/members",
         json=lambda ids: {"person_id": ids["cecilia"]},
         fresh_group=True,
     ),
-    ("DELETE", "/api/conversations/{conversation_id:int}/members/{person_id:int}"): entry(
+    ("DELETE", "/api/conversations/{conversation_id:id}/members/{person_id:id}"): entry(
         (NOT_LOGGED_IN, 204, 204, NOT_ALLOWED, 204),
         "/api/conversations/{fresh}/members/{daniel}",
         fresh_group=True,
@@ -240,7 +240,7 @@ ROUTES: dict[tuple[str, str], Entry] = {
         },
     ),
     # Re-enabling an enabled account: allowed, and it leaves daniel as he was.
-    ("PATCH", "/api/admin/accounts/{account_id:int}"): entry(
+    ("PATCH", "/api/admin/accounts/{account_id:id}"): entry(
         admin_only(200),
         "/api/admin/accounts/{daniel_account}",
         json=lambda ids: {"disabled": False},

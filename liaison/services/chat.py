@@ -259,23 +259,40 @@ class ChatService:
         return await self._announce(conversation.id, person_id)
 
     async def _group_for_change(
-        self, db: AsyncSession, actor_id: int, actor_is_admin: bool, conversation_id: int
+        self,
+        db: AsyncSession,
+        actor_id: int,
+        actor_is_admin: bool,
+        conversation_id: int,
+        invited: bool = False,
     ) -> Any:
         conversation = await repo.get_conversation(db, conversation_id)
         if conversation is None:
             raise ChatError("not_found", "no such conversation")
         if conversation.kind != "group":
             raise ChatError("not_allowed", "the members of a direct conversation cannot change")
+        if not invited and await repo.is_consultation_conversation(db, conversation_id):
+            # A consultation concerns a client: its circle is the asker, the expert and a
+            # third person invited through the consultation (recorded there), nobody else.
+            raise ChatError(
+                "not_allowed", "a consultation's conversation changes only through its invite"
+            )
         if not actor_is_admin and not await repo.is_member(db, conversation_id, actor_id):
             raise ChatError("not_allowed", "only the group's members or an admin can change it")
         return conversation
 
     async def add_member(
-        self, actor_id: int, actor_is_admin: bool, conversation_id: int, person_id: int
+        self,
+        actor_id: int,
+        actor_is_admin: bool,
+        conversation_id: int,
+        person_id: int,
+        invited: bool = False,
     ) -> dict[str, Any]:
+        """Adds someone to a group; `invited` is the consultation's own invite (rings)."""
         async with self.db.begin() as db:
             conversation = await self._group_for_change(
-                db, actor_id, actor_is_admin, conversation_id
+                db, actor_id, actor_is_admin, conversation_id, invited
             )
             if await repo.get_person(db, person_id) is None:
                 raise ChatError("not_found", "no such person")
@@ -330,7 +347,10 @@ class ChatService:
         # Every node keeps the new members; they see each other's presence from now on.
         await self.hub.publish({"k": "members", "c": conversation_id, "m": members})
         await self.hub.send(members, {"type": "conversation", "conversation": shared})
-        return summary if viewer_id in members else shared
+        if viewer_id in members:
+            return summary
+        # An admin who is not a member changed it: no content of the conversation.
+        return {**shared, "last_message": None}
 
 
 def _least(value: int, column: Any) -> Any:

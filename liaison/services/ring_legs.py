@@ -5,6 +5,7 @@ saves the router state, so the record and the state never disagree (docs/load.md
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeAlias
 
@@ -35,6 +36,20 @@ async def record_legs(
             )
         )
     }
+    db.add_all(legs_and_offers(router, events, now, open_legs))
+
+
+def legs_and_offers(
+    router: domain.RingRouter,
+    events: Sequence[domain.Event],
+    now: datetime,
+    open_legs: dict[tuple[str, str], RingLeg],
+) -> list[RingLeg | RingOffer]:
+    """The record the events imply, without I/O: updates the legs in `open_legs` (keyed
+    by question and ring) in place, drops those that end, adds those that open, and
+    returns the new rows (legs opened, offers ended). The demo's invented history
+    (liaison/demo.py) goes through here too, so both have one model of ring outcomes."""
+    new: list[RingLeg | RingOffer] = []
     targets = {c.id: c.target_answer_seconds for c in router.rings()}
     trails: dict[str, list[domain.Question]] = {}
 
@@ -53,6 +68,8 @@ async def record_legs(
         del open_legs[(leg.question_id, leg.ring_id)]
 
     for event in events:
+        if isinstance(event, domain.MemberEvent):
+            continue  # about a member (not responding, back), not about a question
         if isinstance(event, domain.QuestionQueued):
             stay = entry(event.question_id, event.ring_id)
             if stay is None:
@@ -68,7 +85,7 @@ async def record_legs(
                 declined_offers=0,
                 target_answer_seconds=targets.get(event.ring_id, 60),
             )
-            db.add(leg)
+            new.append(leg)
             open_legs[(event.question_id, event.ring_id)] = leg
             continue
         ring_id = event.from_ring if isinstance(event, domain.QuestionOverflowed) else event.ring_id
@@ -84,17 +101,18 @@ async def record_legs(
                 current.missed_offers += 1
             elif outcome == "declined":
                 current.declined_offers += 1
-            db.add(_offer_row(entry(event.question_id, ring_id), event, outcome, now))
+            new.append(_offer_row(entry(event.question_id, ring_id), event, outcome, now))
         elif isinstance(event, domain.QuestionAccepted):
             current.answered_by = event.person_id
             end(current, "answered", event.wait_seconds)
-            db.add(_offer_row(entry(event.question_id, ring_id), event, "accepted", now))
+            new.append(_offer_row(entry(event.question_id, ring_id), event, "accepted", now))
         elif isinstance(event, domain.QuestionOverflowed):
             end(current, "overflowed")
         elif isinstance(event, domain.QuestionCancelled):
             end(current, "cancelled")
         elif isinstance(event, domain.QuestionTimedOut):
             end(current, "timed_out")
+    return new
 
 
 def _offer_row(

@@ -885,7 +885,7 @@ class RingService:
                 raise RingServiceError("bad_field", "that person is already in the consultation")
             conversation_id = c.conversation_id
         # Into the conversation first: if that fails, nothing is recorded.
-        await self.chat.add_member(person_id, True, conversation_id, invitee)
+        await self.chat.add_member(person_id, True, conversation_id, invitee, invited=True)
         async with self.db.begin() as db:
             row = await db.get(Consultation, consultation_id)
             assert row is not None

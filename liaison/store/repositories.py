@@ -14,6 +14,7 @@ from liaison.domain import presence as presence_domain
 from liaison.domain.directory import fold, vocabulary_words
 from liaison.store.models import (
     Account,
+    Consultation,
     Conversation,
     ConversationMember,
     Message,
@@ -317,6 +318,13 @@ async def is_member(db: AsyncSession, conversation_id: int, person_id: int) -> b
             ConversationMember.conversation_id == conversation_id,
             ConversationMember.person_id == person_id,
         )
+    )
+    return found is not None
+
+
+async def is_consultation_conversation(db: AsyncSession, conversation_id: int) -> bool:
+    found = await db.scalar(
+        select(Consultation.id).where(Consultation.conversation_id == conversation_id).limit(1)
     )
     return found is not None
 

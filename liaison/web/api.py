@@ -10,9 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+import liaison.web.convertors  # noqa: F401 - registers {name:id}
 from liaison.domain import identity
 from liaison.domain.directory import PHONE_RULE, is_phone_number
 from liaison.domain.errors import Refused
+from liaison.domain.text import fits, storable
 from liaison.services.directory_import import import_directory
 from liaison.store import repositories as repo
 from liaison.web.security import Viewer, check_csrf, core_of, viewer_of
@@ -55,10 +57,14 @@ async def require_viewer(request: Request) -> Viewer:
 async def json_body(request: Request) -> dict[str, Any]:
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         raise HTTPException(400, "the body must be JSON") from None
     if not isinstance(body, dict):
         raise HTTPException(400, "the body must be a JSON object")
+    if not storable(body):
+        raise Refused("bad_text", "text must be valid Unicode without NUL characters")
+    if not fits(body):
+        raise Refused("bad_field", "numbers must be 64-bit integers (-2^63 to 2^63-1)")
     return body
 
 
@@ -66,10 +72,9 @@ def _int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise HTTPException(400, f"{name} must be a whole number") from None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise HTTPException(400, f"{name} must be a whole number from 0 to 10^18")
+    return int(raw)
 
 
 def with_presence(request: Request, person: dict[str, Any]) -> dict[str, Any]:
@@ -510,16 +515,16 @@ routes = [
     Route("/api/me/photo", upload_photo, methods=["POST"]),
     Route("/api/me/language", set_language, methods=["PUT"]),
     Route("/api/people", people),
-    Route("/api/people/{person_id:int}", person),
+    Route("/api/people/{person_id:id}", person),
     Route("/api/organisations", organisations),
-    Route("/people/{person_id:int}/photo", photo),
+    Route("/people/{person_id:id}/photo", photo),
     Route("/api/conversations", conversations),
     Route("/api/conversations", create_conversation, methods=["POST"]),
-    Route("/api/conversations/{conversation_id:int}", update_conversation, methods=["PATCH"]),
-    Route("/api/conversations/{conversation_id:int}/messages", conversation_messages),
-    Route("/api/conversations/{conversation_id:int}/members", add_member, methods=["POST"]),
+    Route("/api/conversations/{conversation_id:id}", update_conversation, methods=["PATCH"]),
+    Route("/api/conversations/{conversation_id:id}/messages", conversation_messages),
+    Route("/api/conversations/{conversation_id:id}/members", add_member, methods=["POST"]),
     Route(
-        "/api/conversations/{conversation_id:int}/members/{person_id:int}",
+        "/api/conversations/{conversation_id:id}/members/{person_id:id}",
         remove_member,
         methods=["DELETE"],
     ),
@@ -537,6 +542,6 @@ routes = [
     Route("/api/load/rings/{ring_id:path}/people", load_people),
     Route("/api/admin/accounts", accounts),
     Route("/api/admin/accounts", create_account, methods=["POST"]),
-    Route("/api/admin/accounts/{account_id:int}", update_account, methods=["PATCH"]),
+    Route("/api/admin/accounts/{account_id:id}", update_account, methods=["PATCH"]),
     Route("/api/admin/import", import_people, methods=["POST"]),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import unquote_to_bytes
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -17,7 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from liaison.clock import Clock
 from liaison.config import Settings
 from liaison.domain.errors import Refused
-from liaison.logs import guard_logs
+from liaison.domain.text import storable
+from liaison.logs import guard_logs, quiet_bursts
 from liaison.services.core import Core
 from liaison.store.db import UNAVAILABLE
 from liaison.web import api, i18n, pages
@@ -60,6 +62,36 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class TextGuard:
+    """A path or query that decodes to a NUL, a lone surrogate or invalid UTF-8 can be
+    neither looked up nor logged safely: refused before any route sees it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not _clean(scope):
+            body = b'{"error":"bad_text","reason":"the address must be valid text without NUL"}'
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 400,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
+
+
+def _clean(scope: Scope) -> bool:
+    try:
+        query = unquote_to_bytes(scope.get("query_string", b"")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return storable(query) and storable(scope.get("path", ""))
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if request.url.path.startswith("/api/") or request.url.path.endswith("/photo"):
@@ -89,6 +121,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        quiet_bursts()
         await core.start()
         try:
             yield
@@ -112,5 +145,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
         },
     )
     app.state.core = core
+    app.add_middleware(TextGuard)
     app.add_middleware(SecurityHeaders)
     return app

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+import liaison.web.convertors  # noqa: F401 - registers {name:id}
 from liaison.domain.identity import find_identity_codes
 from liaison.services import rings as ring_service
 from liaison.store import repositories as repo
@@ -169,9 +170,9 @@ routes = [
     Route("/login", login, methods=["POST"]),
     Route("/logout", logout, methods=["POST"]),
     Route("/language", set_language, methods=["POST"]),
-    Route("/people/{person_id:int}", person_page),
+    Route("/people/{person_id:id}", person_page),
     Route("/conversations", view_page("conversations")),
-    Route("/conversations/{conversation_id:int}", conversation_page),
+    Route("/conversations/{conversation_id:id}", conversation_page),
     Route("/rings", view_page("rings")),
     Route("/log", view_page("log")),
     Route("/load", view_page("load")),

@@ -11,14 +11,15 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from liaison.domain.chat import is_token
 from liaison.domain.errors import Refused
+from liaison.domain.text import LONG_NUMBER, fits, storable
 from liaison.services.core import Core
 from liaison.services.hub import encode
 from liaison.store import repositories as repo
@@ -40,8 +41,11 @@ CLOSE_FLOOD = 4008
 CLOSE_HELLO_TIMEOUT = 4011
 CLOSE_UNSUPPORTED_VERSION = 4012
 CLOSE_SLOW_CONSUMER = 1013
+CLOSE_INTERNAL = 1011
 TYPING_INTERVAL = timedelta(seconds=2)
 HELLO_TIMEOUT = timedelta(seconds=10)
+# Ids, sequence numbers and cursors are 64-bit integers in the store.
+MAX_ID = 2**63
 
 
 class FrameError(Exception):
@@ -117,13 +121,16 @@ class SocketConnection:
         for text in early:
             self.push(text)
 
-    def close(self, code: int, reason: str) -> None:
+    def close(self, code: int, reason: str, flush: bool = False) -> None:
+        """Ends the connection; with `flush`, after the frames already queued (when they
+        fit), else at once, dropping them."""
         if self.closed:
             return
         self.closed = True
         self.early = None
-        while not self.outbox.empty():
-            self.outbox.get_nowait()
+        if not flush or self.outbox.full():
+            while not self.outbox.empty():
+                self.outbox.get_nowait()
         self.outbox.put_nowait((_CLOSE, code, reason))
 
     async def write_loop(self) -> None:
@@ -134,7 +141,15 @@ class SocketConnection:
                     await self.ws.close(code=item[1], reason=item[2])
                 return
             assert isinstance(item, str)
-            await self.ws.send_text(item)
+            try:
+                await self.ws.send_text(item)
+            except WebSocketDisconnect:
+                return  # the client went away: the session ends by itself
+            except Exception as e:
+                # Never a silent connection: one that cannot be written to is closed.
+                log.warning("closing a connection that could not be written to: %r", e)
+                self.closed = False
+                self.close(CLOSE_INTERNAL, "the server could not send a frame")
 
 
 def _echoable(value: object) -> bool:
@@ -147,9 +162,7 @@ def _echoable(value: object) -> bool:
 
 
 def _people(value: object, limit: int) -> set[int]:
-    if not isinstance(value, list) or not all(
-        isinstance(p, int) and not isinstance(p, bool) and 0 < p < 2**63 for p in value
-    ):
+    if not isinstance(value, list) or not all(_is_id(p) and p > 0 for p in value):
         raise FrameError("bad_field", "people must be a list of person ids")
     if len(value) > limit:
         raise FrameError("too_many", f"at most {limit} people can be watched at once")
@@ -174,7 +187,13 @@ def _field(frame: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> A
     value = frame[name]
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
         raise FrameError("bad_field", f"field {name!r} has the wrong type")
+    if kind is int and not _is_id(value):
+        raise FrameError("bad_field", f"field {name!r} must be from 0 to 2^63-1")
     return value
+
+
+def _is_id(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_ID
 
 
 class Session:
@@ -189,6 +208,10 @@ class Session:
         )
         self.bucket = TokenBucket(core.settings.rate_per_second, core.settings.rate_burst)
         self.rejected: list[float] = []
+        # Frames accepted by the reader, waiting for the session; bounded by a burst.
+        self.inbox: asyncio.Queue[MutableMapping[str, Any] | None] = asyncio.Queue(
+            maxsize=core.settings.rate_burst
+        )
         self.active = True
         self.last_presence_report: datetime | None = None
         self.last_typing: dict[int, datetime] = {}
@@ -232,28 +255,66 @@ class Session:
                 frame["request_type"] = request["type"]
         self.reply(frame)
 
+    async def read_loop(self) -> None:
+        """Takes frames off the socket as soon as they arrive, so that the rate limit is
+        charged at arrival (a client is not punished for the server's own pauses), and
+        hands the accepted ones to the session, in order. Ends with None on close."""
+        try:
+            while True:
+                message = await self.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                if self.bucket.take():
+                    try:
+                        self.inbox.put_nowait(message)
+                        continue
+                    except asyncio.QueueFull:
+                        pass  # more waiting than a burst: refused like a flood
+                if not self._refused(message):
+                    break
+        finally:
+            # Room for the end marker: the session stops reading at it.
+            while self.inbox.full():
+                self.inbox.get_nowait()
+            self.inbox.put_nowait(None)
+
+    def _refused(self, message: MutableMapping[str, Any]) -> bool:
+        """A frame over the rate limit: dropped with an error naming it (its `ref`); a
+        client that keeps flooding is closed. False when the connection is to close."""
+        now = time.monotonic()
+        self.rejected = [t for t in self.rejected if now - t < 10] + [now]
+        if len(self.rejected) >= self.core.settings.flood_disconnect_after:
+            # The rate_limited answers already queued go first: they say why.
+            self.conn.close(CLOSE_FLOOD, "too many frames: flood protection", flush=True)
+            return False
+        request: dict[str, Any] | None = None
+        text = message.get("text")
+        if text is not None and len(text) <= self.core.settings.max_frame_bytes:
+            with contextlib.suppress(ValueError, RecursionError):
+                parsed = json.loads(text)
+                request = parsed if isinstance(parsed, dict) else None
+        self.error(
+            "rate_limited",
+            f"over {self.core.settings.rate_per_second:g} frames a second (bursts of "
+            f"{self.core.settings.rate_burst}): this frame was dropped; send it again later",
+            request,
+        )
+        return True
+
     async def receive_frame(self) -> dict[str, Any] | None:
         """The next well-formed frame; None after errors that were answered; raises on close.
 
         No read timeout here: a client that falls silent is closed when its presence report
         expires (4010), a dead TCP peer by the server's protocol pings."""
-        message = await self.ws.receive()
-        if message["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(message.get("code", 1000))
+        message = await self.inbox.get()
+        if message is None:
+            raise WebSocketDisconnect(1000)
         text = message.get("text")
         if text is None:
             data = message.get("bytes") or b""
             size = len(data)
         else:
             size = len(text.encode())
-        if not self.bucket.take():
-            now = time.monotonic()
-            self.rejected = [t for t in self.rejected if now - t < 10] + [now]
-            if len(self.rejected) >= self.core.settings.flood_disconnect_after:
-                self.conn.close(CLOSE_FLOOD, "too many frames: flood protection")
-                raise WebSocketDisconnect(CLOSE_FLOOD)
-            self.error("rate_limited", "too many frames; slow down; this frame was dropped")
-            return None
         if size > self.core.settings.max_frame_bytes:
             self.error(
                 "frame_too_large",
@@ -265,11 +326,20 @@ class Session:
             return None
         try:
             frame = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # RecursionError: brackets nested deeper than any frame needs.
             self.error("bad_json", "frame is not valid JSON")
             return None
         if not isinstance(frame, dict):
             self.error("bad_frame", "frame must be a JSON object")
+            return None
+        if "\\u" in text and not storable(frame):
+            # Only a \u escape can bring a lone surrogate or a NUL into JSON text: text
+            # that neither database stores and no socket can send.
+            self.error("bad_text", "text must be valid Unicode without NUL characters", frame)
+            return None
+        if LONG_NUMBER.search(text) and not fits(frame):
+            self.error("bad_field", "numbers must be 64-bit integers (-2^63 to 2^63-1)", frame)
             return None
         if not isinstance(frame.get("type"), str):
             self.error("bad_frame", "frame needs a string field 'type'", frame)
@@ -286,6 +356,7 @@ class Session:
 
     async def _run(self) -> None:
         writer = asyncio.create_task(self.conn.write_loop())
+        reader = asyncio.create_task(self.read_loop())
         attached = False
         try:
             hello = await self.wait_hello()
@@ -317,6 +388,7 @@ class Session:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer, timeout=5)
             writer.cancel()
+            reader.cancel()
 
     async def wait_hello(self) -> dict[str, Any] | None:
         core = self.core
@@ -354,7 +426,7 @@ class Session:
                 continue
             resume = frame.get("resume", {})
             if not isinstance(resume, dict) or not all(
-                k.isdigit() and isinstance(v, int) and not isinstance(v, bool)
+                k.isascii() and k.isdigit() and _is_id(int(k)) and _is_id(v)
                 for k, v in resume.items()
             ):
                 self.error(
