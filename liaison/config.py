@@ -74,6 +74,11 @@ class Settings:
     # Extra origins allowed for WebSockets and unsafe HTTP methods, besides the server's own.
     allowed_origins: tuple[str, ...] = ()
     idle_away_seconds: int = 600
+    # A ring member who lets this many offers ring out in a row is "not responding" (0: never).
+    ring_not_responding_after: int = 2
+    # An open consultation idle this long reminds its expert; this long closes it (0: never).
+    consultation_reminder_seconds: int = 1200
+    consultation_auto_close_seconds: int = 5400
     heartbeat_interval_seconds: float = 10.0
     heartbeat_timeout_seconds: float = 30.0
     # A vanished connection is reported offline only after this, so reloads never flash offline.
@@ -152,6 +157,18 @@ class Settings:
             session_days=_int(e, "LIAISON_SESSION_DAYS", base.session_days, 1),
             allowed_origins=origins,
             idle_away_seconds=_int(e, "LIAISON_IDLE_AWAY_SECONDS", base.idle_away_seconds, 10),
+            ring_not_responding_after=_int(
+                e, "LIAISON_RING_NOT_RESPONDING_AFTER", base.ring_not_responding_after, 0
+            ),
+            consultation_reminder_seconds=_int(
+                e, "LIAISON_CONSULTATION_REMINDER_SECONDS", base.consultation_reminder_seconds, 0
+            ),
+            consultation_auto_close_seconds=_int(
+                e,
+                "LIAISON_CONSULTATION_AUTO_CLOSE_SECONDS",
+                base.consultation_auto_close_seconds,
+                0,
+            ),
             heartbeat_interval_seconds=_float(
                 e, "LIAISON_HEARTBEAT_INTERVAL_SECONDS", base.heartbeat_interval_seconds
             ),
@@ -180,6 +197,13 @@ class Settings:
             time_zone=time_zone,
             log_level=log_level,
         )
+        reminder = settings.consultation_reminder_seconds
+        auto_close = settings.consultation_auto_close_seconds
+        if reminder and auto_close and reminder >= auto_close:
+            raise ConfigError(
+                "LIAISON_CONSULTATION_REMINDER_SECONDS must be below "
+                "LIAISON_CONSULTATION_AUTO_CLOSE_SECONDS (or 0 for no reminder)"
+            )
         if settings.heartbeat_interval_seconds >= settings.heartbeat_timeout_seconds:
             raise ConfigError(
                 "LIAISON_HEARTBEAT_INTERVAL_SECONDS must be below LIAISON_HEARTBEAT_TIMEOUT_SECONDS"

@@ -450,7 +450,8 @@ class _Day:
         tz: ZoneInfo,
     ) -> None:
         self.plan, self.rng, self.day, self.tz = plan, rng, day, tz
-        self.router = domain.RingRouter()
+        # Invented members cannot press "I am here": nobody is paused as not responding.
+        self.router = domain.RingRouter(not_responding_after=0)
         for ring in rings:
             self.router.add_ring(ring.config)
         self.clock = ManualClock(self._at(time(0)))

@@ -1,7 +1,10 @@
 """Takes the README's screenshots from the demo data: `scripts/screenshots`.
 
-Starts a demo server on a free loopback port with a temporary database, signs in two
-demo users in Debian's chromium, and saves PNGs of the main views in docs/screenshots.
+Starts a demo server on a free loopback port with a temporary database, signs in demo
+users in Debian's chromium, and saves PNGs of the main views in docs/screenshots: the
+ring path (directory, ask dialog, offer, consultation) at a desktop size (1366x768) and a
+phone size (390x844, files phone-*.png), and the log, profile, import, Swedish and load
+views on the desktop.
 `scripts/screenshots.py load` takes the load view (load.png) only.
 """
 
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import sys
 import tempfile
@@ -28,12 +32,21 @@ from liaison.web.app import create_app
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
-async def login(page: Page, username: str) -> None:
+DESKTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+
+
+async def login(browser: Browser, url: str, username: str, viewport: dict[str, int]) -> Page:
+    # A Finnish browser: date and time inputs as Finnish users see them.
+    context = await browser.new_context(base_url=url, viewport=viewport, locale="fi-FI")
+    page = await context.new_page()
     await page.goto("/login")
     await page.fill("#username", username)
     await page.fill("#password", DEMO_PASSWORD)
     await page.click("form button.primary")
     await expect(page.locator("#people-list .person").first).to_be_visible()
+    await expect(page.locator('body[data-connection="online"]')).to_have_count(1)
+    return page
 
 
 async def main(only: str | None = None) -> None:
@@ -73,32 +86,10 @@ async def shoot(url: str, core: Core, only: str | None = None) -> None:
             await shoot_load(browser, url, core)
             await browser.close()
             return
-        viewport = {"width": 1440, "height": 900}
-        expert = await (await browser.new_context(base_url=url, viewport=viewport)).new_page()
-        await login(expert, "tuomas.heikkinen")
-        await expert.select_option("#my-status-select", "available")
-        await expert.fill("#my-note", "Asumistuen kysymykset klo 12 asti")
-        await expert.press("#my-note", "Tab")
-        others = []
-        for username in ("minna.jaaskelainen", "elina.huttunen", "sanna.korhonen"):
-            page = await (await browser.new_context(base_url=url, viewport=viewport)).new_page()
-            await login(page, username)
-            others.append(page)
-        await others[0].select_option("#my-status-select", "dnd")
-        specialist = await (await browser.new_context(base_url=url, viewport=viewport)).new_page()
-        await login(specialist, "aino.lehtonen")
-        await specialist.locator("#conversation-list .conversation-button").first.click()
-        await specialist.fill("#compose-input", "Kiitos! Kirjaan tämän asiakkaalle.")
-        await specialist.press("#compose-input", "Enter")
-        await specialist.fill("#search-input", "asumistuki")
-        await expect(specialist.locator("#people-list .person").first).to_be_visible()
-        await specialist.wait_for_timeout(800)
-        await specialist.screenshot(path=str(OUT / "chat.png"))
-        await specialist.goto("/me")
-        await specialist.screenshot(path=str(OUT / "profile.png"), full_page=True)
-        admin = await (await browser.new_context(base_url=url, viewport=viewport)).new_page()
-        await login(admin, "heidi.salonen")
-        await admin.goto("/admin")
+        for viewport, prefix in ((DESKTOP, ""), (PHONE, "phone-")):
+            await shoot_ring_path(browser, url, viewport, prefix)
+        admin = await login(browser, url, "heidi.salonen", DESKTOP)
+        await admin.click('a[href="/admin"]')
         sample = Path(tempfile.mkdtemp()) / "yhteystiedot.csv"
         sample.write_text(
             "sähköposti;etunimi;sukunimi;organisaatio;rooli;etuus\n"
@@ -107,20 +98,78 @@ async def shoot(url: str, core: Core, only: str | None = None) -> None:
             encoding="utf-8",
         )
         await admin.set_input_files("#import-file", str(sample))
-        await admin.click("form[enctype] button.primary")
-        await expect(admin.locator("#import-report")).to_be_visible()
-        await admin.set_viewport_size({"width": 1100, "height": 760})
+        await admin.click("#import-form button.primary")
+        await expect(admin.locator("#import-report table")).to_be_visible()
         await admin.screenshot(path=str(OUT / "admin-import.png"))
-        swedish = await (await browser.new_context(base_url=url, viewport=viewport)).new_page()
-        await login(swedish, "ida.backman")
+        swedish = await login(browser, url, "ida.backman", DESKTOP)
         await swedish.select_option("#language-select", "sv")
         await swedish.click(".language-form button")
         await expect(swedish.locator("html")).to_have_attribute("lang", "sv")
-        await swedish.wait_for_timeout(800)
+        await expect(swedish.locator('body[data-connection="online"]')).to_have_count(1)
         await swedish.screenshot(path=str(OUT / "directory-sv.png"))
         # Last: it signs people into a ring and leaves a question waiting.
         await shoot_load(browser, url, core)
         await browser.close()
+
+
+async def shoot_ring_path(
+    browser: Browser, url: str, viewport: dict[str, int], prefix: str
+) -> None:
+    """Ask → ring → accept → consult, as the asker and the expert see it, at one size."""
+    phone = viewport is PHONE
+    expert_name = "tuomas.heikkinen" if not phone else "mikael.gronroos"
+    expert = await login(browser, url, expert_name, viewport)
+    if phone:
+        await expert.click('a[href="/rings"]')
+    await expert.locator('#ring-list .ring[data-ring-id="housing_allowance"] input').check()
+    await expect(
+        expert.locator('#ring-list .ring[data-ring-id="housing_allowance"]')
+    ).to_have_class(re.compile("signed-in"))
+    asker = await login(browser, url, "aino.lehtonen" if not phone else "ida.backman", viewport)
+    everyone = await asker.locator("#people-count").text_content()
+    await asker.fill("#search-input", "asumistuki")
+    await expect(asker.locator("#people-count")).not_to_have_text(everyone or "")
+    await asker.screenshot(path=str(OUT / f"{prefix}directory.png"))
+    if phone:
+        await asker.click('a[href="/rings"]')
+        await asker.screenshot(path=str(OUT / f"{prefix}rings.png"))
+    await asker.locator('#ring-list .ring[data-ring-id="housing_allowance"] .ring-ask').click()
+    await asker.fill(
+        "#ask-question", "Huomioidaanko opintolaina asumistuen tuloissa, kun opiskelija asuu yksin?"
+    )
+    await asker.screenshot(path=str(OUT / f"{prefix}ask-dialog.png"))
+    await asker.press("#ask-question", "Enter")
+    await expect(asker.locator("#question-strip .question-item")).to_be_visible()
+    offer = expert.locator("#offer-dialog")
+    await expect(offer).to_be_visible()
+    await expert.screenshot(path=str(OUT / f"{prefix}offer.png"))
+    await offer.locator("#offer-accept").click()
+    await expect(expert.locator("#consultation-pin")).to_be_visible()
+    for page, text in (
+        (expert, "Hei! Onko opintolaina nostettu tänä vuonna?"),
+        (asker, "On, syyskuussa. Asiakas asuu yksin vuokralla."),
+        (expert, "Nostettu opintolaina ei ole tuloa asumistuessa. Tulona huomioidaan opintoraha."),
+    ):
+        await expect(page.locator("#consultation-pin")).to_be_visible()
+        await page.fill("#compose-input", text)
+        await page.press("#compose-input", "Enter")
+        await expect(page.locator("#message-list")).to_contain_text(text)
+    await expect(asker.locator("#message-list")).to_contain_text("Tulona huomioidaan")
+    await expert.screenshot(path=str(OUT / f"{prefix}consultation.png"))
+    if not phone:
+        await asker.click('a[href="/log"]')
+        await expect(asker.locator("#log-body tr").first).to_be_visible()
+        await asker.screenshot(path=str(OUT / "log.png"))
+        await asker.click('a[href="/me"]')
+        await expect(asker.locator("#profile-summary .big")).to_be_visible()
+        await asker.set_viewport_size({"width": 1366, "height": 1300})
+        await asker.screenshot(path=str(OUT / "profile.png"))
+    await expert.click("#close-consultation-button")
+    await expert.select_option("#close-topic", "clients_situation")
+    await expert.click("#close-consultation-form button.primary")
+    await expect(expert.locator("#compose-form")).to_be_hidden()
+    for page in (expert, asker):
+        await page.context.close()
 
 
 async def shoot_load(browser: Browser, url: str, core: Core) -> None:
@@ -129,10 +178,9 @@ async def shoot_load(browser: Browser, url: str, core: Core) -> None:
         rows = (await db.execute(select(Person.id, Person.email))).all()
     ids = {email.split("@", 1)[0]: person_id for person_id, email in rows}
     ring, rings = "housing_allowance", core.rings
-    viewport = {"width": 1440, "height": 900}
+    viewport = DESKTOP
     # One member online and signed in (available, so free), two more signed in offline.
-    expert = await (await browser.new_context(base_url=url, viewport=viewport)).new_page()
-    await login(expert, "jari.turunen")
+    await login(browser, url, "jari.turunen", viewport)
     expert_id = ids["jari.turunen"]
     for name in ("jari.turunen", "johanna.virtanen", "paivi.rautiainen"):
         await rings.sign_in(ids[name], ring, True)
@@ -156,9 +204,8 @@ async def shoot_load(browser: Browser, url: str, core: Core) -> None:
             .where(CallbackRequest.id == overdue["id"])
             .values(due_at=core.clock.now() - timedelta(minutes=5))
         )
-    supervisor = await (await browser.new_context(base_url=url, viewport=viewport)).new_page()
-    await login(supervisor, "kirsi.savolainen")
-    await supervisor.goto("/load")
+    supervisor = await login(browser, url, "kirsi.savolainen", viewport)
+    await supervisor.click('a[href="/load"]')
     card = supervisor.locator(f'.load-ring[data-ring-id="{ring}"]')
     await expect(card.locator('[data-stat="waiting"] dd')).to_have_text("1")
     await supervisor.select_option("#history-days", "30")
@@ -166,7 +213,9 @@ async def shoot_load(browser: Browser, url: str, core: Core) -> None:
     await expect(supervisor.locator("#history svg.chart")).to_have_count(3)
     await expect(supervisor.locator("#people table")).to_be_visible()
     await supervisor.wait_for_timeout(3000)  # the longest wait ticks on
-    await supervisor.screenshot(path=str(OUT / "load.png"), full_page=True)
+    # The view scrolls inside the workspace: a tall window shows the cards and the charts.
+    await supervisor.set_viewport_size({"width": 1366, "height": 1500})
+    await supervisor.screenshot(path=str(OUT / "load.png"))
 
 
 if __name__ == "__main__":

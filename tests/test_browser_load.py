@@ -8,8 +8,7 @@ import re
 from playwright.async_api import Browser, Page, Route, expect
 
 from tests.conftest import Server
-from tests.test_browser import browser, logged_in, pytestmark  # noqa: F401
-from tests.test_browser_rings import audit
+from tests.test_browser import audit, browser, logged_in, pytestmark  # noqa: F401
 from tests.test_rings import config, signed_in, with_rings
 
 # Three members: the ring's today and history figures are not suppressed.
@@ -91,7 +90,7 @@ async def test_history_charts_tables_csv_and_accessibility(
     _, eeva = await logged_in(browser, server, "eeva")
     await open_load(eeva)
     await expect(eeva.locator('.load-ring[data-ring-id="housing"]')).to_be_visible()
-    await eeva.get_by_label("Rinki", exact=True).select_option("housing")
+    await eeva.locator("#view-load").get_by_label("Rinki", exact=True).select_option("housing")
     history = eeva.locator("#history")
     await expect(history.locator("svg.chart")).to_have_count(3)
     for chart in await history.locator("svg.chart").all():
@@ -99,15 +98,15 @@ async def test_history_charts_tables_csv_and_accessibility(
         title = chart.locator(":scope > title")
         await expect(title).to_contain_text("Samat luvut ovat alla olevassa taulukossa")
         assert await chart.get_attribute("aria-labelledby") == await title.get_attribute("id")
-    csv = eeva.get_by_role("link", name="Lataa CSV-tiedostona")
+    csv = eeva.locator("#view-load").get_by_role("link", name="Lataa CSV-tiedostona")
     await expect(csv).to_have_attribute("href", "/api/load/rings/housing/history.csv?days=7&by=day")
     # Seven days by day: seven rows in the table behind the charts.
     await history.locator("summary").first.click()
     await expect(history.locator("details table").first.locator("tbody tr")).to_have_count(7)
     await audit(eeva, "/load with history")
 
-    await eeva.get_by_label("Jakso", exact=True).first.select_option("30")
-    await eeva.get_by_label("Jaottelu").select_option("hour")
+    await eeva.locator("#view-load").get_by_label("Jakso", exact=True).first.select_option("30")
+    await eeva.locator("#view-load").get_by_label("Jaottelu").select_option("hour")
     await expect(csv).to_have_attribute(
         "href", "/api/load/rings/housing/history.csv?days=30&by=hour"
     )
@@ -133,7 +132,7 @@ async def test_small_rings_are_suppressed_for_admins(
     await expect(card.locator(".suppressed-note")).to_be_visible()
     await expect(card.locator(".suppressed-note")).to_contain_text("alle 3 jäsentä")
     await expect(card.locator(".figures")).to_be_hidden()
-    await admin.get_by_label("Rinki", exact=True).select_option("housing")
+    await admin.locator("#view-load").get_by_label("Rinki", exact=True).select_option("housing")
     await expect(admin.locator("#history .suppressed-note")).to_be_visible()
     await expect(admin.locator("#history svg")).to_have_count(0)
     await audit(admin, "/load for an admin")
@@ -158,7 +157,7 @@ async def test_others_see_only_their_own_figures(
     mine = bertil.locator("#me table")
     await expect(mine).to_contain_text("Yleinen asumistuki")
     await expect(bertil.locator(".load-ring")).to_have_count(0)
-    await bertil.get_by_label("Jakso").select_option("30")
+    await bertil.locator("#view-load").get_by_label("Jakso").select_option("30")
     await expect(mine).to_contain_text("Yleinen asumistuki")
     await audit(bertil, "/load for a ring member")
 
@@ -184,7 +183,7 @@ async def test_a_failing_history_request_is_explained_and_the_page_stays_usable(
     # The live part is unaffected, and the history comes once the server answers again.
     await expect(eeva.locator('.load-ring[data-ring-id="housing"]')).to_be_visible()
     await eeva.unroute(re.compile(r"/api/load/rings/[^/]+/history\?"), broken)
-    await eeva.get_by_label("Jaottelu").select_option("hour")
+    await eeva.locator("#view-load").get_by_label("Jaottelu").select_option("hour")
     await expect(eeva.locator("#history svg.chart")).to_have_count(3)
     await expect(eeva.locator("#history-status")).to_have_text("")
     await expect(eeva.locator("#history-csv")).to_be_visible()

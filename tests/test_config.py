@@ -44,6 +44,8 @@ def test_values_are_read() -> None:
         ("LIAISON_TIME_ZONE", "Mars/Olympus"),
         ("LIAISON_HEARTBEAT_TIMEOUT_SECONDS", "5"),
         ("LIAISON_RATE_PER_SECOND", "-1"),
+        ("LIAISON_RING_NOT_RESPONDING_AFTER", "-1"),
+        ("LIAISON_CONSULTATION_AUTO_CLOSE_SECONDS", "600"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:

@@ -10,6 +10,8 @@ import pytest
 from liaison.domain.rings import (
     DuplicateQuestion,
     Event,
+    MemberNotResponding,
+    MemberResumed,
     Method,
     NotAsker,
     OfferDeclined,
@@ -466,6 +468,176 @@ def test_question_text_with_identity_code_is_refused() -> None:
     assert router.ring_status("asumistuki", clock.now).queue == ()
 
 
+# --- ring_all rounds (docs/rings.md "Refusals") ------------------------------------------
+
+
+def test_ring_all_rings_everyone_again_once_all_have_declined() -> None:
+    clock = FakeClock()
+    router = make_router(clock, alert_seconds=20)
+    assert offered_to(ask(router, clock)) == [1, 2, 3]
+    router.decline("q1", 1, clock.now)
+    clock.advance(3)
+    router.decline("q1", 2, clock.now)
+    clock.advance(4)
+    # Until the last refusal nothing re-rings: 3 is still ringing.
+    assert offered_to(router.decline("q1", 3, clock.now)) == []
+    # The pause counts from the last refusal (t=7), not from the first (t=0).
+    assert router.next_deadline() == clock.now + timedelta(seconds=20)
+    clock.advance(13)
+    assert router.tick(clock.now) == []  # t=20: the first decliner's own pause is over
+    clock.advance(7)
+    # t=27: a new round rings all three at once, not just whoever refused first.
+    assert offered_to(router.tick(clock.now)) == [1, 2, 3]
+    assert router.question("q1").state == "offered"
+
+
+def test_ring_all_rings_out_then_rings_all_again_after_the_pause() -> None:
+    clock = FakeClock()
+    router = RingRouter(not_responding_after=0)
+    router.add_ring(RingConfig(id="asumistuki", name="Yleinen asumistuki", alert_seconds=20))
+    for person in (1, 2):
+        router.sign_in("asumistuki", person, clock.now)
+    ask(router, clock)
+    clock.advance(20)
+    assert kinds(router.tick(clock.now)) == ["offer_missed", "offer_missed"]
+    clock.advance(20)
+    assert offered_to(router.tick(clock.now)) == [1, 2]
+
+
+def test_ring_all_a_member_new_to_the_round_rings_at_once() -> None:
+    clock = FakeClock()
+    router = make_router(clock, members=(1, 2))
+    ask(router, clock)
+    router.decline("q1", 1, clock.now)
+    # 3 signs in while 2 still rings: 3 joins this round at once; 1 waits for the next.
+    assert offered_to(router.sign_in("asumistuki", 3, clock.now)) == [3]
+    router.decline("q1", 2, clock.now)
+    clock.advance(1)
+    router.decline("q1", 3, clock.now)
+    clock.advance(20)
+    assert offered_to(router.tick(clock.now)) == [1, 2, 3]
+
+
+# --- not responding --------------------------------------------------------------------
+
+
+def test_missing_offers_in_a_row_takes_a_member_out_of_routing() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="serial", members=(1, 2), alert_seconds=20)
+    ask(router, clock)  # rings 1
+    clock.advance(20)
+    events = router.tick(clock.now)  # 1 missed once: still in routing; 2 rings now
+    assert kinds(events) == ["offer_missed", "offer_made"]
+    router.decline("q1", 2, clock.now)
+    clock.advance(20)
+    assert offered_to(router.tick(clock.now)) == [1]  # the re-offer after the pause
+    clock.advance(20)
+    events = router.tick(clock.now)
+    assert MemberNotResponding(1, 2) in events
+    status = router.member_status(1)
+    assert status is not None and status.not_responding and status.missed_in_row == 2
+    assert router.ring_status("asumistuki", clock.now).members_not_responding == (1,)
+    assert router.ring_status("asumistuki", clock.now).members_free == (2,)
+    # The asker is not held up: the question moves to 2 and never comes back to 1.
+    assert offered_to(events) == [2]
+    router.decline("q1", 2, clock.now)
+    clock.advance(20)
+    assert offered_to(router.tick(clock.now)) == [2]
+
+
+def test_an_answer_resets_the_count_and_resume_or_sign_in_brings_a_member_back() -> None:
+    clock = FakeClock()
+    router = make_router(
+        clock, method="serial", members=(1,), alert_seconds=20, queue_timeout_seconds=1000
+    )
+    ask(router, clock)
+    clock.advance(20)
+    router.tick(clock.now)  # missed once
+    clock.advance(20)
+    router.tick(clock.now)  # offered again after the pause
+    router.decline("q1", 1, clock.now)  # an answer: the count starts over
+    assert router.member_status(1).missed_in_row == 0  # type: ignore[union-attr]
+    clock.advance(20)
+    router.tick(clock.now)
+    clock.advance(20)
+    router.tick(clock.now)  # missed once
+    clock.advance(20)
+    router.tick(clock.now)
+    clock.advance(20)
+    events = router.tick(clock.now)  # missed twice in a row
+    assert MemberNotResponding(1, 2) in events
+    clock.advance(60)
+    assert offered_to(router.tick(clock.now)) == []  # waits for them, never rings them
+    events = router.resume(1, clock.now)
+    assert events[0] == MemberResumed(1)
+    assert offered_to(events) == [1]
+    # Resuming when responding changes nothing and says nothing.
+    assert router.resume(1, clock.now) == []
+    clock.advance(20)
+    router.tick(clock.now)
+    clock.advance(20)
+    router.tick(clock.now)
+    clock.advance(20)
+    assert MemberNotResponding(1, 2) in router.tick(clock.now)
+    # Signing into a ring is an answer too.
+    assert MemberResumed(1) in router.sign_in("asumistuki", 1, clock.now)
+
+
+def test_not_responding_after_zero_never_takes_anyone_out() -> None:
+    clock = FakeClock()
+    router = RingRouter(not_responding_after=0)
+    router.add_ring(RingConfig(id="r", name="R", method="serial", alert_seconds=20))
+    router.sign_in("r", 1, clock.now)
+    router.ask("q", "r", ASKER, "kysymys", "normal", clock.now)
+    for _ in range(6):
+        clock.advance(20)
+        assert not any(isinstance(e, MemberNotResponding) for e in router.tick(clock.now))
+    assert not router.member_status(1).not_responding  # type: ignore[union-attr]
+    with pytest.raises(ValueError):
+        RingRouter(not_responding_after=-1)
+
+
+def test_withdrawn_offers_do_not_count_as_missed() -> None:
+    clock = FakeClock()
+    router = make_router(clock, members=(1, 2), alert_seconds=20)
+    for qid in ("a", "b", "c"):
+        ask(router, clock, qid=qid)
+        router.accept(qid, 2, clock.now)  # 1's offer is withdrawn: taken
+        router.consultation_ended(2, clock.now)
+    assert router.member_status(1).missed_in_row == 0  # type: ignore[union-attr]
+
+
+# --- phone hours --------------------------------------------------------------------------
+
+
+def test_a_phone_hours_ring_offers_only_members_within_their_hours() -> None:
+    clock = FakeClock()
+    router = make_router(clock, method="serial", members=(1, 2), phone_hours_only=True)
+    router.set_phone_hours(1, False, clock.now)
+    assert offered_to(ask(router, clock)) == [2]
+    assert router.ring_status("asumistuki", clock.now).members_free == (2,)
+    router.decline("q1", 2, clock.now)
+    clock.advance(5)
+    # 1's hours begin: offered at once.
+    assert offered_to(router.set_phone_hours(1, True, clock.now)) == [1]
+    # Hours ending withdraws a ringing offer, as becoming unavailable does.
+    events = router.set_phone_hours(1, False, clock.now)
+    assert OfferWithdrawn("q1", "asumistuki", 1, "unavailable") in events
+    # Another ring that does not ask about phone hours offers 1 regardless.
+    router.add_ring(RingConfig(id="muu", name="Muu", method="serial"))
+    router.sign_in("muu", 1, clock.now)
+    assert offered_to(router.ask("q2", "muu", ASKER, "toinen", "normal", clock.now)) == [1]
+
+
+def test_queue_status_counts_who_it_rings() -> None:
+    clock = FakeClock()
+    router = make_router(clock)
+    ask(router, clock)
+    assert router.queue_status("q1", clock.now).ringing == 3
+    router.decline("q1", 1, clock.now)
+    assert router.queue_status("q1", clock.now).ringing == 2
+
+
 # --- persistence ---------------------------------------------------------------------
 
 
@@ -542,6 +714,9 @@ def test_round_trip_preserves_state_and_timers() -> None:
     router = make_router(clock, method="serial", members=(1, 2))
     ask(router, clock)
     router.decline("q1", 1, clock.now)
+    router.set_phone_hours(2, False, clock.now)
+    clock.advance(20)
+    router.tick(clock.now)
     restored = RingRouter.from_dict(json.loads(json.dumps(router.to_dict())))
     assert restored.to_dict() == router.to_dict()
     assert restored.next_deadline() == router.next_deadline()

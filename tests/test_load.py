@@ -230,6 +230,7 @@ async def test_a_scripted_day_gives_the_figures_computed_here(server_factory: An
             "free": 0,
             "waiting": 1,
             "ringing": 0,
+            "not_responding": 0,
             "longest_wait_seconds": 10.0,
         }
         assert housing["callbacks"] == {"open": 1, "overdue": 0}
@@ -299,6 +300,7 @@ async def test_a_scripted_day_gives_the_figures_computed_here(server_factory: An
             "answered": 3,
             "missed": 0,
             "declined": 0,
+            "not_responding": False,
         }
         daniel_row = by_name["Daniel Duuni"]
 

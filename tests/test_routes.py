@@ -146,14 +146,19 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("POST", "/language"): entry(
         everyone(See("/me"), See("/me")), "/language", data={"language": "fi", "next": "/me"}
     ),
+    # The workspace's views: the same page for every path; the view follows the path.
     ("GET", "/me"): entry(page(200), "/me"),
-    ("POST", "/me"): entry(page(See("/me?saved=1")), "/me", data={"note": "Reittikävely"}),
     ("GET", "/people/{person_id:id}"): entry(page(200), "/people/{bertil}"),
+    ("GET", "/conversations"): entry(page(200), "/conversations"),
+    # A conversation of one's own; eeva is not in the group.
+    ("GET", "/conversations/{conversation_id:id}"): entry(
+        (TO_LOGIN, 200, 200, 404, 404), "/conversations/{group}"
+    ),
+    ("GET", "/rings"): entry(page(200), "/rings"),
     ("GET", "/log"): entry(page(200), "/log"),
-    # The page itself is for everyone; its ring list only for supervisors and admins.
+    # The view itself is for everyone; its ring list only for supervisors and admins.
     ("GET", "/load"): entry(page(200), "/load"),
     ("GET", "/admin"): entry((TO_LOGIN, 403, 403, 403, 200), "/admin"),
-    ("POST", "/admin"): entry((TO_LOGIN, 403, 403, 403, 200), "/admin", data={"action": ""}),
     # The JSON API (protocol.md "The HTTP JSON API", the OpenAPI document).
     ("GET", "/api/me"): entry(logged_in(200), "/api/me"),
     ("PATCH", "/api/me/profile"): entry(
@@ -198,7 +203,11 @@ ROUTES: dict[tuple[str, str], Entry] = {
         fresh_group=True,
     ),
     ("GET", "/api/rings"): entry(logged_in(200), "/api/rings"),
+    ("GET", "/api/rings/missed"): entry(logged_in(200), "/api/rings/missed"),
     ("GET", "/api/consultations"): entry(logged_in(200), "/api/consultations"),
+    ("GET", "/api/consultations/conversations"): entry(
+        logged_in(200), "/api/consultations/conversations"
+    ),
     # Any logged-in user may look up ("Any logged-in user may look up", OpenAPI).
     ("POST", "/api/consultations/lookup"): entry(
         logged_in(200), "/api/consultations/lookup", json=lambda ids: {"client_code": ids["code"]}

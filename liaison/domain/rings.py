@@ -24,6 +24,9 @@ __all__ = [
     "AcceptRefusal",
     "DuplicateQuestion",
     "Event",
+    "MemberEvent",
+    "MemberNotResponding",
+    "MemberResumed",
     "MemberStatus",
     "Method",
     "NotAsker",
@@ -36,6 +39,7 @@ __all__ = [
     "Question",
     "QuestionAccepted",
     "QuestionCancelled",
+    "QuestionEvent",
     "QuestionOverflowed",
     "QuestionQueued",
     "QuestionState",
@@ -132,6 +136,8 @@ class RingConfig:
     serial_order: Sequence[int] = ()
     max_concurrent: int = 1
     target_answer_seconds: int = 60
+    # Members are offered this ring's questions only within their phone hours.
+    phone_hours_only: bool = False
 
     def __post_init__(self) -> None:
         # Stored as a tuple so the frozen config really is immutable.
@@ -161,6 +167,7 @@ class RingConfig:
             "serial_order": list(self.serial_order),
             "max_concurrent": self.max_concurrent,
             "target_answer_seconds": self.target_answer_seconds,
+            "phone_hours_only": self.phone_hours_only,
         }
 
     @classmethod
@@ -175,6 +182,7 @@ class RingConfig:
             serial_order=tuple(int(p) for p in data.get("serial_order", ())),
             max_concurrent=int(data.get("max_concurrent", 1)),
             target_answer_seconds=int(data.get("target_answer_seconds", 60)),
+            phone_hours_only=bool(data.get("phone_hours_only", False)),
         )
 
 
@@ -242,6 +250,8 @@ class Question:
     overflowed_to: str | None = None
     # Earliest moment a member who declined or missed may be offered it again.
     retry_at: datetime | None = None
+    # ring_all: when the current round of offers began (None: when it entered the ring).
+    round_started_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -285,6 +295,7 @@ class Question:
             "overflowed_from": self.overflowed_from,
             "overflowed_to": self.overflowed_to,
             "retry_at": _iso(self.retry_at),
+            "round_started_at": _iso(self.round_started_at),
         }
 
     @classmethod
@@ -308,6 +319,7 @@ class Question:
             overflowed_from=data.get("overflowed_from"),
             overflowed_to=data.get("overflowed_to"),
             retry_at=_opt_time(data.get("retry_at")),
+            round_started_at=_opt_time(data.get("round_started_at")),
         )
 
     def copy(self) -> Question:
@@ -416,6 +428,36 @@ class QuestionCancelled(_EventBase):
     asker_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class MemberNotResponding(_EventBase):
+    """The member let `missed_in_row` offers ring out in a row: out of routing until
+    they resume (or sign into a ring again)."""
+
+    kind: ClassVar[str] = "member_not_responding"
+    person_id: int
+    missed_in_row: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberResumed(_EventBase):
+    kind: ClassVar[str] = "member_resumed"
+    person_id: int
+
+
+# Events about one question; the member events concern a person only.
+QuestionEvent: TypeAlias = (
+    QuestionQueued
+    | OfferMade
+    | OfferDeclined
+    | OfferMissed
+    | OfferWithdrawn
+    | QuestionAccepted
+    | QuestionOverflowed
+    | QuestionTimedOut
+    | QuestionCancelled
+)
+MemberEvent: TypeAlias = MemberNotResponding | MemberResumed
+
 Event: TypeAlias = (
     QuestionQueued
     | OfferMade
@@ -426,6 +468,8 @@ Event: TypeAlias = (
     | QuestionOverflowed
     | QuestionTimedOut
     | QuestionCancelled
+    | MemberNotResponding
+    | MemberResumed
 )
 
 
@@ -477,6 +521,8 @@ class QueueStatus:
     waited_seconds: float
     estimated_wait_seconds: float | None
     deadline: datetime | None
+    # Members it is ringing for right now (counts only).
+    ringing: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -490,6 +536,7 @@ class QueueStatus:
             "waited_seconds": self.waited_seconds,
             "estimated_wait_seconds": self.estimated_wait_seconds,
             "deadline": _iso(self.deadline),
+            "ringing": self.ringing,
         }
 
 
@@ -509,6 +556,8 @@ class RingStatus:
     estimated_wait_seconds: float | None
     target_answer_seconds: int
     counters: RingCounters
+    # Signed in but out of routing after missing offers in a row, until they resume.
+    members_not_responding: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -524,6 +573,7 @@ class RingStatus:
             "estimated_wait_seconds": self.estimated_wait_seconds,
             "target_answer_seconds": self.target_answer_seconds,
             "counters": self.counters.to_dict(),
+            "members_not_responding": list(self.members_not_responding),
         }
 
 
@@ -537,6 +587,9 @@ class MemberStatus:
     offered_question: str | None
     missed_offers: int
     declined_offers: int
+    missed_in_row: int = 0
+    not_responding: bool = False
+    in_phone_hours: bool = True
 
 
 # --- internal state ------------------------------------------------------------------
@@ -580,6 +633,11 @@ class _Person:
     idle_since: datetime
     missed_offers: int = 0
     declined_offers: int = 0
+    # Offers rung out without an answer since the last accept, decline or resume.
+    missed_in_row: int = 0
+    not_responding: bool = False
+    # Within their phone hours (only rings with phone_hours_only ask).
+    in_phone_hours: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -589,6 +647,9 @@ class _Person:
             "idle_since": self.idle_since.isoformat(),
             "missed_offers": self.missed_offers,
             "declined_offers": self.declined_offers,
+            "missed_in_row": self.missed_in_row,
+            "not_responding": self.not_responding,
+            "in_phone_hours": self.in_phone_hours,
         }
 
     @classmethod
@@ -600,6 +661,9 @@ class _Person:
             idle_since=_time(data["idle_since"]),
             missed_offers=int(data.get("missed_offers", 0)),
             declined_offers=int(data.get("declined_offers", 0)),
+            missed_in_row=int(data.get("missed_in_row", 0)),
+            not_responding=bool(data.get("not_responding", False)),
+            in_phone_hours=bool(data.get("in_phone_hours", True)),
         )
 
 
@@ -614,12 +678,17 @@ class RingRouter:
     events in order. Errors (`RingError`, `ValueError`) are raised before any change.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, not_responding_after: int = 2) -> None:
+        """`not_responding_after`: offers rung out in a row that take a member out of
+        routing until they resume (0: never)."""
+        if not_responding_after < 0:
+            raise ValueError("not_responding_after must not be negative")
         self._rings: dict[str, _Ring] = {}
         self._people: dict[int, _Person] = {}
         # Question id -> its entries, one per ring visited; the last one is current.
         self._questions: dict[str, list[Question]] = {}
         self._seq = 0
+        self.not_responding_after = not_responding_after
 
     # -- configuration --
 
@@ -647,6 +716,32 @@ class RingRouter:
         elif not self._rings_of(person_id):
             person.idle_since = now
         ring.members.add(person_id)
+        # Signing in is an answer too: whoever does it is at the computer.
+        events += self._resume(person)
+        return events + self._settle(now)
+
+    def resume(self, person_id: int, now: datetime) -> list[Event]:
+        """A member who was not responding is back: into routing again."""
+        events = self._advance(_aware(now))
+        person = self._people.get(person_id)
+        if person is not None:
+            events += self._resume(person)
+        return events + self._settle(now)
+
+    def _resume(self, person: _Person) -> list[Event]:
+        person.missed_in_row = 0
+        if not person.not_responding:
+            return []
+        person.not_responding = False
+        return [MemberResumed(person.id)]
+
+    def set_phone_hours(self, person_id: int, in_hours: bool, now: datetime) -> list[Event]:
+        """Whether it is now within the person's phone hours (for phone_hours_only rings)."""
+        events = self._advance(_aware(now))
+        person = self._people.get(person_id)
+        if person is None:
+            person = self._people[person_id] = _Person(person_id, False, 0, now)
+        person.in_phone_hours = in_hours
         return events + self._settle(now)
 
     def sign_out(self, ring_id: str, person_id: int, now: datetime) -> list[Event]:
@@ -754,6 +849,7 @@ class RingRouter:
         person = self._people[person_id]
         person.load += 1
         person.idle_since = now
+        person.missed_in_row = 0
         wait = (now - q.created_at).total_seconds()
         events.append(QuestionAccepted(q.id, q.ring_id, q.asker_id, person_id, wait))
         events += self._withdraw_all(q, "taken", now)
@@ -769,6 +865,7 @@ class RingRouter:
         q = entries[-1]
         offer.outcome, offer.ended_at = "declined", now
         self._people[person_id].declined_offers += 1
+        self._people[person_id].missed_in_row = 0
         self._rings[q.ring_id].counters.declined_offers += 1
         events.append(OfferDeclined(q.id, q.ring_id, person_id))
         _sync_state(q)
@@ -864,6 +961,9 @@ class RingRouter:
             offered_question=offered,
             missed_offers=person.missed_offers,
             declined_offers=person.declined_offers,
+            missed_in_row=person.missed_in_row,
+            not_responding=person.not_responding,
+            in_phone_hours=person.in_phone_hours,
         )
 
     def queue_status(self, question_id: str, now: datetime) -> QueueStatus:
@@ -889,6 +989,7 @@ class RingRouter:
                 None if position is None else self._estimate(ring, position, now)
             ),
             deadline=q.deadline if q.is_open else None,
+            ringing=len(q.live_offers),
         )
 
     def ring_status(self, ring_id: str, now: datetime) -> RingStatus:
@@ -909,6 +1010,11 @@ class RingRouter:
             estimated_wait_seconds=self._estimate(ring, len(queue) + 1, now),
             target_answer_seconds=ring.config.target_answer_seconds,
             counters=RingCounters.from_dict(ring.counters.to_dict()),
+            members_not_responding=tuple(
+                p
+                for p in sorted(ring.members)
+                if (person := self._people.get(p)) is not None and person.not_responding
+            ),
         )
 
     # -- persistence --
@@ -932,10 +1038,10 @@ class RingRouter:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RingRouter:
+    def from_dict(cls, data: dict[str, Any], not_responding_after: int = 2) -> RingRouter:
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported ring state version {data.get('version')!r}")
-        router = cls()
+        router = cls(not_responding_after)
         router._seq = int(data["seq"])
         for r in data.get("rings", []):
             ring = _Ring.from_dict(r)
@@ -977,6 +1083,8 @@ class RingRouter:
             person is not None
             and person_id in ring.members
             and person.free
+            and not person.not_responding
+            and (person.in_phone_hours or not ring.config.phone_hours_only)
             and person.load < ring.config.max_concurrent
         )
 
@@ -1010,9 +1118,16 @@ class RingRouter:
             for o in q.live_offers:
                 if o.expires_at <= now:
                     o.outcome, o.ended_at = "missed", o.expires_at
-                    self._people[o.person_id].missed_offers += 1
+                    person = self._people[o.person_id]
+                    person.missed_offers += 1
+                    person.missed_in_row += 1
                     self._rings[q.ring_id].counters.missed_offers += 1
                     events.append(OfferMissed(q.id, q.ring_id, o.person_id))
+                    limit = self.not_responding_after
+                    if limit and person.missed_in_row >= limit and not person.not_responding:
+                        # Nobody at the desk: the next question should not wait on them.
+                        person.not_responding = True
+                        events.append(MemberNotResponding(person.id, person.missed_in_row))
             _sync_state(q)
         for q in self._open():
             if q.deadline <= now:
@@ -1082,7 +1197,9 @@ class RingRouter:
         # One outstanding offer per member at a time, across all rings.
         busy = {o.person_id for q in open_questions for o in q.live_offers}
         for q in open_questions:
-            events += self._route_one(q, busy, now)
+            made = self._route_one(q, busy, now)
+            busy.update(e.person_id for e in made if isinstance(e, OfferMade))
+            events += made
         return events
 
     def _route_one(self, q: Question, busy: set[int], now: datetime) -> list[Event]:
@@ -1097,6 +1214,12 @@ class RingRouter:
             for p in sorted(ring.members)
             if p not in busy and p != q.asker_id and self._can_take(ring, p)
         ]
+        pause = timedelta(seconds=config.alert_seconds)
+        if config.method == "ring_all":
+            pool = self._ring_all_pool(q, eligible, has_live, pause, now)
+            if not pool:
+                return []
+            return self._offer(q, ring, pool, now)
         refusals = _refusals(q)
         pool = [p for p in eligible if p not in refusals]
         if not pool:
@@ -1104,22 +1227,40 @@ class RingRouter:
                 return []
             # Nobody new: re-offer to those who declined or missed, fewest refusals
             # first, each only after a pause of alert_seconds since their refusal.
-            pause = timedelta(seconds=config.alert_seconds)
             ready = [p for p in eligible if refusals[p][1] + pause <= now]
             if not ready:
                 q.retry_at = min((refusals[p][1] + pause for p in eligible), default=None)
                 return []
             fewest = min(refusals[p][0] for p in ready)
             pool = [p for p in ready if refusals[p][0] == fewest]
-        chosen = pool if config.method == "ring_all" else [self._pick(ring, pool)]
-        expires = now + timedelta(seconds=config.alert_seconds)
-        events: list[Event] = []
-        for p in chosen:
-            q.offers.append(Offer(p, now, expires))
-            busy.add(p)
-            events.append(OfferMade(q.id, q.ring_id, p, expires))
+        chosen = self._pick(ring, pool)
         if config.method == "round_robin":
-            ring.rr_last = chosen[0]
+            ring.rr_last = chosen
+        return self._offer(q, ring, [chosen], now)
+
+    def _ring_all_pool(
+        self, q: Question, eligible: list[int], has_live: bool, pause: timedelta, now: datetime
+    ) -> list[int]:
+        """ring_all rings in rounds: everyone eligible who has not refused in this round.
+        Once nothing rings and every eligible member has refused, the next round starts
+        `pause` after the last refusal, and rings all of them together again."""
+        refused = _refusals(q, since=q.round_started_at or q.entered_ring_at)
+        pool = [p for p in eligible if p not in refused]
+        if pool or has_live or not eligible:
+            return pool
+        next_round = max(at for _, at in refused.values()) + pause
+        if now < next_round:
+            q.retry_at = next_round
+            return []
+        q.round_started_at = now
+        return eligible
+
+    def _offer(self, q: Question, ring: _Ring, people: list[int], now: datetime) -> list[Event]:
+        expires = now + timedelta(seconds=ring.config.alert_seconds)
+        events: list[Event] = []
+        for p in people:
+            q.offers.append(Offer(p, now, expires))
+            events.append(OfferMade(q.id, q.ring_id, p, expires))
         _sync_state(q)
         return events
 
@@ -1140,10 +1281,13 @@ def _first_in_order(order: Iterable[int], pool: Sequence[int]) -> int:
     return next((p for p in order if p in members), min(pool))
 
 
-def _refusals(q: Question) -> dict[int, tuple[int, datetime]]:
-    """Per member: how often they declined or missed this entry, and when last."""
+def _refusals(q: Question, since: datetime | None = None) -> dict[int, tuple[int, datetime]]:
+    """Per member: how often they declined or missed this entry (offered since `since`),
+    and when last."""
     result: dict[int, tuple[int, datetime]] = {}
     for o in q.offers:
+        if since is not None and o.offered_at < since:
+            continue
         if o.outcome in ("declined", "missed") and o.ended_at is not None:
             count, _ = result.get(o.person_id, (0, o.ended_at))
             result[o.person_id] = (count + 1, o.ended_at)

@@ -147,6 +147,7 @@ class LoadService:
                     "free": len(status.members_free),
                     "waiting": status.waiting + status.offered,
                     "ringing": status.offered,
+                    "not_responding": len(status.members_not_responding),
                     "longest_wait_seconds": status.oldest_wait_seconds,
                 },
                 "today": domain.figures(legs[ring_id]).to_dict(),
@@ -242,6 +243,10 @@ class LoadService:
             result["people"].append(
                 {"name": names.get(p, ""), **domain.PersonFigures(p, 0, 0, 0, 0).to_dict()}
             )
+        # Now, not over the period: out of routing after missing offers in a row.
+        for row in result["people"]:
+            status = self.rings.router.member_status(row["person_id"])
+            row["not_responding"] = bool(status and status.not_responding)
         return result
 
     async def mine(self, person_id: int, days: object) -> dict[str, Any]:

@@ -4,7 +4,7 @@
                 "benefit": "housing_allowance", "area": "", "method": "ring_all",
                 "alert_seconds": 20, "queue_timeout_seconds": 180,
                 "overflow_ring_id": null, "max_concurrent": 1, "target_answer_seconds": 60,
-                "members": ["bertil@kela.example", ...]}],
+                "phone_hours_only": false, "members": ["bertil@kela.example", ...]}],
      "named_contacts": [{"area": "Järvi-Suomi", "side": "kela",
                          "people": ["minna@kela.example", ...]}]}
 
@@ -25,7 +25,7 @@ from liaison.store.models import NamedContact, Person, Ring, RingMember
 RING_FIELDS = {
     "id", "name", "kind", "benefit", "area", "method", "alert_seconds",
     "queue_timeout_seconds", "overflow_ring_id", "max_concurrent", "target_answer_seconds",
-    "members",
+    "phone_hours_only", "members",
 }  # fmt: skip
 
 
@@ -78,6 +78,9 @@ async def apply_ring_config(db: async_sessionmaker[AsyncSession], data: Any) -> 
             overflow = ring.get("overflow_ring_id")
             if overflow is not None and overflow not in known_rings:
                 problems.append(f"{where}: overflow ring {overflow!r} does not exist")
+            phone_hours_only = ring.get("phone_hours_only", False)
+            if not isinstance(phone_hours_only, bool):
+                problems.append(f"{where}: phone_hours_only must be true or false")
             members = [person(e, where) for e in ring.get("members", [])]
             try:
                 RingConfig(
@@ -104,6 +107,7 @@ async def apply_ring_config(db: async_sessionmaker[AsyncSession], data: Any) -> 
             row.overflow_ring_id = overflow
             row.max_concurrent = ring.get("max_concurrent", 1)
             row.target_answer_seconds = ring.get("target_answer_seconds", 60)
+            row.phone_hours_only = phone_hours_only
             session.add(row)
             await session.flush()
             await session.execute(delete(RingMember).where(RingMember.ring_id == ring_id))

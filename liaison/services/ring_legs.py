@@ -5,6 +5,7 @@ saves the router state, so the record and the state never disagree (docs/load.md
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeAlias
 
@@ -21,8 +22,9 @@ OfferEnd: TypeAlias = (
 
 
 async def record_legs(
-    db: AsyncSession, router: domain.RingRouter, events: list[domain.Event], now: datetime
+    db: AsyncSession, router: domain.RingRouter, all_events: list[domain.Event], now: datetime
 ) -> None:
+    events = [e for e in all_events if not isinstance(e, domain.MemberEvent)]
     if not events:
         return
     question_ids = {e.question_id for e in events}
@@ -39,7 +41,7 @@ async def record_legs(
 
 def legs_and_offers(
     router: domain.RingRouter,
-    events: list[domain.Event],
+    events: Sequence[domain.Event],
     now: datetime,
     open_legs: dict[tuple[str, str], RingLeg],
 ) -> list[RingLeg | RingOffer]:
@@ -66,6 +68,8 @@ def legs_and_offers(
         del open_legs[(leg.question_id, leg.ring_id)]
 
     for event in events:
+        if isinstance(event, domain.MemberEvent):
+            continue  # about a member (not responding, back), not about a question
         if isinstance(event, domain.QuestionQueued):
             stay = entry(event.question_id, event.ring_id)
             if stay is None:
@@ -127,4 +131,5 @@ def _offer_row(
         # A missed offer ended when its alert time ran out, not when the timer noticed.
         ended_at=(offer.ended_at if offer else None) or now,
         outcome=outcome,
+        reason=event.reason if isinstance(event, domain.OfferWithdrawn) else None,
     )

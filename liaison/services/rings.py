@@ -11,22 +11,26 @@ import asyncio
 import contextlib
 import csv
 import io
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from liaison.clock import Clock
 from liaison.config import Settings
-from liaison.domain import identity
+from liaison.domain import identity, phone_hours
 from liaison.domain import rings as domain
+from liaison.domain.consultations import NOT_RECORDED
 from liaison.domain.errors import Refused
 from liaison.services.chat import ChatService
+from liaison.services.consultation_idle import ConsultationIdle
 from liaison.services.hub import Hub
 from liaison.services.presence import PresenceService
 from liaison.services.ring_legs import record_legs
@@ -39,6 +43,7 @@ from liaison.store.models import (
     Person,
     Ring,
     RingMember,
+    RingOffer,
     RouterState,
     Unit,
 )
@@ -61,6 +66,11 @@ OPEN_CALLBACK_STATES = CALLBACK_STATES[:2]
 NAMED_RING_PREFIX = "named:"
 MAX_QUESTION_CHARS = 500
 CLOSED_QUESTION_KEEP = timedelta(hours=1)
+# Connections that asked for ring counts (`rings_subscribe`) get `ring_summary` frames.
+TOPIC = "rings"
+# The missed list: offers that rang out or were withdrawn, over this long.
+MISSED_WINDOW = timedelta(days=7)
+MISSED_LIMIT = 50
 # After a failed save, members' availability is reported again this much later.
 RESYNC_DELAY = timedelta(seconds=5)
 
@@ -80,6 +90,7 @@ def ring_config(row: Ring, serial_order: list[int]) -> domain.RingConfig:
         serial_order=tuple(serial_order),
         max_concurrent=row.max_concurrent,
         target_answer_seconds=row.target_answer_seconds,
+        phone_hours_only=row.phone_hours_only,
     )
 
 
@@ -114,6 +125,9 @@ def consultation_dict(c: Consultation) -> dict[str, Any]:
         "missed_offers": c.missed_offers,
         "outcome": c.outcome,
         "topic": c.topic,
+        "asker_note": c.asker_note,
+        "kept_open_at": iso(c.kept_open_at),
+        "reminded_at": iso(c.reminded_at),
     }
 
 
@@ -152,7 +166,8 @@ class RingService:
         self.scheduler = scheduler
         self.presence = presence
         self.chat = chat
-        self.router = domain.RingRouter()
+        self.router = domain.RingRouter(settings.ring_not_responding_after)
+        self.zone = ZoneInfo(settings.time_zone)
         self._lock = asyncio.Lock()
         self._last_cleanup = clock.now()
         # The router's state as last saved, and when to resync after a failed save.
@@ -167,8 +182,21 @@ class RingService:
         # Called after every change of routing state or callbacks (the load view listens).
         self.listeners: list[Callable[[], None]] = []
         self._last_free: dict[int, bool] = {}
+        # Phone hours of ring members, and whether they are within them (phone-hours rings).
+        self._phone_hours: dict[int, list[dict[str, Any]]] = {}
+        self._in_hours: dict[int, bool] = {}
+        self._hours_change: datetime | None = None
+        # Ring counts: what each ring's last ring_summary said, and whether to look again.
+        self._counts_sent: dict[str, str] = {}
+        self._counts_dirty_at: datetime | None = None
+        self._count_watchers = 0
+        # What each asker was last told about their open questions.
+        self._status_sent: dict[str, str] = {}
+        self.idle = ConsultationIdle(settings, clock, db, hub, scheduler, self._close_idle)
         presence.listeners.append(self._on_presence)
         scheduler.add("rings", self._next_deadline, self._on_time)
+        scheduler.add("ring summaries", self._counts_deadline, self._publish_counts)
+        scheduler.add("phone hours", lambda: self._hours_change, self._on_hours)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -176,7 +204,9 @@ class RingService:
         async with self.db() as db:
             state = await db.get(RouterState, 1)
             if state is not None:
-                self.router = domain.RingRouter.from_dict(state.state)
+                self.router = domain.RingRouter.from_dict(
+                    state.state, self.config.ring_not_responding_after
+                )
             await self._load_rings(db)
         self._saved = self.router.to_dict()
         now = self.clock.now()
@@ -185,8 +215,10 @@ class RingService:
             for person_id in {p for members in self._ring_members.values() for p in members}:
                 view = self.presence.view(person_id)
                 events += self.router.set_availability(person_id, _free(view), None, now)
+                events += self._hours_of(person_id, view, now)
             events += self.router.tick(now)
             await self._commit(events, now)
+        await self.idle.start()
         async with self.db() as db:
             experts = (
                 await db.scalars(
@@ -265,7 +297,8 @@ class RingService:
             return
         # A note, or available to busy, changes the view but not routing: no state write.
         free = _free(view)
-        if self._last_free.get(person_id) == free:
+        hours = list(view.get("phone_hours") or [])
+        if self._last_free.get(person_id) == free and self._phone_hours.get(person_id) == hours:
             return
         self._last_free[person_id] = free
         self.scheduler.spawn(self._availability(person_id, view), "ring availability")
@@ -274,33 +307,130 @@ class RingService:
         async with self._lock:
             now = self.clock.now()
             events = self.router.set_availability(person_id, _free(view), None, now)
+            events += self._hours_of(person_id, view, now)
+            await self._commit(events, now)
+
+    # ------------------------------------------------------------ phone hours
+
+    def _hours_of(self, person_id: int, view: dict[str, Any], now: datetime) -> list[domain.Event]:
+        """Takes the person's phone hours from their presence view; routing hears whether
+        they are within them now (asked only by phone-hours rings)."""
+        self._phone_hours[person_id] = list(view.get("phone_hours") or [])
+        self._next_hours_change(now)
+        return self._apply_hours(person_id, now)
+
+    def _apply_hours(self, person_id: int, now: datetime) -> list[domain.Event]:
+        local = now.astimezone(self.zone)
+        inside = phone_hours.in_phone_hours(self._phone_hours.get(person_id, []), local)
+        if self._in_hours.get(person_id) == inside:
+            return []
+        self._in_hours[person_id] = inside
+        return self.router.set_phone_hours(person_id, inside, now)
+
+    def _next_hours_change(self, now: datetime) -> None:
+        local = now.astimezone(self.zone)
+        changes = [
+            change.astimezone(UTC)
+            for hours in self._phone_hours.values()
+            if (change := phone_hours.next_phone_hours_change(hours, local)) is not None
+        ]
+        earlier = self._hours_change is None or (changes and min(changes) < self._hours_change)
+        self._hours_change = min(changes, default=None)
+        if earlier:
+            self.scheduler.wake()
+
+    async def _on_hours(self, now: datetime) -> None:
+        async with self._lock:
+            events: list[domain.Event] = []
+            for person_id in list(self._phone_hours):
+                events += self._apply_hours(person_id, now)
+            self._next_hours_change(now)
             await self._commit(events, now)
 
     # ------------------------------------------------------------ reading
 
     def rings_for(self, person_id: int) -> list[dict[str, Any]]:
-        """Every ring with its live status, and whether this person may and did sign in."""
+        """Every ring with its live counts, and whether this person may and did sign in."""
         now = self.clock.now()
         result = []
-        for config in self.router.rings():
-            if config.id.startswith(NAMED_RING_PREFIX):
-                continue
-            status = self.router.ring_status(config.id, now)
+        for config in self._listed_rings():
+            counts = self.ring_counts(config.id, now)
             result.append(
                 {
-                    "id": config.id,
+                    **counts,
                     "name": config.name,
                     "method": config.method,
+                    "overflow_ring_id": config.overflow_ring_id,
+                    "phone_hours_only": config.phone_hours_only,
                     "member": person_id in self._ring_members.get(config.id, set()),
-                    "signed_in": person_id in status.members_signed_in,
-                    "members_signed_in": len(status.members_signed_in),
-                    "members_free": len(status.members_free),
-                    "waiting": status.waiting + status.offered,
-                    "oldest_wait_seconds": status.oldest_wait_seconds,
-                    "estimated_wait_seconds": status.estimated_wait_seconds,
+                    "signed_in": person_id in self.router.members(config.id),
                 }
             )
         return result
+
+    def _listed_rings(self) -> list[domain.RingConfig]:
+        """Rings people choose from: named-contact rings are reached by "contact my liaison"."""
+        return [c for c in self.router.rings() if not c.id.startswith(NAMED_RING_PREFIX)]
+
+    def ring_counts(self, ring_id: str, now: datetime) -> dict[str, Any]:
+        """A ring's counts for everyone: no names (the `ring_summary` frame)."""
+        status = self.router.ring_status(ring_id, now)
+        return {
+            "id": ring_id,
+            "members_signed_in": len(status.members_signed_in),
+            "members_free": len(status.members_free),
+            "members_not_responding": len(status.members_not_responding),
+            "waiting": status.waiting + status.offered,
+            "oldest_wait_seconds": status.oldest_wait_seconds,
+            "estimated_wait_seconds": status.estimated_wait_seconds,
+        }
+
+    def member_state(self, person_id: int) -> dict[str, Any]:
+        """The person's own standing in routing (`ring_member` frame)."""
+        status = self.router.member_status(person_id)
+        return {
+            "not_responding": bool(status and status.not_responding),
+            "missed_in_row": status.missed_in_row if status else 0,
+        }
+
+    # ------------------------------------------------------------ ring counts, live
+
+    def subscribe_counts(self) -> None:
+        """A connection subscribes; it gets the current counts in its reply."""
+        if not self._count_watchers:
+            # Nobody watched, so nothing was sent meanwhile: now is what the first one knows.
+            now = self.clock.now()
+            self._counts_sent = {
+                c.id: _fingerprint(self.ring_counts(c.id, now)) for c in self._listed_rings()
+            }
+        self._count_watchers += 1
+
+    def unsubscribe_counts(self) -> None:
+        self._count_watchers = max(0, self._count_watchers - 1)
+
+    def _counts_changed(self) -> None:
+        if self._count_watchers and self._counts_dirty_at is None:
+            self._counts_dirty_at = self.clock.now()
+            self.scheduler.wake()
+
+    def _counts_deadline(self) -> datetime | None:
+        return self._counts_dirty_at
+
+    async def _publish_counts(self, now: datetime) -> None:
+        """One round: every ring whose counts changed since they were last sent, encoded
+        once for every subscribed connection. Changes that come while a round is sent go
+        out in the next one, so a burst of changes is a few frames, not one per change."""
+        self._counts_dirty_at = None
+        if not self._count_watchers:
+            self._counts_sent.clear()
+            return
+        for config in self._listed_rings():
+            counts = self.ring_counts(config.id, now)
+            fingerprint = _fingerprint(counts)
+            if self._counts_sent.get(config.id) == fingerprint:
+                continue
+            self._counts_sent[config.id] = fingerprint
+            await self.hub.send(None, {"type": "ring_summary", "ring": counts}, topic=TOPIC)
 
     @contextlib.asynccontextmanager
     async def settled(self) -> AsyncIterator[None]:
@@ -625,6 +755,7 @@ class RingService:
         topic: object,
         legal_basis: object = None,
     ) -> dict[str, Any]:
+        """The expert records what came of it; the asker adds notes but does not close."""
         if not isinstance(consultation_id, int) or isinstance(consultation_id, bool):
             raise RingServiceError("bad_field", "consultation_id must be a whole number")
         if outcome not in OUTCOMES:
@@ -635,28 +766,104 @@ class RingService:
             raise RingServiceError(
                 "bad_field", f"legal_basis must be one of {', '.join(LEGAL_BASES)}"
             )
+
+        def check(c: Consultation) -> None:
+            if person_id not in (c.asker_id, c.expert_id, c.third_party_id):
+                raise RingServiceError("not_found", "no such consultation of yours")
+            if c.state != "open":
+                raise RingServiceError("closed", "this consultation is not open")
+            if person_id != c.expert_id:
+                raise RingServiceError(
+                    "not_allowed", "the expert who took the question closes the consultation"
+                )
+
+        return await self._close(
+            consultation_id, str(outcome), str(topic), legal_basis, check=check
+        )
+
+    async def _close_idle(self, consultation_id: int) -> None:
+        """Closed for idleness (liaison/domain/consultations.py): the outcome says so."""
+        with contextlib.suppress(RingServiceError):
+            await self._close(consultation_id, NOT_RECORDED, None, None)
+            log.info("consultation %s closed itself after idling", consultation_id)
+
+    async def _close(
+        self,
+        consultation_id: int,
+        outcome: str,
+        topic: str | None,
+        legal_basis: object,
+        check: Callable[[Consultation], None] | None = None,
+    ) -> dict[str, Any]:
         async with self._lock:
             now = self.clock.now()
             async with self.db.begin() as db:
                 c = await db.get(Consultation, consultation_id)
-                if c is None or person_id not in (c.asker_id, c.expert_id, c.third_party_id):
+                if c is None:
                     raise RingServiceError("not_found", "no such consultation of yours")
-                if c.state != "open":
+                if check is not None:
+                    check(c)
+                elif c.state != "open":
                     raise RingServiceError("closed", "this consultation is not open")
                 c.state, c.outcome, c.topic, c.closed_at = "closed", outcome, topic, now
-                if legal_basis is not None:
+                if isinstance(legal_basis, str):
                     c.legal_basis = legal_basis
                 expert_id = c.expert_id
                 record = consultation_dict(c)
             events = self.router.consultation_ended(expert_id, now) if expert_id else []
             await self._commit(events, now)
+        self.idle.closed(consultation_id)
         if expert_id is not None:
             await self._update_busy(expert_id)
+        await self._announce(record)
+        return record
+
+    async def _announce(self, record: dict[str, Any]) -> None:
         await self.hub.send(
             {record["asker_id"], record["expert_id"], record["third_party_id"]} - {None},
             {"type": "consultation", "consultation": record},
         )
+
+    async def keep_open(self, person_id: int, consultation_id: object) -> dict[str, Any]:
+        """The expert says an idle consultation is still going (a phone call, say)."""
+        async with self.db.begin() as db:
+            c = await db.get(Consultation, _consultation_id(consultation_id))
+            if c is None or person_id not in (c.asker_id, c.expert_id, c.third_party_id):
+                raise RingServiceError("not_found", "no such consultation of yours")
+            if c.state != "open":
+                raise RingServiceError("closed", "this consultation is not open")
+            if person_id != c.expert_id:
+                raise RingServiceError("not_allowed", "only the expert keeps it open")
+            c.kept_open_at = self.clock.now()
+            record = consultation_dict(c)
+            await self.idle.refresh(db, c)
+        await self._announce(record)
         return record
+
+    async def add_note(
+        self, person_id: int, consultation_id: object, note: object
+    ) -> dict[str, Any]:
+        """The asker's own note on a consultation, open or closed (replaces the last)."""
+        if not isinstance(note, str) or len(note) > MAX_QUESTION_CHARS:
+            raise RingServiceError(
+                "bad_field", f"note must be text of at most {MAX_QUESTION_CHARS} characters"
+            )
+        clean, _ = identity.redact_identity_codes(note.strip(), self.config.secret_key())
+        async with self.db.begin() as db:
+            c = await db.get(Consultation, _consultation_id(consultation_id))
+            if c is None or c.asker_id != person_id or c.kind == "callback":
+                raise RingServiceError("not_found", "no such consultation you asked")
+            c.asker_note = clean
+            record = consultation_dict(c)
+        await self._announce(record)
+        return record
+
+    async def resume(self, person_id: int) -> dict[str, Any]:
+        """A member who was not responding takes questions again."""
+        async with self._lock:
+            now = self.clock.now()
+            await self._commit(self.router.resume(person_id, now), now)
+        return self.member_state(person_id)
 
     async def invite(
         self, person_id: int, consultation_id: object, invitee: object
@@ -705,6 +912,81 @@ class RingService:
                 )
             ).all()
         return [consultation_dict(c) for c in rows]
+
+    async def consultation_conversations(self, person_id: int) -> list[dict[str, Any]]:
+        """Which of the person's conversations are consultations, and whether they ended:
+        clients keep ended ones apart from the conversations in use."""
+        async with self.db() as db:
+            rows = (
+                await db.execute(
+                    select(
+                        Consultation.conversation_id,
+                        Consultation.id,
+                        Consultation.state,
+                        Consultation.closed_at,
+                    )
+                    .where(
+                        (Consultation.asker_id == person_id)
+                        | (Consultation.expert_id == person_id)
+                        | (Consultation.third_party_id == person_id),
+                        Consultation.conversation_id.is_not(None),
+                    )
+                    .order_by(Consultation.id)
+                )
+            ).all()
+        return [
+            {
+                "conversation_id": conversation_id,
+                "consultation_id": consultation_id,
+                "state": state,
+                "closed_at": closed_at.isoformat() if closed_at else None,
+            }
+            for conversation_id, consultation_id, state, closed_at in rows
+        ]
+
+    async def missed_for(self, person_id: int) -> list[dict[str, Any]]:
+        """Offers to this person that rang out or were withdrawn (not because a colleague
+        took the question) over the last week, newest first, with what became of each."""
+        since = self.clock.now() - MISSED_WINDOW
+        async with self.db() as db:
+            rows = (
+                await db.execute(
+                    select(RingOffer, Consultation)
+                    .join(Consultation, Consultation.question_id == RingOffer.question_id)
+                    .where(
+                        RingOffer.person_id == person_id,
+                        RingOffer.ended_at >= since,
+                        (RingOffer.outcome == "missed")
+                        | (
+                            (RingOffer.outcome == "withdrawn")
+                            & (func.coalesce(RingOffer.reason, "") != "taken")
+                        ),
+                    )
+                    .order_by(RingOffer.ended_at.desc(), RingOffer.id.desc())
+                    .limit(MISSED_LIMIT)
+                )
+            ).all()
+        return [
+            {
+                "id": offer.id,
+                "question_id": offer.question_id,
+                "ring_id": offer.ring_id,
+                "ring_name": self.ring_name(offer.ring_id),
+                "offered_at": offer.offered_at.isoformat(),
+                "ended_at": offer.ended_at.isoformat(),
+                "outcome": offer.outcome,
+                "reason": offer.reason,
+                "asker_id": c.asker_id,
+                "question": c.question,
+                "urgency": c.urgency,
+                "client_ref": c.client_ref,
+                # What became of the question: its record's state now, and who took it.
+                "state": c.state,
+                "expert_id": c.expert_id,
+                "consultation_outcome": c.outcome,
+            }
+            for offer, c in rows
+        ]
 
     async def consultations_about(self, client_ref: str) -> list[dict[str, Any]]:
         """Earlier consultations on one client reference: who, when, what came of it.
@@ -762,6 +1044,7 @@ class RingService:
         frames: list[tuple[set[int], dict[str, Any]]] = []
         accepted: list[domain.QuestionAccepted] = []
         askers: set[str] = set()
+        members: set[int] = set()
         async with self._committing() as document, self.db.begin() as db:
             if new_record is not None:
                 db.add(new_record)
@@ -775,7 +1058,9 @@ class RingService:
             await record_legs(db, self.router, events, now)
             # The records these events concern, in one query (an offer to 30 members is
             # 30 events about one question).
-            question_ids = sorted({event.question_id for event in events})
+            question_ids = sorted(
+                {e.question_id for e in events if not isinstance(e, domain.MemberEvent)}
+            )
             records = (
                 {
                     c.question_id: c
@@ -787,6 +1072,9 @@ class RingService:
                 else {}
             )
             for event in events:
+                if isinstance(event, domain.MemberEvent):
+                    members.add(event.person_id)
+                    continue
                 c = records.get(event.question_id)
                 if c is None:
                     continue
@@ -823,11 +1111,14 @@ class RingService:
             await self._open_consultation(event)
         for to, frame in frames:
             await self.hub.send(to, frame)
-        for question_id in askers:
-            await self._send_status(question_id)
+        for person_id in members:
+            await self.hub.send(
+                [person_id], {"type": "ring_member", **self.member_state(person_id)}
+            )
+        await self._send_statuses(askers)
         if events:
-            await self.hub.send(None, {"type": "rings_changed"})
             self.scheduler.wake()
+        self._counts_changed()
         self._changed()
 
     @contextlib.asynccontextmanager
@@ -839,9 +1130,12 @@ class RingService:
         try:
             yield document
         except BaseException:
-            self.router = domain.RingRouter.from_dict(self._saved)
+            self.router = domain.RingRouter.from_dict(
+                self._saved, self.config.ring_not_responding_after
+            )
             # Availability is reported again from presence once the database answers.
             self._last_free.clear()
+            self._in_hours.clear()
             self._resync_at = self.clock.now() + RESYNC_DELAY
             self.scheduler.wake()
             raise
@@ -852,9 +1146,11 @@ class RingService:
         self._resync_at = None
         events: list[domain.Event] = []
         for person_id in {p for members in self._ring_members.values() for p in members}:
-            free = _free(self.presence.view(person_id))
+            view = self.presence.view(person_id)
+            free = _free(view)
             self._last_free[person_id] = free
             events += self.router.set_availability(person_id, free, None, now)
+            events += self._hours_of(person_id, view, now)
         await self._commit(events + self.router.tick(now), now)
 
     def _changed(self) -> None:
@@ -874,12 +1170,29 @@ class RingService:
             "expires_at": event.expires_at.isoformat(),
         }
 
-    async def _send_status(self, question_id: str) -> None:
-        question = self.router.question(question_id)
-        await self.hub.send(
-            [question.asker_id],
-            {"type": "question_status", "question": self.question_status(question_id)},
-        )
+    async def _send_statuses(self, touched: set[str]) -> None:
+        """Tells askers what changed for their questions: those the events were about,
+        and every open question whose place, counts or estimate moved (an urgent question
+        went ahead, one ahead was cancelled or answered, a member became free)."""
+        for question_id in touched | {q.id for q in self.router.open_questions()}:
+            try:
+                question = self.router.question(question_id)
+            except domain.UnknownQuestion:
+                continue
+            status = self.question_status(question_id)
+            # Time waited grows by itself: clients count it up; it is not a change.
+            fingerprint = json.dumps({**status, "waited_seconds": None}, sort_keys=True)
+            if question.is_open:
+                if self._status_sent.get(question_id) == fingerprint:
+                    continue
+                self._status_sent[question_id] = fingerprint
+            else:
+                if question_id not in touched:
+                    continue
+                self._status_sent.pop(question_id, None)
+            await self.hub.send(
+                [question.asker_id], {"type": "question_status", "question": status}
+            )
 
     async def _open_consultation(self, event: domain.QuestionAccepted) -> None:
         """The live conversation between asker and expert, and the expert shows busy."""
@@ -896,6 +1209,7 @@ class RingService:
             row.conversation_id = summary["id"]
             record = consultation_dict(row)
         await self._update_busy(event.person_id)
+        self.idle.opened(record["id"], row.accepted_at or self.clock.now())
         await self.hub.send(
             [event.asker_id, event.person_id], {"type": "consultation", "consultation": record}
         )
@@ -1051,6 +1365,17 @@ class RingService:
 def _free(view: dict[str, Any]) -> bool:
     # Busy comes from consultations, which the router counts as load itself.
     return view.get("status") in ("available", "busy")
+
+
+def _fingerprint(counts: dict[str, Any]) -> str:
+    # The oldest wait grows by itself: clients count it up; it is not a change.
+    return json.dumps({**counts, "oldest_wait_seconds": None}, sort_keys=True)
+
+
+def _consultation_id(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RingServiceError("bad_field", "consultation_id must be a whole number")
+    return value
 
 
 def _question_id(value: object) -> str:

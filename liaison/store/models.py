@@ -184,6 +184,8 @@ class Ring(Base):
     overflow_ring_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     max_concurrent: Mapped[int] = mapped_column(Integer, default=1)
     target_answer_seconds: Mapped[int] = mapped_column(Integer, default=60)
+    # Members are offered questions only within their phone hours.
+    phone_hours_only: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class RingMember(Base):
@@ -245,6 +247,11 @@ class Consultation(Base):
     missed_offers: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     topic: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The asker's own note on the consultation (the expert records outcome and topic).
+    asker_note: Mapped[str] = mapped_column(Text, default="")
+    # Idleness (liaison/domain/consultations.py): "keep open" chosen, last reminder given.
+    kept_open_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class CallbackRequest(Base):
@@ -307,3 +314,6 @@ class RingOffer(Base):
     ended_at: Mapped[datetime]
     # accepted, declined, missed, withdrawn
     outcome: Mapped[str] = mapped_column(String(16))
+    # Why a withdrawn offer ended (taken, cancelled, timed_out, overflowed, signed_out,
+    # unavailable); None for the other outcomes.
+    reason: Mapped[str | None] = mapped_column(String(16), nullable=True)

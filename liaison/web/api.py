@@ -354,6 +354,17 @@ async def consultations(request: Request) -> Response:
     return JSONResponse({"consultations": found})
 
 
+async def consultation_conversations(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    found = await core_of(request).rings.consultation_conversations(viewer.person_id)
+    return JSONResponse({"conversations": found})
+
+
+async def missed_offers(request: Request) -> Response:
+    viewer = await require_viewer(request)
+    return JSONResponse({"missed": await core_of(request).rings.missed_for(viewer.person_id)})
+
+
 async def lookup_consultations(request: Request) -> Response:
     """Earlier consultations about a client. The code comes in the body, never the URL,
     so it cannot end up in access logs; only its pseudonym is compared."""
@@ -532,7 +543,9 @@ routes = [
         methods=["DELETE"],
     ),
     Route("/api/rings", rings),
+    Route("/api/rings/missed", missed_offers),
     Route("/api/consultations", consultations),
+    Route("/api/consultations/conversations", consultation_conversations),
     Route("/api/consultations/lookup", lookup_consultations, methods=["POST"]),
     Route("/api/consultations/export.csv", export_consultations),
     Route("/api/callbacks", callbacks),

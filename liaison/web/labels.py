@@ -41,6 +41,8 @@ OUTCOMES = {
     "needs_follow_up": N_("Needs follow-up"),
     "forwarded": N_("Forwarded"),
     "callback_needed": N_("Callback needed"),
+    # Closed by itself after idling (liaison/domain/consultations.py); never chosen.
+    "not_recorded": N_("Not recorded"),
 }
 TOPICS = {
     "statement": N_("Statement"),

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from liaison.domain import consultations
 from liaison.services import rings as ring_service
 
 Schema = dict[str, Any]
@@ -410,6 +411,7 @@ CLIENT_REF = string(
 )
 # The vocabularies come from the service, so the document cannot drift from the code.
 OUTCOMES = list(ring_service.OUTCOMES)
+NOT_RECORDED = consultations.NOT_RECORDED
 TOPICS = list(ring_service.TOPICS)
 LEGAL_BASES = list(ring_service.LEGAL_BASES)
 
@@ -418,10 +420,15 @@ RING_SUMMARY = obj(
         "id": string(),
         "name": string(),
         "method": string(enum=["ring_all", "longest_idle", "round_robin", "serial"]),
+        "overflow_ring_id": nullable(string("Where its questions go at the queue timeout")),
+        "phone_hours_only": boolean("Members are offered questions only in their phone hours"),
         "member": boolean("Whether the viewer is a configured member (may sign in)"),
         "signed_in": boolean("Whether the viewer is signed in"),
         "members_signed_in": integer(minimum=0),
         "members_free": integer("Signed-in members who could take a question now", minimum=0),
+        "members_not_responding": integer(
+            "Signed-in members out of routing after missing offers in a row", minimum=0
+        ),
         "waiting": integer("Open questions: waiting or ringing", minimum=0),
         "oldest_wait_seconds": nullable({"type": "number"}),
         "estimated_wait_seconds": nullable(
@@ -462,10 +469,47 @@ CONSULTATION = obj(
             {"type": "number", "description": "closed_at - accepted_at; null unless both"}
         ),
         "missed_offers": integer("Offers that rang out unanswered, in every ring", minimum=0),
-        "outcome": nullable(string(enum=OUTCOMES)),
+        "outcome": nullable(
+            string(
+                "not_recorded: it closed itself after idling (never chosen by a person)",
+                enum=[*OUTCOMES, NOT_RECORDED],
+            )
+        ),
         "topic": nullable(string(enum=TOPICS)),
+        "asker_note": string("The asker's own note; identity codes replaced"),
+        "kept_open_at": nullable(TIME),
+        "reminded_at": nullable(TIME),
     },
     description="One record of the consultation log (see docs/consultations.md).",
+)
+
+MISSED_OFFER = obj(
+    {
+        "id": integer(),
+        "question_id": string(),
+        "ring_id": string(),
+        "ring_name": string(),
+        "offered_at": TIME,
+        "ended_at": TIME,
+        "outcome": string(enum=["missed", "withdrawn"]),
+        "reason": nullable(
+            string(
+                "Why a withdrawn offer ended",
+                enum=["cancelled", "timed_out", "overflowed", "signed_out", "unavailable"],
+            )
+        ),
+        "asker_id": integer("Person id"),
+        "question": string(),
+        "urgency": string(enum=["normal", "urgent"]),
+        "client_ref": nullable(CLIENT_REF),
+        "state": string(
+            "The question's record now",
+            enum=["waiting", "open", "closed", "cancelled", "timed_out"],
+        ),
+        "expert_id": nullable(integer("Who took it, if anyone")),
+        "consultation_outcome": nullable(string(enum=[*OUTCOMES, NOT_RECORDED])),
+    },
+    description="An offer the viewer did not answer (docs/rings.md, the missed list).",
 )
 
 CALLBACK_REQUEST = obj(
@@ -543,6 +587,9 @@ RING_LOAD = obj(
                 "free": integer(minimum=0),
                 "waiting": integer("Open questions, ringing or not", minimum=0),
                 "ringing": integer("Open questions with a live offer", minimum=0),
+                "not_responding": integer(
+                    "Signed-in members out of routing after missing offers in a row", minimum=0
+                ),
                 "longest_wait_seconds": nullable(
                     number("The oldest open question's wait at generated_at")
                 ),
@@ -620,6 +667,7 @@ COMPONENTS: dict[str, Any] = {
         "Account": ACCOUNT,
         "ImportReport": IMPORT_REPORT,
         "RingSummary": RING_SUMMARY,
+        "MissedOffer": MISSED_OFFER,
         "Consultation": CONSULTATION,
         "CallbackRequest": CALLBACK_REQUEST,
     },
@@ -1051,6 +1099,34 @@ PATHS: dict[str, Any] = {
             ],
         )
     },
+    "/api/consultations/conversations": {
+        "get": operation(
+            "listConsultationConversations",
+            "Which of the viewer's conversations belong to consultations, and their state",
+            "consultations",
+            ok(
+                "Every consultation of the viewer that has a conversation, oldest first",
+                obj(
+                    {
+                        "conversations": array(
+                            obj(
+                                {
+                                    "conversation_id": integer(),
+                                    "consultation_id": integer(),
+                                    "state": string(enum=["open", "closed"]),
+                                    "closed_at": nullable(TIME),
+                                }
+                            )
+                        )
+                    }
+                ),
+            ),
+            description=(
+                "Clients list the conversations of closed consultations apart (ended), "
+                "readable until message retention deletes their messages."
+            ),
+        )
+    },
     "/api/consultations/lookup": {
         "post": operation(
             "lookupConsultations",
@@ -1106,6 +1182,18 @@ PATHS: dict[str, Any] = {
                     "content": {"text/csv": {"schema": string()}},
                 }
             },
+        )
+    },
+    "/api/rings/missed": {
+        "get": operation(
+            "listMissedOffers",
+            "Offers to the viewer that rang out or were withdrawn, and what became of them",
+            "consultations",
+            ok(
+                "The last 7 days, newest first, at most 50; offers withdrawn because a "
+                "colleague took the question are not listed",
+                obj({"missed": array(ref("MissedOffer"))}),
+            ),
         )
     },
     "/api/callbacks": {
@@ -1191,7 +1279,21 @@ PATHS: dict[str, Any] = {
                             "ring_id": string(),
                             "days": integer(enum=[1, 7, 30]),
                             "suppressed": boolean(),
-                            "people": array({"allOf": [obj({"name": string()}), PERSON_FIGURES]}),
+                            "people": array(
+                                {
+                                    "allOf": [
+                                        obj(
+                                            {
+                                                "name": string(),
+                                                "not_responding": boolean(
+                                                    "Now: out of routing after missed offers"
+                                                ),
+                                            }
+                                        ),
+                                        PERSON_FIGURES,
+                                    ]
+                                }
+                            ),
                         }
                     ),
                 ),

@@ -1,10 +1,9 @@
-"""Server-rendered pages. Forms post here and work without JavaScript; the app page is
-driven by the modules in static/js over the WebSocket and the JSON API."""
+"""Server-rendered pages: the login form, errors, and the shell of the workspace, the one
+page every signed-in view lives in (static/js, docs/architecture.md "The workspace")."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -12,13 +11,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 import liaison.web.convertors  # noqa: F401 - registers {name:id}
-from liaison.domain.errors import Refused
 from liaison.domain.identity import find_identity_codes
 from liaison.services import rings as ring_service
-from liaison.services.accounts import AccountError
-from liaison.services.presence import PresenceError
 from liaison.store import repositories as repo
-from liaison.web import api
 from liaison.web.i18n import LANGUAGES
 from liaison.web.security import (
     LANGUAGE_COOKIE,
@@ -31,8 +26,6 @@ from liaison.web.security import (
     viewer_of,
 )
 from liaison.web.templating import render
-
-WEEKDAYS = range(7)
 
 
 def to_login(request: Request) -> RedirectResponse:
@@ -97,15 +90,45 @@ async def set_language(request: Request) -> Response:
     return response
 
 
-async def home(request: Request) -> Response:
-    viewer = await viewer_of(request)
-    if viewer is None:
-        return to_login(request)
-    async with core_of(request).db() as db:
+async def workspace(request: Request, viewer: Viewer, view: str) -> Response:
+    """The single-page workspace: every view of a signed-in user is this one page, which
+    keeps one WebSocket open while its own router shows the view the path names."""
+    core = core_of(request)
+    async with core.db() as db:
         me = await repo.get_person(db, viewer.person_id)
         organisations = await repo.list_organisations(db)
         areas = await repo.list_areas(db)
-    return render(request, "app.html", viewer, me=me, organisations=organisations, areas=areas)
+    is_supervisor = me is not None and "supervisor" in me["roles"]
+    return render(
+        request,
+        "app.html",
+        viewer,
+        view=view,
+        me=me,
+        organisations=organisations,
+        areas=areas,
+        outcomes=ring_service.OUTCOMES,
+        topics=ring_service.TOPICS,
+        legal_bases=ring_service.LEGAL_BASES,
+        workspace={
+            "is_admin": viewer.is_admin,
+            "is_supervisor": is_supervisor,
+            # Only supervisors and admins may see rings' figures on the load view.
+            "sees_rings": is_supervisor or viewer.is_admin,
+            "consultation_reminder_seconds": core.settings.consultation_reminder_seconds,
+            "consultation_auto_close_seconds": core.settings.consultation_auto_close_seconds,
+        },
+    )
+
+
+def view_page(view: str) -> Callable[[Request], Awaitable[Response]]:
+    async def page(request: Request) -> Response:
+        viewer = await viewer_of(request)
+        if viewer is None:
+            return to_login(request)
+        return await workspace(request, viewer, view)
+
+    return page
 
 
 async def person_page(request: Request) -> Response:
@@ -116,138 +139,20 @@ async def person_page(request: Request) -> Response:
         person = await repo.get_person(db, int(request.path_params["person_id"]))
     if person is None:
         return render(request, "error.html", viewer, status_code=404, message="not_found")
-    person = api.with_presence(request, person)
-    return render(request, "person.html", viewer, person=person)
+    return await workspace(request, viewer, "person")
 
 
-async def profile_page(request: Request, viewer: Viewer, **extra: Any) -> Response:
-    core = core_of(request)
-    async with core.db() as db:
-        me = await repo.get_person(db, viewer.person_id)
-    settings = core.presence.settings_of(viewer.person_id)
-    hours = {d: [h for h in settings.phone_hours if h["day"] == d] for d in WEEKDAYS}
-    return render(
-        request,
-        "profile.html",
-        viewer,
-        me=me,
-        presence=core.presence.view(viewer.person_id),
-        settings=settings,
-        hours=hours,
-        **extra,
-    )
-
-
-async def profile(request: Request) -> Response:
-    viewer = await viewer_of(request)
-    if viewer is None:
-        return to_login(request)
-    return await profile_page(request, viewer, saved=request.query_params.get("saved") == "1")
-
-
-async def save_profile(request: Request) -> Response:
-    viewer = await viewer_of(request)
-    if viewer is None:
-        return to_login(request)
-    form = await form_with_csrf(request)
-    core = core_of(request)
-    errors: list[str] = []
-    upload = form.get("photo")
-    if upload is not None and not isinstance(upload, str) and upload.filename:
-        problem = await api.store_photo(request, viewer.person_id, await upload.read())
-        if problem:
-            errors.append(problem)
-    hours = []
-    for day in WEEKDAYS:
-        start, end = str(form.get(f"start_{day}", "")), str(form.get(f"end_{day}", ""))
-        if start or end:
-            hours.append({"day": day, "start": start, "end": end})
-    ooo = str(form.get("out_of_office_until", ""))
-    try:
-        if ooo:
-            date.fromisoformat(ooo)
-        await core.presence.update(
-            viewer.person_id,
-            {
-                "note": str(form.get("note", "")),
-                "out_of_office_until": ooo or None,
-                "out_of_office_note": str(form.get("out_of_office_note", "")),
-                "phone_hours": hours,
-            },
-        )
-    except PresenceError as e:
-        errors.append(e.reason)
-    except ValueError:
-        errors.append("out_of_office_until must be a date")
-    try:
-        changes = api.clean_profile(
-            {
-                "ask_me_about": str(form.get("ask_me_about", "")),
-                "tags": [t for t in str(form.get("tags", "")).split(",") if t.strip()],
-                "work_phone": str(form.get("work_phone", "")),
-            },
-            core.settings.secret_key,
-        )
-    except Refused as e:
-        errors.append(e.reason)
-    else:
-        async with core.db.begin() as db:
-            await repo.update_person_profile(db, viewer.person_id, **changes)
-    if errors:
-        return await profile_page(request, viewer, errors=errors)
-    return RedirectResponse("/me?saved=1", status_code=303)
-
-
-async def log_page(request: Request) -> Response:
-    viewer = await viewer_of(request)
-    if viewer is None:
-        return to_login(request)
-    return render(
-        request,
-        "log.html",
-        viewer,
-        rings=[
-            {"id": r["id"], "name": r["name"]}
-            for r in core_of(request).rings.rings_for(viewer.person_id)
-        ],
-        outcomes=ring_service.OUTCOMES,
-        topics=ring_service.TOPICS,
-        legal_bases=ring_service.LEGAL_BASES,
-    )
-
-
-async def load_page(request: Request) -> Response:
-    """The load view (docs/load.md): its figures come over the WebSocket and the JSON API."""
+async def conversation_page(request: Request) -> Response:
     viewer = await viewer_of(request)
     if viewer is None:
         return to_login(request)
     async with core_of(request).db() as db:
-        me = await repo.get_person(db, viewer.person_id)
-    is_supervisor = me is not None and "supervisor" in me["roles"]
-    return render(
-        request,
-        "load.html",
-        viewer,
-        is_supervisor=is_supervisor,
-        is_admin=viewer.is_admin,
-        # Only supervisors and admins may see rings' figures: others get no ring list.
-        sees_rings=is_supervisor or viewer.is_admin,
-    )
-
-
-async def admin_page(request: Request, viewer: Viewer, **extra: Any) -> Response:
-    async with core_of(request).db() as db:
-        accounts = await repo.list_accounts(db)
-        people = await repo.search_people(db, limit=100000)
-    with_account = {a["person_id"] for a in accounts}
-    return render(
-        request,
-        "admin.html",
-        viewer,
-        accounts=accounts,
-        people_without_account=[p for p in people if p["id"] not in with_account],
-        **extra,
-    )
+        member = await repo.is_member(
+            db, int(request.path_params["conversation_id"]), viewer.person_id
+        )
+    if not member:
+        return render(request, "error.html", viewer, status_code=404, message="not_found")
+    return await workspace(request, viewer, "conversations")
 
 
 async def admin(request: Request) -> Response:
@@ -256,56 +161,21 @@ async def admin(request: Request) -> Response:
         return to_login(request)
     if not viewer.is_admin:
         return render(request, "error.html", viewer, status_code=403, message="admins_only")
-    return await admin_page(request, viewer)
-
-
-async def admin_action(request: Request) -> Response:
-    viewer = await viewer_of(request)
-    if viewer is None:
-        return to_login(request)
-    if not viewer.is_admin:
-        return render(request, "error.html", viewer, status_code=403, message="admins_only")
-    form = await form_with_csrf(request)
-    action = str(form.get("action", ""))
-    accounts = core_of(request).accounts
-    try:
-        if action == "create":
-            await accounts.create_account(
-                str(form.get("username", "")),
-                str(form.get("password", "")),
-                int(str(form.get("person_id", "0")) or 0),
-                form.get("is_admin") == "on",
-            )
-            return await admin_page(request, viewer, notice="account_created")
-        if action in ("disable", "enable"):
-            await accounts.set_disabled(int(str(form.get("account_id", "0"))), action == "disable")
-            return await admin_page(request, viewer, notice=f"account_{action}d")
-        if action == "import":
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str) or not upload.filename:
-                return await admin_page(request, viewer, import_error="no_file")
-            report = await api.run_import(
-                request, form.get("dry_run") == "on", upload.filename, await upload.read()
-            )
-            return await admin_page(request, viewer, report=report)
-    except AccountError as e:
-        return await admin_page(request, viewer, account_error=e.reason)
-    except ValueError:
-        return await admin_page(request, viewer, account_error="bad input")
-    return await admin_page(request, viewer)
+    return await workspace(request, viewer, "admin")
 
 
 routes = [
-    Route("/", home),
+    Route("/", view_page("directory")),
     Route("/login", login_page),
     Route("/login", login, methods=["POST"]),
     Route("/logout", logout, methods=["POST"]),
     Route("/language", set_language, methods=["POST"]),
-    Route("/me", profile),
-    Route("/me", save_profile, methods=["POST"]),
     Route("/people/{person_id:id}", person_page),
-    Route("/log", log_page),
-    Route("/load", load_page),
+    Route("/conversations", view_page("conversations")),
+    Route("/conversations/{conversation_id:id}", conversation_page),
+    Route("/rings", view_page("rings")),
+    Route("/log", view_page("log")),
+    Route("/load", view_page("load")),
+    Route("/me", view_page("profile")),
     Route("/admin", admin),
-    Route("/admin", admin_action, methods=["POST"]),
 ]

@@ -78,6 +78,7 @@ def render(
             js_catalog=_json_script(i18n.js_catalog(lang)),
             labels=labels,
             labels_json=_json_script(labels.translated()),
+            formats_json=_json_script(i18n.date_formats(lang, core_of(request).settings.time_zone)),
             **context,
         )
     finally:

@@ -235,6 +235,11 @@ class Session:
             "load_unsubscribe": self.on_load_unsubscribe,
             "watch": self.on_watch,
             "presence_sync": self.on_presence_sync,
+            "rings_subscribe": self.on_rings_subscribe,
+            "rings_unsubscribe": self.on_rings_unsubscribe,
+            "ring_resume": self.on_ring_resume,
+            "consultation_keep_open": self.on_consultation_keep_open,
+            "consultation_note": self.on_consultation_note,
         }
 
     def reply(self, frame: dict[str, Any]) -> None:
@@ -376,6 +381,7 @@ class Session:
         finally:
             if attached:
                 await self.on_load_unsubscribe({})
+                await self.on_rings_unsubscribe({})
                 self.core.hub.detach(self.conn)
                 await self.core.presence.client_gone(self.viewer.person_id, self.conn.key)
             self.conn.close(1000, "")
@@ -602,6 +608,7 @@ class Session:
         person_id = self.viewer.person_id
         return {
             "rings": rings.rings_for(person_id),
+            "ring_member": rings.member_state(person_id),
             "offers": rings.offers_for(person_id),
             "questions": rings.questions_of(person_id),
             "consultations": [
@@ -611,10 +618,13 @@ class Session:
         }
 
     async def on_ring_sign_in(self, frame: dict[str, Any]) -> dict[str, Any]:
-        await self.core.rings.sign_in(
-            self.viewer.person_id, frame.get("ring_id"), frame.get("signed_in")
-        )
-        return {"type": "rings", "rings": self.core.rings.rings_for(self.viewer.person_id)}
+        rings, person_id = self.core.rings, self.viewer.person_id
+        await rings.sign_in(person_id, frame.get("ring_id"), frame.get("signed_in"))
+        return {
+            "type": "rings",
+            "rings": rings.rings_for(person_id),
+            "ring_member": rings.member_state(person_id),
+        }
 
     async def on_ask(self, frame: dict[str, Any]) -> dict[str, Any]:
         rings = self.core.rings
@@ -683,6 +693,36 @@ class Session:
         if "load" in self.conn.topics:
             self.conn.topics.discard("load")
             self.core.load.unsubscribe(self.viewer.person_id)
+
+    # Live ring counts (docs/protocol.md "Ring counts"): the subscription, and the frames
+    # about one's own standing in routing and consultations.
+
+    async def on_rings_subscribe(self, frame: dict[str, Any]) -> dict[str, Any]:
+        rings = self.core.rings
+        if "rings" not in self.conn.topics:
+            self.conn.topics.add("rings")
+            rings.subscribe_counts()
+        return {
+            "type": "rings",
+            "rings": rings.rings_for(self.viewer.person_id),
+            "ring_member": rings.member_state(self.viewer.person_id),
+        }
+
+    async def on_rings_unsubscribe(self, frame: dict[str, Any]) -> None:
+        if "rings" in self.conn.topics:
+            self.conn.topics.discard("rings")
+            self.core.rings.unsubscribe_counts()
+
+    async def on_ring_resume(self, frame: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "ring_member", **(await self.core.rings.resume(self.viewer.person_id))}
+
+    async def on_consultation_keep_open(self, frame: dict[str, Any]) -> None:
+        await self.core.rings.keep_open(self.viewer.person_id, frame.get("consultation_id"))
+
+    async def on_consultation_note(self, frame: dict[str, Any]) -> None:
+        await self.core.rings.add_note(
+            self.viewer.person_id, frame.get("consultation_id"), frame.get("note")
+        )
 
     async def _is_member(self, conversation_id: int) -> bool:
         async with self.core.db() as db:

@@ -1,46 +1,45 @@
-// Rings on the main page: the ring list with sign-in, asking a ring, my questions' live
-// status, ringing offers, the consultation bar above the chat, and callback requests.
+// Rings in the workspace: the ring list with live counts and sign-in, asking in two
+// actions, my questions' live status on every view, ringing offers, the missed list,
+// my open consultations and their pinned question, reminders, and callback requests.
+import { el } from "./dom.js";
 import { api, t } from "./i18n.js";
+import * as attention from "./alert.js";
+import * as fmt from "./format.js";
+import * as people from "./people.js";
 
 const $ = (id) => document.getElementById(id);
+const labels = JSON.parse($("labels").textContent);
+const LAST_RING = "liaison-last-ring";
+const MISSED_SEEN = "liaison-missed-seen";
 const RING_FRAMES = new Set([
-  "rings",
-  "rings_changed",
-  "offer",
-  "offer_withdrawn",
-  "question_status",
-  "accepted",
-  "consultation",
-  "consultation_closed",
-  "callback",
+  "rings", "ring_summary", "ring_member", "offer", "offer_withdrawn", "question_status",
+  "accepted", "consultation", "consultation_closed", "consultation_reminder", "callback",
   "callback_created",
 ]);
 const RING_REQUESTS = new Set([
-  "ring_sign_in",
-  "ask",
-  "cancel",
-  "accept",
-  "decline",
-  "close_consultation",
-  "invite",
-  "callback_create",
-  "callback_update",
+  "ring_sign_in", "ring_resume", "ask", "cancel", "accept", "decline", "close_consultation",
+  "consultation_keep_open", "consultation_note", "invite", "callback_create", "callback_update",
 ]);
-const RING_INTERVAL_MS = 3000;
+const LIVE = new Set(["waiting", "offered", "overflowed"]);
 
-/** Wires the ring views to the page. `ctx` gives the shared state and helpers of app.js. */
-export function initRings(ctx) {
-  const { socket, state, el, labels, personName, ensurePeopleKnown, formatTime } = ctx;
+/** `ctx`: socket, me(), navigate(path), chat (the conversations view), askPermissions(). */
+export function createRings(ctx) {
+  const { socket, me, navigate } = ctx;
   const rs = {
-    rings: [],
+    rings: new Map(), // id -> RingSummary (counts updated by ring_summary)
+    member: { not_responding: false, missed_in_row: 0 },
     offers: new Map(), // question id -> {frame, receivedAt}
-    questions: new Map(), // question id -> {q, receivedAt, text, conversationId}
-    consultations: new Map(), // id -> open consultation
+    questions: new Map(), // question id -> {q, receivedAt, text, conversationId, note}
+    texts: new Map(), // question id -> my question's text
+    consultations: new Map(), // id -> open consultation of mine
+    records: new Map(), // conversation id -> a consultation record (ended ones, for the pin)
     callbacks: new Map(), // id -> callback request
-    texts: new Map(), // question id -> question text (mine)
+    missed: [],
+    reminders: new Map(), // consultation id -> consultation_reminder frame
     shownOffer: null,
     askNamed: false,
     callbackTarget: null,
+    pinFor: null, // conversation id whose consultation is pinned
   };
   let serial = 0;
   const pending = new Map(); // ref -> what was asked (for replies and errors)
@@ -75,6 +74,10 @@ export function initRings(ctx) {
     return [before, node, after.join("")];
   }
 
+  function ticking(base, since = Date.now()) {
+    return el("span", { class: "ticking", "data-base": base, "data-since": since }, duration(base + (Date.now() - since) / 1000));
+  }
+
   function estimate(seconds) {
     if (seconds === null || seconds === undefined) return t("unknown");
     if (seconds < 60) return t("under a minute");
@@ -82,7 +85,7 @@ export function initRings(ctx) {
   }
 
   function ringName(id) {
-    const ring = rs.rings.find((r) => r.id === id);
+    const ring = rs.rings.get(id);
     if (ring) return ring.name;
     if (id && id.startsWith("named:")) return t("Named contacts");
     return id || "";
@@ -106,36 +109,47 @@ export function initRings(ctx) {
     return known[f.code] || f.reason || t("Something went wrong.");
   }
 
-  // ---------------------------------------------------------------- rings
+  function send(frame, what) {
+    const ok = socket.raw({ ...frame, ref: nextRef(what || { kind: frame.type }) });
+    if (!ok) announce(t("No connection. Try again in a moment."));
+    return ok;
+  }
+
+  function countsText(r) {
+    return [
+      t("Free: {free} of {signed}", { free: r.members_free, signed: r.members_signed_in }),
+      t("Waiting: {count}", { count: r.waiting }),
+    ].join(" · ");
+  }
+
+  // ---------------------------------------------------------------- the ring list
 
   function renderRings() {
-    const list = $("ring-list");
-    $("ring-list-empty").hidden = rs.rings.length > 0;
-    list.replaceChildren(
-      ...rs.rings.map((r) => {
-        const nameId = `ring-name-${r.id.replace(/[^\w-]/g, "_")}`;
+    const list = [...rs.rings.values()];
+    $("ring-list-empty").hidden = list.length > 0;
+    $("ring-list").replaceChildren(
+      ...list.map((r) => {
         const waiting = r.waiting > 0;
+        const nameId = `ring-name-${r.id.replace(/[^\w-]/g, "_")}`;
         return el(
           "li",
           { class: `ring${r.signed_in ? " signed-in" : ""}${waiting ? " has-waiting" : ""}`, "data-ring-id": r.id },
-          el("div", { class: "ring-main" },
+          el("button", { type: "button", class: "ring-ask", onclick: () => openAsk(false, r.id), "aria-describedby": `${nameId}-counts` },
             el("span", { class: "ring-name", id: nameId }, r.name),
-            el("span", { class: "ring-counts small" },
-              el("span", { class: waiting ? "waiting-count" : "" }, t("Waiting: {count}", { count: r.waiting })),
-              " · ",
-              t("Free: {free} of {signed}", { free: r.members_free, signed: r.members_signed_in }),
-              waiting && r.oldest_wait_seconds !== null && r.oldest_wait_seconds !== undefined
-                ? [" · ", ...around(t("longest wait {time}"), "time", el("span", { class: "ticking", "data-base": r.oldest_wait_seconds, "data-since": Date.now() }, duration(r.oldest_wait_seconds)))]
-                : "",
-            ),
+            el("span", { class: "visually-hidden" }, ` – ${t("Ask this ring")}`),
+          ),
+          el("span", { class: "ring-counts small", id: `${nameId}-counts` },
+            el("span", { class: r.members_free ? "free-count" : "none-free" }, t("Free: {free} of {signed}", { free: r.members_free, signed: r.members_signed_in })),
+            " · ",
+            el("span", { class: waiting ? "waiting-count" : "" }, t("Waiting: {count}", { count: r.waiting })),
+            waiting && r.oldest_wait_seconds !== null && r.oldest_wait_seconds !== undefined
+              ? [" · ", ...around(t("longest wait {time}"), "time", ticking(r.oldest_wait_seconds, r.receivedAt))]
+              : "",
+            r.phone_hours_only ? [" · ", t("phone hours")] : "",
           ),
           r.member
             ? el("label", { class: "inline ring-toggle" },
-                el("input", {
-                  type: "checkbox",
-                  checked: r.signed_in,
-                  onchange: (e) => signIn(r.id, e.target.checked, e.target),
-                }),
+                el("input", { type: "checkbox", checked: r.signed_in, onchange: (e) => signIn(r.id, e.target.checked, e.target) }),
                 t("Signed in"),
                 el("span", { class: "visually-hidden" }, `: ${r.name}`),
               )
@@ -143,54 +157,95 @@ export function initRings(ctx) {
         );
       }),
     );
-    fillRingSelect();
+    renderAlertLine();
+    if ($("ask-dialog").open) renderAskCounts();
+  }
+
+  function setRings(list) {
+    const now = Date.now();
+    rs.rings = new Map(list.map((r) => [r.id, { ...r, receivedAt: now }]));
+    renderRings();
   }
 
   function signIn(ringId, signedIn, checkbox) {
-    // The ringing sound needs an audio context made during a user gesture: this is one.
-    ctx.primeSound?.();
+    // This click is what browsers require for sound and for asking permissions.
+    attention.primeSound();
     checkbox.disabled = true;
-    const ok = socket.raw({ type: "ring_sign_in", ring_id: ringId, signed_in: signedIn, ref: nextRef({ kind: "sign_in", ringId }) });
-    if (!ok) {
+    if (!send({ type: "ring_sign_in", ring_id: ringId, signed_in: signedIn }, { kind: "sign_in", ringId })) {
       checkbox.checked = !signedIn;
       checkbox.disabled = false;
-      announce(t("No connection. Try again in a moment."));
+      return;
     }
+    // Asked once, the first time: notifications for questions, the computer's idle state.
+    if (signedIn) ctx.askPermissions(true);
   }
 
-  let ringsTimer = null;
-  function refreshRingsSoon() {
-    clearTimeout(ringsTimer);
-    ringsTimer = setTimeout(async () => {
-      try {
-        const data = await api("GET", "/api/rings");
-        rs.rings = data.rings;
-        renderRings();
-      } catch (e) {
-        /* the next change or reconnect refreshes them */
-      }
-    }, 300);
+  function renderAlertLine() {
+    const member = [...rs.rings.values()].some((r) => r.signed_in);
+    const line = $("alert-settings-line");
+    line.hidden = !member;
+    if (!member) return;
+    const granted = attention.notificationPermission() === "granted";
+    line.replaceChildren(
+      granted ? t("Questions ring with a sound and a notification.") : t("Notifications are not allowed: questions ring only while this tab is in view."),
+      " ",
+      el("a", { href: "/me#alert-settings" }, t("Settings")),
+    );
   }
 
   // ---------------------------------------------------------------- asking
 
-  function fillRingSelect() {
+  function fillRingSelect(selected) {
     const select = $("ask-ring");
-    const current = select.value;
-    select.replaceChildren(...rs.rings.map((r) => el("option", { value: r.id }, r.name)));
-    if (current && rs.rings.some((r) => r.id === current)) select.value = current;
+    select.replaceChildren(...[...rs.rings.values()].map((r) => el("option", { value: r.id }, r.name)));
+    const last = localStorage.getItem(LAST_RING);
+    const choice = [selected, last].find((id) => id && rs.rings.has(id));
+    if (choice) select.value = choice;
   }
 
-  function openAsk(named) {
+  function openAsk(named, ringId = null) {
     rs.askNamed = named;
     $("ask-dialog-heading").textContent = named ? t("Contact my liaison") : t("Ask a ring");
     $("ask-ring-field").hidden = named;
     $("ask-named-intro").hidden = !named;
     $("ask-error").hidden = true;
     $("ask-client-code").value = "";
-    fillRingSelect();
-    $("ask-dialog").showModal();
-    (named ? $("ask-question") : $("ask-ring")).focus();
+    if (!named) fillRingSelect(ringId);
+    renderAskCounts();
+    if (!$("ask-dialog").open) $("ask-dialog").showModal();
+    $("ask-question").focus();
+  }
+
+  function renderAskCounts() {
+    const box = $("ask-nobody");
+    if (rs.askNamed) {
+      $("ask-counts").textContent = "";
+      box.hidden = true;
+      return;
+    }
+    const ring = rs.rings.get($("ask-ring").value);
+    if (!ring) {
+      $("ask-counts").textContent = "";
+      box.hidden = true;
+      return;
+    }
+    $("ask-counts").textContent = `${countsText(ring)} · ${t("Estimated wait: {time}", { time: estimate(ring.estimated_wait_seconds) })}`;
+    box.hidden = ring.members_free > 0;
+    if (ring.members_free > 0) return;
+    $("ask-nobody-text").textContent = ring.members_signed_in
+      ? t("Nobody in {ring} is free now: your question would wait in the queue.", { ring: ring.name })
+      : t("Nobody is signed in to {ring} now: your question would wait in the queue.", { ring: ring.name });
+    const overflow = ring.overflow_ring_id ? rs.rings.get(ring.overflow_ring_id) : null;
+    const button = $("ask-overflow");
+    button.hidden = !overflow;
+    if (overflow) {
+      button.textContent = t("Ask {ring} instead (free: {free})", { ring: overflow.name, free: overflow.members_free });
+      button.onclick = () => {
+        $("ask-ring").value = overflow.id;
+        renderAskCounts();
+        $("ask-question").focus();
+      };
+    }
   }
 
   function askError(text) {
@@ -198,11 +253,19 @@ export function initRings(ctx) {
     $("ask-error").hidden = false;
   }
 
+  function askFields() {
+    const form = new FormData($("ask-form"));
+    return {
+      question: $("ask-question").value.trim().replace(/\s+/g, " "),
+      code: $("ask-client-code").value.trim().toUpperCase(),
+      legal: form.get("legal_basis") || null,
+      urgency: form.get("urgency") || "normal",
+    };
+  }
+
   function submitAsk(event) {
     event.preventDefault();
-    const question = $("ask-question").value.trim().replace(/\s+/g, " ");
-    const code = $("ask-client-code").value.trim().toUpperCase();
-    const legal = new FormData($("ask-form")).get("legal_basis") || null;
+    const { question, code, legal, urgency } = askFields();
     if (!question) {
       askError(t("Write the question first."));
       $("ask-question").focus();
@@ -214,31 +277,38 @@ export function initRings(ctx) {
     }
     if (code && !legal) {
       askError(t("Choose the legal basis for discussing the client."));
+      $("ask-dialog").querySelector("details.ask-more").open = true;
       return;
     }
-    const frame = {
-      type: "ask",
-      question,
-      client_code: code || null,
-      urgency: new FormData($("ask-form")).get("urgency") || "normal",
-      legal_basis: legal,
-      ref: nextRef({ kind: "ask", question }),
-    };
+    const frame = { type: "ask", question, client_code: code || null, urgency, legal_basis: legal };
     if (rs.askNamed) frame.named = true;
     else frame.ring_id = $("ask-ring").value;
     $("ask-error").hidden = true;
-    if (!socket.raw(frame)) askError(t("No connection. Try again in a moment."));
+    if (!send(frame, { kind: "ask", question, ringId: frame.ring_id })) askError(t("No connection. Try again in a moment."));
   }
 
-  function askAccepted() {
-    const ring = $("ask-ring").value;
+  function askAccepted(what) {
+    if (what.ringId) localStorage.setItem(LAST_RING, what.ringId);
     $("ask-form").reset();
-    $("ask-ring").value = ring;
     $("ask-client-code").value = "";
     if ($("ask-dialog").open) $("ask-dialog").close();
   }
 
-  // ---------------------------------------------------------------- my questions
+  // "Nobody is free": the same question as a callback request of the ring, right there.
+  function askAsCallback() {
+    const { question, code } = askFields();
+    if (!question) {
+      askError(t("Write the question first."));
+      $("ask-question").focus();
+      return;
+    }
+    send(
+      { type: "callback_create", owner_ring_id: $("ask-ring").value, note: question, client_code: code || null, due_minutes: 60 },
+      { kind: "callback_ask", ringId: $("ask-ring").value },
+    );
+  }
+
+  // ---------------------------------------------------------------- my questions, on every view
 
   const QUESTION_STATES = {
     waiting: () => t("Waiting in the queue"),
@@ -247,19 +317,22 @@ export function initRings(ctx) {
     cancelled: () => t("Cancelled"),
     timed_out: () => t("Nobody answered in time"),
     overflowed: () => t("Moved to another ring"),
+    callback: () => t("Turned into a callback request"),
   };
 
-  function statusLine(q) {
-    if (q.state === "waiting" || q.state === "overflowed") {
+  function statusLine(entry) {
+    const q = entry.q;
+    if (LIVE.has(q.state)) {
       const parts = [];
       if (q.position) parts.push(t("Position {position} of {count}", { position: q.position, count: q.queue_length }));
+      if (q.state === "offered") parts.push(t("Ringing for {count}", { count: q.ringing || 1 }));
       parts.push(t("Free: {free} of {signed}", { free: q.members_free, signed: q.members_signed_in }));
       parts.push(t("Estimated wait: {time}", { time: estimate(q.estimated_wait_seconds) }));
       return parts.join(" · ");
     }
-    if (q.state === "offered") return t("A member is being alerted now.");
-    if (q.state === "accepted") return q.accepted_by ? t("Accepted by {name}", { name: personName(q.accepted_by) }) : t("Accepted");
+    if (q.state === "accepted") return q.accepted_by ? t("Accepted by {name}", { name: people.name(q.accepted_by) }) : t("Accepted");
     if (q.state === "timed_out") return t("You can turn it into a callback request: a member of the ring calls you back.");
+    if (q.state === "callback") return t("A member of the ring calls you back.");
     return "";
   }
 
@@ -267,68 +340,114 @@ export function initRings(ctx) {
     const known = rs.questions.get(q.question_id);
     const asked = ref ? pending.get(ref) : null;
     if (asked?.kind === "ask") rs.texts.set(q.question_id, asked.question);
-    if (q.accepted_by) await ensurePeopleKnown([q.accepted_by]);
-    if (q.state === "cancelled") {
-      rs.questions.delete(q.question_id);
-    } else {
-      rs.questions.set(q.question_id, { ...known, q, receivedAt: Date.now() });
-    }
+    if (q.accepted_by) await people.known([q.accepted_by]);
     const before = known?.q;
+    let change = null;
+    if (before && LIVE.has(q.state) && before.position && q.position && q.ring_id === before.ring_id) {
+      if (q.position > before.position) change = t("An urgent question went ahead of yours.");
+      else if (q.position < before.position) change = t("Your question moved up in the queue.");
+    }
+    if (q.state === "cancelled") rs.questions.delete(q.question_id);
+    else rs.questions.set(q.question_id, { ...known, q, receivedAt: Date.now(), change: change || (before?.state === q.state ? known?.change : null) });
     if (!before) {
-      if (asked) announce(t("Question sent to {ring}.", { ring: q.ring_name }) + " " + statusLine(q));
+      if (asked) announce(t("Question sent to {ring}.", { ring: q.ring_name }) + " " + statusLine({ q }));
     } else if (before.state !== q.state) {
-      announce(`${q.ring_name}: ${QUESTION_STATES[q.state]?.() || q.state}. ${statusLine(q)}`);
-    } else if (before.position !== q.position && q.position) {
-      announce(t("Your question to {ring} is now number {position} in the queue.", { ring: q.ring_name, position: q.position }));
+      announce(`${q.ring_name}: ${QUESTION_STATES[q.state]?.() || q.state}. ${statusLine({ q })}`);
+    } else if (change) {
+      announce(`${change} ${t("Your question to {ring} is now number {position} in the queue.", { ring: q.ring_name, position: q.position })}`);
     }
     renderQuestions();
   }
 
   function renderQuestions() {
-    const items = [...rs.questions.values()];
-    $("my-questions").hidden = items.length === 0;
-    $("question-list").replaceChildren(
-      ...items.map(({ q, receivedAt, conversationId }) => {
+    // An answered question whose conversation is on screen: the pinned question says it all.
+    const onScreen = ctx.chat.openId();
+    const items = [...rs.questions.values()].filter((e) => !(e.q.state === "accepted" && e.conversationId && e.conversationId === onScreen));
+    $("question-strip").replaceChildren(
+      ...items.map((entry) => {
+        const { q, receivedAt, conversationId } = entry;
         const id = q.question_id;
         const headId = `question-${id}`;
-        const live = ["waiting", "offered", "overflowed"].includes(q.state);
+        const live = LIVE.has(q.state);
         const text = rs.texts.get(id);
+        const dismiss = () => {
+          rs.questions.delete(id);
+          renderQuestions();
+        };
         return el(
           "li",
-          { class: `card question-card state-${q.state}`, "data-question-id": id },
-          el("div", { class: "card-head" },
+          { class: `question-item state-${q.state}`, "data-question-id": id },
+          el("div", { class: "question-main" },
             el("strong", { id: headId }, q.ring_name),
+            " ",
             el("span", { class: `tag tag-${q.state}` }, QUESTION_STATES[q.state]?.() || q.state),
+            text ? el("span", { class: "question-text" }, ` ${text}`) : null,
           ),
-          text ? el("p", { class: "card-text" }, text) : null,
-          el("p", { class: "small" }, statusLine(q)),
-          live
-            ? el("p", { class: "small muted" }, t("Waited"), " ", el("span", { class: "elapsed", "data-base": q.waited_seconds, "data-since": receivedAt }, duration(q.waited_seconds + (Date.now() - receivedAt) / 1000)))
-            : null,
+          el("p", { class: "small question-status" },
+            statusLine(entry),
+            live ? [" · ", t("Waited"), " ", ticking(q.waited_seconds, receivedAt)] : null,
+          ),
+          entry.change && live ? el("p", { class: "small question-change" }, entry.change) : null,
           el("div", { class: "card-actions" },
-            live ? el("button", { type: "button", "aria-describedby": headId, onclick: () => socket.raw({ type: "cancel", question_id: id, ref: nextRef({ kind: "cancel" }) }) }, t("Cancel question")) : null,
+            live ? el("button", { type: "button", "aria-describedby": headId, onclick: () => send({ type: "cancel", question_id: id }, { kind: "cancel" }) }, t("Cancel question")) : null,
             live || q.state === "timed_out"
               ? el("button", { type: "button", "aria-describedby": headId, onclick: () => toCallback(id) }, t("Turn into callback request"))
               : null,
             q.state === "accepted" && conversationId
-              ? el("button", { type: "button", class: "primary", onclick: () => ctx.openConversation(conversationId) }, t("Open the conversation"))
+              ? el("a", { class: "button primary", href: `/conversations/${conversationId}` }, t("Open the conversation"))
               : null,
-            q.state === "accepted" || q.state === "timed_out"
-              ? el("button", { type: "button", class: "link", "aria-describedby": headId, onclick: () => { rs.questions.delete(id); renderQuestions(); } }, t("Dismiss"))
-              : null,
+            !live ? el("button", { type: "button", class: "link", "aria-describedby": headId, onclick: dismiss }, t("Dismiss")) : null,
           ),
         );
       }),
     );
+    renderAttention();
   }
 
   function toCallback(questionId) {
-    socket.raw({ type: "callback_create", question_id: questionId, note: "", due_minutes: 60, ref: nextRef({ kind: "callback", questionId }) });
+    send({ type: "callback_create", question_id: questionId, note: "", due_minutes: 60 }, { kind: "callback", questionId });
+  }
+
+  // ---------------------------------------------------------------- the attention strip
+
+  function notRespondingText() {
+    return t("You did not answer the last {count} questions offered to you, so the rings do not offer you questions now.", { count: rs.member.missed_in_row || 2 });
+  }
+
+  function renderAttention() {
+    $("not-responding").hidden = !rs.member.not_responding;
+    $("not-responding-text").textContent = notRespondingText();
+    renderReminders();
+    $("attention").hidden = !rs.member.not_responding && rs.questions.size === 0 && rs.reminders.size === 0;
+    const newMissed = missedNew();
+    const badge = rs.reminders.size + newMissed + (rs.member.not_responding ? 1 : 0);
+    $("rings-badge").textContent = badge ? String(badge) : "";
+    $("rings-badge").hidden = !badge;
+  }
+
+  function renderReminders() {
+    $("reminder-list").replaceChildren(
+      ...[...rs.reminders.values()].map((r) => {
+        const c = rs.consultations.get(r.consultation_id);
+        if (!c) return null;
+        return el("li", { class: "attention-item warn" },
+          el("p", {},
+            t("The consultation with {name} has been quiet since {time}.", { name: people.name(c.asker_id), time: fmt.time(r.idle_since) }),
+            " ",
+            r.closes_at ? t("It closes itself at {time} as not recorded.", { time: fmt.time(r.closes_at) }) : "",
+          ),
+          el("div", { class: "card-actions" },
+            el("button", { type: "button", class: "primary", onclick: () => openClose(c) }, t("Close the consultation…")),
+            el("button", { type: "button", onclick: () => keepOpen(c) }, t("Keep open")),
+            c.conversation_id ? el("a", { href: `/conversations/${c.conversation_id}` }, t("Open the conversation")) : null,
+          ),
+        );
+      }).filter(Boolean),
+    );
   }
 
   // ---------------------------------------------------------------- offers (ringing)
 
-  let ringTimer = null;
   let countdownTimer = null;
 
   function onOffer(f) {
@@ -340,7 +459,9 @@ export function initRings(ctx) {
     const dialog = $("offer-dialog");
     const next = [...rs.offers.values()][0];
     if (!next) {
-      stopRinging();
+      attention.stopRinging();
+      clearInterval(countdownTimer);
+      countdownTimer = null;
       rs.shownOffer = null;
       if (dialog.open) dialog.close();
       return;
@@ -349,11 +470,11 @@ export function initRings(ctx) {
     const isNew = rs.shownOffer !== f.question_id;
     rs.shownOffer = f.question_id;
     if (isNew) {
-      await ensurePeopleKnown([f.asker_id]);
-      const asker = state.people.get(f.asker_id);
+      await people.known([f.asker_id]);
+      const asker = people.get(f.asker_id);
       $("offer-body").replaceChildren(...[
         el("p", { class: "offer-kicker" }, t("Incoming question"), " · ", f.ring_name),
-        el("h2", { id: "offer-heading" }, t("{name} asks the ring {ring}", { name: personName(f.asker_id), ring: f.ring_name })),
+        el("h2", { id: "offer-heading" }, t("{name} asks the ring {ring}", { name: people.name(f.asker_id), ring: f.ring_name })),
         asker ? el("p", { class: "muted small" }, [asker.title, asker.organisation?.name, asker.unit?.name].filter(Boolean).join(" · ")) : null,
         f.urgency === "urgent" ? el("p", { class: "urgent-tag" }, labels.urgency.urgent) : null,
         el("p", { id: "offer-question", class: "offer-question" }, f.question),
@@ -362,13 +483,15 @@ export function initRings(ctx) {
       ].filter(Boolean));
       $("offer-accept").disabled = false;
       $("offer-decline").disabled = false;
+      attention.stopRinging();
+      attention.startRinging(t("Question for the ring {ring}", { ring: f.ring_name }), f.question, `offer-${f.question_id}`);
     }
     updateCountdown();
+    if (!countdownTimer) countdownTimer = setInterval(updateCountdown, 1000);
     if (!dialog.open) {
       dialog.showModal();
       $("offer-accept").focus();
     }
-    startRinging(f);
   }
 
   function updateCountdown() {
@@ -376,40 +499,8 @@ export function initRings(ctx) {
     const node = $("offer-countdown");
     if (!offer || !node) return;
     const left = Math.ceil((Date.parse(offer.frame.expires_at) - Date.now()) / 1000);
-    node.textContent = left > 0 ? t("Rings for {seconds} s more", { seconds: left }) : t("Time is up");
-    if (left < -3) {
-      // The server withdraws missed offers itself; this only tidies up if that frame is lost.
-      rs.offers.delete(rs.shownOffer);
-      showNextOffer();
-    }
-  }
-
-  function startRinging(f) {
-    if (!countdownTimer) countdownTimer = setInterval(updateCountdown, 1000);
-    if (ringTimer) return;
-    ctx.playSound(true);
-    ringTimer = setInterval(() => ctx.playSound(true), RING_INTERVAL_MS);
-    if (document.hidden && window.Notification && Notification.permission === "granted" && localStorage.getItem("liaison-notify") === "on") {
-      const n = new Notification(t("Question for the ring {ring}", { ring: f.ring_name }), {
-        body: f.question.slice(0, 140),
-        tag: `offer-${f.question_id}`,
-        requireInteraction: true,
-      });
-      n.onclick = () => {
-        window.focus();
-        n.close();
-      };
-      rs.notification = n;
-    }
-  }
-
-  function stopRinging() {
-    clearInterval(ringTimer);
-    clearInterval(countdownTimer);
-    ringTimer = null;
-    countdownTimer = null;
-    rs.notification?.close();
-    rs.notification = null;
+    const text = left > 0 ? t("Rings for {seconds} s more", { seconds: left }) : t("Time is up");
+    if (node.textContent !== text) node.textContent = text;
   }
 
   function answerOffer(accept) {
@@ -417,9 +508,9 @@ export function initRings(ctx) {
     if (!id) return;
     $("offer-accept").disabled = true;
     $("offer-decline").disabled = true;
-    stopRinging();
+    attention.stopRinging();
     const type = accept ? "accept" : "decline";
-    socket.raw({ type, question_id: id, ref: nextRef({ kind: type, questionId: id }) });
+    send({ type, question_id: id }, { kind: type, questionId: id });
     if (!accept) {
       rs.offers.delete(id);
       showNextOffer();
@@ -442,34 +533,98 @@ export function initRings(ctx) {
     }[f.reason];
     if (text) announce(text);
     showNextOffer();
+    if (f.reason !== "taken" && f.reason !== "declined") {
+      if (f.reason === "missed") attention.notify(t("Missed question"), text, `missed-${f.question_id}`);
+      loadMissed();
+    }
+  }
+
+  // ---------------------------------------------------------------- missed
+
+  function missedNew() {
+    const seen = localStorage.getItem(MISSED_SEEN) || "";
+    return rs.missed.filter((m) => m.ended_at > seen).length;
+  }
+
+  async function loadMissed() {
+    try {
+      rs.missed = (await api("GET", "/api/rings/missed")).missed;
+    } catch (e) {
+      return;
+    }
+    await people.known(rs.missed.flatMap((m) => [m.asker_id, m.expert_id]));
+    renderMissed();
+  }
+
+  function fate(m) {
+    if (m.state === "open" || m.state === "closed") {
+      if (m.expert_id === me().id) return t("You answered it later.");
+      return m.expert_id ? t("{name} answered it.", { name: people.name(m.expert_id) }) : t("It was answered.");
+    }
+    if (m.state === "waiting") return t("It still waits for an answer.");
+    if (m.state === "cancelled") return t("The asker cancelled it or turned it into a callback request.");
+    if (m.state === "timed_out") return t("Nobody answered it in time.");
+    return "";
+  }
+
+  function renderMissed() {
+    const seen = localStorage.getItem(MISSED_SEEN) || "";
+    const fresh = missedNew();
+    $("missed").hidden = rs.missed.length === 0;
+    $("missed-count").textContent = fresh ? t("new: {count}", { count: fresh }) : "";
+    $("missed-count").hidden = !fresh;
+    $("missed-list").replaceChildren(
+      ...rs.missed.map((m) => {
+        const reason = m.outcome === "missed" ? t("Rang out unanswered") : {
+          cancelled: t("Cancelled while ringing"),
+          timed_out: t("Timed out while ringing"),
+          overflowed: t("Moved to another ring while ringing"),
+          signed_out: t("You signed out while it rang"),
+          unavailable: t("Your status changed while it rang"),
+        }[m.reason] || m.reason;
+        return el("li", { class: `card missed-card${m.ended_at > seen ? " new" : ""}` },
+          el("details", { ontoggle: (e) => e.target.open && markMissedSeen() },
+            el("summary", {},
+              el("strong", {}, m.ring_name), " · ", people.name(m.asker_id), " · ",
+              el("time", { datetime: m.offered_at }, fmt.when(m.offered_at)),
+            ),
+            el("p", { class: "card-text" }, m.question),
+            el("p", { class: "small" }, reason, m.urgency === "urgent" ? [" · ", labels.urgency.urgent] : "",
+              m.client_ref ? [" · ", t("Client reference"), ": ", el("code", {}, m.client_ref)] : ""),
+            el("p", { class: "small" }, fate(m)),
+          ),
+        );
+      }),
+    );
+    renderAttention();
+  }
+
+  function markMissedSeen() {
+    if (!rs.missed.length) return;
+    localStorage.setItem(MISSED_SEEN, rs.missed[0].ended_at);
+    renderMissed();
   }
 
   // ---------------------------------------------------------------- consultations
 
-  async function ensureConversation(id) {
-    if (state.conversations.has(id)) return;
-    const data = await api("GET", "/api/conversations");
-    for (const c of data.conversations) ctx.upsertConversation(c);
-    await ensurePeopleKnown([...new Set(data.conversations.flatMap((c) => c.members.map((m) => m.person_id)))]);
-    ctx.renderConversations();
-  }
-
-  async function onConsultation(c, { open = true } = {}) {
+  async function onConsultation(c, { fresh = true } = {}) {
     const known = rs.consultations.get(c.id);
-    await ensurePeopleKnown([c.asker_id, c.expert_id, c.third_party_id].filter(Boolean));
+    await people.known([c.asker_id, c.expert_id, c.third_party_id]);
     const card = rs.questions.get(c.question_id);
+    if (c.conversation_id) rs.records.set(c.conversation_id, c);
     if (c.state === "open") {
       rs.consultations.set(c.id, c);
       if (card) card.conversationId = c.conversation_id;
-      const mine = c.asker_id === state.me.id || c.expert_id === state.me.id;
-      if (!known && open && c.conversation_id) {
-        await ensureConversation(c.conversation_id);
+      if (c.kept_open_at) rs.reminders.delete(c.id);
+      const mine = c.asker_id === me().id || c.expert_id === me().id;
+      if (!known && fresh && c.conversation_id) {
+        await ctx.chat.consultationChanged(c);
         if (mine) {
-          await ctx.openConversation(c.conversation_id);
+          navigate(`/conversations/${c.conversation_id}`);
           announce(
-            c.expert_id === state.me.id
-              ? t("Consultation with {name} is open.", { name: personName(c.asker_id) })
-              : t("{name} accepted your question. The conversation is open.", { name: personName(c.expert_id) }),
+            c.expert_id === me().id
+              ? t("Consultation with {name} is open.", { name: people.name(c.asker_id) })
+              : t("{name} accepted your question. The conversation is open.", { name: people.name(c.expert_id) }),
           );
         } else {
           announce(t("You were invited to a consultation."));
@@ -477,58 +632,121 @@ export function initRings(ctx) {
       }
     } else {
       rs.consultations.delete(c.id);
+      rs.reminders.delete(c.id);
       if (card) rs.questions.delete(c.question_id);
-      if (known) announce(t("The consultation was closed and saved in the log."));
+      if (known) {
+        announce(c.outcome === "not_recorded"
+          ? t("The consultation closed itself after a quiet spell; the log says not recorded.")
+          : t("The consultation was closed and saved in the log."));
+      }
     }
+    if (c.conversation_id) await ctx.chat.consultationChanged(c);
     renderQuestions();
-    renderBar();
+    renderConsultations();
+    renderPin();
   }
 
-  function openConsultationOf(conversationId) {
+  function renderConsultations() {
+    const mine = [...rs.consultations.values()];
+    $("my-consultations").hidden = mine.length === 0;
+    $("consultation-list").replaceChildren(
+      ...mine.map((c) => {
+        const expert = c.expert_id === me().id;
+        return el("li", { class: `card consultation-card${rs.reminders.has(c.id) ? " reminded" : ""}` },
+          el("a", { href: `/conversations/${c.conversation_id}`, class: "card-link" },
+            el("strong", {}, ringName(c.ring_id)), ": ", c.question,
+          ),
+          el("p", { class: "small" },
+            expert ? t("Asked by {name}", { name: people.name(c.asker_id) }) : t("Answered by {name}", { name: people.name(c.expert_id) }),
+            " · ", t("open since {time}", { time: fmt.when(c.accepted_at || c.asked_at) }),
+          ),
+          expert ? el("p", { class: "small muted" }, t("You show as busy until you close it.")) : null,
+        );
+      }),
+    );
+  }
+
+  function consultationOf(conversationId) {
     return [...rs.consultations.values()].find((c) => c.conversation_id === conversationId) || null;
   }
 
-  let barFor = null;
-  function renderBar() {
-    const c = state.openId ? openConsultationOf(state.openId) : null;
-    const bar = $("consultation-bar");
-    bar.hidden = !c;
-    if (!c) {
-      barFor = null;
+  async function recordOf(conversationId) {
+    if (rs.records.has(conversationId)) return rs.records.get(conversationId);
+    try {
+      const data = await api("GET", "/api/consultations?limit=1000");
+      for (const c of data.consultations) if (c.conversation_id) rs.records.set(c.conversation_id, c);
+    } catch (e) {
+      /* the pin shows without the question */
+    }
+    return rs.records.get(conversationId) || null;
+  }
+
+  // The consultation of the open conversation: its question pinned above the messages.
+  async function renderPin(conversationId = rs.pinFor) {
+    rs.pinFor = conversationId;
+    const box = $("consultation-pin");
+    if (!conversationId || !ctx.chat.state.consultations.has(conversationId)) {
+      box.hidden = true;
       return;
     }
-    const fact = (term, ...value) => el("div", { class: "fact" }, el("dt", {}, term), el("dd", {}, ...value));
-    $("consultation-facts").replaceChildren(
-      ...[
-        fact(t("Ring"), ringName(c.ring_id)),
-        fact(t("Asked by"), personName(c.asker_id)),
-        c.expert_id ? fact(t("Answered by"), personName(c.expert_id)) : null,
-        c.urgency === "urgent" ? fact(t("Urgency"), el("span", { class: "urgent-tag" }, labels.urgency.urgent)) : null,
-        fact(t("Client reference"), c.client_ref ? el("code", {}, c.client_ref) : t("None")),
-        fact(t("Legal basis"), legalBasisLabel(c.legal_basis)),
-        c.third_party_id ? fact(t("Invited"), personName(c.third_party_id)) : null,
-      ].filter(Boolean),
-    );
-    $("close-legal-field").hidden = Boolean(c.legal_basis);
-    const mayInvite = !c.third_party_id && (c.asker_id === state.me.id || c.expert_id === state.me.id);
-    $("invite-details").hidden = !mayInvite;
-    if (barFor !== c.id) {
-      // A new consultation in view: a fresh form.
-      barFor = c.id;
-      $("close-consultation-form").reset();
-      $("close-error").hidden = true;
-      $("invite-error").hidden = true;
-      $("invite-results").replaceChildren();
-      $("invite-search").value = "";
-      $("invite-details").open = false;
+    const c = consultationOf(conversationId) || (await recordOf(conversationId));
+    if (rs.pinFor !== conversationId) return;
+    if (!c) {
+      box.hidden = true;
+      return;
     }
+    await people.known([c.asker_id, c.expert_id, c.third_party_id]);
+    const open = c.state === "open";
+    const expert = c.expert_id === me().id;
+    const asker = c.asker_id === me().id;
+    $("pin-question").replaceChildren(
+      c.urgency === "urgent" ? el("span", { class: "urgent-tag" }, labels.urgency.urgent) : "",
+      " ", c.question,
+    );
+    const facts = [
+      ringName(c.ring_id),
+      t("Asked by {name}", { name: people.name(c.asker_id) }),
+      c.expert_id ? t("Answered by {name}", { name: people.name(c.expert_id) }) : null,
+      c.third_party_id ? t("Invited: {name}", { name: people.name(c.third_party_id) }) : null,
+      [t("Client reference"), ": ", c.client_ref ? el("code", {}, c.client_ref) : t("None")],
+      [t("Legal basis"), ": ", legalBasisLabel(c.legal_basis)],
+      open && c.kept_open_at ? t("Kept open at {time}", { time: fmt.time(c.kept_open_at) }) : null,
+      open ? null : t("Ended {time}: {outcome}", { time: c.closed_at ? fmt.when(c.closed_at) : "", outcome: labels.outcomes[c.outcome] || c.outcome || "" }),
+    ].filter(Boolean);
+    $("pin-facts").replaceChildren(...facts.flatMap((f, i) => (i ? [" · ", f] : [f])).flat());
+    $("pin-note").hidden = !c.asker_note;
+    $("pin-note").textContent = c.asker_note ? t("Asker's note: {note}", { note: c.asker_note }) : "";
+    $("close-consultation-button").hidden = !(open && expert);
+    $("close-consultation-button").onclick = () => openClose(c);
+    $("keep-open-button").hidden = !(open && expert && rs.reminders.has(c.id));
+    $("keep-open-button").onclick = () => keepOpen(c);
+    $("note-button").hidden = !asker;
+    $("note-button").textContent = c.asker_note ? t("Edit your note") : t("Add a note");
+    $("note-button").onclick = () => openNote(c);
+    $("invite-button").hidden = !(open && !c.third_party_id && (asker || expert));
+    $("invite-button").onclick = () => openInvite(c);
+    $("pin-owner").textContent = open && !expert
+      ? t("{name} closes the consultation and records the outcome.", { name: people.name(c.expert_id) })
+      : "";
+    box.hidden = false;
+    renderQuestions();
+  }
+
+  let closing = null;
+  function openClose(c) {
+    closing = c;
+    $("close-consultation-form").reset();
+    $("close-error").hidden = true;
+    $("close-legal-field").hidden = Boolean(c.legal_basis);
+    $("close-dialog-question").textContent = `${ringName(c.ring_id)}: ${c.question}`;
+    $("close-dialog").showModal();
+    $("close-outcome").focus();
   }
 
   function submitClose(event) {
     event.preventDefault();
-    const c = state.openId ? openConsultationOf(state.openId) : null;
+    const c = closing;
     if (!c) return;
-    const outcome = $("close-outcome").value;
     const topic = $("close-topic").value;
     if (!topic) {
       $("close-error").textContent = t("Choose the topic.");
@@ -536,16 +754,51 @@ export function initRings(ctx) {
       $("close-topic").focus();
       return;
     }
-    const frame = { type: "close_consultation", consultation_id: c.id, outcome, topic, ref: nextRef({ kind: "close" }) };
+    const frame = { type: "close_consultation", consultation_id: c.id, outcome: $("close-outcome").value, topic };
     if (!c.legal_basis && $("close-legal").value) frame.legal_basis = $("close-legal").value;
     $("close-error").hidden = true;
-    socket.raw(frame);
+    send(frame, { kind: "close" });
   }
 
+  function keepOpen(c) {
+    rs.reminders.delete(c.id);
+    send({ type: "consultation_keep_open", consultation_id: c.id });
+    renderAttention();
+    renderPin();
+    announce(t("The consultation stays open."));
+  }
+
+  let noting = null;
+  function openNote(c) {
+    noting = c;
+    $("note-input").value = c.asker_note || "";
+    $("note-error").hidden = true;
+    $("note-dialog").showModal();
+    $("note-input").focus();
+  }
+
+  function submitNote(event) {
+    event.preventDefault();
+    if (!noting) return;
+    send({ type: "consultation_note", consultation_id: noting.id, note: $("note-input").value }, { kind: "note" });
+    $("note-dialog").close();
+    announce(t("Your note was saved with the consultation."));
+  }
+
+  let inviting = null;
   let inviteTimer = null;
+  function openInvite(c) {
+    inviting = c;
+    $("invite-search").value = "";
+    $("invite-results").replaceChildren();
+    $("invite-error").hidden = true;
+    $("invite-dialog").showModal();
+    $("invite-search").focus();
+  }
+
   async function searchInvite() {
     const q = $("invite-search").value.trim();
-    const c = state.openId ? openConsultationOf(state.openId) : null;
+    const c = inviting;
     if (!q || !c) {
       $("invite-results").replaceChildren();
       return;
@@ -554,7 +807,7 @@ export function initRings(ctx) {
     const taken = new Set([c.asker_id, c.expert_id]);
     $("invite-results").replaceChildren(
       ...data.people.filter((p) => !taken.has(p.id)).map((p) => {
-        state.people.set(p.id, p);
+        people.remember(p);
         return el("li", {},
           el("button", { type: "button", class: "link", onclick: () => invite(c, p) }, t("Invite {name}", { name: p.name })),
           el("span", { class: "muted small" }, ` ${p.title || ""}`),
@@ -564,47 +817,62 @@ export function initRings(ctx) {
   }
 
   function invite(c, person) {
-    socket.raw({ type: "invite", consultation_id: c.id, person_id: person.id, ref: nextRef({ kind: "invite", name: person.name }) });
+    send({ type: "invite", consultation_id: c.id, person_id: person.id }, { kind: "invite", name: person.name });
     announce(t("{name} was invited to the consultation.", { name: person.name }));
-    $("invite-details").open = false;
+    $("invite-dialog").close();
   }
 
   // ---------------------------------------------------------------- callbacks
 
-  function onCallback(cb) {
+  async function onCallback(cb, { alert = false } = {}) {
+    const known = rs.callbacks.get(cb.id);
     if (cb.state === "open" || cb.state === "claimed") rs.callbacks.set(cb.id, cb);
     else rs.callbacks.delete(cb.id);
-    renderCallbacks();
+    await renderCallbacks();
+    // A request that reaches me (not one I made) says so, as an offer would.
+    if (alert && !known && cb.state === "open" && cb.created_by !== me().id) {
+      const text = t("{name} asks you to call back: {note}", { name: people.name(cb.created_by), note: cb.note });
+      announce(text);
+      attention.notify(t("Callback request"), text, `callback-${cb.id}`);
+    }
   }
 
   function callbackOwner(cb) {
     if (cb.owner_ring_id) return t("Ring {ring}", { ring: ringName(cb.owner_ring_id) });
-    if (cb.owner_person_id) return personName(cb.owner_person_id);
+    if (cb.owner_person_id) return people.name(cb.owner_person_id);
     return "";
   }
 
   async function renderCallbacks() {
-    const items = [...rs.callbacks.values()].sort((a, b) => a.due_at.localeCompare(b.due_at));
-    await ensurePeopleKnown([...new Set(items.flatMap((cb) => [cb.created_by, cb.owner_person_id, cb.claimed_by]).filter(Boolean))]);
-    $("callbacks").hidden = items.length === 0;
     const now = Date.now();
+    const overdue = (cb) => Date.parse(cb.due_at) < now;
+    // Overdue first, then by due time.
+    const items = [...rs.callbacks.values()].sort((a, b) => overdue(b) - overdue(a) || a.due_at.localeCompare(b.due_at));
+    await people.known(items.flatMap((cb) => [cb.created_by, cb.owner_person_id, cb.claimed_by]));
+    $("callbacks").hidden = items.length === 0;
     $("callback-list").replaceChildren(
       ...items.map((cb) => {
-        const overdue = Date.parse(cb.due_at) < now;
+        const late = overdue(cb);
         const headId = `callback-${cb.id}`;
-        const mineToAsk = cb.created_by === state.me.id;
-        const update = (to) => socket.raw({ type: "callback_update", callback_id: cb.id, state: to, ref: nextRef({ kind: "callback_update" }) });
+        const mineToAsk = cb.created_by === me().id;
+        const caller = people.get(cb.created_by);
+        const update = (to) => send({ type: "callback_update", callback_id: cb.id, state: to }, { kind: "callback_update" });
         return el(
           "li",
-          { class: `card callback-card${overdue ? " overdue" : ""}`, "data-callback-id": cb.id },
+          { class: `card callback-card${late ? " overdue" : ""}`, "data-callback-id": cb.id },
           el("div", { class: "card-head" },
-            el("strong", { id: headId }, mineToAsk ? t("To {owner}", { owner: callbackOwner(cb) }) : t("From {name}", { name: personName(cb.created_by) })),
-            overdue ? el("span", { class: "tag tag-overdue" }, t("Overdue")) : null,
-            el("span", { class: `tag tag-${cb.state}` }, cb.state === "claimed" && cb.claimed_by ? t("Claimed by {name}", { name: personName(cb.claimed_by) }) : labels.callback_states[cb.state]),
+            el("strong", { id: headId }, mineToAsk ? t("To {owner}", { owner: callbackOwner(cb) }) : t("From {name}", { name: people.name(cb.created_by) })),
+            late ? el("span", { class: "tag tag-overdue" }, t("Overdue")) : null,
+            el("span", { class: `tag tag-${cb.state}` }, cb.state === "claimed" && cb.claimed_by ? t("Claimed by {name}", { name: people.name(cb.claimed_by) }) : labels.callback_states[cb.state]),
           ),
           cb.note ? el("p", { class: "card-text" }, cb.note) : null,
+          !mineToAsk
+            ? el("p", { class: "callback-phone" },
+                caller?.work_phone ? [t("Call"), " ", people.telLink(caller.work_phone)] : t("No work phone in the directory: send a message instead."),
+              )
+            : null,
           el("p", { class: "small" },
-            t("Call back by {time}", { time: formatTime(cb.due_at) }),
+            t("Call back by {time}", { time: fmt.when(cb.due_at) }),
             !mineToAsk && cb.owner_ring_id ? ` · ${callbackOwner(cb)}` : "",
             cb.client_ref ? [" · ", t("Client reference"), ": ", el("code", {}, cb.client_ref)] : "",
           ),
@@ -620,7 +888,7 @@ export function initRings(ctx) {
 
   function openCallbackDialog(personId) {
     rs.callbackTarget = personId;
-    $("callback-dialog-target").textContent = t("{name} gets the request and calls you back.", { name: personName(personId) });
+    $("callback-dialog-target").textContent = t("{name} gets the request and calls you back.", { name: people.name(personId) });
     $("callback-form").reset();
     $("callback-error").hidden = true;
     $("callback-dialog").showModal();
@@ -636,41 +904,43 @@ export function initRings(ctx) {
       return;
     }
     const code = $("callback-client-code").value.trim().toUpperCase();
-    socket.raw({
+    send({
       type: "callback_create",
       owner_person_id: rs.callbackTarget,
       note,
       client_code: code || null,
       due_minutes: Number($("callback-due").value),
-      ref: nextRef({ kind: "callback_person" }),
-    });
+    }, { kind: "callback_person" });
   }
 
   // ---------------------------------------------------------------- frames
 
   async function welcome(f) {
-    rs.rings = f.rings || [];
-    renderRings();
+    setRings(f.rings || []);
+    rs.member = f.ring_member || rs.member;
     rs.offers.clear();
     for (const offer of f.offers || []) rs.offers.set(offer.question_id, { frame: offer, receivedAt: Date.now() });
     showNextOffer();
     rs.questions.clear();
     for (const q of f.questions || []) rs.questions.set(q.question_id, { q, receivedAt: Date.now() });
     rs.consultations.clear();
-    for (const c of f.consultations || []) await onConsultation(c, { open: false });
+    for (const c of f.consultations || []) await onConsultation(c, { fresh: false });
     rs.callbacks.clear();
-    for (const cb of f.callbacks || []) onCallback(cb);
-    renderCallbacks();
+    for (const cb of f.callbacks || []) rs.callbacks.set(cb.id, cb);
+    await renderCallbacks();
+    // Ring counts from now on come as ring_summary frames, to this connection only.
+    socket.raw({ type: "rings_subscribe", ref: nextRef({ kind: "subscribe" }) });
     if ([...rs.questions.keys()].some((id) => !rs.texts.has(id))) {
       try {
         const data = await api("GET", "/api/consultations?limit=50");
-        for (const c of data.consultations) if (c.asker_id === state.me.id) rs.texts.set(c.question_id, c.question);
+        for (const c of data.consultations) if (c.asker_id === me().id) rs.texts.set(c.question_id, c.question);
       } catch (e) {
-        /* the cards show without their text */
+        /* the items show without their text */
       }
     }
     renderQuestions();
-    renderBar();
+    renderConsultations();
+    await loadMissed();
   }
 
   async function frame(f) {
@@ -679,13 +949,10 @@ export function initRings(ctx) {
       const what = f.ref ? pending.get(f.ref) : null;
       if (f.ref) pending.delete(f.ref);
       const text = errorText(f);
-      if (f.request_type === "ask" && $("ask-dialog").open) askError(text);
-      else if (f.request_type === "close_consultation") {
+      if ((f.request_type === "ask" || what?.kind === "callback_ask") && $("ask-dialog").open) askError(text);
+      else if (f.request_type === "close_consultation" && $("close-dialog").open) {
         $("close-error").textContent = text;
         $("close-error").hidden = false;
-      } else if (f.request_type === "invite") {
-        $("invite-error").textContent = text;
-        $("invite-error").hidden = false;
       } else if (f.request_type === "callback_create" && $("callback-dialog").open) {
         $("callback-error").textContent = text;
         $("callback-error").hidden = false;
@@ -703,16 +970,33 @@ export function initRings(ctx) {
     const what = f.ref ? pending.get(f.ref) : null;
     switch (f.type) {
       case "rings":
-        rs.rings = f.rings;
-        renderRings();
+        setRings(f.rings);
+        if (f.ring_member) rs.member = f.ring_member;
+        renderAttention();
         if (what?.kind === "sign_in") {
-          const ring = rs.rings.find((r) => r.id === what.ringId);
+          const ring = rs.rings.get(what.ringId);
           if (ring) announce(ring.signed_in ? t("You are signed in to the ring {ring}.", { ring: ring.name }) : t("You are signed out of the ring {ring}.", { ring: ring.name }));
         }
         break;
-      case "rings_changed":
-        refreshRingsSoon();
+      case "ring_summary": {
+        const known = rs.rings.get(f.ring.id);
+        if (known) rs.rings.set(f.ring.id, { ...known, ...f.ring, receivedAt: Date.now() });
+        renderRings();
         break;
+      }
+      case "ring_member": {
+        const was = rs.member.not_responding;
+        rs.member = { not_responding: f.not_responding, missed_in_row: f.missed_in_row };
+        if (f.not_responding && !was) {
+          const text = notRespondingText();
+          announce(text);
+          attention.notify(t("Questions paused"), text, "not-responding");
+        } else if (!f.not_responding && was) {
+          announce(t("The rings offer you questions again."));
+        }
+        renderAttention();
+        break;
+      }
       case "offer":
         onOffer(f);
         break;
@@ -720,29 +1004,43 @@ export function initRings(ctx) {
         onOfferWithdrawn(f);
         break;
       case "question_status":
-        if (what?.kind === "ask") askAccepted();
+        if (what?.kind === "ask") askAccepted(what);
         await onQuestionStatus(f.question, f.ref);
         break;
       case "accepted":
         rs.offers.delete(f.consultation.question_id);
         await showNextOffer();
         await onConsultation(f.consultation);
-        if (state.openId === f.consultation.conversation_id) $("compose-input").focus();
         break;
       case "consultation":
-        await onConsultation(f.consultation);
-        break;
       case "consultation_closed":
+        if (f.type === "consultation_closed" && $("close-dialog").open) $("close-dialog").close();
         await onConsultation(f.consultation);
         break;
+      case "consultation_reminder": {
+        rs.reminders.set(f.consultation_id, f);
+        const c = rs.consultations.get(f.consultation_id);
+        const text = c ? t("The consultation with {name} has been quiet since {time}.", { name: people.name(c.asker_id), time: fmt.time(f.idle_since) }) : "";
+        announce(text);
+        attention.notify(t("Consultation still open"), text, `reminder-${f.consultation_id}`);
+        renderAttention();
+        renderConsultations();
+        renderPin();
+        break;
+      }
       case "callback":
-        onCallback(f.callback);
+        await onCallback(f.callback, { alert: true });
         break;
       case "callback_created":
-        onCallback(f.callback);
+        await onCallback(f.callback);
         if (what?.kind === "callback") {
-          rs.questions.delete(what.questionId);
+          const entry = rs.questions.get(what.questionId);
+          if (entry) entry.q = { ...entry.q, state: "callback" };
           renderQuestions();
+          announce(t("Callback request made: a member of the ring calls you back."));
+        } else if (what?.kind === "callback_ask") {
+          if ($("ask-dialog").open) $("ask-dialog").close();
+          $("ask-form").reset();
           announce(t("Callback request made: a member of the ring calls you back."));
         } else if (what?.kind === "callback_person") {
           if ($("callback-dialog").open) $("callback-dialog").close();
@@ -761,7 +1059,9 @@ export function initRings(ctx) {
   $("ask-ring-button").addEventListener("click", () => openAsk(false));
   $("ask-named-button").addEventListener("click", () => openAsk(true));
   $("ask-form").addEventListener("submit", submitAsk);
+  $("ask-ring").addEventListener("change", renderAskCounts);
   $("ask-cancel").addEventListener("click", () => $("ask-dialog").close());
+  $("ask-leave-callback").addEventListener("click", askAsCallback);
   // The identity code must not linger in the page once the dialog is gone.
   $("ask-dialog").addEventListener("close", () => ($("ask-client-code").value = ""));
   $("callback-dialog").addEventListener("close", () => ($("callback-client-code").value = ""));
@@ -773,16 +1073,33 @@ export function initRings(ctx) {
     answerOffer(false);
   });
   $("close-consultation-form").addEventListener("submit", submitClose);
+  $("close-cancel").addEventListener("click", () => $("close-dialog").close());
+  $("note-form").addEventListener("submit", submitNote);
+  $("note-cancel").addEventListener("click", () => $("note-dialog").close());
   $("invite-search").addEventListener("input", () => {
     clearTimeout(inviteTimer);
     inviteTimer = setTimeout(searchInvite, 200);
   });
   $("callback-form").addEventListener("submit", submitCallback);
   $("callback-cancel").addEventListener("click", () => $("callback-dialog").close());
+  $("resume-button").addEventListener("click", () => send({ type: "ring_resume" }, { kind: "resume" }));
+  // Asking from any view: Alt+K asks a ring, Alt+L my named contacts (docs: README).
+  document.addEventListener("keydown", (e) => {
+    if (!e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    const key = e.key.toLowerCase();
+    if ((key === "k" || e.code === "KeyK") && !$("offer-dialog").open) {
+      e.preventDefault();
+      openAsk(false);
+    } else if ((key === "l" || e.code === "KeyL") && !$("offer-dialog").open) {
+      e.preventDefault();
+      openAsk(true);
+    }
+  });
 
   setInterval(() => {
-    for (const node of document.querySelectorAll("#question-list .elapsed, #ring-list .ticking")) {
-      node.textContent = duration(Number(node.dataset.base) + (Date.now() - Number(node.dataset.since)) / 1000);
+    for (const node of document.querySelectorAll("#question-strip .ticking, #ring-list .ticking")) {
+      const text = duration(Number(node.dataset.base) + (Date.now() - Number(node.dataset.since)) / 1000);
+      if (node.textContent !== text) node.textContent = text;
     }
   }, 1000);
   // Overdue is a matter of time passing, not of frames.
@@ -791,7 +1108,11 @@ export function initRings(ctx) {
   return {
     welcome,
     frame,
-    conversationShown: renderBar,
+    renderPin,
+    // The view changed: what the strip hides depends on what is on screen.
+    viewChanged: renderQuestions,
     requestCallback: openCallbackDialog,
+    rings: () => [...rs.rings.values()],
+    renderAlertLine,
   };
 }

@@ -1,5 +1,6 @@
-// The WebSocket client: hello with resume cursors, heartbeats with idle state,
-// reconnect with backoff, and resend of unacknowledged messages under the same id.
+// The WebSocket client: hello with resume cursors, heartbeats, reconnect with backoff, and
+// resend of unacknowledged messages under the same id. Whether the user is active comes
+// from outside (static/js/idle.js: the system's idle state), never from input in this tab.
 const CLOSE_NOT_AUTHENTICATED = 4001;
 const CLOSE_ACCOUNT_DISABLED = 4009;
 
@@ -13,31 +14,24 @@ function messageId() {
 }
 
 export class LiaisonSocket extends EventTarget {
-  constructor(cursorsFn, watchFn = () => []) {
+  constructor(cursorsFn, helloFn = () => ({})) {
     super();
     this.cursorsFn = cursorsFn; // () => {conversationId: lastSeq}
-    this.watchFn = watchFn; // () => [person ids shown], whose presence the server should send
+    this.helloFn = helloFn; // () => more hello fields (presence.js: watch, presence_since)
     this.ws = null;
     this.config = { heartbeat_interval: 10, idle_away_seconds: 600 };
     this.pending = new Map(); // client id -> send frame, until acknowledged
     this.attempt = 0;
-    this.lastInput = Date.now();
     this.active = true;
     this.stopped = false;
-    for (const name of ["keydown", "pointerdown", "pointermove", "focus", "scroll"]) {
-      window.addEventListener(name, () => this.noteInput(), { passive: true, capture: true });
-    }
-    document.addEventListener("visibilitychange", () => {
-      if (!document.hidden) this.noteInput();
-    });
+    this.connection = null; // the key the server gave this connection (welcome.me.connection)
   }
 
-  noteInput() {
-    this.lastInput = Date.now();
-    if (!this.active) {
-      this.active = true;
-      this.raw({ type: "heartbeat", active: true });
-    }
+  // The user is (not) at the computer: told to the server at once.
+  setActive(active) {
+    if (active === this.active) return;
+    this.active = active;
+    this.raw({ type: "heartbeat", active });
   }
 
   connect() {
@@ -46,7 +40,7 @@ export class LiaisonSocket extends EventTarget {
     this.ws = ws;
     this.welcomed = false; // frames other than hello wait for the welcome
     ws.addEventListener("open", () => {
-      const hello = { type: "hello", v: 1, active: this.active, resume: this.cursorsFn(), watch: this.watchFn() };
+      const hello = { type: "hello", v: 1, active: this.active, resume: this.cursorsFn(), ...this.helloFn() };
       ws.send(JSON.stringify(hello));
     });
     ws.addEventListener("message", (event) => this.onFrame(JSON.parse(event.data)));
@@ -58,6 +52,7 @@ export class LiaisonSocket extends EventTarget {
       this.welcomed = true;
       this.attempt = 0;
       this.config = frame.config;
+      this.connection = frame.me.connection;
       this.startHeartbeat();
       // Everything not yet acknowledged goes again: the server drops duplicates by id.
       for (const pending of this.pending.values()) this.raw(pending);
@@ -72,7 +67,7 @@ export class LiaisonSocket extends EventTarget {
     clearInterval(this.heartbeatTimer);
     if (event.code === CLOSE_NOT_AUTHENTICATED || event.code === CLOSE_ACCOUNT_DISABLED) {
       this.stopped = true;
-      window.location.href = "/login";
+      window.location.href = `/login?next=${encodeURIComponent(location.pathname)}`;
       return;
     }
     if (this.stopped) return;
@@ -85,8 +80,6 @@ export class LiaisonSocket extends EventTarget {
   startHeartbeat() {
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = setInterval(() => {
-      const idle = Date.now() - this.lastInput > this.config.idle_away_seconds * 1000;
-      this.active = !idle;
       this.raw({ type: "heartbeat", active: this.active });
     }, this.config.heartbeat_interval * 1000);
   }

@@ -1,17 +1,17 @@
-// The load view (docs/load.md): each visible ring's queue now and its figures today,
-// live over the WebSocket; history charts and per-person figures from the JSON API.
-import { el } from "./dom.js";
-import { api, t } from "./i18n.js";
-import { LiaisonSocket } from "./socket.js";
+// The load view (/load, docs/load.md): each visible ring's queue now and its figures
+// today, live over the workspace's WebSocket while the view is shown; history charts and
+// per-person figures from the JSON API.
+import { el } from "../dom.js";
+import { api, t } from "../i18n.js";
+import * as fmt from "../format.js";
 
 const $ = (id) => document.getElementById(id);
-const config = JSON.parse($("load-config").textContent);
+const config = JSON.parse($("workspace").textContent);
 const lang = document.documentElement.lang || "fi";
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 const state = {
   rings: new Map(), // ring id -> {ring, receivedAt (ms, performance clock), card}
-  timeZone: "Europe/Helsinki",
   historySerial: 0,
   peopleSerial: 0,
   meSerial: 0,
@@ -78,24 +78,13 @@ function serviceLevel(level, target) {
   return t("{level} (target {seconds} s)", { level: percent(level), seconds: count(target) });
 }
 
-function dateFormat(options) {
-  try {
-    return new Intl.DateTimeFormat(lang, { timeZone: state.timeZone, ...options });
-  } catch (e) {
-    return new Intl.DateTimeFormat(lang, options); // an unknown zone: the browser's own
-  }
-}
-
 function shortDate(iso) {
-  return dateFormat({ day: "numeric", month: "numeric" }).format(new Date(iso));
+  return fmt.dayMonth(iso);
 }
 
 function bucketLabel(iso, by) {
-  const date = new Date(iso);
-  if (by === "hour") {
-    return dateFormat({ weekday: "short", day: "numeric", month: "numeric", hour: "2-digit", minute: "2-digit" }).format(date);
-  }
-  return dateFormat({ weekday: "short", day: "numeric", month: "numeric", year: "numeric" }).format(date);
+  if (by === "hour") return `${fmt.weekdayDayMonth(iso)} ${fmt.time(iso)}`;
+  return `${fmt.weekdayDayMonth(iso)} ${fmt.date(iso)}`;
 }
 
 function hours(hour) {
@@ -184,6 +173,7 @@ function buildCard(ring) {
           stat(t("Free"), "free"),
           stat(t("In the queue"), "waiting"),
           stat(t("Ringing"), "ringing"),
+          stat(t("Not responding"), "not_responding"),
         ),
       ),
       el("div", { class: "load-now-second" },
@@ -216,6 +206,8 @@ function updateCard(entry) {
   setText(q("free").querySelector("dd"), count(now.free));
   setText(q("waiting").querySelector("dd"), count(now.waiting));
   setText(q("ringing").querySelector("dd"), count(now.ringing));
+  setText(q("not_responding").querySelector("dd"), count(now.not_responding));
+  q("not_responding").classList.toggle("alert", (now.not_responding || 0) > 0);
   q("waiting").classList.toggle("hot", (now.waiting || 0) > 0);
   card.classList.toggle("has-waiting", (now.waiting || 0) > 0);
   const callbacks = ring.callbacks || {};
@@ -251,13 +243,10 @@ function upsertRing(ring) {
 }
 
 function updatedNow(iso) {
-  const when = iso ? new Date(iso) : new Date();
-  const time = dateFormat({ hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(when);
-  setText($("load-updated"), t("Updated {time}", { time }));
+  setText($("load-updated"), t("Updated {time}", { time: fmt.timeWithSeconds(iso || new Date()) }));
 }
 
 function onLoad(frame) {
-  state.timeZone = frame.time_zone || state.timeZone;
   const seen = new Set();
   for (const ring of frame.rings || []) {
     upsertRing(ring);
@@ -289,48 +278,25 @@ function onLoadRing(frame) {
   }
 }
 
-// ------------------------------------------------------------------ the socket
+// ------------------------------------------------------------------ live frames
 
-function startSocket() {
-  const socket = new LiaisonSocket(() => ({}));
-  let ref = 0;
-  socket.addEventListener("status", (event) => {
-    const banner = $("load-banner");
-    if (event.detail === "offline") {
-      banner.textContent = t("Connection lost. Reconnecting…");
-      banner.hidden = false;
-    } else {
-      banner.hidden = true;
-    }
-  });
-  socket.addEventListener("frame", (event) => {
-    const f = event.detail;
-    switch (f.type) {
-      case "welcome":
-        // On every (re)connection: the server forgets subscriptions with the socket.
-        socket.raw({ type: "load_subscribe", ref: `load${++ref}` });
-        break;
-      case "load":
-        onLoad(f);
-        break;
-      case "load_ring":
-        onLoadRing(f);
-        break;
-      case "error":
-        if (f.request_type === "load_subscribe") {
-          $("load-error").textContent = t("The live figures could not be loaded: {reason}", { reason: errorText(f) });
-          $("load-error").hidden = false;
-          setText($("load-updated"), "");
-        }
-        break;
-      default:
-        break;
-    }
-  });
-  socket.connect();
-  setInterval(() => {
-    for (const entry of state.rings.values()) tickCard(entry);
-  }, 1000);
+function onFrame(f) {
+  switch (f.type) {
+    case "load":
+      onLoad(f);
+      return true;
+    case "load_ring":
+      onLoadRing(f);
+      return true;
+    case "error":
+      if (f.request_type !== "load_subscribe") return false;
+      $("load-error").textContent = t("The live figures could not be loaded: {reason}", { reason: errorText(f) });
+      $("load-error").hidden = false;
+      setText($("load-updated"), "");
+      return true;
+    default:
+      return false;
+  }
 }
 
 // ------------------------------------------------------------------ charts (inline SVG)
@@ -655,7 +621,6 @@ async function loadHistory() {
   try {
     const data = await api("GET", `/api/load/rings/${encodeURIComponent(ringId)}/history?days=${days}&by=${by}`);
     if (serial !== state.historySerial) return;
-    state.timeZone = data.time_zone || state.timeZone;
     const total = data.total || {};
     const first = data.buckets[0]?.start;
     const last = data.buckets[data.buckets.length - 1]?.start;
@@ -688,17 +653,19 @@ function figureListFilled(fig, target) {
   return list;
 }
 
-function personTable(caption, firstHeader, rows, nameOf) {
+function personTable(caption, firstHeader, rows, nameOf, live = false) {
   return el("div", { class: "table-wrap", role: "region", "aria-label": caption, tabindex: "0" },
     el("table", { class: "log-table load-people" },
       el("caption", { class: "visually-hidden" }, caption),
       el("thead", {}, el("tr", {},
         el("th", { scope: "col" }, firstHeader),
         ...[t("Alerts"), t("Answered"), t("Missed alerts"), t("Declined alerts")].map((h) => el("th", { scope: "col", class: "num" }, h)),
+        live ? el("th", { scope: "col" }, t("Now")) : null,
       )),
       el("tbody", {}, ...rows.map((r) => el("tr", {},
         el("th", { scope: "row" }, nameOf(r)),
         ...[r.offers, r.answered, r.missed, r.declined].map((v) => el("td", { class: "num" }, count(v))),
+        live ? el("td", { class: r.not_responding ? "not-responding" : "" }, r.not_responding ? t("Not responding") : "–") : null,
       ))),
     ),
   );
@@ -723,7 +690,7 @@ async function loadPeople() {
     } else {
       const known = state.rings.get(ringId)?.ring;
       const ringName = known ? ringLabel(known.ring_id, known.name) : ringId;
-      box.replaceChildren(personTable(t("Figures per person: {ring}", { ring: ringName }), t("Name"), data.people, (p) => p.name));
+      box.replaceChildren(personTable(t("Figures per person: {ring}", { ring: ringName }), t("Name"), data.people, (p) => p.name, true));
       setText($("people-status"), "");
     }
   } catch (e) {
@@ -755,13 +722,12 @@ async function loadMe() {
   }
 }
 
-// ------------------------------------------------------------------ start
+// ------------------------------------------------------------------ the view
 
 for (const id of ["history-form", "people-form", "me-form"]) {
   $(id)?.addEventListener("submit", (e) => e.preventDefault());
 }
 $("me-days").addEventListener("change", loadMe);
-loadMe();
 if (config.sees_rings) {
   $("history-ring").addEventListener("change", loadDetails);
   $("history-days").addEventListener("change", loadHistory);
@@ -772,5 +738,35 @@ if (config.sees_rings) {
     clearTimeout(resizing);
     resizing = setTimeout(updateScrollers, 200);
   });
-  startSocket();
+}
+
+export function createLoad({ socket }) {
+  let shown = false;
+  let ticking = null;
+  const subscribe = () => config.sees_rings && socket.raw({ type: "load_subscribe", ref: "load" });
+  return {
+    frame: onFrame,
+    // The server forgets subscriptions with the socket: after a reconnect, again.
+    welcome() {
+      if (shown) subscribe();
+    },
+    async enter() {
+      shown = true;
+      subscribe();
+      // Sizes changed while the view was hidden: which charts scroll is known only now.
+      updateScrollers();
+      if (config.sees_rings && !ticking) {
+        ticking = setInterval(() => {
+          for (const entry of state.rings.values()) tickCard(entry);
+        }, 1000);
+      }
+      await loadMe();
+    },
+    leave() {
+      shown = false;
+      if (config.sees_rings) socket.raw({ type: "load_unsubscribe" });
+      clearInterval(ticking);
+      ticking = null;
+    },
+  };
 }

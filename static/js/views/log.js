@@ -1,12 +1,13 @@
-// The consultation log page: my consultations, filters, and the client lookup.
-import { el } from "./dom.js";
-import { api, t } from "./i18n.js";
+// The consultation log (/log): my consultations, filters, and the client lookup.
+import { el } from "../dom.js";
+import { api, t } from "../i18n.js";
+import * as fmt from "../format.js";
+import * as people from "../people.js";
 
 const $ = (id) => document.getElementById(id);
 const labels = JSON.parse($("labels").textContent);
-const ringNames = new Map(JSON.parse($("log-rings").textContent).map((r) => [r.id, r.name]));
-const people = new Map();
 let records = [];
+let ringNames = new Map();
 
 const STATES = {
   waiting: () => t("Waiting"),
@@ -24,15 +25,11 @@ function ringName(id) {
 }
 
 function name(id) {
-  if (!id) return "–";
-  return people.get(id)?.name || t("Person {id}", { id });
+  return id ? people.name(id) : "–";
 }
 
 function when(iso) {
-  if (!iso) return "–";
-  return new Date(iso).toLocaleString(document.documentElement.lang, {
-    day: "numeric", month: "numeric", year: "numeric", hour: "2-digit", minute: "2-digit",
-  });
+  return iso ? fmt.dateTime(iso) : "–";
 }
 
 function seconds(value) {
@@ -48,23 +45,14 @@ function outcomeText(c) {
 }
 
 async function knowPeople(list) {
-  const ids = [...new Set(list.flatMap((c) => [c.asker_id, c.expert_id, c.third_party_id]).filter(Boolean))];
-  await Promise.all(
-    ids.filter((id) => !people.has(id)).map(async (id) => {
-      try {
-        people.set(id, await api("GET", `/api/people/${id}`));
-      } catch (e) {
-        /* a removed person keeps a generic name */
-      }
-    }),
-  );
+  await people.known(list.flatMap((c) => [c.asker_id, c.expert_id, c.third_party_id]));
 }
 
 function renderLog() {
-  const ring = $("filter-ring").value;
-  const outcome = $("filter-outcome").value;
-  const topic = $("filter-topic").value;
-  const legal = $("filter-legal").value;
+  const ring = $("log-filter-ring").value;
+  const outcome = $("log-filter-outcome").value;
+  const topic = $("log-filter-topic").value;
+  const legal = $("log-filter-legal").value;
   const shown = records.filter(
     (c) =>
       (!ring || c.ring_id === ring) &&
@@ -90,6 +78,7 @@ function renderLog() {
         el("td", {}, c.topic ? labels.topics[c.topic] || c.topic : "–"),
         el("td", {}, c.legal_basis ? labels.legal_bases[c.legal_basis] || c.legal_basis : "–"),
         el("td", {}, c.client_ref ? el("code", {}, c.client_ref) : "–"),
+        el("td", { class: "question" }, c.asker_note || "–"),
       ),
     ),
   );
@@ -156,7 +145,23 @@ async function lookup(event) {
   }
 }
 
+function fillRings(rings) {
+  ringNames = new Map(rings.map((r) => [r.id, r.name]));
+  const select = $("log-filter-ring");
+  const current = select.value;
+  select.replaceChildren(el("option", { value: "" }, t("All")), ...rings.map((r) => el("option", { value: r.id }, r.name)));
+  if (ringNames.has(current)) select.value = current;
+}
+
 $("lookup-form").addEventListener("submit", lookup);
-for (const id of ["filter-ring", "filter-outcome", "filter-topic", "filter-legal"]) $(id).addEventListener("change", renderLog);
+for (const id of ["log-filter-ring", "log-filter-outcome", "log-filter-topic", "log-filter-legal"]) $(id).addEventListener("change", renderLog);
 $("log-filters").addEventListener("submit", (e) => e.preventDefault());
-loadLog();
+
+export function createLog({ rings }) {
+  return {
+    async enter() {
+      fillRings(rings());
+      await loadLog();
+    },
+  };
+}

@@ -1,0 +1,169 @@
+// Administration (/admin): directory import with a dry run, and accounts, over the API.
+import { el } from "../dom.js";
+import { api, csrfToken, t } from "../i18n.js";
+import * as people from "../people.js";
+
+const $ = (id) => document.getElementById(id);
+
+export function createAdmin() {
+  let accounts = [];
+  let chosen = null;
+  let timer = null;
+
+  function notice(text) {
+    $("account-notice").textContent = text;
+    $("account-notice").hidden = !text;
+    $("account-error").hidden = true;
+  }
+
+  function failure(text) {
+    $("account-error").textContent = text;
+    $("account-error").hidden = false;
+    $("account-notice").hidden = true;
+  }
+
+  async function loadAccounts() {
+    accounts = (await api("GET", "/api/admin/accounts")).accounts;
+    $("account-list").replaceChildren(
+      ...accounts.map((a) =>
+        el("tr", {},
+          el("td", {}, a.username, a.is_admin ? ` (${t("Administrator")})` : ""),
+          el("td", {}, a.name),
+          el("td", {}, a.disabled ? t("Disabled") : t("Active")),
+          el("td", {},
+            el("button", {
+              type: "button",
+              "aria-label": `${a.disabled ? t("Enable") : t("Disable")} ${a.username}`,
+              onclick: () => setDisabled(a, !a.disabled),
+            }, a.disabled ? t("Enable") : t("Disable")),
+          ),
+        ),
+      ),
+    );
+  }
+
+  async function setDisabled(account, disabled) {
+    try {
+      await api("PATCH", `/api/admin/accounts/${account.id}`, { disabled });
+      notice(disabled ? t("Account disabled; its connections were closed.") : t("Account enabled."));
+      await loadAccounts();
+    } catch (e) {
+      failure(e.message);
+    }
+  }
+
+  async function searchPeople() {
+    const q = $("new-person-search").value.trim();
+    if (!q) {
+      $("new-person-results").replaceChildren();
+      return;
+    }
+    const data = await api("GET", `/api/people?q=${encodeURIComponent(q)}&limit=20`);
+    const taken = new Set(accounts.map((a) => a.person_id));
+    $("new-person-results").replaceChildren(
+      ...data.people.filter((p) => !taken.has(p.id)).map((p) => {
+        people.remember(p);
+        return el("li", {},
+          el("button", { type: "button", class: "link", onclick: () => choose(p) }, p.name),
+          el("span", { class: "muted small" }, ` ${p.organisation.name}`),
+        );
+      }),
+    );
+  }
+
+  function choose(person) {
+    chosen = person;
+    $("new-person-chosen").textContent = t("Chosen: {name}", { name: person.name });
+    $("new-person-results").replaceChildren();
+    $("new-username").focus();
+  }
+
+  async function createAccount(event) {
+    event.preventDefault();
+    if (!chosen) {
+      failure(t("Choose the person first."));
+      return;
+    }
+    try {
+      await api("POST", "/api/admin/accounts", {
+        username: $("new-username").value,
+        password: $("new-password").value,
+        person_id: chosen.id,
+        is_admin: $("new-is-admin").checked,
+      });
+      $("account-form").reset();
+      chosen = null;
+      $("new-person-chosen").textContent = "";
+      notice(t("Account created."));
+      await loadAccounts();
+    } catch (e) {
+      failure(e.message);
+    }
+  }
+
+  function report(data) {
+    const counts = [
+      [t("Rows"), data.rows],
+      [t("New people"), data.created],
+      [t("Updated people"), data.updated],
+      [t("Unchanged"), data.unchanged],
+      [t("New organisations"), data.organisations_created.join(", ") || "–"],
+      [t("New units"), data.units_created.join(", ") || "–"],
+    ];
+    $("import-report").replaceChildren(...[
+      el("h2", {}, t("Import report")),
+      data.errors.length
+        ? [
+            el("p", { class: "error" }, t("The file has errors; nothing was changed.")),
+            el("div", { class: "table-wrap" },
+              el("table", {},
+                el("caption", {}, t("Errors by line")),
+                el("thead", {}, el("tr", {}, ...[t("Line"), t("Column"), t("Reason")].map((h) => el("th", { scope: "col" }, h)))),
+                el("tbody", {}, ...data.errors.map((e) => el("tr", {}, el("td", {}, String(e.line)), el("td", {}, e.column || ""), el("td", {}, e.reason)))),
+              ),
+            ),
+          ]
+        : el("p", { class: "notice" }, data.applied ? t("Imported.") : t("Dry run: no errors found; nothing was changed yet.")),
+      el("dl", { class: "counts" }, ...counts.flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, String(value))])),
+    ].flat());
+  }
+
+  async function importFile(event) {
+    event.preventDefault();
+    $("import-error").hidden = true;
+    const file = $("import-file").files[0];
+    if (!file) {
+      $("import-error").textContent = t("Choose a file first.");
+      $("import-error").hidden = false;
+      return;
+    }
+    const form = new FormData();
+    form.append("file", file);
+    if ($("dry-run").checked) form.append("dry_run", "1");
+    const response = await fetch("/api/admin/import", {
+      method: "POST",
+      body: form,
+      headers: { "X-CSRF-Token": csrfToken() },
+      credentials: "same-origin",
+    });
+    const data = await response.json();
+    if (response.status === 200 || response.status === 422) report(data);
+    else {
+      $("import-error").textContent = data.reason || response.statusText;
+      $("import-error").hidden = false;
+    }
+  }
+
+  $("import-form").addEventListener("submit", importFile);
+  $("account-form").addEventListener("submit", createAccount);
+  $("new-person-search").addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(searchPeople, 150);
+  });
+
+  return {
+    async enter() {
+      await loadAccounts();
+    },
+  };
+}
