@@ -617,3 +617,34 @@ async def test_rights_follow_the_directory_at_once(server: Server) -> None:
     assert (await cecilia.expect("offer"))["question"] == "Kuka näkee?"
     bad = await admin.api("PUT", "/api/admin/rings", json={"rings": [{"id": "x"}]})
     assert bad.status_code == 400 and bad.json()["error"] == "bad_field"
+
+
+def test_the_offers_withdrawn_when_a_question_is_taken_are_recorded() -> None:
+    """ring_all: the acceptance ends the leg before the others' offers are withdrawn;
+    those offers still count in each member's own figures (docs/load.md)."""
+    from liaison.domain.rings import RingConfig, RingRouter
+    from liaison.services.ring_legs import legs_and_offers
+    from liaison.store.models import RingOffer
+
+    now = START
+    router = RingRouter()
+    router.add_ring(RingConfig(id="h", name="H", method="ring_all"))
+    events = []
+    for person in (1, 2, 3):
+        events += router.sign_in("h", person, now) + router.set_availability(
+            person, True, None, now
+        )
+    events += router.ask("q", "h", 9, "Kysymys", "normal", now)
+    open_legs: dict[Any, Any] = {}
+    legs_and_offers(router, events, now, open_legs)
+    taken = router.accept("q", 1, now)
+    offers = [
+        row
+        for row in legs_and_offers(router, taken.events, now, open_legs)
+        if isinstance(row, RingOffer)
+    ]
+    assert sorted((o.person_id, o.outcome) for o in offers) == [
+        (1, "accepted"),
+        (2, "withdrawn"),
+        (3, "withdrawn"),
+    ]

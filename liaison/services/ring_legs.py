@@ -62,10 +62,14 @@ def legs_and_offers(
                 trails[question_id] = []
         return next((e for e in reversed(trails[question_id]) if e.ring_id == ring_id), None)
 
+    # Legs that end in this batch: the other members' offers of an accepted question are
+    # withdrawn after the acceptance, and still belong to it.
+    ended: dict[tuple[str, str], RingLeg] = {}
+
     def end(leg: RingLeg, outcome: str, wait: float | None = None) -> None:
         leg.outcome, leg.ended_at = outcome, now
         leg.wait_seconds = wait if wait is not None else (now - leg.asked_at).total_seconds()
-        del open_legs[(leg.question_id, leg.ring_id)]
+        ended[(leg.question_id, leg.ring_id)] = open_legs.pop((leg.question_id, leg.ring_id))
 
     for event in events:
         if isinstance(event, domain.MemberEvent):
@@ -89,7 +93,9 @@ def legs_and_offers(
             open_legs[(event.question_id, event.ring_id)] = leg
             continue
         ring_id = event.from_ring if isinstance(event, domain.QuestionOverflowed) else event.ring_id
-        current = open_legs.get((event.question_id, ring_id))
+        current = open_legs.get((event.question_id, ring_id)) or ended.get(
+            (event.question_id, ring_id)
+        )
         if current is None:
             # A question from before this record existed: nothing to update.
             continue
