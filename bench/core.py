@@ -43,6 +43,7 @@ class Probe:
         self.want_ring = False
         self.pending: dict[str, Pending] = {}
         self.delivery: list[float] = []  # send → each expected recipient
+        self.delivery_sent: list[float] = []  # when each of those was sent
         self.last_delivery: list[float] = []  # send → the last expected recipient
         self.ack: list[float] = []  # send → the sender's acknowledgement
         self.unexpected = 0
@@ -71,6 +72,7 @@ class Probe:
         p.got += 1
         p.last_at = at
         self.delivery.append(at - p.sent_at)
+        self.delivery_sent.append(p.sent_at)
         if p.got == p.expected:
             self.last_delivery.append(at - p.sent_at)
 
@@ -102,7 +104,8 @@ class Client:
         return self.conn is not None and self.conn.is_open
 
     def closed(self, conn: WsConnection) -> None:
-        if conn is self.conn and conn.close_code is not None:
+        # Only closes the client did not ask for are figures (a storm closes on purpose).
+        if conn.close_code is not None and not conn.closed_by_client:
             self.probe.closed.append((now(), self.index, conn.close_code))
 
 

@@ -306,7 +306,7 @@ class ProsodyTarget:
     # workloads
 
     async def open_direct(self, a: Client, b: Client) -> Any:
-        return jid(b.index)
+        return ("direct", a.index, b.index)  # XMPP needs no conversation: the other's JID
 
     async def open_group(self, owner: Client, members: list[Client]) -> Any:
         """Everyone joins one MUC room (the owner first, so it creates it)."""
@@ -328,9 +328,14 @@ class ProsodyTarget:
 
     def send_message(self, client: Client, conversation: Any, token: str, body: str) -> bool:
         assert isinstance(client, XmppClient)
-        kind = "groupchat" if conversation == ROOM else "chat"
+        if conversation == ROOM:
+            to, kind = ROOM, "groupchat"
+        else:
+            _, a, b = conversation
+            to, kind = jid(b if client.index == a else a), "chat"
         return client.write(
-            f"<message xmlns='jabber:client' to='{conversation}' type='{kind}' id='{token}'><body>{body}</body></message>"
+            f"<message xmlns='jabber:client' to='{to}' type='{kind}' id='{token}'>"
+            f"<body>{body}</body></message>"
         )
 
     def set_away(self, client: Client, away: bool) -> None:

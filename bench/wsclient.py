@@ -53,13 +53,15 @@ class WsConnection(asyncio.Protocol):
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.close_code: int | None = None
         self.bytes_received = 0
+        self.closed_by_client = False
+        self._close_timer: asyncio.TimerHandle | None = None
         self._fragments: list[bytes] = []
 
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
+        self.transport = transport  # type: ignore[assignment]
         request = self.protocol.connect()
         extra = Headers(self.headers)
         for name, value in extra.raw_items():
@@ -108,6 +110,7 @@ class WsConnection(asyncio.Protocol):
         return True
 
     def close(self, code: int = 1000) -> None:
+        self.closed_by_client = True
         if self.is_open:
             self.protocol.send_close(code)
             self._flush()
@@ -143,8 +146,12 @@ class WsConnection(asyncio.Protocol):
                 self.transport.write(data)
             elif self.transport.can_write_eof():
                 self.transport.write_eof()
-        if self.protocol.close_expected() or self.protocol.state is State.CLOSED:
+        if self.protocol.state is State.CLOSED:
             self.transport.close()
+        elif self.protocol.close_expected() and self._close_timer is None:
+            # The server closes TCP after the closing handshake; do it ourselves if it does not.
+            transport = self.transport
+            self._close_timer = asyncio.get_running_loop().call_later(10, transport.close)
 
     def _fail_open(self, exc: Exception) -> None:
         if not self.opened.done():
