@@ -4,6 +4,7 @@ receive, heartbeats, bounded connecting, and percentiles."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -181,7 +182,7 @@ async def bounded_all(
 
     tasks = [asyncio.create_task(one(item)) for item in items]
     if tasks:
-        done, not_done = await asyncio.wait(tasks, timeout=deadline_seconds)
+        _, not_done = await asyncio.wait(tasks, timeout=deadline_seconds)
         for task in not_done:
             task.cancel()
         await asyncio.gather(*not_done, return_exceptions=True)
@@ -199,7 +200,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
     """Nearest-rank percentile of an already sorted list."""
     if not sorted_values:
         return float("nan")
-    rank = min(len(sorted_values) - 1, max(0, int(round(q * len(sorted_values) + 0.5)) - 1))
+    rank = min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))
     return sorted_values[rank]
 
 

@@ -48,7 +48,9 @@ async def request(
         all_headers["Content-Length"] = str(len(body))
     if cookies:
         all_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
-    head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in all_headers.items())
+    head = f"{method} {path} HTTP/1.1\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in all_headers.items()
+    )
     return await asyncio.wait_for(_exchange(host, port, head.encode() + b"\r\n" + body), timeout)
 
 
@@ -62,7 +64,9 @@ async def _exchange(host: str, port: int, raw: bytes) -> HttpResponse:
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
-    headers = [(k.strip().lower(), v.strip()) for k, v in (line.split(":", 1) for line in lines[1:])]
+    headers = [
+        (k.strip().lower(), v.strip()) for k, v in (line.split(":", 1) for line in lines[1:])
+    ]
     if dict(headers).get("transfer-encoding") == "chunked":
         body = _dechunk(body)
     cookies = {}

@@ -124,7 +124,9 @@ class LiaisonTarget:
         self.ws_url = f"ws://{self.host}:{self.port}/ws"
         self.schema = f"bench_{secrets.token_hex(5)}" if database == "postgres" else ""
         self.database_url = (
-            POSTGRES_URL if database == "postgres" else f"sqlite+aiosqlite:///{self.workdir}/bench.db"
+            POSTGRES_URL
+            if database == "postgres"
+            else f"sqlite+aiosqlite:///{self.workdir}/bench.db"
         )
         self.env = {
             **os.environ,
@@ -245,11 +247,13 @@ class LiaisonTarget:
         finally:
             await core.engine.dispose()
         self.index_of = {
-            pid: int(e.split("@")[0][1:]) for e, pid in self.person_ids.items() if e.endswith(EMAIL_DOMAIN)
+            pid: int(e.split("@")[0][1:])
+            for e, pid in self.person_ids.items()
+            if e.endswith(EMAIL_DOMAIN)
         }
 
     async def start(self) -> None:
-        log = open(self.log_path, "wb")  # noqa: SIM115 - the server writes to it until stop()
+        log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "liaison.cli", "serve"],
             env=self.env,
@@ -340,19 +344,27 @@ class LiaisonTarget:
             await self.login(client)
         cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
         client.ready = asyncio.get_running_loop().create_future()
-        client.conn = await open_ws(
-            self.host,
-            self.port,
-            self.ws_url,
-            client.on_text,
-            timeout,
-            origin=self.base,
-            headers=[("Cookie", cookie)],
-            deflate=self.deflate,
-            on_close=client.closed,
-        )
-        client.send({"type": "hello", "v": 1, "active": True, "resume": {}})
-        await asyncio.wait_for(client.ready, timeout)
+        client.conn = None
+        try:
+            client.conn = await open_ws(
+                self.host,
+                self.port,
+                self.ws_url,
+                client.on_text,
+                timeout,
+                origin=self.base,
+                headers=[("Cookie", cookie)],
+                deflate=self.deflate,
+                on_close=client.closed,
+            )
+            client.send({"type": "hello", "v": 1, "active": True, "resume": {}})
+            await asyncio.wait_for(client.ready, timeout)
+        except BaseException:
+            # Given up (deadline or failure): the person is not online, not half-connected.
+            if client.conn is not None:
+                client.conn.closed_by_client = True
+                client.conn.abort()
+            raise
         self.heartbeats.add(client)
 
     def disconnect(self, client: Client) -> None:

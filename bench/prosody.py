@@ -70,7 +70,10 @@ def jid(index: int) -> str:
 
 
 _STANZA = re.compile(rb"<([a-z:]+)")
-_ATTR = {name: re.compile(rb" " + name.encode() + rb"=['\"]([^'\"]*)['\"]") for name in ("id", "from", "type")}
+_ATTR = {
+    name: re.compile(rb" " + name.encode() + rb"=['\"]([^'\"]*)['\"]")
+    for name in ("id", "from", "type")
+}
 _SHOW = re.compile(rb"<show>([a-z]+)</show>")
 
 
@@ -124,8 +127,7 @@ class XmppClient(Client):
         if self.step == "features" and kind == "stream:features":
             token = base64.b64encode(f"\0{username(self.index)}\0{PASSWORD}".encode()).decode()
             self.write(
-                "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
-                f"{token}</auth>"
+                f"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{token}</auth>"
             )
             self.step = "auth"
         elif self.step == "auth":
@@ -136,7 +138,8 @@ class XmppClient(Client):
                 self._fail(f"SASL failure: {data[:200]!r}")
         elif self.step == "features2" and kind == "stream:features":
             self.write(
-                "<iq xmlns='jabber:client' type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                "<iq xmlns='jabber:client' type='set' id='bind'>"
+                "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
                 f"<resource>{username(self.index)}</resource></bind></iq>"
             )
             self.step = "bind"
@@ -145,7 +148,10 @@ class XmppClient(Client):
                 self._fail(f"bind failed: {data[:200]!r}")
                 return
             # As a client does: the roster first, then presence (the server echoes it back).
-            self.write("<iq xmlns='jabber:client' type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq>")
+            self.write(
+                "<iq xmlns='jabber:client' type='get' id='roster'>"
+                "<query xmlns='jabber:iq:roster'/></iq>"
+            )
             self.write("<presence xmlns='jabber:client'/>")
             self.step = "presence"
         elif self.step == "presence" and kind == "presence":
@@ -204,7 +210,7 @@ class ProsodyTarget:
         (data / "accounts").mkdir(parents=True)
         (data / "roster").mkdir()
         (self.workdir / "certs").mkdir()
-        account = f"return {{ [\"password\"] = {_lua_string(PASSWORD)}; }};\n"
+        account = f'return {{ ["password"] = {_lua_string(PASSWORD)}; }};\n'
         for i in range(users):
             (data / "accounts" / f"{username(i)}.dat").write_text(account)
         if watchers is not None:
@@ -213,18 +219,19 @@ class ProsodyTarget:
             item = '{ ["subscription"] = "both"; ["groups"] = {}; }'
             lines = [f"[{_lua_string(jid(w))}] = {item};" for w in people]
             (data / "roster" / f"{username(subject)}.dat").write_text(
-                "return { [false] = { [\"version\"] = 1; };\n" + "\n".join(lines) + "\n};\n"
+                'return { [false] = { ["version"] = 1; };\n' + "\n".join(lines) + "\n};\n"
             )
-            back = f"return {{ [false] = {{ [\"version\"] = 1; }}; [{_lua_string(jid(subject))}] = {item}; }};\n"
+            back = (
+                'return { [false] = { ["version"] = 1; }; '
+                f"[{_lua_string(jid(subject))}] = {item}; }};\n"
+            )
             for w in people:
                 (data / "roster" / f"{username(w)}.dat").write_text(back)
         config = self.workdir / "prosody.cfg.lua"
-        config.write_text(
-            CONFIG.format(dir=self.workdir, port=self.port, domain=DOMAIN, muc=MUC)
-        )
+        config.write_text(CONFIG.format(dir=self.workdir, port=self.port, domain=DOMAIN, muc=MUC))
 
     async def start(self) -> None:
-        log = open(self.workdir / "stdout.log", "wb")  # noqa: SIM115
+        log = open(self.workdir / "stdout.log", "wb")
         self.process = subprocess.Popen(
             ["prosody", "-F", "--config", str(self.workdir / "prosody.cfg.lua")],
             stdout=log,
@@ -236,7 +243,9 @@ class ProsodyTarget:
             if self.process.poll() is not None:
                 raise RuntimeError(f"prosody exited: {self.log_tail()}")
             with contextlib.suppress(OSError, asyncio.TimeoutError):
-                response = await http.request(self.host, self.port, "GET", "/xmpp-websocket", timeout=2)
+                response = await http.request(
+                    self.host, self.port, "GET", "/xmpp-websocket", timeout=2
+                )
                 if response.status < 500:
                     self.heartbeats.start()
                     return
@@ -278,17 +287,24 @@ class ProsodyTarget:
         assert isinstance(client, XmppClient)
         client.step = "features"
         client.ready = asyncio.get_running_loop().create_future()
-        client.conn = await open_ws(
-            self.host,
-            self.port,
-            self.ws_url,
-            client.on_text,
-            timeout,
-            subprotocols=["xmpp"],
-            on_close=client.closed,
-        )
-        client.open_stream()
-        await asyncio.wait_for(client.ready, timeout)
+        client.conn = None
+        try:
+            client.conn = await open_ws(
+                self.host,
+                self.port,
+                self.ws_url,
+                client.on_text,
+                timeout,
+                subprotocols=["xmpp"],
+                on_close=client.closed,
+            )
+            client.open_stream()
+            await asyncio.wait_for(client.ready, timeout)
+        except BaseException:
+            if client.conn is not None:
+                client.conn.closed_by_client = True
+                client.conn.abort()
+            raise
         self.heartbeats.add(client)
 
     def disconnect(self, client: Client) -> None:
@@ -301,7 +317,9 @@ class ProsodyTarget:
     def _beat(self, client: Client) -> None:
         # XEP-0199 ping at the interval Liaison's clients send heartbeats.
         assert isinstance(client, XmppClient)
-        client.write("<iq xmlns='jabber:client' type='get' id='ping'><ping xmlns='urn:xmpp:ping'/></iq>")
+        client.write(
+            "<iq xmlns='jabber:client' type='get' id='ping'><ping xmlns='urn:xmpp:ping'/></iq>"
+        )
 
     # workloads
 
@@ -340,7 +358,11 @@ class ProsodyTarget:
 
     def set_away(self, client: Client, away: bool) -> None:
         assert isinstance(client, XmppClient)
-        client.write("<presence xmlns='jabber:client'><show>away</show></presence>" if away else "<presence xmlns='jabber:client'/>")
+        client.write(
+            "<presence xmlns='jabber:client'><show>away</show></presence>"
+            if away
+            else "<presence xmlns='jabber:client'/>"
+        )
 
     @staticmethod
     def is_away(status: str) -> bool:

@@ -60,14 +60,16 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"{_ms(main.get('p50_ms')):>7} {_ms(main.get('p95_ms')):>7} "
             f"{_ms(main.get('p99_ms')):>7} {_ms(main.get('max_ms')):>7} "
             f"{_num(row.get('server_cpu_ms_per_op'), 2):>9} {_num(row.get('server_cpu_pct')):>6} "
-            f"{_num(row.get('server_peak_rss_mib')):>8} {_num(row.get('generator_cpu_pct')):>6}  {closed}"
+            f"{_num(row.get('server_peak_rss_mib')):>8} "
+            f"{_num(row.get('generator_cpu_pct')):>6}  {closed}"
         )
         for name, summary in row.get("latency", {}).items():
             if name == MAIN_LATENCY.get(row["scenario"]) or not summary.get("n"):
                 continue
             print(
                 f"{'':16}   {name[:37]:37} {summary['n']:>15} {_ms(summary['p50_ms']):>7} "
-                f"{_ms(summary['p95_ms']):>7} {_ms(summary['p99_ms']):>7} {_ms(summary['max_ms']):>7}"
+                f"{_ms(summary['p95_ms']):>7} {_ms(summary['p99_ms']):>7} "
+                f"{_ms(summary['max_ms']):>7}"
             )
         extras = []
         for key in (
@@ -90,7 +92,10 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print("!" * 78)
         print("!! NOT EVERYTHING WAS DELIVERED (delivered/sent must be 100 %):")
         for r in short:
-            print(f"!!   {r['target']}: {r['label']}: {delivered_text(r)} ({r.get('delivered_pct')} %)")
+            print(
+                f"!!   {r['target']}: {r['label']}: {delivered_text(r)} "
+                f"({r.get('delivered_pct')} %)"
+            )
         print("!" * 78)
 
 
@@ -140,7 +145,10 @@ def print_ratios(items: list[dict[str, Any]]) -> None:
     if not items:
         return
     print()
-    print(f"{'Liaison / Prosody':16} {'scenario':40} {'figure':18} {'Liaison':>10} {'Prosody':>10} {'ratio':>8}")
+    print(
+        f"{'Liaison / Prosody':16} {'scenario':40} {'figure':18} "
+        f"{'Liaison':>10} {'Prosody':>10} {'ratio':>8}"
+    )
     for item in items:
         ratio = "-" if item["ratio"] is None else f"{item['ratio']:.2f}x"
         print(
@@ -153,7 +161,7 @@ def growth(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """How latency and CPU per operation grow with connections and with message rate."""
     out = []
     for row in rows:
-        if "latency" not in row and row["scenario"] != "idle" or "ops" not in row:
+        if ("latency" not in row and row["scenario"] != "idle") or "ops" not in row:
             continue  # a scenario that failed before measuring
         if row["scenario"] == "chat":
             lat = row["latency"]["delivery"]
@@ -194,14 +202,19 @@ def growth(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "server_cpu_pct": row["server_cpu_pct"],
                 }
             )
-    return sorted(out, key=lambda g: (g["kind"], g["target"], g["connections"], g["rate_per_s"] or 0))
+    return sorted(
+        out, key=lambda g: (g["kind"], g["target"], g["connections"], g["rate_per_s"] or 0)
+    )
 
 
 def print_growth(items: list[dict[str, Any]]) -> None:
     if not items:
         return
     print()
-    print(f"{'growth':10} {'target':16} {'conns':>6} {'rate/s':>7} {'p50':>8} {'p99':>8} {'deliv %':>8} {'srv ms/op':>9} {'other':>14}")
+    print(
+        f"{'growth':10} {'target':16} {'conns':>6} {'rate/s':>7} {'p50':>8} {'p99':>8} "
+        f"{'deliv %':>8} {'srv ms/op':>9} {'other':>14}"
+    )
     for g in items:
         other = ""
         if g.get("memory_per_connection_kib") is not None:
@@ -209,8 +222,9 @@ def print_growth(items: list[dict[str, Any]]) -> None:
         if g.get("server_cpu_pct") is not None:
             other = f"{g['server_cpu_pct']} % CPU"
         print(
-            f"{g['kind']:10} {g['target']:16} {g['connections']:>6} {_num(g.get('rate_per_s'), 0):>7} "
-            f"{_ms(g.get('p50_ms')):>8} {_ms(g.get('p99_ms')):>8} {_num(g.get('delivered_pct'), 1):>8} "
+            f"{g['kind']:10} {g['target']:16} {g['connections']:>6} "
+            f"{_num(g.get('rate_per_s'), 0):>7} {_ms(g.get('p50_ms')):>8} "
+            f"{_ms(g.get('p99_ms')):>8} {_num(g.get('delivered_pct'), 1):>8} "
             f"{_num(g.get('server_cpu_ms_per_op'), 2):>9} {other:>14}"
         )
 
@@ -237,8 +251,12 @@ def plot(items: list[dict[str, Any]], path: Path) -> bool:
         axes[0][0].plot(rates, [g["p50_ms"] for g in points], "o--", label=f"{label} p50")
         axes[0][0].plot(rates, [g["p99_ms"] for g in points], "o-", label=f"{label} p99")
         axes[0][1].plot(rates, [g["server_cpu_ms_per_op"] for g in points], "o-", label=label)
-    axes[0][0].set(title="1:1 chat latency (send → recipient)", xlabel="messages/s", ylabel="ms", yscale="log")
-    axes[0][1].set(title="server CPU per 1:1 message", xlabel="messages/s", ylabel="ms CPU", yscale="log")
+    axes[0][0].set(
+        title="1:1 chat latency (send → recipient)", xlabel="messages/s", ylabel="ms", yscale="log"
+    )
+    axes[0][1].set(
+        title="server CPU per 1:1 message", xlabel="messages/s", ylabel="ms CPU", yscale="log"
+    )
     by_target: dict[str, list[dict[str, Any]]] = {}
     for g in items:
         if g["kind"] == "connect":
@@ -247,8 +265,15 @@ def plot(items: list[dict[str, Any]], path: Path) -> bool:
         points.sort(key=lambda g: g["connections"])
         n = [g["connections"] for g in points]
         axes[1][0].plot(n, [g["server_cpu_ms_per_op"] for g in points], "o-", label=target)
-        axes[1][1].plot(n, [g.get("memory_per_connection_kib") or 0 for g in points], "o-", label=target)
-    axes[1][0].set(title="server CPU per connection (login + socket + presence)", xlabel="connections", ylabel="ms CPU", yscale="log")
+        axes[1][1].plot(
+            n, [g.get("memory_per_connection_kib") or 0 for g in points], "o-", label=target
+        )
+    axes[1][0].set(
+        title="server CPU per connection (login + socket + presence)",
+        xlabel="connections",
+        ylabel="ms CPU",
+        yscale="log",
+    )
     axes[1][1].set(title="server memory per connection", xlabel="connections", ylabel="KiB")
     for ax in axes.flat:
         if ax.lines:

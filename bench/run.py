@@ -15,6 +15,7 @@ import contextlib
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -82,7 +83,12 @@ def plan(args: argparse.Namespace) -> tuple[list[StagePlan], Sizes]:
     elif args.full:
         stages = [
             StagePlan(1000, everything, [50.0, 200.0], [500, 1000]),
-            StagePlan(2000, ("connect", "idle", "chat", "reconnect"), [200.0, 1000.0, 2000.0], [1000, 2000]),
+            StagePlan(
+                2000,
+                ("connect", "idle", "chat", "reconnect"),
+                [200.0, 1000.0, 2000.0],
+                [1000, 2000],
+            ),
             StagePlan(5000, ("connect", "idle"), []),
             StagePlan(10000, ("connect", "idle", "chat"), [200.0, 1000.0, 2000.0]),
         ]
@@ -153,7 +159,7 @@ async def run_stage(
     probe = Probe()
     clients = [target.client(i, probe) for i in range(n + storm)]
     stage = scenarios.Stage(target, probe, clients, n, connect_concurrency=args.concurrency)
-    deadline = args.connect_deadline or min(600.0, max(120.0, n * 0.3))
+    deadline = args.connect_deadline or min(900.0, max(120.0, n * 0.6))
 
     async def measured(name: str, key: str, job: Any) -> None:
         profiling = args.profile == name and is_liaison
@@ -182,7 +188,7 @@ async def run_stage(
         main = row.get("latency", {}).get(report.MAIN_LATENCY.get(name, ""), {})
         print(
             f"   {row['label']}: {report.delivered_text(row)} "
-            f"p50 {report._ms(main.get('p50_ms'))} ms p99 {report._ms(main.get('p99_ms'))} ms, "
+            f"p50 {report._ms(main.get('p50_ms'))} p99 {report._ms(main.get('p99_ms'))} (ms), "
             f"server {row.get('server_cpu_ms_per_op')} ms CPU/op, "
             f"{time.monotonic() - started:.0f} s",
             flush=True,
@@ -251,6 +257,10 @@ async def run_stage(
 
 
 async def main_async(args: argparse.Namespace) -> int:
+    # SIGTERM ends the run like Ctrl-C: the servers are stopped and their folders removed.
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     soft, hard = proc.raise_open_files_limit()
     stages, sizes = plan(args)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -258,7 +268,10 @@ async def main_async(args: argparse.Namespace) -> int:
     biggest = max(s.population + sizes.login_storm for s in stages)
     print(f"open files limit: {soft} (hard {hard}); the largest stage needs about {biggest + 100}")
     load = Path("/proc/loadavg").read_text().split()[:3]
-    print(f"load average now: {' '.join(load)} (this machine has {os.cpu_count()} cores; others' load skews figures)")
+    print(
+        f"load average now: {' '.join(load)} (this machine has {os.cpu_count()} cores; "
+        "other processes' load skews the figures)"
+    )
     if soft < biggest + 100:
         print("!! the open files limit is below what the largest stage needs: connects will fail")
     targets: list[Any] = []
@@ -314,27 +327,72 @@ async def main_async(args: argparse.Namespace) -> int:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="scripts/bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="scripts/bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="200 people, every scenario small (about 2 minutes)")
     size.add_argument(
-        "--full", action="store_true", help="also 2,000, 5,000 and 10,000 connected and 1,000-2,000 msg/s"
+        "--quick", action="store_true", help="200 people, every scenario small (about 2 minutes)"
     )
-    p.add_argument("--scenario", action="append", choices=SCENARIOS, help="run only these (repeatable); connect always runs")
-    p.add_argument("--targets", type=lambda s: s.split(","), default=["liaison", "prosody"], help="liaison,prosody (default both)")
-    p.add_argument("--db", type=lambda s: s.split(","), default=["sqlite"], help="sqlite,postgres (default sqlite)")
-    p.add_argument("--connections", type=lambda s: [int(x) for x in s.split(",")], help="stage sizes, e.g. 500,1000")
-    p.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")], help="1:1 chat rates, e.g. 50,200")
+    size.add_argument(
+        "--full",
+        action="store_true",
+        help="also 2,000, 5,000 and 10,000 connected and 1,000-2,000 msg/s",
+    )
+    p.add_argument(
+        "--scenario",
+        action="append",
+        choices=SCENARIOS,
+        help="run only these (repeatable); connect always runs",
+    )
+    p.add_argument(
+        "--targets",
+        type=lambda s: s.split(","),
+        default=["liaison", "prosody"],
+        help="liaison,prosody (default both)",
+    )
+    p.add_argument(
+        "--db",
+        type=lambda s: s.split(","),
+        default=["sqlite"],
+        help="sqlite,postgres (default sqlite)",
+    )
+    p.add_argument(
+        "--connections",
+        type=lambda s: [int(x) for x in s.split(",")],
+        help="stage sizes, e.g. 500,1000",
+    )
+    p.add_argument(
+        "--rates",
+        type=lambda s: [float(x) for x in s.split(",")],
+        help="1:1 chat rates, e.g. 50,200",
+    )
     p.add_argument("--chat-seconds", type=float, help="how long each chat rate sends (default 20)")
-    p.add_argument("--concurrency", type=int, default=50, help="connects in flight at once (default 50)")
-    p.add_argument("--connect-deadline", type=float, help="seconds allowed for a stage's connect (default 0.3 per person, 120-600)")
-    p.add_argument("--no-deflate", action="store_true", help="do not offer permessage-deflate (browsers do)")
-    p.add_argument("--profile", choices=SCENARIOS, help="run Liaison under py-spy during this scenario")
+    p.add_argument(
+        "--concurrency", type=int, default=50, help="connects in flight at once (default 50)"
+    )
+    p.add_argument(
+        "--connect-deadline",
+        type=float,
+        help="seconds allowed for a stage's connect (default 0.6 per person, 120-900)",
+    )
+    p.add_argument(
+        "--no-deflate", action="store_true", help="do not offer permessage-deflate (browsers do)"
+    )
+    p.add_argument(
+        "--profile", choices=SCENARIOS, help="run Liaison under py-spy during this scenario"
+    )
     p.add_argument("--profile-format", choices=("flamegraph", "speedscope"), default="flamegraph")
-    p.add_argument("--profile-idle", action="store_true", help="include idle threads in the profile")
-    p.add_argument("--keep", action="store_true", help="keep the servers' working directories and logs")
-    p.add_argument("--out", type=Path, help="JSON file to write (default bench/results/<timestamp>.json)")
+    p.add_argument(
+        "--profile-idle", action="store_true", help="include idle threads in the profile"
+    )
+    p.add_argument(
+        "--keep", action="store_true", help="keep the servers' working directories and logs"
+    )
+    p.add_argument(
+        "--out", type=Path, help="JSON file to write (default bench/results/<timestamp>.json)"
+    )
     args = p.parse_args(argv)
     unknown = set(args.targets) - {"liaison", "prosody"} or set(args.db) - {"sqlite", "postgres"}
     if unknown:

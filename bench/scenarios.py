@@ -96,7 +96,7 @@ class Window:
         row.update(fields)
         if m.wall and m.own_cpu / m.wall > GENERATOR_BUSY:
             row["notes"].append("load generator above 80 % of a core: figures may be its limit")
-        if "sent" in row and row["sent"]:
+        if row.get("sent"):
             row["delivered_pct"] = round(100.0 * row["delivered"] / row["sent"], 2)
         return row
 
@@ -143,9 +143,7 @@ async def connect(stage: Stage, count: int, deadline: float) -> dict[str, Any]:
         memory_per_connection_kib=round((rss - stage.baseline_rss_kib) / connected, 1)
         if connected
         else None,
-        frames_per_connection=round(
-            sum(window_frames(window).values()) / connected, 1
-        )
+        frames_per_connection=round(sum(window_frames(window).values()) / connected, 1)
         if connected
         else None,
         deadline_s=deadline,
@@ -178,7 +176,10 @@ async def presence(stage: Stage, watchers: int, rounds: int) -> dict[str, Any]:
     (their conversation partners; in Prosody, roster contacts) must each see every flip."""
     target, probe = stage.target, stage.probe
     subject = stage.clients[0]
-    watching = [c for c in stage.clients[1 : watchers + 1]]
+    # Watchers are people 1..watchers (Prosody's rosters are written for them), those online.
+    watching = [c for c in stage.clients[1 : watchers + 1] if c.connected]
+    if not subject.connected or not watching:
+        raise RuntimeError("the presence subject or all its watchers are offline")
     await target.prepare_watchers(subject, watching)
     await settle(1.0)
     watcher_ids = {c.index for c in watching}
@@ -208,7 +209,8 @@ async def presence(stage: Stage, watchers: int, rounds: int) -> dict[str, Any]:
         await asyncio.sleep(0.2)
     row = window.finish(
         "presence",
-        f"presence to {len(watcher_ids)}",
+        f"presence to {len(watcher_ids)}"
+        + ("" if len(watcher_ids) == watchers else f" of {watchers}"),
         rounds,
         "change",
         sent=rounds * len(watcher_ids),
@@ -228,7 +230,7 @@ async def presence(stage: Stage, watchers: int, rounds: int) -> dict[str, Any]:
 async def group(stage: Stage, size: int, messages: int, rate: float) -> dict[str, Any]:
     """One sender in a group of `size`: each message must reach the other size - 1."""
     target, probe = stage.target, stage.probe
-    members = stage.clients[:size]
+    members = stage.connected()[:size]
     conversation = await target.open_group(members[0], members[1:])
     await settle(1.0)
     probe.reset()
@@ -239,12 +241,12 @@ async def group(stage: Stage, size: int, messages: int, rate: float) -> dict[str
     for i in range(messages):
         await asyncio.sleep(max(0.0, start + i / rate - now()))
         token = f"g{run}-{i}"
-        probe.sent(token, size - 1, now())
+        probe.sent(token, len(members) - 1, now())
         target.send_message(members[0], conversation, token, BODY + str(i))
     await wait_until(lambda: probe.outstanding() == 0, 15.0)
     row = window.finish(
         "group",
-        f"group {size}",
+        f"group {len(members)}",
         messages,
         "message",
         sent=probe.sent_deliveries(),
@@ -345,6 +347,9 @@ async def ring(stage: Stage, members: list[Client], asker: Client, rounds: int) 
     """A question to a ring of signed-in, free members: ask → every member's offer;
     one accepts → the acceptor's `accepted` and the asker's `consultation` (open)."""
     probe = stage.probe
+    members = [c for c in members if c.connected]
+    if not members or not asker.connected:
+        raise RuntimeError("no ring member or no asker online")
     member_ids = {c.index for c in members}
     events: dict[str, Any] = {}
 
@@ -459,9 +464,13 @@ async def login_storm(
     stop.set()
     sent, refused = await chat_task
     await wait_until(lambda: probe.outstanding() == 0, 15.0)
-    before = [lat for lat, t in zip(probe.delivery, probe.delivery_sent, strict=True) if t < storm_start]
+    before = [
+        lat for lat, t in zip(probe.delivery, probe.delivery_sent, strict=True) if t < storm_start
+    ]
     during = [
-        lat for lat, t in zip(probe.delivery, probe.delivery_sent, strict=True) if storm_start <= t <= storm_end
+        lat
+        for lat, t in zip(probe.delivery, probe.delivery_sent, strict=True)
+        if storm_start <= t <= storm_end
     ]
     chat_frames = frames_in_storm["message"] + frames_in_storm["ack"]
     other_frames = sum(frames_in_storm.values()) - chat_frames

@@ -160,7 +160,12 @@ class WsConnection(asyncio.Protocol):
 
 
 async def open_ws(
-    host: str, port: int, url: str, on_text: Callable[[bytes], None], timeout: float, **options: object
+    host: str,
+    port: int,
+    url: str,
+    on_text: Callable[[bytes], None],
+    timeout: float,
+    **options: object,
 ) -> WsConnection:
     loop = asyncio.get_running_loop()
     _, conn = await asyncio.wait_for(
