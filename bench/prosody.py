@@ -87,7 +87,7 @@ class XmppClient(Client):
         super().__init__(index, probe)
         self.target = target
         self.step = "features"
-        self.counter = 0
+        self.in_room = False
 
     def write(self, xml: str) -> bool:
         return self.conn is not None and self.conn.send_text(xml.encode())
@@ -114,6 +114,8 @@ class XmppClient(Client):
                 ):
                     probe.message(_attr(data, "id"), at)
         elif kind == "presence":
+            if not self.in_room and _attr(data, "from") == f"{ROOM}/{username(self.index)}":
+                self.in_room = True  # the room's echo of our own join
             if probe.want_presence and probe.on_presence is not None:
                 sender = _attr(data, "from")
                 if sender.startswith("u") and "@" in sender and _attr(data, "type") == "":
@@ -336,8 +338,13 @@ class ProsodyTarget:
             )
             if person is owner:
                 await asyncio.sleep(0.2)
-        # Joins are confirmed by the room's presence stanzas; allow them to settle.
-        await asyncio.sleep(2.0)
+        # Each join is confirmed by the room echoing the member's own presence.
+        everyone = [owner, *members]
+        deadline = now() + 120
+        while not all(isinstance(p, XmppClient) and p.in_room for p in everyone):
+            if now() > deadline:
+                raise RuntimeError("not every member joined the MUC room within 120 s")
+            await asyncio.sleep(0.1)
         return ROOM
 
     async def prepare_watchers(self, subject: Client, watchers: list[Client]) -> None:

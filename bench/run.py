@@ -263,6 +263,7 @@ async def main_async(args: argparse.Namespace) -> int:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     soft, hard = proc.raise_open_files_limit()
     stages, sizes = plan(args)
+    host = machine()  # with the load average before the run
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     RESULTS.mkdir(parents=True, exist_ok=True)
     biggest = max(s.population + sizes.login_storm for s in stages)
@@ -306,7 +307,7 @@ async def main_async(args: argparse.Namespace) -> int:
             "started_at": stamp,
             "command": " ".join(["scripts/bench", *sys.argv[1:]]),
             "duration_s": round(time.monotonic() - started, 1),
-            "machine": machine(),
+            "machine": host,
             "load_average_at_end": Path("/proc/loadavg").read_text().split()[:3],
             "open_files_limit": {"soft": soft, "hard": hard},
             "generator": {

@@ -105,6 +105,21 @@ async def settle(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
+async def quiet(stage: Stage, still: float = 1.0, limit: float = 60.0) -> None:
+    """Waits until no frame has arrived for `still` seconds (at most `limit`), so a
+    measurement does not start behind the setup's own traffic."""
+    deadline = now() + limit
+    last = -1
+    while now() < deadline:
+        frames = stage.probe.frames
+        # Keep-alive answers never stop; they are not the setup's traffic.
+        total = sum(frames.values()) - frames["heartbeat_ack"] - frames["iq"]
+        if total == last:
+            return
+        last = total
+        await asyncio.sleep(still)
+
+
 async def wait_until(condition: Any, timeout: float, step: float = 0.05) -> bool:
     deadline = now() + timeout
     while not condition():
@@ -181,7 +196,7 @@ async def presence(stage: Stage, watchers: int, rounds: int) -> dict[str, Any]:
     if not subject.connected or not watching:
         raise RuntimeError("the presence subject or all its watchers are offline")
     await target.prepare_watchers(subject, watching)
-    await settle(1.0)
+    await quiet(stage)
     watcher_ids = {c.index for c in watching}
     state: dict[str, Any] = {"away": False, "start": 0.0, "seen": set()}
     per_recipient: list[float] = []
@@ -232,7 +247,7 @@ async def group(stage: Stage, size: int, messages: int, rate: float) -> dict[str
     target, probe = stage.target, stage.probe
     members = stage.connected()[:size]
     conversation = await target.open_group(members[0], members[1:])
-    await settle(1.0)
+    await quiet(stage)
     probe.reset()
     probe.want_messages = True
     window = Window(stage)
@@ -312,7 +327,7 @@ async def chat(stage: Stage, rate: float, seconds: float, drain: float) -> dict[
     probe = stage.probe
     among = stage.connected()
     pairs = await prepare_pairs(stage, among)
-    await settle(1.0)
+    await quiet(stage)
     probe.reset()
     probe.want_messages = True
     window = Window(stage)
@@ -449,7 +464,7 @@ async def login_storm(
     target, probe = stage.target, stage.probe
     among = stage.connected()
     pairs = await prepare_pairs(stage, among)
-    await settle(1.0)
+    await quiet(stage)
     probe.reset()
     probe.want_messages = True
     stop = asyncio.Event()
@@ -517,16 +532,17 @@ async def reconnect_storm(stage: Stage, size: int, deadline: float) -> dict[str,
     total = sum(frames.values())
     row = window.finish(
         "reconnect",
-        f"reconnect storm {size}",
+        f"reconnect storm {len(storm)}" + ("" if len(storm) == size else f" of {size}"),
         len(outcome.connected),
         "reconnect",
-        sent=size,
+        sent=len(storm),
         delivered=len(outcome.connected),
+        online_before=len(storm),
         storm_wall_s=round(t1 - t0, 3),
         failed=dict(outcome.failed),
         timed_out=outcome.timed_out,
         frames_in_storm=total,
-        frames_per_reconnect=round(total / size, 1) if size else None,
+        frames_per_reconnect=round(total / len(storm), 1) if storm else None,
         latency={"reconnect": latency_summary(outcome.times)},
     )
     await settle(7.0)
