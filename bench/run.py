@@ -218,6 +218,14 @@ async def run_stage(
                 f"ring:{len(members)}:{n}",
                 scenarios.ring(stage, members, clients[n - 1], sizes.ring_rounds),
             )
+        # Chat and the login storm last: on the current server they leave few people online.
+        if "reconnect" in wanted:
+            for size in stage_plan.reconnect_sizes:
+                await measured(
+                    "reconnect",
+                    f"reconnect:{size}:{n}",
+                    scenarios.reconnect_storm(stage, min(size, n), deadline),
+                )
         if "chat" in wanted:
             for rate in stage_plan.chat_rates:
                 await measured(
@@ -232,13 +240,6 @@ async def run_stage(
                 f"login_storm:{storm}:{n}",
                 scenarios.login_storm(stage, clients[n : n + storm], rate, sizes.storm_deadline),
             )
-        if "reconnect" in wanted:
-            for size in stage_plan.reconnect_sizes:
-                await measured(
-                    "reconnect",
-                    f"reconnect:{size}:{n}",
-                    scenarios.reconnect_storm(stage, min(size, n), deadline),
-                )
     finally:
         for c in clients:
             if c.conn is not None:
