@@ -288,3 +288,39 @@ def plot(items: list[dict[str, Any]], path: Path) -> bool:
 def write_json(path: Path, document: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def profile_summary(path: Path, top: int = 15) -> list[dict[str, Any]]:
+    """The functions with the most samples in a py-spy speedscope file: self (the frame
+    on top of the stack) and total (anywhere on the stack), as % of all samples."""
+    document = json.loads(path.read_text())
+    frames = document["shared"]["frames"]
+    self_count: dict[int, float] = {}
+    total_count: dict[int, float] = {}
+    samples = 0.0
+    for profile in document["profiles"]:
+        for stack, weight in zip(profile["samples"], profile["weights"], strict=True):
+            if not stack:
+                continue
+            samples += weight
+            self_count[stack[-1]] = self_count.get(stack[-1], 0) + weight
+            for index in set(stack):
+                total_count[index] = total_count.get(index, 0) + weight
+    ranked = sorted(self_count.items(), key=lambda kv: -kv[1])[:top]
+    return [
+        {
+            "function": frames[i]["name"],
+            "where": f"{frames[i].get('file', '')}:{frames[i].get('line', '')}",
+            "self_pct": round(100 * n / samples, 1),
+            "total_pct": round(100 * total_count[i] / samples, 1),
+        }
+        for i, n in ranked
+    ]
+
+
+def print_profile(path: Path, items: list[dict[str, Any]]) -> None:
+    print(f"\nprofile {path.name}: functions by self samples (all threads)")
+    print(f"{'self %':>7} {'total %':>8}  function")
+    for item in items:
+        where = item["where"].split("site-packages/")[-1]
+        print(f"{item['self_pct']:>7} {item['total_pct']:>8}  {item['function']}  ({where})")

@@ -139,6 +139,7 @@ async def run_stage(
 ) -> list[dict[str, Any]]:
     n = stage_plan.population
     rows: list[dict[str, Any]] = []
+    profiles: dict[str, Any] = {}
     is_liaison = target.kind == "liaison"
     wanted = [s for s in stage_plan.scenarios if is_liaison or s not in LIAISON_ONLY]
     storm = sizes.login_storm if is_liaison and "login_storm" in wanted else 0
@@ -182,6 +183,10 @@ async def run_stage(
         finally:
             if profiling:
                 await target.stop_profile()
+                if args.profile_format == "speedscope" and out.exists():
+                    summary = report.profile_summary(out)
+                    report.print_profile(out, summary)
+                    profiles[out.name] = summary
         row["key"] = key
         row["population"] = n
         rows.append(row)
@@ -248,6 +253,8 @@ async def run_stage(
         await target.stop()
         for row in rows:
             row.setdefault("server_log", warnings)
+            if profiles and row["scenario"] == args.profile:
+                row["profile"] = profiles
         if warnings:
             print(f"   server log warnings/errors: {sum(warnings.values())}", flush=True)
             for line, count in sorted(warnings.items(), key=lambda kv: -kv[1])[:5]:
