@@ -223,20 +223,20 @@ async def run_stage(
                 f"ring:{len(members)}:{n}",
                 scenarios.ring(stage, members, clients[n - 1], sizes.ring_rounds),
             )
-        # Chat and the login storm last: on the current server they leave few people online.
-        if "reconnect" in wanted:
-            for size in stage_plan.reconnect_sizes:
-                await measured(
-                    "reconnect",
-                    f"reconnect:{size}:{n}",
-                    scenarios.reconnect_storm(stage, min(size, n), deadline),
-                )
+        # Storms last: on the current server they leave few people online.
         if "chat" in wanted:
             for rate in stage_plan.chat_rates:
                 await measured(
                     "chat",
                     f"chat:{rate:g}:{n}",
                     scenarios.chat(stage, rate, sizes.chat_seconds, sizes.chat_drain),
+                )
+        if "reconnect" in wanted:
+            for size in stage_plan.reconnect_sizes:
+                await measured(
+                    "reconnect",
+                    f"reconnect:{size}:{n}",
+                    scenarios.reconnect_storm(stage, min(size, n), deadline),
                 )
         if "login_storm" in wanted:
             rate = min(stage_plan.chat_rates or [50.0])
