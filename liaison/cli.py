@@ -59,9 +59,11 @@ def _serve(settings: Settings) -> None:
             limit_concurrency=connection_limit(settings),
             ws="websockets-sansio",
             ws_per_message_deflate=settings.ws_compression,
-            # Our own heartbeat frames detect dead clients; protocol pings add a second guard.
-            ws_ping_interval=20,
-            ws_ping_timeout=20,
+            # No protocol pings: the clients' heartbeats already tell a silent connection
+            # (closed with 4010 when its presence report expires), and a dead peer is cut
+            # by the close handshake's timeout. Pings would double the idle traffic.
+            ws_ping_interval=None,
+            loop="auto",  # uvloop where installed
             proxy_headers=True,
             log_level=settings.log_level,
         )
