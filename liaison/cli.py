@@ -20,6 +20,7 @@ from liaison.config import ConfigError, Settings
 
 # File descriptors kept for the database, logs and the rest when sizing connections.
 RESERVED_DESCRIPTORS = 200
+GIL_SWITCH_SECONDS = 0.001
 
 
 def connection_limit(settings: Settings) -> int:
@@ -50,6 +51,11 @@ class _Server(uvicorn.Server):
 
 def _serve(settings: Settings) -> None:
     from liaison.web.app import create_app
+
+    # The database threads (the message writer, aiosqlite's) hand the GIL back and forth
+    # with the event loop many times per transaction; at the default 5 ms a busy loop
+    # makes each of them wait that long, and a batch of messages tens of milliseconds.
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
 
     server = _Server(
         uvicorn.Config(

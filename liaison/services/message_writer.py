@@ -20,17 +20,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, select, tuple_, update
+from sqlalchemy import Connection, Table, bindparam, case, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from liaison.clock import Clock
 from liaison.domain.chat import ChatError
-from liaison.store.db import writing
+from liaison.store.db import sqlite_writer, writing
 from liaison.store.models import Conversation, ConversationMember, Message
 from liaison.store.repositories import message_dict
 
@@ -80,6 +81,13 @@ class MessageWriter:
         # Batches written, and messages in them (for the benchmark and tests).
         self.batches = 0
         self.written = 0
+        # SQLite: one connection in one thread of its own does the writing.
+        self._sync_engine = sqlite_writer(engine.url.render_as_string(hide_password=False))
+        self._thread = (
+            ThreadPoolExecutor(1, thread_name_prefix="message-writer")
+            if self._sync_engine is not None
+            else None
+        )
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="message-writer")
@@ -91,6 +99,12 @@ class MessageWriter:
             await asyncio.gather(task, return_exceptions=True)
         while not self._queue.empty():
             self._queue.get_nowait().done.cancel()
+        if self._thread is not None and self._sync_engine is not None:
+            # Its connection belongs to its thread: closed there.
+            await asyncio.get_running_loop().run_in_executor(
+                self._thread, self._sync_engine.dispose
+            )
+            self._thread.shutdown(wait=True)
 
     async def send(self, request: Send) -> tuple[dict[str, Any], bool]:
         """Stores the message (or finds it stored); returns it and whether it was a resend."""
@@ -130,37 +144,21 @@ class MessageWriter:
     async def _write(self, batch: list[Send]) -> list[tuple[dict[str, Any], list[int]]]:
         """One transaction; resolves each request; returns the new messages to publish."""
         now = self.clock.now()
-        results: dict[int, tuple[dict[str, Any], bool] | ChatError] = {}
-        async with writing(self.engine).begin() as conn:
-            stored = await _stored(conn, {(s.sender_id, s.client_id) for s in batch})
-            members = await self.members(conn, {s.conversation_id for s in batch})
-            new: list[Send] = []
-            first: dict[tuple[int, str], Send] = {}
-            for i, s in enumerate(batch):
-                key = (s.sender_id, s.client_id)
-                earlier = stored.get(key)
-                if earlier is not None:
-                    if earlier["conversation_id"] != s.conversation_id:
-                        results[i] = ChatError("id_reused", "that id was used for another message")
-                    else:
-                        results[i] = (earlier, True)
-                elif s.sender_id not in members.get(s.conversation_id, frozenset()):
-                    results[i] = ChatError(
-                        "not_a_member", "you are not a member of that conversation"
-                    )
-                elif key in first:
-                    continue  # the same message twice in one batch: answered below
-                else:
-                    first[key] = s
-                    new.append(s)
-            rows = await _insert(conn, new, now)
-        by_key = {(r["sender_id"], r["client_id"]): r for r in rows}
-        for i, s in enumerate(batch):
-            if i not in results:
-                row = by_key[(s.sender_id, s.client_id)]
-                results[i] = (row, first[(s.sender_id, s.client_id)] is not s)
-        for i, s in enumerate(batch):
-            result = results[i]
+        async with self.engine.connect() as reading:
+            # Mostly from memory: read from the database only for conversations not kept.
+            members = await self.members(reading, {s.conversation_id for s in batch})
+        requests = [(s.sender_id, s.conversation_id, s.client_id, s.body) for s in batch]
+        if self._thread is not None:
+            # SQLite: the whole batch in the writer's own thread and connection, one hand-off
+            # from the event loop instead of one per statement.
+            outcome = await asyncio.get_running_loop().run_in_executor(
+                self._thread, self._write_in_thread, requests, members, now
+            )
+        else:
+            async with writing(self.engine).begin() as conn:
+                outcome = await conn.run_sync(write_batch, requests, members, now)
+        results, rows = outcome
+        for s, result in zip(batch, results, strict=True):
             if isinstance(result, ChatError):
                 s.done.set_exception(result)
             elif not s.done.done():
@@ -169,19 +167,71 @@ class MessageWriter:
         self.written += len(rows)
         return [(row, sorted(members[row["conversation_id"]])) for row in rows]
 
+    def _write_in_thread(
+        self,
+        requests: list[Request],
+        members: dict[int, frozenset[int]],
+        now: datetime,
+    ) -> tuple[list[Result], list[dict[str, Any]]]:
+        assert self._sync_engine is not None
+        with self._sync_engine.begin() as conn:
+            return write_batch(conn, requests, members, now)
 
-async def _stored(
-    conn: AsyncConnection, keys: set[tuple[int, str]]
-) -> dict[tuple[int, str], dict[str, Any]]:
+
+# (sender, conversation, client id, body)
+Request = tuple[int, int, str, str]
+Result = tuple[dict[str, Any], bool] | ChatError
+
+
+def write_batch(
+    conn: Connection,
+    requests: list[Request],
+    members: dict[int, frozenset[int]],
+    now: datetime,
+) -> tuple[list[Result], list[dict[str, Any]]]:
+    """The batch's statements on one connection inside its transaction: what each request
+    gets (the stored message and whether it was a resend, or a refusal), and the new rows."""
+    stored = _stored(conn, {(r[0], r[2]) for r in requests})
+    results: list[Result | None] = []
+    new: list[Request] = []
+    first: dict[tuple[int, str], Request] = {}
+    for request in requests:
+        sender, conversation, client_id, _ = request
+        key = (sender, client_id)
+        earlier = stored.get(key)
+        if earlier is not None:
+            if earlier["conversation_id"] != conversation:
+                results.append(ChatError("id_reused", "that id was used for another message"))
+            else:
+                results.append((earlier, True))
+        elif sender not in members.get(conversation, frozenset()):
+            results.append(ChatError("not_a_member", "you are not a member of that conversation"))
+        elif key in first:
+            results.append(None)  # the same message twice in one batch: answered below
+        else:
+            first[key] = request
+            new.append(request)
+            results.append(None)
+    rows = _insert(conn, new, now)
+    by_key = {(r["sender_id"], r["client_id"]): r for r in rows}
+    final: list[Result] = []
+    for request, result in zip(requests, results, strict=True):
+        if result is None:
+            key = (request[0], request[2])
+            final.append((by_key[key], first[key] is not request))
+        else:
+            final.append(result)
+    return final, rows
+
+
+def _stored(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, str], dict[str, Any]]:
     """Messages already stored under these (sender, client id) pairs."""
-    if not keys:
-        return {}
     found: dict[tuple[int, str], dict[str, Any]] = {}
     ordered = sorted(keys)
     # Bounded IN lists: SQLite allows a limited number of variables per statement.
     for start in range(0, len(ordered), 200):
         chunk = ordered[start : start + 200]
-        rows = await conn.execute(
+        rows = conn.execute(
             select(MESSAGES).where(tuple_(MESSAGES.c.sender_id, MESSAGES.c.client_id).in_(chunk))
         )
         for row in rows:
@@ -189,16 +239,16 @@ async def _stored(
     return found
 
 
-async def _insert(conn: AsyncConnection, new: list[Send], now: datetime) -> list[dict[str, Any]]:
+def _insert(conn: Connection, new: list[Request], now: datetime) -> list[dict[str, Any]]:
     """Claims the sequence numbers (one UPDATE for every conversation of the batch), stores
     the messages (one multi-row INSERT) and moves each sender's read marker."""
     if not new:
         return []
     counts: dict[int, int] = {}
-    for s in new:
-        counts[s.conversation_id] = counts.get(s.conversation_id, 0) + 1
+    for _, conversation, _, _ in new:
+        counts[conversation] = counts.get(conversation, 0) + 1
     ids = sorted(counts)
-    claimed = await conn.execute(
+    claimed = conn.execute(
         update(CONVERSATIONS)
         .where(CONVERSATIONS.c.id.in_(ids))
         .values(last_seq=CONVERSATIONS.c.last_seq + case(counts, value=CONVERSATIONS.c.id, else_=0))
@@ -206,37 +256,32 @@ async def _insert(conn: AsyncConnection, new: list[Send], now: datetime) -> list
     )
     next_seq = {cid: last - counts[cid] + 1 for cid, last in claimed}
     values = []
-    for s in new:
-        seq = next_seq[s.conversation_id]
-        next_seq[s.conversation_id] = seq + 1
+    for sender, conversation, client_id, body in new:
+        seq = next_seq[conversation]
+        next_seq[conversation] = seq + 1
         values.append(
             {
-                "conversation_id": s.conversation_id,
+                "conversation_id": conversation,
                 "seq": seq,
-                "sender_id": s.sender_id,
-                "client_id": s.client_id,
-                "body": s.body,
+                "sender_id": sender,
+                "client_id": client_id,
+                "body": body,
                 "created_at": now,
             }
         )
-    result = await conn.execute(
+    result = conn.execute(
         MESSAGES.insert().returning(MESSAGES.c.id, sort_by_parameter_order=True), values
     )
-    rows = []
-    for (message_id,), value in zip(result.all(), values, strict=True):
-        rows.append(
-            {
-                "id": message_id,
-                **value,
-                "created_at": now.isoformat(),
-            }
-        )
+    rows = [
+        {"id": message_id, **value, "created_at": now.isoformat()}
+        for (message_id,), value in zip(result.all(), values, strict=True)
+    ]
     # The sender has read what they sent: their marker moves to their last message.
     read: dict[tuple[int, int], int] = {}
     for row in rows:
         key = (row["conversation_id"], row["sender_id"])
         read[key] = max(read.get(key, 0), row["seq"])
-    await conn.execute(
+    conn.execute(
         update(MEMBERS)
         .where(
             MEMBERS.c.conversation_id == bindparam("c"),

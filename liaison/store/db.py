@@ -7,7 +7,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -21,6 +22,8 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError)
 # Seconds a statement or a connection attempt may take on PostgreSQL before it fails.
 STATEMENT_TIMEOUT = 10
+# How long a SQLite writer waits for the lock held by another.
+SQLITE_BUSY_MS = 30_000
 CONNECT_TIMEOUT = 5
 
 
@@ -35,7 +38,7 @@ def create_engine(url: str, schema: str = "") -> AsyncEngine:
         connect_args["server_settings"] = {"search_path": schema}
     options: dict[str, Any] = {}
     if url.startswith("sqlite"):
-        connect_args["timeout"] = 30
+        connect_args["timeout"] = SQLITE_BUSY_MS / 1000
     else:
         # Bounded: requests wait for a connection (up to pool_timeout) rather than open
         # more than the database is sized for. Hot writes go through one writer per node.
@@ -44,28 +47,41 @@ def create_engine(url: str, schema: str = "") -> AsyncEngine:
     # that one transaction, and the pool replaces it.
     engine = create_async_engine(url, connect_args=connect_args, **options)
     if url.startswith("sqlite"):
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            # WAL lets readers run during a write; foreign keys are off by default in SQLite.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-            # Transactions are begun by us (below), not by the driver.
-            dbapi_connection.isolation_level = None
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _sqlite_begin(conn: Connection) -> None:
-            # A transaction that will write takes SQLite's write lock at its start, so
-            # writers queue (busy timeout) instead of one failing at once with "database is
-            # locked" when its snapshot turns stale on its first write. Reading sessions
-            # run each SELECT on its own, as the driver always did (no extra round trip).
-            if conn.get_execution_options().get(WRITES):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        _sqlite_rules(engine.sync_engine)
     return engine
+
+
+def _sqlite_rules(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers run during a write; foreign keys are off by default in SQLite.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        cursor.close()
+        # Transactions are begun by us (below), not by the driver.
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn: Connection) -> None:
+        # A transaction that will write takes SQLite's write lock at its start, so
+        # writers queue (busy timeout) instead of one failing at once with "database is
+        # locked" when its snapshot turns stale on its first write. Reading sessions
+        # run each SELECT on its own, as the driver always did (no extra round trip).
+        if conn.get_execution_options().get(WRITES):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sqlite_writer(url: str) -> Engine | None:
+    """For SQLite, a synchronous engine of one connection for a writer thread (a batch is
+    then one hand-off from the event loop, not one per statement); None otherwise."""
+    if not url.startswith("sqlite"):
+        return None
+    engine = sa_create_engine(url.replace("+aiosqlite", "", 1), pool_size=1, max_overflow=0)
+    _sqlite_rules(engine)
+    return engine.execution_options(**{WRITES: True})
 
 
 # Execution option of connections that will write (see writing()).
