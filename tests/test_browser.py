@@ -148,7 +148,10 @@ async def shot(page: Page, name: str, full_page: bool = False) -> None:
 
 async def audit(page: Page, where: str) -> None:
     """axe-core's WCAG 2.1 A and AA rules: no violation of any impact."""
-    result: dict[str, Any] = await page.evaluate(f"{AXE}\n;axe.run(document, {WCAG})")
+    # axe is 600 KB of script: loaded once per page (the workspace keeps its page).
+    if await page.evaluate("typeof window.axe") == "undefined":
+        await page.evaluate(AXE)
+    result: dict[str, Any] = await page.evaluate(f"axe.run(document, {WCAG})")
     problems = [
         f"{v['id']}: {v['help']} ({len(v['nodes'])}: {v['nodes'][0]['target']})"
         for v in result["violations"]

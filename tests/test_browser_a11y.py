@@ -65,7 +65,7 @@ async def setup(server: Server) -> int:
 
 async def settled_view(page: Page, path: str) -> None:
     await go(page, path)
-    await page.wait_for_load_state("networkidle")
+    await expect(page.locator('body[data-pending="0"]')).to_have_count(1)
     await expect(page.locator('body[data-connection="online"]')).to_have_count(1)
 
 

@@ -591,7 +591,7 @@ async def test_every_view_reflows_on_a_phone_without_sideways_scrolling(
         context, page = await logged_in(browser, server, "admin", viewport=viewport)
         for path in VIEWS:
             await go(page, path.format(**ids))
-            await page.wait_for_load_state("networkidle")
+            await expect(page.locator('body[data-pending="0"]')).to_have_count(1)
             widths = await page.evaluate(
                 "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
             )

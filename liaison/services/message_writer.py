@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, case, select, tuple_, update
+from sqlalchemy import Connection, Engine, Table, bindparam, case, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -81,15 +81,14 @@ class MessageWriter:
         # Batches written, and messages in them (for the benchmark and tests).
         self.batches = 0
         self.written = 0
-        # SQLite: one connection in one thread of its own does the writing.
-        self._sync_engine = sqlite_writer(engine.url.render_as_string(hide_password=False))
-        self._thread = (
-            ThreadPoolExecutor(1, thread_name_prefix="message-writer")
-            if self._sync_engine is not None
-            else None
-        )
+        # SQLite: one connection in one thread of its own does the writing (from start()).
+        self._sync_engine: Engine | None = None
+        self._thread: ThreadPoolExecutor | None = None
 
     async def start(self) -> None:
+        self._sync_engine = sqlite_writer(self.engine.url.render_as_string(hide_password=False))
+        if self._sync_engine is not None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="message-writer")
         self._task = asyncio.create_task(self._run(), name="message-writer")
 
     async def stop(self) -> None:

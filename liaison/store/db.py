@@ -14,6 +14,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
+from sqlalchemy.pool import QueuePool
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -79,7 +80,9 @@ def sqlite_writer(url: str) -> Engine | None:
     then one hand-off from the event loop, not one per statement); None otherwise."""
     if not url.startswith("sqlite"):
         return None
-    engine = sa_create_engine(url.replace("+aiosqlite", "", 1), pool_size=1, max_overflow=0)
+    engine = sa_create_engine(
+        url.replace("+aiosqlite", "", 1), poolclass=QueuePool, pool_size=1, max_overflow=0
+    )
     _sqlite_rules(engine)
     return engine.execution_options(**{WRITES: True})
 

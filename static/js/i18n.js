@@ -10,7 +10,25 @@ export function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]')?.content || "";
 }
 
+// Requests in flight, on the page for whoever needs to know the view has its data
+// (the browser tests wait for body[data-pending="0"] instead of for the network to go quiet).
+let pending = 0;
+function track(change) {
+  pending += change;
+  document.body.dataset.pending = String(pending);
+}
+if (document.body) document.body.dataset.pending = "0";
+
 export async function api(method, path, body) {
+  track(1);
+  try {
+    return await request(method, path, body);
+  } finally {
+    track(-1);
+  }
+}
+
+async function request(method, path, body) {
   const options = { method, headers: { "X-CSRF-Token": csrfToken() }, credentials: "same-origin" };
   if (body instanceof FormData) {
     options.body = body;
