@@ -14,8 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from liaison.domain.vocabulary import RecordedOutcome
+
 # The outcome of a consultation that closed itself; never chosen by a person.
-NOT_RECORDED = "not_recorded"
+NOT_RECORDED = RecordedOutcome.NOT_RECORDED.value
 
 
 @dataclass(frozen=True, slots=True)

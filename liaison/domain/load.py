@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from liaison.domain.vocabulary import LegOutcome, values
+
 __all__ = [
     "BUCKET_SIZES",
     "HISTORY_DAYS",
@@ -33,7 +35,7 @@ __all__ = [
     "rows_may_be_shown",
 ]
 
-OUTCOMES = ("waiting", "answered", "cancelled", "timed_out", "overflowed")
+OUTCOMES = values(LegOutcome)
 HISTORY_DAYS = (7, 30)
 BUCKET_SIZES = ("day", "hour")
 # A group smaller than this shows no per-person figures: they would identify someone.

@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-AVAILABLE = "available"
-BUSY = "busy"
-DND = "dnd"
-AWAY = "away"
-OFFLINE = "offline"
-STATUSES = (AVAILABLE, BUSY, DND, AWAY, OFFLINE)
+from liaison.domain.vocabulary import ManualStatus, PresenceStatus, values
+
+AVAILABLE = PresenceStatus.AVAILABLE.value
+BUSY = PresenceStatus.BUSY.value
+DND = PresenceStatus.DND.value
+AWAY = PresenceStatus.AWAY.value
+OFFLINE = PresenceStatus.OFFLINE.value
+STATUSES = values(PresenceStatus)
 # What a person may choose themselves; busy comes from consultations, offline from absence.
-MANUAL_STATUSES = (AVAILABLE, AWAY, DND)
+MANUAL_STATUSES = values(ManualStatus)
 
 
 @dataclass(slots=True)

@@ -29,6 +29,7 @@ from liaison.domain import identity, phone_hours
 from liaison.domain import rings as domain
 from liaison.domain.consultations import NOT_RECORDED
 from liaison.domain.errors import Refused
+from liaison.domain.vocabulary import CallbackState, LegalBasis, Outcome, Topic, values
 from liaison.services.chat import ChatService
 from liaison.services.consultation_idle import ConsultationIdle
 from liaison.services.hub import Hub
@@ -50,17 +51,10 @@ from liaison.store.models import (
 
 log = logging.getLogger(__name__)
 
-OUTCOMES = ("answered", "needs_follow_up", "forwarded", "callback_needed")
-TOPICS = (
-    "statement",
-    "missing_attachment",
-    "clients_situation",
-    "discretion",
-    "urgent_need",
-    "request_to_expedite",
-)
-LEGAL_BASES = ("client_consent", "client_present", "necessity_sa_18")
-CALLBACK_STATES = ("open", "claimed", "done", "could_not_reach")
+OUTCOMES = values(Outcome)
+TOPICS = values(Topic)
+LEGAL_BASES = values(LegalBasis)
+CALLBACK_STATES = values(CallbackState)
 # Still to be done: shown, counted, and never purged.
 OPEN_CALLBACK_STATES = CALLBACK_STATES[:2]
 NAMED_RING_PREFIX = "named:"

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -22,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from liaison.domain import vocabulary
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -317,3 +320,14 @@ class RingOffer(Base):
     # Why a withdrawn offer ended (taken, cancelled, timed_out, overflowed, signed_out,
     # unavailable); None for the other outcomes.
     reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+# Every column that holds a closed vocabulary accepts only its values: the same StrEnum
+# the protocol and the interface use (liaison/domain/vocabulary.py; migration 0007).
+for _table, _column, _enum, _nullable in vocabulary.STORED:
+    Base.metadata.tables[_table].append_constraint(
+        CheckConstraint(
+            vocabulary.check_sql(_column, _enum, _nullable),
+            name=vocabulary.check_name(_table, _column),
+        )
+    )

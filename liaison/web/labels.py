@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
+from liaison.domain.vocabulary import (
+    CallbackState,
+    LegalBasis,
+    PresenceStatus,
+    RecordedOutcome,
+    Topic,
+    Urgency,
+)
 from liaison.web.i18n import gettext_
 
 
@@ -10,12 +20,12 @@ def N_(message: str) -> str:
     return message
 
 
-STATUS = {
-    "available": N_("Available"),
-    "busy": N_("Busy"),
-    "dnd": N_("Do not disturb"),
-    "away": N_("Away"),
-    "offline": N_("Offline"),
+STATUS: dict[str, str] = {
+    PresenceStatus.AVAILABLE: N_("Available"),
+    PresenceStatus.BUSY: N_("Busy"),
+    PresenceStatus.DND: N_("Do not disturb"),
+    PresenceStatus.AWAY: N_("Away"),
+    PresenceStatus.OFFLINE: N_("Offline"),
 }
 BENEFITS = {
     "basic_social_assistance": N_("Basic social assistance"),
@@ -36,34 +46,34 @@ ROLES = {
     "admin": N_("Administrator"),
 }
 ORGANISATION_KINDS = {"kela": N_("Kela"), "social_services": N_("Social services")}
-OUTCOMES = {
-    "answered": N_("Answered"),
-    "needs_follow_up": N_("Needs follow-up"),
-    "forwarded": N_("Forwarded"),
-    "callback_needed": N_("Callback needed"),
+OUTCOMES: dict[str, str] = {
+    RecordedOutcome.ANSWERED: N_("Answered"),
+    RecordedOutcome.NEEDS_FOLLOW_UP: N_("Needs follow-up"),
+    RecordedOutcome.FORWARDED: N_("Forwarded"),
+    RecordedOutcome.CALLBACK_NEEDED: N_("Callback needed"),
     # Closed by itself after idling (liaison/domain/consultations.py); never chosen.
-    "not_recorded": N_("Not recorded"),
+    RecordedOutcome.NOT_RECORDED: N_("Not recorded"),
 }
-TOPICS = {
-    "statement": N_("Statement"),
-    "missing_attachment": N_("Missing attachment"),
-    "clients_situation": N_("Client's situation"),
-    "discretion": N_("Discretion"),
-    "urgent_need": N_("Urgent need"),
-    "request_to_expedite": N_("Request to expedite"),
+TOPICS: dict[str, str] = {
+    Topic.STATEMENT: N_("Statement"),
+    Topic.MISSING_ATTACHMENT: N_("Missing attachment"),
+    Topic.CLIENTS_SITUATION: N_("Client's situation"),
+    Topic.DISCRETION: N_("Discretion"),
+    Topic.URGENT_NEED: N_("Urgent need"),
+    Topic.REQUEST_TO_EXPEDITE: N_("Request to expedite"),
 }
-LEGAL_BASES = {
-    "client_consent": N_("Client's consent"),
-    "client_present": N_("Client present"),
-    "necessity_sa_18": N_("Necessary under the Social Assistance Act §18"),
+LEGAL_BASES: dict[str, str] = {
+    LegalBasis.CLIENT_CONSENT: N_("Client's consent"),
+    LegalBasis.CLIENT_PRESENT: N_("Client present"),
+    LegalBasis.NECESSITY_SA_18: N_("Necessary under the Social Assistance Act §18"),
 }
-CALLBACK_STATES = {
-    "open": N_("Open"),
-    "claimed": N_("Claimed"),
-    "done": N_("Done"),
-    "could_not_reach": N_("Could not reach"),
+CALLBACK_STATES: dict[str, str] = {
+    CallbackState.OPEN: N_("Open"),
+    CallbackState.CLAIMED: N_("Claimed"),
+    CallbackState.DONE: N_("Done"),
+    CallbackState.COULD_NOT_REACH: N_("Could not reach"),
 }
-URGENCY = {"normal": N_("Normal"), "urgent": N_("Urgent")}
+URGENCY: dict[str, str] = {Urgency.NORMAL: N_("Normal"), Urgency.URGENT: N_("Urgent")}
 WEEKDAYS = [
     N_("Monday"),
     N_("Tuesday"),
@@ -89,3 +99,14 @@ def translated() -> dict[str, dict[str, str] | list[str]]:
         "callback_states": {k: gettext_(v) for k, v in CALLBACK_STATES.items()},
         "urgency": {k: gettext_(v) for k, v in URGENCY.items()},
     }
+
+
+# Each vocabulary beside its labels: tests/test_vocabulary.py holds their keys equal.
+VOCABULARY_LABELS: tuple[tuple[type[StrEnum], dict[str, str]], ...] = (
+    (PresenceStatus, STATUS),
+    (RecordedOutcome, OUTCOMES),
+    (Topic, TOPICS),
+    (LegalBasis, LEGAL_BASES),
+    (CallbackState, CALLBACK_STATES),
+    (Urgency, URGENCY),
+)

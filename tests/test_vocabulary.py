@@ -1,0 +1,46 @@
+"""Each closed vocabulary is written once (liaison/domain/vocabulary.py); everything else
+that names its values is held equal to it here."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+from sqlalchemy import CheckConstraint
+
+from liaison.domain import rings as ring_domain
+from liaison.domain import vocabulary as v
+from liaison.store.models import Base
+from liaison.web.labels import VOCABULARY_LABELS
+
+
+@pytest.mark.parametrize(("enum", "labels"), VOCABULARY_LABELS)
+def test_every_value_has_a_label_and_every_label_a_value(
+    enum: type[v.StrEnum], labels: dict[str, str]
+) -> None:
+    assert list(labels) == list(v.values(enum))
+
+
+def test_the_ring_router_literals_are_the_vocabulary() -> None:
+    """The router's own type aliases (Literal, for mypy) name the same values."""
+    assert typing.get_args(ring_domain.Method) == v.values(v.RoutingMethod)
+    assert typing.get_args(ring_domain.Urgency) == v.values(v.Urgency)
+    assert typing.get_args(ring_domain.OfferOutcome) == v.values(v.OfferOutcome)
+    assert typing.get_args(ring_domain.WithdrawReason) == v.values(v.WithdrawReason)
+
+
+def test_chosen_values_are_a_subset_of_the_stored_ones() -> None:
+    assert set(v.values(v.Outcome)) < set(v.values(v.RecordedOutcome))
+    assert set(v.values(v.ManualStatus)) < set(v.values(v.PresenceStatus))
+    assert set(v.values(v.CallbackUpdate)) < set(v.values(v.CallbackState))
+
+
+def test_every_stored_vocabulary_is_a_check_constraint() -> None:
+    for table, column, enum, _nullable in v.STORED:
+        checks = {
+            c.name: str(c.sqltext)
+            for c in Base.metadata.tables[table].constraints
+            if isinstance(c, CheckConstraint)
+        }
+        sql = checks[v.check_name(table, column)]
+        assert all(f"'{value}'" in sql for value in v.values(enum))
