@@ -44,16 +44,6 @@ def is_token(value: object) -> TypeGuard[str]:
     )
 
 
-def check_client_id(client_id: object) -> str:
-    if not is_token(client_id):
-        raise ChatError(
-            "bad_field",
-            f"id must be 1 to {CLIENT_ID_MAX} letters A-Z, digits, '_' or '-' "
-            "(a random token) and must not hold a personal identity code",
-        )
-    return client_id
-
-
 TITLE_MAX = 100
 
 

@@ -116,7 +116,7 @@ class ChatService:
             await self.hub.send(members, {"type": "message", "message": message})
 
     async def send(
-        self, sender_id: int, conversation_id: object, client_id: object, body: object
+        self, sender_id: int, conversation_id: int, client_id: str, body: str
     ) -> tuple[dict[str, Any], bool]:
         """Stores and delivers a message; a repeated client id returns the stored one (True).
 
@@ -127,19 +127,18 @@ class ChatService:
         duplicate, counted again from the resent body). The frame delivered to the
         members and the stored message do not carry it; the caller pops it off.
         """
-        cid = domain.check_client_id(client_id)
-        conv_id = _int_field(conversation_id, "conversation_id")
         text, redacted = identity.redact_identity_codes(
             domain.clean_body(body, self.config.max_message_chars), self.config.secret_key
         )
         # Stored in the writer's next batch; the ack waits for its commit.
-        message, duplicate = await self.writer.send(Send(sender_id, conv_id, cid, text))
+        message, duplicate = await self.writer.send(
+            Send(sender_id, conversation_id, client_id, text)
+        )
         return {**message, "redacted": redacted}, duplicate
 
-    async def mark_read(self, person_id: int, conversation_id: object, seq: object) -> int:
+    async def mark_read(self, person_id: int, conversation_id: int, seq: int) -> int:
         """Moves the person's read marker forward (never past the last message)."""
-        conv_id = _int_field(conversation_id, "conversation_id")
-        upto = _int_field(seq, "seq")
+        conv_id, upto = conversation_id, seq
         members = await self.members(conv_id, person_id)
         last_seq = (
             select(CONVERSATIONS.c.last_seq).where(CONVERSATIONS.c.id == conv_id).scalar_subquery()
@@ -165,8 +164,7 @@ class ChatService:
         )
         return int(now_read or 0)
 
-    async def typing(self, person_id: int, conversation_id: object) -> None:
-        conv_id = _int_field(conversation_id, "conversation_id")
+    async def typing(self, person_id: int, conv_id: int) -> None:
         others = sorted(await self.members(conv_id, person_id) - {person_id})
         await self.hub.send(
             others, {"type": "typing", "conversation_id": conv_id, "person_id": person_id}
@@ -356,9 +354,3 @@ class ChatService:
 def _least(value: int, column: Any) -> Any:
     """min(value, column) in SQL, the same on SQLite and PostgreSQL."""
     return case((column < value, column), else_=value)
-
-
-def _int_field(value: object, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ChatError("bad_field", f"{name} must be a non-negative whole number")
-    return value

@@ -7,21 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime, timedelta
-from typing import Any, TypeGuard
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from liaison.domain.chat import is_token
 from liaison.domain.errors import Refused
-from liaison.domain.text import LONG_NUMBER, fits, storable
+from liaison.domain.vocabulary import ErrorCode
+from liaison.protocol import client, server
+from liaison.protocol.decode import FrameRefused, decode, echo_of, echoable, peek
+from liaison.protocol.server import encode
 from liaison.services.core import Core
-from liaison.services.hub import encode
 from liaison.store import repositories as repo
 from liaison.store.db import UNAVAILABLE
 from liaison.web.security import (
@@ -44,8 +45,18 @@ CLOSE_SLOW_CONSUMER = 1013
 CLOSE_INTERNAL = 1011
 TYPING_INTERVAL = timedelta(seconds=2)
 HELLO_TIMEOUT = timedelta(seconds=10)
-# Ids, sequence numbers and cursors are 64-bit integers in the store.
-MAX_ID = 2**63
+# A frame too large to parse may still name itself first: {"ref": ..., ...}.
+_LEADING_REF = re.compile(r'\s*\{\s*"ref"\s*:\s*(-?[0-9]{1,19}|"[A-Za-z0-9_-]{1,64}")\s*[,}]')
+Reply = server.ServerFrame | None
+
+
+def leading_ref(text: str) -> int | str | None:
+    """The `ref` of a frame that is not parsed (too large), when it is its first field."""
+    m = _LEADING_REF.match(text[:200])
+    if m is None:
+        return None
+    value: int | str = int(m[1]) if m[1][0] != '"' else m[1][1:-1]
+    return value if echoable(value) else None
 
 
 class FrameError(Exception):
@@ -152,48 +163,10 @@ class SocketConnection:
                 self.close(CLOSE_INTERNAL, "the server could not send a frame")
 
 
-def _echoable(value: object) -> bool:
-    """A client's `ref` or `id` is copied into replies only when it is an opaque token
-    (a 64-bit integer, or text that ``is_token`` accepts): never free text, which could
-    carry an identity code back out (docs/protocol.md, "Frames")."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return -(2**63) <= value < 2**63
-    return is_token(value)
-
-
-def _people(value: object, limit: int) -> set[int]:
-    if not isinstance(value, list) or not all(_is_id(p) and p > 0 for p in value):
-        raise FrameError("bad_field", "people must be a list of person ids")
-    if len(value) > limit:
+def _people(people: list[int], limit: int) -> set[int]:
+    if len(people) > limit:
         raise FrameError("too_many", f"at most {limit} people can be watched at once")
-    return set(value)
-
-
-def _time(value: object) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise FrameError("bad_field", "a time must be ISO 8601 with a time zone")
-    return parsed
-
-
-def _field(frame: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
-    if name not in frame:
-        raise FrameError("bad_field", f"field {name!r} is required")
-    value = frame[name]
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise FrameError("bad_field", f"field {name!r} has the wrong type")
-    if kind is int and not _is_id(value):
-        raise FrameError("bad_field", f"field {name!r} must be from 0 to 2^63-1")
-    return value
-
-
-def _is_id(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_ID
+    return set(people)
 
 
 class Session:
@@ -213,47 +186,52 @@ class Session:
             maxsize=core.settings.rate_burst
         )
         self.active = True
+        self.welcomed = False
         self.last_presence_report: datetime | None = None
         self.last_typing: dict[int, datetime] = {}
-        self.handlers: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]] = {
-            "heartbeat": self.on_heartbeat,
-            "send": self.on_send,
-            "read": self.on_read,
-            "typing": self.on_typing,
-            "set_presence": self.on_set_presence,
-            "sync": self.on_sync,
-            "ring_sign_in": self.on_ring_sign_in,
-            "ask": self.on_ask,
-            "cancel": self.on_cancel,
-            "accept": self.on_accept,
-            "decline": self.on_decline,
-            "close_consultation": self.on_close_consultation,
-            "invite": self.on_invite,
-            "callback_create": self.on_callback_create,
-            "callback_update": self.on_callback_update,
-            "load_subscribe": self.on_load_subscribe,
-            "load_unsubscribe": self.on_load_unsubscribe,
-            "watch": self.on_watch,
-            "presence_sync": self.on_presence_sync,
-            "rings_subscribe": self.on_rings_subscribe,
-            "rings_unsubscribe": self.on_rings_unsubscribe,
-            "ring_resume": self.on_ring_resume,
-            "consultation_keep_open": self.on_consultation_keep_open,
-            "consultation_note": self.on_consultation_note,
+        # One handler per client frame type; the frame arrives decoded and checked.
+        self.handlers: dict[type[client.ClientFrame], Callable[[Any], Awaitable[Reply]]] = {
+            client.Heartbeat: self.on_heartbeat,
+            client.Send: self.on_send,
+            client.Read: self.on_read,
+            client.Typing: self.on_typing,
+            client.SetPresence: self.on_set_presence,
+            client.Sync: self.on_sync,
+            client.RingSignIn: self.on_ring_sign_in,
+            client.Ask: self.on_ask,
+            client.Cancel: self.on_cancel,
+            client.Accept: self.on_accept,
+            client.Decline: self.on_decline,
+            client.CloseConsultation: self.on_close_consultation,
+            client.Invite: self.on_invite,
+            client.CallbackCreate: self.on_callback_create,
+            client.CallbackUpdateFrame: self.on_callback_update,
+            client.LoadSubscribe: self.on_load_subscribe,
+            client.LoadUnsubscribe: self.on_load_unsubscribe,
+            client.Watch: self.on_watch,
+            client.PresenceSync: self.on_presence_sync,
+            client.RingsSubscribe: self.on_rings_subscribe,
+            client.RingsUnsubscribe: self.on_rings_unsubscribe,
+            client.RingResume: self.on_ring_resume,
+            client.ConsultationKeepOpen: self.on_consultation_keep_open,
+            client.ConsultationNote: self.on_consultation_note,
         }
 
-    def reply(self, frame: dict[str, Any]) -> None:
+    def reply(self, frame: server.ServerFrame) -> None:
         self.conn.push(encode(frame))
 
-    def error(self, code: str, reason: str, request: dict[str, Any] | None = None) -> None:
-        frame: dict[str, Any] = {"type": "error", "code": code, "reason": reason}
-        if request:
-            for echo in ("ref", "id"):
-                if _echoable(request.get(echo)):
-                    frame[echo] = request[echo]
-            if request.get("type") in self.handlers or request.get("type") == "hello":
-                frame["request_type"] = request["type"]
-        self.reply(frame)
+    def error(self, code: str, reason: str, echo: dict[str, Any] | None = None) -> None:
+        """An error frame; `echo` holds what it may copy of the refused frame (echo_of)."""
+        self.reply(server.Error(code=ErrorCode(code), reason=reason, **(echo or {})))
+
+    def refuse(self, code: str, reason: str, frame: client.ClientFrame) -> None:
+        """An error about a decoded frame: its ref (and a send's id) when they are tokens."""
+        echo: dict[str, Any] = {"request_type": frame.__struct_config__.tag}
+        if echoable(frame.ref):
+            echo["ref"] = frame.ref
+        if isinstance(frame, client.Send):
+            echo["id"] = frame.id
+        self.error(code, reason, echo)
 
     async def read_loop(self) -> None:
         """Takes frames off the socket as soon as they arrive, so that the rate limit is
@@ -287,22 +265,21 @@ class Session:
             # The rate_limited answers already queued go first: they say why.
             self.conn.close(CLOSE_FLOOD, "too many frames: flood protection", flush=True)
             return False
-        request: dict[str, Any] | None = None
         text = message.get("text")
+        request = None
         if text is not None and len(text) <= self.core.settings.max_frame_bytes:
-            with contextlib.suppress(ValueError, RecursionError):
-                parsed = json.loads(text)
-                request = parsed if isinstance(parsed, dict) else None
+            request = peek(text)
         self.error(
             "rate_limited",
             f"over {self.core.settings.rate_per_second:g} frames a second (bursts of "
             f"{self.core.settings.rate_burst}): this frame was dropped; send it again later",
-            request,
+            echo_of(request),
         )
         return True
 
-    async def receive_frame(self) -> dict[str, Any] | None:
-        """The next well-formed frame; None after errors that were answered; raises on close.
+    async def receive_frame(self) -> client.ClientFrame | None:
+        """The next frame, decoded and checked; None after errors that were answered; raises
+        on close.
 
         No read timeout here: a client that falls silent is closed when its presence report
         expires (4010), a dead TCP peer by the server's protocol pings."""
@@ -316,35 +293,27 @@ class Session:
         else:
             size = len(text.encode())
         if size > self.core.settings.max_frame_bytes:
+            # The ref is read from the frame's start, without parsing what is too large.
             self.error(
                 "frame_too_large",
                 f"frame is {size} bytes; the limit is {self.core.settings.max_frame_bytes}",
+                {"ref": ref} if text is not None and (ref := leading_ref(text)) else None,
             )
             return None
         if text is None:
             self.error("bad_frame", "binary frames are not supported; send JSON text")
             return None
         try:
-            frame = json.loads(text)
-        except (ValueError, RecursionError):
-            # RecursionError: brackets nested deeper than any frame needs.
-            self.error("bad_json", "frame is not valid JSON")
+            return decode(text)
+        except FrameRefused as e:
+            request = e.request
+            if not self.welcomed and (request is None or request.get("type") != "hello"):
+                # Before hello only a hello is read: anything else gets the same answer.
+                if e.code not in (ErrorCode.BAD_JSON, ErrorCode.BAD_TEXT, ErrorCode.BAD_FRAME):
+                    self.error("hello_required", "the first frame must be hello", echo_of(request))
+                    return None
+            self.error(e.code, e.reason, echo_of(request))
             return None
-        if not isinstance(frame, dict):
-            self.error("bad_frame", "frame must be a JSON object")
-            return None
-        if "\\u" in text and not storable(frame):
-            # Only a \u escape can bring a lone surrogate or a NUL into JSON text: text
-            # that neither database stores and no socket can send.
-            self.error("bad_text", "text must be valid Unicode without NUL characters", frame)
-            return None
-        if LONG_NUMBER.search(text) and not fits(frame):
-            self.error("bad_field", "numbers must be 64-bit integers (-2^63 to 2^63-1)", frame)
-            return None
-        if not isinstance(frame.get("type"), str):
-            self.error("bad_frame", "frame needs a string field 'type'", frame)
-            return None
-        return frame
 
     async def run(self) -> None:
         ended = self.core.sessions[self.conn.key] = asyncio.Event()
@@ -369,7 +338,7 @@ class Session:
             self.conn.hold()
             self.core.hub.attach(self.conn)
             attached = True
-            self.active = hello.get("active", True)
+            self.active = hello.active
             await self.report_presence(force=True)
             await self.send_welcome(hello)
             while not self.conn.closed:
@@ -380,8 +349,8 @@ class Session:
             pass
         finally:
             if attached:
-                await self.on_load_unsubscribe({})
-                await self.on_rings_unsubscribe({})
+                await self.on_load_unsubscribe(client.LoadUnsubscribe())
+                await self.on_rings_unsubscribe(client.RingsUnsubscribe())
                 self.core.hub.detach(self.conn)
                 await self.core.presence.client_gone(self.viewer.person_id, self.conn.key)
             self.conn.close(1000, "")
@@ -390,7 +359,7 @@ class Session:
             writer.cancel()
             reader.cancel()
 
-    async def wait_hello(self) -> dict[str, Any] | None:
+    async def wait_hello(self) -> client.Hello | None:
         core = self.core
         deadline = core.scheduler.call_at(
             core.clock.now() + HELLO_TIMEOUT,
@@ -401,76 +370,61 @@ class Session:
         finally:
             deadline.cancel()
 
-    async def _first_hello(self) -> dict[str, Any] | None:
+    async def _first_hello(self) -> client.Hello | None:
         while not self.conn.closed:
             frame = await self.receive_frame()
             if frame is None:
                 continue
-            if frame["type"] != "hello":
-                self.error("hello_required", "the first frame must be hello", frame)
+            if not isinstance(frame, client.Hello):
+                self.refuse("hello_required", "the first frame must be hello", frame)
                 continue
-            version = frame.get("v", PROTOCOL_VERSION)
-            if version != PROTOCOL_VERSION:
+            if frame.v != PROTOCOL_VERSION:
                 self.conn.close(
                     CLOSE_UNSUPPORTED_VERSION, f"protocol version {PROTOCOL_VERSION} only"
                 )
                 return None
-            if not isinstance(frame.get("active", True), bool):
-                self.error("bad_field", "field 'active' must be true or false", frame)
-                continue
             try:
-                self.conn.named = _people(frame.get("watch", []), self.core.settings.max_watch)
-                _time(frame.get("presence_since"))
+                self.conn.named = _people(frame.watch, self.core.settings.max_watch)
             except FrameError as e:
-                self.error(e.code, e.reason, frame)
+                self.refuse(e.code, e.reason, frame)
                 continue
-            resume = frame.get("resume", {})
-            if not isinstance(resume, dict) or not all(
-                k.isascii() and k.isdigit() and _is_id(int(k)) and _is_id(v)
-                for k, v in resume.items()
-            ):
-                self.error(
-                    "bad_field", "resume must map conversation ids to sequence numbers", frame
-                )
-                continue
+            self.welcomed = True
             return frame
         return None
 
-    async def send_welcome(self, hello: dict[str, Any]) -> None:
+    async def send_welcome(self, hello: client.Hello) -> None:
         core, viewer, settings = self.core, self.viewer, self.core.settings
-        cursors = {int(k): int(v) for k, v in hello.get("resume", {}).items()}
+        cursors = {int(k): v for k, v in hello.resume.items()}
         missed, truncated = await core.chat.missed(viewer.person_id, cursors)
         async with core.db() as db:
             me = await repo.get_person(db, viewer.person_id)
         conversations = await core.chat.summaries(viewer.person_id)
         partners = {m["person_id"] for c in conversations for m in c["members"]}
         self.core.hub.add_partners(self.conn, partners)
-        since = _time(hello.get("presence_since"))
         self.conn.start(
             encode(
-                {
-                    "type": "welcome",
-                    "v": PROTOCOL_VERSION,
-                    "me": {
+                server.Welcome(
+                    v=PROTOCOL_VERSION,
+                    me={
                         "person": me,
                         "username": viewer.username,
                         "is_admin": viewer.is_admin,
                         "connection": self.conn.key,
                     },
-                    "config": {
+                    config={
                         "heartbeat_interval": settings.heartbeat_interval_seconds,
                         "heartbeat_timeout": settings.heartbeat_timeout_seconds,
                         "idle_away_seconds": settings.idle_away_seconds,
                         "max_message_chars": settings.max_message_chars,
                         "max_frame_bytes": settings.max_frame_bytes,
                     },
-                    "presence": core.presence.views(self.conn.watching, since),
-                    "presence_at": core.clock.now().isoformat(),
-                    "conversations": conversations,
-                    "missed": missed,
-                    "truncated": truncated,
+                    presence=core.presence.views(self.conn.watching, hello.presence_since),
+                    presence_at=core.clock.now().isoformat(),
+                    conversations=conversations,
+                    missed=missed,
+                    truncated=truncated,
                     **(await self.ring_snapshot()),
-                }
+                )
             )
         )
 
@@ -483,75 +437,58 @@ class Session:
             self.last_presence_report = now
             await self.core.presence.client_heard(self.viewer.person_id, self.conn.key, self.active)
 
-    async def dispatch(self, frame: dict[str, Any]) -> None:
-        kind = frame["type"]
-        if kind != "heartbeat":
+    async def dispatch(self, frame: client.ClientFrame) -> None:
+        kind = frame.__struct_config__.tag
+        if not isinstance(frame, client.Heartbeat):
             # Any frame shows the client is alive; heartbeats also carry the idle state.
             await self.report_presence()
-        handler = self.handlers.get(kind)
+        handler = self.handlers.get(type(frame))
         if handler is None:
-            if kind == "hello":
-                self.error("bad_frame", "hello was already received", frame)
-            else:
-                self.error("unknown_type", "unknown frame type", frame)
+            self.refuse("bad_frame", "hello was already received", frame)
             return
         try:
             reply = await handler(frame)
         except FrameError as e:
-            self.error(e.code, e.reason, frame)
+            self.refuse(e.code, e.reason, frame)
             return
         except Refused as e:
-            self.error(e.code, e.reason, frame)
+            self.refuse(e.code, e.reason, frame)
             return
         except UNAVAILABLE as e:
             log.warning("database unavailable for a %s frame: %s", kind, type(e).__name__)
-            self.error("unavailable", "the service cannot reach its database; try again", frame)
+            self.refuse("unavailable", "the service cannot reach its database; try again", frame)
             return
         except Exception:
             log.exception("frame handler failed for type %s", kind)
-            self.error("internal", "the server failed to handle this frame", frame)
+            self.refuse("internal", "the server failed to handle this frame", frame)
             return
         if reply is not None:
-            if _echoable(frame.get("ref")):
-                reply["ref"] = frame["ref"]
+            if echoable(frame.ref):
+                reply.ref = frame.ref  # type: ignore[assignment]
             self.reply(reply)
 
     # ------------------------------------------------------------ frame handlers
 
-    async def on_heartbeat(self, frame: dict[str, Any]) -> dict[str, Any]:
-        active = frame.get("active", self.active)
-        if not isinstance(active, bool):
-            raise FrameError("bad_field", "field 'active' must be true or false")
+    async def on_heartbeat(self, frame: client.Heartbeat) -> server.HeartbeatAck:
+        active = self.active if frame.active is None else frame.active
         changed = active != self.active
         self.active = active
         await self.report_presence(force=changed)
-        return {"type": "heartbeat_ack"}
+        return server.HeartbeatAck()
 
-    async def on_send(self, frame: dict[str, Any]) -> dict[str, Any]:
-        client_id = _field(frame, "id", str)
+    async def on_send(self, frame: client.Send) -> server.Ack:
         message, duplicate = await self.core.chat.send(
-            self.viewer.person_id,
-            _field(frame, "conversation_id", int),
-            client_id,
-            frame.get("body"),
+            self.viewer.person_id, frame.conversation_id, frame.id, frame.body
         )
         redacted = message.pop("redacted", 0)
         # `redacted` tells the sender how many identity codes became client references.
-        return {
-            "type": "ack",
-            "id": client_id,
-            "duplicate": duplicate,
-            "redacted": redacted,
-            "message": message,
-        }
+        return server.Ack(id=frame.id, duplicate=duplicate, redacted=redacted, message=message)
 
-    async def on_read(self, frame: dict[str, Any]) -> None:
-        await self.core.chat.mark_read(
-            self.viewer.person_id, _field(frame, "conversation_id", int), _field(frame, "seq", int)
-        )
+    async def on_read(self, frame: client.Read) -> None:
+        await self.core.chat.mark_read(self.viewer.person_id, frame.conversation_id, frame.seq)
 
-    async def on_typing(self, frame: dict[str, Any]) -> None:
-        conversation_id = _field(frame, "conversation_id", int)
+    async def on_typing(self, frame: client.Typing) -> None:
+        conversation_id = frame.conversation_id
         now = self.core.clock.now()
         last = self.last_typing.get(conversation_id)
         if last is not None and now - last < TYPING_INTERVAL:
@@ -561,44 +498,36 @@ class Session:
             self.last_typing = {conversation_id: now}
         await self.core.chat.typing(self.viewer.person_id, conversation_id)
 
-    async def on_watch(self, frame: dict[str, Any]) -> dict[str, Any]:
-        named = _people(frame.get("people"), self.core.settings.max_watch)
+    async def on_watch(self, frame: client.Watch) -> server.PresenceViews:
+        named = _people(frame.people, self.core.settings.max_watch)
         added = self.core.hub.watch(self.conn, named)
-        return {
-            "type": "presence_views",
-            "presence": self.core.presence.views(added),
-            "presence_at": self.core.clock.now().isoformat(),
-        }
+        return server.PresenceViews(
+            presence=self.core.presence.views(added),
+            presence_at=self.core.clock.now().isoformat(),
+        )
 
-    async def on_presence_sync(self, frame: dict[str, Any]) -> dict[str, Any]:
-        since = _time(frame.get("since"))
-        if since is None:
-            raise FrameError("bad_field", "field 'since' is required")
-        return {
-            "type": "presence_views",
-            "presence": self.core.presence.views(self.conn.watching, since),
-            "presence_at": self.core.clock.now().isoformat(),
-        }
+    async def on_presence_sync(self, frame: client.PresenceSync) -> server.PresenceViews:
+        return server.PresenceViews(
+            presence=self.core.presence.views(self.conn.watching, frame.since),
+            presence_at=self.core.clock.now().isoformat(),
+        )
 
-    async def on_set_presence(self, frame: dict[str, Any]) -> dict[str, Any]:
-        changes = {k: v for k, v in frame.items() if k not in ("type", "ref")}
-        view = await self.core.presence.update(self.viewer.person_id, changes)
-        return {"type": "presence_set", "presence": view}
+    async def on_set_presence(self, frame: client.SetPresence) -> server.PresenceSet:
+        view = await self.core.presence.update(self.viewer.person_id, frame.changes())
+        return server.PresenceSet(presence=view)
 
-    async def on_sync(self, frame: dict[str, Any]) -> dict[str, Any]:
-        conversation_id = _field(frame, "conversation_id", int)
-        after = _field(frame, "after_seq", int)
+    async def on_sync(self, frame: client.Sync) -> server.Messages:
+        conversation_id = frame.conversation_id
         messages, truncated = await self.core.chat.missed(
-            self.viewer.person_id, {conversation_id: after}
+            self.viewer.person_id, {conversation_id: frame.after_seq}
         )
         if not messages and not await self._is_member(conversation_id):
             raise FrameError("not_a_member", "you are not a member of that conversation")
-        return {
-            "type": "messages",
-            "conversation_id": conversation_id,
-            "messages": messages,
-            "complete": conversation_id not in truncated,
-        }
+        return server.Messages(
+            conversation_id=conversation_id,
+            messages=messages,
+            complete=conversation_id not in truncated,
+        )
 
     # ------------------------------------------------------------ rings
 
@@ -617,79 +546,73 @@ class Session:
             "callbacks": await rings.callbacks_for(person_id),
         }
 
-    async def on_ring_sign_in(self, frame: dict[str, Any]) -> dict[str, Any]:
+    def _rings(self) -> server.Rings:
         rings, person_id = self.core.rings, self.viewer.person_id
-        await rings.sign_in(person_id, frame.get("ring_id"), frame.get("signed_in"))
-        return {
-            "type": "rings",
-            "rings": rings.rings_for(person_id),
-            "ring_member": rings.member_state(person_id),
-        }
-
-    async def on_ask(self, frame: dict[str, Any]) -> dict[str, Any]:
-        rings = self.core.rings
-        args = (
-            frame.get("question"),
-            frame.get("client_code"),
-            frame.get("urgency", "normal"),
-            frame.get("legal_basis"),
+        return server.Rings(
+            rings=rings.rings_for(person_id), ring_member=rings.member_state(person_id)
         )
-        if frame.get("named") is True:
+
+    async def on_ring_sign_in(self, frame: client.RingSignIn) -> server.Rings:
+        await self.core.rings.sign_in(self.viewer.person_id, frame.ring_id, frame.signed_in)
+        return self._rings()
+
+    async def on_ask(self, frame: client.Ask) -> server.QuestionStatus:
+        rings = self.core.rings
+        args = (frame.question, frame.client_code, frame.urgency, frame.legal_basis)
+        if frame.named:
             status = await rings.ask_named(self.viewer.person_id, *args)
         else:
-            status = await rings.ask(self.viewer.person_id, frame.get("ring_id"), *args)
-        return {"type": "question_status", "question": status}
+            status = await rings.ask(self.viewer.person_id, frame.ring_id, *args)
+        return server.QuestionStatus(question=status)
 
-    async def on_cancel(self, frame: dict[str, Any]) -> None:
-        await self.core.rings.cancel(self.viewer.person_id, frame.get("question_id"))
+    async def on_cancel(self, frame: client.Cancel) -> None:
+        await self.core.rings.cancel(self.viewer.person_id, frame.question_id)
 
-    async def on_accept(self, frame: dict[str, Any]) -> dict[str, Any]:
-        consultation = await self.core.rings.accept(self.viewer.person_id, frame.get("question_id"))
-        return {"type": "accepted", "consultation": consultation}
+    async def on_accept(self, frame: client.Accept) -> server.Accepted:
+        consultation = await self.core.rings.accept(self.viewer.person_id, frame.question_id)
+        return server.Accepted(consultation=consultation)
 
-    async def on_decline(self, frame: dict[str, Any]) -> None:
-        await self.core.rings.decline(self.viewer.person_id, frame.get("question_id"))
+    async def on_decline(self, frame: client.Decline) -> None:
+        await self.core.rings.decline(self.viewer.person_id, frame.question_id)
 
-    async def on_close_consultation(self, frame: dict[str, Any]) -> dict[str, Any]:
+    async def on_close_consultation(
+        self, frame: client.CloseConsultation
+    ) -> server.ConsultationClosed:
         record = await self.core.rings.close_consultation(
             self.viewer.person_id,
-            frame.get("consultation_id"),
-            frame.get("outcome"),
-            frame.get("topic"),
-            frame.get("legal_basis"),
+            frame.consultation_id,
+            frame.outcome,
+            frame.topic,
+            frame.legal_basis,
         )
-        return {"type": "consultation_closed", "consultation": record}
+        return server.ConsultationClosed(consultation=record)
 
-    async def on_invite(self, frame: dict[str, Any]) -> None:
-        await self.core.rings.invite(
-            self.viewer.person_id, frame.get("consultation_id"), frame.get("person_id")
-        )
+    async def on_invite(self, frame: client.Invite) -> None:
+        await self.core.rings.invite(self.viewer.person_id, frame.consultation_id, frame.person_id)
 
-    async def on_callback_create(self, frame: dict[str, Any]) -> dict[str, Any]:
+    async def on_callback_create(self, frame: client.CallbackCreate) -> server.CallbackCreated:
         callback = await self.core.rings.create_callback(
             self.viewer.person_id,
-            owner_person_id=frame.get("owner_person_id"),
-            owner_ring_id=frame.get("owner_ring_id"),
-            question_id=frame.get("question_id"),
-            note=frame.get("note", ""),
-            client_code=frame.get("client_code"),
-            due_minutes=frame.get("due_minutes", 60),
+            owner_person_id=frame.owner_person_id,
+            owner_ring_id=frame.owner_ring_id,
+            question_id=frame.question_id,
+            note=frame.note,
+            client_code=frame.client_code,
+            due_minutes=frame.due_minutes,
         )
-        return {"type": "callback_created", "callback": callback}
+        return server.CallbackCreated(callback=callback)
 
-    async def on_callback_update(self, frame: dict[str, Any]) -> None:
-        await self.core.rings.update_callback(
-            self.viewer.person_id, frame.get("callback_id"), frame.get("state")
-        )
+    async def on_callback_update(self, frame: client.CallbackUpdateFrame) -> None:
+        await self.core.rings.update_callback(self.viewer.person_id, frame.callback_id, frame.state)
 
-    async def on_load_subscribe(self, frame: dict[str, Any]) -> dict[str, Any]:
+    async def on_load_subscribe(self, frame: client.LoadSubscribe) -> server.Load:
         viewer, load = self.viewer, self.core.load
         if "load" not in self.conn.topics:
             self.conn.topics.add("load")
             load.subscribe(viewer.person_id, viewer.is_admin)
-        return {"type": "load", **(await load.snapshot(viewer.person_id, viewer.is_admin))}
+        return server.Load(**(await load.snapshot(viewer.person_id, viewer.is_admin)))
 
-    async def on_load_unsubscribe(self, frame: dict[str, Any]) -> None:
+    async def on_load_unsubscribe(self, frame: client.LoadUnsubscribe) -> None:
         if "load" in self.conn.topics:
             self.conn.topics.discard("load")
             self.core.load.unsubscribe(self.viewer.person_id)
@@ -697,32 +620,25 @@ class Session:
     # Live ring counts (docs/protocol.md "Ring counts"): the subscription, and the frames
     # about one's own standing in routing and consultations.
 
-    async def on_rings_subscribe(self, frame: dict[str, Any]) -> dict[str, Any]:
-        rings = self.core.rings
+    async def on_rings_subscribe(self, frame: client.RingsSubscribe) -> server.Rings:
         if "rings" not in self.conn.topics:
             self.conn.topics.add("rings")
-            rings.subscribe_counts()
-        return {
-            "type": "rings",
-            "rings": rings.rings_for(self.viewer.person_id),
-            "ring_member": rings.member_state(self.viewer.person_id),
-        }
+            self.core.rings.subscribe_counts()
+        return self._rings()
 
-    async def on_rings_unsubscribe(self, frame: dict[str, Any]) -> None:
+    async def on_rings_unsubscribe(self, frame: client.RingsUnsubscribe) -> None:
         if "rings" in self.conn.topics:
             self.conn.topics.discard("rings")
             self.core.rings.unsubscribe_counts()
 
-    async def on_ring_resume(self, frame: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "ring_member", **(await self.core.rings.resume(self.viewer.person_id))}
+    async def on_ring_resume(self, frame: client.RingResume) -> server.RingMember:
+        return server.RingMember(**(await self.core.rings.resume(self.viewer.person_id)))
 
-    async def on_consultation_keep_open(self, frame: dict[str, Any]) -> None:
-        await self.core.rings.keep_open(self.viewer.person_id, frame.get("consultation_id"))
+    async def on_consultation_keep_open(self, frame: client.ConsultationKeepOpen) -> None:
+        await self.core.rings.keep_open(self.viewer.person_id, frame.consultation_id)
 
-    async def on_consultation_note(self, frame: dict[str, Any]) -> None:
-        await self.core.rings.add_note(
-            self.viewer.person_id, frame.get("consultation_id"), frame.get("note")
-        )
+    async def on_consultation_note(self, frame: client.ConsultationNote) -> None:
+        await self.core.rings.add_note(self.viewer.person_id, frame.consultation_id, frame.note)
 
     async def _is_member(self, conversation_id: int) -> bool:
         async with self.core.db() as db:

@@ -1,0 +1,279 @@
+"""Server-to-client frames: Structs tagged on `type`, encoded once by `encode`.
+
+Fields whose value is `UNSET` are left out of the frame (the `ref`? of a reply, the
+`id`? and `request_type`? of an error). Shapes that the services build (Message, Person,
+Consultation, ...) are still plain objects here; docs/protocol.md describes them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from liaison.domain.vocabulary import ErrorCode, PresenceStatus, WithdrawReason
+from liaison.protocol.common import Int64
+
+Object = dict[str, Any]
+Echo = Annotated[Int64 | str | UnsetType, Meta(description="the request's `ref`, if a token")]
+
+# Protocol types that are str subclasses (Token) go out as their text.
+_encoder = msgspec.json.Encoder(enc_hook=str)
+
+
+def encode(frame: msgspec.Struct | dict[str, Any]) -> str:
+    """One frame as JSON text (UTF-8, no escapes for non-ASCII)."""
+    return _encoder.encode(frame).decode()
+
+
+class ServerFrame(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
+    """Fields every reply may carry."""
+
+    ref: Echo = UNSET
+
+
+class Error(ServerFrame, tag="error"):
+    """A frame was refused (see the error codes); the connection stays up."""
+
+    code: ErrorCode
+    reason: Annotated[str, Meta(description="for people; never quotes the input")]
+    id: Annotated[Int64 | str | UnsetType, Meta(description="the request's `id`, if a token")] = (
+        UNSET
+    )
+    request_type: Annotated[
+        str | UnsetType,
+        Meta(description="the refused frame's type, if it is one of the protocol's"),
+    ] = UNSET
+
+
+class Welcome(ServerFrame, tag="welcome"):
+    """The reply to `hello`; always the first frame (see the handshake)."""
+
+    v: int
+    me: Object
+    config: Object
+    presence: list[Object]
+    presence_at: str
+    conversations: list[Object]
+    missed: list[Object]
+    truncated: list[int]
+    rings: list[Object]
+    ring_member: Object
+    offers: list[Object]
+    questions: list[Object]
+    consultations: list[Object]
+    callbacks: list[Object]
+
+
+class HeartbeatAck(ServerFrame, tag="heartbeat_ack"):
+    """The reply to `heartbeat`."""
+
+
+class Ack(ServerFrame, tag="ack"):
+    """The reply to `send`: the message was stored (or had been: `duplicate`)."""
+
+    id: str
+    duplicate: bool
+    redacted: Annotated[int, Meta(ge=0, description="identity codes replaced in the body")]
+    message: Object
+
+
+class Message(ServerFrame, tag="message"):
+    """A message was stored in a conversation of the user."""
+
+    message: Object
+
+
+class Read(ServerFrame, tag="read"):
+    """A member's read marker was set."""
+
+    conversation_id: int
+    person_id: int
+    seq: int
+
+
+class Typing(ServerFrame, tag="typing"):
+    """Another member is typing."""
+
+    conversation_id: int
+    person_id: int
+
+
+class Presence(ServerFrame, tag="presence"):
+    """Someone's presence view changed (the PresenceView's fields, flattened)."""
+
+    person_id: int
+    status: PresenceStatus
+    note: str
+    dnd_until: str | None
+    out_of_office_until: str | None
+    out_of_office_note: str
+    phone_hours: list[Object]
+    last_seen: str | None
+    changed_at: str
+
+
+class PresenceSet(ServerFrame, tag="presence_set"):
+    """The reply to `set_presence`."""
+
+    presence: Object
+
+
+class PresenceViews(ServerFrame, tag="presence_views"):
+    """The reply to `watch` and `presence_sync`."""
+
+    presence: list[Object]
+    presence_at: str
+
+
+class Conversation(ServerFrame, tag="conversation"):
+    """A conversation of the user was created, renamed or changed members."""
+
+    conversation: Object
+
+
+class ConversationRemoved(ServerFrame, tag="conversation_removed"):
+    """The user was removed from a group."""
+
+    conversation_id: int
+
+
+class Messages(ServerFrame, tag="messages"):
+    """The reply to `sync`."""
+
+    conversation_id: int
+    messages: list[Object]
+    complete: bool
+
+
+class Rings(ServerFrame, tag="rings"):
+    """The reply to `ring_sign_in` and `rings_subscribe`."""
+
+    rings: list[Object]
+    ring_member: Object
+
+
+class RingSummary(ServerFrame, tag="ring_summary"):
+    """A ring's counts changed (to subscribed connections)."""
+
+    ring: Object
+
+
+class RingMember(ServerFrame, tag="ring_member"):
+    """The user's standing in routing changed; the reply to `ring_resume`."""
+
+    not_responding: bool
+    missed_in_row: int
+
+
+class QuestionStatus(ServerFrame, tag="question_status"):
+    """The reply to `ask`; then to the asker on every change of the question."""
+
+    question: Object
+
+
+class Offer(ServerFrame, tag="offer"):
+    """A question starts ringing for this user."""
+
+    question_id: str
+    ring_id: str
+    ring_name: str
+    asker_id: int
+    question: str
+    urgency: str
+    client_ref: str | None
+    expires_at: str
+
+
+class OfferWithdrawn(ServerFrame, tag="offer_withdrawn"):
+    """That offer stopped ringing."""
+
+    question_id: str
+    reason: WithdrawReason
+
+
+class Accepted(ServerFrame, tag="accepted"):
+    """The reply to `accept`."""
+
+    consultation: Object
+
+
+class ConsultationFrame(ServerFrame, tag="consultation"):
+    """A consultation of the user was opened, closed or got a third person."""
+
+    consultation: Object
+
+
+class ConsultationClosed(ServerFrame, tag="consultation_closed"):
+    """The reply to `close_consultation`."""
+
+    consultation: Object
+
+
+class ConsultationReminder(ServerFrame, tag="consultation_reminder"):
+    """An open consultation of which the user is the expert has been quiet."""
+
+    consultation_id: int
+    conversation_id: int | None
+    idle_since: str
+    closes_at: str | None
+
+
+class CallbackCreated(ServerFrame, tag="callback_created"):
+    """The reply to `callback_create`."""
+
+    callback: Object
+
+
+class Callback(ServerFrame, tag="callback"):
+    """A callback request the user may see was made or changed."""
+
+    callback: Object
+
+
+class Load(ServerFrame, tag="load"):
+    """The reply to `load_subscribe`, and the whole view again when rights change."""
+
+    generated_at: str
+    day: str
+    time_zone: str
+    rings: list[Object]
+
+
+class LoadRing(ServerFrame, tag="load_ring"):
+    """One ring's live figures changed (to load subscribers)."""
+
+    generated_at: str
+    ring: Object
+
+
+ServerFrames = (
+    Welcome
+    | HeartbeatAck
+    | Ack
+    | Message
+    | Read
+    | Typing
+    | Presence
+    | PresenceSet
+    | PresenceViews
+    | Conversation
+    | ConversationRemoved
+    | Messages
+    | Error
+    | Rings
+    | RingSummary
+    | RingMember
+    | QuestionStatus
+    | Offer
+    | OfferWithdrawn
+    | Accepted
+    | ConsultationFrame
+    | ConsultationClosed
+    | ConsultationReminder
+    | CallbackCreated
+    | Callback
+    | Load
+    | LoadRing
+)
