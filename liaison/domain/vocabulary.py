@@ -199,6 +199,27 @@ class ErrorCode(StrEnum):
     SUPPRESSED = "suppressed"
 
 
+# Listed in docs/protocol.md's vocabulary table (generated), in this order.
+__all_vocabularies__ = (
+    "PresenceStatus",
+    "ManualStatus",
+    "RoutingMethod",
+    "Urgency",
+    "LegalBasis",
+    "Outcome",
+    "RecordedOutcome",
+    "Topic",
+    "CallbackState",
+    "CallbackUpdate",
+    "ConsultationState",
+    "ConsultationKind",
+    "LegOutcome",
+    "OfferOutcome",
+    "WithdrawReason",
+    "Language",
+)
+
+
 def values(enum: type[StrEnum]) -> tuple[str, ...]:
     """The enum's values in declaration order, as plain text."""
     return tuple(member.value for member in enum)

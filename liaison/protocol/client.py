@@ -40,19 +40,37 @@ class ClientFrame(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, 
 class Hello(ClientFrame, tag="hello"):
     """The first frame on a socket; answered by `welcome`."""
 
-    v: Annotated[int, Meta(description="protocol version; anything but 1 closes with 4012")] = 1
-    active: Annotated[bool, Meta(description="the user is active (not idle) in this client")] = True
+    v: Annotated[
+        int, Meta(description="protocol version; anything other than `1` closes with **4012**")
+    ] = 1
+    active: Annotated[
+        bool,
+        Meta(
+            description="whether the user is active (not idle) in this client, see "
+            "[heartbeats](#heartbeats-and-idle)"
+        ),
+    ] = True
     resume: Annotated[
         dict[Annotated[str, Meta(pattern=r"^[0-9]{1,10}$")], Seq],
-        Meta(description="conversation id (decimal string) → the highest seq the client has"),
+        Meta(
+            description="conversation id (as a decimal string) → the highest `seq` the client "
+            "already has in it; see [resume](#resume-after-a-reconnect)"
+        ),
     ] = {}
     watch: Annotated[
         list[PersonId],
-        Meta(description="people whose presence this client shows (at most LIAISON_MAX_WATCH)"),
+        Meta(
+            description="the people whose presence this client shows (directory rows, search "
+            "results, an open card); more than `LIAISON_MAX_WATCH`: `too_many`; see [whose "
+            "presence a client gets](#whose-presence-a-client-gets)"
+        ),
     ] = []
     presence_since: Annotated[
         TimeWithZone | None,
-        Meta(description="`presence_at` of an earlier welcome: only views changed since"),
+        Meta(
+            description="`presence_at` of an earlier `welcome` or `presence_views`: "
+            "`welcome.presence` then carries only the views that changed at or after it"
+        ),
     ] = None
 
 
@@ -65,16 +83,23 @@ class Heartbeat(ClientFrame, tag="heartbeat"):
 class Send(ClientFrame, tag="send"):
     """Sends a message; answered by `ack`."""
 
-    id: Annotated[Token, Meta(description="unique among all messages this person sends")]
-    conversation_id: Id
-    body: Annotated[Text, Meta(description="plain text, at most config.max_message_chars")]
+    id: Annotated[
+        Token,
+        Meta(
+            description="chosen by the client, **unique among all messages this person ever "
+            "sends** (the browser client draws 24 random letters); see "
+            "[acknowledgement](#acknowledgement-and-idempotent-resend)"
+        ),
+    ]
+    conversation_id: Annotated[Id, Meta(description="a conversation the user is a member of")]
+    body: Annotated[Text, Meta(description="plain text; see below")]
 
 
 class Read(ClientFrame, tag="read"):
     """Moves the read marker: everything up to and including `seq` was read."""
 
-    conversation_id: Id
-    seq: Seq
+    conversation_id: Annotated[Id, Meta(description="a conversation the user is a member of")]
+    seq: Annotated[Seq, Meta(description="I have read everything up to and including this seq")]
 
 
 class Typing(ClientFrame, tag="typing"):
@@ -95,18 +120,42 @@ class SetPresence(ClientFrame, tag="set_presence"):
     """Changes one's own presence settings (at least one field); answered by `presence_set`."""
 
     status: Annotated[
-        str | UnsetType, Meta(description="available, away or dnd (else bad_status)")
+        str | UnsetType,
+        Meta(
+            description="`available`, `away` or `dnd` (`busy` and `offline` cannot be chosen: "
+            "`bad_status`). Setting `status` always clears the previous `dnd_until`."
+        ),
     ] = UNSET
     dnd_until: Annotated[
-        str | UnsetType | None, Meta(description="only with status dnd; ISO 8601 with zone")
+        str | UnsetType | None,
+        Meta(
+            description='allowed **only** together with `status: "dnd"` in the same frame '
+            "(otherwise `bad_field`, also when null). ISO 8601 with a time zone, in the "
+            'future. Omitted, null or `""`: do not disturb until changed.'
+        ),
     ] = UNSET
-    note: Annotated[Text | UnsetType, Meta(description="status note, at most 200")] = UNSET
+    note: Annotated[
+        Text | UnsetType,
+        Meta(
+            description="status note: stored trimmed, identity codes replaced, at most 200 "
+            "characters in that form"
+        ),
+    ] = UNSET
     out_of_office_until: Annotated[
-        str | UnsetType | None, Meta(description="last day out of office, YYYY-MM-DD")
+        str | UnsetType | None,
+        Meta(description='last day out of office, `YYYY-MM-DD`; `null` or `""` clears it'),
     ] = UNSET
-    out_of_office_note: Annotated[Text | UnsetType, Meta(description="as note")] = UNSET
+    out_of_office_note: Annotated[Text | UnsetType, Meta(description="as `note`")] = UNSET
     phone_hours: (
-        Annotated[list[PhoneHoursSlot], Meta(max_length=28, description="replaces all")] | UnsetType
+        Annotated[
+            list[PhoneHoursSlot],
+            Meta(
+                max_length=28,
+                description="replaces all phone hours, start before end; stored sorted by "
+                "day and start",
+            ),
+        ]
+        | UnsetType
     ) = UNSET
 
     def changes(self) -> dict[str, object]:
@@ -148,13 +197,31 @@ class RingSignIn(ClientFrame, tag="ring_sign_in"):
 class Ask(ClientFrame, tag="ask"):
     """Asks a ring (or one's named contacts) a question; answered by `question_status`."""
 
-    question: Annotated[Text, Meta(description="not blank; at most 500 characters")]
-    ring_id: Annotated[Name | None, Meta(description="required unless named")] = None
-    named: Annotated[bool, Meta(description="ask the named contacts of one's area")] = False
-    client_code: Annotated[
-        str | None, Meta(description="a personal identity code; stored only as its reference")
+    question: Annotated[
+        Text,
+        Meta(
+            description="not blank (`bad_field`); whitespace runs become one space; at most 500 "
+            "characters after that (`question_too_long`); identity codes are replaced"
+        ),
+    ]
+    ring_id: Annotated[
+        Name | None, Meta(description="required unless `named`: a configured ring (`not_found`)")
     ] = None
-    urgency: Urgency = Urgency.NORMAL
+    named: Annotated[
+        bool,
+        Meta(
+            description="`true`: ask the named contacts of the user's area instead (`ring_id` "
+            "is ignored); none and no liaison ring for the area: `no_named_contacts`"
+        ),
+    ] = False
+    client_code: Annotated[
+        str | None,
+        Meta(
+            description='a client\'s personal identity code; `null` or `""`: none; not a valid '
+            "code: `invalid_identity_code`. Stored only as its client reference"
+        ),
+    ] = None
+    urgency: Annotated[Urgency, Meta(description="urgent questions go first")] = Urgency.NORMAL
     legal_basis: LegalBasis | None = None
 
 
@@ -194,14 +261,27 @@ class Invite(ClientFrame, tag="invite"):
 
 
 class CallbackCreate(ClientFrame, tag="callback_create"):
-    """Asks someone (a person, a ring, or the ring of one's question) to call back;
-    answered by `callback_created`. One owner: person, ring or question."""
+    """Asks someone to call back; answered by `callback_created`. It needs one owner: a
+    person, a ring, or the ring of one's own question (else `bad_field`)."""
 
-    owner_person_id: PersonId | None = None
-    owner_ring_id: Name | None = None
-    question_id: Name | None = None
-    note: Annotated[Text, Meta(max_length=MAX_NOTE_CHARS)] = ""
-    client_code: Annotated[str | None, Meta(description="as in ask")] = None
+    owner_person_id: Annotated[
+        PersonId | None, Meta(description="the person who should call back")
+    ] = None
+    owner_ring_id: Annotated[
+        Name | None, Meta(description="or: the ring whose members should (unknown: `not_found`)")
+    ] = None
+    question_id: Annotated[
+        Name | None,
+        Meta(
+            description="or: one's own question, usually a timed-out one: the request is owned "
+            "by its ring, a waiting question is cancelled, an empty `note` or missing "
+            "`client_code` is taken from it (not the user's question: `not_found`)"
+        ),
+    ] = None
+    note: Annotated[
+        Text, Meta(max_length=MAX_NOTE_CHARS, description="identity codes are replaced")
+    ] = ""
+    client_code: Annotated[str | None, Meta(description="as in `ask`")] = None
     due_minutes: Annotated[int, Meta(ge=1, le=DUE_MINUTES_MAX, description="up to 14 days")] = 60
 
 

@@ -13,11 +13,9 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Row ids and sequence numbers are PostgreSQL INTEGER columns.
 INT32_MAX = 2**31 - 1
 
-Id = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX, description="a row id, 0 to 2^31-1")]
-PersonId = Annotated[int, msgspec.Meta(ge=1, le=INT32_MAX, description="a person's id")]
-Seq = Annotated[
-    int, msgspec.Meta(ge=0, le=INT32_MAX, description="a message's sequence number, 0 to 2^31-1")
-]
+Id = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
+PersonId = Annotated[int, msgspec.Meta(ge=1, le=INT32_MAX)]
+Seq = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
 Int64 = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
 # A short name of the server's (a ring id, a question id): not free text.
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]

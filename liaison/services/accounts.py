@@ -17,11 +17,12 @@ from liaison.clock import Clock
 from liaison.config import Settings
 from liaison.domain.errors import Refused
 from liaison.domain.identity import find_identity_codes
+from liaison.protocol.reference import CloseCode
 from liaison.services.hub import Hub
 from liaison.store import repositories as repo
 from liaison.store.models import Account, Person
 
-CLOSE_ACCOUNT_DISABLED = 4009
+CLOSE_ACCOUNT_DISABLED = CloseCode.DISABLED
 MIN_PASSWORD_LENGTH = 8
 
 

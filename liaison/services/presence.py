@@ -16,6 +16,7 @@ from liaison.config import Settings
 from liaison.domain import identity
 from liaison.domain import presence as domain
 from liaison.domain.errors import Refused
+from liaison.protocol.reference import CloseCode
 from liaison.services.hub import Hub, encode
 from liaison.services.scheduler import Scheduler
 from liaison.store import repositories as repo
@@ -27,7 +28,7 @@ UPDATABLE = frozenset(
 
 
 # A client that falls silent is closed with this once its report expires (docs/protocol.md).
-CLOSE_HEARTBEAT_TIMEOUT = 4010
+CLOSE_HEARTBEAT_TIMEOUT = CloseCode.HEARTBEAT_TIMEOUT
 # Report deadlines are rounded up to this, so a thousand heartbeats make one wake-up.
 DEADLINE_STEP = timedelta(seconds=1)
 # Last-seen times of closed connections are stored together, at most this late.

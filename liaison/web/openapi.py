@@ -13,8 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from liaison.domain import consultations
-from liaison.services import rings as ring_service
+from liaison.domain import vocabulary
 
 Schema = dict[str, Any]
 
@@ -165,27 +164,9 @@ ERROR_RESPONSES = {
     "409": "Conflict",
 }
 
-ERROR_CODES = [
-    "bad_request",
-    "bad_field",
-    "bad_status",
-    "bad_photo",
-    "invalid_identity_code",
-    "empty_message",
-    "group_full",
-    "already_member",
-    "weak_password",
-    "exists",
-    "not_authenticated",
-    "forbidden",
-    "not_a_member",
-    "not_allowed",
-    "not_found",
-    "bad_method",
-    "suppressed",
-]
+ERROR_CODES = list(vocabulary.values(vocabulary.ErrorCode))
 
-STATUSES = ["available", "busy", "dnd", "away", "offline"]
+STATUSES = list(vocabulary.values(vocabulary.PresenceStatus))
 
 PHONE_HOURS = obj(
     {
@@ -229,7 +210,7 @@ PRESENCE_CHANGES = obj(
         "status": string(
             "The person's own choice. Setting it clears dnd_until unless dnd_until is "
             "given in the same request with status dnd.",
-            enum=["available", "away", "dnd"],
+            enum=list(vocabulary.values(vocabulary.ManualStatus)),
         ),
         "dnd_until": nullable(
             string(
@@ -409,17 +390,17 @@ CLIENT_REF = string(
     "deployment's secret, 50 bits in Crockford base32 (see docs/consultations.md)",
     pattern=r"^AR-[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$",
 )
-# The vocabularies come from the service, so the document cannot drift from the code.
-OUTCOMES = list(ring_service.OUTCOMES)
-NOT_RECORDED = consultations.NOT_RECORDED
-TOPICS = list(ring_service.TOPICS)
-LEGAL_BASES = list(ring_service.LEGAL_BASES)
+# The vocabularies come from liaison/domain/vocabulary.py, so the document cannot drift.
+OUTCOMES = list(vocabulary.values(vocabulary.Outcome))
+RECORDED_OUTCOMES = list(vocabulary.values(vocabulary.RecordedOutcome))
+TOPICS = list(vocabulary.values(vocabulary.Topic))
+LEGAL_BASES = list(vocabulary.values(vocabulary.LegalBasis))
 
 RING_SUMMARY = obj(
     {
         "id": string(),
         "name": string(),
-        "method": string(enum=["ring_all", "longest_idle", "round_robin", "serial"]),
+        "method": string(enum=list(vocabulary.values(vocabulary.RoutingMethod))),
         "overflow_ring_id": nullable(string("Where its questions go at the queue timeout")),
         "phone_hours_only": boolean("Members are offered questions only in their phone hours"),
         "member": boolean("Whether the viewer is a configured member (may sign in)"),
@@ -444,7 +425,7 @@ CONSULTATION = obj(
     {
         "id": integer(),
         "question_id": string("Random, 16 hex digits; the ring question's id"),
-        "kind": string(enum=["ring", "named", "callback"]),
+        "kind": string(enum=list(vocabulary.values(vocabulary.ConsultationKind))),
         "ring_id": nullable(string("The ring the question is in now (after any overflow)")),
         "asker_id": integer("Person id"),
         "expert_id": nullable(integer("Who accepted (person id)")),
@@ -454,10 +435,10 @@ CONSULTATION = obj(
             "Whitespace collapsed; identity codes replaced by client references. Empty "
             "in lookup results."
         ),
-        "urgency": string(enum=["normal", "urgent"]),
+        "urgency": string(enum=list(vocabulary.values(vocabulary.Urgency))),
         "client_ref": nullable(CLIENT_REF),
         "legal_basis": nullable(string(enum=LEGAL_BASES)),
-        "state": string(enum=["waiting", "open", "closed", "cancelled", "timed_out"]),
+        "state": string(enum=list(vocabulary.values(vocabulary.ConsultationState))),
         "asked_at": TIME,
         "offered_at": nullable(TIME),
         "accepted_at": nullable(TIME),
@@ -472,7 +453,7 @@ CONSULTATION = obj(
         "outcome": nullable(
             string(
                 "not_recorded: it closed itself after idling (never chosen by a person)",
-                enum=[*OUTCOMES, NOT_RECORDED],
+                enum=RECORDED_OUTCOMES,
             )
         ),
         "topic": nullable(string(enum=TOPICS)),
@@ -500,14 +481,14 @@ MISSED_OFFER = obj(
         ),
         "asker_id": integer("Person id"),
         "question": string(),
-        "urgency": string(enum=["normal", "urgent"]),
+        "urgency": string(enum=list(vocabulary.values(vocabulary.Urgency))),
         "client_ref": nullable(CLIENT_REF),
         "state": string(
             "The question's record now",
-            enum=["waiting", "open", "closed", "cancelled", "timed_out"],
+            enum=list(vocabulary.values(vocabulary.ConsultationState)),
         ),
         "expert_id": nullable(integer("Who took it, if anyone")),
-        "consultation_outcome": nullable(string(enum=[*OUTCOMES, NOT_RECORDED])),
+        "consultation_outcome": nullable(string(enum=RECORDED_OUTCOMES)),
     },
     description="An offer the viewer did not answer (docs/rings.md, the missed list).",
 )
@@ -521,7 +502,7 @@ CALLBACK_REQUEST = obj(
         "owner_ring_id": nullable(string("Or the ring whose members should")),
         "note": string("Identity codes replaced by client references"),
         "client_ref": nullable(CLIENT_REF),
-        "state": string(enum=["open", "claimed", "done", "could_not_reach"]),
+        "state": string(enum=list(vocabulary.values(vocabulary.CallbackState))),
         "claimed_by": nullable(integer("Person id")),
         "due_at": TIME,
         "created_at": TIME,
@@ -1495,4 +1476,5 @@ DOCUMENT: dict[str, Any] = {
 
 
 async def openapi(request: Request) -> JSONResponse:
+    """The document; docs/openapi.json is the same, written by scripts/docs."""
     return JSONResponse(DOCUMENT)

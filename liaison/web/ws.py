@@ -21,6 +21,7 @@ from liaison.domain.errors import Refused
 from liaison.domain.vocabulary import ErrorCode
 from liaison.protocol import client, server
 from liaison.protocol.decode import FrameRefused, decode, echo_of, echoable, peek
+from liaison.protocol.reference import CloseCode
 from liaison.protocol.server import encode
 from liaison.services.core import Core
 from liaison.store import repositories as repo
@@ -36,13 +37,13 @@ from liaison.web.security import (
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
-CLOSE_NOT_AUTHENTICATED = 4001
-CLOSE_BAD_ORIGIN = 4003
-CLOSE_FLOOD = 4008
-CLOSE_HELLO_TIMEOUT = 4011
-CLOSE_UNSUPPORTED_VERSION = 4012
-CLOSE_SLOW_CONSUMER = 1013
-CLOSE_INTERNAL = 1011
+CLOSE_NOT_AUTHENTICATED = CloseCode.NOT_AUTHENTICATED
+CLOSE_BAD_ORIGIN = CloseCode.BAD_ORIGIN
+CLOSE_FLOOD = CloseCode.FLOOD
+CLOSE_HELLO_TIMEOUT = CloseCode.HELLO_TIMEOUT
+CLOSE_UNSUPPORTED_VERSION = CloseCode.UNSUPPORTED_VERSION
+CLOSE_SLOW_CONSUMER = CloseCode.SLOW_CONSUMER
+CLOSE_INTERNAL = CloseCode.INTERNAL
 TYPING_INTERVAL = timedelta(seconds=2)
 HELLO_TIMEOUT = timedelta(seconds=10)
 # A frame too large to parse may still name itself first: {"ref": ..., ...}.
