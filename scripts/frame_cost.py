@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Cost of one chat `send` frame at the edge: decode and check in, ack encode out; the
+before path is the hand-written one this replaced (docs/architecture.md, "One typed
+contract"). Run: .venv/bin/python scripts/frame_cost.py"""
+
+import json
+import timeit
+
+from liaison.domain.chat import is_token
+from liaison.domain.text import LONG_NUMBER, fits, storable
+from liaison.protocol import client, server
+from liaison.protocol.server import encode
+
+TEXT = json.dumps(
+    {
+        "type": "send",
+        "id": "k3J9xQ2mP8vL5nR7tW1yZ4aB",
+        "conversation_id": 12,
+        "body": "Hei! Onko asumistuen muutosilmoitus tarpeen, kun tulot muuttuvat?",
+        "ref": 17,
+    }
+)
+MESSAGE = {
+    "id": 991,
+    "conversation_id": 12,
+    "seq": 58,
+    "sender_id": 3,
+    "client_id": "k3J9xQ2mP8vL5nR7tW1yZ4aB",
+    "body": "Hei! Onko asumistuen muutosilmoitus tarpeen, kun tulot muuttuvat?",
+    "created_at": "2026-11-30T09:00:00+00:00",
+}
+
+
+def old_decode():
+    frame = json.loads(TEXT)
+    assert isinstance(frame, dict)
+    if "\\u" in TEXT and not storable(frame):
+        raise ValueError
+    if LONG_NUMBER.search(TEXT) and not fits(frame):
+        raise ValueError
+    assert isinstance(frame.get("type"), str)
+    cid = frame["id"]
+    assert isinstance(cid, str) and is_token(cid)
+    conv = frame["conversation_id"]
+    assert isinstance(conv, int) and not isinstance(conv, bool) and 0 <= conv < 2**63
+    assert isinstance(frame["body"], str)
+    return frame
+
+
+def old_encode():
+    return json.dumps(
+        {
+            "type": "ack",
+            "id": "k3J9xQ2mP8vL5nR7tW1yZ4aB",
+            "duplicate": False,
+            "redacted": 0,
+            "message": MESSAGE,
+            "ref": 17,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def new_decode():
+    return client.decoder.decode(TEXT)
+
+
+def new_encode():
+    return encode(
+        server.Ack(
+            id="k3J9xQ2mP8vL5nR7tW1yZ4aB", duplicate=False, redacted=0, message=MESSAGE, ref=17
+        )
+    )
+
+
+n = 20000
+for name, f in [
+    ("before: json + hand checks, decode", old_decode),
+    ("after: msgspec Struct, decode", new_decode),
+    ("before: json.dumps ack", old_encode),
+    ("after: msgspec ack", new_encode),
+]:
+    best = min(timeit.repeat(f, number=n, repeat=5)) / n * 1e6
+    print(f"{name}: {best:.2f} µs")
