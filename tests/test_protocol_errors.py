@@ -371,3 +371,99 @@ async def test_a_hello_with_a_resume_the_store_cannot_hold_is_refused(
     assert (await sock.expect("error"))["code"] == "bad_field"
     await sock.send({"type": "hello", "v": 1})
     await sock.expect("welcome")
+
+
+@pytest.mark.parametrize(
+    "tag", sorted(__import__("liaison.protocol.client").protocol.client.BY_TAG)
+)
+async def test_every_frame_type_refuses_an_unknown_field_the_same_way(
+    shared_server: Server, tag: str
+) -> None:
+    """No frame ignores a field it does not know (close_consultation once ignored `note`)."""
+    sock = await (await shared_server.client("aino")).socket()
+    await sock.send({"type": tag, "ref": "u-1", "surplus": 1})
+    error = await sock.expect("error")
+    assert (error["code"], error["ref"]) == ("bad_field", "u-1"), error
+    if tag != "hello":
+        assert error["request_type"] == tag
+        assert "surplus" in error["reason"]
+    await still_up(sock)
+
+
+async def test_close_consultation_refuses_a_note(shared_server: Server) -> None:
+    sock = await (await shared_server.client("aino")).socket()
+    await sock.send(
+        {
+            "type": "close_consultation",
+            "consultation_id": 1,
+            "outcome": "answered",
+            "note": "x",
+            "ref": 9,
+        }
+    )
+    error = await sock.expect("error")
+    assert (error["code"], error["ref"], error["request_type"]) == (
+        "bad_field",
+        9,
+        "close_consultation",
+    )
+
+
+async def test_refusals_never_quote_the_input(shared_server: Server) -> None:
+    """An unknown field's name, a wrong enum value or a bad token could hold an identity
+    code: the reason names the model's field and rule only."""
+    code = valid_code()
+    sock = await (await shared_server.client("aino")).socket()
+    for frame in [
+        {"type": "heartbeat", f"x{code}": 1},
+        {"type": "close_consultation", "consultation_id": 1, "outcome": code},
+        {"type": "callback_update", "callback_id": 1, "state": f"done {code}"},
+        {"type": "send", "id": f"a{code}", "conversation_id": 1, "body": "x"},
+        {"type": "ask", "question": "q", "urgency": code},
+    ]:
+        await sock.send({**frame, "ref": "r1"})
+        error = await sock.expect("error")
+        assert error["code"] == "bad_field" and error["ref"] == "r1", error
+        assert code not in error["reason"] and code[:6] not in error["reason"], error
+    await still_up(sock)
+
+
+async def test_a_wrong_enum_value_lists_the_allowed_ones(shared_server: Server) -> None:
+    sock = await (await shared_server.client("aino")).socket()
+    await sock.send({"type": "callback_update", "callback_id": 1, "state": "open"})
+    error = await sock.expect("error")
+    assert error["code"] == "bad_field"
+    assert "claimed, done, could_not_reach" in error["reason"]
+
+
+@pytest.mark.parametrize("value", [2**31, -1, 1.5, "1", True, None])
+async def test_ids_are_postgresql_integers(shared_server: Server, value: object) -> None:
+    sock = await (await shared_server.client("aino")).socket()
+    await sock.send({"type": "typing", "conversation_id": value, "ref": 3})
+    error = await sock.expect("error")
+    assert (error["code"], error["ref"]) == ("bad_field", 3)
+    assert "conversation_id" in error["reason"]
+
+
+async def test_a_frame_too_large_names_its_ref_when_it_comes_first(
+    server_factory: object,
+) -> None:
+    async with server_factory(max_frame_bytes=2048) as srv:  # type: ignore[operator]
+        sock = await (await srv.client("aino")).socket()
+        await sock.send(json.dumps({"ref": "big-1", "type": "heartbeat", "pad": "x" * 5000}))
+        error = await sock.expect("error")
+        assert (error["code"], error["ref"]) == ("frame_too_large", "big-1")
+        await sock.send(json.dumps({"type": "heartbeat", "pad": "x" * 5000, "ref": "late"}))
+        error = await sock.expect("error")
+        assert error["code"] == "frame_too_large" and "ref" not in error
+
+
+async def test_rate_limited_errors_carry_the_ref(server_factory: object) -> None:
+    async with server_factory(rate_per_second=1.0, rate_burst=2, flood_disconnect_after=50) as srv:  # type: ignore[operator]
+        sock = await (await srv.client("aino")).socket()
+        for index in range(6):
+            await sock.send({"type": "heartbeat", "ref": f"h{index}"})
+        limited = [
+            f for f in [await sock.expect("error") for _ in range(3)] if f["code"] == "rate_limited"
+        ]
+        assert limited and all(f["ref"].startswith("h") for f in limited)
