@@ -327,6 +327,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 "event_loop": type(asyncio.get_running_loop()).__module__,
                 "websocket": "websockets sans-I/O on asyncio.Protocol",
                 "permessage_deflate": not args.no_deflate,
+                "liaison_sessions": args.sessions,
             },
             "sizes": sizes.__dict__,
             "stages": [s.__dict__ for s in stages],
