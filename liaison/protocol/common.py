@@ -8,10 +8,11 @@ import msgspec
 
 from liaison.domain.chat import CLIENT_ID_MAX as TOKEN_MAX
 from liaison.domain.chat import is_token
+from liaison.domain.text import ROW_IDS
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-# Row ids and sequence numbers are PostgreSQL INTEGER columns.
-INT32_MAX = 2**31 - 1
+# Row ids and sequence numbers are PostgreSQL INTEGER columns (domain.text.ROW_IDS).
+INT32_MAX = ROW_IDS.stop - 1
 
 Id = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
 PersonId = Annotated[int, msgspec.Meta(ge=1, le=INT32_MAX)]
