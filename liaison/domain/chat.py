@@ -47,10 +47,10 @@ def is_token(value: object) -> TypeGuard[str]:
 TITLE_MAX = 100
 
 
-def clean_title(title: object) -> str:
+def clean_title(title: str) -> str:
     """A group title, trimmed; its identity codes are replaced afterwards (the service
     has the key), and the limit holds for the stored form too (``check_title_length``)."""
-    if not isinstance(title, str) or not title.strip():
+    if not title.strip():
         raise ChatError("bad_field", f"a group needs a title of 1 to {TITLE_MAX} characters")
     return check_title_length(title.strip())
 

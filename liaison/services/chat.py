@@ -20,7 +20,6 @@ from liaison.config import Settings
 from liaison.domain import chat as domain
 from liaison.domain import identity
 from liaison.domain.chat import ChatError
-from liaison.domain.text import is_row_id
 from liaison.services.hub import Hub
 from liaison.services.message_writer import CONVERSATIONS, MEMBERS, MessageWriter, Send
 from liaison.store import repositories as repo
@@ -233,17 +232,15 @@ class ChatService:
             assert conversation is not None
         return await self._announce(conversation.id, person_id)
 
-    def _title(self, title: object) -> str:
+    def _title(self, title: str) -> str:
         """A group title as stored and sent: identity codes replaced, then within the limit."""
         name = domain.clean_title(title)
         return domain.check_title_length(
             identity.redact_identity_codes(name, self.config.secret_key)[0]
         )
 
-    async def create_group(self, person_id: int, title: object, members: object) -> dict[str, Any]:
+    async def create_group(self, person_id: int, title: str, members: list[int]) -> dict[str, Any]:
         name = self._title(title)
-        if not isinstance(members, list) or not all(is_row_id(m) for m in members):
-            raise ChatError("bad_field", "members must be a list of person ids")
         everyone = sorted({person_id, *members})
         domain.check_group_size(len(everyone), self.config.max_group_members)
         async with self.db.begin() as db:
@@ -318,7 +315,7 @@ class ChatService:
         await self._announce(conversation_id, None)
 
     async def rename(
-        self, actor_id: int, actor_is_admin: bool, conversation_id: int, title: object
+        self, actor_id: int, actor_is_admin: bool, conversation_id: int, title: str
     ) -> dict[str, Any]:
         name = self._title(title)
         async with self.db.begin() as db:

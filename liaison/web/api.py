@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
+from msgspec import UNSET
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,6 +17,9 @@ from liaison.domain import identity
 from liaison.domain.directory import PHONE_RULE, is_phone_number
 from liaison.domain.errors import Refused
 from liaison.domain.text import fits, is_row_id, storable
+from liaison.protocol import http as http_bodies
+from liaison.protocol.common import dec_hook
+from liaison.protocol.decode import field_reason
 from liaison.services.directory_import import import_directory
 from liaison.services.ring_config import RingConfigError, apply_ring_config
 from liaison.store import repositories as repo
@@ -53,6 +58,19 @@ async def require_viewer(request: Request) -> Viewer:
     if request.method not in ("GET", "HEAD"):
         check_csrf(request, None)
     return viewer
+
+
+B = TypeVar("B", bound=http_bodies.Body)
+
+
+async def typed_body(request: Request, model: type[B]) -> B:
+    """The body as its model; refused like a frame's field (bad_field, naming the field
+    and the rule, never the value)."""
+    body = await json_body(request)
+    try:
+        return msgspec.convert(body, model, dec_hook=dec_hook)
+    except msgspec.ValidationError as e:
+        raise Refused("bad_field", field_reason(str(e), model)) from None
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -259,11 +277,9 @@ async def update_presence(request: Request) -> Response:
 
 async def set_language(request: Request) -> Response:
     viewer = await require_viewer(request)
-    body = await json_body(request)
-    if body.get("language") not in ("fi", "sv", "en"):
-        return error(400, "bad_field", "language must be fi, sv or en")
-    await core_of(request).accounts.set_language(viewer.account_id, body["language"])
-    return JSONResponse({"language": body["language"]})
+    body = await typed_body(request, http_bodies.LanguageChoice)
+    await core_of(request).accounts.set_language(viewer.account_id, body.language)
+    return JSONResponse({"language": body.language})
 
 
 # ---------------------------------------------------------------- conversations
@@ -276,15 +292,14 @@ async def conversations(request: Request) -> Response:
 
 async def create_conversation(request: Request) -> Response:
     viewer = await require_viewer(request)
-    body = await json_body(request)
+    body = await typed_body(request, http_bodies.NewConversation)
     chat = core_of(request).chat
-    if "person_id" in body:
-        other = body["person_id"]
-        if not is_row_id(other):
-            return error(400, "bad_field", "person_id must be a whole number")
-        summary = await chat.open_direct(viewer.person_id, other)
+    if body.person_id is not UNSET:
+        summary = await chat.open_direct(viewer.person_id, body.person_id)
+    elif body.title is UNSET or body.members is UNSET:
+        return error(400, "bad_field", "a group needs a title and members")
     else:
-        summary = await chat.create_group(viewer.person_id, body.get("title"), body.get("members"))
+        summary = await chat.create_group(viewer.person_id, body.title, body.members)
     return JSONResponse(summary, status_code=201)
 
 
@@ -303,27 +318,24 @@ async def conversation_messages(request: Request) -> Response:
 
 async def update_conversation(request: Request) -> Response:
     viewer = await require_viewer(request)
-    body = await json_body(request)
+    body = await typed_body(request, http_bodies.Rename)
     summary = await core_of(request).chat.rename(
         viewer.person_id,
         viewer.is_admin,
         int(request.path_params["conversation_id"]),
-        body.get("title"),
+        body.title,
     )
     return JSONResponse(summary)
 
 
 async def add_member(request: Request) -> Response:
     viewer = await require_viewer(request)
-    body = await json_body(request)
-    person_id = body.get("person_id")
-    if not is_row_id(person_id):
-        return error(400, "bad_field", "person_id must be a whole number")
+    body = await typed_body(request, http_bodies.NewMember)
     summary = await core_of(request).chat.add_member(
         viewer.person_id,
         viewer.is_admin,
         int(request.path_params["conversation_id"]),
-        person_id,
+        body.person_id,
     )
     return JSONResponse(summary)
 
@@ -369,9 +381,9 @@ async def lookup_consultations(request: Request) -> Response:
     """Earlier consultations about a client. The code comes in the body, never the URL,
     so it cannot end up in access logs; only its pseudonym is compared."""
     await require_viewer(request)
-    body = await json_body(request)
+    body = await typed_body(request, http_bodies.ClientLookup)
     ring_service = core_of(request).rings
-    client_ref = ring_service.client_reference(body.get("client_code"))
+    client_ref = ring_service.client_reference(body.client_code)
     if client_ref is None:
         return error(400, "bad_field", "client_code is required")
     found = await ring_service.consultations_about(client_ref)
@@ -464,30 +476,20 @@ async def accounts(request: Request) -> Response:
 
 async def create_account(request: Request) -> Response:
     await require_admin(request)
-    body = await json_body(request)
-    username, password = body.get("username"), body.get("password")
-    person_id, is_admin = body.get("person_id"), body.get("is_admin", False)
-    if not isinstance(username, str) or not isinstance(password, str):
-        return error(400, "bad_field", "username and password must be text")
-    if not is_row_id(person_id):
-        return error(400, "bad_field", "person_id must be a whole number")
-    if not isinstance(is_admin, bool):
-        return error(400, "bad_field", "is_admin must be true or false")
+    body = await typed_body(request, http_bodies.NewAccount)
     account = await core_of(request).accounts.create_account(
-        username, password, person_id, is_admin
+        body.username, body.password, body.person_id, body.is_admin
     )
     return JSONResponse({"id": account.id, "username": account.username}, status_code=201)
 
 
 async def update_account(request: Request) -> Response:
     await require_admin(request)
-    body = await json_body(request)
-    if not isinstance(body.get("disabled"), bool):
-        return error(400, "bad_field", "disabled must be true or false")
+    body = await typed_body(request, http_bodies.AccountChange)
     await core_of(request).accounts.set_disabled(
-        int(request.path_params["account_id"]), body["disabled"]
+        int(request.path_params["account_id"]), body.disabled
     )
-    return JSONResponse({"disabled": body["disabled"]})
+    return JSONResponse({"disabled": body.disabled})
 
 
 async def configure_rings(request: Request) -> Response:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from liaison.domain import vocabulary
+from liaison.protocol import http as http_bodies
+from liaison.protocol.common import schema_hook
 
 Schema = dict[str, Any]
 
@@ -125,6 +128,23 @@ def operation(
     common = ("401", "403") if unsafe else ("401",)
     op["responses"] = {**responses, **errors(*common)}
     return op
+
+
+# Schemas that request-body models refer to (enums), added to the components below.
+MODEL_SCHEMAS: dict[str, Schema] = {}
+
+
+def model_body(model: type[msgspec.Struct], description: str = "") -> dict[str, Any]:
+    """A request body whose schema is generated from its model (liaison/protocol/http.py):
+    the same class decodes and checks it in liaison/web/api.py."""
+    (schema,), components = msgspec.json.schema_components(
+        [model], schema_hook=schema_hook, ref_template="#/components/schemas/{name}"
+    )
+    # The body's own schema goes inline; the enums it names become components.
+    name = model.__name__
+    own = components.pop(name) if "$ref" in schema else schema
+    MODEL_SCHEMAS.update(components)
+    return json_body(own, description)
 
 
 def json_body(schema: Schema, description: str = "") -> dict[str, Any]:
@@ -821,7 +841,7 @@ PATHS: dict[str, Any] = {
                 **errors("400"),
             },
             unsafe=True,
-            body=json_body(obj({"language": string(enum=["fi", "sv", "en"])})),
+            body=model_body(http_bodies.LanguageChoice),
         )
     },
     "/api/people": {
@@ -934,23 +954,7 @@ PATHS: dict[str, Any] = {
                 "member's connections receive a conversation frame. Errors: bad_field, "
                 "group_full (400), not_found (404)."
             ),
-            body=json_body(
-                {
-                    "oneOf": [
-                        obj({"person_id": integer("The other person")}),
-                        obj(
-                            {
-                                "title": string(
-                                    "Identity codes replaced; at most 100 characters stored",
-                                    minLength=1,
-                                    maxLength=100,
-                                ),
-                                "members": array(integer(), "Person ids"),
-                            }
-                        ),
-                    ]
-                }
-            ),
+            body=model_body(http_bodies.NewConversation),
         ),
     },
     "/api/conversations/{conversation_id}": {
@@ -968,17 +972,7 @@ PATHS: dict[str, Any] = {
                 "conversations cannot be renamed (not_allowed, 403)."
             ),
             parameters=[CONVERSATION_ID],
-            body=json_body(
-                obj(
-                    {
-                        "title": string(
-                            "Identity codes replaced; at most 100 characters stored",
-                            minLength=1,
-                            maxLength=100,
-                        )
-                    }
-                )
-            ),
+            body=model_body(http_bodies.Rename),
         )
     },
     "/api/conversations/{conversation_id}/messages": {
@@ -1025,7 +1019,7 @@ PATHS: dict[str, Any] = {
                 "(400), not_allowed (403), not_found (404)."
             ),
             parameters=[CONVERSATION_ID],
-            body=json_body(obj({"person_id": integer()})),
+            body=model_body(http_bodies.NewMember),
         )
     },
     "/api/conversations/{conversation_id}/members/{person_id}": {
@@ -1134,15 +1128,7 @@ PATHS: dict[str, Any] = {
                 "empty or not text), invalid_identity_code (the reason names the failed "
                 "check: format, century, date or check)."
             ),
-            body=json_body(
-                obj(
-                    {
-                        "client_code": string(
-                            "A personal identity code (DDMMYY, sign, 3 digits, check)"
-                        )
-                    },
-                )
-            ),
+            body=model_body(http_bodies.ClientLookup),
         )
     },
     "/api/consultations/export.csv": {
@@ -1342,17 +1328,7 @@ PATHS: dict[str, Any] = {
                 "empty, over 100 characters or with spaces after trimming), weak_password "
                 "(under 8 characters), not_found (no such person; 404), exists (409)."
             ),
-            body=json_body(
-                obj(
-                    {
-                        "username": string(minLength=1, maxLength=100, pattern=r"^\S+$"),
-                        "password": string(minLength=8),
-                        "person_id": integer(),
-                        "is_admin": boolean("Default false"),
-                    },
-                    required=["username", "password", "person_id"],
-                )
-            ),
+            body=model_body(http_bodies.NewAccount),
         ),
     },
     "/api/admin/accounts/{account_id}": {
@@ -1370,7 +1346,7 @@ PATHS: dict[str, Any] = {
                 "connections on every node with close code 4009."
             ),
             parameters=[path_id("account_id", "Account id")],
-            body=json_body(obj({"disabled": boolean()})),
+            body=model_body(http_bodies.AccountChange),
         )
     },
     "/api/admin/import": {
@@ -1471,7 +1447,7 @@ DOCUMENT: dict[str, Any] = {
     ],
     "security": [SESSION],
     "paths": PATHS,
-    "components": COMPONENTS,
+    "components": {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], **MODEL_SCHEMAS}},
 }
 
 
