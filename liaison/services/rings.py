@@ -498,7 +498,7 @@ class RingService:
 
     # ------------------------------------------------------------ membership
 
-    async def sign_in(self, person_id: int, ring_id: object, signed_in: object) -> None:
+    async def sign_in(self, person_id: int, ring_id: str, signed_in: bool) -> None:
         if not isinstance(ring_id, str) or not isinstance(signed_in, bool):
             raise RingServiceError("bad_field", "ring_id must be text and signed_in true or false")
         if person_id not in self._ring_members.get(ring_id, set()):
@@ -544,11 +544,11 @@ class RingService:
     async def ask(
         self,
         asker_id: int,
-        ring_id: object,
-        text: object,
-        client_code: object = None,
-        urgency: object = "normal",
-        legal_basis: object = None,
+        ring_id: str | None,
+        text: str,
+        client_code: str | None = None,
+        urgency: str = "normal",
+        legal_basis: str | None = None,
         kind: str = "ring",
     ) -> dict[str, Any]:
         if not isinstance(ring_id, str) or ring_id not in self._ring_members:
@@ -589,10 +589,10 @@ class RingService:
     async def ask_named(
         self,
         asker_id: int,
-        text: object,
-        client_code: object = None,
-        urgency: object = "normal",
-        legal_basis: object = None,
+        text: str,
+        client_code: str | None = None,
+        urgency: str = "normal",
+        legal_basis: str | None = None,
     ) -> dict[str, Any]:
         """ "Contact my liaison": the area's named contacts in order, then the area's ring."""
         async with self.db() as db:
@@ -691,7 +691,7 @@ class RingService:
             await self._commit(events, now)
         return ring_id
 
-    async def cancel(self, asker_id: int, question_id: object) -> None:
+    async def cancel(self, asker_id: int, question_id: str) -> None:
         qid = _question_id(question_id)
         async with self._lock:
             now = self.clock.now()
@@ -703,7 +703,7 @@ class RingService:
                 raise RingServiceError("not_found", "no such question") from None
             await self._commit(events, now)
 
-    async def accept(self, person_id: int, question_id: object) -> dict[str, Any]:
+    async def accept(self, person_id: int, question_id: str) -> dict[str, Any]:
         qid = _question_id(question_id)
         async with self._lock:
             now = self.clock.now()
@@ -730,7 +730,7 @@ class RingService:
         assert consultation is not None
         return consultation_dict(consultation)
 
-    async def decline(self, person_id: int, question_id: object) -> None:
+    async def decline(self, person_id: int, question_id: str) -> None:
         qid = _question_id(question_id)
         async with self._lock:
             now = self.clock.now()
@@ -745,10 +745,10 @@ class RingService:
     async def close_consultation(
         self,
         person_id: int,
-        consultation_id: object,
-        outcome: object,
-        topic: object,
-        legal_basis: object = None,
+        consultation_id: int,
+        outcome: str,
+        topic: str | None,
+        legal_basis: str | None = None,
     ) -> dict[str, Any]:
         """The expert records what came of it; the asker adds notes but does not close."""
         if not isinstance(consultation_id, int) or isinstance(consultation_id, bool):
@@ -819,7 +819,7 @@ class RingService:
             {"type": "consultation", "consultation": record},
         )
 
-    async def keep_open(self, person_id: int, consultation_id: object) -> dict[str, Any]:
+    async def keep_open(self, person_id: int, consultation_id: int) -> dict[str, Any]:
         """The expert says an idle consultation is still going (a phone call, say)."""
         async with self.db.begin() as db:
             c = await db.get(Consultation, _consultation_id(consultation_id))
@@ -835,9 +835,7 @@ class RingService:
         await self._announce(record)
         return record
 
-    async def add_note(
-        self, person_id: int, consultation_id: object, note: object
-    ) -> dict[str, Any]:
+    async def add_note(self, person_id: int, consultation_id: int, note: str) -> dict[str, Any]:
         """The asker's own note on a consultation, open or closed (replaces the last)."""
         if not isinstance(note, str) or len(note) > MAX_QUESTION_CHARS:
             raise RingServiceError(
@@ -860,9 +858,7 @@ class RingService:
             await self._commit(self.router.resume(person_id, now), now)
         return self.member_state(person_id)
 
-    async def invite(
-        self, person_id: int, consultation_id: object, invitee: object
-    ) -> dict[str, Any]:
+    async def invite(self, person_id: int, consultation_id: int, invitee: int) -> dict[str, Any]:
         """Brings a third person into an open consultation (three-way)."""
         if not isinstance(consultation_id, int) or not isinstance(invitee, int):
             raise RingServiceError("bad_field", "consultation_id and person_id must be numbers")
@@ -1214,12 +1210,12 @@ class RingService:
     async def create_callback(
         self,
         person_id: int,
-        owner_person_id: object = None,
-        owner_ring_id: object = None,
-        question_id: object = None,
-        note: object = "",
-        client_code: object = None,
-        due_minutes: object = 60,
+        owner_person_id: int | None = None,
+        owner_ring_id: str | None = None,
+        question_id: str | None = None,
+        note: str = "",
+        client_code: str | None = None,
+        due_minutes: int = 60,
     ) -> dict[str, Any]:
         if (owner_person_id is None) == (owner_ring_id is None) and question_id is None:
             raise RingServiceError("bad_field", "a callback needs an owner: a person or a ring")
@@ -1291,9 +1287,7 @@ class RingService:
         await self._announce_callback(data)
         return data
 
-    async def update_callback(
-        self, person_id: int, callback_id: object, state: object
-    ) -> dict[str, Any]:
+    async def update_callback(self, person_id: int, callback_id: int, state: str) -> dict[str, Any]:
         if not isinstance(callback_id, int) or state not in CALLBACK_STATES[1:]:
             raise RingServiceError("bad_field", "state must be claimed, done or could_not_reach")
         now = self.clock.now()
