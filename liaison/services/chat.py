@@ -20,6 +20,7 @@ from liaison.config import Settings
 from liaison.domain import chat as domain
 from liaison.domain import identity
 from liaison.domain.chat import ChatError
+from liaison.protocol import server
 from liaison.services.hub import Hub
 from liaison.services.message_writer import CONVERSATIONS, MEMBERS, MessageWriter, Send
 from liaison.store import repositories as repo
@@ -113,7 +114,7 @@ class ChatService:
 
     async def _publish(self, stored: list[tuple[dict[str, Any], list[int]]]) -> None:
         for message, members in stored:
-            await self.hub.send(members, {"type": "message", "message": message})
+            await self.hub.send(members, server.Message(message=message))
 
     async def send(
         self, sender_id: int, conversation_id: int, client_id: str, body: str
@@ -160,15 +161,13 @@ class ChatService:
             )
         await self.hub.send(
             sorted(members),
-            {"type": "read", "conversation_id": conv_id, "person_id": person_id, "seq": now_read},
+            server.Read(conversation_id=conv_id, person_id=person_id, seq=int(now_read or 0)),
         )
         return int(now_read or 0)
 
     async def typing(self, person_id: int, conv_id: int) -> None:
         others = sorted(await self.members(conv_id, person_id) - {person_id})
-        await self.hub.send(
-            others, {"type": "typing", "conversation_id": conv_id, "person_id": person_id}
-        )
+        await self.hub.send(others, server.Typing(conversation_id=conv_id, person_id=person_id))
 
     async def summaries(self, person_id: int) -> list[dict[str, Any]]:
         async with self.db() as db:
@@ -310,7 +309,7 @@ class ChatService:
                 raise ChatError("bad_field", "a group needs at least two members")
             await repo.remove_member(db, conversation_id, person_id)
         await self.hub.send(
-            [person_id], {"type": "conversation_removed", "conversation_id": conversation_id}
+            [person_id], server.ConversationRemoved(conversation_id=conversation_id)
         )
         await self._announce(conversation_id, None)
 
@@ -340,7 +339,7 @@ class ChatService:
         shared = {k: v for k, v in summary.items() if k not in ("unread", "last_read_seq")}
         # Every node keeps the new members; they see each other's presence from now on.
         await self.hub.publish({"k": "members", "c": conversation_id, "m": members})
-        await self.hub.send(members, {"type": "conversation", "conversation": shared})
+        await self.hub.send(members, server.Conversation(conversation=shared))
         if viewer_id in members:
             return summary
         # An admin who is not a member changed it: no content of the conversation.

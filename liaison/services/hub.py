@@ -12,14 +12,15 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from liaison.bus.base import Bus
+from liaison.protocol import server
 
 log = logging.getLogger(__name__)
 
 BusHandler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def encode(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+# Frames and bus messages are written by the protocol's one encoder.
+encode = server.encode
 
 
 class LiveConnection(Protocol):
@@ -72,7 +73,10 @@ class Hub:
         await self.bus.publish(encode(message))
 
     async def send(
-        self, to: Iterable[int] | None, frame: dict[str, Any], topic: str | None = None
+        self,
+        to: Iterable[int] | None,
+        frame: server.ServerFrame | dict[str, Any],
+        topic: str | None = None,
     ) -> None:
         """Deliver a frame to every connection of these people (None: everyone), on every node.
 
