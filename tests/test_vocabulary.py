@@ -6,12 +6,14 @@ from __future__ import annotations
 import typing
 
 import pytest
-from sqlalchemy import CheckConstraint
+from sqlalchemy import CheckConstraint, insert
+from sqlalchemy.exc import IntegrityError
 
 from liaison.domain import rings as ring_domain
 from liaison.domain import vocabulary as v
-from liaison.store.models import Base
+from liaison.store.models import Base, RingOffer
 from liaison.web.labels import VOCABULARY_LABELS
+from tests.conftest import Server
 
 
 @pytest.mark.parametrize(("enum", "labels"), VOCABULARY_LABELS)
@@ -44,3 +46,21 @@ def test_every_stored_vocabulary_is_a_check_constraint() -> None:
         }
         sql = checks[v.check_name(table, column)]
         assert all(f"'{value}'" in sql for value in v.values(enum))
+
+
+@pytest.mark.database
+async def test_the_database_refuses_a_value_outside_its_vocabulary(server: Server) -> None:
+    """Migration 0007's CHECK constraints hold on SQLite and PostgreSQL alike."""
+    row = {
+        "question_id": "q1",
+        "ring_id": "housing",
+        "person_id": server.people["aino"],
+        "offered_at": server.core.clock.now(),
+        "ended_at": server.core.clock.now(),
+        "reason": None,
+    }
+    async with server.core.db.begin() as db:
+        await db.execute(insert(RingOffer).values(**row, outcome="missed"))
+    with pytest.raises(IntegrityError):
+        async with server.core.db.begin() as db:
+            await db.execute(insert(RingOffer).values(**row, outcome="lost"))
