@@ -3,10 +3,11 @@ that names its values is held equal to it here."""
 
 from __future__ import annotations
 
+import re
 import typing
 
 import pytest
-from sqlalchemy import CheckConstraint, insert
+from sqlalchemy import CheckConstraint, insert, text
 from sqlalchemy.exc import IntegrityError
 
 from liaison.domain import rings as ring_domain
@@ -64,3 +65,25 @@ async def test_the_database_refuses_a_value_outside_its_vocabulary(server: Serve
     with pytest.raises(IntegrityError):
         async with server.core.db.begin() as db:
             await db.execute(insert(RingOffer).values(**row, outcome="lost"))
+
+
+@pytest.mark.database
+async def test_the_migrated_database_checks_todays_vocabularies(server: Server) -> None:
+    """A vocabulary changed without a migration that replaces its constraint fails here."""
+    async with server.core.db() as db:
+        for table, column, enum, _nullable in v.STORED:
+            name = v.check_name(table, column)
+            if db.bind.dialect.name == "sqlite":
+                sql = await db.scalar(
+                    text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"),
+                    {"t": table},
+                )
+                start = sql.index(f"CONSTRAINT {name} CHECK")
+                sql = sql[start : sql.index(")", sql.index("IN (", start)) + 1]
+            else:
+                sql = await db.scalar(
+                    text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :n"),
+                    {"n": name},
+                )
+            found = sorted(re.findall(r"'([a-z_0-9]+)'", sql))
+            assert found == sorted(v.values(enum)), (table, column, sql)
