@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from liaison.clock import Clock
 from liaison.config import Settings
 from liaison.domain.consultations import IdleRule, OpenConsultation
+from liaison.protocol import server
 from liaison.services.hub import Hub
 from liaison.services.scheduler import Scheduler
 from liaison.store.models import Consultation, Message
@@ -82,7 +82,7 @@ class ConsultationIdle:
         due = self.rule.due(self._open.values(), now)
         if not due.remind and not due.close:
             return
-        reminders: list[tuple[int, dict[str, Any]]] = []
+        reminders: list[tuple[int, server.ConsultationReminder]] = []
         async with self.db.begin() as db:
             for consultation_id in (*due.remind, *due.close):
                 c = await db.get(Consultation, consultation_id)
@@ -104,13 +104,12 @@ class ConsultationIdle:
                 reminders.append(
                     (
                         c.expert_id,
-                        {
-                            "type": "consultation_reminder",
-                            "consultation_id": c.id,
-                            "conversation_id": c.conversation_id,
-                            "idle_since": current.active_at.isoformat(),
-                            "closes_at": closes.isoformat() if closes else None,
-                        },
+                        server.ConsultationReminder(
+                            consultation_id=c.id,
+                            conversation_id=c.conversation_id,
+                            idle_since=current.active_at.isoformat(),
+                            closes_at=closes.isoformat() if closes else None,
+                        ),
                     )
                 )
         for expert_id, frame in reminders:
