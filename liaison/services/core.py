@@ -10,9 +10,12 @@ from liaison.bus.base import bus_from_url
 from liaison.clock import Clock, SystemClock
 from liaison.config import Settings
 from liaison.services.accounts import AccountService
+from liaison.services.callbacks import CallbackService
 from liaison.services.chat import ChatService
+from liaison.services.consultations import ConsultationService
 from liaison.services.hub import Hub
 from liaison.services.load import LoadService
+from liaison.services.named_contacts import NamedContactService
 from liaison.services.presence import PresenceService
 from liaison.services.retention import Purger
 from liaison.services.rings import RingService
@@ -32,10 +35,25 @@ class Core:
         self.accounts = AccountService(settings, self.clock, self.db, self.hub)
         self.presence = PresenceService(settings, self.clock, self.db, self.hub, self.scheduler)
         self.chat = ChatService(settings, self.clock, self.engine, self.db, self.hub)
+        # The ring services over the one router: routing, then what happens around it.
         self.rings = RingService(
-            settings, self.clock, self.db, self.hub, self.scheduler, self.presence, self.chat
+            settings, self.clock, self.db, self.hub, self.scheduler, self.presence
         )
-        self.load = LoadService(settings, self.clock, self.db, self.hub, self.scheduler, self.rings)
+        self.consultations = ConsultationService(
+            settings,
+            self.clock,
+            self.db,
+            self.hub,
+            self.scheduler,
+            self.presence,
+            self.chat,
+            self.rings,
+        )
+        self.callbacks = CallbackService(settings, self.clock, self.db, self.hub, self.rings)
+        self.named_contacts = NamedContactService(self.db, self.presence, self.rings)
+        self.load = LoadService(
+            settings, self.clock, self.db, self.hub, self.scheduler, self.rings, self.callbacks
+        )
         self.purger = Purger(self.db, settings, self.clock, self.scheduler)
         self.hub.on("close", self._on_close)
         # Set once start() has finished: the service answers from then on.
@@ -55,6 +73,7 @@ class Core:
         await self.chat.start()
         await self.presence.start()
         await self.rings.start()
+        await self.consultations.start()
         self.purger.start()
         await self.scheduler.start()
         self.ready.set()

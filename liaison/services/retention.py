@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from liaison.clock import Clock
 from liaison.config import Settings
-from liaison.services.rings import OPEN_CALLBACK_STATES
+from liaison.services.records import OPEN_CALLBACK_STATES
 from liaison.services.scheduler import Scheduler
 from liaison.store.models import CallbackRequest, Consultation, Message, RingLeg, RingOffer
 

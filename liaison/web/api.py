@@ -350,19 +350,21 @@ async def rings(request: Request) -> Response:
 async def consultations(request: Request) -> Response:
     viewer = await require_viewer(request)
     limit = max(1, min(_int_param(request, "limit") or 100, 1000))
-    found = await core_of(request).rings.consultations_of(viewer.person_id, limit)
+    found = await core_of(request).consultations.consultations_of(viewer.person_id, limit)
     return JSONResponse({"consultations": found})
 
 
 async def consultation_conversations(request: Request) -> Response:
     viewer = await require_viewer(request)
-    found = await core_of(request).rings.consultation_conversations(viewer.person_id)
+    found = await core_of(request).consultations.consultation_conversations(viewer.person_id)
     return JSONResponse({"conversations": found})
 
 
 async def missed_offers(request: Request) -> Response:
     viewer = await require_viewer(request)
-    return JSONResponse({"missed": await core_of(request).rings.missed_for(viewer.person_id)})
+    return JSONResponse(
+        {"missed": await core_of(request).consultations.missed_for(viewer.person_id)}
+    )
 
 
 async def lookup_consultations(request: Request) -> Response:
@@ -370,17 +372,17 @@ async def lookup_consultations(request: Request) -> Response:
     so it cannot end up in access logs; only its pseudonym is compared."""
     await require_viewer(request)
     body = await json_body(request)
-    ring_service = core_of(request).rings
-    client_ref = ring_service.client_reference(body.get("client_code"))
+    core = core_of(request)
+    client_ref = core.rings.client_reference(body.get("client_code"))
     if client_ref is None:
         return error(400, "bad_field", "client_code is required")
-    found = await ring_service.consultations_about(client_ref)
+    found = await core.consultations.consultations_about(client_ref)
     return JSONResponse({"client_ref": client_ref, "consultations": found})
 
 
 async def export_consultations(request: Request) -> Response:
     viewer = await require_viewer(request)
-    text = await core_of(request).rings.export_csv(viewer.person_id, viewer.is_admin)
+    text = await core_of(request).consultations.export_csv(viewer.person_id, viewer.is_admin)
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
@@ -390,7 +392,9 @@ async def export_consultations(request: Request) -> Response:
 
 async def callbacks(request: Request) -> Response:
     viewer = await require_viewer(request)
-    return JSONResponse({"callbacks": await core_of(request).rings.callbacks_for(viewer.person_id)})
+    return JSONResponse(
+        {"callbacks": await core_of(request).callbacks.callbacks_for(viewer.person_id)}
+    )
 
 
 # ---------------------------------------------------------------- load view

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from liaison.domain import consultations
-from liaison.services import rings as ring_service
+from liaison.services import records
 
 Schema = dict[str, Any]
 
@@ -410,10 +410,10 @@ CLIENT_REF = string(
     pattern=r"^AR-[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$",
 )
 # The vocabularies come from the service, so the document cannot drift from the code.
-OUTCOMES = list(ring_service.OUTCOMES)
+OUTCOMES = list(records.OUTCOMES)
 NOT_RECORDED = consultations.NOT_RECORDED
-TOPICS = list(ring_service.TOPICS)
-LEGAL_BASES = list(ring_service.LEGAL_BASES)
+TOPICS = list(records.TOPICS)
+LEGAL_BASES = list(records.LEGAL_BASES)
 
 RING_SUMMARY = obj(
     {

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 import liaison.web.convertors  # noqa: F401 - registers {name:id}
 from liaison.domain.identity import find_identity_codes
-from liaison.services import rings as ring_service
+from liaison.services import records
 from liaison.store import repositories as repo
 from liaison.web.i18n import LANGUAGES
 from liaison.web.security import (
@@ -107,9 +107,9 @@ async def workspace(request: Request, viewer: Viewer, view: str) -> Response:
         me=me,
         organisations=organisations,
         areas=areas,
-        outcomes=ring_service.OUTCOMES,
-        topics=ring_service.TOPICS,
-        legal_bases=ring_service.LEGAL_BASES,
+        outcomes=records.OUTCOMES,
+        topics=records.TOPICS,
+        legal_bases=records.LEGAL_BASES,
         workspace={
             "is_admin": viewer.is_admin,
             "is_supervisor": is_supervisor,

@@ -612,9 +612,11 @@ class Session:
             "offers": rings.offers_for(person_id),
             "questions": rings.questions_of(person_id),
             "consultations": [
-                c for c in await rings.consultations_of(person_id, 50) if c["state"] == "open"
+                c
+                for c in await self.core.consultations.consultations_of(person_id, 50)
+                if c["state"] == "open"
             ],
-            "callbacks": await rings.callbacks_for(person_id),
+            "callbacks": await self.core.callbacks.callbacks_for(person_id),
         }
 
     async def on_ring_sign_in(self, frame: dict[str, Any]) -> dict[str, Any]:
@@ -635,7 +637,7 @@ class Session:
             frame.get("legal_basis"),
         )
         if frame.get("named") is True:
-            status = await rings.ask_named(self.viewer.person_id, *args)
+            status = await self.core.named_contacts.ask(self.viewer.person_id, *args)
         else:
             status = await rings.ask(self.viewer.person_id, frame.get("ring_id"), *args)
         return {"type": "question_status", "question": status}
@@ -651,7 +653,7 @@ class Session:
         await self.core.rings.decline(self.viewer.person_id, frame.get("question_id"))
 
     async def on_close_consultation(self, frame: dict[str, Any]) -> dict[str, Any]:
-        record = await self.core.rings.close_consultation(
+        record = await self.core.consultations.close_consultation(
             self.viewer.person_id,
             frame.get("consultation_id"),
             frame.get("outcome"),
@@ -661,12 +663,12 @@ class Session:
         return {"type": "consultation_closed", "consultation": record}
 
     async def on_invite(self, frame: dict[str, Any]) -> None:
-        await self.core.rings.invite(
+        await self.core.consultations.invite(
             self.viewer.person_id, frame.get("consultation_id"), frame.get("person_id")
         )
 
     async def on_callback_create(self, frame: dict[str, Any]) -> dict[str, Any]:
-        callback = await self.core.rings.create_callback(
+        callback = await self.core.callbacks.create_callback(
             self.viewer.person_id,
             owner_person_id=frame.get("owner_person_id"),
             owner_ring_id=frame.get("owner_ring_id"),
@@ -678,7 +680,7 @@ class Session:
         return {"type": "callback_created", "callback": callback}
 
     async def on_callback_update(self, frame: dict[str, Any]) -> None:
-        await self.core.rings.update_callback(
+        await self.core.callbacks.update_callback(
             self.viewer.person_id, frame.get("callback_id"), frame.get("state")
         )
 
@@ -717,10 +719,10 @@ class Session:
         return {"type": "ring_member", **(await self.core.rings.resume(self.viewer.person_id))}
 
     async def on_consultation_keep_open(self, frame: dict[str, Any]) -> None:
-        await self.core.rings.keep_open(self.viewer.person_id, frame.get("consultation_id"))
+        await self.core.consultations.keep_open(self.viewer.person_id, frame.get("consultation_id"))
 
     async def on_consultation_note(self, frame: dict[str, Any]) -> None:
-        await self.core.rings.add_note(
+        await self.core.consultations.add_note(
             self.viewer.person_id, frame.get("consultation_id"), frame.get("note")
         )
 
