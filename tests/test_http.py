@@ -157,6 +157,32 @@ async def test_profile_and_tags_update_and_are_searchable(server: Server) -> Non
     assert (await bertil.api("PATCH", "/api/me/profile", content=b"nonsense")).status_code == 400
 
 
+async def test_a_profile_has_one_rule_for_the_api_and_the_import(server: Server) -> None:
+    """The person's own change is held to the directory import's limits: as many tags and
+    as long a text as an import may give, and one more is refused, never cut."""
+    from liaison.domain import directory
+
+    bertil = await server.client("bertil")
+    most = [f"t{n}".ljust(directory.MAX_TAG_CHARS, "x") for n in range(directory.MAX_TAGS)]
+    longest = "a" * directory.MAX_LENGTHS["ask_me_about"]
+    response = await bertil.api(
+        "PATCH", "/api/me/profile", json={"tags": most, "ask_me_about": longest}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["tags"] == most and response.json()["ask_me_about"] == longest
+    for over in (
+        {"tags": [*most, "one more"]},
+        {"tags": [most[0] + "x"]},
+        {"ask_me_about": longest + "a"},
+        {"title": "t" * (directory.MAX_LENGTHS["title"] + 1)},
+        {"work_phone": "0" * (directory.MAX_LENGTHS["work_phone"] + 1)},
+    ):
+        refused = await bertil.api("PATCH", "/api/me/profile", json=over)
+        assert refused.status_code == 400 and refused.json()["error"] == "bad_field", over
+    kept = (await bertil.api("GET", f"/api/people/{server.people['bertil']}")).json()
+    assert kept["tags"] == most and kept["ask_me_about"] == longest
+
+
 async def test_photo_upload_and_fallback(server: Server) -> None:
     bertil = await server.client("bertil")
     person = (await bertil.api("GET", f"/api/people/{server.people['bertil']}")).json()

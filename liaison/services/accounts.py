@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -27,6 +28,18 @@ MIN_PASSWORD_LENGTH = 8
 
 class AccountError(Refused):
     """Refused by the account service."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """The account behind a live session, as the layers above the services see it (a
+    copy, never the database row)."""
+
+    id: int
+    person_id: int
+    username: str
+    is_admin: bool
+    language: str | None
 
 
 def token_hash(token: str) -> str:
@@ -87,11 +100,16 @@ class AccountService:
             )
         return token
 
-    async def account_for_token(self, token: str | None) -> Account | None:
+    async def account_for_token(self, token: str | None) -> SignedIn | None:
         if not token or len(token) > 200:
             return None
         async with self.db() as db:
-            return await repo.account_for_session(db, token_hash(token), self.clock.now())
+            account = await repo.account_for_session(db, token_hash(token), self.clock.now())
+        if account is None:
+            return None
+        return SignedIn(
+            account.id, account.person_id, account.username, account.is_admin, account.language
+        )
 
     async def close_session(self, token: str) -> None:
         hashed = token_hash(token)

@@ -10,13 +10,16 @@ from liaison.bus.base import bus_from_url
 from liaison.clock import Clock, SystemClock
 from liaison.config import Settings
 from liaison.services.accounts import AccountService
+from liaison.services.admin import AdminService
 from liaison.services.callbacks import CallbackService
 from liaison.services.chat import ChatService
 from liaison.services.consultations import ConsultationService
+from liaison.services.directory import DirectoryService
 from liaison.services.hub import Hub
 from liaison.services.load import LoadService
 from liaison.services.named_contacts import NamedContactService
 from liaison.services.presence import PresenceService
+from liaison.services.profile import ProfileService
 from liaison.services.retention import Purger
 from liaison.services.rings import RingService
 from liaison.services.scheduler import Scheduler
@@ -54,6 +57,10 @@ class Core:
         self.load = LoadService(
             settings, self.clock, self.db, self.hub, self.scheduler, self.rings, self.callbacks
         )
+        # The directory as people read it, their own profile, and its administration.
+        self.directory = DirectoryService(settings, self.db, self.presence)
+        self.profile = ProfileService(settings, self.db, self.directory)
+        self.admin = AdminService(self.db, self.directory_changed)
         self.purger = Purger(self.db, settings, self.clock, self.scheduler)
         self.hub.on("close", self._on_close)
         # Set once start() has finished: the service answers from then on.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -11,20 +10,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import liaison.web.convertors  # noqa: F401 - registers {name:id}
-from liaison.domain import identity
-from liaison.domain.directory import PHONE_RULE, is_phone_number
 from liaison.domain.errors import Refused
 from liaison.domain.text import fits, storable
-from liaison.services.directory_import import import_directory
-from liaison.services.ring_config import RingConfigError, apply_ring_config
-from liaison.store import repositories as repo
 from liaison.web.security import Viewer, check_csrf, core_of, viewer_of
-
-PHOTO_TYPES = {
-    b"\x89PNG\r\n\x1a\n": "image/png",
-    b"\xff\xd8\xff": "image/jpeg",
-    b"RIFF": "image/webp",
-}
 
 
 def error(status: int, code: str, reason: str) -> JSONResponse:
@@ -78,24 +66,19 @@ def _int_param(request: Request, name: str) -> int | None:
     return int(raw)
 
 
-def with_presence(request: Request, person: dict[str, Any]) -> dict[str, Any]:
-    return {**person, "presence": core_of(request).presence.view(person["id"])}
-
-
 # ---------------------------------------------------------------- directory
 
 
 async def me(request: Request) -> Response:
     viewer = await require_viewer(request)
-    async with core_of(request).db() as db:
-        person = await repo.get_person(db, viewer.person_id)
+    person = await core_of(request).directory.card(viewer.person_id)
     assert person is not None
     return JSONResponse(
         {
             "username": viewer.username,
             "is_admin": viewer.is_admin,
             "language": viewer.language,
-            "person": with_presence(request, person),
+            "person": person,
         }
     )
 
@@ -103,47 +86,37 @@ async def me(request: Request) -> Response:
 async def people(request: Request) -> Response:
     await require_viewer(request)
     q = request.query_params
-    core = core_of(request)
-
-    def scrubbed(name: str) -> str:
-        # A code searched for is searched as its reference, as profiles store it.
-        return identity.redact_identity_codes(q.get(name, ""), core.settings.secret_key)[0]
-
-    async with core.db() as db:
-        found = await repo.search_people(
-            db,
-            text=scrubbed("q")[:200],
-            benefit=q.get("benefit", ""),
-            organisation_id=_int_param(request, "organisation"),
-            area=q.get("area", ""),
-            tag=scrubbed("tag"),
-            role=q.get("role", ""),
-            limit=max(1, min(_int_param(request, "limit") or 200, 500)),
-        )
-    return JSONResponse({"people": [with_presence(request, p) for p in found]})
+    found = await core_of(request).directory.search(
+        text=q.get("q", ""),
+        benefit=q.get("benefit", ""),
+        organisation_id=_int_param(request, "organisation"),
+        area=q.get("area", ""),
+        tag=q.get("tag", ""),
+        role=q.get("role", ""),
+        limit=_int_param(request, "limit") or 200,
+    )
+    return JSONResponse({"people": found})
 
 
 async def person(request: Request) -> Response:
     await require_viewer(request)
-    async with core_of(request).db() as db:
-        found = await repo.get_person(db, int(request.path_params["person_id"]))
+    found = await core_of(request).directory.card(int(request.path_params["person_id"]))
     if found is None:
         return error(404, "not_found", "no such person")
-    return JSONResponse(with_presence(request, found))
+    return JSONResponse(found)
 
 
 async def organisations(request: Request) -> Response:
     await require_viewer(request)
-    async with core_of(request).db() as db:
-        return JSONResponse(
-            {"organisations": await repo.list_organisations(db), "areas": await repo.list_areas(db)}
-        )
+    directory = core_of(request).directory
+    return JSONResponse(
+        {"organisations": await directory.organisations(), "areas": await directory.areas()}
+    )
 
 
 async def photo(request: Request) -> Response:
     await require_viewer(request)
-    async with core_of(request).db() as db:
-        found = await repo.get_photo(db, int(request.path_params["person_id"]))
+    found = await core_of(request).profile.photo(int(request.path_params["person_id"]))
     if found is None:
         return error(404, "not_found", "no photo")
     return Response(
@@ -153,102 +126,20 @@ async def photo(request: Request) -> Response:
     )
 
 
-def sniff_photo(data: bytes) -> str | None:
-    for magic, content_type in PHOTO_TYPES.items():
-        if data.startswith(magic) and (content_type != "image/webp" or data[8:12] == b"WEBP"):
-            return content_type
-    return None
-
-
-async def store_photo(request: Request, person_id: int, data: bytes) -> str | None:
-    """Saves an uploaded photo; returns an error reason or None."""
-    core = core_of(request)
-    if len(data) > core.settings.max_photo_bytes:
-        return f"the photo is larger than {core.settings.max_photo_bytes // 1024} KiB"
-    content_type = sniff_photo(data)
-    if content_type is None:
-        return "the photo must be a PNG, JPEG or WebP image"
-    async with core.db.begin() as db:
-        await repo.set_photo(db, person_id, content_type, data)
-    return None
-
-
 async def upload_photo(request: Request) -> Response:
     viewer = await require_viewer(request)
     form = await request.form(max_files=1, max_fields=5)
     upload = form.get("photo")
     if upload is None or isinstance(upload, str):
         return error(400, "bad_field", "send the image as a multipart field named photo")
-    problem = await store_photo(request, viewer.person_id, await upload.read())
-    if problem:
-        return error(400, "bad_photo", problem)
+    await core_of(request).profile.set_photo(viewer.person_id, await upload.read())
     return JSONResponse({"ok": True})
-
-
-PROFILE_TEXT = {"ask_me_about": 2000, "title": 200}  # the longest stored forms
-MAX_TAGS, MAX_TAG_CHARS, MAX_PHONE_CHARS = 20, 50, 50
-
-
-def clean_profile(fields: dict[str, Any], secret: Callable[[], bytes]) -> dict[str, Any]:
-    """A person's own profile changes as they will be stored: free text trimmed, with
-    identity codes replaced (docs/consultations.md), within the limits in that form; a
-    work phone must be a phone number. Refusals name the field, never its value."""
-    changes: dict[str, Any] = {}
-
-    def scrub(text: str) -> str:
-        return identity.redact_identity_codes(text.strip(), secret)[0]
-
-    for key, value in fields.items():
-        if key in PROFILE_TEXT:
-            text = scrub(value) if isinstance(value, str) else None
-            if text is None or len(text) > PROFILE_TEXT[key]:
-                raise Refused("bad_field", f"{key} must be text of at most {PROFILE_TEXT[key]}")
-            changes[key] = text
-        elif key == "work_phone":
-            phone = " ".join(value.split()) if isinstance(value, str) else None
-            if phone is None or len(phone) > MAX_PHONE_CHARS:
-                raise Refused("bad_field", f"work_phone: {PHONE_RULE}")
-            if phone and not is_phone_number(phone):
-                raise Refused("bad_field", f"work_phone: {PHONE_RULE}")
-            changes[key] = phone
-        elif key == "tags":
-            given = value if isinstance(value, list) else []
-            tags = [scrub(t) for t in given if isinstance(t, str)]
-            if (
-                not isinstance(value, list)
-                or len(tags) != len(value)
-                or len(tags) > MAX_TAGS
-                or not all(0 < len(t) <= MAX_TAG_CHARS for t in tags)
-            ):
-                raise Refused(
-                    "bad_field",
-                    f"tags must be a list of at most {MAX_TAGS} texts of 1 to {MAX_TAG_CHARS}",
-                )
-            changes["tags"] = tags
-        elif key == "languages":
-            if not isinstance(value, list) or not all(
-                isinstance(t, str) and len(t) == 2 and t.isascii() and t.isalpha() for t in value
-            ):
-                raise Refused("bad_field", "languages must be a list of two-letter codes")
-            changes["languages"] = [t.lower() for t in value]
-        else:
-            raise Refused(
-                "bad_field",
-                "unknown field; the fields are "
-                + ", ".join(sorted([*PROFILE_TEXT, "work_phone", "tags", "languages"])),
-            )
-    return changes
 
 
 async def update_profile(request: Request) -> Response:
     viewer = await require_viewer(request)
-    core = core_of(request)
-    changes = clean_profile(await json_body(request), core.settings.secret_key)
-    async with core.db.begin() as db:
-        await repo.update_person_profile(db, viewer.person_id, **changes)
-        found = await repo.get_person(db, viewer.person_id)
-    assert found is not None
-    return JSONResponse(with_presence(request, found))
+    found = await core_of(request).profile.update(viewer.person_id, await json_body(request))
+    return JSONResponse(found)
 
 
 async def update_presence(request: Request) -> Response:
@@ -462,8 +353,7 @@ async def require_admin(request: Request) -> Viewer:
 
 async def accounts(request: Request) -> Response:
     await require_admin(request)
-    async with core_of(request).db() as db:
-        return JSONResponse({"accounts": await repo.list_accounts(db)})
+    return JSONResponse({"accounts": await core_of(request).admin.accounts()})
 
 
 async def create_account(request: Request) -> Response:
@@ -498,21 +388,8 @@ async def configure_rings(request: Request) -> Response:
     """The `liaison rings` document over HTTP: applied all or nothing, and in force at once
     (members added are offered questions, members removed stop being, supervisors follow)."""
     await require_admin(request)
-    core = core_of(request)
-    try:
-        counts = await apply_ring_config(core.db, await json_body(request))
-    except RingConfigError as e:
-        return error(400, "bad_field", "; ".join(e.problems)[:2000])
-    await core.directory_changed()
+    counts = await core_of(request).admin.configure_rings(await json_body(request))
     return JSONResponse(counts)
-
-
-async def run_import(request: Request, dry_run: bool, filename: str, data: bytes) -> dict[str, Any]:
-    report = await import_directory(core_of(request).db, filename, data, dry_run=dry_run)
-    if report.applied:
-        await core_of(request).directory_changed()
-    result: dict[str, Any] = report.to_dict()
-    return result
 
 
 async def import_people(request: Request) -> Response:
@@ -522,7 +399,9 @@ async def import_people(request: Request) -> Response:
     if upload is None or isinstance(upload, str):
         return error(400, "bad_field", "send the CSV or XLSX file as a multipart field named file")
     dry_run = str(form.get("dry_run", "")).lower() in ("1", "true", "on", "yes")
-    report = await run_import(request, dry_run, upload.filename or "", await upload.read())
+    report = await core_of(request).admin.import_directory(
+        upload.filename or "", await upload.read(), dry_run
+    )
     return JSONResponse(report, status_code=200 if not report["errors"] else 422)
 
 

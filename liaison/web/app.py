@@ -21,7 +21,7 @@ from liaison.domain.errors import Refused
 from liaison.domain.text import storable
 from liaison.logs import guard_logs, quiet_bursts
 from liaison.services.core import Core
-from liaison.store.db import UNAVAILABLE
+from liaison.services.errors import UNAVAILABLE
 from liaison.web import api, i18n, pages
 from liaison.web.openapi import openapi
 from liaison.web.templating import STATIC_DIR, render

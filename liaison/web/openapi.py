@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from liaison.domain import consultations
+from liaison.domain import consultations, profile
 from liaison.services import records
 
 Schema = dict[str, Any]
@@ -768,10 +768,13 @@ PATHS: dict[str, Any] = {
             body=json_body(
                 obj(
                     {
-                        "title": string(maxLength=200),
-                        "work_phone": string(maxLength=50),
-                        "ask_me_about": string(maxLength=2000),
-                        "tags": array(string(minLength=1, maxLength=50), maxItems=20),
+                        "title": string(maxLength=profile.TEXT_LIMITS["title"]),
+                        "work_phone": string(maxLength=profile.MAX_PHONE_CHARS),
+                        "ask_me_about": string(maxLength=profile.TEXT_LIMITS["ask_me_about"]),
+                        "tags": array(
+                            string(minLength=1, maxLength=profile.MAX_TAG_CHARS),
+                            maxItems=profile.MAX_TAGS,
+                        ),
                         "languages": array(
                             string("Two letters, stored lower-case", pattern="^[A-Za-z]{2}$")
                         ),

@@ -13,7 +13,6 @@ from starlette.routing import Route
 import liaison.web.convertors  # noqa: F401 - registers {name:id}
 from liaison.domain.identity import find_identity_codes
 from liaison.services import records
-from liaison.store import repositories as repo
 from liaison.web.i18n import LANGUAGES
 from liaison.web.security import (
     LANGUAGE_COOKIE,
@@ -94,10 +93,9 @@ async def workspace(request: Request, viewer: Viewer, view: str) -> Response:
     """The single-page workspace: every view of a signed-in user is this one page, which
     keeps one WebSocket open while its own router shows the view the path names."""
     core = core_of(request)
-    async with core.db() as db:
-        me = await repo.get_person(db, viewer.person_id)
-        organisations = await repo.list_organisations(db)
-        areas = await repo.list_areas(db)
+    me = await core.directory.person(viewer.person_id)
+    organisations = await core.directory.organisations()
+    areas = await core.directory.areas()
     is_supervisor = me is not None and "supervisor" in me["roles"]
     return render(
         request,
@@ -135,8 +133,7 @@ async def person_page(request: Request) -> Response:
     viewer = await viewer_of(request)
     if viewer is None:
         return to_login(request)
-    async with core_of(request).db() as db:
-        person = await repo.get_person(db, int(request.path_params["person_id"]))
+    person = await core_of(request).directory.person(int(request.path_params["person_id"]))
     if person is None:
         return render(request, "error.html", viewer, status_code=404, message="not_found")
     return await workspace(request, viewer, "person")
@@ -146,11 +143,8 @@ async def conversation_page(request: Request) -> Response:
     viewer = await viewer_of(request)
     if viewer is None:
         return to_login(request)
-    async with core_of(request).db() as db:
-        member = await repo.is_member(
-            db, int(request.path_params["conversation_id"]), viewer.person_id
-        )
-    if not member:
+    conversation_id = int(request.path_params["conversation_id"])
+    if not await core_of(request).chat.is_member(conversation_id, viewer.person_id):
         return render(request, "error.html", viewer, status_code=404, message="not_found")
     return await workspace(request, viewer, "conversations")
 

@@ -13,9 +13,8 @@ from starlette.responses import Response
 
 from liaison.config import Settings
 from liaison.domain.identity import find_identity_codes
-from liaison.services.accounts import token_hash
+from liaison.services.accounts import SignedIn, token_hash
 from liaison.services.core import Core
-from liaison.store.models import Account
 
 SESSION_COOKIE = "liaison_session"
 CSRF_COOKIE = "liaison_csrf"
@@ -105,7 +104,7 @@ async def viewer_of(conn: HTTPConnection) -> Viewer | None:
     if cached is not None:
         return cached
     token = conn.cookies.get(SESSION_COOKIE)
-    account: Account | None = await core_of(conn).accounts.account_for_token(token)
+    account: SignedIn | None = await core_of(conn).accounts.account_for_token(token)
     if account is None or token is None:
         return None
     viewer = Viewer(

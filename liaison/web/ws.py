@@ -21,9 +21,8 @@ from liaison.domain.chat import is_token
 from liaison.domain.errors import Refused
 from liaison.domain.text import LONG_NUMBER, fits, storable
 from liaison.services.core import Core
+from liaison.services.errors import UNAVAILABLE
 from liaison.services.hub import encode
-from liaison.store import repositories as repo
-from liaison.store.db import UNAVAILABLE
 from liaison.web.security import (
     SESSION_COOKIE,
     Viewer,
@@ -440,8 +439,7 @@ class Session:
         core, viewer, settings = self.core, self.viewer, self.core.settings
         cursors = {int(k): int(v) for k, v in hello.get("resume", {}).items()}
         missed, truncated = await core.chat.missed(viewer.person_id, cursors)
-        async with core.db() as db:
-            me = await repo.get_person(db, viewer.person_id)
+        me = await core.directory.person(viewer.person_id)
         conversations = await core.chat.summaries(viewer.person_id)
         partners = {m["person_id"] for c in conversations for m in c["members"]}
         self.core.hub.add_partners(self.conn, partners)
@@ -727,8 +725,7 @@ class Session:
         )
 
     async def _is_member(self, conversation_id: int) -> bool:
-        async with self.core.db() as db:
-            return await repo.is_member(db, conversation_id, self.viewer.person_id)
+        return await self.core.chat.is_member(conversation_id, self.viewer.person_id)
 
 
 async def viewer_of_token(core: Core, ws: WebSocket) -> object | None:
