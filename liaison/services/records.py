@@ -12,6 +12,7 @@ from typing import Any
 
 from liaison.domain import identity
 from liaison.domain.errors import Refused
+from liaison.domain.text import is_row_id
 from liaison.store.models import CallbackRequest, Consultation
 
 OUTCOMES = ("answered", "needs_follow_up", "forwarded", "callback_needed")
@@ -52,8 +53,8 @@ def client_reference(code: object, secret: Callable[[], bytes]) -> str | None:
 
 
 def valid_consultation_id(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise RecordError("bad_field", "consultation_id must be a whole number")
+    if not is_row_id(value):
+        raise RecordError("bad_field", "consultation_id must be a whole number from 0 to 2^31-1")
     return value
 
 
