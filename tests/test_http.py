@@ -359,6 +359,57 @@ async def test_a_database_that_does_not_answer_gets_a_clear_503(
     assert page.status_code in (200, 503)  # the page itself needs no summaries
 
 
+async def test_the_session_is_looked_up_once_per_request_by_the_middleware(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The authentication middleware settles the viewer once; routes only declare what
+    they need. Static files never cost a lookup."""
+    aino = await server.client("aino")
+    accounts = server.core.accounts
+    real = accounts.account_for_token
+    calls: list[str | None] = []
+
+    async def counted(token: str | None) -> object:
+        calls.append(token)
+        return await real(token)
+
+    monkeypatch.setattr(accounts, "account_for_token", counted)
+    assert (await aino.api("GET", "/api/me")).status_code == 200
+    assert len(calls) == 1
+    assert (await aino.api("PATCH", "/api/me/profile", json={"tags": ["a"]})).status_code == 200
+    assert len(calls) == 2
+    assert (await aino.http.get("/")).status_code == 200
+    assert len(calls) == 3
+    assert (await aino.http.get("/static/css/app.css")).status_code == 200
+    assert len(calls) == 3
+    async with server.http_client() as anonymous:
+        assert (await anonymous.get("/api/me")).status_code == 401
+    assert len(calls) == 3  # no cookie, nothing to look up
+
+
+async def test_a_session_lookup_the_database_cannot_answer_is_a_clear_503(
+    server: Server, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    aino = await server.client("aino")
+
+    async def down(token: str | None) -> None:
+        raise OperationalError("SELECT", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(server.core.accounts, "account_for_token", down)
+    with caplog.at_level("WARNING"):
+        response = await aino.api("GET", "/api/me")
+        page = await aino.http.get("/")
+    assert response.status_code == 503
+    assert response.json() == {
+        "error": "unavailable",
+        "reason": "the service cannot reach its database; try again",
+    }
+    assert page.status_code == 503 and "text/html" in page.headers["content-type"]
+    assert "Traceback" not in caplog.text and "database unavailable" in caplog.text
+
+
 async def test_addresses_and_bodies_the_store_cannot_hold_are_refused(server: Server) -> None:
     aino = await server.client("aino")
     for path in ("/api/people?q=a%00b", "/api/people?q=%ff%fe", "/people/1%00"):

@@ -12,7 +12,8 @@ from starlette.routing import Route
 import liaison.web.convertors  # noqa: F401 - registers {name:id}
 from liaison.domain.errors import Refused
 from liaison.domain.text import fits, is_row_id, storable
-from liaison.web.security import Viewer, check_csrf, core_of, viewer_of
+from liaison.web.auth import requires
+from liaison.web.security import Viewer, core_of
 
 
 def error(status: int, code: str, reason: str) -> JSONResponse:
@@ -32,15 +33,6 @@ async def refusal(request: Request, exc: Exception) -> Response:
     """Every service's refusal, raised from any endpoint, as the JSON error body."""
     assert isinstance(exc, Refused)
     return error(REFUSAL_STATUS.get(exc.code, 400), exc.code, exc.reason)
-
-
-async def require_viewer(request: Request) -> Viewer:
-    viewer = await viewer_of(request)
-    if viewer is None:
-        raise HTTPException(401, "log in first")
-    if request.method not in ("GET", "HEAD"):
-        check_csrf(request, None)
-    return viewer
 
 
 async def json_body(request: Request) -> dict[str, Any]:
@@ -69,8 +61,8 @@ def _int_param(request: Request, name: str) -> int | None:
 # ---------------------------------------------------------------- directory
 
 
-async def me(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def me(request: Request, viewer: Viewer) -> Response:
     person = await core_of(request).directory.card(viewer.person_id)
     assert person is not None
     return JSONResponse(
@@ -83,8 +75,8 @@ async def me(request: Request) -> Response:
     )
 
 
-async def people(request: Request) -> Response:
-    await require_viewer(request)
+@requires("member")
+async def people(request: Request, viewer: Viewer) -> Response:
     q = request.query_params
     found = await core_of(request).directory.search(
         text=q.get("q", ""),
@@ -98,24 +90,24 @@ async def people(request: Request) -> Response:
     return JSONResponse({"people": found})
 
 
-async def person(request: Request) -> Response:
-    await require_viewer(request)
+@requires("member")
+async def person(request: Request, viewer: Viewer) -> Response:
     found = await core_of(request).directory.card(int(request.path_params["person_id"]))
     if found is None:
         return error(404, "not_found", "no such person")
     return JSONResponse(found)
 
 
-async def organisations(request: Request) -> Response:
-    await require_viewer(request)
+@requires("member")
+async def organisations(request: Request, viewer: Viewer) -> Response:
     directory = core_of(request).directory
     return JSONResponse(
         {"organisations": await directory.organisations(), "areas": await directory.areas()}
     )
 
 
-async def photo(request: Request) -> Response:
-    await require_viewer(request)
+@requires("member")
+async def photo(request: Request, viewer: Viewer) -> Response:
     found = await core_of(request).profile.photo(int(request.path_params["person_id"]))
     if found is None:
         return error(404, "not_found", "no photo")
@@ -126,8 +118,8 @@ async def photo(request: Request) -> Response:
     )
 
 
-async def upload_photo(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def upload_photo(request: Request, viewer: Viewer) -> Response:
     form = await request.form(max_files=1, max_fields=5)
     upload = form.get("photo")
     if upload is None or isinstance(upload, str):
@@ -136,20 +128,20 @@ async def upload_photo(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
-async def update_profile(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def update_profile(request: Request, viewer: Viewer) -> Response:
     found = await core_of(request).profile.update(viewer.person_id, await json_body(request))
     return JSONResponse(found)
 
 
-async def update_presence(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def update_presence(request: Request, viewer: Viewer) -> Response:
     view = await core_of(request).presence.update(viewer.person_id, await json_body(request))
     return JSONResponse(view)
 
 
-async def set_language(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def set_language(request: Request, viewer: Viewer) -> Response:
     body = await json_body(request)
     if body.get("language") not in ("fi", "sv", "en"):
         return error(400, "bad_field", "language must be fi, sv or en")
@@ -160,13 +152,13 @@ async def set_language(request: Request) -> Response:
 # ---------------------------------------------------------------- conversations
 
 
-async def conversations(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def conversations(request: Request, viewer: Viewer) -> Response:
     return JSONResponse({"conversations": await core_of(request).chat.summaries(viewer.person_id)})
 
 
-async def create_conversation(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def create_conversation(request: Request, viewer: Viewer) -> Response:
     body = await json_body(request)
     chat = core_of(request).chat
     if "person_id" in body:
@@ -179,8 +171,8 @@ async def create_conversation(request: Request) -> Response:
     return JSONResponse(summary, status_code=201)
 
 
-async def conversation_messages(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def conversation_messages(request: Request, viewer: Viewer) -> Response:
     core = core_of(request)
     limit = _int_param(request, "limit") or core.settings.history_page_size
     messages = await core.chat.history(
@@ -192,8 +184,8 @@ async def conversation_messages(request: Request) -> Response:
     return JSONResponse({"messages": messages})
 
 
-async def update_conversation(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def update_conversation(request: Request, viewer: Viewer) -> Response:
     body = await json_body(request)
     summary = await core_of(request).chat.rename(
         viewer.person_id,
@@ -204,8 +196,8 @@ async def update_conversation(request: Request) -> Response:
     return JSONResponse(summary)
 
 
-async def add_member(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def add_member(request: Request, viewer: Viewer) -> Response:
     body = await json_body(request)
     person_id = body.get("person_id")
     if not is_row_id(person_id):
@@ -219,8 +211,8 @@ async def add_member(request: Request) -> Response:
     return JSONResponse(summary)
 
 
-async def remove_member(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def remove_member(request: Request, viewer: Viewer) -> Response:
     await core_of(request).chat.remove_member(
         viewer.person_id,
         viewer.is_admin,
@@ -233,35 +225,35 @@ async def remove_member(request: Request) -> Response:
 # ---------------------------------------------------------------- rings and consultations
 
 
-async def rings(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def rings(request: Request, viewer: Viewer) -> Response:
     return JSONResponse({"rings": core_of(request).rings.rings_for(viewer.person_id)})
 
 
-async def consultations(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def consultations(request: Request, viewer: Viewer) -> Response:
     limit = max(1, min(_int_param(request, "limit") or 100, 1000))
     found = await core_of(request).consultations.consultations_of(viewer.person_id, limit)
     return JSONResponse({"consultations": found})
 
 
-async def consultation_conversations(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def consultation_conversations(request: Request, viewer: Viewer) -> Response:
     found = await core_of(request).consultations.consultation_conversations(viewer.person_id)
     return JSONResponse({"conversations": found})
 
 
-async def missed_offers(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def missed_offers(request: Request, viewer: Viewer) -> Response:
     return JSONResponse(
         {"missed": await core_of(request).consultations.missed_for(viewer.person_id)}
     )
 
 
-async def lookup_consultations(request: Request) -> Response:
+@requires("member")
+async def lookup_consultations(request: Request, viewer: Viewer) -> Response:
     """Earlier consultations about a client. The code comes in the body, never the URL,
     so it cannot end up in access logs; only its pseudonym is compared."""
-    await require_viewer(request)
     body = await json_body(request)
     core = core_of(request)
     client_ref = core.rings.client_reference(body.get("client_code"))
@@ -271,8 +263,8 @@ async def lookup_consultations(request: Request) -> Response:
     return JSONResponse({"client_ref": client_ref, "consultations": found})
 
 
-async def export_consultations(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def export_consultations(request: Request, viewer: Viewer) -> Response:
     text = await core_of(request).consultations.export_csv(viewer.person_id, viewer.is_admin)
     return Response(
         text,
@@ -281,8 +273,8 @@ async def export_consultations(request: Request) -> Response:
     )
 
 
-async def callbacks(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def callbacks(request: Request, viewer: Viewer) -> Response:
     return JSONResponse(
         {"callbacks": await core_of(request).callbacks.callbacks_for(viewer.person_id)}
     )
@@ -297,13 +289,13 @@ def _period(request: Request, default_days: int) -> tuple[int, str]:
     return default_days if days is None else days, request.query_params.get("by") or "day"
 
 
-async def load(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def load(request: Request, viewer: Viewer) -> Response:
     return JSONResponse(await core_of(request).load.snapshot(viewer.person_id, viewer.is_admin))
 
 
-async def load_history(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def load_history(request: Request, viewer: Viewer) -> Response:
     days, by = _period(request, 7)
     data = await core_of(request).load.history(
         viewer.person_id, viewer.is_admin, request.path_params["ring_id"], days, by
@@ -311,8 +303,8 @@ async def load_history(request: Request) -> Response:
     return JSONResponse(data)
 
 
-async def load_history_csv(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def load_history_csv(request: Request, viewer: Viewer) -> Response:
     days, by = _period(request, 7)
     ring_id = request.path_params["ring_id"]
     text = await core_of(request).load.history_csv(
@@ -326,8 +318,8 @@ async def load_history_csv(request: Request) -> Response:
     )
 
 
-async def load_people(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def load_people(request: Request, viewer: Viewer) -> Response:
     days, _ = _period(request, 1)
     data = await core_of(request).load.people(
         viewer.person_id, viewer.is_admin, request.path_params["ring_id"], days
@@ -335,8 +327,8 @@ async def load_people(request: Request) -> Response:
     return JSONResponse(data)
 
 
-async def load_mine(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def load_mine(request: Request, viewer: Viewer) -> Response:
     data = await core_of(request).load.mine(viewer.person_id, _period(request, 1)[0])
     return JSONResponse(data)
 
@@ -344,20 +336,13 @@ async def load_mine(request: Request) -> Response:
 # ---------------------------------------------------------------- administration
 
 
-async def require_admin(request: Request) -> Viewer:
-    viewer = await require_viewer(request)
-    if not viewer.is_admin:
-        raise HTTPException(403, "administrators only")
-    return viewer
-
-
-async def accounts(request: Request) -> Response:
-    await require_admin(request)
+@requires("admin")
+async def accounts(request: Request, viewer: Viewer) -> Response:
     return JSONResponse({"accounts": await core_of(request).admin.accounts()})
 
 
-async def create_account(request: Request) -> Response:
-    await require_admin(request)
+@requires("admin")
+async def create_account(request: Request, viewer: Viewer) -> Response:
     body = await json_body(request)
     username, password = body.get("username"), body.get("password")
     person_id, is_admin = body.get("person_id"), body.get("is_admin", False)
@@ -373,8 +358,8 @@ async def create_account(request: Request) -> Response:
     return JSONResponse({"id": account.id, "username": account.username}, status_code=201)
 
 
-async def update_account(request: Request) -> Response:
-    await require_admin(request)
+@requires("admin")
+async def update_account(request: Request, viewer: Viewer) -> Response:
     body = await json_body(request)
     if not isinstance(body.get("disabled"), bool):
         return error(400, "bad_field", "disabled must be true or false")
@@ -384,16 +369,16 @@ async def update_account(request: Request) -> Response:
     return JSONResponse({"disabled": body["disabled"]})
 
 
-async def configure_rings(request: Request) -> Response:
+@requires("admin")
+async def configure_rings(request: Request, viewer: Viewer) -> Response:
     """The `liaison rings` document over HTTP: applied all or nothing, and in force at once
     (members added are offered questions, members removed stop being, supervisors follow)."""
-    await require_admin(request)
     counts = await core_of(request).admin.configure_rings(await json_body(request))
     return JSONResponse(counts)
 
 
-async def import_people(request: Request) -> Response:
-    await require_admin(request)
+@requires("admin")
+async def import_people(request: Request, viewer: Viewer) -> Response:
     form = await request.form(max_files=1, max_fields=5)
     upload = form.get("file")
     if upload is None or isinstance(upload, str):

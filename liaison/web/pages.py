@@ -13,6 +13,7 @@ from starlette.routing import Route
 import liaison.web.convertors  # noqa: F401 - registers {name:id}
 from liaison.domain.identity import find_identity_codes
 from liaison.services import records
+from liaison.web.auth import requires
 from liaison.web.i18n import LANGUAGES
 from liaison.web.security import (
     LANGUAGE_COOKIE,
@@ -27,10 +28,6 @@ from liaison.web.security import (
 from liaison.web.templating import render
 
 
-def to_login(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-
-
 async def form_with_csrf(request: Request) -> FormData:
     form = await request.form(max_files=1, max_fields=100)
     token = form.get("csrf_token")
@@ -39,7 +36,7 @@ async def form_with_csrf(request: Request) -> FormData:
 
 
 async def login_page(request: Request) -> Response:
-    if await viewer_of(request) is not None:
+    if viewer_of(request) is not None:
         return RedirectResponse("/", status_code=303)
     return render(request, "login.html", None, next=safe_next(request.query_params.get("next")))
 
@@ -82,7 +79,7 @@ async def set_language(request: Request) -> Response:
     language = str(form.get("language", ""))
     response = RedirectResponse(safe_next(str(form.get("next", "/"))), status_code=303)
     if language in LANGUAGES:
-        viewer = await viewer_of(request)
+        viewer = viewer_of(request)
         if viewer is not None:
             await core_of(request).accounts.set_language(viewer.account_id, language)
         set_cookie(response, request, LANGUAGE_COOKIE, language, max_age=365 * 86400)
@@ -120,41 +117,31 @@ async def workspace(request: Request, viewer: Viewer, view: str) -> Response:
 
 
 def view_page(view: str) -> Callable[[Request], Awaitable[Response]]:
-    async def page(request: Request) -> Response:
-        viewer = await viewer_of(request)
-        if viewer is None:
-            return to_login(request)
+    @requires("member", page=True)
+    async def page(request: Request, viewer: Viewer) -> Response:
         return await workspace(request, viewer, view)
 
     return page
 
 
-async def person_page(request: Request) -> Response:
-    viewer = await viewer_of(request)
-    if viewer is None:
-        return to_login(request)
+@requires("member", page=True)
+async def person_page(request: Request, viewer: Viewer) -> Response:
     person = await core_of(request).directory.person(int(request.path_params["person_id"]))
     if person is None:
         return render(request, "error.html", viewer, status_code=404, message="not_found")
     return await workspace(request, viewer, "person")
 
 
-async def conversation_page(request: Request) -> Response:
-    viewer = await viewer_of(request)
-    if viewer is None:
-        return to_login(request)
+@requires("member", page=True)
+async def conversation_page(request: Request, viewer: Viewer) -> Response:
     conversation_id = int(request.path_params["conversation_id"])
     if not await core_of(request).chat.is_member(conversation_id, viewer.person_id):
         return render(request, "error.html", viewer, status_code=404, message="not_found")
     return await workspace(request, viewer, "conversations")
 
 
-async def admin(request: Request) -> Response:
-    viewer = await viewer_of(request)
-    if viewer is None:
-        return to_login(request)
-    if not viewer.is_admin:
-        return render(request, "error.html", viewer, status_code=403, message="admins_only")
+@requires("admin", page=True)
+async def admin(request: Request, viewer: Viewer) -> Response:
     return await workspace(request, viewer, "admin")
 
 

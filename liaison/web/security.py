@@ -7,13 +7,13 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from starlette.authentication import BaseUser
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from liaison.config import Settings
 from liaison.domain.identity import find_identity_codes
-from liaison.services.accounts import SignedIn, token_hash
 from liaison.services.core import Core
 
 SESSION_COOKIE = "liaison_session"
@@ -23,8 +23,9 @@ CSRF_HEADER = "x-csrf-token"
 
 
 @dataclass(frozen=True)
-class Viewer:
-    """Who is asking: the account and the directory person behind it."""
+class Viewer(BaseUser):
+    """Who is asking: the account and the directory person behind it. Set once per
+    request or socket by the authentication middleware (liaison/web/auth.py)."""
 
     account_id: int
     person_id: int
@@ -33,6 +34,18 @@ class Viewer:
     language: str | None
     # sha256 of the session cookie: logging out closes this session's sockets only.
     session: str
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.username
+
+    @property
+    def identity(self) -> str:
+        return str(self.account_id)
 
 
 def core_of(conn: HTTPConnection) -> Core:
@@ -99,24 +112,10 @@ def check_csrf(request: Request, submitted: str | None) -> None:
         raise HTTPException(403, "request from another origin refused")
 
 
-async def viewer_of(conn: HTTPConnection) -> Viewer | None:
-    cached: Viewer | None = conn.scope.setdefault("state", {}).get("viewer")
-    if cached is not None:
-        return cached
-    token = conn.cookies.get(SESSION_COOKIE)
-    account: SignedIn | None = await core_of(conn).accounts.account_for_token(token)
-    if account is None or token is None:
-        return None
-    viewer = Viewer(
-        account_id=account.id,
-        person_id=account.person_id,
-        username=account.username,
-        is_admin=account.is_admin,
-        language=account.language,
-        session=token_hash(token),
-    )
-    conn.scope["state"]["viewer"] = viewer
-    return viewer
+def viewer_of(conn: HTTPConnection) -> Viewer | None:
+    """The signed-in viewer the authentication middleware found, or None."""
+    user = conn.scope.get("user")
+    return user if isinstance(user, Viewer) else None
 
 
 def safe_next(value: str | None) -> str:

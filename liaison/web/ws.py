@@ -23,19 +23,13 @@ from liaison.domain.text import LONG_NUMBER, fits, is_row_id, storable
 from liaison.services.core import Core
 from liaison.services.errors import UNAVAILABLE
 from liaison.services.hub import encode
-from liaison.web.security import (
-    SESSION_COOKIE,
-    Viewer,
-    core_of,
-    origin_allowed,
-    viewer_of,
-)
+from liaison.web.auth import CLOSE_NOT_AUTHENTICATED, requires_socket
+from liaison.web.security import SESSION_COOKIE, Viewer, core_of
 
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
-CLOSE_NOT_AUTHENTICATED = 4001
-CLOSE_BAD_ORIGIN = 4003
+# Not logged in (4001) and a foreign Origin (4003): liaison/web/auth.py.
 CLOSE_FLOOD = 4008
 CLOSE_HELLO_TIMEOUT = 4011
 CLOSE_UNSUPPORTED_VERSION = 4012
@@ -732,19 +726,9 @@ async def viewer_of_token(core: Core, ws: WebSocket) -> object | None:
     return await core.accounts.account_for_token(ws.cookies.get(SESSION_COOKIE))
 
 
-async def websocket_endpoint(ws: WebSocket) -> None:
-    core = core_of(ws)
-    await ws.accept()
-    # Refusals after accept, with a close code, so browsers (which cannot read a refused
-    # handshake's status) can tell "log in again" from other failures.
-    if not origin_allowed(ws):
-        await ws.close(code=CLOSE_BAD_ORIGIN, reason="origin not allowed")
-        return
-    viewer = await viewer_of(ws)
-    if viewer is None:
-        await ws.close(code=CLOSE_NOT_AUTHENTICATED, reason="not logged in")
-        return
-    session = Session(core, ws, viewer)
+@requires_socket("member")
+async def websocket_endpoint(ws: WebSocket, viewer: Viewer) -> None:
+    session = Session(core_of(ws), ws, viewer)
     await session.run()
     if ws.application_state != WebSocketState.DISCONNECTED:
         with contextlib.suppress(Exception):
