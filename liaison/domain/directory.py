@@ -56,9 +56,9 @@ __all__ = [
     "PersonRow",
     "RowError",
     "Table",
+    "match_key",
     "normalise_benefit",
     "normalise_role",
-    "match_key",
     "read_sheet",
     "read_table",
     "validate_rows",
@@ -406,7 +406,9 @@ def read_table(filename: str, data: bytes) -> list[tuple[int, dict[str, str]]]:
     return read_sheet(filename, data).rows
 
 
-def read_sheet(filename: str, data: bytes, sheet: str | None = None) -> Table:
+def read_sheet(
+    filename: str, data: bytes, sheet: str | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> Table:
     """Rows of a CSV or XLSX file as ``(line, {canonical column: text})``, and notes.
 
     The line is what the user sees in Excel or an editor: each record counts one line.
@@ -425,12 +427,12 @@ def read_sheet(filename: str, data: bytes, sheet: str | None = None) -> Table:
 
     Raises ImportFileError for an unknown extension, an unreadable file, a file
     without a header, repeated column names, missing required columns, more than
-    MAX_ROWS data rows or more than MAX_FILE_BYTES.
+    MAX_ROWS data rows or more than ``max_bytes``.
     """
-    if len(data) > MAX_FILE_BYTES:
+    if len(data) > max_bytes:
         raise ImportFileError(
             f"the file is {len(data) / 1024 / 1024:.1f} MB; the limit is "
-            f"{MAX_FILE_BYTES // 1024 // 1024} MB"
+            f"{max_bytes / 1024 / 1024:g} MB"
         )
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     table = Table(rows=[])
@@ -515,7 +517,9 @@ def _read_xlsx(data: bytes, sheet: str | None, table: Table) -> None:
         worksheet = _choose_sheet(workbook, sheet)
         table.sheet = worksheet.title
         table.hidden_sheets = [
-            ws.title for ws in workbook.worksheets if ws.sheet_state != "visible" and ws is not worksheet
+            ws.title
+            for ws in workbook.worksheets
+            if ws.sheet_state != "visible" and ws is not worksheet
         ]
         merged = _merged_ranges(workbook, worksheet)
         table.merged_ranges = len(merged)
@@ -563,7 +567,9 @@ def _merged_ranges(workbook: Any, worksheet: Any) -> list[tuple[int, int, int, i
     ranges: list[tuple[int, int, int, int]] = []
     sheet_data = None
     with workbook._archive.open(worksheet._worksheet_path) as source:
-        for event, element in iterparse(source, events=("start", "end")):
+        # Expat (2.4.1 and later) bounds entity expansion and ElementTree never fetches
+        # external entities; the reader also runs in a memory-capped child process.
+        for event, element in iterparse(source, events=("start", "end")):  # noqa: S314
             tag = element.tag.rsplit("}", 1)[-1]
             if event == "start":
                 if tag == "sheetData":
@@ -580,7 +586,7 @@ def _merged_ranges(workbook: Any, worksheet: Any) -> list[tuple[int, int, int, i
                     continue  # a damaged range is not worth refusing the file
                 if None in (first_col, first_row, last_col, last_row):
                     continue
-                ranges.append((first_col, first_row, last_col, last_row))  # type: ignore[arg-type]
+                ranges.append((first_col, first_row, last_col, last_row))
                 if len(ranges) > MAX_MERGED_RANGES:
                     raise ImportFileError(
                         f"the sheet has more than {MAX_MERGED_RANGES} merged cell ranges; "
@@ -589,9 +595,7 @@ def _merged_ranges(workbook: Any, worksheet: Any) -> list[tuple[int, int, int, i
     return sorted(ranges, key=lambda r: r[1])
 
 
-def _sheet_records(
-    worksheet: Any, merged: list[tuple[int, int, int, int]]
-) -> Iterator[list[str]]:
+def _sheet_records(worksheet: Any, merged: list[tuple[int, int, int, int]]) -> Iterator[list[str]]:
     """The sheet's rows from row 1 as text, with merged ranges filled from their top left."""
     # The dimension the file claims (e.g. A1:XFD1048576) would make openpyxl pad every
     # row to it; without it, rows are as wide as their cells, at most MAX_COLUMNS.

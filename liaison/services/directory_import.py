@@ -134,12 +134,9 @@ async def import_directory(
     report.errors = parsed.errors
 
     async with db.writer() as session:
-        current_orgs = {
-            match_key(o.name): o for o in (await session.scalars(select(Organisation)))
-        }
+        current_orgs = {match_key(o.name): o for o in (await session.scalars(select(Organisation)))}
         current_units = {
-            (u.organisation_id, match_key(u.name)): u
-            for u in (await session.scalars(select(Unit)))
+            (u.organisation_id, match_key(u.name)): u for u in (await session.scalars(select(Unit)))
         }
         if _kinds_changed(current_orgs, current_units, org_kinds, unit_kinds):
             # The file was checked against kinds that another change has since altered.

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from liaison.config import Settings
 from liaison.domain.directory import (
+    MAX_FILE_BYTES,
     ImportFileError,
     PersonRow,
     RowError,
@@ -39,11 +41,16 @@ _one_at_a_time = threading.Lock()
 
 @dataclass(frozen=True)
 class ReadLimits:
-    """The budget of one file's reading: wall seconds (from the child's start) and the
-    memory the child may take beyond what it has when it begins (0: no limit)."""
+    """The budget of one file's reading: its size, wall seconds (from the child's start)
+    and the memory the child may take beyond what it has when it begins (0: no limit)."""
 
     seconds: float = 30.0
     memory_bytes: int = 512 * 1024 * 1024
+    file_bytes: int = MAX_FILE_BYTES
+
+    @classmethod
+    def of(cls, settings: Settings) -> ReadLimits:
+        return cls(settings.import_seconds, settings.import_memory_bytes, settings.max_import_bytes)
 
 
 @dataclass
@@ -63,9 +70,10 @@ def parse_file(
     sheet: str | None,
     org_kinds: Mapping[str, str],
     unit_kinds: Mapping[tuple[str, str], str],
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> ParsedFile:
     """Reads and validates in this process; raises ImportFileError for an unreadable file."""
-    table = read_sheet(filename, data, sheet)
+    table = read_sheet(filename, data, sheet, max_bytes)
     valid, errors = validate_rows(table.rows, org_kinds, unit_kinds)
     rows = len(table.rows)
     table.rows = []  # not needed any more, and not worth sending back
@@ -85,7 +93,10 @@ def read_in_child(
     Raises ImportFileError for a bad file and for a file that overran the budget.
     """
     with _one_at_a_time:
-        outcome = _run_child(limits, (filename, data, sheet, dict(org_kinds), dict(unit_kinds)))
+        outcome = _run_child(
+            limits,
+            (filename, data, sheet, dict(org_kinds), dict(unit_kinds), limits.file_bytes),
+        )
     kind, value = outcome
     if kind == "ok":
         assert isinstance(value, ParsedFile)
@@ -139,6 +150,7 @@ def _child(
     sheet: str | None,
     org_kinds: dict[str, str],
     unit_kinds: dict[tuple[str, str], str],
+    max_bytes: int,
 ) -> None:
     """The child's whole life: cap memory, parse, send one outcome, exit."""
     try:
@@ -146,7 +158,7 @@ def _child(
             _cap_address_space(memory_bytes)
         outcome: tuple[str, object] = (
             "ok",
-            parse_file(filename, data, sheet, org_kinds, unit_kinds),
+            parse_file(filename, data, sheet, org_kinds, unit_kinds, max_bytes),
         )
     except ImportFileError as exc:
         outcome = ("file_error", str(exc))

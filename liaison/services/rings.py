@@ -627,9 +627,7 @@ class RingService:
             # The area's liaison ring is Kela's liaisons: the fallback for social services.
             area_ring = (
                 await db.scalar(
-                    select(Ring.id).where(
-                        Ring.kind == "liaison", Ring.area_key == match_key(area)
-                    )
+                    select(Ring.id).where(Ring.kind == "liaison", Ring.area_key == match_key(area))
                 )
                 if contacts_side == "kela"
                 else None
