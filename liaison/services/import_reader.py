@@ -153,6 +153,11 @@ def _child(
     max_bytes: int,
 ) -> None:
     """The child's whole life: cap memory, parse, send one outcome, exit."""
+    # The libraries are loaded before the cap, which is for the file's reading. openpyxl
+    # loads numpy when it is installed; one BLAS thread keeps numpy's buffers small.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    import openpyxl  # noqa: F401
+
     try:
         if memory_bytes:
             _cap_address_space(memory_bytes)
