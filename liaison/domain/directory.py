@@ -3,8 +3,9 @@
 Pure: this module parses the bytes it is given and checks rows; the service in
 ``liaison.services.directory_import`` looks at the database and writes.
 
-The file has a header row; column names are case-insensitive and may be given in
-English or Finnish (a few Swedish names work too), see ``COLUMN_ALIASES``:
+The file has a header row, possibly below a title block; column names are
+case-insensitive and may be given in English, Finnish or Swedish, see
+``COLUMN_ALIASES`` and docs/directory.md (the format as users read it):
 
 =================== ======================================================
 column              meaning
@@ -154,7 +155,15 @@ def _aliases(table: Mapping[str, Iterable[str]]) -> dict[str, str]:
 
 _COLUMN_ALIASES = _aliases(
     {
-        "email": ("e-mail", "email address", "sähköposti", "sähköpostiosoite", "sposti", "e-post"),
+        "email": (
+            "e-mail",
+            "email address",
+            "sähköposti",
+            "sähköpostiosoite",
+            "sposti",
+            "e-post",
+            "e-postadress",
+        ),
         "first_name": ("first name", "given name", "etunimi", "etunimet", "förnamn"),
         "last_name": ("last name", "surname", "family name", "sukunimi", "efternamn"),
         "title": ("job title", "nimike", "tehtävänimike", "titteli", "tehtävä", "titel"),
@@ -166,9 +175,18 @@ _COLUMN_ALIASES = _aliases(
             "organisaation tyyppi",
             "organisaatiotyyppi",
             "organisaation laji",
+            "organisationstyp",
+            "typ av organisation",
         ),
         "unit": ("team", "yksikkö", "tiimi", "enhet"),
-        "unit_kind": ("unit type", "yksikön tyyppi", "yksikkötyyppi", "yksikön laji"),
+        "unit_kind": (
+            "unit type",
+            "yksikön tyyppi",
+            "yksikkötyyppi",
+            "yksikön laji",
+            "enhetstyp",
+            "typ av enhet",
+        ),
         "area": ("region", "alue", "toimialue", "område"),
         "roles": ("role", "rooli", "roolit", "roll", "roller"),
         "benefits": ("benefit", "etuus", "etuudet", "förmån", "förmåner"),
@@ -180,9 +198,10 @@ _COLUMN_ALIASES = _aliases(
             "puhelin",
             "puhelinnumero",
             "telefon",
+            "arbetstelefon",
         ),
         "ask_me_about": ("ask me about", "kysy minulta", "osaaminen", "fråga mig om"),
-        "tags": ("tag", "tunnisteet", "asiasanat", "avainsanat", "taggar"),
+        "tags": ("tag", "tunnisteet", "asiasanat", "avainsanat", "taggar", "nyckelord"),
     }
 )
 COLUMN_ALIASES: Mapping[str, str] = _COLUMN_ALIASES
