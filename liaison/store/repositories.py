@@ -171,8 +171,13 @@ async def list_organisations(db: AsyncSession) -> list[dict[str, Any]]:
 
 
 async def list_areas(db: AsyncSession) -> list[str]:
-    rows = await db.scalars(select(Unit.area).where(Unit.area != "").distinct())
-    return sorted(rows.all())
+    """Each area once, also when units spell it in different cases (one area_key), as
+    its first unit spells it."""
+    rows = await db.scalars(select(Unit.area).where(Unit.area != "").order_by(Unit.id))
+    by_key: dict[str, str] = {}
+    for area in rows.all():
+        by_key.setdefault(match_key(area), area)
+    return sorted(by_key.values())
 
 
 # ---------------------------------------------------------------- accounts and sessions
