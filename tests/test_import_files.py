@@ -26,6 +26,8 @@ from liaison.services import import_reader
 from liaison.services.import_reader import ReadLimits, read_in_child
 from liaison.store.db import alembic_config
 from tests.conftest import SAFETY_SECONDS, Client, Server
+from tests.test_rings import config as rings_config
+from tests.test_rings import with_rings
 
 HEADER = ["email", "first_name", "last_name", "organisation", "organisation_kind"]
 
@@ -372,3 +374,15 @@ async def test_uploads_over_the_cap_are_refused_while_streaming(server_factory: 
             "POST", "/api/admin/import", files={"file": ("l.csv", b"x" * 1000, "text/csv")}
         )
         assert small.status_code == 422
+
+
+async def test_named_contacts_match_the_area_in_any_case(server: Server) -> None:
+    data = rings_config()
+    data["named_contacts"][0]["area"] = "JÄRVI-SUOMI"  # the unit's area is "Järvi-Suomi"
+    data["rings"][1]["area"] = "järvi-suomi"
+    await with_rings(server, data)
+    bertil = await (await server.client("bertil")).socket()
+    cecilia = await (await server.client("cecilia")).socket()
+    await cecilia.send({"type": "ask", "named": True, "question": "Yhteyshenkilölle"})
+    status = (await cecilia.expect("question_status"))["question"]
+    await bertil.expect("offer", question_id=status["question_id"])
