@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from liaison.config import Settings
 from liaison.domain.errors import Refused
-from liaison.services.directory_import import import_directory
+from liaison.services.directory_import import ReadLimits, import_directory
 from liaison.services.ring_config import RingConfigError, apply_ring_config
 from liaison.store import repositories as repo
 from liaison.store.db import Sessions
@@ -21,9 +22,11 @@ class AdminError(Refused):
 class AdminService:
     def __init__(
         self,
+        settings: Settings,
         db: Sessions,
         directory_changed: Callable[[], Awaitable[None]],
     ) -> None:
+        self.config = settings
         self.db = db
         self.directory_changed = directory_changed
 
@@ -42,9 +45,14 @@ class AdminService:
         await self.directory_changed()
         return counts
 
-    async def import_directory(self, filename: str, data: bytes, dry_run: bool) -> dict[str, Any]:
-        """The import report; an applied import is in force at once."""
-        report = await import_directory(self.db, filename, data, dry_run=dry_run)
+    async def import_directory(
+        self, filename: str, data: bytes, dry_run: bool, sheet: str | None = None
+    ) -> dict[str, Any]:
+        """The import report; an applied import is in force at once. The file is read in
+        a child process within the configured budget (services/import_reader.py)."""
+        report = await import_directory(
+            self.db, filename, data, dry_run, sheet=sheet, limits=ReadLimits.of(self.config)
+        )
         if report.applied:
             await self.directory_changed()
         result: dict[str, Any] = report.to_dict()

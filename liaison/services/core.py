@@ -60,7 +60,7 @@ class Core:
         # The directory as people read it, their own profile, and its administration.
         self.directory = DirectoryService(settings, self.db, self.presence)
         self.profile = ProfileService(settings, self.db, self.directory)
-        self.admin = AdminService(self.db, self.directory_changed)
+        self.admin = AdminService(settings, self.db, self.directory_changed)
         self.purger = Purger(self.db, settings, self.clock, self.scheduler)
         self.hub.on("close", self._on_close)
         # Set once start() has finished: the service answers from then on.

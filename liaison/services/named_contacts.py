@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from liaison.domain.directory import match_key
 from liaison.domain.errors import Refused
 from liaison.services.presence import PresenceService
 from liaison.services.rings import NAMED_RING_PREFIX, RingService, is_free
@@ -56,7 +57,7 @@ class NamedContactService:
                     await db.scalars(
                         select(NamedContact.person_id)
                         .where(
-                            func.lower(NamedContact.area) == area.lower(),
+                            NamedContact.area_key == match_key(area),
                             NamedContact.side == contacts_side,
                         )
                         .order_by(NamedContact.position)
@@ -66,9 +67,7 @@ class NamedContactService:
             # The area's liaison ring is Kela's liaisons: the fallback for social services.
             area_ring = (
                 await db.scalar(
-                    select(Ring.id).where(
-                        Ring.kind == "liaison", func.lower(Ring.area) == area.lower()
-                    )
+                    select(Ring.id).where(Ring.kind == "liaison", Ring.area_key == match_key(area))
                 )
                 if contacts_side == "kela"
                 else None

@@ -14,6 +14,7 @@ from liaison.domain.errors import Refused
 from liaison.domain.text import fits, is_row_id, storable
 from liaison.web.auth import requires
 from liaison.web.security import Viewer, core_of
+from liaison.web.uploads import BodyTooLarge, capped_form, too_large_reason
 
 
 def error(status: int, code: str, reason: str) -> JSONResponse:
@@ -120,7 +121,10 @@ async def photo(request: Request, viewer: Viewer) -> Response:
 
 @requires("member")
 async def upload_photo(request: Request, viewer: Viewer) -> Response:
-    form = await request.form(max_files=1, max_fields=5)
+    try:
+        form = await capped_form(request, core_of(request).settings.max_photo_bytes)
+    except BodyTooLarge as e:
+        return error(413, "too_large", too_large_reason(e.limit))
     upload = form.get("photo")
     if upload is None or isinstance(upload, str):
         return error(400, "bad_field", "send the image as a multipart field named photo")
@@ -379,13 +383,18 @@ async def configure_rings(request: Request, viewer: Viewer) -> Response:
 
 @requires("admin")
 async def import_people(request: Request, viewer: Viewer) -> Response:
-    form = await request.form(max_files=1, max_fields=5)
+    try:
+        form = await capped_form(request, core_of(request).settings.max_import_bytes)
+    except BodyTooLarge as e:
+        return error(413, "too_large", too_large_reason(e.limit))
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         return error(400, "bad_field", "send the CSV or XLSX file as a multipart field named file")
     dry_run = str(form.get("dry_run", "")).lower() in ("1", "true", "on", "yes")
+    sheet = str(form.get("sheet", "")).strip()[:200] or None
+    data = await upload.read()
     report = await core_of(request).admin.import_directory(
-        upload.filename or "", await upload.read(), dry_run
+        upload.filename or "", data, dry_run, sheet
     )
     return JSONResponse(report, status_code=200 if not report["errors"] else 422)
 
