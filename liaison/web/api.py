@@ -18,7 +18,7 @@ from liaison.domain.text import fits, storable
 from liaison.services.directory_import import import_directory
 from liaison.services.ring_config import RingConfigError, apply_ring_config
 from liaison.store import repositories as repo
-from liaison.web.security import Viewer, check_csrf, core_of, viewer_of
+from liaison.web.security import Viewer, check_csrf, client_address, core_of, viewer_of
 
 PHOTO_TYPES = {
     b"\x89PNG\r\n\x1a\n": "image/png",
@@ -78,6 +78,17 @@ def _int_param(request: Request, name: str) -> int | None:
     return int(raw)
 
 
+async def audit_lookup(request: Request, viewer: Viewer, kind: str, detail: str) -> None:
+    """Who looked up a client by identity code, and when (docs/accounts.md "Audit log")."""
+    await core_of(request).audit.record(
+        kind,
+        account_id=viewer.account_id,
+        username=viewer.username,
+        address=client_address(request),
+        detail=detail,
+    )
+
+
 def with_presence(request: Request, person: dict[str, Any]) -> dict[str, Any]:
     return {**person, "presence": core_of(request).presence.view(person["id"])}
 
@@ -101,22 +112,30 @@ async def me(request: Request) -> Response:
 
 
 async def people(request: Request) -> Response:
-    await require_viewer(request)
+    viewer = await require_viewer(request)
     q = request.query_params
     core = core_of(request)
+    codes = 0
 
     def scrubbed(name: str) -> str:
         # A code searched for is searched as its reference, as profiles store it.
-        return identity.redact_identity_codes(q.get(name, ""), core.settings.secret_key)[0]
+        nonlocal codes
+        text, found = identity.redact_identity_codes(q.get(name, ""), core.settings.secret_key)
+        codes += found
+        return text
 
+    text, tag = scrubbed("q")[:200], scrubbed("tag")
+    if codes:
+        # A search by identity code is a lookup of a client: audited, as its kind only.
+        await audit_lookup(request, viewer, "people_search", "")
     async with core.db() as db:
         found = await repo.search_people(
             db,
-            text=scrubbed("q")[:200],
+            text=text,
             benefit=q.get("benefit", ""),
             organisation_id=_int_param(request, "organisation"),
             area=q.get("area", ""),
-            tag=scrubbed("tag"),
+            tag=tag,
             role=q.get("role", ""),
             limit=max(1, min(_int_param(request, "limit") or 200, 500)),
         )
@@ -368,13 +387,14 @@ async def missed_offers(request: Request) -> Response:
 async def lookup_consultations(request: Request) -> Response:
     """Earlier consultations about a client. The code comes in the body, never the URL,
     so it cannot end up in access logs; only its pseudonym is compared."""
-    await require_viewer(request)
+    viewer = await require_viewer(request)
     body = await json_body(request)
     ring_service = core_of(request).rings
     client_ref = ring_service.client_reference(body.get("client_code"))
     if client_ref is None:
         return error(400, "bad_field", "client_code is required")
     found = await ring_service.consultations_about(client_ref)
+    await audit_lookup(request, viewer, "client_lookup", f"{client_ref} ({len(found)} found)")
     return JSONResponse({"client_ref": client_ref, "consultations": found})
 
 
@@ -490,6 +510,27 @@ async def update_account(request: Request) -> Response:
     return JSONResponse({"disabled": body["disabled"]})
 
 
+async def login_locks(request: Request) -> Response:
+    await require_admin(request)
+    return JSONResponse({"locks": await core_of(request).logins.locks()})
+
+
+async def unlock_login(request: Request) -> Response:
+    viewer = await require_admin(request)
+    await core_of(request).logins.unlock(
+        int(request.path_params["lock_id"]), viewer.account_id, viewer.username
+    )
+    return Response(status_code=204)
+
+
+async def audit_log(request: Request) -> Response:
+    await require_admin(request)
+    page = await core_of(request).audit.page(
+        _int_param(request, "before"), _int_param(request, "limit") or 50
+    )
+    return JSONResponse(page)
+
+
 async def configure_rings(request: Request) -> Response:
     """The `liaison rings` document over HTTP: applied all or nothing, and in force at once
     (members added are offered questions, members removed stop being, supervisors follow)."""
@@ -558,5 +599,8 @@ routes = [
     Route("/api/admin/accounts", create_account, methods=["POST"]),
     Route("/api/admin/accounts/{account_id:id}", update_account, methods=["PATCH"]),
     Route("/api/admin/import", import_people, methods=["POST"]),
+    Route("/api/admin/locks", login_locks),
+    Route("/api/admin/locks/{lock_id:id}", unlock_login, methods=["DELETE"]),
+    Route("/api/admin/audit", audit_log),
     Route("/api/admin/rings", configure_rings, methods=["PUT"]),
 ]
