@@ -21,6 +21,7 @@ from liaison.web.security import (
     LANGUAGE_COOKIE,
     SESSION_COOKIE,
     Viewer,
+    anonymous_csrf_token,
     check_csrf,
     client_address,
     core_of,
@@ -64,7 +65,7 @@ async def login(request: Request) -> Response:
             context = {"locked_minutes": math.ceil(wait / 60)} if result.refused.locked else {}
             context |= {"wait_seconds": wait, "refused": True}
             headers["Retry-After"] = str(wait)
-        response = render(
+        page = render(
             request,
             "login.html",
             None,
@@ -74,8 +75,8 @@ async def login(request: Request) -> Response:
             next=next_path,
             **context,
         )
-        response.headers.update(headers)
-        return response
+        page.headers.update(headers)
+        return page
     token = await core.accounts.open_session(result.account.id)
     response = RedirectResponse(next_path, status_code=303)
     set_cookie(response, request, SESSION_COOKIE, token, max_age=core.settings.session_days * 86400)
@@ -91,7 +92,8 @@ async def logout(request: Request) -> Response:
         await core_of(request).accounts.close_session(token)
     response = RedirectResponse("/login", status_code=303)
     set_cookie(response, request, SESSION_COOKIE, None, max_age=None)
-    set_cookie(response, request, CSRF_COOKIE, None, max_age=None)
+    # The session's token dies with it; the login form gets a pre-session one.
+    set_cookie(response, request, CSRF_COOKIE, anonymous_csrf_token(request), max_age=None)
     return response
 
 

@@ -84,7 +84,7 @@ def session_csrf_token(conn: HTTPConnection, session_token: str) -> str:
     return _SESSION_TOKEN + _csrf_mac(conn, "session", token_hash(session_token))
 
 
-def _anonymous_token(conn: HTTPConnection) -> str:
+def anonymous_csrf_token(conn: HTTPConnection) -> str:
     nonce = secrets.token_urlsafe(18)
     return f"{_ANONYMOUS_TOKEN}{nonce}.{_csrf_mac(conn, 'anonymous', nonce)}"
 
@@ -122,7 +122,7 @@ def csrf_token(conn: HTTPConnection) -> str:
     elif existing and _valid_anonymous(conn, existing):
         token = existing
     else:
-        token = _anonymous_token(conn)
+        token = anonymous_csrf_token(conn)
     state["csrf"] = token
     if token != existing:
         state["new_csrf"] = token
