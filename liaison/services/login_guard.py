@@ -83,13 +83,13 @@ class LoginGuard:
                 detail="locked" if refused.locked else "wait",
             )
             return LoginResult(None, refused)
-        for kind, locked_key in new_locks:
-            await self.audit.record(
-                "locked", username=key, address=address, detail=f"{kind}: {locked_key}"
-            )
         account = await self.accounts.verify_password(username, password)
         if account is None:
             await self.audit.record("login_failed", username=key, address=address)
+            for kind, locked_key in new_locks:
+                await self.audit.record(
+                    "locked", username=key, address=address, detail=f"{kind}: {locked_key}"
+                )
             return LoginResult(None)
         await self._forgive(keys)
         await self.audit.record(
