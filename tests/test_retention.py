@@ -306,7 +306,6 @@ async def test_a_failing_purge_does_not_stop_the_schedule(
             "callbacks": 0,
             "ring_legs": 0,
             "audit_log": 0,
-            "audit_log": 0,
         }
 
 
