@@ -58,6 +58,7 @@ export function createAdmin() {
   async function loadLocks() {
     const locks = (await api("GET", "/api/admin/locks")).locks;
     $("lock-empty").hidden = locks.length > 0;
+    $("lock-table").hidden = locks.length === 0;
     $("lock-list").replaceChildren(
       ...locks.map((lock) =>
         el("tr", {},
