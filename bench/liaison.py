@@ -113,9 +113,17 @@ class LiaisonTarget:
 
     kind = "liaison"
 
-    def __init__(self, database: str, workdir: Path, deflate: bool = True) -> None:
+    def __init__(
+        self, database: str, workdir: Path, deflate: bool = True, sessions: str = "login"
+    ) -> None:
         self.database = database  # "sqlite" or "postgres"
         self.name = f"liaison-{database}"
+        # "login": every client logs in (argon2 verify, ~0.2 s of server CPU) before its
+        # socket; "ahead": sessions made in bulk before the server starts, as for people
+        # whose browser logged in earlier (a session lasts days), so that 10,000 connects
+        # measure the socket and its welcome, not 10,000 password checks in a row.
+        self.sessions = sessions
+        self.session_tokens: dict[int, str] = {}
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=workdir))
         self.deflate = deflate
         self.port = free_port()
@@ -167,7 +175,7 @@ class LiaisonTarget:
             raise RuntimeError(f"liaison {args[0]} failed: {result.stderr[-2000:]}")
         return result.stdout
 
-    async def provision(self, users: int, ring_members: list[int]) -> None:
+    async def provision(self, users: int, ring_members: list[int], sessions_ahead: int = 0) -> None:
         """The directory by `liaison import`, the ring by `liaison rings`, the first account by
         `liaison create-account`, the other accounts in one transaction through the library
         (each password hashed by `liaison create-account` would take argon2's time 10,000
@@ -210,9 +218,9 @@ class LiaisonTarget:
             username(0),
             env={**self.env, "LIAISON_NEW_PASSWORD": PASSWORD},
         )
-        await self._bulk_accounts(users)
+        await self._bulk_accounts(users, sessions_ahead if self.sessions == "ahead" else 0)
 
-    async def _bulk_accounts(self, users: int) -> None:
+    async def _bulk_accounts(self, users: int, sessions_ahead: int) -> None:
         from sqlalchemy import insert, select
 
         from liaison.config import Settings
@@ -244,6 +252,8 @@ class LiaisonTarget:
                 ]
                 if new:
                     await db.execute(insert(Account), new)
+                if sessions_ahead:
+                    await self._bulk_sessions(db, sessions_ahead, created)
         finally:
             await core.engine.dispose()
         self.index_of = {
@@ -251,6 +261,30 @@ class LiaisonTarget:
             for e, pid in self.person_ids.items()
             if e.endswith(EMAIL_DOMAIN)
         }
+
+    async def _bulk_sessions(self, db: Any, users: int, created: Any) -> None:
+        from datetime import timedelta
+
+        from sqlalchemy import insert, select
+
+        from liaison.services.accounts import token_hash
+        from liaison.store.models import Account
+        from liaison.store.models import Session as SessionRow
+
+        accounts = dict((await db.execute(select(Account.username, Account.id))).all())
+        rows = []
+        for i in range(users):
+            token = secrets.token_urlsafe(32)
+            self.session_tokens[i] = token
+            rows.append(
+                {
+                    "token_hash": token_hash(token),
+                    "account_id": accounts[username(i)],
+                    "created_at": created,
+                    "expires_at": created + timedelta(days=7),
+                }
+            )
+        await db.execute(insert(SessionRow), rows)
 
     async def start(self) -> None:
         log = open(self.log_path, "wb")
@@ -339,11 +373,26 @@ class LiaisonTarget:
         rotated = response.cookies.get("liaison_csrf") or csrf
         client.cookies = {"liaison_csrf": rotated, "liaison_session": session}
 
+    async def csrf(self, client: LiaisonClient) -> str:
+        """The CSRF token for a client whose session was made ahead: the one the workspace
+        page hands a signed-in browser."""
+        if "liaison_csrf" not in client.cookies:
+            page = await http.request(self.host, self.port, "GET", "/", cookies=client.cookies)
+            token = page.cookies.get("liaison_csrf")
+            if page.status != 200 or not token:
+                raise RuntimeError(f"GET /: HTTP {page.status}, no CSRF cookie")
+            client.cookies["liaison_csrf"] = token
+        return client.cookies["liaison_csrf"]
+
     async def connect(self, client: Client, timeout: float = 60.0) -> None:
         """Login (when not logged in yet), socket, hello, until welcome: a person coming online."""
         assert isinstance(client, LiaisonClient)
         if not client.cookies:
-            await self.login(client)
+            token = self.session_tokens.get(client.index)
+            if token is None:
+                await self.login(client)
+            else:
+                client.cookies = {"liaison_session": token}
         cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
         client.ready = asyncio.get_running_loop().create_future()
         client.conn = None
@@ -385,7 +434,7 @@ class LiaisonTarget:
             method,
             path,
             cookies=client.cookies,
-            headers={"X-CSRF-Token": client.cookies["liaison_csrf"], "Origin": self.base},
+            headers={"X-CSRF-Token": await self.csrf(client), "Origin": self.base},
             json_body=body,
             timeout=120,
         )

@@ -148,7 +148,8 @@ async def run_stage(
     print(f"\n== {target.name}: {n} people ({', '.join(wanted)})", flush=True)
     t0 = time.monotonic()
     if is_liaison:
-        await target.provision(n + storm, ring_members)
+        # Sessions made ahead (if asked for) for the stage's people only: the storm logs in.
+        await target.provision(n + storm, ring_members, sessions_ahead=n)
     else:
         await target.provision(n + storm, (0, list(range(1, watchers + 1))))
     print(f"   provisioned {n + storm} people in {time.monotonic() - t0:.1f} s", flush=True)
@@ -288,7 +289,11 @@ async def main_async(args: argparse.Namespace) -> int:
     names = args.targets
     for db in args.db:
         if "liaison" in names:
-            targets.append(lambda db=db: LiaisonTarget(db, workdir, deflate=not args.no_deflate))
+            targets.append(
+                lambda db=db: LiaisonTarget(
+                    db, workdir, deflate=not args.no_deflate, sessions=args.sessions
+                )
+            )
     if "prosody" in names:
         ProsodyTarget.ensure_installed()
         targets.append(lambda: ProsodyTarget(workdir))
@@ -322,6 +327,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 "event_loop": type(asyncio.get_running_loop()).__module__,
                 "websocket": "websockets sans-I/O on asyncio.Protocol",
                 "permessage_deflate": not args.no_deflate,
+                "liaison_sessions": args.sessions,
             },
             "sizes": sizes.__dict__,
             "stages": [s.__dict__ for s in stages],
@@ -387,6 +393,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="seconds allowed for a stage's connect (default 0.6 per person, 120-900)",
     )
     p.add_argument(
+        "--sessions",
+        choices=("login", "ahead"),
+        help="Liaison clients log in before connecting (login; default) or use sessions made "
+        "in bulk beforehand (ahead; default with --full, where 10,000 logins would take "
+        "argon2's time 10,000 times); the login storm always logs in",
+    )
+    p.add_argument(
         "--no-deflate", action="store_true", help="do not offer permessage-deflate (browsers do)"
     )
     p.add_argument(
@@ -406,6 +419,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = set(args.targets) - {"liaison", "prosody"} or set(args.db) - {"sqlite", "postgres"}
     if unknown:
         p.error(f"unknown target or database: {', '.join(sorted(unknown))}")
+    if args.sessions is None:
+        args.sessions = "ahead" if args.full else "login"
     return args
 
 

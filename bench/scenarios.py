@@ -165,6 +165,8 @@ async def connect(stage: Stage, count: int, deadline: float) -> dict[str, Any]:
     )
     if outcome.timed_out:
         row["notes"].append(f"{outcome.timed_out} not connected within {deadline:.0f} s")
+    if getattr(target, "sessions", "login") == "ahead":
+        row["notes"].append("sessions made ahead: no login in this figure")
     return row
 
 

@@ -338,13 +338,18 @@ async def test_addresses_and_bodies_the_store_cannot_hold_are_refused(server: Se
     for path in ("/api/people?q=a%00b", "/api/people?q=%ff%fe", "/people/1%00"):
         response = await aino.http.get(path)
         assert response.status_code == 400 and response.json()["error"] == "bad_text", path
-    # Ids longer than the store's integers match no route.
-    assert (await aino.http.get(f"/api/people/{2**64}")).status_code == 404
+    # Ids beyond the store's INTEGER columns (32-bit on PostgreSQL) match no route.
+    for too_big in (2**31, 2**40, 2**64):
+        for path in (f"/api/people/{too_big}", f"/people/{too_big}/photo"):
+            assert (await aino.http.get(path)).status_code == 404, path
+    assert (await aino.http.get(f"/api/people/{2**31 - 1}")).status_code == 404
+    assert (await aino.http.get(f"/api/conversations/1/messages?before={2**31}")).status_code == 400
     assert (await aino.http.get("/api/consultations?limit=99999999999999999999")).status_code == 400
     for body, code in (
         ('{"note": "\\ud800"}', "bad_text"),
         ('{"note": "a\\u0000"}', "bad_text"),
         ('{"person_id": 18446744073709551616}', "bad_field"),
+        ('{"person_id": 2147483648}', "bad_field"),
         ("[" * 50000, "bad_request"),
     ):
         response = await aino.api(

@@ -9,10 +9,14 @@ them.
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # Every integer the store holds is a signed 64-bit number.
 INT64 = range(-(2**63), 2**63)
+# Row ids and sequence numbers are INTEGER columns: 32-bit on PostgreSQL. A larger id
+# names no row, and the driver would refuse it deep inside a query.
+ROW_IDS = range(0, 2**31)
 # A JSON number that may not fit: 19 digits or more.
 LONG_NUMBER = re.compile(r"\d{19}")
 
@@ -37,3 +41,8 @@ def fits(value: object) -> bool:
     if isinstance(value, list):
         return all(fits(v) for v in value)
     return True
+
+
+def is_row_id(value: object) -> TypeGuard[int]:
+    """True for a whole number that can name a stored row (0 to 2^31-1)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value in ROW_IDS

@@ -20,6 +20,7 @@ from liaison.config import Settings
 from liaison.domain import chat as domain
 from liaison.domain import identity
 from liaison.domain.chat import ChatError
+from liaison.domain.text import is_row_id
 from liaison.services.hub import Hub
 from liaison.services.message_writer import CONVERSATIONS, MEMBERS, MessageWriter, Send
 from liaison.store import repositories as repo
@@ -243,9 +244,7 @@ class ChatService:
 
     async def create_group(self, person_id: int, title: object, members: object) -> dict[str, Any]:
         name = self._title(title)
-        if not isinstance(members, list) or not all(
-            isinstance(m, int) and not isinstance(m, bool) for m in members
-        ):
+        if not isinstance(members, list) or not all(is_row_id(m) for m in members):
             raise ChatError("bad_field", "members must be a list of person ids")
         everyone = sorted({person_id, *members})
         domain.check_group_size(len(everyone), self.config.max_group_members)
@@ -359,6 +358,6 @@ def _least(value: int, column: Any) -> Any:
 
 
 def _int_field(value: object, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ChatError("bad_field", f"{name} must be a non-negative whole number")
+    if not is_row_id(value):
+        raise ChatError("bad_field", f"{name} must be a whole number from 0 to 2^31-1")
     return value

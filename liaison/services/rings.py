@@ -29,6 +29,7 @@ from liaison.domain import identity, phone_hours
 from liaison.domain import rings as domain
 from liaison.domain.consultations import NOT_RECORDED
 from liaison.domain.errors import Refused
+from liaison.domain.text import is_row_id
 from liaison.services.chat import ChatService
 from liaison.services.consultation_idle import ConsultationIdle
 from liaison.services.hub import Hub
@@ -1373,8 +1374,10 @@ def _fingerprint(counts: dict[str, Any]) -> str:
 
 
 def _consultation_id(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise RingServiceError("bad_field", "consultation_id must be a whole number")
+    if not is_row_id(value):
+        raise RingServiceError(
+            "bad_field", "consultation_id must be a whole number from 0 to 2^31-1"
+        )
     return value
 
 

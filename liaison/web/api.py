@@ -14,7 +14,7 @@ import liaison.web.convertors  # noqa: F401 - registers {name:id}
 from liaison.domain import identity
 from liaison.domain.directory import PHONE_RULE, is_phone_number
 from liaison.domain.errors import Refused
-from liaison.domain.text import fits, storable
+from liaison.domain.text import fits, is_row_id, storable
 from liaison.services.directory_import import import_directory
 from liaison.services.ring_config import RingConfigError, apply_ring_config
 from liaison.store import repositories as repo
@@ -73,8 +73,8 @@ def _int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return None
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
-        raise HTTPException(400, f"{name} must be a whole number from 0 to 10^18")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and is_row_id(int(raw))):
+        raise HTTPException(400, f"{name} must be a whole number from 0 to 2^31-1")
     return int(raw)
 
 
@@ -299,7 +299,7 @@ async def create_conversation(request: Request) -> Response:
     chat = core_of(request).chat
     if "person_id" in body:
         other = body["person_id"]
-        if not isinstance(other, int) or isinstance(other, bool):
+        if not is_row_id(other):
             return error(400, "bad_field", "person_id must be a whole number")
         summary = await chat.open_direct(viewer.person_id, other)
     else:
@@ -336,7 +336,7 @@ async def add_member(request: Request) -> Response:
     viewer = await require_viewer(request)
     body = await json_body(request)
     person_id = body.get("person_id")
-    if not isinstance(person_id, int) or isinstance(person_id, bool):
+    if not is_row_id(person_id):
         return error(400, "bad_field", "person_id must be a whole number")
     summary = await core_of(request).chat.add_member(
         viewer.person_id,
@@ -489,7 +489,7 @@ async def create_account(request: Request) -> Response:
     person_id, is_admin = body.get("person_id"), body.get("is_admin", False)
     if not isinstance(username, str) or not isinstance(password, str):
         return error(400, "bad_field", "username and password must be text")
-    if not isinstance(person_id, int) or isinstance(person_id, bool):
+    if not is_row_id(person_id):
         return error(400, "bad_field", "person_id must be a whole number")
     if not isinstance(is_admin, bool):
         return error(400, "bad_field", "is_admin must be true or false")

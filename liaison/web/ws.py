@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from liaison.domain.chat import is_token
 from liaison.domain.errors import Refused
-from liaison.domain.text import LONG_NUMBER, fits, storable
+from liaison.domain.text import LONG_NUMBER, fits, is_row_id, storable
 from liaison.services.core import Core
 from liaison.services.hub import encode
 from liaison.store import repositories as repo
@@ -45,7 +45,6 @@ CLOSE_INTERNAL = 1011
 TYPING_INTERVAL = timedelta(seconds=2)
 HELLO_TIMEOUT = timedelta(seconds=10)
 # Ids, sequence numbers and cursors are 64-bit integers in the store.
-MAX_ID = 2**63
 
 
 class FrameError(Exception):
@@ -188,12 +187,12 @@ def _field(frame: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> A
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
         raise FrameError("bad_field", f"field {name!r} has the wrong type")
     if kind is int and not _is_id(value):
-        raise FrameError("bad_field", f"field {name!r} must be from 0 to 2^63-1")
+        raise FrameError("bad_field", f"field {name!r} must be from 0 to 2^31-1")
     return value
 
 
 def _is_id(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < MAX_ID
+    return is_row_id(value)
 
 
 class Session:
