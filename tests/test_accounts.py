@@ -9,6 +9,7 @@ deletion, carries the same flags.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Any
 
@@ -79,6 +80,17 @@ async def test_waits_grow_then_the_username_locks_until_the_clock_passes_it(
         assert (await attempt(srv, "aino", PASSWORD)).status_code == 429
         srv.clock.advance(1)
         assert (await attempt(srv, "aino", PASSWORD)).status_code == 303
+
+
+async def test_a_burst_of_guesses_is_judged_one_by_one(server_factory: Any) -> None:
+    figures = THROTTLE | {"address_free_failures": 3, "address_lock_after": 6}
+    async with server_factory(**figures) as srv:
+        accounts = srv.core.accounts
+        names = [f"guess{n}" for n in range(12)]
+        answers = await asyncio.gather(*(attempt(srv, n, "wrong-password") for n in names))
+        # Only the address's free failures were checked; the rest had to wait.
+        assert sorted(r.status_code for r in answers) == [401] * 3 + [429] * 9
+        assert accounts.verifications == 3
 
 
 async def test_a_lock_survives_a_restart(server_factory: Any) -> None:

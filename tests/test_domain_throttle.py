@@ -9,7 +9,6 @@ from liaison.domain.throttle import (
     KeyState,
     ThrottlePolicy,
     after_failure,
-    after_undone_failure,
     decide,
 )
 
@@ -49,13 +48,6 @@ def test_quiet_failures_are_forgotten() -> None:
     state = KeyState(9, at(0), None)
     assert after_failure(POLICY, state, at(899)).locked_until is not None
     assert after_failure(POLICY, state, at(900)) == KeyState(1, at(900), None)
-
-
-def test_an_undone_failure_takes_back_its_lock() -> None:
-    locked = after_failure(POLICY, KeyState(9, at(0), None), at(60))
-    assert locked.locked_until is not None
-    assert after_undone_failure(POLICY, locked, at(61)) == KeyState(9, at(60), None)
-    assert after_undone_failure(POLICY, KeyState(1, at(0), None), at(1)) == FRESH
 
 
 def test_a_huge_count_does_not_overflow() -> None:

@@ -82,14 +82,3 @@ def after_failure(policy: ThrottlePolicy, state: KeyState, now: datetime) -> Key
     if failures >= policy.lock_after:
         locked_until = now + timedelta(seconds=policy.lock_seconds)
     return KeyState(failures, now, locked_until)
-
-
-def after_undone_failure(policy: ThrottlePolicy, state: KeyState, now: datetime) -> KeyState:
-    """Takes back one failure counted ahead of a check that then succeeded (see
-    liaison/services/login_guard.py: an attempt is counted as failed before it runs)."""
-    state = current(policy, state, now)
-    failures = max(0, state.failures - 1)
-    if failures == 0:
-        return FRESH
-    locked_until = state.locked_until if failures >= policy.lock_after else None
-    return KeyState(failures, state.last_failure_at, locked_until)
