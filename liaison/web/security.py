@@ -136,8 +136,8 @@ def attach_csrf_cookie(response: Response, conn: HTTPConnection) -> None:
 
 
 def client_address(conn: HTTPConnection) -> str:
-    """The client's address (behind a local reverse proxy, the one it forwarded:
-    `liaison serve` trusts X-Forwarded-For from 127.0.0.1 only)."""
+    """The client's address; behind a reverse proxy listed in FORWARDED_ALLOW_IPS (by
+    default the local host), the one it forwarded (docs/accounts.md)."""
     return conn.client.host if conn.client else ""
 
 
