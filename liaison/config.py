@@ -86,6 +86,10 @@ class Settings:
     max_message_chars: int = 4000
     max_frame_bytes: int = 65536
     max_photo_bytes: int = 2 * 1024 * 1024
+    # Directory import: the file's size, and the reading child's wall time and memory.
+    max_import_bytes: int = 10 * 1024 * 1024
+    import_seconds: float = 30.0
+    import_memory_bytes: int = 512 * 1024 * 1024
     max_group_members: int = 12
     # People a connection may name in `watch` (besides itself and its conversations).
     max_watch: int = 1000
@@ -190,6 +194,9 @@ class Settings:
             max_message_chars=_int(e, "LIAISON_MAX_MESSAGE_CHARS", base.max_message_chars, 1),
             max_frame_bytes=_int(e, "LIAISON_MAX_FRAME_BYTES", base.max_frame_bytes, 1024),
             max_photo_bytes=_int(e, "LIAISON_MAX_PHOTO_BYTES", base.max_photo_bytes, 1024),
+            max_import_bytes=_int(e, "LIAISON_MAX_IMPORT_BYTES", base.max_import_bytes, 1024),
+            import_seconds=_float(e, "LIAISON_IMPORT_SECONDS", base.import_seconds),
+            import_memory_bytes=_int(e, "LIAISON_IMPORT_MEMORY_BYTES", base.import_memory_bytes, 0),
             max_group_members=_int(e, "LIAISON_MAX_GROUP_MEMBERS", base.max_group_members, 3),
             max_watch=_int(e, "LIAISON_MAX_WATCH", base.max_watch, 10),
             ws_compression=_bool(e, "LIAISON_WS_COMPRESSION", base.ws_compression),

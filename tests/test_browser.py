@@ -295,8 +295,9 @@ async def test_admin_imports_a_directory_file_and_manages_accounts(
     await page.get_by_role("link", name="Ylläpito").click()
     good = tmp_path / "yhteystiedot.csv"
     good.write_text(
-        "sähköposti;etunimi;sukunimi;organisaatio;rooli\n"
-        "pekka@kela.example;Pekka;Puhelin;Kela;ratkaisuasiantuntija\n",
+        "Kelan yhteystiedot;;;;;\n"
+        "sähköposti;etunimi;sukunimi;organisaatio;rooli;huone\n"
+        "pekka@kela.example;Pekka;Puhelin;Kela;ratkaisuasiantuntija;B 204\n",
         encoding="utf-8",
     )
     bad = tmp_path / "virheellinen.csv"
@@ -313,6 +314,13 @@ async def test_admin_imports_a_directory_file_and_manages_accounts(
     await page.get_by_label("Tiedosto (CSV tai XLSX)").set_input_files(str(good))
     await page.get_by_role("button", name="Tuo", exact=True).click()
     await expect(page.locator("#import-report")).to_contain_text("Koeajo")
+    # What reading skipped is in the report: the title line and the unknown column.
+    await expect(page.locator("#import-report")).to_contain_text("ohitetut otsikkorivit: 1")
+    await expect(page.locator("#import-report")).to_contain_text(
+        "Tuntemattomat sarakkeet, ei luettu: huone"
+    )
+    await page.get_by_text("Tiedoston muoto").click()
+    await expect(page.locator("#import-format")).to_contain_text("förnamn")
     await page.get_by_label(re.compile("Koeajo")).uncheck()
     await page.get_by_role("button", name="Tuo", exact=True).click()
     await expect(page.locator("#import-report")).to_contain_text("Tuotu")

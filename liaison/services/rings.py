@@ -28,6 +28,7 @@ from liaison.config import Settings
 from liaison.domain import identity, phone_hours
 from liaison.domain import rings as domain
 from liaison.domain.consultations import NOT_RECORDED
+from liaison.domain.directory import match_key
 from liaison.domain.errors import Refused
 from liaison.domain.text import is_row_id
 from liaison.services.chat import ChatService
@@ -617,7 +618,7 @@ class RingService:
                     await db.scalars(
                         select(NamedContact.person_id)
                         .where(
-                            func.lower(NamedContact.area) == area.lower(),
+                            NamedContact.area_key == match_key(area),
                             NamedContact.side == contacts_side,
                         )
                         .order_by(NamedContact.position)
@@ -627,9 +628,7 @@ class RingService:
             # The area's liaison ring is Kela's liaisons: the fallback for social services.
             area_ring = (
                 await db.scalar(
-                    select(Ring.id).where(
-                        Ring.kind == "liaison", func.lower(Ring.area) == area.lower()
-                    )
+                    select(Ring.id).where(Ring.kind == "liaison", Ring.area_key == match_key(area))
                 )
                 if contacts_side == "kela"
                 else None

@@ -21,7 +21,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+
+from liaison.domain.directory import match_key
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -64,6 +66,13 @@ class Unit(Base):
     kind: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
     area: Mapped[str] = mapped_column(String(200), default="")
+    # match_key(area), set whenever area is: areas are compared by this, never lower().
+    area_key: Mapped[str] = mapped_column(String(200), default="")
+
+    @validates("area")
+    def _keep_area_key(self, _: str, area: str) -> str:
+        self.area_key = match_key(area)
+        return area
 
 
 class Person(Base):
@@ -178,6 +187,7 @@ class Ring(Base):
     kind: Mapped[str] = mapped_column(String(16))
     benefit: Mapped[str | None] = mapped_column(String(64), nullable=True)
     area: Mapped[str] = mapped_column(String(200), default="")
+    area_key: Mapped[str] = mapped_column(String(200), default="")
     method: Mapped[str] = mapped_column(String(16), default="ring_all")
     alert_seconds: Mapped[int] = mapped_column(Integer, default=20)
     queue_timeout_seconds: Mapped[int] = mapped_column(Integer, default=180)
@@ -186,6 +196,11 @@ class Ring(Base):
     target_answer_seconds: Mapped[int] = mapped_column(Integer, default=60)
     # Members are offered questions only within their phone hours.
     phone_hours_only: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @validates("area")
+    def _keep_area_key(self, _: str, area: str) -> str:
+        self.area_key = match_key(area)
+        return area
 
 
 class RingMember(Base):
@@ -212,10 +227,16 @@ class NamedContact(Base):
     __table_args__ = (UniqueConstraint("area", "side", "person_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     area: Mapped[str] = mapped_column(String(200))
+    area_key: Mapped[str] = mapped_column(String(200), default="")
     # "kela": Kela liaisons for this area's social services; "social_services": the reverse.
     side: Mapped[str] = mapped_column(String(16))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+    @validates("area")
+    def _keep_area_key(self, _: str, area: str) -> str:
+        self.area_key = match_key(area)
+        return area
 
 
 class Consultation(Base):

@@ -15,10 +15,11 @@ from liaison.domain import identity
 from liaison.domain.directory import PHONE_RULE, is_phone_number
 from liaison.domain.errors import Refused
 from liaison.domain.text import fits, is_row_id, storable
-from liaison.services.directory_import import import_directory
+from liaison.services.directory_import import ReadLimits, import_directory
 from liaison.services.ring_config import RingConfigError, apply_ring_config
 from liaison.store import repositories as repo
 from liaison.web.security import Viewer, check_csrf, client_address, core_of, viewer_of
+from liaison.web.uploads import BodyTooLarge, capped_form, too_large_reason
 
 PHOTO_TYPES = {
     b"\x89PNG\r\n\x1a\n": "image/png",
@@ -194,7 +195,10 @@ async def store_photo(request: Request, person_id: int, data: bytes) -> str | No
 
 async def upload_photo(request: Request) -> Response:
     viewer = await require_viewer(request)
-    form = await request.form(max_files=1, max_fields=5)
+    try:
+        form = await capped_form(request, core_of(request).settings.max_photo_bytes)
+    except BodyTooLarge as e:
+        return error(413, "too_large", too_large_reason(e.limit))
     upload = form.get("photo")
     if upload is None or isinstance(upload, str):
         return error(400, "bad_field", "send the image as a multipart field named photo")
@@ -544,8 +548,13 @@ async def configure_rings(request: Request) -> Response:
     return JSONResponse(counts)
 
 
-async def run_import(request: Request, dry_run: bool, filename: str, data: bytes) -> dict[str, Any]:
-    report = await import_directory(core_of(request).db, filename, data, dry_run=dry_run)
+async def run_import(
+    request: Request, dry_run: bool, filename: str, data: bytes, sheet: str | None = None
+) -> dict[str, Any]:
+    core = core_of(request)
+    report = await import_directory(
+        core.db, filename, data, dry_run, sheet=sheet, limits=ReadLimits.of(core.settings)
+    )
     if report.applied:
         await core_of(request).directory_changed()
     result: dict[str, Any] = report.to_dict()
@@ -554,12 +563,17 @@ async def run_import(request: Request, dry_run: bool, filename: str, data: bytes
 
 async def import_people(request: Request) -> Response:
     await require_admin(request)
-    form = await request.form(max_files=1, max_fields=5)
+    try:
+        form = await capped_form(request, core_of(request).settings.max_import_bytes)
+    except BodyTooLarge as e:
+        return error(413, "too_large", too_large_reason(e.limit))
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         return error(400, "bad_field", "send the CSV or XLSX file as a multipart field named file")
     dry_run = str(form.get("dry_run", "")).lower() in ("1", "true", "on", "yes")
-    report = await run_import(request, dry_run, upload.filename or "", await upload.read())
+    sheet = str(form.get("sheet", "")).strip()[:200] or None
+    data = await upload.read()
+    report = await run_import(request, dry_run, upload.filename or "", data, sheet)
     return JSONResponse(report, status_code=200 if not report["errors"] else 422)
 
 

@@ -164,6 +164,7 @@ ERROR_RESPONSES = {
     "403": "Forbidden",
     "404": "NotFound",
     "409": "Conflict",
+    "413": "TooLarge",
 }
 
 ERROR_CODES = [
@@ -171,6 +172,7 @@ ERROR_CODES = [
     "bad_field",
     "bad_status",
     "bad_photo",
+    "too_large",
     "invalid_identity_code",
     "empty_message",
     "group_full",
@@ -384,6 +386,12 @@ ACCOUNT = obj(
 IMPORT_REPORT = obj(
     {
         "dry_run": boolean(),
+        "sheet": nullable(string("The XLSX worksheet read; null for CSV")),
+        "hidden_sheets": array(string("Hidden worksheets that were not read")),
+        "header_line": integer("The line of the header row; 0 when the file was not read"),
+        "skipped_lines": array(integer("A non-empty line above the header (a title block)")),
+        "ignored_columns": array(string("A header that names no known column; not read")),
+        "merged_ranges": integer("Merged cell ranges filled with their top-left value"),
         "rows": integer("Data rows read"),
         "created": integer("Valid rows that add a person"),
         "updated": integer("Valid rows that change a person"),
@@ -709,6 +717,11 @@ COMPONENTS: dict[str, Any] = {
         ),
         "NotFound": _error_response("not_found: no such person, conversation, account or photo."),
         "Conflict": _error_response("exists: the username is taken or the person has an account."),
+        "TooLarge": _error_response(
+            "too_large: the upload is over its limit (LIAISON_MAX_PHOTO_BYTES or "
+            "LIAISON_MAX_IMPORT_BYTES, plus 64 KiB for the form). Answered as soon as the "
+            "body passes it, or at once when Content-Length does; the rest is not read."
+        ),
     },
     "securitySchemes": {
         "sessionCookie": {
@@ -835,7 +848,7 @@ PATHS: dict[str, Any] = {
             "me",
             {
                 **ok("Stored", obj({"ok": {"const": True}})),
-                **errors("400"),
+                **errors("400", "413"),
             },
             unsafe=True,
             description=(
@@ -1428,12 +1441,14 @@ PATHS: dict[str, Any] = {
                     "description": "The file has errors; nothing was changed",
                     "content": json_content(ref("ImportReport")),
                 },
-                **errors("400"),
+                **errors("400", "413"),
             },
             unsafe=True,
             description=(
                 "All or nothing: a file with any error changes nothing and every error is "
-                "listed. People missing from the file are kept."
+                "listed. People missing from the file are kept. The file is read in a "
+                "child process within LIAISON_IMPORT_SECONDS and LIAISON_IMPORT_MEMORY_BYTES; "
+                "the format is in docs/directory.md."
             ),
             body={
                 "required": True,
@@ -1444,6 +1459,10 @@ PATHS: dict[str, Any] = {
                                 "file": string("The CSV or XLSX file"),
                                 "dry_run": string(
                                     "1, true, on or yes: report only, change nothing"
+                                ),
+                                "sheet": string(
+                                    "XLSX: the worksheet to read (any case); default the "
+                                    "active sheet when visible, else the first visible one"
                                 ),
                             },
                             required=["file"],

@@ -175,8 +175,16 @@ export function createAdmin() {
       [t("New organisations"), data.organisations_created.join(", ") || "–"],
       [t("New units"), data.units_created.join(", ") || "–"],
     ];
+    // What reading the file skipped or filled: the person importing should know.
+    const notes = [];
+    if (data.sheet) notes.push(t("Sheet read: {sheet}", { sheet: data.sheet }));
+    if (data.hidden_sheets.length) notes.push(t("Hidden sheets not read: {sheets}", { sheets: data.hidden_sheets.join(", ") }));
+    if (data.skipped_lines.length) notes.push(t("Header on line {line}; title lines skipped: {lines}", { line: data.header_line, lines: data.skipped_lines.join(", ") }));
+    if (data.ignored_columns.length) notes.push(t("Unknown columns, not read: {columns}", { columns: data.ignored_columns.join(", ") }));
+    if (data.merged_ranges) notes.push(t("Merged cell ranges filled: {count}", { count: data.merged_ranges }));
     $("import-report").replaceChildren(...[
       el("h2", {}, t("Import report")),
+      notes.length ? el("ul", { class: "import-notes" }, ...notes.map((n) => el("li", {}, n))) : [],
       data.errors.length
         ? [
             el("p", { class: "error" }, t("The file has errors; nothing was changed.")),
@@ -205,16 +213,18 @@ export function createAdmin() {
     const form = new FormData();
     form.append("file", file);
     if ($("dry-run").checked) form.append("dry_run", "1");
+    const sheet = $("import-sheet").value.trim();
+    if (sheet) form.append("sheet", sheet);
     const response = await fetch("/api/admin/import", {
       method: "POST",
       body: form,
       headers: { "X-CSRF-Token": csrfToken() },
       credentials: "same-origin",
     });
-    const data = await response.json();
+    const data = await response.json().catch(() => ({}));
     if (response.status === 200 || response.status === 422) report(data);
     else {
-      $("import-error").textContent = data.reason || response.statusText;
+      $("import-error").textContent = response.status === 413 ? t("The file is too large.") : data.reason || response.statusText;
       $("import-error").hidden = false;
     }
   }
