@@ -117,6 +117,15 @@ class Settings:
     # Password hashes computed at once (each in a thread, off the event loop); one leaves
     # the other core of a small server to everyone else during a login storm.
     password_hash_concurrency: int = 1
+    # Login throttling (docs/accounts.md): failures without a wait, then doubling waits,
+    # then a lock, per username and (with looser figures) per client address.
+    login_free_failures: int = 3
+    login_lock_after: int = 10
+    login_lock_seconds: int = 900
+    address_free_failures: int = 20
+    address_lock_after: int = 100
+    # The audit log of logins and identity-code lookups is kept this long.
+    audit_retention_days: int = 365
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -200,6 +209,16 @@ class Settings:
             outbox_size=_int(e, "LIAISON_OUTBOX_SIZE", base.outbox_size, 10),
             history_page_size=_int(e, "LIAISON_HISTORY_PAGE_SIZE", base.history_page_size, 1),
             resume_max_messages=_int(e, "LIAISON_RESUME_MAX_MESSAGES", base.resume_max_messages, 1),
+            login_free_failures=_int(e, "LIAISON_LOGIN_FREE_FAILURES", base.login_free_failures, 0),
+            login_lock_after=_int(e, "LIAISON_LOGIN_LOCK_AFTER", base.login_lock_after, 1),
+            login_lock_seconds=_int(e, "LIAISON_LOGIN_LOCK_SECONDS", base.login_lock_seconds, 1),
+            address_free_failures=_int(
+                e, "LIAISON_ADDRESS_FREE_FAILURES", base.address_free_failures, 0
+            ),
+            address_lock_after=_int(e, "LIAISON_ADDRESS_LOCK_AFTER", base.address_lock_after, 1),
+            audit_retention_days=_int(
+                e, "LIAISON_AUDIT_RETENTION_DAYS", base.audit_retention_days, 1
+            ),
             default_language=language,
             time_zone=time_zone,
             log_level=log_level,
@@ -211,6 +230,14 @@ class Settings:
                 "LIAISON_CONSULTATION_REMINDER_SECONDS must be below "
                 "LIAISON_CONSULTATION_AUTO_CLOSE_SECONDS (or 0 for no reminder)"
             )
+        for free, lock, name in (
+            (settings.login_free_failures, settings.login_lock_after, "LOGIN"),
+            (settings.address_free_failures, settings.address_lock_after, "ADDRESS"),
+        ):
+            if free >= lock:
+                raise ConfigError(
+                    f"LIAISON_{name}_FREE_FAILURES must be below LIAISON_{name}_LOCK_AFTER"
+                )
         if settings.heartbeat_interval_seconds >= settings.heartbeat_timeout_seconds:
             raise ConfigError(
                 "LIAISON_HEARTBEAT_INTERVAL_SECONDS must be below LIAISON_HEARTBEAT_TIMEOUT_SECONDS"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from playwright.async_api import (
     expect,
 )
 
+from liaison.store.models import LoginThrottle
 from tests.conftest import PASSWORD, Server
 
 CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
@@ -334,6 +336,31 @@ async def test_admin_imports_a_directory_file_and_manages_accounts(
     await page.get_by_role("link", name="Hakemisto").click()
     await page.get_by_label(re.compile("Hae nimellä")).fill("pekka")
     await expect(page.locator("#people-list .person")).to_have_count(1)
+
+
+async def test_admin_lifts_a_login_lock_and_reads_the_audit_log(
+    browser: Browser, server: Server
+) -> None:
+    # Daniel's username is locked (docs/accounts.md) before the admin opens the view.
+    async with server.core.db.begin() as db:
+        db.add(
+            LoginThrottle(
+                kind="username",
+                key="daniel",
+                failures=20,
+                last_failure_at=server.clock.now(),
+                locked_until=server.clock.now() + timedelta(minutes=15),
+            )
+        )
+    _, page = await logged_in(browser, server, "admin")
+    await page.get_by_role("link", name="Ylläpito").click()
+    await expect(page.locator("#lock-list")).to_contain_text("Käyttäjätunnus daniel")
+    await expect(page.locator("#audit-list")).to_contain_text("Kirjautui sisään")
+    await page.get_by_role("button", name="Poista lukitus: daniel").click()
+    await expect(page.locator("#lock-notice")).to_contain_text("Lukitus poistettiin: daniel")
+    await expect(page.locator("#lock-empty")).to_be_visible()
+    await expect(page.locator("#audit-list tr").first).to_contain_text("Lukitus poistettu")
+    assert await server.core.logins.locks() == []
 
 
 async def test_keyboard_only_login_search_and_a_person(browser: Browser, server: Server) -> None:

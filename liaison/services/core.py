@@ -11,12 +11,14 @@ from liaison.clock import Clock, SystemClock
 from liaison.config import Settings
 from liaison.services.accounts import AccountService
 from liaison.services.admin import AdminService
+from liaison.services.audit import AuditLog
 from liaison.services.callbacks import CallbackService
 from liaison.services.chat import ChatService
 from liaison.services.consultations import ConsultationService
 from liaison.services.directory import DirectoryService
 from liaison.services.hub import Hub
 from liaison.services.load import LoadService
+from liaison.services.login_guard import LoginGuard
 from liaison.services.named_contacts import NamedContactService
 from liaison.services.presence import PresenceService
 from liaison.services.profile import ProfileService
@@ -36,6 +38,8 @@ class Core:
         self.hub = Hub(bus_from_url(settings.bus_url), self.node_id)
         self.scheduler = Scheduler(self.clock)
         self.accounts = AccountService(settings, self.clock, self.db, self.hub)
+        self.audit = AuditLog(settings, self.clock, self.db)
+        self.logins = LoginGuard(settings, self.clock, self.db, self.accounts, self.audit)
         self.presence = PresenceService(settings, self.clock, self.db, self.hub, self.scheduler)
         self.chat = ChatService(settings, self.clock, self.engine, self.db, self.hub)
         # The ring services over the one router: routing, then what happens around it.

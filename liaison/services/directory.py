@@ -6,6 +6,7 @@ administrator's import through liaison/services/directory_import.py.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,6 +19,15 @@ from liaison.store import repositories as repo
 # The longest search text looked at, and how many people one search returns at most.
 MAX_SEARCH_CHARS = 200
 MAX_RESULTS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A search's people, and how many identity codes its text held (a search by code is
+    a lookup of a client, which the caller audits)."""
+
+    people: list[dict[str, Any]]
+    identity_codes: int
 
 
 class DirectoryService:
@@ -50,25 +60,30 @@ class DirectoryService:
         tag: str = "",
         role: str = "",
         limit: int = 200,
-    ) -> list[dict[str, Any]]:
+    ) -> Found:
         """People matching every given filter, with their presence, by name."""
+        codes = 0
 
         def scrubbed(value: str) -> str:
             # A code searched for is searched as its reference, as profiles store it.
-            return identity.redact_identity_codes(value, self.config.secret_key)[0]
+            nonlocal codes
+            text, found = identity.redact_identity_codes(value, self.config.secret_key)
+            codes += found
+            return text
 
+        text, tag = scrubbed(text)[:MAX_SEARCH_CHARS], scrubbed(tag)
         async with self.db() as db:
-            found = await repo.search_people(
+            people = await repo.search_people(
                 db,
-                text=scrubbed(text)[:MAX_SEARCH_CHARS],
+                text=text,
                 benefit=benefit,
                 organisation_id=organisation_id,
                 area=area,
-                tag=scrubbed(tag),
+                tag=tag,
                 role=role,
                 limit=max(1, min(limit, MAX_RESULTS)),
             )
-        return [self.with_presence(p) for p in found]
+        return Found([self.with_presence(p) for p in people], codes)
 
     async def organisations(self) -> list[dict[str, Any]]:
         """Every organisation with its units."""

@@ -338,3 +338,37 @@ class RingOffer(Base):
     # Why a withdrawn offer ended (taken, cancelled, timed_out, overflowed, signed_out,
     # unavailable); None for the other outcomes.
     reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class LoginThrottle(Base):
+    """Failed logins of one key (liaison/domain/throttle.py): a username or an address."""
+
+    __tablename__ = "login_throttles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "username" or "address"
+    kind: Mapped[str] = mapped_column(String(16))
+    # The username as typed (lower-cased, identity codes replaced by their pseudonyms), or
+    # the client's address.
+    key: Mapped[str] = mapped_column(String(120))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+
+class AuditEvent(Base):
+    """Logins and identity-code lookups, for administrators (docs/accounts.md). Never a
+    personal identity code: a lookup records its kind and the client's pseudonym."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    # login_succeeded, login_failed, login_refused, locked, unlocked, client_lookup,
+    # people_search
+    kind: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The username (as typed, for a failed login) and the client's address.
+    username: Mapped[str] = mapped_column(String(120), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    # What was done: a lock's key, a lookup's client reference and result count.
+    detail: Mapped[str] = mapped_column(String(200), default="")

@@ -13,7 +13,7 @@ import liaison.web.convertors  # noqa: F401 - registers {name:id}
 from liaison.domain.errors import Refused
 from liaison.domain.text import fits, is_row_id, storable
 from liaison.web.auth import requires
-from liaison.web.security import Viewer, core_of
+from liaison.web.security import Viewer, client_address, core_of
 from liaison.web.uploads import BodyTooLarge, capped_form, too_large_reason
 
 
@@ -59,6 +59,17 @@ def _int_param(request: Request, name: str) -> int | None:
     return int(raw)
 
 
+async def audit_lookup(request: Request, viewer: Viewer, kind: str, detail: str) -> None:
+    """Who looked up a client by identity code, and when (docs/accounts.md "Audit log")."""
+    await core_of(request).audit.record(
+        kind,
+        account_id=viewer.account_id,
+        username=viewer.username,
+        address=client_address(request),
+        detail=detail,
+    )
+
+
 # ---------------------------------------------------------------- directory
 
 
@@ -88,7 +99,10 @@ async def people(request: Request, viewer: Viewer) -> Response:
         role=q.get("role", ""),
         limit=_int_param(request, "limit") or 200,
     )
-    return JSONResponse({"people": found})
+    if found.identity_codes:
+        # A search by identity code is a lookup of a client: audited, as its kind only.
+        await audit_lookup(request, viewer, "people_search", "")
+    return JSONResponse({"people": found.people})
 
 
 @requires("member")
@@ -264,6 +278,7 @@ async def lookup_consultations(request: Request, viewer: Viewer) -> Response:
     if client_ref is None:
         return error(400, "bad_field", "client_code is required")
     found = await core.consultations.consultations_about(client_ref)
+    await audit_lookup(request, viewer, "client_lookup", f"{client_ref} ({len(found)} found)")
     return JSONResponse({"client_ref": client_ref, "consultations": found})
 
 
@@ -374,6 +389,27 @@ async def update_account(request: Request, viewer: Viewer) -> Response:
 
 
 @requires("admin")
+async def login_locks(request: Request, viewer: Viewer) -> Response:
+    return JSONResponse({"locks": await core_of(request).logins.locks()})
+
+
+@requires("admin")
+async def unlock_login(request: Request, viewer: Viewer) -> Response:
+    await core_of(request).logins.unlock(
+        int(request.path_params["lock_id"]), viewer.account_id, viewer.username
+    )
+    return Response(status_code=204)
+
+
+@requires("admin")
+async def audit_log(request: Request, viewer: Viewer) -> Response:
+    page = await core_of(request).audit.page(
+        _int_param(request, "before"), _int_param(request, "limit") or 50
+    )
+    return JSONResponse(page)
+
+
+@requires("admin")
 async def configure_rings(request: Request, viewer: Viewer) -> Response:
     """The `liaison rings` document over HTTP: applied all or nothing, and in force at once
     (members added are offered questions, members removed stop being, supervisors follow)."""
@@ -435,5 +471,8 @@ routes = [
     Route("/api/admin/accounts", create_account, methods=["POST"]),
     Route("/api/admin/accounts/{account_id:id}", update_account, methods=["PATCH"]),
     Route("/api/admin/import", import_people, methods=["POST"]),
+    Route("/api/admin/locks", login_locks),
+    Route("/api/admin/locks/{lock_id:id}", unlock_login, methods=["DELETE"]),
+    Route("/api/admin/audit", audit_log),
     Route("/api/admin/rings", configure_rings, methods=["PUT"]),
 ]

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from liaison.domain import consultations, profile
-from liaison.services import records
+from liaison.services import audit, records
 
 Schema = dict[str, Any]
 
@@ -658,6 +658,29 @@ def _error_response(description: str) -> dict[str, Any]:
 
 COMPONENTS: dict[str, Any] = {
     "schemas": {
+        "LoginLock": obj(
+            {
+                "id": integer(),
+                "kind": string(enum=["username", "address"]),
+                "key": string(
+                    "The username as typed (lower case; an identity code as its pseudonym), "
+                    "or the client address"
+                ),
+                "failures": integer(minimum=0),
+                "locked_until": TIME,
+            }
+        ),
+        "AuditEvent": obj(
+            {
+                "id": integer(),
+                "at": TIME,
+                "kind": string(enum=list(audit.KINDS)),
+                "account_id": nullable(integer()),
+                "username": string("The account's, or the one typed at a failed login"),
+                "address": string("The client's address"),
+                "detail": string("A lock's key, or a lookup's client reference and result count"),
+            }
+        ),
         "Error": ERROR,
         "LoadFigures": LOAD_FIGURES,
         "RingLoad": RING_LOAD,
@@ -714,8 +737,9 @@ COMPONENTS: dict[str, Any] = {
             "in": "cookie",
             "name": "liaison_csrf",
             "description": (
-                "Double-submit CSRF token, set by any server-rendered page (e.g. GET /login). "
-                "Unsafe methods need it, equal to the X-CSRF-Token header."
+                "CSRF token set by any server-rendered page (e.g. GET /login) and anew by "
+                "POST /login: after login it is bound to the session, so read it again "
+                "after logging in. Unsafe methods need it in the X-CSRF-Token header."
             ),
         },
         "csrfHeader": {
@@ -1470,6 +1494,62 @@ PATHS: dict[str, Any] = {
                 "callback lists follow, without a restart."
             ),
             body={"required": True, "content": json_content({"type": "object"})},
+        )
+    },
+    "/api/admin/locks": {
+        "get": operation(
+            "listLoginLocks",
+            "Usernames and addresses locked out of logging in now (administrators only)",
+            "admin",
+            {
+                **ok("The soonest to open first", obj({"locks": array(ref("LoginLock"))})),
+                **errors("403"),
+            },
+            description=(
+                "A key is locked after LIAISON_LOGIN_LOCK_AFTER failed logins in a row for a "
+                "username, or LIAISON_ADDRESS_LOCK_AFTER from one address, for "
+                "LIAISON_LOGIN_LOCK_SECONDS (docs/accounts.md)."
+            ),
+        )
+    },
+    "/api/admin/locks/{lock_id}": {
+        "delete": operation(
+            "unlockLogin",
+            "Lift a login lock (administrators only)",
+            "admin",
+            {"204": {"description": "Lifted; the key starts afresh"}, **errors("404")},
+            unsafe=True,
+            description="not_found (404): no such lock (it ran out, or was lifted). Audited.",
+            parameters=[path_id("lock_id", "The lock's id, from GET /api/admin/locks")],
+        )
+    },
+    "/api/admin/audit": {
+        "get": operation(
+            "getAuditLog",
+            "The audit log of logins and identity-code lookups (administrators only)",
+            "admin",
+            {
+                **ok(
+                    "Newest first",
+                    obj(
+                        {
+                            "events": array(ref("AuditEvent")),
+                            "next_before": nullable(
+                                integer("Pass as `before` for the next, older page")
+                            ),
+                        }
+                    ),
+                ),
+                **errors("400", "403"),
+            },
+            description=(
+                "Kept LIAISON_AUDIT_RETENTION_DAYS days. Never holds a personal identity "
+                "code: a lookup records its kind and the client reference."
+            ),
+            parameters=[
+                query("before", integer(), "Only events with a smaller id (paging)"),
+                query("limit", integer(minimum=1, maximum=200), "Page size (default 50)"),
+            ],
         )
     },
     "/api/openapi.json": {

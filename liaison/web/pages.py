@@ -3,6 +3,7 @@ page every signed-in view lives in (static/js, docs/architecture.md "The workspa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import FormData
@@ -16,12 +17,16 @@ from liaison.services import records
 from liaison.web.auth import requires
 from liaison.web.i18n import LANGUAGES
 from liaison.web.security import (
+    CSRF_COOKIE,
     LANGUAGE_COOKIE,
     SESSION_COOKIE,
     Viewer,
+    anonymous_csrf_token,
     check_csrf,
+    client_address,
     core_of,
     safe_next,
+    session_csrf_token,
     set_cookie,
     viewer_of,
 )
@@ -45,22 +50,34 @@ async def login(request: Request) -> Response:
     form = await form_with_csrf(request)
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     core = core_of(request)
-    account = await core.accounts.verify_password(username, password)
+    result = await core.logins.login(username, password, client_address(request))
     next_path = safe_next(str(form.get("next", "/")))
-    if account is None:
-        return render(
+    if result.account is None:
+        context: dict[str, object] = {"failed": True}
+        headers = {}
+        if result.refused is not None and result.refused.retry_at is not None:
+            # Refused unchecked (docs/accounts.md): 429, and when to try again.
+            wait = max(1, math.ceil((result.refused.retry_at - core.clock.now()).total_seconds()))
+            context = {"locked_minutes": math.ceil(wait / 60)} if result.refused.locked else {}
+            context |= {"wait_seconds": wait, "refused": True}
+            headers["Retry-After"] = str(wait)
+        page = render(
             request,
             "login.html",
             None,
-            status_code=401,
-            failed=True,
+            status_code=429 if headers else 401,
             # Re-filled for another try, unless it holds an identity code.
             username="" if find_identity_codes(username) else username,
             next=next_path,
+            **context,
         )
-    token = await core.accounts.open_session(account.id)
+        page.headers.update(headers)
+        return page
+    token = await core.accounts.open_session(result.account.id)
     response = RedirectResponse(next_path, status_code=303)
     set_cookie(response, request, SESSION_COOKIE, token, max_age=core.settings.session_days * 86400)
+    # A new session, a new CSRF token: one seen before login is worthless after it.
+    set_cookie(response, request, CSRF_COOKIE, session_csrf_token(request, token), max_age=None)
     return response
 
 
@@ -70,7 +87,9 @@ async def logout(request: Request) -> Response:
     if token:
         await core_of(request).accounts.close_session(token)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    set_cookie(response, request, SESSION_COOKIE, None, max_age=None)
+    # The session's token dies with it; the login form gets a pre-session one.
+    set_cookie(response, request, CSRF_COOKIE, anonymous_csrf_token(request), max_age=None)
     return response
 
 

@@ -1,5 +1,7 @@
-// Administration (/admin): directory import with a dry run, and accounts, over the API.
+// Administration (/admin): directory import with a dry run, accounts, login locks and the
+// audit log, over the API.
 import { el } from "../dom.js";
+import { dateTime } from "../format.js";
 import { api, csrfToken, t } from "../i18n.js";
 import * as people from "../people.js";
 
@@ -50,6 +52,69 @@ export function createAdmin() {
     } catch (e) {
       failure(e.message);
     }
+  }
+
+  // Login locks (docs/accounts.md): listed with the time each runs out, and lifted here.
+  async function loadLocks() {
+    const locks = (await api("GET", "/api/admin/locks")).locks;
+    $("lock-empty").hidden = locks.length > 0;
+    $("lock-table").hidden = locks.length === 0;
+    $("lock-list").replaceChildren(
+      ...locks.map((lock) =>
+        el("tr", {},
+          el("td", {}, lock.kind === "address" ? t("Address {key}", { key: lock.key }) : t("Username {key}", { key: lock.key })),
+          el("td", {}, String(lock.failures)),
+          el("td", {}, el("time", { datetime: lock.locked_until }, dateTime(lock.locked_until))),
+          el("td", {},
+            el("button", {
+              type: "button",
+              "aria-label": t("Lift the lock of {key}", { key: lock.key }),
+              onclick: () => unlock(lock),
+            }, t("Lift the lock")),
+          ),
+        ),
+      ),
+    );
+  }
+
+  async function unlock(lock) {
+    try {
+      await api("DELETE", `/api/admin/locks/${lock.id}`);
+      $("lock-notice").textContent = t("The lock of {key} was lifted.", { key: lock.key });
+    } catch (e) {
+      $("lock-notice").textContent = e.message;
+    }
+    $("lock-notice").hidden = false;
+    await Promise.all([loadLocks(), loadAudit(null)]);
+  }
+
+  const AUDIT_KINDS = {
+    login_succeeded: () => t("Logged in"),
+    login_failed: () => t("Failed login"),
+    login_refused: () => t("Login refused (too many failures)"),
+    locked: () => t("Locked"),
+    unlocked: () => t("Lock lifted"),
+    client_lookup: () => t("Client lookup by identity code"),
+    people_search: () => t("Directory search by identity code"),
+  };
+
+  // The audit log a page at a time: `before` is the id the previous page ended at.
+  async function loadAudit(before) {
+    const query = before ? `?before=${before}` : "";
+    const page = await api("GET", `/api/admin/audit${query}`);
+    $("audit-list").replaceChildren(
+      ...page.events.map((e) =>
+        el("tr", {},
+          el("td", {}, el("time", { datetime: e.at }, dateTime(e.at))),
+          el("td", {}, (AUDIT_KINDS[e.kind] || (() => e.kind))()),
+          el("td", {}, e.username),
+          el("td", {}, e.address),
+          el("td", {}, e.detail),
+        ),
+      ),
+    );
+    $("audit-older").hidden = page.next_before === null;
+    $("audit-older").onclick = () => loadAudit(page.next_before);
   }
 
   async function searchPeople() {
@@ -165,6 +230,7 @@ export function createAdmin() {
   }
 
   $("import-form").addEventListener("submit", importFile);
+  $("audit-newest").addEventListener("click", () => loadAudit(null));
   $("account-form").addEventListener("submit", createAccount);
   $("new-person-search").addEventListener("input", () => {
     clearTimeout(timer);
@@ -173,7 +239,7 @@ export function createAdmin() {
 
   return {
     async enter() {
-      await loadAccounts();
+      await Promise.all([loadAccounts(), loadLocks(), loadAudit(null)]);
     },
   };
 }
