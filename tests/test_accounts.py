@@ -391,3 +391,22 @@ async def test_every_cookie_and_every_deletion_carries_the_same_flags(
         deleted = [h for h in logout if h.startswith("liaison_session=")]
         assert len(deleted) == 1 and "max-age=0" in deleted[0].lower()
         assert [r.status_code for r in responses] == [200, 303, 303, 303]
+
+
+async def test_password_hashing_runs_at_a_lower_priority_than_the_event_loop(
+    server: Server,
+) -> None:
+    """argon2's lanes inherit their thread's niceness: a login storm must not take the
+    cores from everyone else's messages (docs/accounts.md)."""
+    import os
+    import threading
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    loop_niceness = niceness()
+    hashing_niceness = await server.core.accounts._in_hash_thread(niceness)
+    assert hashing_niceness >= min(loop_niceness + 10, 19)
+    # and the hash still works from that thread
+    hashed = await server.core.accounts.hash_password("a-password-123")
+    assert server.core.accounts.hasher.verify(hashed, "a-password-123")

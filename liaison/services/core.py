@@ -94,6 +94,7 @@ class Core:
         await self.presence.save_last_seen()
         await self.chat.stop()
         await self.hub.bus.stop()
+        self.accounts.close()
         await self.engine.dispose()
 
     async def directory_changed(self) -> None:
