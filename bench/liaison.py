@@ -369,7 +369,9 @@ class LiaisonTarget:
         session = response.cookies.get("liaison_session")
         if response.status != 303 or not session:
             raise RuntimeError(f"POST /login: HTTP {response.status}")
-        client.cookies = {"liaison_csrf": csrf, "liaison_session": session}
+        # The login hands out a new CSRF token, bound to the session (docs/accounts.md).
+        rotated = response.cookies.get("liaison_csrf") or csrf
+        client.cookies = {"liaison_csrf": rotated, "liaison_session": session}
 
     async def csrf(self, client: LiaisonClient) -> str:
         """The CSRF token for a client whose session was made ahead: the one the workspace

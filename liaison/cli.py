@@ -124,11 +124,18 @@ async def _with_core(settings: Settings, job: str, args: argparse.Namespace) -> 
     await core.start()
     try:
         if job == "import":
-            from liaison.services.directory_import import import_directory
+            from liaison.services.directory_import import ReadLimits, import_directory
 
             path = Path(args.file)
             data = await asyncio.to_thread(path.read_bytes)
-            report = await import_directory(core.db, path.name, data, args.dry_run)
+            report = await import_directory(
+                core.db,
+                path.name,
+                data,
+                args.dry_run,
+                sheet=args.sheet,
+                limits=ReadLimits.of(settings),
+            )
             print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
             return 1 if report.errors else 0
         if job == "purge":
@@ -188,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("import", help="import the directory from CSV or XLSX")
     p.add_argument("file")
     p.add_argument("--dry-run", action="store_true", help="report only, change nothing")
+    p.add_argument("--sheet", help="the XLSX sheet to read (default: the active visible one)")
     p = sub.add_parser("rings", help="apply a ring and named-contact configuration (JSON)")
     p.add_argument("file")
     p = sub.add_parser("create-account", help="create a login for a directory person")

@@ -210,6 +210,52 @@ class Settings:
             minimum=10,
         ),
     )
+    login_free_failures: int = setting(
+        3,
+        Doc(
+            SECURITY,
+            "Failed logins of one username without a wait; after them each attempt waits "
+            "1 s, 2 s, 4 s, ... at most 60 s ([accounts.md](accounts.md#throttling)). Must be "
+            "below `LIAISON_LOGIN_LOCK_AFTER`.",
+            "5",
+            minimum=0,
+        ),
+    )
+    login_lock_after: int = setting(
+        10, Doc(SECURITY, "The failed login of one username that locks it.", "8", minimum=1)
+    )
+    login_lock_seconds: int = setting(
+        900,
+        Doc(
+            SECURITY,
+            "How long a lock lasts, and how long a quiet key keeps its count.",
+            "1800",
+            minimum=1,
+        ),
+    )
+    address_free_failures: int = setting(
+        20,
+        Doc(
+            SECURITY,
+            "Failed logins from one address, whatever the usernames, without a wait. Must be "
+            "below `LIAISON_ADDRESS_LOCK_AFTER`.",
+            "50",
+            minimum=0,
+        ),
+    )
+    address_lock_after: int = setting(
+        100, Doc(SECURITY, "The failed login from one address that locks it.", "200", minimum=1)
+    )
+    audit_retention_days: int = setting(
+        365,
+        Doc(
+            SECURITY,
+            "Days the audit log of logins and identity-code lookups is kept "
+            "([accounts.md](accounts.md#audit-log)).",
+            "730",
+            minimum=1,
+        ),
+    )
     ring_not_responding_after: int = setting(
         2,
         Doc(
@@ -260,7 +306,51 @@ class Settings:
     )
     max_photo_bytes: int = setting(
         2 * 1024 * 1024,
-        Doc(LIMITS, "Largest profile photo upload (2 MiB by default).", "1048576", minimum=1024),
+        Doc(
+            LIMITS,
+            "Largest profile photo (2 MiB by default). The upload's body is read as it streams "
+            "in and refused with 413 `too_large` as soon as it passes this plus 64 KiB (for the "
+            "form's own parts), or at once when its `Content-Length` says it will: an "
+            "oversized upload costs no more memory than this.",
+            "1048576",
+            minimum=1024,
+        ),
+    )
+    max_import_bytes: int = setting(
+        10 * 1024 * 1024,
+        Doc(
+            LIMITS,
+            "Largest directory import file (`POST /api/admin/import`, `liaison import`; 10 MiB "
+            "by default). Over the network it is capped while streaming like photos (413 "
+            "`too_large`); a file given to `liaison import` that is larger gets one error on "
+            "line 0.",
+            "20971520",
+            minimum=1024,
+        ),
+    )
+    import_seconds: float = setting(
+        30.0,
+        Doc(
+            LIMITS,
+            "Wall time in which an import file must be read and checked. The reading runs in "
+            "a child process of its own (never in the server's event loop, one file at a "
+            "time); a child still reading after this is killed and the import answers with "
+            'one error on line 0 ("reading the file took longer than ..."). See '
+            "[directory.md](directory.md#limits).",
+            "60",
+        ),
+    )
+    import_memory_bytes: int = setting(
+        512 * 1024 * 1024,
+        Doc(
+            LIMITS,
+            "Memory the import file's reading child may take beyond what it has at start "
+            "(its address space is capped: RLIMIT_AS; 512 MiB by default). Over it, the "
+            'reading stops and the import answers with one error on line 0 ("reading the '
+            'file needed more than ... MiB"). `0`: no cap.',
+            "268435456",
+            minimum=0,
+        ),
     )
     max_group_members: int = setting(
         12,
@@ -470,6 +560,14 @@ class Settings:
                 "LIAISON_CONSULTATION_REMINDER_SECONDS must be below "
                 "LIAISON_CONSULTATION_AUTO_CLOSE_SECONDS (or 0 for no reminder)"
             )
+        for free, lock, name in (
+            (settings.login_free_failures, settings.login_lock_after, "LOGIN"),
+            (settings.address_free_failures, settings.address_lock_after, "ADDRESS"),
+        ):
+            if free >= lock:
+                raise ConfigError(
+                    f"LIAISON_{name}_FREE_FAILURES must be below LIAISON_{name}_LOCK_AFTER"
+                )
         if settings.heartbeat_interval_seconds >= settings.heartbeat_timeout_seconds:
             raise ConfigError(
                 "LIAISON_HEARTBEAT_INTERVAL_SECONDS must be below LIAISON_HEARTBEAT_TIMEOUT_SECONDS"

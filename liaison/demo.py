@@ -36,16 +36,10 @@ from liaison.domain import rings as domain
 from liaison.domain.directory import read_table
 from liaison.services.core import Core
 from liaison.services.directory_import import import_directory
+from liaison.services.records import LEGAL_BASES, OUTCOMES, TOPICS
 from liaison.services.ring_config import apply_ring_config
 from liaison.services.ring_legs import legs_and_offers
-from liaison.services.rings import (
-    CLOSED_QUESTION_KEEP,
-    LEGAL_BASES,
-    NAMED_RING_PREFIX,
-    OUTCOMES,
-    TOPICS,
-    ring_config,
-)
+from liaison.services.rings import CLOSED_QUESTION_KEEP, NAMED_RING_PREFIX, ring_config
 from liaison.store.models import (
     Account,
     Consultation,

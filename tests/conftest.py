@@ -73,6 +73,10 @@ TEST_SETTINGS: dict[str, Any] = {
     "rate_per_second": 1000.0,
     "rate_burst": 1000,
     "flood_disconnect_after": 1000,
+    # Several tests try wrong passwords without moving the clock; login throttling is
+    # tested with its own values (tests/test_accounts.py).
+    "login_free_failures": 10,
+    "login_lock_after": 20,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from playwright.async_api import (
     expect,
 )
 
+from liaison.store.models import LoginThrottle
 from tests.conftest import PASSWORD, Server
 
 CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
@@ -293,8 +295,9 @@ async def test_admin_imports_a_directory_file_and_manages_accounts(
     await page.get_by_role("link", name="Ylläpito").click()
     good = tmp_path / "yhteystiedot.csv"
     good.write_text(
-        "sähköposti;etunimi;sukunimi;organisaatio;rooli\n"
-        "pekka@kela.example;Pekka;Puhelin;Kela;ratkaisuasiantuntija\n",
+        "Kelan yhteystiedot;;;;;\n"
+        "sähköposti;etunimi;sukunimi;organisaatio;rooli;huone\n"
+        "pekka@kela.example;Pekka;Puhelin;Kela;ratkaisuasiantuntija;B 204\n",
         encoding="utf-8",
     )
     bad = tmp_path / "virheellinen.csv"
@@ -311,6 +314,13 @@ async def test_admin_imports_a_directory_file_and_manages_accounts(
     await page.get_by_label("Tiedosto (CSV tai XLSX)").set_input_files(str(good))
     await page.get_by_role("button", name="Tuo", exact=True).click()
     await expect(page.locator("#import-report")).to_contain_text("Koeajo")
+    # What reading skipped is in the report: the title line and the unknown column.
+    await expect(page.locator("#import-report")).to_contain_text("ohitetut otsikkorivit: 1")
+    await expect(page.locator("#import-report")).to_contain_text(
+        "Tuntemattomat sarakkeet, ei luettu: huone"
+    )
+    await page.get_by_text("Tiedoston muoto").click()
+    await expect(page.locator("#import-format")).to_contain_text("förnamn")
     await page.get_by_label(re.compile("Koeajo")).uncheck()
     await page.get_by_role("button", name="Tuo", exact=True).click()
     await expect(page.locator("#import-report")).to_contain_text("Tuotu")
@@ -326,6 +336,31 @@ async def test_admin_imports_a_directory_file_and_manages_accounts(
     await page.get_by_role("link", name="Hakemisto").click()
     await page.get_by_label(re.compile("Hae nimellä")).fill("pekka")
     await expect(page.locator("#people-list .person")).to_have_count(1)
+
+
+async def test_admin_lifts_a_login_lock_and_reads_the_audit_log(
+    browser: Browser, server: Server
+) -> None:
+    # Daniel's username is locked (docs/accounts.md) before the admin opens the view.
+    async with server.core.db.begin() as db:
+        db.add(
+            LoginThrottle(
+                kind="username",
+                key="daniel",
+                failures=20,
+                last_failure_at=server.clock.now(),
+                locked_until=server.clock.now() + timedelta(minutes=15),
+            )
+        )
+    _, page = await logged_in(browser, server, "admin")
+    await page.get_by_role("link", name="Ylläpito").click()
+    await expect(page.locator("#lock-list")).to_contain_text("Käyttäjätunnus daniel")
+    await expect(page.locator("#audit-list")).to_contain_text("Kirjautui sisään")
+    await page.get_by_role("button", name="Poista lukitus: daniel").click()
+    await expect(page.locator("#lock-notice")).to_contain_text("Lukitus poistettiin: daniel")
+    await expect(page.locator("#lock-empty")).to_be_visible()
+    await expect(page.locator("#audit-list tr").first).to_contain_text("Lukitus poistettu")
+    assert await server.core.logins.locks() == []
 
 
 async def test_keyboard_only_login_search_and_a_person(browser: Browser, server: Server) -> None:

@@ -1,7 +1,8 @@
-"""The README's first command, as a new user runs it: `liaison demo` seeds and serves."""
+"""The command line as a user runs it: `liaison demo` seeds and serves; `liaison import`."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import threading
 from pathlib import Path
 
 import httpx
+import openpyxl
 import pytest
 
 from tests.conftest import TEST_DATABASE_URL
@@ -87,3 +89,29 @@ def test_serve_refuses_to_start_without_a_pseudonym_secret(tmp_path: Path) -> No
     )
     assert result.returncode == 2
     assert "LIAISON_PSEUDONYM_SECRET" in result.stderr
+
+
+def test_import_reads_the_named_sheet_in_a_child_and_reports(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    notes = book.active
+    assert notes is not None
+    notes.title = "Ohje"
+    notes.append(["Täytä välilehti Lista"])
+    people = book.create_sheet("Lista")
+    people.append(["Kelan yhteystiedot"])
+    people.append(["sähköposti", "etunimi", "sukunimi", "organisaatio", "organisaatiotyyppi"])
+    people.append(["cli@kela.example", "Cli", "Import", "Kela", "kela"])
+    path = tmp_path / "lista.xlsx"
+    book.save(path)
+    env = {**os.environ, "LIAISON_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"}
+    result = subprocess.run(
+        [sys.executable, "-m", "liaison", "import", str(path), "--sheet", "lista", "--dry-run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HUNG_AFTER_SECONDS,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sheet"] == "Lista" and report["skipped_lines"] == [1]
+    assert report["created"] == 1 and not report["applied"]

@@ -249,12 +249,16 @@ async def test_missing_columns_keep_values_and_absent_people_stay(core: Core) ->
 # ---------------------------------------------------------------- unreadable files
 
 
-async def test_unknown_column(core: Core) -> None:
-    data = b"email;first_name;last_name;organisation;shoe_size;hetu\nx@y.example;X;Y;Kela;42;-\n"
+async def test_unknown_columns_are_reported_and_ignored(core: Core) -> None:
+    data = (
+        b"email;first_name;last_name;organisation;organisation_kind;shoe_size;hetu\n"
+        b"x@y.example;X;Y;Kela;kela;42;-\n"
+    )
     report = await import_directory(core.db, "a.csv", data, False)
-    assert not report.applied
-    assert len(report.errors) == 1 and report.errors[0].line == 0
-    assert "shoe_size" in report.errors[0].reason and "hetu" in report.errors[0].reason
+    assert report.errors == [] and report.applied and report.created == 1
+    assert report.ignored_columns == ["shoe_size", "hetu"]
+    assert report.to_dict()["ignored_columns"] == ["shoe_size", "hetu"]
+    assert "42" not in (await person(core, "x@y.example")).search_text
 
 
 @pytest.mark.parametrize(

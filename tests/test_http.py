@@ -157,6 +157,32 @@ async def test_profile_and_tags_update_and_are_searchable(server: Server) -> Non
     assert (await bertil.api("PATCH", "/api/me/profile", content=b"nonsense")).status_code == 400
 
 
+async def test_a_profile_has_one_rule_for_the_api_and_the_import(server: Server) -> None:
+    """The person's own change is held to the directory import's limits: as many tags and
+    as long a text as an import may give, and one more is refused, never cut."""
+    from liaison.domain import directory
+
+    bertil = await server.client("bertil")
+    most = [f"t{n}".ljust(directory.MAX_TAG_CHARS, "x") for n in range(directory.MAX_TAGS)]
+    longest = "a" * directory.MAX_LENGTHS["ask_me_about"]
+    response = await bertil.api(
+        "PATCH", "/api/me/profile", json={"tags": most, "ask_me_about": longest}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["tags"] == most and response.json()["ask_me_about"] == longest
+    for over in (
+        {"tags": [*most, "one more"]},
+        {"tags": [most[0] + "x"]},
+        {"ask_me_about": longest + "a"},
+        {"title": "t" * (directory.MAX_LENGTHS["title"] + 1)},
+        {"work_phone": "0" * (directory.MAX_LENGTHS["work_phone"] + 1)},
+    ):
+        refused = await bertil.api("PATCH", "/api/me/profile", json=over)
+        assert refused.status_code == 400 and refused.json()["error"] == "bad_field", over
+    kept = (await bertil.api("GET", f"/api/people/{server.people['bertil']}")).json()
+    assert kept["tags"] == most and kept["ask_me_about"] == longest
+
+
 async def test_photo_upload_and_fallback(server: Server) -> None:
     bertil = await server.client("bertil")
     person = (await bertil.api("GET", f"/api/people/{server.people['bertil']}")).json()
@@ -331,6 +357,57 @@ async def test_a_database_that_does_not_answer_gets_a_clear_503(
     assert "Traceback" not in caplog.text and "database unavailable" in caplog.text
     page = await aino.http.get("/")
     assert page.status_code in (200, 503)  # the page itself needs no summaries
+
+
+async def test_the_session_is_looked_up_once_per_request_by_the_middleware(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The authentication middleware settles the viewer once; routes only declare what
+    they need. Static files never cost a lookup."""
+    aino = await server.client("aino")
+    accounts = server.core.accounts
+    real = accounts.account_for_token
+    calls: list[str | None] = []
+
+    async def counted(token: str | None) -> object:
+        calls.append(token)
+        return await real(token)
+
+    monkeypatch.setattr(accounts, "account_for_token", counted)
+    assert (await aino.api("GET", "/api/me")).status_code == 200
+    assert len(calls) == 1
+    assert (await aino.api("PATCH", "/api/me/profile", json={"tags": ["a"]})).status_code == 200
+    assert len(calls) == 2
+    assert (await aino.http.get("/")).status_code == 200
+    assert len(calls) == 3
+    assert (await aino.http.get("/static/css/app.css")).status_code == 200
+    assert len(calls) == 3
+    async with server.http_client() as anonymous:
+        assert (await anonymous.get("/api/me")).status_code == 401
+    assert len(calls) == 3  # no cookie, nothing to look up
+
+
+async def test_a_session_lookup_the_database_cannot_answer_is_a_clear_503(
+    server: Server, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    aino = await server.client("aino")
+
+    async def down(token: str | None) -> None:
+        raise OperationalError("SELECT", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(server.core.accounts, "account_for_token", down)
+    with caplog.at_level("WARNING"):
+        response = await aino.api("GET", "/api/me")
+        page = await aino.http.get("/")
+    assert response.status_code == 503
+    assert response.json() == {
+        "error": "unavailable",
+        "reason": "the service cannot reach its database; try again",
+    }
+    assert page.status_code == 503 and "text/html" in page.headers["content-type"]
+    assert "Traceback" not in caplog.text and "database unavailable" in caplog.text
 
 
 async def test_addresses_and_bodies_the_store_cannot_hold_are_refused(server: Server) -> None:

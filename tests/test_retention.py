@@ -73,7 +73,13 @@ async def test_purge_deletes_old_messages_and_keeps_conversations_and_unread(
 
         counts = await purge(srv.core.db, srv.core.settings, srv.core.clock.now())
 
-        assert counts == {"messages": 3, "consultations": 0, "callbacks": 0, "ring_legs": 0}
+        assert counts == {
+            "messages": 3,
+            "consultations": 0,
+            "callbacks": 0,
+            "ring_legs": 0,
+            "audit_log": 0,
+        }
         url = f"/api/conversations/{conversation_id}/messages"
         history = (await bertil.api("GET", url)).json()["messages"]
         assert [m["seq"] for m in history] == [4, 5]
@@ -88,7 +94,13 @@ async def test_purge_deletes_old_messages_and_keeps_conversations_and_unread(
         assert (await summary_of(bertil, conversation_id))["unread"] == 6
         # Nothing more to do the second time.
         again = await purge(srv.core.db, srv.core.settings, srv.core.clock.now())
-        assert again == {"messages": 0, "consultations": 0, "callbacks": 0, "ring_legs": 0}
+        assert again == {
+            "messages": 0,
+            "consultations": 0,
+            "callbacks": 0,
+            "ring_legs": 0,
+            "audit_log": 0,
+        }
 
 
 async def test_a_conversation_whose_messages_all_expired_still_works(server_factory: Any) -> None:
@@ -212,7 +224,13 @@ async def test_purge_deletes_old_closed_consultations_and_callbacks(server_facto
 
         counts = await purge(core.db, core.settings, core.clock.now())
 
-        assert counts == {"messages": 0, "consultations": 2, "callbacks": 2, "ring_legs": 1}
+        assert counts == {
+            "messages": 0,
+            "consultations": 2,
+            "callbacks": 2,
+            "ring_legs": 1,
+            "audit_log": 0,
+        }
         async with core.db() as db:
             kept_legs = set((await db.scalars(select(RingLeg.id))).all())
             kept_offers = (await db.scalars(select(RingOffer.question_id))).all()
@@ -229,7 +247,13 @@ async def test_purge_deletes_old_closed_consultations_and_callbacks(server_facto
             callback_ids[n] for n in ("still_open", "recent_done", "old_claimed")
         }
         again = await purge(core.db, core.settings, core.clock.now())
-        assert again == {"messages": 0, "consultations": 0, "callbacks": 0, "ring_legs": 0}
+        assert again == {
+            "messages": 0,
+            "consultations": 0,
+            "callbacks": 0,
+            "ring_legs": 0,
+            "audit_log": 0,
+        }
 
 
 async def test_purger_runs_on_its_own_schedule(server_factory: Any) -> None:
@@ -281,6 +305,7 @@ async def test_a_failing_purge_does_not_stop_the_schedule(
             "consultations": 0,
             "callbacks": 0,
             "ring_legs": 0,
+            "audit_log": 0,
         }
 
 
@@ -326,6 +351,7 @@ async def test_cli_purge_prints_the_counts(server_factory: Any) -> None:
         "consultations": 0,
         "callbacks": 0,
         "ring_legs": 0,
+        "audit_log": 0,
     }
 
     # Run again against the same file: the rest is kept, nothing more to delete.
@@ -334,6 +360,7 @@ async def test_cli_purge_prints_the_counts(server_factory: Any) -> None:
         "consultations": 0,
         "callbacks": 0,
         "ring_legs": 0,
+        "audit_log": 0,
     }
     async with server_factory(database_url=database_url) as srv:
         assert await message_count(srv, conversation_id) == 1

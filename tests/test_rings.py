@@ -4,7 +4,7 @@ callbacks, consultations and restarts, against a running server."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -599,3 +599,45 @@ async def test_a_consultation_stays_a_closed_circle(server: Server) -> None:
     )
     assert renamed.status_code == 200
     assert renamed.json()["last_message"] is None and "Sisältö" not in renamed.text
+
+
+def test_every_question_event_has_an_effect() -> None:
+    """The effects table (liaison/services/ring_effects.py) names every question event the
+    router can emit: a new event type cannot be silently ignored by the ring service."""
+    from typing import get_args
+
+    from liaison.domain import rings as domain
+    from liaison.services.ring_effects import EFFECTS
+
+    assert set(EFFECTS) == set(get_args(domain.QuestionEvent))
+
+
+def test_effects_change_the_record_and_address_the_frames() -> None:
+    """An offer, a miss and an acceptance of one question, applied to its record without a
+    database: the record and the frames are what the table says."""
+    from liaison.domain import rings as domain
+    from liaison.services.ring_effects import Effects, apply
+
+    now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    record = Consultation(
+        question_id="q1", asker_id=1, question="Kysymys", urgency="normal", missed_offers=0
+    )
+    fx = Effects(now, lambda ring_id: f"ring {ring_id}")
+    events: list[domain.Event] = [
+        domain.OfferMade("q1", "housing", 2, now + timedelta(seconds=20)),
+        domain.OfferMissed("q1", "housing", 2),
+        domain.MemberNotResponding(2, 1),
+        domain.QuestionAccepted("q1", "housing", 1, 3, 25.0),
+        domain.OfferMade("unknown", "housing", 2, now),
+    ]
+    apply(fx, events, {"q1": record})
+    assert (record.offered_at, record.missed_offers) == (now, 1)
+    assert (record.state, record.expert_id, record.accepted_at) == ("open", 3, now)
+    assert [(to, frame["type"]) for to, frame in fx.frames] == [
+        ({2}, "offer"),
+        ({2}, "offer_withdrawn"),
+    ]
+    assert fx.frames[0][1]["ring_name"] == "ring housing"
+    assert fx.frames[1][1]["reason"] == "missed"
+    assert [e.question_id for e in fx.accepted] == ["q1"]
+    assert (fx.questions, fx.members) == ({"q1"}, {2})

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from string import Formatter
 from typing import Any
@@ -33,6 +34,7 @@ from liaison.config import Settings
 from liaison.services.directory_import import import_directory
 from liaison.services.ring_config import apply_ring_config
 from liaison.store import repositories as repo
+from liaison.store.models import LoginThrottle
 from liaison.web.app import create_app
 from liaison.web.openapi import PATHS as OPENAPI_PATHS
 from tests.conftest import DIRECTORY_CSV, TEST_SECRET, Client, Server
@@ -251,6 +253,10 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("PUT", "/api/admin/rings"): entry(
         admin_only(200), "/api/admin/rings", json=lambda ids: {"rings": []}
     ),
+    # docs/accounts.md: login locks and the audit log are for administrators.
+    ("GET", "/api/admin/locks"): entry(admin_only(200), "/api/admin/locks"),
+    ("DELETE", "/api/admin/locks/{lock_id:id}"): entry(admin_only(204), "/api/admin/locks/{lock}"),
+    ("GET", "/api/admin/audit"): entry(admin_only(200), "/api/admin/audit?limit=5"),
     ("GET", "/api/openapi.json"): entry(everyone(200, 200), "/api/openapi.json"),
     # Static files are public: the login page needs its stylesheet.
     ("GET", "/static/{path}"): entry(everyone(200, 200), "/static/css/app.css"),
@@ -399,6 +405,18 @@ async def fixture_ids(server: Server, admin: Client) -> Ids:
     async with core.db.begin() as db:
         await repo.set_photo(db, people["bertil"], "image/png", PNG)
         fiona = next(p["id"] for p in await repo.search_people(db, text="fiona"))
+    async with core.db.begin() as db:
+        # A username locked out of logging in, for the administrator to unlock.
+        lock = LoginThrottle(
+            kind="username",
+            key="mallory",
+            failures=10,
+            last_failure_at=core.clock.now(),
+            locked_until=core.clock.now() + timedelta(minutes=15),
+        )
+        db.add(lock)
+        await db.flush()
+        lock_id = lock.id
     accounts = (await admin.api("GET", "/api/admin/accounts")).json()["accounts"]
     ids: Ids = {
         **{name: people[name] for name in ("bertil", "cecilia", "daniel")},
@@ -407,6 +425,7 @@ async def fixture_ids(server: Server, admin: Client) -> Ids:
         "fiona": fiona,
         "ring": "housing",
         "code": valid_code(),
+        "lock": lock_id,
     }
     return ids
 

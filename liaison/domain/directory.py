@@ -3,8 +3,9 @@
 Pure: this module parses the bytes it is given and checks rows; the service in
 ``liaison.services.directory_import`` looks at the database and writes.
 
-The file has a header row; column names are case-insensitive and may be given in
-English or Finnish (a few Swedish names work too), see ``COLUMN_ALIASES``:
+The file has a header row, possibly below a title block; column names are
+case-insensitive and may be given in English, Finnish or Swedish, see
+``COLUMN_ALIASES`` and docs/directory.md (the format as users read it):
 
 =================== ======================================================
 column              meaning
@@ -36,7 +37,7 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -55,8 +56,11 @@ __all__ = [
     "ImportFileError",
     "PersonRow",
     "RowError",
+    "Table",
+    "match_key",
     "normalise_benefit",
     "normalise_role",
+    "read_sheet",
     "read_table",
     "validate_rows",
 ]
@@ -110,6 +114,10 @@ MULTI_VALUED = ("roles", "benefits", "languages", "tags")
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 20000
+# Cells right of this column are not read; a header is looked for in this many rows.
+MAX_COLUMNS = 100
+HEADER_SEARCH_ROWS = 20
+MAX_MERGED_RANGES = 10000
 
 # Column sizes of liaison.store.models; ask_me_about and tags are Text/JSON there,
 # so their limits only keep a profile readable.
@@ -147,7 +155,15 @@ def _aliases(table: Mapping[str, Iterable[str]]) -> dict[str, str]:
 
 _COLUMN_ALIASES = _aliases(
     {
-        "email": ("e-mail", "email address", "sähköposti", "sähköpostiosoite", "sposti", "e-post"),
+        "email": (
+            "e-mail",
+            "email address",
+            "sähköposti",
+            "sähköpostiosoite",
+            "sposti",
+            "e-post",
+            "e-postadress",
+        ),
         "first_name": ("first name", "given name", "etunimi", "etunimet", "förnamn"),
         "last_name": ("last name", "surname", "family name", "sukunimi", "efternamn"),
         "title": ("job title", "nimike", "tehtävänimike", "titteli", "tehtävä", "titel"),
@@ -159,9 +175,18 @@ _COLUMN_ALIASES = _aliases(
             "organisaation tyyppi",
             "organisaatiotyyppi",
             "organisaation laji",
+            "organisationstyp",
+            "typ av organisation",
         ),
         "unit": ("team", "yksikkö", "tiimi", "enhet"),
-        "unit_kind": ("unit type", "yksikön tyyppi", "yksikkötyyppi", "yksikön laji"),
+        "unit_kind": (
+            "unit type",
+            "yksikön tyyppi",
+            "yksikkötyyppi",
+            "yksikön laji",
+            "enhetstyp",
+            "typ av enhet",
+        ),
         "area": ("region", "alue", "toimialue", "område"),
         "roles": ("role", "rooli", "roolit", "roll", "roller"),
         "benefits": ("benefit", "etuus", "etuudet", "förmån", "förmåner"),
@@ -173,9 +198,10 @@ _COLUMN_ALIASES = _aliases(
             "puhelin",
             "puhelinnumero",
             "telefon",
+            "arbetstelefon",
         ),
         "ask_me_about": ("ask me about", "kysy minulta", "osaaminen", "fråga mig om"),
-        "tags": ("tag", "tunnisteet", "asiasanat", "avainsanat", "taggar"),
+        "tags": ("tag", "tunnisteet", "asiasanat", "avainsanat", "taggar", "nyckelord"),
     }
 )
 COLUMN_ALIASES: Mapping[str, str] = _COLUMN_ALIASES
@@ -297,6 +323,14 @@ def is_phone_number(text: str) -> bool:
 _SPLIT = re.compile(r"[;,]")
 
 
+def match_key(text: str) -> str:
+    """Comparison form of a name (an area, an organisation): NFKC, Unicode case folding
+    and spacing, so "ÖSTERBOTTEN" is "Österbotten" and "STRASSE" is "Straße". Kept in
+    key columns computed here, so SQLite (whose lower() folds only ASCII) and PostgreSQL
+    compare alike."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
 def fold(text: str) -> str:
     """Search form of any text: what `_key` does, so "jaaskelainen" finds "Jääskeläinen"."""
     return _key(text)
@@ -365,35 +399,73 @@ class PersonRow:
 # ---------------------------------------------------------------- reading
 
 
-def read_table(filename: str, data: bytes) -> list[tuple[int, dict[str, str]]]:
-    """Rows of a CSV or XLSX file as ``(line, {canonical column: text})``.
+@dataclass
+class Table:
+    """What ``read_sheet`` found: the rows, and what it skipped on the way (for the report).
 
-    The line is what the user sees in Excel or an editor: the header is line 1 (or
-    later, when blank lines come first) and each record counts one line. Every row
-    has every column of the header, empty cells as "". Completely empty rows are
-    skipped; cells under a column with no header name are ignored.
+    ``rows`` are ``(line, {canonical column: text})``; ``skipped_lines`` are the
+    non-empty lines above the header (a title block); ``ignored_columns`` the header
+    texts that name no known column (their cells are not read); ``sheet`` the
+    worksheet read and ``hidden_sheets`` those skipped; ``merged_ranges`` how many
+    merged cell ranges were filled with their value.
+    """
+
+    rows: list[tuple[int, dict[str, str]]]
+    header_line: int = 1
+    columns: list[str] = field(default_factory=list)
+    skipped_lines: list[int] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    sheet: str | None = None
+    hidden_sheets: list[str] = field(default_factory=list)
+    merged_ranges: int = 0
+
+
+def read_table(filename: str, data: bytes) -> list[tuple[int, dict[str, str]]]:
+    """The rows of ``read_sheet``: ``(line, {canonical column: text})``."""
+    return read_sheet(filename, data).rows
+
+
+def read_sheet(
+    filename: str, data: bytes, sheet: str | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> Table:
+    """Rows of a CSV or XLSX file as ``(line, {canonical column: text})``, and notes.
+
+    The line is what the user sees in Excel or an editor: each record counts one line.
+    The header is the first of the first ``HEADER_SEARCH_ROWS`` non-empty rows that
+    names at least two known columns (lines above it, a title block, are skipped and
+    reported); when none does, the first non-empty row is the header. Every row has
+    every known column of the header, empty cells as "". Completely empty rows are
+    skipped; cells under a column with no header name, or an unknown one, are ignored
+    (unknown names are reported).
+
+    An XLSX workbook is read from the sheet named ``sheet`` (any case) or else its
+    active sheet when visible, else its first visible sheet. The size the sheet claims
+    for itself is ignored: cells are read as they come, at most ``MAX_COLUMNS`` wide,
+    and reading stops at the row limit. Merged cells take the value of their top-left
+    cell (an organisation written once beside its people fills down).
 
     Raises ImportFileError for an unknown extension, an unreadable file, a file
-    without a header, unknown or repeated column names, missing required columns,
-    more than MAX_ROWS data rows or more than MAX_FILE_BYTES.
+    without a header, repeated column names, missing required columns, more than
+    MAX_ROWS data rows or more than ``max_bytes``.
     """
-    if len(data) > MAX_FILE_BYTES:
+    if len(data) > max_bytes:
         raise ImportFileError(
             f"the file is {len(data) / 1024 / 1024:.1f} MB; the limit is "
-            f"{MAX_FILE_BYTES // 1024 // 1024} MB"
+            f"{max_bytes / 1024 / 1024:g} MB"
         )
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    table = Table(rows=[])
     if extension in ("csv", "txt", "tsv"):
         if data.startswith(b"PK\x03\x04"):
             raise ImportFileError("the file is an Excel workbook: give it the .xlsx extension")
-        records = _csv_records(data)
+        _rows_from_records(_csv_records(data), table)
     elif extension in ("xlsx", "xlsm"):
-        records = _xlsx_records(data)
+        _read_xlsx(data, sheet, table)
     elif extension == "xls":
         raise ImportFileError("old Excel files (.xls) are not supported: save as .xlsx or CSV")
     else:
         raise ImportFileError("unknown file type: give a .csv or .xlsx file")
-    return _rows_from_records(records)
+    return table
 
 
 def _decode(data: bytes) -> str:
@@ -453,7 +525,7 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _xlsx_records(data: bytes) -> Iterable[list[str]]:
+def _read_xlsx(data: bytes, sheet: str | None, table: Table) -> None:
     import openpyxl  # imported late: only XLSX imports pay for it
 
     try:
@@ -461,21 +533,19 @@ def _xlsx_records(data: bytes) -> Iterable[list[str]]:
     except Exception as exc:  # openpyxl raises many kinds for a damaged or foreign file
         raise ImportFileError(f"the Excel file cannot be read ({type(exc).__name__})") from None
     try:
-        worksheets = workbook.worksheets
-        if not worksheets:
-            raise ImportFileError("the Excel file has no worksheet")
-        records: list[list[str]] = []
-        non_empty = 0
-        for values in worksheets[0].iter_rows(values_only=True):
-            row = [_cell_text(v).strip() for v in values]
-            records.append(row)
-            if any(row):
-                non_empty += 1
-                # Header plus MAX_ROWS data rows; one more is enough to refuse the file.
-                if non_empty > MAX_ROWS + 1:
-                    break
-        return records
+        worksheet = _choose_sheet(workbook, sheet)
+        table.sheet = worksheet.title
+        table.hidden_sheets = [
+            ws.title
+            for ws in workbook.worksheets
+            if ws.sheet_state != "visible" and ws is not worksheet
+        ]
+        merged = _merged_ranges(workbook, worksheet)
+        table.merged_ranges = len(merged)
+        _rows_from_records(_sheet_records(worksheet, merged), table)
     except ImportFileError:
+        raise
+    except MemoryError:
         raise
     except Exception as exc:
         raise ImportFileError(f"the Excel file cannot be read ({type(exc).__name__})") from None
@@ -483,57 +553,167 @@ def _xlsx_records(data: bytes) -> Iterable[list[str]]:
         workbook.close()
 
 
-def _rows_from_records(records: Iterable[list[str]]) -> list[tuple[int, dict[str, str]]]:
+def _choose_sheet(workbook: Any, name: str | None) -> Any:
+    """The named worksheet, else the active one when visible, else the first visible one."""
+    worksheets = list(workbook.worksheets)
+    if name:
+        for ws in worksheets:
+            if _key(ws.title) == _key(name):
+                return ws
+        raise ImportFileError(
+            f"the workbook has no sheet {name[:100]!r}; its sheets are "
+            + ", ".join(repr(ws.title) for ws in worksheets)
+        )
+    active = workbook.active
+    if active in worksheets and active.sheet_state == "visible":
+        return active
+    for ws in worksheets:
+        if ws.sheet_state == "visible":
+            return ws
+    raise ImportFileError("the Excel file has no visible worksheet")
+
+
+def _merged_ranges(workbook: Any, worksheet: Any) -> list[tuple[int, int, int, int]]:
+    """The sheet's merged ranges as (first column, first row, last column, last row).
+
+    openpyxl's read-only mode does not read them, so the sheet's XML is streamed once
+    more; rows are dropped as they end so memory stays flat however long the sheet.
+    """
+    from xml.etree.ElementTree import iterparse
+
+    from openpyxl.utils.cell import range_boundaries
+
+    ranges: list[tuple[int, int, int, int]] = []
+    sheet_data = None
+    with workbook._archive.open(worksheet._worksheet_path) as source:
+        # Expat (2.4.1 and later) bounds entity expansion and ElementTree never fetches
+        # external entities; the reader also runs in a memory-capped child process.
+        for event, element in iterparse(source, events=("start", "end")):  # noqa: S314
+            tag = element.tag.rsplit("}", 1)[-1]
+            if event == "start":
+                if tag == "sheetData":
+                    sheet_data = element
+                continue
+            if tag == "row" and sheet_data is not None:
+                sheet_data.remove(element)
+            elif tag == "mergeCell":
+                try:
+                    first_col, first_row, last_col, last_row = range_boundaries(
+                        element.get("ref", "")
+                    )
+                except (TypeError, ValueError):
+                    continue  # a damaged range is not worth refusing the file
+                if None in (first_col, first_row, last_col, last_row):
+                    continue
+                ranges.append((first_col, first_row, last_col, last_row))
+                if len(ranges) > MAX_MERGED_RANGES:
+                    raise ImportFileError(
+                        f"the sheet has more than {MAX_MERGED_RANGES} merged cell ranges; "
+                        "unmerge them"
+                    )
+    return sorted(ranges, key=lambda r: r[1])
+
+
+def _sheet_records(worksheet: Any, merged: list[tuple[int, int, int, int]]) -> Iterator[list[str]]:
+    """The sheet's rows from row 1 as text, with merged ranges filled from their top left."""
+    # The dimension the file claims (e.g. A1:XFD1048576) would make openpyxl pad every
+    # row to it; without it, rows are as wide as their cells, at most MAX_COLUMNS.
+    worksheet.reset_dimensions()
+    pending = iter(merged)
+    upcoming = next(pending, None)
+    active: list[tuple[int, int, int, int, str]] = []  # ranges reached, with their value
+    for line, values in enumerate(
+        worksheet.iter_rows(min_row=1, min_col=1, max_col=MAX_COLUMNS, values_only=True),
+        start=1,
+    ):
+        row = [_cell_text(v).strip() for v in values]
+        while upcoming is not None and upcoming[1] <= line:
+            first_col, first_row, last_col, last_row = upcoming
+            if first_row == line and first_col <= MAX_COLUMNS:
+                value = row[first_col - 1] if first_col <= len(row) else ""
+                active.append((first_col, first_row, min(last_col, MAX_COLUMNS), last_row, value))
+            upcoming = next(pending, None)
+        if active:
+            active = [a for a in active if a[3] >= line]
+            for first_col, _, last_col, _, value in active:
+                if len(row) < last_col:
+                    row.extend([""] * (last_col - len(row)))
+                for col in range(first_col, last_col + 1):
+                    row[col - 1] = value
+        while row and not row[-1]:
+            row.pop()
+        yield row
+
+
+def _rows_from_records(records: Iterable[list[str]], table: Table) -> None:
+    """Fills ``table`` from the records, stopping as soon as the row limit is crossed."""
     header: list[str | None] | None = None
-    rows: list[tuple[int, dict[str, str]]] = []
+    # Non-empty records before the header was found, while it is being looked for.
+    candidates: list[tuple[int, list[str]]] = []
+    rows = table.rows
     for line, record in enumerate(records, start=1):
         cells = [c.strip() for c in record]
         if not any(cells):
             continue
         if header is None:
-            header = _header(cells)
+            candidates.append((line, cells))
+            if _known_columns(cells) >= 2:
+                header = _header(cells, table)
+                table.header_line = line
+                table.skipped_lines = [n for n, _ in candidates[:-1]]
+                candidates = []
+            elif len(candidates) >= HEADER_SEARCH_ROWS:
+                # No row looks like a header: the first is taken, to say what is wrong.
+                header = _header(candidates[0][1], table)
+                table.header_line = candidates[0][0]
+                for data_line, data_cells in candidates[1:]:
+                    rows.append((data_line, _row(header, data_cells)))
+                candidates = []
             continue
-        row = {name: "" for name in header if name}
-        for name, value in zip(header, cells, strict=False):
-            if name:
-                row[name] = value
-        rows.append((line, row))
+        rows.append((line, _row(header, cells)))
         if len(rows) > MAX_ROWS:
             raise ImportFileError(f"the file has more than {MAX_ROWS} rows; split it")
     if header is None:
-        raise ImportFileError("the file is empty: the first row must name the columns")
-    return rows
+        if not candidates:
+            raise ImportFileError("the file is empty: the first row must name the columns")
+        header = _header(candidates[0][1], table)
+        table.header_line = candidates[0][0]
+        rows.extend((n, _row(header, c)) for n, c in candidates[1:])
 
 
-def _header(cells: list[str]) -> list[str | None]:
+def _row(header: list[str | None], cells: list[str]) -> dict[str, str]:
+    row = {name: "" for name in header if name}
+    for name, value in zip(header, cells, strict=False):
+        if name:
+            row[name] = value
+    return row
+
+
+def _known_columns(cells: list[str]) -> int:
+    return sum(1 for cell in cells if cell and _key(cell) in _COLUMN_ALIASES)
+
+
+def _header(cells: list[str], table: Table) -> list[str | None]:
     names: list[str | None] = []
-    unknown: list[str] = []
     seen: dict[str, str] = {}
     repeated: list[str] = []
     for cell in cells:
-        if not cell:
-            names.append(None)
-            continue
-        name = _COLUMN_ALIASES.get(_key(cell))
-        if name is None:
-            unknown.append(cell)
+        name = _COLUMN_ALIASES.get(_key(cell)) if cell else None
+        if cell and name is None:
+            # Reported, and its cells are never read (a "hetu" column stays unread).
+            table.ignored_columns.append(cell[:100])
         elif name in seen:
             repeated.append(f"{seen[name]!r} and {cell!r}")
-        else:
+            name = None
+        elif name:
             seen[name] = cell
         names.append(name)
-    if unknown:
-        raise ImportFileError(
-            "unknown columns: "
-            + ", ".join(repr(u) for u in unknown)
-            + "; known columns are "
-            + ", ".join(COLUMNS)
-        )
     if repeated:
         raise ImportFileError("the same column is given twice: " + "; ".join(repeated))
     missing = [c for c in REQUIRED_COLUMNS if c not in seen]
     if missing:
         raise ImportFileError("required columns missing: " + ", ".join(missing))
+    table.columns = [c for c in COLUMNS if c in seen]
     return names
 
 

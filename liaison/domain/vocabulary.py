@@ -191,6 +191,7 @@ class ErrorCode(StrEnum):
     # HTTP only
     BAD_REQUEST = "bad_request"
     BAD_PHOTO = "bad_photo"
+    TOO_LARGE = "too_large"
     WEAK_PASSWORD = "weak_password"  # noqa: S105 (an error code)
     EXISTS = "exists"
     NOT_AUTHENTICATED = "not_authenticated"

@@ -102,6 +102,11 @@ class ChatService:
             raise ChatError("not_a_member", "you are not a member of that conversation")
         return members
 
+    async def is_member(self, conversation_id: int, person_id: int) -> bool:
+        """Whether the person is in the conversation now, as stored (no kept copy)."""
+        async with self.db() as db:
+            return await repo.is_member(db, conversation_id, person_id)
+
     async def _on_members(self, message: dict[str, Any]) -> None:
         """A conversation's members changed (on any node): keep the new list, and its
         members' connections here show each other's presence from now on."""

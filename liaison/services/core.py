@@ -10,10 +10,18 @@ from liaison.bus.base import bus_from_url
 from liaison.clock import Clock, SystemClock
 from liaison.config import Settings
 from liaison.services.accounts import AccountService
+from liaison.services.admin import AdminService
+from liaison.services.audit import AuditLog
+from liaison.services.callbacks import CallbackService
 from liaison.services.chat import ChatService
+from liaison.services.consultations import ConsultationService
+from liaison.services.directory import DirectoryService
 from liaison.services.hub import Hub
 from liaison.services.load import LoadService
+from liaison.services.login_guard import LoginGuard
+from liaison.services.named_contacts import NamedContactService
 from liaison.services.presence import PresenceService
+from liaison.services.profile import ProfileService
 from liaison.services.retention import Purger
 from liaison.services.rings import RingService
 from liaison.services.scheduler import Scheduler
@@ -30,12 +38,33 @@ class Core:
         self.hub = Hub(bus_from_url(settings.bus_url), self.node_id)
         self.scheduler = Scheduler(self.clock)
         self.accounts = AccountService(settings, self.clock, self.db, self.hub)
+        self.audit = AuditLog(settings, self.clock, self.db)
+        self.logins = LoginGuard(settings, self.clock, self.db, self.accounts, self.audit)
         self.presence = PresenceService(settings, self.clock, self.db, self.hub, self.scheduler)
         self.chat = ChatService(settings, self.clock, self.engine, self.db, self.hub)
+        # The ring services over the one router: routing, then what happens around it.
         self.rings = RingService(
-            settings, self.clock, self.db, self.hub, self.scheduler, self.presence, self.chat
+            settings, self.clock, self.db, self.hub, self.scheduler, self.presence
         )
-        self.load = LoadService(settings, self.clock, self.db, self.hub, self.scheduler, self.rings)
+        self.consultations = ConsultationService(
+            settings,
+            self.clock,
+            self.db,
+            self.hub,
+            self.scheduler,
+            self.presence,
+            self.chat,
+            self.rings,
+        )
+        self.callbacks = CallbackService(settings, self.clock, self.db, self.hub, self.rings)
+        self.named_contacts = NamedContactService(self.db, self.presence, self.rings)
+        self.load = LoadService(
+            settings, self.clock, self.db, self.hub, self.scheduler, self.rings, self.callbacks
+        )
+        # The directory as people read it, their own profile, and its administration.
+        self.directory = DirectoryService(settings, self.db, self.presence)
+        self.profile = ProfileService(settings, self.db, self.directory)
+        self.admin = AdminService(settings, self.db, self.directory_changed)
         self.purger = Purger(self.db, settings, self.clock, self.scheduler)
         self.hub.on("close", self._on_close)
         # Set once start() has finished: the service answers from then on.
@@ -55,6 +84,7 @@ class Core:
         await self.chat.start()
         await self.presence.start()
         await self.rings.start()
+        await self.consultations.start()
         self.purger.start()
         await self.scheduler.start()
         self.ready.set()
@@ -64,6 +94,7 @@ class Core:
         await self.presence.save_last_seen()
         await self.chat.stop()
         await self.hub.bus.stop()
+        self.accounts.close()
         await self.engine.dispose()
 
     async def directory_changed(self) -> None:

@@ -4,10 +4,15 @@ All or nothing: a file with any error changes nothing, and every error is report
 at once so the file can be fixed in one go. The import adds and updates; people
 absent from the file are NOT deleted or disabled (a partial list, e.g. one team's,
 must not wipe the rest of the directory; leavers are handled by disabling accounts).
+
+With ``limits`` the file is read and checked in a child process within a time and
+memory budget (``liaison.services.import_reader``), so the server's event loop never
+parses; the write stays here, flushed in batches.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,18 +20,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from liaison.domain.directory import (
-    ImportFileError,
-    PersonRow,
-    RowError,
-    read_table,
-    validate_rows,
-)
+from liaison.domain.directory import ImportFileError, PersonRow, RowError, match_key
+from liaison.services import import_reader
+from liaison.services.import_reader import ParsedFile, ReadLimits
 from liaison.store.db import Sessions
 from liaison.store.models import Organisation, Person, Unit
 from liaison.store.repositories import search_text_for
 
-__all__ = ["ImportReport", "import_directory"]
+__all__ = ["ImportReport", "ReadLimits", "import_directory"]
+
+# Rows written per flush: the ORM's work per flush stays short, and each flush gives
+# the event loop back to other requests.
+WRITE_BATCH = 500
 
 # Person fields an import column sets directly (organisation and unit are resolved to ids).
 _PLAIN_FIELDS = (
@@ -62,10 +67,23 @@ class ImportReport:
     units_updated: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     applied: bool = False
+    # What reading the file skipped or filled (see liaison.domain.directory.Table).
+    sheet: str | None = None
+    hidden_sheets: list[str] = field(default_factory=list)
+    header_line: int = 0
+    skipped_lines: list[int] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    merged_ranges: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "dry_run": self.dry_run,
+            "sheet": self.sheet,
+            "hidden_sheets": list(self.hidden_sheets),
+            "header_line": self.header_line,
+            "skipped_lines": list(self.skipped_lines),
+            "ignored_columns": list(self.ignored_columns),
+            "merged_ranges": self.merged_ranges,
             "rows": self.rows,
             "created": self.created,
             "updated": self.updated,
@@ -78,37 +96,56 @@ class ImportReport:
         }
 
 
-async def import_directory(db: Sessions, filename: str, data: bytes, dry_run: bool) -> ImportReport:
+async def import_directory(
+    db: Sessions,
+    filename: str,
+    data: bytes,
+    dry_run: bool,
+    *,
+    sheet: str | None = None,
+    limits: ReadLimits | None = None,
+) -> ImportReport:
     """Reads, checks and (unless ``dry_run`` or any error) applies a directory file.
 
     Never raises for a bad file: an ImportFileError becomes a single RowError on
-    line 0, so callers only show ``report.errors``. The work runs in one transaction
-    that is committed only when the file is clean and this is not a dry run, so a
-    dry run reports exactly what a real import would do.
+    line 0, so callers only show ``report.errors``. With ``limits`` the file is read
+    in a child process within that budget (for files from users); without, here.
+    The write runs in one transaction that is committed only when the file is clean
+    and this is not a dry run, so a dry run reports exactly what an import would do.
     """
     report = ImportReport(dry_run=dry_run)
+    async with db() as session:
+        organisations = list(await session.scalars(select(Organisation)))
+        units = list(await session.scalars(select(Unit)))
+    by_id = {o.id: o for o in organisations}
+    org_kinds = {o.name: o.kind for o in organisations}
+    unit_kinds = {(by_id[u.organisation_id].name, u.name): u.kind for u in units}
     try:
-        table = read_table(filename, data)
+        if limits is None:
+            parsed = import_reader.parse_file(filename, data, sheet, org_kinds, unit_kinds)
+        else:
+            parsed = await asyncio.to_thread(
+                import_reader.read_in_child, limits, filename, data, sheet, org_kinds, unit_kinds
+            )
     except ImportFileError as exc:
         report.errors.append(RowError(0, None, str(exc)))
         return report
-    report.rows = len(table)
+    _notes(report, parsed)
+    report.errors = parsed.errors
 
     async with db.writer() as session:
-        organisations = {
-            o.name.casefold(): o for o in (await session.scalars(select(Organisation)))
+        current_orgs = {match_key(o.name): o for o in (await session.scalars(select(Organisation)))}
+        current_units = {
+            (u.organisation_id, match_key(u.name)): u for u in (await session.scalars(select(Unit)))
         }
-        units = {
-            (u.organisation_id, u.name.casefold()): u for u in (await session.scalars(select(Unit)))
-        }
-        by_id = {o.id: o for o in organisations.values()}
-        unit_kinds = {(by_id[org_id].name, u.name): u.kind for (org_id, _), u in units.items()}
-        rows, errors = validate_rows(
-            table, {o.name: o.kind for o in organisations.values()}, unit_kinds
-        )
-        report.errors = errors
-        await _apply(session, rows, organisations, units, report)
-        if errors or dry_run:
+        if _kinds_changed(current_orgs, current_units, org_kinds, unit_kinds):
+            # The file was checked against kinds that another change has since altered.
+            report.errors.append(
+                RowError(0, None, "the directory changed during the import; import the file again")
+            )
+            return report
+        await _apply(session, parsed.valid, current_orgs, current_units, report)
+        if report.errors or dry_run:
             # Leaving the session without commit rolls everything back.
             await session.rollback()
             return report
@@ -125,6 +162,29 @@ async def import_directory(db: Sessions, filename: str, data: bytes, dry_run: bo
     return report
 
 
+def _notes(report: ImportReport, parsed: ParsedFile) -> None:
+    table = parsed.table
+    report.rows = parsed.rows
+    report.sheet = table.sheet
+    report.hidden_sheets = list(table.hidden_sheets)
+    report.header_line = table.header_line
+    report.skipped_lines = list(table.skipped_lines)
+    report.ignored_columns = list(table.ignored_columns)
+    report.merged_ranges = table.merged_ranges
+
+
+def _kinds_changed(
+    organisations: dict[str, Organisation],
+    units: dict[tuple[int, str], Unit],
+    org_kinds: dict[str, str],
+    unit_kinds: dict[tuple[str, str], str],
+) -> bool:
+    by_id = {o.id: o for o in organisations.values()}
+    now_orgs = {o.name: o.kind for o in organisations.values()}
+    now_units = {(by_id[u.organisation_id].name, u.name): u.kind for u in units.values()}
+    return now_orgs != org_kinds or now_units != unit_kinds
+
+
 async def _apply(
     session: AsyncSession,
     rows: list[PersonRow],
@@ -135,27 +195,28 @@ async def _apply(
     """Writes the rows into the session (not committed) and counts what changed."""
     # Emails are matched case-insensitively; the rows' emails are already lower-cased.
     people = {p.email.lower(): p for p in (await session.scalars(select(Person)))}
+    written = 0
     unit_by_id = {u.id: u for u in units.values()}
     changed_units: set[int] = set()
 
     for row in rows:
-        org = organisations.get(row.organisation.casefold())
+        org = organisations.get(match_key(row.organisation))
         if org is None:
             org = Organisation(name=row.organisation, kind=row.organisation_kind)
             session.add(org)
             await session.flush()
-            organisations[org.name.casefold()] = org
+            organisations[match_key(org.name)] = org
             report.organisations_created.append(org.name)
         unit: Unit | None = None
         if row.unit:
-            unit = units.get((org.id, row.unit.casefold()))
+            unit = units.get((org.id, match_key(row.unit)))
             if unit is None:
                 unit = Unit(
                     organisation_id=org.id, name=row.unit, kind=row.unit_kind, area=row.area
                 )
                 session.add(unit)
                 await session.flush()
-                units[(org.id, unit.name.casefold())] = unit
+                units[(org.id, match_key(unit.name))] = unit
                 unit_by_id[unit.id] = unit
                 report.units_created.append(f"{org.name}: {unit.name}")
             elif row.area and row.area != unit.area:
@@ -185,6 +246,9 @@ async def _apply(
         # Without a unit column the person keeps their unit, which the text must name.
         current_unit = unit_by_id.get(person.unit_id) if person.unit_id else None
         person.search_text = search_text_for(person, org, current_unit)
+        written += 1
+        if written % WRITE_BATCH == 0:
+            await session.flush()
 
     await session.flush()
     if changed_units:

@@ -23,8 +23,10 @@ from liaison.clock import Clock
 from liaison.config import Settings
 from liaison.domain import load as domain
 from liaison.domain.errors import Refused
+from liaison.services.callbacks import CallbackService
 from liaison.services.hub import Hub
-from liaison.services.rings import OPEN_CALLBACK_STATES, RingService
+from liaison.services.records import OPEN_CALLBACK_STATES
+from liaison.services.rings import RingService
 from liaison.services.scheduler import Scheduler
 from liaison.store.models import CallbackRequest, Person, RingLeg, RingOffer
 
@@ -52,6 +54,7 @@ class LoadService:
         hub: Hub,
         scheduler: Scheduler,
         rings: RingService,
+        callbacks: CallbackService,
     ) -> None:
         self.clock = clock
         self.db = db
@@ -69,6 +72,7 @@ class LoadService:
         self._next_overdue: datetime | None = None
         self._day = self.today()
         rings.listeners.append(self._rings_changed)
+        callbacks.listeners.append(self._rings_changed)
         scheduler.add("load view", self._next_deadline, self._on_time)
 
     # ------------------------------------------------------------ access

@@ -8,6 +8,8 @@
   are deleted with them.
 - Callback requests closed more than ``consultation_retention_days`` ago.
 - The load view's ring legs and ended offers older than ``consultation_retention_days``.
+- The audit log's rows older than ``audit_retention_days``, and login throttle counts
+  quiet for ``login_lock_seconds`` and not locked (docs/accounts.md).
 
 Deletes are set-based (DELETE ... WHERE), messages in bounded batches so that no single
 transaction holds the table for long. ``Purger`` runs this in the server on a schedule;
@@ -27,9 +29,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from liaison.clock import Clock
 from liaison.config import Settings
-from liaison.services.rings import OPEN_CALLBACK_STATES
+from liaison.services.records import OPEN_CALLBACK_STATES
 from liaison.services.scheduler import Scheduler
-from liaison.store.models import CallbackRequest, Consultation, Message, RingLeg, RingOffer
+from liaison.store.models import (
+    AuditEvent,
+    CallbackRequest,
+    Consultation,
+    LoginThrottle,
+    Message,
+    RingLeg,
+    RingOffer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +116,28 @@ async def purge(
             )
         )
         await session.execute(delete(RingOffer).where(RingOffer.ended_at < consultation_cutoff))
+    async with db.begin() as session:
+        audit = _rowcount(
+            await session.execute(
+                delete(AuditEvent).where(
+                    AuditEvent.at < now - timedelta(days=settings.audit_retention_days)
+                )
+            )
+        )
+        # Counts a throttle has forgotten anyway (liaison/domain/throttle.py `current`).
+        quiet = now - timedelta(seconds=settings.login_lock_seconds)
+        await session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.last_failure_at < quiet,
+                LoginThrottle.locked_until.is_(None) | (LoginThrottle.locked_until <= now),
+            )
+        )
     return {
         "messages": messages,
         "consultations": consultations,
         "callbacks": callbacks,
         "ring_legs": legs,
+        "audit_log": audit,
     }
 
 
@@ -158,11 +185,12 @@ class Purger:
         self.last_counts = counts
         log.info(
             "retention purge: %d messages, %d consultations, %d callback requests, "
-            "%d ring legs deleted",
+            "%d ring legs, %d audit log rows deleted",
             counts["messages"],
             counts["consultations"],
             counts["callbacks"],
             counts["ring_legs"],
+            counts["audit_log"],
         )
         return counts
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from liaison.domain.directory import match_key
 from liaison.domain.rings import RingConfig
 from liaison.store.models import NamedContact, Person, Ring, RingMember
 
@@ -127,7 +128,7 @@ async def apply_ring_config(db: async_sessionmaker[AsyncSession], data: Any) -> 
                 continue
             await session.execute(
                 delete(NamedContact).where(
-                    func.lower(NamedContact.area) == area.lower(),
+                    NamedContact.area_key == match_key(area),
                     NamedContact.side == entry["side"],
                 )
             )

@@ -22,9 +22,10 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from liaison.domain import vocabulary
+from liaison.domain.directory import match_key
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -67,6 +68,13 @@ class Unit(Base):
     kind: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
     area: Mapped[str] = mapped_column(String(200), default="")
+    # match_key(area), set whenever area is: areas are compared by this, never lower().
+    area_key: Mapped[str] = mapped_column(String(200), default="")
+
+    @validates("area")
+    def _keep_area_key(self, _: str, area: str) -> str:
+        self.area_key = match_key(area)
+        return area
 
 
 class Person(Base):
@@ -181,6 +189,7 @@ class Ring(Base):
     kind: Mapped[str] = mapped_column(String(16))
     benefit: Mapped[str | None] = mapped_column(String(64), nullable=True)
     area: Mapped[str] = mapped_column(String(200), default="")
+    area_key: Mapped[str] = mapped_column(String(200), default="")
     method: Mapped[str] = mapped_column(String(16), default="ring_all")
     alert_seconds: Mapped[int] = mapped_column(Integer, default=20)
     queue_timeout_seconds: Mapped[int] = mapped_column(Integer, default=180)
@@ -189,6 +198,11 @@ class Ring(Base):
     target_answer_seconds: Mapped[int] = mapped_column(Integer, default=60)
     # Members are offered questions only within their phone hours.
     phone_hours_only: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @validates("area")
+    def _keep_area_key(self, _: str, area: str) -> str:
+        self.area_key = match_key(area)
+        return area
 
 
 class RingMember(Base):
@@ -215,10 +229,16 @@ class NamedContact(Base):
     __table_args__ = (UniqueConstraint("area", "side", "person_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     area: Mapped[str] = mapped_column(String(200))
+    area_key: Mapped[str] = mapped_column(String(200), default="")
     # "kela": Kela liaisons for this area's social services; "social_services": the reverse.
     side: Mapped[str] = mapped_column(String(16))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+    @validates("area")
+    def _keep_area_key(self, _: str, area: str) -> str:
+        self.area_key = match_key(area)
+        return area
 
 
 class Consultation(Base):
@@ -320,6 +340,40 @@ class RingOffer(Base):
     # Why a withdrawn offer ended (taken, cancelled, timed_out, overflowed, signed_out,
     # unavailable); None for the other outcomes.
     reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class LoginThrottle(Base):
+    """Failed logins of one key (liaison/domain/throttle.py): a username or an address."""
+
+    __tablename__ = "login_throttles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "username" or "address"
+    kind: Mapped[str] = mapped_column(String(16))
+    # The username as typed (lower-cased, identity codes replaced by their pseudonyms), or
+    # the client's address.
+    key: Mapped[str] = mapped_column(String(120))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+
+class AuditEvent(Base):
+    """Logins and identity-code lookups, for administrators (docs/accounts.md). Never a
+    personal identity code: a lookup records its kind and the client's pseudonym."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    # login_succeeded, login_failed, login_refused, locked, unlocked, client_lookup,
+    # people_search
+    kind: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The username (as typed, for a failed login) and the client's address.
+    username: Mapped[str] = mapped_column(String(120), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    # What was done: a lock's key, a lookup's client reference and result count.
+    detail: Mapped[str] = mapped_column(String(200), default="")
 
 
 # Every column that holds a closed vocabulary accepts only its values: the same StrEnum

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liaison.domain import presence as presence_domain
-from liaison.domain.directory import fold, vocabulary_words
+from liaison.domain.directory import fold, match_key, vocabulary_words
 from liaison.store.models import (
     Account,
     Consultation,
@@ -103,14 +103,14 @@ async def search_people(
     if organisation_id is not None:
         query = query.where(Person.organisation_id == organisation_id)
     if area:
-        query = query.where(func.lower(Unit.area) == area.lower())
+        query = query.where(Unit.area_key == match_key(area))
     rows = (await db.execute(query.order_by(Person.last_name, Person.first_name))).all()
     result = []
     for person, org, unit in rows:
         # JSON list membership is filtered here: portable across SQLite and PostgreSQL.
         if benefit and benefit not in person.benefits:
             continue
-        if tag and tag.lower() not in (t.lower() for t in person.tags):
+        if tag and match_key(tag) not in (match_key(t) for t in person.tags):
             continue
         if role and role not in person.roles:
             continue
@@ -171,8 +171,13 @@ async def list_organisations(db: AsyncSession) -> list[dict[str, Any]]:
 
 
 async def list_areas(db: AsyncSession) -> list[str]:
-    rows = await db.scalars(select(Unit.area).where(Unit.area != "").distinct())
-    return sorted(rows.all())
+    """Each area once, also when units spell it in different cases (one area_key), as
+    its first unit spells it."""
+    rows = await db.scalars(select(Unit.area).where(Unit.area != "").order_by(Unit.id))
+    by_key: dict[str, str] = {}
+    for area in rows.all():
+        by_key.setdefault(match_key(area), area)
+    return sorted(by_key.values())
 
 
 # ---------------------------------------------------------------- accounts and sessions

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -13,23 +12,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import liaison.web.convertors  # noqa: F401 - registers {name:id}
-from liaison.domain import identity
-from liaison.domain.directory import PHONE_RULE, is_phone_number
 from liaison.domain.errors import Refused
 from liaison.domain.text import fits, is_row_id, storable
 from liaison.protocol import http as http_bodies
 from liaison.protocol.common import dec_hook
 from liaison.protocol.decode import field_reason
-from liaison.services.directory_import import import_directory
-from liaison.services.ring_config import RingConfigError, apply_ring_config
-from liaison.store import repositories as repo
-from liaison.web.security import Viewer, check_csrf, core_of, viewer_of
-
-PHOTO_TYPES = {
-    b"\x89PNG\r\n\x1a\n": "image/png",
-    b"\xff\xd8\xff": "image/jpeg",
-    b"RIFF": "image/webp",
-}
+from liaison.web.auth import requires
+from liaison.web.security import Viewer, client_address, core_of
+from liaison.web.uploads import BodyTooLarge, capped_form, too_large_reason
 
 
 def error(status: int, code: str, reason: str) -> JSONResponse:
@@ -49,15 +39,6 @@ async def refusal(request: Request, exc: Exception) -> Response:
     """Every service's refusal, raised from any endpoint, as the JSON error body."""
     assert isinstance(exc, Refused)
     return error(REFUSAL_STATUS.get(exc.code, 400), exc.code, exc.reason)
-
-
-async def require_viewer(request: Request) -> Viewer:
-    viewer = await viewer_of(request)
-    if viewer is None:
-        raise HTTPException(401, "log in first")
-    if request.method not in ("GET", "HEAD"):
-        check_csrf(request, None)
-    return viewer
 
 
 B = TypeVar("B", bound=http_bodies.Body)
@@ -96,72 +77,71 @@ def _int_param(request: Request, name: str) -> int | None:
     return int(raw)
 
 
-def with_presence(request: Request, person: dict[str, Any]) -> dict[str, Any]:
-    return {**person, "presence": core_of(request).presence.view(person["id"])}
+async def audit_lookup(request: Request, viewer: Viewer, kind: str, detail: str) -> None:
+    """Who looked up a client by identity code, and when (docs/accounts.md "Audit log")."""
+    await core_of(request).audit.record(
+        kind,
+        account_id=viewer.account_id,
+        username=viewer.username,
+        address=client_address(request),
+        detail=detail,
+    )
 
 
 # ---------------------------------------------------------------- directory
 
 
-async def me(request: Request) -> Response:
-    viewer = await require_viewer(request)
-    async with core_of(request).db() as db:
-        person = await repo.get_person(db, viewer.person_id)
+@requires("member")
+async def me(request: Request, viewer: Viewer) -> Response:
+    person = await core_of(request).directory.card(viewer.person_id)
     assert person is not None
     return JSONResponse(
         {
             "username": viewer.username,
             "is_admin": viewer.is_admin,
             "language": viewer.language,
-            "person": with_presence(request, person),
+            "person": person,
         }
     )
 
 
-async def people(request: Request) -> Response:
-    await require_viewer(request)
+@requires("member")
+async def people(request: Request, viewer: Viewer) -> Response:
     q = request.query_params
-    core = core_of(request)
-
-    def scrubbed(name: str) -> str:
-        # A code searched for is searched as its reference, as profiles store it.
-        return identity.redact_identity_codes(q.get(name, ""), core.settings.secret_key)[0]
-
-    async with core.db() as db:
-        found = await repo.search_people(
-            db,
-            text=scrubbed("q")[:200],
-            benefit=q.get("benefit", ""),
-            organisation_id=_int_param(request, "organisation"),
-            area=q.get("area", ""),
-            tag=scrubbed("tag"),
-            role=q.get("role", ""),
-            limit=max(1, min(_int_param(request, "limit") or 200, 500)),
-        )
-    return JSONResponse({"people": [with_presence(request, p) for p in found]})
+    found = await core_of(request).directory.search(
+        text=q.get("q", ""),
+        benefit=q.get("benefit", ""),
+        organisation_id=_int_param(request, "organisation"),
+        area=q.get("area", ""),
+        tag=q.get("tag", ""),
+        role=q.get("role", ""),
+        limit=_int_param(request, "limit") or 200,
+    )
+    if found.identity_codes:
+        # A search by identity code is a lookup of a client: audited, as its kind only.
+        await audit_lookup(request, viewer, "people_search", "")
+    return JSONResponse({"people": found.people})
 
 
-async def person(request: Request) -> Response:
-    await require_viewer(request)
-    async with core_of(request).db() as db:
-        found = await repo.get_person(db, int(request.path_params["person_id"]))
+@requires("member")
+async def person(request: Request, viewer: Viewer) -> Response:
+    found = await core_of(request).directory.card(int(request.path_params["person_id"]))
     if found is None:
         return error(404, "not_found", "no such person")
-    return JSONResponse(with_presence(request, found))
+    return JSONResponse(found)
 
 
-async def organisations(request: Request) -> Response:
-    await require_viewer(request)
-    async with core_of(request).db() as db:
-        return JSONResponse(
-            {"organisations": await repo.list_organisations(db), "areas": await repo.list_areas(db)}
-        )
+@requires("member")
+async def organisations(request: Request, viewer: Viewer) -> Response:
+    directory = core_of(request).directory
+    return JSONResponse(
+        {"organisations": await directory.organisations(), "areas": await directory.areas()}
+    )
 
 
-async def photo(request: Request) -> Response:
-    await require_viewer(request)
-    async with core_of(request).db() as db:
-        found = await repo.get_photo(db, int(request.path_params["person_id"]))
+@requires("member")
+async def photo(request: Request, viewer: Viewer) -> Response:
+    found = await core_of(request).profile.photo(int(request.path_params["person_id"]))
     if found is None:
         return error(404, "not_found", "no photo")
     return Response(
@@ -171,112 +151,33 @@ async def photo(request: Request) -> Response:
     )
 
 
-def sniff_photo(data: bytes) -> str | None:
-    for magic, content_type in PHOTO_TYPES.items():
-        if data.startswith(magic) and (content_type != "image/webp" or data[8:12] == b"WEBP"):
-            return content_type
-    return None
-
-
-async def store_photo(request: Request, person_id: int, data: bytes) -> str | None:
-    """Saves an uploaded photo; returns an error reason or None."""
-    core = core_of(request)
-    if len(data) > core.settings.max_photo_bytes:
-        return f"the photo is larger than {core.settings.max_photo_bytes // 1024} KiB"
-    content_type = sniff_photo(data)
-    if content_type is None:
-        return "the photo must be a PNG, JPEG or WebP image"
-    async with core.db.begin() as db:
-        await repo.set_photo(db, person_id, content_type, data)
-    return None
-
-
-async def upload_photo(request: Request) -> Response:
-    viewer = await require_viewer(request)
-    form = await request.form(max_files=1, max_fields=5)
+@requires("member")
+async def upload_photo(request: Request, viewer: Viewer) -> Response:
+    try:
+        form = await capped_form(request, core_of(request).settings.max_photo_bytes)
+    except BodyTooLarge as e:
+        return error(413, "too_large", too_large_reason(e.limit))
     upload = form.get("photo")
     if upload is None or isinstance(upload, str):
         return error(400, "bad_field", "send the image as a multipart field named photo")
-    problem = await store_photo(request, viewer.person_id, await upload.read())
-    if problem:
-        return error(400, "bad_photo", problem)
+    await core_of(request).profile.set_photo(viewer.person_id, await upload.read())
     return JSONResponse({"ok": True})
 
 
-PROFILE_TEXT = {"ask_me_about": 2000, "title": 200}  # the longest stored forms
-MAX_TAGS, MAX_TAG_CHARS, MAX_PHONE_CHARS = 20, 50, 50
+@requires("member")
+async def update_profile(request: Request, viewer: Viewer) -> Response:
+    found = await core_of(request).profile.update(viewer.person_id, await json_body(request))
+    return JSONResponse(found)
 
 
-def clean_profile(fields: dict[str, Any], secret: Callable[[], bytes]) -> dict[str, Any]:
-    """A person's own profile changes as they will be stored: free text trimmed, with
-    identity codes replaced (docs/consultations.md), within the limits in that form; a
-    work phone must be a phone number. Refusals name the field, never its value."""
-    changes: dict[str, Any] = {}
-
-    def scrub(text: str) -> str:
-        return identity.redact_identity_codes(text.strip(), secret)[0]
-
-    for key, value in fields.items():
-        if key in PROFILE_TEXT:
-            text = scrub(value) if isinstance(value, str) else None
-            if text is None or len(text) > PROFILE_TEXT[key]:
-                raise Refused("bad_field", f"{key} must be text of at most {PROFILE_TEXT[key]}")
-            changes[key] = text
-        elif key == "work_phone":
-            phone = " ".join(value.split()) if isinstance(value, str) else None
-            if phone is None or len(phone) > MAX_PHONE_CHARS:
-                raise Refused("bad_field", f"work_phone: {PHONE_RULE}")
-            if phone and not is_phone_number(phone):
-                raise Refused("bad_field", f"work_phone: {PHONE_RULE}")
-            changes[key] = phone
-        elif key == "tags":
-            given = value if isinstance(value, list) else []
-            tags = [scrub(t) for t in given if isinstance(t, str)]
-            if (
-                not isinstance(value, list)
-                or len(tags) != len(value)
-                or len(tags) > MAX_TAGS
-                or not all(0 < len(t) <= MAX_TAG_CHARS for t in tags)
-            ):
-                raise Refused(
-                    "bad_field",
-                    f"tags must be a list of at most {MAX_TAGS} texts of 1 to {MAX_TAG_CHARS}",
-                )
-            changes["tags"] = tags
-        elif key == "languages":
-            if not isinstance(value, list) or not all(
-                isinstance(t, str) and len(t) == 2 and t.isascii() and t.isalpha() for t in value
-            ):
-                raise Refused("bad_field", "languages must be a list of two-letter codes")
-            changes["languages"] = [t.lower() for t in value]
-        else:
-            raise Refused(
-                "bad_field",
-                "unknown field; the fields are "
-                + ", ".join(sorted([*PROFILE_TEXT, "work_phone", "tags", "languages"])),
-            )
-    return changes
-
-
-async def update_profile(request: Request) -> Response:
-    viewer = await require_viewer(request)
-    core = core_of(request)
-    changes = clean_profile(await json_body(request), core.settings.secret_key)
-    async with core.db.begin() as db:
-        await repo.update_person_profile(db, viewer.person_id, **changes)
-        found = await repo.get_person(db, viewer.person_id)
-    assert found is not None
-    return JSONResponse(with_presence(request, found))
-
-
-async def update_presence(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def update_presence(request: Request, viewer: Viewer) -> Response:
     view = await core_of(request).presence.update(viewer.person_id, await json_body(request))
     return JSONResponse(view)
 
 
-async def set_language(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def set_language(request: Request, viewer: Viewer) -> Response:
     body = await typed_body(request, http_bodies.LanguageChoice)
     await core_of(request).accounts.set_language(viewer.account_id, body.language)
     return JSONResponse({"language": body.language})
@@ -285,13 +186,13 @@ async def set_language(request: Request) -> Response:
 # ---------------------------------------------------------------- conversations
 
 
-async def conversations(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def conversations(request: Request, viewer: Viewer) -> Response:
     return JSONResponse({"conversations": await core_of(request).chat.summaries(viewer.person_id)})
 
 
-async def create_conversation(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def create_conversation(request: Request, viewer: Viewer) -> Response:
     body = await typed_body(request, http_bodies.NewConversation)
     chat = core_of(request).chat
     if body.person_id is not UNSET:
@@ -303,8 +204,8 @@ async def create_conversation(request: Request) -> Response:
     return JSONResponse(summary, status_code=201)
 
 
-async def conversation_messages(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def conversation_messages(request: Request, viewer: Viewer) -> Response:
     core = core_of(request)
     limit = _int_param(request, "limit") or core.settings.history_page_size
     messages = await core.chat.history(
@@ -316,8 +217,8 @@ async def conversation_messages(request: Request) -> Response:
     return JSONResponse({"messages": messages})
 
 
-async def update_conversation(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def update_conversation(request: Request, viewer: Viewer) -> Response:
     body = await typed_body(request, http_bodies.Rename)
     summary = await core_of(request).chat.rename(
         viewer.person_id,
@@ -328,8 +229,8 @@ async def update_conversation(request: Request) -> Response:
     return JSONResponse(summary)
 
 
-async def add_member(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def add_member(request: Request, viewer: Viewer) -> Response:
     body = await typed_body(request, http_bodies.NewMember)
     summary = await core_of(request).chat.add_member(
         viewer.person_id,
@@ -340,8 +241,8 @@ async def add_member(request: Request) -> Response:
     return JSONResponse(summary)
 
 
-async def remove_member(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def remove_member(request: Request, viewer: Viewer) -> Response:
     await core_of(request).chat.remove_member(
         viewer.person_id,
         viewer.is_admin,
@@ -354,45 +255,48 @@ async def remove_member(request: Request) -> Response:
 # ---------------------------------------------------------------- rings and consultations
 
 
-async def rings(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def rings(request: Request, viewer: Viewer) -> Response:
     return JSONResponse({"rings": core_of(request).rings.rings_for(viewer.person_id)})
 
 
-async def consultations(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def consultations(request: Request, viewer: Viewer) -> Response:
     limit = max(1, min(_int_param(request, "limit") or 100, 1000))
-    found = await core_of(request).rings.consultations_of(viewer.person_id, limit)
+    found = await core_of(request).consultations.consultations_of(viewer.person_id, limit)
     return JSONResponse({"consultations": found})
 
 
-async def consultation_conversations(request: Request) -> Response:
-    viewer = await require_viewer(request)
-    found = await core_of(request).rings.consultation_conversations(viewer.person_id)
+@requires("member")
+async def consultation_conversations(request: Request, viewer: Viewer) -> Response:
+    found = await core_of(request).consultations.consultation_conversations(viewer.person_id)
     return JSONResponse({"conversations": found})
 
 
-async def missed_offers(request: Request) -> Response:
-    viewer = await require_viewer(request)
-    return JSONResponse({"missed": await core_of(request).rings.missed_for(viewer.person_id)})
+@requires("member")
+async def missed_offers(request: Request, viewer: Viewer) -> Response:
+    return JSONResponse(
+        {"missed": await core_of(request).consultations.missed_for(viewer.person_id)}
+    )
 
 
-async def lookup_consultations(request: Request) -> Response:
+@requires("member")
+async def lookup_consultations(request: Request, viewer: Viewer) -> Response:
     """Earlier consultations about a client. The code comes in the body, never the URL,
     so it cannot end up in access logs; only its pseudonym is compared."""
-    await require_viewer(request)
     body = await typed_body(request, http_bodies.ClientLookup)
-    ring_service = core_of(request).rings
-    client_ref = ring_service.client_reference(body.client_code)
+    core = core_of(request)
+    client_ref = core.rings.client_reference(body.client_code)
     if client_ref is None:
         return error(400, "bad_field", "client_code is required")
-    found = await ring_service.consultations_about(client_ref)
+    found = await core.consultations.consultations_about(client_ref)
+    await audit_lookup(request, viewer, "client_lookup", f"{client_ref} ({len(found)} found)")
     return JSONResponse({"client_ref": client_ref, "consultations": found})
 
 
-async def export_consultations(request: Request) -> Response:
-    viewer = await require_viewer(request)
-    text = await core_of(request).rings.export_csv(viewer.person_id, viewer.is_admin)
+@requires("member")
+async def export_consultations(request: Request, viewer: Viewer) -> Response:
+    text = await core_of(request).consultations.export_csv(viewer.person_id, viewer.is_admin)
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
@@ -400,9 +304,11 @@ async def export_consultations(request: Request) -> Response:
     )
 
 
-async def callbacks(request: Request) -> Response:
-    viewer = await require_viewer(request)
-    return JSONResponse({"callbacks": await core_of(request).rings.callbacks_for(viewer.person_id)})
+@requires("member")
+async def callbacks(request: Request, viewer: Viewer) -> Response:
+    return JSONResponse(
+        {"callbacks": await core_of(request).callbacks.callbacks_for(viewer.person_id)}
+    )
 
 
 # ---------------------------------------------------------------- load view
@@ -414,13 +320,13 @@ def _period(request: Request, default_days: int) -> tuple[int, str]:
     return default_days if days is None else days, request.query_params.get("by") or "day"
 
 
-async def load(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def load(request: Request, viewer: Viewer) -> Response:
     return JSONResponse(await core_of(request).load.snapshot(viewer.person_id, viewer.is_admin))
 
 
-async def load_history(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def load_history(request: Request, viewer: Viewer) -> Response:
     days, by = _period(request, 7)
     data = await core_of(request).load.history(
         viewer.person_id, viewer.is_admin, request.path_params["ring_id"], days, by
@@ -428,8 +334,8 @@ async def load_history(request: Request) -> Response:
     return JSONResponse(data)
 
 
-async def load_history_csv(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def load_history_csv(request: Request, viewer: Viewer) -> Response:
     days, by = _period(request, 7)
     ring_id = request.path_params["ring_id"]
     text = await core_of(request).load.history_csv(
@@ -443,8 +349,8 @@ async def load_history_csv(request: Request) -> Response:
     )
 
 
-async def load_people(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def load_people(request: Request, viewer: Viewer) -> Response:
     days, _ = _period(request, 1)
     data = await core_of(request).load.people(
         viewer.person_id, viewer.is_admin, request.path_params["ring_id"], days
@@ -452,8 +358,8 @@ async def load_people(request: Request) -> Response:
     return JSONResponse(data)
 
 
-async def load_mine(request: Request) -> Response:
-    viewer = await require_viewer(request)
+@requires("member")
+async def load_mine(request: Request, viewer: Viewer) -> Response:
     data = await core_of(request).load.mine(viewer.person_id, _period(request, 1)[0])
     return JSONResponse(data)
 
@@ -461,21 +367,13 @@ async def load_mine(request: Request) -> Response:
 # ---------------------------------------------------------------- administration
 
 
-async def require_admin(request: Request) -> Viewer:
-    viewer = await require_viewer(request)
-    if not viewer.is_admin:
-        raise HTTPException(403, "administrators only")
-    return viewer
+@requires("admin")
+async def accounts(request: Request, viewer: Viewer) -> Response:
+    return JSONResponse({"accounts": await core_of(request).admin.accounts()})
 
 
-async def accounts(request: Request) -> Response:
-    await require_admin(request)
-    async with core_of(request).db() as db:
-        return JSONResponse({"accounts": await repo.list_accounts(db)})
-
-
-async def create_account(request: Request) -> Response:
-    await require_admin(request)
+@requires("admin")
+async def create_account(request: Request, viewer: Viewer) -> Response:
     body = await typed_body(request, http_bodies.NewAccount)
     account = await core_of(request).accounts.create_account(
         body.username, body.password, body.person_id, body.is_admin
@@ -483,8 +381,8 @@ async def create_account(request: Request) -> Response:
     return JSONResponse({"id": account.id, "username": account.username}, status_code=201)
 
 
-async def update_account(request: Request) -> Response:
-    await require_admin(request)
+@requires("admin")
+async def update_account(request: Request, viewer: Viewer) -> Response:
     body = await typed_body(request, http_bodies.AccountChange)
     await core_of(request).accounts.set_disabled(
         int(request.path_params["account_id"]), body.disabled
@@ -492,35 +390,50 @@ async def update_account(request: Request) -> Response:
     return JSONResponse({"disabled": body.disabled})
 
 
-async def configure_rings(request: Request) -> Response:
+@requires("admin")
+async def login_locks(request: Request, viewer: Viewer) -> Response:
+    return JSONResponse({"locks": await core_of(request).logins.locks()})
+
+
+@requires("admin")
+async def unlock_login(request: Request, viewer: Viewer) -> Response:
+    await core_of(request).logins.unlock(
+        int(request.path_params["lock_id"]), viewer.account_id, viewer.username
+    )
+    return Response(status_code=204)
+
+
+@requires("admin")
+async def audit_log(request: Request, viewer: Viewer) -> Response:
+    page = await core_of(request).audit.page(
+        _int_param(request, "before"), _int_param(request, "limit") or 50
+    )
+    return JSONResponse(page)
+
+
+@requires("admin")
+async def configure_rings(request: Request, viewer: Viewer) -> Response:
     """The `liaison rings` document over HTTP: applied all or nothing, and in force at once
     (members added are offered questions, members removed stop being, supervisors follow)."""
-    await require_admin(request)
-    core = core_of(request)
-    try:
-        counts = await apply_ring_config(core.db, await json_body(request))
-    except RingConfigError as e:
-        return error(400, "bad_field", "; ".join(e.problems)[:2000])
-    await core.directory_changed()
+    counts = await core_of(request).admin.configure_rings(await json_body(request))
     return JSONResponse(counts)
 
 
-async def run_import(request: Request, dry_run: bool, filename: str, data: bytes) -> dict[str, Any]:
-    report = await import_directory(core_of(request).db, filename, data, dry_run=dry_run)
-    if report.applied:
-        await core_of(request).directory_changed()
-    result: dict[str, Any] = report.to_dict()
-    return result
-
-
-async def import_people(request: Request) -> Response:
-    await require_admin(request)
-    form = await request.form(max_files=1, max_fields=5)
+@requires("admin")
+async def import_people(request: Request, viewer: Viewer) -> Response:
+    try:
+        form = await capped_form(request, core_of(request).settings.max_import_bytes)
+    except BodyTooLarge as e:
+        return error(413, "too_large", too_large_reason(e.limit))
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         return error(400, "bad_field", "send the CSV or XLSX file as a multipart field named file")
     dry_run = str(form.get("dry_run", "")).lower() in ("1", "true", "on", "yes")
-    report = await run_import(request, dry_run, upload.filename or "", await upload.read())
+    sheet = str(form.get("sheet", "")).strip()[:200] or None
+    data = await upload.read()
+    report = await core_of(request).admin.import_directory(
+        upload.filename or "", data, dry_run, sheet
+    )
     return JSONResponse(report, status_code=200 if not report["errors"] else 422)
 
 
@@ -560,5 +473,8 @@ routes = [
     Route("/api/admin/accounts", create_account, methods=["POST"]),
     Route("/api/admin/accounts/{account_id:id}", update_account, methods=["PATCH"]),
     Route("/api/admin/import", import_people, methods=["POST"]),
+    Route("/api/admin/locks", login_locks),
+    Route("/api/admin/locks/{lock_id:id}", unlock_login, methods=["DELETE"]),
+    Route("/api/admin/audit", audit_log),
     Route("/api/admin/rings", configure_rings, methods=["PUT"]),
 ]

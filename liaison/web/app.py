@@ -8,8 +8,11 @@ from collections.abc import AsyncIterator
 from urllib.parse import unquote_to_bytes
 
 from starlette.applications import Starlette
+from starlette.authentication import AuthenticationError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -21,8 +24,9 @@ from liaison.domain.errors import Refused
 from liaison.domain.text import storable
 from liaison.logs import guard_logs, quiet_bursts
 from liaison.services.core import Core
-from liaison.store.db import UNAVAILABLE
+from liaison.services.errors import UNAVAILABLE
 from liaison.web import api, i18n, pages
+from liaison.web.auth import SessionBackend
 from liaison.web.openapi import openapi
 from liaison.web.templating import STATIC_DIR, render
 from liaison.web.ws import websocket_endpoint
@@ -105,12 +109,25 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def unavailable(request: Request, exc: Exception) -> Response:
     """The database did not answer: a clear 503, one log line, no traceback."""
-    log.warning("database unavailable for %s %s: %s", request.method, request.url.path,
-                type(exc).__name__)  # fmt: skip
+    return unavailable_response(request, type(exc).__name__)
+
+
+def unavailable_response(conn: HTTPConnection, cause: str) -> Response:
+    log.warning("database unavailable for %s %s: %s", conn.scope["method"], conn.url.path,
+                cause)  # fmt: skip
     reason = "the service cannot reach its database; try again"
-    if request.url.path.startswith("/api/") or request.url.path.endswith("/photo"):
+    if conn.url.path.startswith("/api/") or conn.url.path.endswith("/photo"):
         return JSONResponse({"error": "unavailable", "reason": reason}, status_code=503)
-    return render(request, "error.html", None, status_code=503, message=reason)
+    return render(Request(conn.scope), "error.html", None, status_code=503, message=reason)
+
+
+def authentication_failed(conn: HTTPConnection, exc: AuthenticationError) -> Response:
+    """The session lookup met a database that did not answer (auth.DatabaseUnavailable),
+    the backend's only error. A WebSocket handshake is refused (Starlette closes it)."""
+    if conn.scope["type"] == "websocket":
+        log.warning("database unavailable for a WebSocket handshake: %s", exc)
+        return Response(status_code=503)
+    return unavailable_response(conn, str(exc))
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
@@ -143,8 +160,17 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
             Refused: api.refusal,
             **dict.fromkeys(UNAVAILABLE, unavailable),
         },
+        # Outermost first. Who is asking is settled once, after the address is known to
+        # be clean text; routes declare what they need (liaison/web/auth.py).
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(TextGuard),
+            Middleware(
+                AuthenticationMiddleware,
+                backend=SessionBackend(core),
+                on_error=authentication_failed,
+            ),
+        ],
     )
     app.state.core = core
-    app.add_middleware(TextGuard)
-    app.add_middleware(SecurityHeaders)
     return app

@@ -14,9 +14,10 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from liaison.domain import vocabulary
+from liaison.domain import profile, vocabulary
 from liaison.protocol import http as http_bodies
 from liaison.protocol.common import schema_hook
+from liaison.services import audit
 
 Schema = dict[str, Any]
 
@@ -182,6 +183,7 @@ ERROR_RESPONSES = {
     "403": "Forbidden",
     "404": "NotFound",
     "409": "Conflict",
+    "413": "TooLarge",
 }
 
 ERROR_CODES = list(vocabulary.values(vocabulary.ErrorCode))
@@ -384,6 +386,12 @@ ACCOUNT = obj(
 IMPORT_REPORT = obj(
     {
         "dry_run": boolean(),
+        "sheet": nullable(string("The XLSX worksheet read; null for CSV")),
+        "hidden_sheets": array(string("Hidden worksheets that were not read")),
+        "header_line": integer("The line of the header row; 0 when the file was not read"),
+        "skipped_lines": array(integer("A non-empty line above the header (a title block)")),
+        "ignored_columns": array(string("A header that names no known column; not read")),
+        "merged_ranges": integer("Merged cell ranges filled with their top-left value"),
         "rows": integer("Data rows read"),
         "created": integer("Valid rows that add a person"),
         "updated": integer("Valid rows that change a person"),
@@ -651,6 +659,29 @@ def _error_response(description: str) -> dict[str, Any]:
 
 COMPONENTS: dict[str, Any] = {
     "schemas": {
+        "LoginLock": obj(
+            {
+                "id": integer(),
+                "kind": string(enum=["username", "address"]),
+                "key": string(
+                    "The username as typed (lower case; an identity code as its pseudonym), "
+                    "or the client address"
+                ),
+                "failures": integer(minimum=0),
+                "locked_until": TIME,
+            }
+        ),
+        "AuditEvent": obj(
+            {
+                "id": integer(),
+                "at": TIME,
+                "kind": string(enum=list(audit.KINDS)),
+                "account_id": nullable(integer()),
+                "username": string("The account's, or the one typed at a failed login"),
+                "address": string("The client's address"),
+                "detail": string("A lock's key, or a lookup's client reference and result count"),
+            }
+        ),
         "Error": ERROR,
         "LoadFigures": LOAD_FIGURES,
         "RingLoad": RING_LOAD,
@@ -686,6 +717,11 @@ COMPONENTS: dict[str, Any] = {
         ),
         "NotFound": _error_response("not_found: no such person, conversation, account or photo."),
         "Conflict": _error_response("exists: the username is taken or the person has an account."),
+        "TooLarge": _error_response(
+            "too_large: the upload is over its limit (LIAISON_MAX_PHOTO_BYTES or "
+            "LIAISON_MAX_IMPORT_BYTES, plus 64 KiB for the form). Answered as soon as the "
+            "body passes it, or at once when Content-Length does; the rest is not read."
+        ),
     },
     "securitySchemes": {
         "sessionCookie": {
@@ -702,8 +738,9 @@ COMPONENTS: dict[str, Any] = {
             "in": "cookie",
             "name": "liaison_csrf",
             "description": (
-                "Double-submit CSRF token, set by any server-rendered page (e.g. GET /login). "
-                "Unsafe methods need it, equal to the X-CSRF-Token header."
+                "CSRF token set by any server-rendered page (e.g. GET /login) and anew by "
+                "POST /login: after login it is bound to the session, so read it again "
+                "after logging in. Unsafe methods need it in the X-CSRF-Token header."
             ),
         },
         "csrfHeader": {
@@ -769,10 +806,13 @@ PATHS: dict[str, Any] = {
             body=json_body(
                 obj(
                     {
-                        "title": string(maxLength=200),
-                        "work_phone": string(maxLength=50),
-                        "ask_me_about": string(maxLength=2000),
-                        "tags": array(string(minLength=1, maxLength=50), maxItems=20),
+                        "title": string(maxLength=profile.TEXT_LIMITS["title"]),
+                        "work_phone": string(maxLength=profile.MAX_PHONE_CHARS),
+                        "ask_me_about": string(maxLength=profile.TEXT_LIMITS["ask_me_about"]),
+                        "tags": array(
+                            string(minLength=1, maxLength=profile.MAX_TAG_CHARS),
+                            maxItems=profile.MAX_TAGS,
+                        ),
                         "languages": array(
                             string("Two letters, stored lower-case", pattern="^[A-Za-z]{2}$")
                         ),
@@ -811,7 +851,7 @@ PATHS: dict[str, Any] = {
             "me",
             {
                 **ok("Stored", obj({"ok": {"const": True}})),
-                **errors("400"),
+                **errors("400", "413"),
             },
             unsafe=True,
             description=(
@@ -1360,12 +1400,14 @@ PATHS: dict[str, Any] = {
                     "description": "The file has errors; nothing was changed",
                     "content": json_content(ref("ImportReport")),
                 },
-                **errors("400"),
+                **errors("400", "413"),
             },
             unsafe=True,
             description=(
                 "All or nothing: a file with any error changes nothing and every error is "
-                "listed. People missing from the file are kept."
+                "listed. People missing from the file are kept. The file is read in a "
+                "child process within LIAISON_IMPORT_SECONDS and LIAISON_IMPORT_MEMORY_BYTES; "
+                "the format is in docs/directory.md."
             ),
             body={
                 "required": True,
@@ -1376,6 +1418,10 @@ PATHS: dict[str, Any] = {
                                 "file": string("The CSV or XLSX file"),
                                 "dry_run": string(
                                     "1, true, on or yes: report only, change nothing"
+                                ),
+                                "sheet": string(
+                                    "XLSX: the worksheet to read (any case); default the "
+                                    "active sheet when visible, else the first visible one"
                                 ),
                             },
                             required=["file"],
@@ -1405,6 +1451,62 @@ PATHS: dict[str, Any] = {
                 "callback lists follow, without a restart."
             ),
             body={"required": True, "content": json_content({"type": "object"})},
+        )
+    },
+    "/api/admin/locks": {
+        "get": operation(
+            "listLoginLocks",
+            "Usernames and addresses locked out of logging in now (administrators only)",
+            "admin",
+            {
+                **ok("The soonest to open first", obj({"locks": array(ref("LoginLock"))})),
+                **errors("403"),
+            },
+            description=(
+                "A key is locked after LIAISON_LOGIN_LOCK_AFTER failed logins in a row for a "
+                "username, or LIAISON_ADDRESS_LOCK_AFTER from one address, for "
+                "LIAISON_LOGIN_LOCK_SECONDS (docs/accounts.md)."
+            ),
+        )
+    },
+    "/api/admin/locks/{lock_id}": {
+        "delete": operation(
+            "unlockLogin",
+            "Lift a login lock (administrators only)",
+            "admin",
+            {"204": {"description": "Lifted; the key starts afresh"}, **errors("404")},
+            unsafe=True,
+            description="not_found (404): no such lock (it ran out, or was lifted). Audited.",
+            parameters=[path_id("lock_id", "The lock's id, from GET /api/admin/locks")],
+        )
+    },
+    "/api/admin/audit": {
+        "get": operation(
+            "getAuditLog",
+            "The audit log of logins and identity-code lookups (administrators only)",
+            "admin",
+            {
+                **ok(
+                    "Newest first",
+                    obj(
+                        {
+                            "events": array(ref("AuditEvent")),
+                            "next_before": nullable(
+                                integer("Pass as `before` for the next, older page")
+                            ),
+                        }
+                    ),
+                ),
+                **errors("400", "403"),
+            },
+            description=(
+                "Kept LIAISON_AUDIT_RETENTION_DAYS days. Never holds a personal identity "
+                "code: a lookup records its kind and the client reference."
+            ),
+            parameters=[
+                query("before", integer(), "Only events with a smaller id (paging)"),
+                query("limit", integer(minimum=1, maximum=200), "Page size (default 50)"),
+            ],
         )
     },
     "/api/openapi.json": {

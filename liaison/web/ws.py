@@ -24,21 +24,14 @@ from liaison.protocol.decode import FrameRefused, decode, echo_of, echoable, pee
 from liaison.protocol.reference import CloseCode
 from liaison.protocol.server import encode
 from liaison.services.core import Core
-from liaison.store import repositories as repo
-from liaison.store.db import UNAVAILABLE
-from liaison.web.security import (
-    SESSION_COOKIE,
-    Viewer,
-    core_of,
-    origin_allowed,
-    viewer_of,
-)
+from liaison.services.errors import UNAVAILABLE
+from liaison.web.auth import CLOSE_NOT_AUTHENTICATED, requires_socket
+from liaison.web.security import SESSION_COOKIE, Viewer, core_of
 
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
-CLOSE_NOT_AUTHENTICATED = CloseCode.NOT_AUTHENTICATED
-CLOSE_BAD_ORIGIN = CloseCode.BAD_ORIGIN
+# Not logged in (4001) and a foreign Origin (4003): liaison/web/auth.py.
 CLOSE_FLOOD = CloseCode.FLOOD
 CLOSE_HELLO_TIMEOUT = CloseCode.HELLO_TIMEOUT
 CLOSE_UNSUPPORTED_VERSION = CloseCode.UNSUPPORTED_VERSION
@@ -397,8 +390,7 @@ class Session:
         core, viewer, settings = self.core, self.viewer, self.core.settings
         cursors = {int(k): v for k, v in hello.resume.items()}
         missed, truncated = await core.chat.missed(viewer.person_id, cursors)
-        async with core.db() as db:
-            me = await repo.get_person(db, viewer.person_id)
+        me = await core.directory.person(viewer.person_id)
         conversations = await core.chat.summaries(viewer.person_id)
         partners = {m["person_id"] for c in conversations for m in c["members"]}
         self.core.hub.add_partners(self.conn, partners)
@@ -542,9 +534,11 @@ class Session:
             "offers": rings.offers_for(person_id),
             "questions": rings.questions_of(person_id),
             "consultations": [
-                c for c in await rings.consultations_of(person_id, 50) if c["state"] == "open"
+                c
+                for c in await self.core.consultations.consultations_of(person_id, 50)
+                if c["state"] == "open"
             ],
-            "callbacks": await rings.callbacks_for(person_id),
+            "callbacks": await self.core.callbacks.callbacks_for(person_id),
         }
 
     def _rings(self) -> server.Rings:
@@ -561,7 +555,7 @@ class Session:
         rings = self.core.rings
         args = (frame.question, frame.client_code, frame.urgency, frame.legal_basis)
         if frame.named:
-            status = await rings.ask_named(self.viewer.person_id, *args)
+            status = await self.core.named_contacts.ask(self.viewer.person_id, *args)
         else:
             status = await rings.ask(self.viewer.person_id, frame.ring_id, *args)
         return server.QuestionStatus(question=status)
@@ -579,7 +573,7 @@ class Session:
     async def on_close_consultation(
         self, frame: client.CloseConsultation
     ) -> server.ConsultationClosed:
-        record = await self.core.rings.close_consultation(
+        record = await self.core.consultations.close_consultation(
             self.viewer.person_id,
             frame.consultation_id,
             frame.outcome,
@@ -589,10 +583,12 @@ class Session:
         return server.ConsultationClosed(consultation=record)
 
     async def on_invite(self, frame: client.Invite) -> None:
-        await self.core.rings.invite(self.viewer.person_id, frame.consultation_id, frame.person_id)
+        await self.core.consultations.invite(
+            self.viewer.person_id, frame.consultation_id, frame.person_id
+        )
 
     async def on_callback_create(self, frame: client.CallbackCreate) -> server.CallbackCreated:
-        callback = await self.core.rings.create_callback(
+        callback = await self.core.callbacks.create_callback(
             self.viewer.person_id,
             owner_person_id=frame.owner_person_id,
             owner_ring_id=frame.owner_ring_id,
@@ -604,7 +600,9 @@ class Session:
         return server.CallbackCreated(callback=callback)
 
     async def on_callback_update(self, frame: client.CallbackUpdateFrame) -> None:
-        await self.core.rings.update_callback(self.viewer.person_id, frame.callback_id, frame.state)
+        await self.core.callbacks.update_callback(
+            self.viewer.person_id, frame.callback_id, frame.state
+        )
 
     async def on_load_subscribe(self, frame: client.LoadSubscribe) -> server.Load:
         viewer, load = self.viewer, self.core.load
@@ -636,14 +634,15 @@ class Session:
         return server.RingMember(**(await self.core.rings.resume(self.viewer.person_id)))
 
     async def on_consultation_keep_open(self, frame: client.ConsultationKeepOpen) -> None:
-        await self.core.rings.keep_open(self.viewer.person_id, frame.consultation_id)
+        await self.core.consultations.keep_open(self.viewer.person_id, frame.consultation_id)
 
     async def on_consultation_note(self, frame: client.ConsultationNote) -> None:
-        await self.core.rings.add_note(self.viewer.person_id, frame.consultation_id, frame.note)
+        await self.core.consultations.add_note(
+            self.viewer.person_id, frame.consultation_id, frame.note
+        )
 
     async def _is_member(self, conversation_id: int) -> bool:
-        async with self.core.db() as db:
-            return await repo.is_member(db, conversation_id, self.viewer.person_id)
+        return await self.core.chat.is_member(conversation_id, self.viewer.person_id)
 
 
 async def viewer_of_token(core: Core, ws: WebSocket) -> object | None:
@@ -651,19 +650,9 @@ async def viewer_of_token(core: Core, ws: WebSocket) -> object | None:
     return await core.accounts.account_for_token(ws.cookies.get(SESSION_COOKIE))
 
 
-async def websocket_endpoint(ws: WebSocket) -> None:
-    core = core_of(ws)
-    await ws.accept()
-    # Refusals after accept, with a close code, so browsers (which cannot read a refused
-    # handshake's status) can tell "log in again" from other failures.
-    if not origin_allowed(ws):
-        await ws.close(code=CLOSE_BAD_ORIGIN, reason="origin not allowed")
-        return
-    viewer = await viewer_of(ws)
-    if viewer is None:
-        await ws.close(code=CLOSE_NOT_AUTHENTICATED, reason="not logged in")
-        return
-    session = Session(core, ws, viewer)
+@requires_socket("member")
+async def websocket_endpoint(ws: WebSocket, viewer: Viewer) -> None:
+    session = Session(core_of(ws), ws, viewer)
     await session.run()
     if ws.application_state != WebSocketState.DISCONNECTED:
         with contextlib.suppress(Exception):

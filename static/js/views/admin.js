@@ -1,5 +1,7 @@
-// Administration (/admin): directory import with a dry run, and accounts, over the API.
+// Administration (/admin): directory import with a dry run, accounts, login locks and the
+// audit log, over the API.
 import { el } from "../dom.js";
+import { dateTime } from "../format.js";
 import { api, csrfToken, t } from "../i18n.js";
 import * as people from "../people.js";
 
@@ -50,6 +52,69 @@ export function createAdmin() {
     } catch (e) {
       failure(e.message);
     }
+  }
+
+  // Login locks (docs/accounts.md): listed with the time each runs out, and lifted here.
+  async function loadLocks() {
+    const locks = (await api("GET", "/api/admin/locks")).locks;
+    $("lock-empty").hidden = locks.length > 0;
+    $("lock-table").hidden = locks.length === 0;
+    $("lock-list").replaceChildren(
+      ...locks.map((lock) =>
+        el("tr", {},
+          el("td", {}, lock.kind === "address" ? t("Address {key}", { key: lock.key }) : t("Username {key}", { key: lock.key })),
+          el("td", {}, String(lock.failures)),
+          el("td", {}, el("time", { datetime: lock.locked_until }, dateTime(lock.locked_until))),
+          el("td", {},
+            el("button", {
+              type: "button",
+              "aria-label": t("Lift the lock of {key}", { key: lock.key }),
+              onclick: () => unlock(lock),
+            }, t("Lift the lock")),
+          ),
+        ),
+      ),
+    );
+  }
+
+  async function unlock(lock) {
+    try {
+      await api("DELETE", `/api/admin/locks/${lock.id}`);
+      $("lock-notice").textContent = t("The lock of {key} was lifted.", { key: lock.key });
+    } catch (e) {
+      $("lock-notice").textContent = e.message;
+    }
+    $("lock-notice").hidden = false;
+    await Promise.all([loadLocks(), loadAudit(null)]);
+  }
+
+  const AUDIT_KINDS = {
+    login_succeeded: () => t("Logged in"),
+    login_failed: () => t("Failed login"),
+    login_refused: () => t("Login refused (too many failures)"),
+    locked: () => t("Locked"),
+    unlocked: () => t("Lock lifted"),
+    client_lookup: () => t("Client lookup by identity code"),
+    people_search: () => t("Directory search by identity code"),
+  };
+
+  // The audit log a page at a time: `before` is the id the previous page ended at.
+  async function loadAudit(before) {
+    const query = before ? `?before=${before}` : "";
+    const page = await api("GET", `/api/admin/audit${query}`);
+    $("audit-list").replaceChildren(
+      ...page.events.map((e) =>
+        el("tr", {},
+          el("td", {}, el("time", { datetime: e.at }, dateTime(e.at))),
+          el("td", {}, (AUDIT_KINDS[e.kind] || (() => e.kind))()),
+          el("td", {}, e.username),
+          el("td", {}, e.address),
+          el("td", {}, e.detail),
+        ),
+      ),
+    );
+    $("audit-older").hidden = page.next_before === null;
+    $("audit-older").onclick = () => loadAudit(page.next_before);
   }
 
   async function searchPeople() {
@@ -110,8 +175,16 @@ export function createAdmin() {
       [t("New organisations"), data.organisations_created.join(", ") || "–"],
       [t("New units"), data.units_created.join(", ") || "–"],
     ];
+    // What reading the file skipped or filled: the person importing should know.
+    const notes = [];
+    if (data.sheet) notes.push(t("Sheet read: {sheet}", { sheet: data.sheet }));
+    if (data.hidden_sheets.length) notes.push(t("Hidden sheets not read: {sheets}", { sheets: data.hidden_sheets.join(", ") }));
+    if (data.skipped_lines.length) notes.push(t("Header on line {line}; title lines skipped: {lines}", { line: data.header_line, lines: data.skipped_lines.join(", ") }));
+    if (data.ignored_columns.length) notes.push(t("Unknown columns, not read: {columns}", { columns: data.ignored_columns.join(", ") }));
+    if (data.merged_ranges) notes.push(t("Merged cell ranges filled: {count}", { count: data.merged_ranges }));
     $("import-report").replaceChildren(...[
       el("h2", {}, t("Import report")),
+      notes.length ? el("ul", { class: "import-notes" }, ...notes.map((n) => el("li", {}, n))) : [],
       data.errors.length
         ? [
             el("p", { class: "error" }, t("The file has errors; nothing was changed.")),
@@ -140,21 +213,24 @@ export function createAdmin() {
     const form = new FormData();
     form.append("file", file);
     if ($("dry-run").checked) form.append("dry_run", "1");
+    const sheet = $("import-sheet").value.trim();
+    if (sheet) form.append("sheet", sheet);
     const response = await fetch("/api/admin/import", {
       method: "POST",
       body: form,
       headers: { "X-CSRF-Token": csrfToken() },
       credentials: "same-origin",
     });
-    const data = await response.json();
+    const data = await response.json().catch(() => ({}));
     if (response.status === 200 || response.status === 422) report(data);
     else {
-      $("import-error").textContent = data.reason || response.statusText;
+      $("import-error").textContent = response.status === 413 ? t("The file is too large.") : data.reason || response.statusText;
       $("import-error").hidden = false;
     }
   }
 
   $("import-form").addEventListener("submit", importFile);
+  $("audit-newest").addEventListener("click", () => loadAudit(null));
   $("account-form").addEventListener("submit", createAccount);
   $("new-person-search").addEventListener("input", () => {
     clearTimeout(timer);
@@ -163,7 +239,7 @@ export function createAdmin() {
 
   return {
     async enter() {
-      await loadAccounts();
+      await Promise.all([loadAccounts(), loadLocks(), loadAudit(null)]);
     },
   };
 }

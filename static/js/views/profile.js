@@ -79,7 +79,8 @@ export function createProfile({ askPermissions }) {
     try {
       const person = await api("PATCH", "/api/me/profile", {
         ask_me_about: $("profile-ask").value,
-        tags: $("profile-tags").value.split(",").map((s) => s.trim()).filter(Boolean).slice(0, 20),
+        // All of them: the server refuses too many rather than the form dropping some.
+        tags: $("profile-tags").value.split(",").map((s) => s.trim()).filter(Boolean),
         work_phone: $("profile-phone").value,
       });
       people.remember(person);

@@ -1,7 +1,7 @@
 """closed vocabularies checked by the database: one CHECK per column
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006 (main's head when merged; written against 0004)
 Create Date: 2026-11-30 23:40:00
 
 The values are those of liaison/domain/vocabulary.py when this was written, copied so that
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0004"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
