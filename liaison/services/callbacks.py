@@ -54,12 +54,12 @@ class CallbackService:
     async def create_callback(
         self,
         person_id: int,
-        owner_person_id: object = None,
-        owner_ring_id: object = None,
-        question_id: object = None,
-        note: object = "",
-        client_code: object = None,
-        due_minutes: object = 60,
+        owner_person_id: int | None = None,
+        owner_ring_id: str | None = None,
+        question_id: str | None = None,
+        note: str = "",
+        client_code: str | None = None,
+        due_minutes: int = 60,
     ) -> dict[str, Any]:
         if (owner_person_id is None) == (owner_ring_id is None) and question_id is None:
             raise CallbackError("bad_field", "a callback needs an owner: a person or a ring")
@@ -129,9 +129,7 @@ class CallbackService:
         await self._announce_callback(data)
         return data
 
-    async def update_callback(
-        self, person_id: int, callback_id: object, state: object
-    ) -> dict[str, Any]:
+    async def update_callback(self, person_id: int, callback_id: int, state: str) -> dict[str, Any]:
         if not isinstance(callback_id, int) or state not in CALLBACK_STATES[1:]:
             raise CallbackError("bad_field", "state must be claimed, done or could_not_reach")
         now = self.clock.now()

@@ -114,10 +114,10 @@ class ConsultationService:
     async def close_consultation(
         self,
         person_id: int,
-        consultation_id: object,
-        outcome: object,
-        topic: object,
-        legal_basis: object = None,
+        consultation_id: int,
+        outcome: str,
+        topic: str | None,
+        legal_basis: str | None = None,
     ) -> dict[str, Any]:
         """The expert records what came of it; the asker adds notes but does not close."""
         if not isinstance(consultation_id, int) or isinstance(consultation_id, bool):
@@ -190,7 +190,7 @@ class ConsultationService:
             {"type": "consultation", "consultation": record},
         )
 
-    async def keep_open(self, person_id: int, consultation_id: object) -> dict[str, Any]:
+    async def keep_open(self, person_id: int, consultation_id: int) -> dict[str, Any]:
         """The expert says an idle consultation is still going (a phone call, say)."""
         async with self.db.begin() as db:
             c = await db.get(Consultation, valid_consultation_id(consultation_id))
@@ -206,9 +206,7 @@ class ConsultationService:
         await self._announce(record)
         return record
 
-    async def add_note(
-        self, person_id: int, consultation_id: object, note: object
-    ) -> dict[str, Any]:
+    async def add_note(self, person_id: int, consultation_id: int, note: str) -> dict[str, Any]:
         """The asker's own note on a consultation, open or closed (replaces the last)."""
         if not isinstance(note, str) or len(note) > MAX_QUESTION_CHARS:
             raise ConsultationError(
@@ -224,9 +222,7 @@ class ConsultationService:
         await self._announce(record)
         return record
 
-    async def invite(
-        self, person_id: int, consultation_id: object, invitee: object
-    ) -> dict[str, Any]:
+    async def invite(self, person_id: int, consultation_id: int, invitee: int) -> dict[str, Any]:
         """Brings a third person into an open consultation (three-way)."""
         if not isinstance(consultation_id, int) or not isinstance(invitee, int):
             raise ConsultationError("bad_field", "consultation_id and person_id must be numbers")

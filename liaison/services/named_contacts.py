@@ -35,10 +35,10 @@ class NamedContactService:
     async def ask(
         self,
         asker_id: int,
-        text: object,
-        client_code: object = None,
-        urgency: object = "normal",
-        legal_basis: object = None,
+        text: str,
+        client_code: str | None = None,
+        urgency: str = "normal",
+        legal_basis: str | None = None,
     ) -> dict[str, Any]:
         """ "Contact my liaison": the area's named contacts in order, then the area's ring."""
         async with self.db() as db:

@@ -409,7 +409,7 @@ class RingService:
 
     # ------------------------------------------------------------ membership
 
-    async def sign_in(self, person_id: int, ring_id: object, signed_in: object) -> None:
+    async def sign_in(self, person_id: int, ring_id: str, signed_in: bool) -> None:
         if not isinstance(ring_id, str) or not isinstance(signed_in, bool):
             raise RingServiceError("bad_field", "ring_id must be text and signed_in true or false")
         if person_id not in self._ring_members.get(ring_id, set()):
@@ -445,11 +445,11 @@ class RingService:
     async def ask(
         self,
         asker_id: int,
-        ring_id: object,
-        text: object,
-        client_code: object = None,
-        urgency: object = "normal",
-        legal_basis: object = None,
+        ring_id: str | None,
+        text: str,
+        client_code: str | None = None,
+        urgency: str = "normal",
+        legal_basis: str | None = None,
         kind: str = "ring",
     ) -> dict[str, Any]:
         if not isinstance(ring_id, str) or ring_id not in self._ring_members:
@@ -487,7 +487,7 @@ class RingService:
             )
         return self.question_status(question_id)
 
-    async def cancel(self, asker_id: int, question_id: object) -> None:
+    async def cancel(self, asker_id: int, question_id: str) -> None:
         qid = records.valid_question_id(question_id)
         async with self._lock:
             now = self.clock.now()
@@ -499,7 +499,7 @@ class RingService:
                 raise RingServiceError("not_found", "no such question") from None
             await self._commit(events, now)
 
-    async def accept(self, person_id: int, question_id: object) -> dict[str, Any]:
+    async def accept(self, person_id: int, question_id: str) -> dict[str, Any]:
         qid = records.valid_question_id(question_id)
         async with self._lock:
             now = self.clock.now()
@@ -526,7 +526,7 @@ class RingService:
         assert consultation is not None
         return consultation_dict(consultation)
 
-    async def decline(self, person_id: int, question_id: object) -> None:
+    async def decline(self, person_id: int, question_id: str) -> None:
         qid = records.valid_question_id(question_id)
         async with self._lock:
             now = self.clock.now()
