@@ -241,21 +241,28 @@ def plot(items: list[dict[str, Any]], path: Path) -> bool:
         return False
     fig, axes = plt.subplots(2, 2, figsize=(12, 9))
     chat = [g for g in items if g["kind"] == "1:1 chat"]
-    series: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    # Against whichever varies more in this run: rate (one stage, several rates) or
+    # connections (several stages, one rate).
+    by_connections = len({g["connections"] for g in chat}) > len({g["rate_per_s"] for g in chat})
+    x_key, fixed_key = (
+        ("connections", "rate_per_s") if by_connections else ("rate_per_s", "connections")
+    )
+    x_label = "connections" if by_connections else "messages/s"
+    series: dict[tuple[str, Any], list[dict[str, Any]]] = {}
     for g in chat:
-        series.setdefault((g["target"], g["connections"]), []).append(g)
-    for (target, conns), points in sorted(series.items()):
-        points.sort(key=lambda g: g["rate_per_s"])
-        rates = [g["rate_per_s"] for g in points]
-        label = f"{target}, {conns} connected"
-        axes[0][0].plot(rates, [g["p50_ms"] for g in points], "o--", label=f"{label} p50")
-        axes[0][0].plot(rates, [g["p99_ms"] for g in points], "o-", label=f"{label} p99")
-        axes[0][1].plot(rates, [g["server_cpu_ms_per_op"] for g in points], "o-", label=label)
+        series.setdefault((g["target"], g[fixed_key]), []).append(g)
+    for (target, fixed), points in sorted(series.items()):
+        points.sort(key=lambda g: g[x_key])
+        xs = [g[x_key] for g in points]
+        label = f"{target}, {fixed:g}/s" if by_connections else f"{target}, {fixed} connected"
+        axes[0][0].plot(xs, [g["p50_ms"] for g in points], "o--", label=f"{label} p50")
+        axes[0][0].plot(xs, [g["p99_ms"] for g in points], "o-", label=f"{label} p99")
+        axes[0][1].plot(xs, [g["server_cpu_ms_per_op"] for g in points], "o-", label=label)
     axes[0][0].set(
-        title="1:1 chat latency (send → recipient)", xlabel="messages/s", ylabel="ms", yscale="log"
+        title="1:1 chat latency (send → recipient)", xlabel=x_label, ylabel="ms", yscale="log"
     )
     axes[0][1].set(
-        title="server CPU per 1:1 message", xlabel="messages/s", ylabel="ms CPU", yscale="log"
+        title="server CPU per 1:1 message", xlabel=x_label, ylabel="ms CPU", yscale="log"
     )
     by_target: dict[str, list[dict[str, Any]]] = {}
     for g in items:
@@ -269,7 +276,7 @@ def plot(items: list[dict[str, Any]], path: Path) -> bool:
             n, [g.get("memory_per_connection_kib") or 0 for g in points], "o-", label=target
         )
     axes[1][0].set(
-        title="server CPU per connection (login + socket + presence)",
+        title="server CPU per connect (login unless made ahead)",
         xlabel="connections",
         ylabel="ms CPU",
         yscale="log",
