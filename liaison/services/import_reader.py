@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 _one_at_a_time = threading.Lock()
 
 
+# The child's exit code when it ran out of its memory budget before it could report it.
+MEMORY_EXIT = 3
+
+
 @dataclass(frozen=True)
 class ReadLimits:
     """The budget of one file's reading: its size, wall seconds (from the child's start)
@@ -132,6 +136,8 @@ def _run_child(limits: ReadLimits, args: tuple[Any, ...]) -> tuple[str, object]:
             outcome: tuple[str, object] = receiver.recv()
         except (EOFError, OSError):
             process.join(5)
+            if process.exitcode == MEMORY_EXIT:
+                return ("memory", None)
             # Killed by the kernel (e.g. out of memory) or crashed before it could answer.
             return ("crash", f"exit code {process.exitcode}")
         return outcome
@@ -159,25 +165,26 @@ def _child(
     import openpyxl  # noqa: F401
 
     try:
-        if memory_bytes:
-            _cap_address_space(memory_bytes)
-        outcome: tuple[str, object] = (
-            "ok",
-            parse_file(filename, data, sheet, org_kinds, unit_kinds, max_bytes),
-        )
-    except ImportFileError as exc:
-        outcome = ("file_error", str(exc))
-    except MemoryError:
-        outcome = ("memory", None)
-    except Exception as exc:  # reported by kind only: the file's text stays out of logs
-        outcome = ("crash", type(exc).__name__)
-    del data
-    try:
+        try:
+            if memory_bytes:
+                _cap_address_space(memory_bytes)
+            outcome: tuple[str, object] = (
+                "ok",
+                parse_file(filename, data, sheet, org_kinds, unit_kinds, max_bytes),
+            )
+        except ImportFileError as exc:
+            outcome = ("file_error", str(exc))
+        except MemoryError:
+            outcome = ("memory", None)
+        except Exception as exc:  # reported by kind only: the file's text stays out of logs
+            outcome = ("crash", type(exc).__name__)
+        del data
         conn.send(outcome)
-    except MemoryError:
-        conn.send(("memory", None))
-    finally:
         conn.close()
+    except MemoryError:
+        # Out of budget even for saying so (the outcome's pickling, the interpreter's own
+        # bookkeeping): the exit code says it instead.
+        os._exit(MEMORY_EXIT)
 
 
 def _cap_address_space(extra: int) -> None:
