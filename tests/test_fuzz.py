@@ -38,7 +38,12 @@ from liaison.web import openapi
 from liaison.web.app import create_app
 from tests.conftest import PASSWORD, TEST_SETTINGS, Databases, now_to_the_second
 
-pytestmark = pytest.mark.database
+pytestmark = [
+    pytest.mark.database,
+    # The server under test runs in a thread beside the strategies; a library there that
+    # draws from the random module trips Hypothesis's check, which is about strategies.
+    pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
+]
 
 # Examples per test: enough to find the classes of failure, few enough for every CI run.
 # LIAISON_FUZZ_SCALE=20 runs twenty times as many, for a longer look.
