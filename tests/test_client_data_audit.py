@@ -609,3 +609,36 @@ async def test_a_directory_file_with_a_code_is_refused_without_quoting_it(server
     assert not report["applied"]
     people = (await admin.api("GET", "/api/people", params={"q": "Zygmunt"})).json()["people"]
     assert people == []
+
+
+async def test_sheet_and_column_names_in_the_import_report_carry_no_code(server: Server) -> None:
+    """The report names the sheet read, the hidden ones, unknown columns and, when the
+    typed sheet is missing, the workbook's sheets: file text and admin input alike."""
+    import io
+
+    import openpyxl
+
+    from tests.test_import_files import HEADER, person_row
+
+    admin = await server.client("admin")
+    code = code_for("-", random.Random(9))
+    book = openpyxl.Workbook()
+    hidden = book.active
+    assert hidden is not None
+    hidden.title = f"vanha {code}"
+    hidden.sheet_state = "hidden"
+    sheet = book.create_sheet(f"Lista {code[:6]}{code[6:]}")
+    book.active = 1
+    sheet.append([*HEADER, f"huom {code}"])
+    sheet.append([*person_row(1), ""])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    for fields in ({"dry_run": "true"}, {"dry_run": "true", "sheet": f"taulu {code}"}):
+        response = await admin.api(
+            "POST",
+            "/api/admin/import",
+            files={"file": ("lista.xlsx", buffer.getvalue(), "application/octet-stream")},
+            data=fields,
+        )
+        assert response.status_code in (200, 422), response.text
+        assert not leaks_in("the import report", response.text, [Typed("", code, code)])

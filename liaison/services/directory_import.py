@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liaison.domain.directory import ImportFileError, PersonRow, RowError, match_key
+from liaison.domain.identity import redact_identity_codes
 from liaison.services import import_reader
 from liaison.services.import_reader import ParsedFile, ReadLimits
 from liaison.store.db import Sessions
@@ -128,7 +129,8 @@ async def import_directory(
                 import_reader.read_in_child, limits, filename, data, sheet, org_kinds, unit_kinds
             )
     except ImportFileError as exc:
-        report.errors.append(RowError(0, None, str(exc)))
+        # The reason may name the sheet the admin typed, or the file's own sheets.
+        report.errors.append(RowError(0, None, _without_codes(str(exc))))
         return report
     _notes(report, parsed)
     report.errors = parsed.errors
@@ -162,14 +164,20 @@ async def import_directory(
     return report
 
 
+def _without_codes(text: str) -> str:
+    return redact_identity_codes(text, None)[0]
+
+
 def _notes(report: ImportReport, parsed: ParsedFile) -> None:
     table = parsed.table
     report.rows = parsed.rows
-    report.sheet = table.sheet
-    report.hidden_sheets = list(table.hidden_sheets)
+    # Sheet and column names are the file's text, sent back to the admin: no identity
+    # code in them goes out in clear (docs/consultations.md, "Client data").
+    report.sheet = _without_codes(table.sheet) if table.sheet else table.sheet
+    report.hidden_sheets = [_without_codes(name) for name in table.hidden_sheets]
     report.header_line = table.header_line
     report.skipped_lines = list(table.skipped_lines)
-    report.ignored_columns = list(table.ignored_columns)
+    report.ignored_columns = [_without_codes(name) for name in table.ignored_columns]
     report.merged_ranges = table.merged_ranges
 
 
