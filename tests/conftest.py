@@ -190,6 +190,10 @@ class Client:
             additional_headers={"Cookie": self.cookie_header()},
             origin=websockets.Origin(self.server.url),
             max_size=None,
+            # No keepalive pings: a wall-clock timer in the client, which closed a socket
+            # (1011) when a loaded machine held the loop for 20 s; the protocol's own
+            # heartbeats, on the test's clock, are what tells a silent connection.
+            ping_interval=None,
         )
         sock = Socket(ws, self.server)
         if hello:
