@@ -14,6 +14,7 @@ import resource
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -67,6 +68,21 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def websocket_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's WebSocket settings, the same for `liaison serve` and the tests' servers.
+
+    No protocol pings: the clients' heartbeats already tell a silent connection (closed
+    with 4010 when its presence report expires), and a dead peer is cut by the close
+    handshake's timeout. Pings would double the idle traffic, and their wall-clock timer
+    closed test sockets (1011) on a loaded machine."""
+    return {
+        "ws": "websockets-sansio",
+        "ws_per_message_deflate": settings.ws_compression,
+        "ws_ping_interval": None,
+        "ws_ping_timeout": None,
+    }
+
+
 def _serve(settings: Settings) -> None:
     from liaison.web.app import create_app
 
@@ -81,12 +97,7 @@ def _serve(settings: Settings) -> None:
             host=settings.host,
             port=settings.port,
             limit_concurrency=connection_limit(settings),
-            ws="websockets-sansio",
-            ws_per_message_deflate=settings.ws_compression,
-            # No protocol pings: the clients' heartbeats already tell a silent connection
-            # (closed with 4010 when its presence report expires), and a dead peer is cut
-            # by the close handshake's timeout. Pings would double the idle traffic.
-            ws_ping_interval=None,
+            **websocket_options(settings),
             loop="auto",  # uvloop where installed
             proxy_headers=True,
             log_level=settings.log_level,

@@ -37,6 +37,7 @@ import websockets
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from liaison.cli import websocket_options
 from liaison.clock import ManualClock
 from liaison.config import Settings
 from liaison.services.core import Core
@@ -466,7 +467,7 @@ async def _uvicorn(
     port = listener.getsockname()[1]
     settings = Settings(**{**TEST_SETTINGS, **overrides}, database_url=database_url, port=port)
     app = create_app(settings, clock)
-    server = uvicorn.Server(uvicorn.Config(app, ws="websockets-sansio", log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **websocket_options(settings)))
     task = asyncio.create_task(server.serve(sockets=[listener]))
     try:
         ready = asyncio.create_task(app.state.core.ready.wait())

@@ -32,6 +32,7 @@ from schemathesis.checks import not_a_server_error
 from starlette.routing import Mount, Route, WebSocketRoute
 from websockets.sync.client import ClientConnection, connect
 
+from liaison.cli import websocket_options
 from liaison.clock import ManualClock
 from liaison.config import Settings
 from liaison.web import openapi
@@ -115,7 +116,9 @@ def threaded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Thread
         try:
             settings = Settings(**TEST_SETTINGS, database_url=url, port=port)
             app = create_app(settings, ManualClock(now_to_the_second()))
-            server = uvicorn.Server(uvicorn.Config(app, ws="websockets-sansio", log_level="error"))
+            server = uvicorn.Server(
+                uvicorn.Config(app, log_level="error", **websocket_options(settings))
+            )
             stop["server"] = server
             task = asyncio.create_task(server.serve(sockets=[listener]))
             await app.state.core.ready.wait()
