@@ -458,19 +458,7 @@ QuestionEvent: TypeAlias = (
 )
 MemberEvent: TypeAlias = MemberNotResponding | MemberResumed
 
-Event: TypeAlias = (
-    QuestionQueued
-    | OfferMade
-    | OfferDeclined
-    | OfferMissed
-    | OfferWithdrawn
-    | QuestionAccepted
-    | QuestionOverflowed
-    | QuestionTimedOut
-    | QuestionCancelled
-    | MemberNotResponding
-    | MemberResumed
-)
+Event: TypeAlias = QuestionEvent | MemberEvent
 
 
 @dataclass(frozen=True, slots=True)
