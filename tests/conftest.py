@@ -379,6 +379,15 @@ class Databases:
         shutil.copyfile(self.directory / f"{template}.db", target)
         return f"sqlite+aiosqlite:///{target}"
 
+    async def empty(self) -> str:
+        """A new database with nothing in it, not even the schema (dropped by `drop`)."""
+        name = f"{self.name}_{uuid.uuid4().hex[:8]}"
+        if TEST_DATABASE_URL:
+            await self._admin(f'CREATE DATABASE "{name}"')
+            self.made.append(name)
+            return _postgres_url(name)
+        return f"sqlite+aiosqlite:///{self.directory / name}.db"
+
     async def drop(self, url: str) -> None:
         name = url.rpartition("/")[2]
         if TEST_DATABASE_URL and name in self.made:
