@@ -258,6 +258,9 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("DELETE", "/api/admin/locks/{lock_id:id}"): entry(admin_only(204), "/api/admin/locks/{lock}"),
     ("GET", "/api/admin/audit"): entry(admin_only(200), "/api/admin/audit?limit=5"),
     ("GET", "/api/openapi.json"): entry(everyone(200, 200), "/api/openapi.json"),
+    # Probes (docs/architecture.md "Health and readiness"): no login.
+    ("GET", "/health"): entry(everyone(200, 200), "/health"),
+    ("GET", "/ready"): entry(everyone(200, 200), "/ready"),
     # Static files are public: the login page needs its stylesheet.
     ("GET", "/static/{path}"): entry(everyone(200, 200), "/static/css/app.css"),
     # protocol.md "Open the WebSocket": accepted, then closed 4001 without a session.

@@ -1518,6 +1518,52 @@ PATHS: dict[str, Any] = {
             "responses": ok("The OpenAPI document", {"type": "object"}),
         }
     },
+    # Probes (liaison/web/health.py): no login; docs/architecture.md "Health and readiness".
+    "/health": {
+        "get": {
+            "operationId": "getHealth",
+            "summary": "Liveness: the process answers; no dependency is checked",
+            "tags": ["meta"],
+            "security": [],
+            "responses": ok("Alive", obj({"status": string(enum=["ok"])})),
+        }
+    },
+    "/ready": {
+        "get": {
+            "operationId": "getReady",
+            "summary": "Readiness: each dependency (database, bus), checked now",
+            "tags": ["meta"],
+            "security": [],
+            "responses": {
+                status: {
+                    "description": description,
+                    "content": json_content(
+                        obj(
+                            {
+                                "status": string(enum=["ready", "unavailable"]),
+                                "checks": obj(
+                                    {
+                                        name: obj(
+                                            {
+                                                "status": string(enum=["up", "down"]),
+                                                "error": string("The kind of failure, when down"),
+                                            },
+                                            required=["status"],
+                                        )
+                                        for name in ("database", "bus")
+                                    }
+                                ),
+                            }
+                        )
+                    ),
+                }
+                for status, description in (
+                    ("200", "Every dependency is up"),
+                    ("503", "A dependency is down"),
+                )
+            },
+        }
+    },
 }
 
 DOCUMENT: dict[str, Any] = {
