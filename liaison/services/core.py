@@ -18,6 +18,7 @@ from liaison.services.callbacks import CallbackService
 from liaison.services.chat import ChatService
 from liaison.services.consultations import ConsultationService
 from liaison.services.directory import DirectoryService
+from liaison.services.health import readiness
 from liaison.services.hub import Hub
 from liaison.services.load import LoadService
 from liaison.services.login_guard import LoginGuard
@@ -135,6 +136,10 @@ class Core(StoreCore):
         await self.presence.reload_people()
         await self.rings.reload_rings()
         await self.load.rights_changed()
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """What /ready reports: (ready, each dependency up or down), checked now."""
+        return await readiness(self.db, self.hub.bus)
 
     async def settle(self) -> None:
         """Returns once the bus is empty, nothing is due at the clock's current time, and

@@ -7,7 +7,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from liaison.services.health import readiness
 from liaison.web.security import core_of
 
 # An answer is about this moment: no proxy or client may keep it.
@@ -23,8 +22,7 @@ async def health(request: Request) -> JSONResponse:
 async def ready(request: Request) -> JSONResponse:
     """Readiness: every dependency, checked now; 503 while one is down (take this node
     out of the balancer's rotation until it answers again)."""
-    core = core_of(request)
-    is_ready, report = await readiness(core.db, core.hub.bus)
+    is_ready, report = await core_of(request).readiness()
     return JSONResponse(report, status_code=200 if is_ready else 503, headers=NOT_KEPT)
 
 
