@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.pool import QueuePool
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger(__name__)
 
 # What a database that is down, unreachable or overloaded raises: a request that meets
 # one of these gets "unavailable" (503), with one log line and no traceback.
@@ -151,7 +153,11 @@ async def migrate(engine: AsyncEngine, schema: str = "") -> None:
 
 
 async def _migration_lock(conn: AsyncConnection) -> None:
-    statement = f"SELECT pg_try_advisory_xact_lock({MIGRATION_LOCK})"
+    statement = text(f"SELECT pg_try_advisory_xact_lock({MIGRATION_LOCK})")
+    if await conn.scalar(statement):
+        return
+    # Said once: a start that seems to hang is waiting for another process's migration.
+    log.info("another process is migrating the schema; waiting for it to finish")
     # Polled: the holder is another process, with no event here to wait on.
-    while not await conn.scalar(text(statement)):  # noqa: ASYNC110
+    while not await conn.scalar(statement):  # noqa: ASYNC110
         await asyncio.sleep(MIGRATION_LOCK_POLL_SECONDS)
