@@ -201,8 +201,7 @@ class ErrorCode(StrEnum):
 
 
 class OrganisationKind(StrEnum):
-    """An organisation in the directory: Kela, or the social services of a municipality or
-    wellbeing services county."""
+    """An organisation in the directory: Kela, or a municipality's or county's social services."""
 
     KELA = "kela"
     SOCIAL_SERVICES = "social_services"
