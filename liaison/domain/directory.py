@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from liaison.domain import vocabulary
 from liaison.domain.identity import find_identity_codes, redact_identity_codes
-from liaison.domain.vocabulary import OrganisationKind, UnitKind, values
 
 __all__ = [
     "BENEFITS",
@@ -84,8 +84,8 @@ BENEFITS = (
     "child_benefits",
     "student_financial_aid",
 )
-ORGANISATION_KINDS = values(OrganisationKind)
-UNIT_KINDS = values(UnitKind)
+ORGANISATION_KINDS = vocabulary.values(vocabulary.OrganisationKind)
+UNIT_KINDS = vocabulary.values(vocabulary.UnitKind)
 
 COLUMNS = (
     "email",

@@ -12,8 +12,8 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from liaison.domain.vocabulary import ConversationKind
 from liaison.domain.chat import CLIENT_ID_MAX as TOKEN_MAX
+from liaison.domain.vocabulary import ConversationKind
 from liaison.protocol.people import Shape, Time
 
 
@@ -32,8 +32,7 @@ class Message(msgspec.Struct, kw_only=True, gc=False):
         str,
         Meta(
             pattern=f"^[A-Za-z0-9_-]{{1,{TOKEN_MAX}}}$",
-            description="the id the sending client chose: an opaque token holding no "
-            "identity code",
+            description="the id the sending client chose: an opaque token holding no identity code",
         ),
     ]
     body: Annotated[str, Meta(description="plain text")]

@@ -26,7 +26,8 @@ from liaison.domain.vocabulary import (
 )
 
 Time = Annotated[
-    str, Meta(description="ISO 8601 time with its offset", extra_json_schema={"format": "date-time"})
+    str,
+    Meta(description="ISO 8601 time with its offset", extra_json_schema={"format": "date-time"}),
 ]
 Day = Annotated[str, Meta(description="ISO 8601 date", extra_json_schema={"format": "date"})]
 HHMM = Annotated[str, Meta(pattern=r"^[0-2][0-9]:[0-5][0-9]$")]

@@ -94,7 +94,9 @@ class ImportReport:
             organisations_created=list(self.organisations_created),
             units_created=list(self.units_created),
             units_updated=list(self.units_updated),
-            errors=[shapes.RowError(line=e.line, column=e.column, reason=e.reason) for e in self.errors],
+            errors=[
+                shapes.RowError(line=e.line, column=e.column, reason=e.reason) for e in self.errors
+            ],
             applied=self.applied,
         )
 

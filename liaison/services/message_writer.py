@@ -31,9 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from liaison.clock import Clock
 from liaison.domain.chat import ChatError
+from liaison.protocol import conversations as shapes
 from liaison.store.db import sqlite_writer, writing
 from liaison.store.models import Conversation, ConversationMember, Message
-from liaison.protocol import conversations as shapes
 
 log = logging.getLogger(__name__)
 
@@ -236,9 +236,7 @@ def message_of(m: Any) -> shapes.Message:
     )
 
 
-def _stored(
-    conn: Connection, keys: set[tuple[int, str]]
-) -> dict[tuple[int, str], shapes.Message]:
+def _stored(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, str], shapes.Message]:
     """Messages already stored under these (sender, client id) pairs."""
     found: dict[tuple[int, str], shapes.Message] = {}
     ordered = sorted(keys)

@@ -291,13 +291,16 @@ class PresenceService:
             )
         if changes.phone_hours is not UNSET:
             try:
-                s.phone_hours = domain.validate_phone_hours(msgspec.to_builtins(changes.phone_hours))
+                s.phone_hours = domain.validate_phone_hours(
+                    msgspec.to_builtins(changes.phone_hours)
+                )
             except ValueError as e:
                 raise PresenceError("bad_field", str(e)) from None
         async with self.db.begin() as db:
             await repo.save_presence_settings(db, person_id, s)
         await self.hub.publish({"k": "settings", "p": person_id, "s": _settings_to_json(s)})
         return _shaped(self._compute(person_id, now, s), now.isoformat())
+
     async def set_busy(self, person_id: int, busy: bool) -> None:
         """For consultations: busy while a person has one open."""
         s = replace(self.settings_of(person_id), busy=busy)

@@ -18,7 +18,6 @@ from liaison.domain import vocabulary
 from liaison.protocol import conversations, people
 from liaison.protocol import http as http_bodies
 from liaison.protocol.common import schema_hook
-from liaison.services import audit
 
 Schema = dict[str, Any]
 
