@@ -338,7 +338,9 @@ class ChatService:
         """Tell every member about the conversation as it now is; returns the viewer's copy:
         the summary for a member, else (an admin) the shared view without the last message."""
         found = await self._tell_members(conversation_id, viewer_id)
-        assert found is not None, "a conversation just changed has members"
+        if found is None:
+            # A group whose last member left: nobody to show it to (an admin renaming it).
+            raise ChatError("not_found", "no such conversation")
         return found
 
     async def _tell_members(
