@@ -339,7 +339,6 @@ class ChatService:
         the summary for a member, else (an admin) the shared view without the last message."""
         found = await self._tell_members(conversation_id, viewer_id)
         if found is None:
-            # A group whose last member left: nobody to show it to (an admin renaming it).
             raise ChatError("not_found", "no such conversation")
         return found
 
@@ -349,7 +348,21 @@ class ChatService:
         async with self.db() as db:
             members = await repo.member_ids(db, conversation_id)
             if not members:
-                return None
+                # A group everyone left, changed by an admin: nobody to tell.
+                c = await repo.get_conversation(db, conversation_id)
+                return (
+                    None
+                    if c is None
+                    else Conversation(
+                        id=c.id,
+                        kind=ConversationKind(c.kind),
+                        title=c.title,
+                        created_by=c.created_by,
+                        last_seq=c.last_seq,
+                        members=[],
+                        last_message=None,
+                    )
+                )
             row = (
                 await repo.conversation_rows(
                     db, viewer_id if viewer_id in members else members[0], only=conversation_id
