@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import uvicorn
 
 from liaison.config import ConfigError, Settings
@@ -153,7 +154,8 @@ async def _one_off(settings: Settings, job: str, args: argparse.Namespace) -> in
                 sheet=args.sheet,
                 limits=ReadLimits.of(settings),
             )
-            print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+            shown = msgspec.to_builtins(report.shape())
+            print(json.dumps(shown, ensure_ascii=False, indent=2))
             return 1 if report.errors else 0
         if job == "purge":
             from liaison.services.retention import purge

@@ -28,7 +28,7 @@ from msgspec import inspect
 
 from liaison import config
 from liaison.domain import vocabulary
-from liaison.protocol import client, server
+from liaison.protocol import client, conversations, people, server
 from liaison.protocol.common import Token, schema_hook
 from liaison.protocol.reference import CLOSE_MEANING, ERROR_WHEN
 
@@ -156,6 +156,28 @@ def client_frames_index() -> str:
     return "\n".join(lines)
 
 
+# The shapes that frames carry, each with a table in docs/protocol.md ("Shapes").
+SHAPES: tuple[type[msgspec.Struct], ...] = (
+    server.WelcomeMe,
+    server.ClientConfig,
+    conversations.Message,
+    conversations.Member,
+    conversations.Conversation,
+    conversations.ConversationSummary,
+    people.PresenceView,
+    people.PhoneHours,
+    people.Person,
+    people.OrganisationRef,
+    people.Unit,
+)
+
+
+def shape_table(cls: type[msgspec.Struct]) -> str:
+    doc = re.sub(r"\s+", " ", (cls.__doc__ or "").strip())
+    head = "| field | type | rule |\n|---|---|---|\n"
+    return f"{doc}\n\n{head}" + "\n".join(_field_rows(cls, with_required=False))
+
+
 def server_frames_index() -> str:
     lines = ["| type | when | fields |", "|---|---|---|"]
     for cls in typing.get_args(server.ServerFrames):
@@ -262,6 +284,8 @@ def sections() -> dict[str, Callable[[], str]]:
     }
     for tag, cls in client.BY_TAG.items():
         parts[f"frame {tag}"] = lambda cls=cls: client_frame_table(cls)  # type: ignore[misc]
+    for shape in SHAPES:
+        parts[f"shape {shape.__name__}"] = lambda shape=shape: shape_table(shape)  # type: ignore[misc]
     for group in config.GROUPS:
         parts[f"settings {group}"] = lambda group=group: settings_table(group)  # type: ignore[misc]
     return parts

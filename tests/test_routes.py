@@ -407,7 +407,7 @@ async def fixture_ids(server: Server, admin: Client) -> Ids:
     await core.presence.reload_people()
     async with core.db.begin() as db:
         await repo.set_photo(db, people["bertil"], "image/png", PNG)
-        fiona = next(p["id"] for p in await repo.search_people(db, text="fiona"))
+        fiona = next(p.id for p, _, _ in await repo.search_people(db, text="fiona"))
     async with core.db.begin() as db:
         # A username locked out of logging in, for the administrator to unlock.
         lock = LoginThrottle(
@@ -438,8 +438,7 @@ async def new_group(server: Server) -> int:
     summary = await server.core.chat.create_group(
         people["aino"], "Reittiryhmä", [people["bertil"], people["daniel"]]
     )
-    group_id: int = summary["id"]
-    return group_id
+    return summary.id
 
 
 async def anonymous_client(server: Server) -> Client:

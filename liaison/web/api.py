@@ -14,7 +14,10 @@ from starlette.routing import Route
 import liaison.web.convertors  # noqa: F401 - registers {name:id}
 from liaison.domain.errors import Refused
 from liaison.domain.text import fits, is_row_id, storable
+from liaison.domain.vocabulary import Language
+from liaison.protocol import conversations as chat_shapes
 from liaison.protocol import http as http_bodies
+from liaison.protocol import people as shapes
 from liaison.protocol.common import dec_hook
 from liaison.protocol.decode import field_reason
 from liaison.web.auth import requires
@@ -24,6 +27,16 @@ from liaison.web.uploads import BodyTooLarge, capped_form, too_large_reason
 
 def error(status: int, code: str, reason: str) -> JSONResponse:
     return JSONResponse({"error": code, "reason": reason}, status_code=status)
+
+
+# Protocol types that are str subclasses (Token) go out as their text.
+_encoder = msgspec.json.Encoder(enc_hook=str)
+
+
+def answer(content: msgspec.Struct, status_code: int = 200) -> Response:
+    """A typed body (liaison/protocol/people.py, conversations.py), encoded by msgspec: the
+    same JSON as its OpenAPI schema, which is generated from the same class."""
+    return Response(_encoder.encode(content), status_code, media_type="application/json")
 
 
 REFUSAL_STATUS = {
@@ -95,13 +108,11 @@ async def audit_lookup(request: Request, viewer: Viewer, kind: str, detail: str)
 async def me(request: Request, viewer: Viewer) -> Response:
     person = await core_of(request).directory.card(viewer.person_id)
     assert person is not None
-    return JSONResponse(
-        {
-            "username": viewer.username,
-            "is_admin": viewer.is_admin,
-            "language": viewer.language,
-            "person": person,
-        }
+    language = None if viewer.language is None else Language(viewer.language)
+    return answer(
+        shapes.Me(
+            username=viewer.username, is_admin=viewer.is_admin, language=language, person=person
+        )
     )
 
 
@@ -120,7 +131,7 @@ async def people(request: Request, viewer: Viewer) -> Response:
     if found.identity_codes:
         # A search by identity code is a lookup of a client: audited, as its kind only.
         await audit_lookup(request, viewer, "people_search", "")
-    return JSONResponse({"people": found.people})
+    return answer(shapes.People(people=found.people))
 
 
 @requires("member")
@@ -128,14 +139,16 @@ async def person(request: Request, viewer: Viewer) -> Response:
     found = await core_of(request).directory.card(int(request.path_params["person_id"]))
     if found is None:
         return error(404, "not_found", "no such person")
-    return JSONResponse(found)
+    return answer(found)
 
 
 @requires("member")
 async def organisations(request: Request, viewer: Viewer) -> Response:
     directory = core_of(request).directory
-    return JSONResponse(
-        {"organisations": await directory.organisations(), "areas": await directory.areas()}
+    return answer(
+        shapes.Organisations(
+            organisations=await directory.organisations(), areas=await directory.areas()
+        )
     )
 
 
@@ -166,14 +179,15 @@ async def upload_photo(request: Request, viewer: Viewer) -> Response:
 
 @requires("member")
 async def update_profile(request: Request, viewer: Viewer) -> Response:
-    found = await core_of(request).profile.update(viewer.person_id, await json_body(request))
-    return JSONResponse(found)
+    body = await typed_body(request, http_bodies.ProfileChanges)
+    return answer(await core_of(request).profile.update(viewer.person_id, body))
 
 
 @requires("member")
 async def update_presence(request: Request, viewer: Viewer) -> Response:
-    view = await core_of(request).presence.update(viewer.person_id, await json_body(request))
-    return JSONResponse(view)
+    body = await typed_body(request, http_bodies.PresenceChanges)
+    command = http_bodies.presence_command(body)
+    return answer(await core_of(request).presence.update(viewer.person_id, command))
 
 
 @requires("member")
@@ -188,7 +202,8 @@ async def set_language(request: Request, viewer: Viewer) -> Response:
 
 @requires("member")
 async def conversations(request: Request, viewer: Viewer) -> Response:
-    return JSONResponse({"conversations": await core_of(request).chat.summaries(viewer.person_id)})
+    summaries = await core_of(request).chat.summaries(viewer.person_id)
+    return answer(chat_shapes.Conversations(conversations=summaries))
 
 
 @requires("member")
@@ -201,7 +216,7 @@ async def create_conversation(request: Request, viewer: Viewer) -> Response:
         return error(400, "bad_field", "a group needs a title and members")
     else:
         summary = await chat.create_group(viewer.person_id, body.title, body.members)
-    return JSONResponse(summary, status_code=201)
+    return answer(summary, status_code=201)
 
 
 @requires("member")
@@ -214,7 +229,7 @@ async def conversation_messages(request: Request, viewer: Viewer) -> Response:
         _int_param(request, "before"),
         max(1, limit),
     )
-    return JSONResponse({"messages": messages})
+    return answer(chat_shapes.Messages(messages=messages))
 
 
 @requires("member")
@@ -226,7 +241,7 @@ async def update_conversation(request: Request, viewer: Viewer) -> Response:
         int(request.path_params["conversation_id"]),
         body.title,
     )
-    return JSONResponse(summary)
+    return answer(summary)
 
 
 @requires("member")
@@ -238,7 +253,7 @@ async def add_member(request: Request, viewer: Viewer) -> Response:
         int(request.path_params["conversation_id"]),
         body.person_id,
     )
-    return JSONResponse(summary)
+    return answer(summary)
 
 
 @requires("member")
@@ -369,7 +384,7 @@ async def load_mine(request: Request, viewer: Viewer) -> Response:
 
 @requires("admin")
 async def accounts(request: Request, viewer: Viewer) -> Response:
-    return JSONResponse({"accounts": await core_of(request).admin.accounts()})
+    return answer(shapes.Accounts(accounts=await core_of(request).admin.accounts()))
 
 
 @requires("admin")
@@ -378,7 +393,8 @@ async def create_account(request: Request, viewer: Viewer) -> Response:
     account = await core_of(request).accounts.create_account(
         body.username, body.password, body.person_id, body.is_admin
     )
-    return JSONResponse({"id": account.id, "username": account.username}, status_code=201)
+    created = shapes.NewAccountCreated(id=account.id, username=account.username)
+    return answer(created, status_code=201)
 
 
 @requires("admin")
@@ -387,12 +403,12 @@ async def update_account(request: Request, viewer: Viewer) -> Response:
     await core_of(request).accounts.set_disabled(
         int(request.path_params["account_id"]), body.disabled
     )
-    return JSONResponse({"disabled": body.disabled})
+    return answer(shapes.AccountDisabled(disabled=body.disabled))
 
 
 @requires("admin")
 async def login_locks(request: Request, viewer: Viewer) -> Response:
-    return JSONResponse({"locks": await core_of(request).logins.locks()})
+    return answer(shapes.LoginLocks(locks=await core_of(request).logins.locks()))
 
 
 @requires("admin")
@@ -408,7 +424,7 @@ async def audit_log(request: Request, viewer: Viewer) -> Response:
     page = await core_of(request).audit.page(
         _int_param(request, "before"), _int_param(request, "limit") or 50
     )
-    return JSONResponse(page)
+    return answer(page)
 
 
 @requires("admin")
@@ -434,7 +450,7 @@ async def import_people(request: Request, viewer: Viewer) -> Response:
     report = await core_of(request).admin.import_directory(
         upload.filename or "", data, dry_run, sheet
     )
-    return JSONResponse(report, status_code=200 if not report["errors"] else 422)
+    return answer(report, status_code=200 if not report.errors else 422)
 
 
 routes = [
