@@ -2,14 +2,19 @@
 
 A frame is encoded to JSON once, where the event happens; every node receives
 that text from the bus and hands the same string to each local recipient.
+
+A bus message is a JSON header, then, for a delivery, a newline and the frame's text as it
+goes to the sockets: the frame is never escaped into the header nor decoded on the way
+(compact JSON has no raw newline, so the first one ends the header).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
+
+import msgspec
 
 from liaison.bus.base import Bus
 from liaison.protocol import server
@@ -58,10 +63,11 @@ class Hub:
         await self.bus.start(self._receive)
 
     async def _receive(self, text: str) -> None:
-        message = json.loads(text)
+        header, _, frame = text.partition("\n")
+        message = msgspec.json.decode(header)
         kind = message.get("k")
         if kind == "deliver":
-            self.deliver_local(message.get("to"), message["f"], message.get("t"))
+            self.deliver_local(message.get("to"), frame, message.get("t"))
             return
         handler = self._handlers.get(kind)
         if handler is None:
@@ -81,14 +87,10 @@ class Hub:
         """Deliver a frame to every connection of these people (None: everyone), on every node.
 
         With a topic, only to those of their connections that subscribed to it."""
-        message: dict[str, Any] = {
-            "k": "deliver",
-            "to": None if to is None else list(to),
-            "f": encode(frame),
-        }
+        header: dict[str, Any] = {"k": "deliver", "to": None if to is None else list(to)}
         if topic is not None:
-            message["t"] = topic
-        await self.publish(message)
+            header["t"] = topic
+        await self.bus.publish(encode(header) + "\n" + encode(frame))
 
     def attach(self, connection: LiveConnection) -> None:
         self._local.setdefault(connection.person_id, {})[connection.key] = connection
