@@ -1,8 +1,9 @@
 """Server-to-client frames: Structs tagged on `type`, encoded once by `encode`.
 
 Fields whose value is `UNSET` are left out of the frame (the `ref`? of a reply, the
-`id`? and `request_type`? of an error). Shapes that the services build (Message, Person,
-Consultation, ...) are still plain objects here; docs/protocol.md describes them.
+`id`? and `request_type`? of an error). The ring, consultation, callback and load shapes
+are Structs of liaison/protocol/rings.py and load.py; the people and chat shapes are still
+plain objects here; docs/protocol.md describes them.
 """
 
 from __future__ import annotations
@@ -12,8 +13,18 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from liaison.domain.vocabulary import ErrorCode, PresenceStatus, WithdrawReason
-from liaison.protocol.common import Int64
+from liaison.domain.vocabulary import ErrorCode, OfferEndReason, PresenceStatus, Urgency
+from liaison.protocol.common import Int64, Time
+from liaison.protocol.load import LoadSnapshot, RingLoad
+from liaison.protocol.rings import (
+    CallbackRequest,
+    ClientRef,
+    Consultation,
+    QuestionStatus,
+    RingCounts,
+    RingMemberState,
+    RingSummary,
+)
 
 Object = dict[str, Any]
 Echo = Annotated[Int64 | str | UnsetType, Meta(description="the request's `ref`, if a token")]
@@ -58,12 +69,16 @@ class Welcome(ServerFrame, tag="welcome"):
     conversations: list[Object]
     missed: list[Object]
     truncated: list[int]
-    rings: list[Object]
-    ring_member: Object
-    offers: list[Object]
-    questions: list[Object]
-    consultations: list[Object]
-    callbacks: list[Object]
+    rings: list[RingSummary]
+    ring_member: RingMemberState
+    offers: Annotated[list[Offer], Meta(description="the offer ringing for the user now, if any")]
+    questions: Annotated[
+        list[QuestionStatus], Meta(description="the user's own questions still open")
+    ]
+    consultations: Annotated[list[Consultation], Meta(description="the user's open consultations")]
+    callbacks: Annotated[
+        list[CallbackRequest], Meta(description="open and claimed ones the user may see")
+    ]
 
 
 class HeartbeatAck(ServerFrame, tag="heartbeat_ack"):
@@ -150,14 +165,14 @@ class Messages(ServerFrame, tag="messages"):
 class Rings(ServerFrame, tag="rings"):
     """The reply to `ring_sign_in` and `rings_subscribe`."""
 
-    rings: list[Object]
-    ring_member: Object
+    rings: list[RingSummary]
+    ring_member: RingMemberState
 
 
-class RingSummary(ServerFrame, tag="ring_summary"):
+class RingSummaryFrame(ServerFrame, tag="ring_summary"):
     """A ring's counts changed (to subscribed connections)."""
 
-    ring: Object
+    ring: RingCounts
 
 
 class RingMember(ServerFrame, tag="ring_member"):
@@ -166,11 +181,15 @@ class RingMember(ServerFrame, tag="ring_member"):
     not_responding: bool
     missed_in_row: int
 
+    @classmethod
+    def of(cls, state: RingMemberState) -> RingMember:
+        return cls(not_responding=state.not_responding, missed_in_row=state.missed_in_row)
 
-class QuestionStatus(ServerFrame, tag="question_status"):
+
+class QuestionStatusFrame(ServerFrame, tag="question_status"):
     """The reply to `ask`; then to the asker on every change of the question."""
 
-    question: Object
+    question: QuestionStatus
 
 
 class Offer(ServerFrame, tag="offer"):
@@ -181,34 +200,34 @@ class Offer(ServerFrame, tag="offer"):
     ring_name: str
     asker_id: int
     question: str
-    urgency: str
-    client_ref: str | None
-    expires_at: str
+    urgency: Urgency
+    client_ref: ClientRef | None
+    expires_at: Time
 
 
 class OfferWithdrawn(ServerFrame, tag="offer_withdrawn"):
     """That offer stopped ringing."""
 
     question_id: str
-    reason: WithdrawReason
+    reason: OfferEndReason
 
 
 class Accepted(ServerFrame, tag="accepted"):
     """The reply to `accept`."""
 
-    consultation: Object
+    consultation: Consultation
 
 
 class ConsultationFrame(ServerFrame, tag="consultation"):
     """A consultation of the user was opened, closed or got a third person."""
 
-    consultation: Object
+    consultation: Consultation
 
 
 class ConsultationClosed(ServerFrame, tag="consultation_closed"):
     """The reply to `close_consultation`."""
 
-    consultation: Object
+    consultation: Consultation
 
 
 class ConsultationReminder(ServerFrame, tag="consultation_reminder"):
@@ -216,36 +235,40 @@ class ConsultationReminder(ServerFrame, tag="consultation_reminder"):
 
     consultation_id: int
     conversation_id: int | None
-    idle_since: str
-    closes_at: str | None
+    idle_since: Time
+    closes_at: Time | None
 
 
 class CallbackCreated(ServerFrame, tag="callback_created"):
     """The reply to `callback_create`."""
 
-    callback: Object
+    callback: CallbackRequest
 
 
 class Callback(ServerFrame, tag="callback"):
     """A callback request the user may see was made or changed."""
 
-    callback: Object
+    callback: CallbackRequest
 
 
 class Load(ServerFrame, tag="load"):
     """The reply to `load_subscribe`, and the whole view again when rights change."""
 
-    generated_at: str
+    generated_at: Time
     day: str
     time_zone: str
-    rings: list[Object]
+    rings: list[RingLoad]
+
+    @classmethod
+    def of(cls, snapshot: LoadSnapshot) -> Load:
+        return cls(**msgspec.structs.asdict(snapshot))
 
 
 class LoadRing(ServerFrame, tag="load_ring"):
     """One ring's live figures changed (to load subscribers)."""
 
-    generated_at: str
-    ring: Object
+    generated_at: Time
+    ring: RingLoad
 
 
 ServerFrames = (
@@ -263,9 +286,9 @@ ServerFrames = (
     | Messages
     | Error
     | Rings
-    | RingSummary
+    | RingSummaryFrame
     | RingMember
-    | QuestionStatus
+    | QuestionStatusFrame
     | Offer
     | OfferWithdrawn
     | Accepted

@@ -9,6 +9,8 @@ from typing import Any
 
 from liaison.config import Settings
 from liaison.domain.errors import Refused
+from liaison.protocol.http import RingsDocument
+from liaison.protocol.rings import RingsConfigured
 from liaison.services.directory_import import ReadLimits, import_directory
 from liaison.services.ring_config import RingConfigError, apply_ring_config
 from liaison.store import repositories as repo
@@ -34,7 +36,7 @@ class AdminService:
         async with self.db() as db:
             return await repo.list_accounts(db)
 
-    async def configure_rings(self, document: dict[str, Any]) -> dict[str, int]:
+    async def configure_rings(self, document: RingsDocument) -> RingsConfigured:
         """The `liaison rings` document, applied all or nothing and in force at once
         (members added are offered questions, members removed stop being, supervisors
         follow)."""

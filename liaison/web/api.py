@@ -15,11 +15,19 @@ import liaison.web.convertors  # noqa: F401 - registers {name:id}
 from liaison.domain.errors import Refused
 from liaison.domain.text import fits, is_row_id, storable
 from liaison.protocol import http as http_bodies
+from liaison.protocol import rings as ring_shapes
 from liaison.protocol.common import dec_hook
 from liaison.protocol.decode import field_reason
+from liaison.protocol.server import encode
 from liaison.web.auth import requires
 from liaison.web.security import Viewer, client_address, core_of
 from liaison.web.uploads import BodyTooLarge, capped_form, too_large_reason
+
+
+def typed_json(body: msgspec.Struct, status_code: int = 200) -> Response:
+    """A response body that is a model (liaison/protocol/): encoded as its class says,
+    the class its OpenAPI schema is generated from."""
+    return Response(encode(body), status_code=status_code, media_type="application/json")
 
 
 def error(status: int, code: str, reason: str) -> JSONResponse:
@@ -257,27 +265,28 @@ async def remove_member(request: Request, viewer: Viewer) -> Response:
 
 @requires("member")
 async def rings(request: Request, viewer: Viewer) -> Response:
-    return JSONResponse({"rings": core_of(request).rings.rings_for(viewer.person_id)})
+    return typed_json(
+        ring_shapes.RingList(rings=core_of(request).rings.rings_for(viewer.person_id))
+    )
 
 
 @requires("member")
 async def consultations(request: Request, viewer: Viewer) -> Response:
     limit = max(1, min(_int_param(request, "limit") or 100, 1000))
     found = await core_of(request).consultations.consultations_of(viewer.person_id, limit)
-    return JSONResponse({"consultations": found})
+    return typed_json(ring_shapes.ConsultationList(consultations=found))
 
 
 @requires("member")
 async def consultation_conversations(request: Request, viewer: Viewer) -> Response:
     found = await core_of(request).consultations.consultation_conversations(viewer.person_id)
-    return JSONResponse({"conversations": found})
+    return typed_json(ring_shapes.ConsultationConversations(conversations=found))
 
 
 @requires("member")
 async def missed_offers(request: Request, viewer: Viewer) -> Response:
-    return JSONResponse(
-        {"missed": await core_of(request).consultations.missed_for(viewer.person_id)}
-    )
+    missed = await core_of(request).consultations.missed_for(viewer.person_id)
+    return typed_json(ring_shapes.MissedOffers(missed=missed))
 
 
 @requires("member")
@@ -291,7 +300,7 @@ async def lookup_consultations(request: Request, viewer: Viewer) -> Response:
         return error(400, "bad_field", "client_code is required")
     found = await core.consultations.consultations_about(client_ref)
     await audit_lookup(request, viewer, "client_lookup", f"{client_ref} ({len(found)} found)")
-    return JSONResponse({"client_ref": client_ref, "consultations": found})
+    return typed_json(ring_shapes.ClientLookupResult(client_ref=client_ref, consultations=found))
 
 
 @requires("member")
@@ -306,9 +315,8 @@ async def export_consultations(request: Request, viewer: Viewer) -> Response:
 
 @requires("member")
 async def callbacks(request: Request, viewer: Viewer) -> Response:
-    return JSONResponse(
-        {"callbacks": await core_of(request).callbacks.callbacks_for(viewer.person_id)}
-    )
+    callbacks = await core_of(request).callbacks.callbacks_for(viewer.person_id)
+    return typed_json(ring_shapes.CallbackList(callbacks=callbacks))
 
 
 # ---------------------------------------------------------------- load view
@@ -322,7 +330,7 @@ def _period(request: Request, default_days: int) -> tuple[int, str]:
 
 @requires("member")
 async def load(request: Request, viewer: Viewer) -> Response:
-    return JSONResponse(await core_of(request).load.snapshot(viewer.person_id, viewer.is_admin))
+    return typed_json(await core_of(request).load.snapshot(viewer.person_id, viewer.is_admin))
 
 
 @requires("member")
@@ -331,7 +339,7 @@ async def load_history(request: Request, viewer: Viewer) -> Response:
     data = await core_of(request).load.history(
         viewer.person_id, viewer.is_admin, request.path_params["ring_id"], days, by
     )
-    return JSONResponse(data)
+    return typed_json(data)
 
 
 @requires("member")
@@ -355,13 +363,13 @@ async def load_people(request: Request, viewer: Viewer) -> Response:
     data = await core_of(request).load.people(
         viewer.person_id, viewer.is_admin, request.path_params["ring_id"], days
     )
-    return JSONResponse(data)
+    return typed_json(data)
 
 
 @requires("member")
 async def load_mine(request: Request, viewer: Viewer) -> Response:
     data = await core_of(request).load.mine(viewer.person_id, _period(request, 1)[0])
-    return JSONResponse(data)
+    return typed_json(data)
 
 
 # ---------------------------------------------------------------- administration
@@ -415,8 +423,8 @@ async def audit_log(request: Request, viewer: Viewer) -> Response:
 async def configure_rings(request: Request, viewer: Viewer) -> Response:
     """The `liaison rings` document over HTTP: applied all or nothing, and in force at once
     (members added are offered questions, members removed stop being, supervisors follow)."""
-    counts = await core_of(request).admin.configure_rings(await json_body(request))
-    return JSONResponse(counts)
+    body = await typed_body(request, http_bodies.RingsDocument)
+    return typed_json(await core_of(request).admin.configure_rings(body))
 
 
 @requires("admin")
