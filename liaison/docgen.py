@@ -29,6 +29,8 @@ from msgspec import inspect
 from liaison import config
 from liaison.domain import vocabulary
 from liaison.protocol import client, server
+from liaison.protocol import load as load_shapes
+from liaison.protocol import rings as ring_shapes
 from liaison.protocol.common import Token, schema_hook
 from liaison.protocol.reference import CLOSE_MEANING, ERROR_WHEN
 
@@ -42,9 +44,11 @@ def _describe(t: Any) -> tuple[str, list[str], str]:
     """(type, rules, description) of an inspected type, for a table row."""
     description = ""
     rules: list[str] = []
+    time = False
     while isinstance(t, inspect.Metadata):
         extra = t.extra_json_schema or {}
         description = description or extra.get("description", "")
+        time = time or extra.get("format") == "date-time"
         t = t.type
     if isinstance(t, inspect.UnionType):
         parts = [_describe(m) for m in t.types]
@@ -64,8 +68,14 @@ def _describe(t: Any) -> tuple[str, list[str], str]:
             rules.append(f"at least {_number(t.ge)}")
         return "integer", rules, description
     if isinstance(t, inspect.FloatType):
+        if t.ge is not None and t.le is not None:
+            rules.append(f"{t.ge:g} to {t.le:g}")
+        elif t.ge is not None:
+            rules.append(f"at least {t.ge:g}")
         return "number", rules, description
     if isinstance(t, inspect.StrType):
+        if time:
+            return "string (time)", rules, description
         if t.pattern:
             rules.append(f"matches `{t.pattern}`")
         if t.min_length or t.max_length:
@@ -75,6 +85,9 @@ def _describe(t: Any) -> tuple[str, list[str], str]:
         values = ", ".join(f"`{m.value}`" for m in t.cls)
         rules.append(f"one of {values}")
         return "string", rules, description
+    if isinstance(t, inspect.LiteralType):
+        rules.append("one of " + ", ".join(f"`{json.dumps(v)}`".replace('"', "") for v in t.values))
+        return "integer" if isinstance(t.values[0], int) else "string", rules, description
     if isinstance(t, inspect.DateTimeType):
         return "string (time with zone)" if t.tz else "string (time)", rules, description
     if isinstance(t, inspect.ListType):
@@ -166,6 +179,28 @@ def server_frames_index() -> str:
         doc = re.sub(" +", " ", (cls.__doc__ or "").strip().replace("\n", " "))
         lines.append(f"| `{tag}` | {_cell(doc)} | {', '.join(fields)} |")
     return "\n".join(lines)
+
+
+def shape_table(cls: type[msgspec.Struct]) -> str:
+    """A shape's fields: every one is always present (null when empty)."""
+    head = "| field | type | rule |\n|---|---|---|\n"
+    return head + "\n".join(_field_rows(cls, with_required=False))
+
+
+def shapes() -> dict[str, type[msgspec.Struct]]:
+    """The shapes frames and API bodies carry (liaison/protocol/rings.py, load.py), by
+    class name: a `<!-- generated: shape NAME -->` section in protocol.md is its table."""
+    found: dict[str, type[msgspec.Struct]] = {}
+    for module in (ring_shapes, load_shapes):
+        for name, value in vars(module).items():
+            if (
+                isinstance(value, type)
+                and issubclass(value, ring_shapes.Shape)
+                and value is not ring_shapes.Shape
+                and value.__module__ == module.__name__
+            ):
+                found[name] = value
+    return found
 
 
 def error_codes_table() -> str:
@@ -262,6 +297,8 @@ def sections() -> dict[str, Callable[[], str]]:
     }
     for tag, cls in client.BY_TAG.items():
         parts[f"frame {tag}"] = lambda cls=cls: client_frame_table(cls)  # type: ignore[misc]
+    for name, shape in shapes().items():
+        parts[f"shape {name}"] = lambda shape=shape: shape_table(shape)  # type: ignore[misc]
     for group in config.GROUPS:
         parts[f"settings {group}"] = lambda group=group: settings_table(group)  # type: ignore[misc]
     return parts
