@@ -648,6 +648,15 @@ async def test_rights_follow_the_directory_at_once(server: Server) -> None:
     assert bad.status_code == 400 and bad.json()["error"] == "bad_field"
 
 
+def test_every_question_event_has_its_effect_on_the_record_of_legs() -> None:
+    from typing import get_args
+
+    from liaison.domain import rings as domain
+    from liaison.services.ring_legs import LEG_EFFECTS
+
+    assert set(LEG_EFFECTS) == set(get_args(domain.QuestionEvent))
+
+
 def test_the_offers_withdrawn_when_a_question_is_taken_are_recorded() -> None:
     """ring_all: the acceptance ends the leg before the others' offers are withdrawn;
     those offers still count in each member's own figures (docs/load.md)."""
