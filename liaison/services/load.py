@@ -27,7 +27,9 @@ from liaison.domain.errors import Refused
 from liaison.protocol import server
 from liaison.protocol.load import (
     Bucket,
+    BucketSize,
     CallbackCounts,
+    HistoryDays,
     HourCount,
     LiveCounts,
     LoadFigures,
@@ -36,6 +38,7 @@ from liaison.protocol.load import (
     LoadPeople,
     LoadSnapshot,
     OwnFigures,
+    PersonDays,
     PersonFigures,
     RingLoad,
 )
@@ -177,15 +180,16 @@ class LoadService:
 
     # ------------------------------------------------------------ history
 
-    def _period(self, days: object, by: object) -> tuple[int, domain.BucketSize]:
+    def _period(self, days: int, by: str) -> tuple[HistoryDays, BucketSize]:
+        """The query's `days` and `by` (not a body: checked here, once)."""
         if days not in domain.HISTORY_DAYS:
             raise LoadError("bad_field", "days must be 7 or 30")
         if by not in domain.BUCKET_SIZES:
             raise LoadError("bad_field", "by must be day or hour")
-        return days, cast(domain.BucketSize, by)
+        return cast(HistoryDays, days), cast(BucketSize, by)
 
     async def history(
-        self, person_id: int, is_admin: bool, ring_id: str, days: object, by: object
+        self, person_id: int, is_admin: bool, ring_id: str, days: int, by: str
     ) -> LoadHistory:
         self._check(person_id, is_admin, ring_id)
         period, size = self._period(days, by)
@@ -200,7 +204,7 @@ class LoadService:
         return LoadHistory(
             ring_id=ring_id,
             name=self.rings.ring_name(ring_id),
-            days=period,  # type: ignore[arg-type]  # one of HISTORY_DAYS (_period)
+            days=period,
             by=size,
             time_zone=self.zone.key,
             target_answer_seconds=self.rings.router.ring_status(
@@ -216,7 +220,7 @@ class LoadService:
         )
 
     async def history_csv(
-        self, person_id: int, is_admin: bool, ring_id: str, days: object, by: object
+        self, person_id: int, is_admin: bool, ring_id: str, days: int, by: str
     ) -> str:
         data = await self.history(person_id, is_admin, ring_id, days, by)
         buffer = io.StringIO()
@@ -228,27 +232,25 @@ class LoadService:
 
     # ------------------------------------------------------------ per person
 
-    def _since(self, days: object) -> datetime:
+    def _since(self, days: int) -> tuple[PersonDays, datetime]:
+        """The query's `days` (checked here, once), and the start of the first of them."""
         if days not in PERSON_DAYS:
             raise LoadError("bad_field", "days must be 1, 7 or 30")
         first = self.today() - timedelta(days=days - 1)
-        return domain.day_start(first, self.zone)
+        return cast(PersonDays, days), domain.day_start(first, self.zone)
 
-    async def people(
-        self, person_id: int, is_admin: bool, ring_id: str, days: object
-    ) -> LoadPeople:
+    async def people(self, person_id: int, is_admin: bool, ring_id: str, days: int) -> LoadPeople:
         """Members' own figures: to themselves and to their own unit's supervisors only,
         and never so that the ring's totals minus the rows shown give away someone else's
         (domain.rows_may_be_shown)."""
         if ring_id not in self.rings.ring_ids():
             raise LoadError("not_found", "no such ring")
-        since = self._since(days)
+        period, since = self._since(days)
         members = self.rings.members_of(ring_id)
         shown = {
             m for m in members if m == person_id or person_id in self.rings.supervisors_of_person(m)
         }
-        # `days` is one of PERSON_DAYS (_since said so).
-        suppressed = LoadPeople(ring_id=ring_id, days=days, suppressed=True, people=[])  # type: ignore[arg-type]
+        suppressed = LoadPeople(ring_id=ring_id, days=period, suppressed=True, people=[])
         if len(members) < domain.MIN_GROUP:
             return suppressed
         everyone = (await self._person_rows([ring_id], members, since)).get(ring_id, [])
@@ -280,8 +282,8 @@ class LoadService:
             )
         return msgspec.structs.replace(suppressed, suppressed=False, people=people)
 
-    async def mine(self, person_id: int, days: object) -> LoadMine:
-        since = self._since(days)
+    async def mine(self, person_id: int, days: int) -> LoadMine:
+        period, since = self._since(days)
         ring_ids = [r for r in self.rings.ring_ids() if person_id in self.rings.members_of(r)]
         rows = await self._person_rows(ring_ids, {person_id}, since)
         result = []
@@ -297,7 +299,7 @@ class LoadService:
                     declined=own.declined,
                 )
             )
-        return LoadMine(days=days, rings=result)  # type: ignore[arg-type]
+        return LoadMine(days=period, rings=result)
 
     async def _person_rows(
         self, ring_ids: list[str], people: set[int], since: datetime
