@@ -224,11 +224,12 @@ class LiaisonTarget:
         from sqlalchemy import insert, select
 
         from liaison.config import Settings
-        from liaison.services.core import Core
+        from liaison.services.core import StoreCore
         from liaison.store.models import Account, Person
 
         settings = Settings(database_url=self.database_url, database_schema=self.schema)
-        core = Core(settings)
+        # The store only, as a one-off command opens it (`liaison import` made the schema).
+        core = StoreCore(settings)
         try:
             # One argon2 hash (the server's own hasher and parameters) for every account: each
             # login still verifies it at full cost.
@@ -255,7 +256,7 @@ class LiaisonTarget:
                 if sessions_ahead:
                     await self._bulk_sessions(db, sessions_ahead, created)
         finally:
-            await core.engine.dispose()
+            await core.close()
         self.index_of = {
             pid: int(e.split("@")[0][1:])
             for e, pid in self.person_ids.items()

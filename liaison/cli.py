@@ -1,4 +1,4 @@
-"""Command line: `liaison serve | demo | migrate | import | create-account | purge`."""
+"""Command line: `liaison serve | demo | migrate | import | rings | create-account | purge`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import uvicorn
 
 from liaison.config import ConfigError, Settings
@@ -128,12 +129,18 @@ async def _seed_demo(settings: Settings) -> None:
         print(flush=True)
 
 
-async def _with_core(settings: Settings, job: str, args: argparse.Namespace) -> int:
-    from liaison.services.core import Core
+async def _one_off(settings: Settings, job: str, args: argparse.Namespace) -> int:
+    """A one-off command: the store alone, opened and closed, beside live nodes or not.
 
-    core = Core(settings)
-    await core.start()
+    Not a Core: a node started here would route, sweep and publish without hearing any
+    live connection, and write that over what the live nodes hold (core.StoreCore)."""
+    from liaison.services.core import StoreCore
+
+    core = StoreCore(settings)
+    await core.open()
     try:
+        if job == "migrate":
+            return 0  # opening the store migrated it
         if job == "import":
             from liaison.services.directory_import import ReadLimits, import_directory
 
@@ -147,7 +154,8 @@ async def _with_core(settings: Settings, job: str, args: argparse.Namespace) -> 
                 sheet=args.sheet,
                 limits=ReadLimits.of(settings),
             )
-            print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+            shown = msgspec.to_builtins(report.shape())
+            print(json.dumps(shown, ensure_ascii=False, indent=2))
             return 1 if report.errors else 0
         if job == "purge":
             from liaison.services.retention import purge
@@ -156,8 +164,6 @@ async def _with_core(settings: Settings, job: str, args: argparse.Namespace) -> 
             print(json.dumps(counts))
             return 0
         if job == "rings":
-            import msgspec
-
             from liaison.services.ring_config import (
                 RingConfigError,
                 apply_ring_config,
@@ -191,7 +197,7 @@ async def _with_core(settings: Settings, job: str, args: argparse.Namespace) -> 
             print(f"created account {account.username}")
         return 0
     finally:
-        await core.stop()
+        await core.close()
 
 
 def _port(text: str) -> int:
@@ -257,18 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_seed_demo(settings))
         _serve(settings)
         return 0
-    if args.command == "migrate":
-        from liaison.services.core import Core
-        from liaison.store.db import migrate
-
-        async def run() -> None:
-            core = Core(settings)
-            await migrate(core.engine, settings.database_schema)
-            await core.engine.dispose()
-
-        asyncio.run(run())
-        return 0
-    return asyncio.run(_with_core(settings, args.command, args))
+    return asyncio.run(_one_off(settings, args.command, args))
 
 
 if __name__ == "__main__":

@@ -118,7 +118,7 @@ async def seed_demo(core: Core, progress: Progress = _quiet) -> list[DemoLogin]:
         report = await import_directory(core.db, "directory.csv", directory, dry_run=False)
         if not report.applied:
             # The demo data are ours: an error here is a bug, not a user mistake.
-            raise RuntimeError(f"the demo directory did not import: {report.to_dict()['errors']}")
+            raise RuntimeError(f"the demo directory did not import: {report.errors}")
         await core.presence.reload_people()
         progress(f"Directory: {report.created} people imported")
 
@@ -207,7 +207,7 @@ async def _create_groups(core: Core, groups: list[dict[str, Any]], ids: dict[str
         for message in group["messages"]:
             client_number += 1
             await core.chat.send(
-                person(message["sender"]), summary["id"], f"demo-{client_number}", message["body"]
+                person(message["sender"]), summary.id, f"demo-{client_number}", message["body"]
             )
 
 

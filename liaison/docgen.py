@@ -28,7 +28,7 @@ from msgspec import inspect
 
 from liaison import config
 from liaison.domain import vocabulary
-from liaison.protocol import client, server
+from liaison.protocol import client, conversations, people, server
 from liaison.protocol import load as load_shapes
 from liaison.protocol import rings as ring_shapes
 from liaison.protocol.common import Token, schema_hook
@@ -169,6 +169,38 @@ def client_frames_index() -> str:
     return "\n".join(lines)
 
 
+# The shapes that frames carry, each with a table in docs/protocol.md ("Shapes").
+SHAPES: tuple[type[msgspec.Struct], ...] = (
+    server.WelcomeMe,
+    server.ClientConfig,
+    conversations.Message,
+    conversations.Member,
+    conversations.Conversation,
+    conversations.ConversationSummary,
+    people.PresenceView,
+    people.PhoneHours,
+    people.Person,
+    people.OrganisationRef,
+    people.Unit,
+    ring_shapes.RingCounts,
+    ring_shapes.RingSummary,
+    ring_shapes.RingMemberState,
+    ring_shapes.QuestionStatus,
+    ring_shapes.Consultation,
+    ring_shapes.CallbackRequest,
+    load_shapes.RingLoad,
+    load_shapes.LiveCounts,
+    load_shapes.LoadFigures,
+    load_shapes.CallbackCounts,
+)
+
+
+def shape_table(cls: type[msgspec.Struct]) -> str:
+    doc = re.sub(r"\s+", " ", (cls.__doc__ or "").strip())
+    head = "| field | type | rule |\n|---|---|---|\n"
+    return f"{doc}\n\n{head}" + "\n".join(_field_rows(cls, with_required=False))
+
+
 def server_frames_index() -> str:
     lines = ["| type | when | fields |", "|---|---|---|"]
     for cls in typing.get_args(server.ServerFrames):
@@ -179,28 +211,6 @@ def server_frames_index() -> str:
         doc = re.sub(" +", " ", (cls.__doc__ or "").strip().replace("\n", " "))
         lines.append(f"| `{tag}` | {_cell(doc)} | {', '.join(fields)} |")
     return "\n".join(lines)
-
-
-def shape_table(cls: type[msgspec.Struct]) -> str:
-    """A shape's fields: every one is always present (null when empty)."""
-    head = "| field | type | rule |\n|---|---|---|\n"
-    return head + "\n".join(_field_rows(cls, with_required=False))
-
-
-def shapes() -> dict[str, type[msgspec.Struct]]:
-    """The shapes frames and API bodies carry (liaison/protocol/rings.py, load.py), by
-    class name: a `<!-- generated: shape NAME -->` section in protocol.md is its table."""
-    found: dict[str, type[msgspec.Struct]] = {}
-    for module in (ring_shapes, load_shapes):
-        for name, value in vars(module).items():
-            if (
-                isinstance(value, type)
-                and issubclass(value, ring_shapes.Shape)
-                and value is not ring_shapes.Shape
-                and value.__module__ == module.__name__
-            ):
-                found[name] = value
-    return found
 
 
 def error_codes_table() -> str:
@@ -297,8 +307,8 @@ def sections() -> dict[str, Callable[[], str]]:
     }
     for tag, cls in client.BY_TAG.items():
         parts[f"frame {tag}"] = lambda cls=cls: client_frame_table(cls)  # type: ignore[misc]
-    for name, shape in shapes().items():
-        parts[f"shape {name}"] = lambda shape=shape: shape_table(shape)  # type: ignore[misc]
+    for shape in SHAPES:
+        parts[f"shape {shape.__name__}"] = lambda shape=shape: shape_table(shape)  # type: ignore[misc]
     for group in config.GROUPS:
         parts[f"settings {group}"] = lambda group=group: settings_table(group)  # type: ignore[misc]
     return parts

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator
@@ -51,6 +52,12 @@ TEST_DATABASE_URL = os.environ.get("LIAISON_TEST_DATABASE_URL", "")
 # Waiting this long for a frame the server has already settled means it never comes; the
 # bound only keeps a broken test from hanging, it decides nothing.
 SAFETY_SECONDS = 60.0
+# Every HTTP client here talks plain HTTP to loopback, yet httpx loads the CA bundle for
+# each new client unless given a context: one context, loaded once (37 ms of CPU a client).
+LOOPBACK_TLS = ssl.create_default_context()
+# Property and fuzz tests run a fixed budget of examples; LIAISON_FUZZ_SCALE=20 runs twenty
+# times as many, for a longer look.
+FUZZ_SCALE = int(os.environ.get("LIAISON_FUZZ_SCALE", "1"))
 
 # A small directory: enough people for direct chats, a group and an admin.
 DIRECTORY_CSV = """email;first_name;last_name;title;organisation;organisation_kind;unit;unit_kind;area;roles;benefits;languages
@@ -110,6 +117,7 @@ class Server:
     def http_client(self, **options: Any) -> httpx.AsyncClient:
         """An HTTP client of this server (over its socket, or in process)."""
         options.setdefault("timeout", SAFETY_SECONDS)
+        options.setdefault("verify", LOOPBACK_TLS)
         return httpx.AsyncClient(base_url=self.url, transport=self.transport, **options)
 
     async def client(self, username: str, password: str = PASSWORD) -> Client:
@@ -378,6 +386,15 @@ class Databases:
         target = self.directory / f"{name}.db"
         shutil.copyfile(self.directory / f"{template}.db", target)
         return f"sqlite+aiosqlite:///{target}"
+
+    async def empty(self) -> str:
+        """A new database with nothing in it, not even the schema (dropped by `drop`)."""
+        name = f"{self.name}_{uuid.uuid4().hex[:8]}"
+        if TEST_DATABASE_URL:
+            await self._admin(f'CREATE DATABASE "{name}"')
+            self.made.append(name)
+            return _postgres_url(name)
+        return f"sqlite+aiosqlite:///{self.directory / name}.db"
 
     async def drop(self, url: str) -> None:
         name = url.rpartition("/")[2]

@@ -104,7 +104,7 @@ async def test_a_lock_survives_a_restart(server_factory: Any) -> None:
         # A second server on the same database (the first one's state is in the store).
         async with server_factory(**THROTTLE, **database_of(srv), clock=srv.clock) as again:
             assert (await attempt(again, "bertil", PASSWORD)).status_code == 429
-            assert [lock["key"] for lock in await again.core.logins.locks()] == ["bertil"]
+            assert [lock.key for lock in await again.core.logins.locks()] == ["bertil"]
 
 
 async def test_a_right_password_starts_the_username_afresh(server_factory: Any) -> None:
@@ -136,7 +136,7 @@ async def test_one_address_guessing_many_usernames_is_throttled_and_locked(
         locked = await attempt(srv, "eeva", PASSWORD)
         assert locked.status_code == 429 and locked.headers["retry-after"] == "600"
         locks = await srv.core.logins.locks()
-        assert [(lock["kind"], lock["key"]) for lock in locks] == [("address", "127.0.0.1")]
+        assert [(lock.kind, lock.key) for lock in locks] == [("address", "127.0.0.1")]
 
 
 async def test_an_administrator_sees_the_lock_and_lifts_it(server_factory: Any) -> None:

@@ -24,7 +24,7 @@ from playwright.async_api import (
 )
 
 from liaison.store.models import LoginThrottle
-from tests.conftest import PASSWORD, Server
+from tests.conftest import PASSWORD, SAFETY_SECONDS, Server
 
 CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
 AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
@@ -33,6 +33,10 @@ DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 NARROW = {"width": 320, "height": 640}
 WCAG = "{runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}"
+# An assertion on the page waits until the page gets there; the bound only ends a test that
+# never would. Playwright's 5 s default failed tests whose page was merely slow to get
+# there on a loaded machine (an import child starting, under a load average of 20).
+expect.set_options(timeout=SAFETY_SECONDS * 1000)
 
 pytestmark = [
     pytest.mark.browser,

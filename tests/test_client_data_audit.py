@@ -106,12 +106,14 @@ def plain(text: str) -> str:
     text = _ESCAPE.sub(
         lambda m: chr(int(m.group(m.lastindex or 0), 16)) if m.lastindex else " ", text
     )
-    return unicodedata.normalize("NFKC", text).translate(_FOLD)
+    return unicodedata.normalize("NFKC", text).translate(_fold_table())
 
 
+@functools.cache
 def _fold_table() -> dict[int, str | None]:
     """Every decimal digit to its ASCII digit; whitespace, invisible and combining
-    characters to nothing (str.translate does it at C speed over large bodies)."""
+    characters to nothing (str.translate does it at C speed over large bodies). Built on
+    first use, not at import: every test worker imports this module to collect it."""
     table: dict[int, str | None] = {}
     for point in range(0x110000):
         ch = chr(point)
@@ -124,9 +126,6 @@ def _fold_table() -> dict[int, str | None]:
         ):
             table[point] = None
     return table
-
-
-_FOLD = _fold_table()
 
 
 @functools.cache
@@ -439,7 +438,7 @@ async def type_everywhere(server: Server, items: list[Typed], record: Recorder) 
             await settle_all()
     for group in chunks(items, 10):
         # A failed login's page, and the next= it carries; few: each try costs a hash.
-        stranger = httpx.AsyncClient(base_url=server.url)
+        stranger = server.http_client()
         record.http(await stranger.get("/login", params={"next": "/?" + sentence(group)}))
         failed = record.http(
             await stranger.post(
@@ -555,7 +554,7 @@ async def test_refusals_name_the_field_never_the_value(server: Server) -> None:
 async def test_a_failed_login_refills_the_username_unless_it_holds_a_code(server: Server) -> None:
     code = code_for("A", random.Random(6))
     for username, shown in (("aino.virtanen", True), (f"hetu{code}", False)):
-        stranger = httpx.AsyncClient(base_url=server.url)
+        stranger = server.http_client()
         await stranger.get("/login")
         failed = await stranger.post(
             "/login",

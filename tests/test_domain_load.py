@@ -25,6 +25,7 @@ from liaison.domain.load import (
     person_figures,
     rows_may_be_shown,
 )
+from tests.conftest import FUZZ_SCALE
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 TARGET = 60
@@ -389,7 +390,7 @@ def ring_and_viewer(draw: st.DrawFn) -> tuple[dict[int, tuple[int, ...]], set[in
     return members, shown
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=300 * FUZZ_SCALE, deadline=None)
 @given(ring_and_viewer())
 def test_no_subtraction_of_the_rows_shown_from_the_totals_gives_one_persons_figures(
     case: tuple[dict[int, tuple[int, ...]], set[int]],

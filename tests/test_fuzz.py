@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -37,7 +36,14 @@ from liaison.clock import ManualClock
 from liaison.config import Settings
 from liaison.web import openapi
 from liaison.web.app import create_app
-from tests.conftest import PASSWORD, TEST_SETTINGS, Databases, now_to_the_second
+from tests.conftest import (
+    FUZZ_SCALE,
+    LOOPBACK_TLS,
+    PASSWORD,
+    TEST_SETTINGS,
+    Databases,
+    now_to_the_second,
+)
 
 pytestmark = [
     pytest.mark.database,
@@ -47,11 +53,9 @@ pytestmark = [
 ]
 
 # Examples per test: enough to find the classes of failure, few enough for every CI run.
-# LIAISON_FUZZ_SCALE=20 runs twenty times as many, for a longer look.
-SCALE = int(os.environ.get("LIAISON_FUZZ_SCALE", "1"))
-FRAME_EXAMPLES = 300 * SCALE
-ROUTE_EXAMPLES = 250 * SCALE
-SCHEMA_EXAMPLES = 8 * SCALE
+FRAME_EXAMPLES = 300 * FUZZ_SCALE
+ROUTE_EXAMPLES = 250 * FUZZ_SCALE
+SCHEMA_EXAMPLES = 8 * FUZZ_SCALE
 
 FRAME_TYPES = (
     "hello heartbeat send read typing set_presence sync watch presence_sync ring_sign_in "
@@ -85,7 +89,7 @@ class ThreadedServer:
     cookies: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def login(self, username: str) -> httpx.Client:
-        client = httpx.Client(base_url=self.url, timeout=30)
+        client = httpx.Client(base_url=self.url, timeout=30, verify=LOOPBACK_TLS)
         client.get("/login")
         response = client.post(
             "/login",
@@ -305,7 +309,7 @@ def clients(server: ThreadedServer) -> dict[str, httpx.Client]:
     key = id(server)
     if key not in _clients:
         _clients[key] = {
-            "anonymous": httpx.Client(base_url=server.url, timeout=30),
+            "anonymous": httpx.Client(base_url=server.url, timeout=30, verify=LOOPBACK_TLS),
             "aino": server.login("aino"),
             "admin": server.login("admin"),
         }

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import msgspec
 
 from liaison.clock import ManualClock
@@ -430,7 +429,7 @@ async def test_who_sees_which_figures(server: Server) -> None:
     assert (await get(c["cecilia"], "/api/load/rings/housing/people"))["people"] == []
 
     # Not logged in: nothing at all.
-    async with httpx.AsyncClient(base_url=server.url) as anonymous:
+    async with server.http_client() as anonymous:
         assert (await anonymous.get("/api/load")).status_code == 401
         assert (await anonymous.get(history.format("housing"))).status_code == 401
 

@@ -258,6 +258,9 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("DELETE", "/api/admin/locks/{lock_id:id}"): entry(admin_only(204), "/api/admin/locks/{lock}"),
     ("GET", "/api/admin/audit"): entry(admin_only(200), "/api/admin/audit?limit=5"),
     ("GET", "/api/openapi.json"): entry(everyone(200, 200), "/api/openapi.json"),
+    # Probes (docs/architecture.md "Health and readiness"): no login.
+    ("GET", "/health"): entry(everyone(200, 200), "/health"),
+    ("GET", "/ready"): entry(everyone(200, 200), "/ready"),
     # Static files are public: the login page needs its stylesheet.
     ("GET", "/static/{path}"): entry(everyone(200, 200), "/static/css/app.css"),
     # protocol.md "Open the WebSocket": accepted, then closed 4001 without a session.
@@ -404,7 +407,7 @@ async def fixture_ids(server: Server, admin: Client) -> Ids:
     await core.presence.reload_people()
     async with core.db.begin() as db:
         await repo.set_photo(db, people["bertil"], "image/png", PNG)
-        fiona = next(p["id"] for p in await repo.search_people(db, text="fiona"))
+        fiona = next(p.id for p, _, _ in await repo.search_people(db, text="fiona"))
     async with core.db.begin() as db:
         # A username locked out of logging in, for the administrator to unlock.
         lock = LoginThrottle(
@@ -435,8 +438,7 @@ async def new_group(server: Server) -> int:
     summary = await server.core.chat.create_group(
         people["aino"], "Reittiryhmä", [people["bertil"], people["daniel"]]
     )
-    group_id: int = summary["id"]
-    return group_id
+    return summary.id
 
 
 async def anonymous_client(server: Server) -> Client:

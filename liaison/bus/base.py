@@ -23,6 +23,9 @@ class Bus(Protocol):
     async def idle(self) -> None:
         """Returns once every message published so far has been handled (tests settle)."""
 
+    async def ready(self) -> bool:
+        """Whether messages published now are delivered (`/ready` reports it)."""
+
 
 def bus_from_url(url: str, queue_size: int = 10000) -> Bus:
     """`memory://` for one process; other schemes arrive with their backends."""

@@ -39,6 +39,10 @@ class MemoryBus:
     async def idle(self) -> None:
         await self._queue.join()
 
+    async def ready(self) -> bool:
+        # In this process: nothing to reach, ready whenever it is delivering.
+        return self._task is not None and not self._task.done()
+
     async def publish(self, message: str) -> None:
         # Waits when the queue is full: back-pressure on publishers instead of unbounded memory.
         await self._queue.put(message)

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
+from liaison.domain import vocabulary
 from liaison.domain.identity import find_identity_codes, redact_identity_codes
 
 __all__ = [
@@ -83,14 +84,8 @@ BENEFITS = (
     "child_benefits",
     "student_financial_aid",
 )
-ORGANISATION_KINDS = ("kela", "social_services")
-UNIT_KINDS = (
-    "insurance_district",
-    "benefit_team",
-    "customer_service",
-    "wellbeing_county",
-    "municipality",
-)
+ORGANISATION_KINDS = vocabulary.values(vocabulary.OrganisationKind)
+UNIT_KINDS = vocabulary.values(vocabulary.UnitKind)
 
 COLUMNS = (
     "email",
@@ -362,9 +357,6 @@ class RowError:
     line: int
     column: str | None
     reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "column": self.column, "reason": self.reason}
 
 
 @dataclass

@@ -214,6 +214,49 @@ class ErrorCode(StrEnum):
     SUPPRESSED = "suppressed"
 
 
+class OrganisationKind(StrEnum):
+    """An organisation in the directory: Kela, or a municipality's or county's social services."""
+
+    KELA = "kela"
+    SOCIAL_SERVICES = "social_services"
+
+
+class UnitKind(StrEnum):
+    """A unit of an organisation in the directory."""
+
+    INSURANCE_DISTRICT = "insurance_district"
+    BENEFIT_TEAM = "benefit_team"
+    CUSTOMER_SERVICE = "customer_service"
+    WELLBEING_COUNTY = "wellbeing_county"
+    MUNICIPALITY = "municipality"
+
+
+class ConversationKind(StrEnum):
+    """A chat conversation: between two people, or a named group."""
+
+    DIRECT = "direct"
+    GROUP = "group"
+
+
+class AuditKind(StrEnum):
+    """What an audit log event records (docs/accounts.md)."""
+
+    LOGIN_SUCCEEDED = "login_succeeded"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_REFUSED = "login_refused"
+    LOCKED = "locked"
+    UNLOCKED = "unlocked"
+    CLIENT_LOOKUP = "client_lookup"
+    PEOPLE_SEARCH = "people_search"
+
+
+class LockKind(StrEnum):
+    """What a login lock is keyed on: the username typed, or the client's address."""
+
+    USERNAME = "username"
+    ADDRESS = "address"
+
+
 # Listed in docs/protocol.md's vocabulary table (generated), in this order.
 __all_vocabularies__ = (
     "PresenceStatus",
@@ -233,6 +276,11 @@ __all_vocabularies__ = (
     "WithdrawReason",
     "OfferEndReason",
     "Language",
+    "OrganisationKind",
+    "UnitKind",
+    "ConversationKind",
+    "AuditKind",
+    "LockKind",
 )
 
 

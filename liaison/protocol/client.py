@@ -16,6 +16,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from liaison.domain.vocabulary import CallbackUpdate, LegalBasis, Outcome, Topic, Urgency
 from liaison.protocol.common import Id, Int64, Name, PersonId, Seq, Token, dec_hook
+from liaison.protocol.people import PhoneHours
 
 Ref = Annotated[
     Int64 | str | None,
@@ -108,14 +109,6 @@ class Typing(ClientFrame, tag="typing"):
     conversation_id: Id
 
 
-class PhoneHoursSlot(msgspec.Struct, forbid_unknown_fields=True):
-    """One weekly phone-hours slot."""
-
-    day: Annotated[int, Meta(ge=0, le=6, description="0 = Monday ... 6 = Sunday")]
-    start: Annotated[str, Meta(pattern=r"^[0-2][0-9]:[0-5][0-9]$", description="HH:MM")]
-    end: Annotated[str, Meta(pattern=r"^[0-2][0-9]:[0-5][0-9]$", description="HH:MM")]
-
-
 class SetPresence(ClientFrame, tag="set_presence"):
     """Changes one's own presence settings (at least one field); answered by `presence_set`."""
 
@@ -148,7 +141,7 @@ class SetPresence(ClientFrame, tag="set_presence"):
     out_of_office_note: Annotated[Text | UnsetType, Meta(description="as `note`")] = UNSET
     phone_hours: (
         Annotated[
-            list[PhoneHoursSlot],
+            list[PhoneHours],
             Meta(
                 max_length=28,
                 description="replaces all phone hours, start before end; stored sorted by "
@@ -157,14 +150,6 @@ class SetPresence(ClientFrame, tag="set_presence"):
         ]
         | UnsetType
     ) = UNSET
-
-    def changes(self) -> dict[str, object]:
-        """The fields the frame carried, as the presence service takes them."""
-        return {
-            name: msgspec.to_builtins(value)
-            for name in self.__struct_fields__
-            if name != "ref" and (value := getattr(self, name)) is not UNSET
-        }
 
 
 class Sync(ClientFrame, tag="sync"):

@@ -6,12 +6,14 @@ schema is generated from the same class (`liaison/web/openapi.py`, `model_body`)
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from liaison.domain import profile
 from liaison.domain.vocabulary import Language, RoutingMethod
+from liaison.protocol.client import SetPresence
 from liaison.protocol.common import Id
 
 Title = Annotated[
@@ -59,6 +61,67 @@ class NewAccount(Body):
 
 class AccountChange(Body):
     disabled: bool
+
+
+Tag = Annotated[str, Meta(min_length=1, max_length=profile.MAX_TAG_CHARS)]
+
+
+class ProfileChanges(Body):
+    """One's own directory fields: the one rule for the API and the workspace's profile
+    form (which sends this body). Only the fields given change; text is trimmed and its
+    identity codes are replaced; the limits (liaison/domain/profile.py) hold for the
+    stored form."""
+
+    title: Annotated[str, Meta(max_length=profile.TEXT_LIMITS["title"])] | UnsetType = UNSET
+    work_phone: (
+        Annotated[str, Meta(max_length=profile.MAX_PHONE_CHARS, description=profile.PHONE_RULE)]
+        | UnsetType
+    ) = UNSET
+    ask_me_about: (
+        Annotated[str, Meta(max_length=profile.TEXT_LIMITS["ask_me_about"])] | UnsetType
+    ) = UNSET
+    tags: Annotated[list[Tag], Meta(max_length=profile.MAX_TAGS)] | UnsetType = UNSET
+    languages: (
+        Annotated[
+            list[Annotated[str, Meta(pattern="^[A-Za-z]{2}$")]],
+            Meta(description="two letters each, stored lower-case"),
+        ]
+        | UnsetType
+    ) = UNSET
+
+    def given(self) -> dict[str, str | list[str]]:
+        """The fields the body carried."""
+        return {
+            name: value
+            for name in self.__struct_fields__
+            if (value := getattr(self, name)) is not UNSET
+        }
+
+
+# PATCH /api/me/presence takes the fields of the `set_presence` frame, written once there
+# (liaison/protocol/client.py); the service takes the frame as its command.
+PresenceChanges = cast(
+    type[Body],
+    msgspec.defstruct(
+        "PresenceChanges",
+        [
+            (f.name, f.type, f.default)
+            for f in msgspec.structs.fields(SetPresence)
+            if f.name != "ref"
+        ],
+        bases=(Body,),
+        module=__name__,
+    ),
+)
+PresenceChanges.__doc__ = (
+    "Only the fields given change; at least one is needed. The fields, checks and answer "
+    "of the WebSocket frame set_presence."
+)
+
+
+def presence_command(body: Body) -> SetPresence:
+    """The body as the `set_presence` command the presence service takes."""
+    return SetPresence(**msgspec.structs.asdict(body))
 
 
 Email = Annotated[str, Meta(description="a person's email, as in the directory")]

@@ -1,9 +1,9 @@
 """Server-to-client frames: Structs tagged on `type`, encoded once by `encode`.
 
 Fields whose value is `UNSET` are left out of the frame (the `ref`? of a reply, the
-`id`? and `request_type`? of an error). The ring, consultation, callback and load shapes
-are Structs of liaison/protocol/rings.py and load.py; the people and chat shapes are still
-plain objects here; docs/protocol.md describes them.
+`id`? and `request_type`? of an error). Every shape a frame carries is typed: people and
+chat in liaison/protocol/people.py and conversations.py, rings, consultations, callbacks
+and the load view in rings.py and load.py; docs/protocol.md describes them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from liaison.domain.vocabulary import ErrorCode, OfferEndReason, PresenceStatus, Urgency
+from liaison.domain.vocabulary import ErrorCode, OfferEndReason, Urgency
+from liaison.protocol import conversations as chat
+from liaison.protocol import people
 from liaison.protocol.common import Int64, Time
 from liaison.protocol.load import LoadSnapshot, RingLoad
 from liaison.protocol.rings import (
@@ -26,7 +28,6 @@ from liaison.protocol.rings import (
     RingSummary,
 )
 
-Object = dict[str, Any]
 Echo = Annotated[Int64 | str | UnsetType, Meta(description="the request's `ref`, if a token")]
 
 # Protocol types that are str subclasses (Token) go out as their text.
@@ -58,16 +59,47 @@ class Error(ServerFrame, tag="error"):
     ] = UNSET
 
 
+class WelcomeMe(msgspec.Struct, kw_only=True):
+    """The user, in `welcome`."""
+
+    person: Annotated[
+        people.Person,
+        Meta(description="the user's directory entry (GET /api/people/{id} without presence)"),
+    ]
+    username: Annotated[str, Meta(description="login name")]
+    is_admin: Annotated[bool, Meta(description="administrator")]
+    connection: Annotated[
+        str,
+        Meta(description="this connection's key (16 hex digits); presence tracks each by it"),
+    ]
+
+
+class ClientConfig(msgspec.Struct, kw_only=True):
+    """The settings a client follows, in `welcome`."""
+
+    heartbeat_interval: Annotated[
+        float, Meta(description="seconds between heartbeats the client should send")
+    ]
+    heartbeat_timeout: Annotated[
+        float, Meta(description="seconds of silence after which the server closes with 4010")
+    ]
+    idle_away_seconds: Annotated[
+        int, Meta(description="seconds without input after which a client reports idle")
+    ]
+    max_message_chars: Annotated[int, Meta(description="longest message body, in characters")]
+    max_frame_bytes: Annotated[int, Meta(description="largest frame the server reads, in bytes")]
+
+
 class Welcome(ServerFrame, tag="welcome"):
     """The reply to `hello`; always the first frame (see the handshake)."""
 
     v: int
-    me: Object
-    config: Object
-    presence: list[Object]
+    me: WelcomeMe
+    config: ClientConfig
+    presence: list[people.PresenceView]
     presence_at: str
-    conversations: list[Object]
-    missed: list[Object]
+    conversations: list[chat.ConversationSummary]
+    missed: list[chat.Message]
     truncated: list[int]
     rings: list[RingSummary]
     ring_member: RingMemberState
@@ -91,13 +123,13 @@ class Ack(ServerFrame, tag="ack"):
     id: str
     duplicate: bool
     redacted: Annotated[int, Meta(ge=0, description="identity codes replaced in the body")]
-    message: Object
+    message: chat.Message
 
 
 class Message(ServerFrame, tag="message"):
     """A message was stored in a conversation of the user."""
 
-    message: Object
+    message: chat.Message
 
 
 class Read(ServerFrame, tag="read"):
@@ -115,37 +147,31 @@ class Typing(ServerFrame, tag="typing"):
     person_id: int
 
 
-class Presence(ServerFrame, tag="presence"):
+class Presence(people.PresenceView, tag_field="type", tag="presence"):
     """Someone's presence view changed (the PresenceView's fields, flattened)."""
 
-    person_id: int
-    status: PresenceStatus
-    note: str
-    dnd_until: str | None
-    out_of_office_until: str | None
-    out_of_office_note: str
-    phone_hours: list[Object]
-    last_seen: str | None
-    changed_at: str
+    @classmethod
+    def of(cls, view: people.PresenceView) -> Presence:
+        return cls(*msgspec.structs.astuple(view))
 
 
 class PresenceSet(ServerFrame, tag="presence_set"):
     """The reply to `set_presence`."""
 
-    presence: Object
+    presence: people.PresenceView
 
 
 class PresenceViews(ServerFrame, tag="presence_views"):
     """The reply to `watch` and `presence_sync`."""
 
-    presence: list[Object]
+    presence: list[people.PresenceView]
     presence_at: str
 
 
 class Conversation(ServerFrame, tag="conversation"):
     """A conversation of the user was created, renamed or changed members."""
 
-    conversation: Object
+    conversation: chat.Conversation
 
 
 class ConversationRemoved(ServerFrame, tag="conversation_removed"):
@@ -158,7 +184,7 @@ class Messages(ServerFrame, tag="messages"):
     """The reply to `sync`."""
 
     conversation_id: int
-    messages: list[Object]
+    messages: list[chat.Message]
     complete: bool
 
 

@@ -5,10 +5,10 @@ load view follow)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from liaison.config import Settings
 from liaison.domain.errors import Refused
+from liaison.protocol import people as shapes
 from liaison.protocol.http import RingsDocument
 from liaison.protocol.rings import RingsConfigured
 from liaison.services.directory_import import ReadLimits, import_directory
@@ -32,9 +32,20 @@ class AdminService:
         self.db = db
         self.directory_changed = directory_changed
 
-    async def accounts(self) -> list[dict[str, Any]]:
+    async def accounts(self) -> list[shapes.Account]:
         async with self.db() as db:
-            return await repo.list_accounts(db)
+            rows = await repo.list_accounts(db)
+        return [
+            shapes.Account(
+                id=a.id,
+                username=a.username,
+                person_id=p.id,
+                name=f"{p.first_name} {p.last_name}",
+                is_admin=a.is_admin,
+                disabled=a.disabled,
+            )
+            for a, p in rows
+        ]
 
     async def configure_rings(self, document: RingsDocument) -> RingsConfigured:
         """The `liaison rings` document, applied all or nothing and in force at once
@@ -49,7 +60,7 @@ class AdminService:
 
     async def import_directory(
         self, filename: str, data: bytes, dry_run: bool, sheet: str | None = None
-    ) -> dict[str, Any]:
+    ) -> shapes.ImportReport:
         """The import report; an applied import is in force at once. The file is read in
         a child process within the configured budget (services/import_reader.py)."""
         report = await import_directory(
@@ -57,5 +68,4 @@ class AdminService:
         )
         if report.applied:
             await self.directory_changed()
-        result: dict[str, Any] = report.to_dict()
-        return result
+        return report.shape()

@@ -8,38 +8,30 @@ The retention purger deletes rows older than `audit_retention_days` (docs/accoun
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from liaison.clock import Clock
 from liaison.config import Settings
 from liaison.domain import identity
+from liaison.domain.vocabulary import AuditKind, values
+from liaison.protocol import people as shapes
 from liaison.store.models import AuditEvent
 
-KINDS = (
-    "login_succeeded",
-    "login_failed",
-    "login_refused",
-    "locked",
-    "unlocked",
-    "client_lookup",
-    "people_search",
-)
+KINDS = values(AuditKind)
 MAX_PAGE = 200
 
 
-def audit_dict(e: AuditEvent) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "at": e.at.isoformat(),
-        "kind": e.kind,
-        "account_id": e.account_id,
-        "username": e.username,
-        "address": e.address,
-        "detail": e.detail,
-    }
+def event_of(e: AuditEvent) -> shapes.AuditEvent:
+    return shapes.AuditEvent(
+        id=e.id,
+        at=e.at.isoformat(),
+        kind=AuditKind(e.kind),
+        account_id=e.account_id,
+        username=e.username,
+        address=e.address,
+        detail=e.detail,
+    )
 
 
 class AuditLog:
@@ -76,7 +68,7 @@ class AuditLog:
                 )
             )
 
-    async def page(self, before: int | None, limit: int) -> dict[str, Any]:
+    async def page(self, before: int | None, limit: int) -> shapes.AuditPage:
         """The newest events first, `limit` of them older than the id `before`."""
         limit = max(1, min(limit, MAX_PAGE))
         query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
@@ -86,7 +78,7 @@ class AuditLog:
             rows = list((await db.scalars(query)).all())
         more = len(rows) > limit
         rows = rows[:limit]
-        return {
-            "events": [audit_dict(e) for e in rows],
-            "next_before": rows[-1].id if more and rows else None,
-        }
+        return shapes.AuditPage(
+            events=[event_of(e) for e in rows],
+            next_before=rows[-1].id if more and rows else None,
+        )

@@ -20,9 +20,22 @@ from liaison.config import Settings
 from liaison.domain import chat as domain
 from liaison.domain import identity
 from liaison.domain.chat import ChatError
+from liaison.domain.vocabulary import ConversationKind
 from liaison.protocol import server
+from liaison.protocol.conversations import (
+    Conversation,
+    ConversationSummary,
+    Member,
+    Message,
+)
 from liaison.services.hub import Hub
-from liaison.services.message_writer import CONVERSATIONS, MEMBERS, MessageWriter, Send
+from liaison.services.message_writer import (
+    CONVERSATIONS,
+    MEMBERS,
+    MessageWriter,
+    Send,
+    message_of,
+)
 from liaison.store import repositories as repo
 from liaison.store.db import writing
 
@@ -117,21 +130,19 @@ class ChatService:
     async def _require_member(self, db: AsyncSession, conversation_id: int, person_id: int) -> None:
         await self.members(conversation_id, person_id)
 
-    async def _publish(self, stored: list[tuple[dict[str, Any], list[int]]]) -> None:
+    async def _publish(self, stored: list[tuple[Message, list[int]]]) -> None:
         for message, members in stored:
             await self.hub.send(members, server.Message(message=message))
 
     async def send(
         self, sender_id: int, conversation_id: int, client_id: str, body: str
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> tuple[Message, bool, int]:
         """Stores and delivers a message; a repeated client id returns the stored one (True).
 
         Personal identity codes in the body are replaced (``identity.redact_identity_codes``)
-        before the message is stored or delivered, so the code itself is never kept. The payload
-        returned to the caller (the sender's acknowledgement) carries an extra key
-        ``"redacted"``: how many codes were replaced in this body (0 if none; for a
-        duplicate, counted again from the resent body). The frame delivered to the
-        members and the stored message do not carry it; the caller pops it off.
+        before the message is stored or delivered, so the code itself is never kept. The
+        third value is for the sender's acknowledgement only: how many codes were replaced
+        in this body (0 if none; for a duplicate, counted again from the resent body).
         """
         text, redacted = identity.redact_identity_codes(
             domain.clean_body(body, self.config.max_message_chars), self.config.secret_key
@@ -140,7 +151,7 @@ class ChatService:
         message, duplicate = await self.writer.send(
             Send(sender_id, conversation_id, client_id, text)
         )
-        return {**message, "redacted": redacted}, duplicate
+        return message, duplicate, redacted
 
     async def mark_read(self, person_id: int, conversation_id: int, seq: int) -> int:
         """Moves the person's read marker forward (never past the last message)."""
@@ -174,30 +185,24 @@ class ChatService:
         others = sorted(await self.members(conv_id, person_id) - {person_id})
         await self.hub.send(others, server.Typing(conversation_id=conv_id, person_id=person_id))
 
-    async def summaries(self, person_id: int) -> list[dict[str, Any]]:
+    async def summaries(self, person_id: int) -> list[ConversationSummary]:
         async with self.db() as db:
-            return await repo.conversation_summaries(db, person_id)
-
-    async def summary(self, person_id: int, conversation_id: int) -> dict[str, Any]:
-        async with self.db() as db:
-            found = await repo.conversation_summaries(db, person_id, only=conversation_id)
-        if not found:
-            raise ChatError("not_a_member", "you are not a member of that conversation")
-        return found[0]
+            return [summary_of(row) for row in await repo.conversation_rows(db, person_id)]
 
     async def history(
         self, person_id: int, conversation_id: int, before_seq: int | None, limit: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[Message]:
         async with self.db() as db:
             await self._require_member(db, conversation_id, person_id)
-            return await repo.messages_before(db, conversation_id, before_seq, min(limit, 200))
+            rows = await repo.messages_before(db, conversation_id, before_seq, min(limit, 200))
+        return [message_of(m) for m in rows]
 
     async def missed(
         self, person_id: int, cursors: dict[int, int]
-    ) -> tuple[list[dict[str, Any]], list[int]]:
+    ) -> tuple[list[Message], list[int]]:
         """Messages after each cursor, oldest first; also the conversations cut short."""
         budget = self.config.resume_max_messages
-        result: list[dict[str, Any]] = []
+        result: list[Message] = []
         truncated: list[int] = []
         async with self.db() as db:
             for conv_id, after in cursors.items():
@@ -211,12 +216,12 @@ class ChatService:
                     truncated.append(conv_id)
                     batch = batch[:budget]
                 budget -= len(batch)
-                result.extend(batch)
+                result.extend(message_of(m) for m in batch)
         return result, truncated
 
     # ------------------------------------------------------------ conversations
 
-    async def open_direct(self, person_id: int, other_id: int) -> dict[str, Any]:
+    async def open_direct(self, person_id: int, other_id: int) -> Conversation:
         if other_id == person_id:
             raise ChatError("bad_field", "a direct conversation needs another person")
         key = domain.direct_key(person_id, other_id)
@@ -243,7 +248,7 @@ class ChatService:
             identity.redact_identity_codes(name, self.config.secret_key)[0]
         )
 
-    async def create_group(self, person_id: int, title: str, members: list[int]) -> dict[str, Any]:
+    async def create_group(self, person_id: int, title: str, members: list[int]) -> Conversation:
         name = self._title(title)
         everyone = sorted({person_id, *members})
         domain.check_group_size(len(everyone), self.config.max_group_members)
@@ -286,7 +291,7 @@ class ChatService:
         conversation_id: int,
         person_id: int,
         invited: bool = False,
-    ) -> dict[str, Any]:
+    ) -> Conversation:
         """Adds someone to a group; `invited` is the consultation's own invite (rings)."""
         async with self.db.begin() as db:
             conversation = await self._group_for_change(
@@ -316,11 +321,11 @@ class ChatService:
         await self.hub.send(
             [person_id], server.ConversationRemoved(conversation_id=conversation_id)
         )
-        await self._announce(conversation_id, None)
+        await self._tell_members(conversation_id, None)
 
     async def rename(
         self, actor_id: int, actor_is_admin: bool, conversation_id: int, title: str
-    ) -> dict[str, Any]:
+    ) -> Conversation:
         name = self._title(title)
         async with self.db.begin() as db:
             conversation = await self._group_for_change(
@@ -329,26 +334,66 @@ class ChatService:
             conversation.title = name
         return await self._announce(conversation_id, actor_id)
 
-    async def _announce(self, conversation_id: int, viewer_id: int | None) -> dict[str, Any]:
-        """Tell every member about the conversation as it now is; returns the viewer's copy."""
+    async def _announce(self, conversation_id: int, viewer_id: int) -> Conversation:
+        """Tell every member about the conversation as it now is; returns the viewer's copy:
+        the summary for a member, else (an admin) the shared view without the last message."""
+        found = await self._tell_members(conversation_id, viewer_id)
+        if found is None:
+            raise ChatError("not_found", "no such conversation")
+        return found
+
+    async def _tell_members(
+        self, conversation_id: int, viewer_id: int | None
+    ) -> Conversation | None:
         async with self.db() as db:
             members = await repo.member_ids(db, conversation_id)
             if not members:
-                return {}
-            summary = (
-                await repo.conversation_summaries(
+                # A group everyone left, changed by an admin: nobody to tell.
+                c = await repo.get_conversation(db, conversation_id)
+                return (
+                    None
+                    if c is None
+                    else Conversation(
+                        id=c.id,
+                        kind=ConversationKind(c.kind),
+                        title=c.title,
+                        created_by=c.created_by,
+                        last_seq=c.last_seq,
+                        members=[],
+                        last_message=None,
+                    )
+                )
+            row = (
+                await repo.conversation_rows(
                     db, viewer_id if viewer_id in members else members[0], only=conversation_id
                 )
             )[0]
+        summary = summary_of(row)
         # Unread counts are per member: each client derives its own from the members list.
-        shared = {k: v for k, v in summary.items() if k not in ("unread", "last_read_seq")}
+        shared = summary.shared()
         # Every node keeps the new members; they see each other's presence from now on.
         await self.hub.publish({"k": "members", "c": conversation_id, "m": members})
         await self.hub.send(members, server.Conversation(conversation=shared))
         if viewer_id in members:
             return summary
         # An admin who is not a member changed it: no content of the conversation.
-        return {**shared, "last_message": None}
+        shared.last_message = None
+        return shared
+
+
+def summary_of(row: repo.ConversationRow) -> ConversationSummary:
+    c, last = row.conversation, row.last_message
+    return ConversationSummary(
+        id=c.id,
+        kind=ConversationKind(c.kind),
+        title=c.title,
+        created_by=c.created_by,
+        last_seq=c.last_seq,
+        members=[Member(person_id=p, last_read_seq=seq) for p, seq in row.members],
+        last_message=None if last is None else message_of(last),
+        last_read_seq=row.last_read_seq,
+        unread=max(0, c.last_seq - row.last_read_seq),
+    )
 
 
 def _least(value: int, column: Any) -> Any:

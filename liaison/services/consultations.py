@@ -109,7 +109,7 @@ class ConsultationService:
         async with self.db.begin() as db:
             row = await db.get(Consultation, c.id)
             assert row is not None
-            row.conversation_id = summary["id"]
+            row.conversation_id = summary.id
             record = consultation_record(row)
         await self._update_busy(event.person_id)
         self.idle.opened(record.id, row.accepted_at or self.clock.now())

@@ -1,9 +1,11 @@
-"""The running service without its transports: store, bus, and the domain services."""
+"""The running service without its transports: store, bus, and the domain services; and
+the store alone, for one-off commands."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+from functools import cached_property
 from typing import Any
 
 from liaison.bus.base import bus_from_url
@@ -16,6 +18,7 @@ from liaison.services.callbacks import CallbackService
 from liaison.services.chat import ChatService
 from liaison.services.consultations import ConsultationService
 from liaison.services.directory import DirectoryService
+from liaison.services.health import readiness
 from liaison.services.hub import Hub
 from liaison.services.load import LoadService
 from liaison.services.login_guard import LoginGuard
@@ -28,7 +31,17 @@ from liaison.services.scheduler import Scheduler
 from liaison.store.db import create_engine, migrate, session_factory
 
 
-class Core:
+class StoreCore:
+    """The store, opened (and migrated): all a one-off command needs (`liaison import |
+    rings | purge | create-account`), and what a Core is built on.
+
+    Nothing here receives from the bus, routes, sweeps presence, publishes load figures or
+    purges on a timer, and nothing writes at opening or closing: a one-off run beside live
+    nodes changes only what it is asked to. (A whole Core in a one-off heard none of the
+    live connections, so it saw every ring member offline, withdrew their offers and
+    saved its router state over the live nodes'.) The hub is never started: a one-off may
+    publish what it changed, it hears nothing."""
+
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
@@ -36,8 +49,28 @@ class Core:
         self.db = session_factory(self.engine)
         self.node_id = secrets.token_hex(4)
         self.hub = Hub(bus_from_url(settings.bus_url), self.node_id)
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        # Built when first used: it hashes a dummy password, which only logins need.
+        return AccountService(self.settings, self.clock, self.db, self.hub)
+
+    async def open(self) -> None:
+        """Brings the schema up to date (migrate() serialises nodes starting together)."""
+        await migrate(self.engine, self.settings.database_schema)
+
+    async def close(self) -> None:
+        if "accounts" in vars(self):
+            self.accounts.close()
+        await self.engine.dispose()
+
+
+class Core(StoreCore):
+    """A node: the store, the bus, and every service over them, running."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        super().__init__(settings, clock)
         self.scheduler = Scheduler(self.clock)
-        self.accounts = AccountService(settings, self.clock, self.db, self.hub)
         self.audit = AuditLog(settings, self.clock, self.db)
         self.logins = LoginGuard(settings, self.clock, self.db, self.accounts, self.audit)
         self.presence = PresenceService(settings, self.clock, self.db, self.hub, self.scheduler)
@@ -79,7 +112,7 @@ class Core:
         return self.settings.secret_key()
 
     async def start(self) -> None:
-        await migrate(self.engine, self.settings.database_schema)
+        await self.open()
         await self.hub.start()
         await self.chat.start()
         await self.presence.start()
@@ -94,8 +127,7 @@ class Core:
         await self.presence.save_last_seen()
         await self.chat.stop()
         await self.hub.bus.stop()
-        self.accounts.close()
-        await self.engine.dispose()
+        await self.close()
 
     async def directory_changed(self) -> None:
         """After people, roles, units or ring members changed in the store: what everyone
@@ -104,6 +136,10 @@ class Core:
         await self.presence.reload_people()
         await self.rings.reload_rings()
         await self.load.rights_changed()
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """What /ready reports: (ready, each dependency up or down), checked now."""
+        return await readiness(self.db, self.hub.bus)
 
     async def settle(self) -> None:
         """Returns once the bus is empty, nothing is due at the clock's current time, and

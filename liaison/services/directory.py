@@ -7,13 +7,16 @@ administrator's import through liaison/services/directory_import.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from liaison.config import Settings
 from liaison.domain import identity
+from liaison.domain.vocabulary import OrganisationKind, UnitKind
+from liaison.protocol import people as shapes
 from liaison.services.presence import PresenceService
+from liaison.store import models
 from liaison.store import repositories as repo
 
 # The longest search text looked at, and how many people one search returns at most.
@@ -26,7 +29,7 @@ class Found:
     """A search's people, and how many identity codes its text held (a search by code is
     a lookup of a client, which the caller audits)."""
 
-    people: list[dict[str, Any]]
+    people: list[shapes.PersonWithPresence]
     identity_codes: int
 
 
@@ -38,15 +41,18 @@ class DirectoryService:
         self.db = db
         self.presence = presence
 
-    def with_presence(self, person: dict[str, Any]) -> dict[str, Any]:
-        return {**person, "presence": self.presence.view(person["id"])}
+    def with_presence(self, person: shapes.Person) -> shapes.PersonWithPresence:
+        return shapes.PersonWithPresence(
+            **msgspec.structs.asdict(person), presence=self.presence.shown(person.id)
+        )
 
-    async def person(self, person_id: int) -> dict[str, Any] | None:
+    async def person(self, person_id: int) -> shapes.Person | None:
         """A directory entry as stored (the workspace's and the welcome's `me`)."""
         async with self.db() as db:
-            return await repo.get_person(db, person_id)
+            found = await repo.get_person(db, person_id)
+        return None if found is None else person_of(*found)
 
-    async def card(self, person_id: int) -> dict[str, Any] | None:
+    async def card(self, person_id: int) -> shapes.PersonWithPresence | None:
         """A directory entry with the person's presence now."""
         found = await self.person(person_id)
         return None if found is None else self.with_presence(found)
@@ -73,7 +79,7 @@ class DirectoryService:
 
         text, tag = scrubbed(text)[:MAX_SEARCH_CHARS], scrubbed(tag)
         async with self.db() as db:
-            people = await repo.search_people(
+            found = await repo.search_people(
                 db,
                 text=text,
                 benefit=benefit,
@@ -83,13 +89,54 @@ class DirectoryService:
                 role=role,
                 limit=max(1, min(limit, MAX_RESULTS)),
             )
-        return Found([self.with_presence(p) for p in people], codes)
+        return Found([self.with_presence(person_of(*row)) for row in found], codes)
 
-    async def organisations(self) -> list[dict[str, Any]]:
+    async def organisations(self) -> list[shapes.Organisation]:
         """Every organisation with its units."""
         async with self.db() as db:
-            return await repo.list_organisations(db)
+            rows = await repo.list_organisations(db)
+        return [
+            shapes.Organisation(
+                id=o.id,
+                name=o.name,
+                kind=OrganisationKind(o.kind),
+                units=[unit_of(u) for u in units],
+            )
+            for o, units in rows
+        ]
 
     async def areas(self) -> list[str]:
         async with self.db() as db:
             return await repo.list_areas(db)
+
+
+def unit_of(unit: models.Unit) -> shapes.Unit:
+    return shapes.Unit(id=unit.id, name=unit.name, kind=UnitKind(unit.kind), area=unit.area)
+
+
+def person_of(
+    person: models.Person, organisation: models.Organisation, unit: models.Unit | None
+) -> shapes.Person:
+    """A directory entry as stored, as everyone is shown it."""
+    return shapes.Person(
+        id=person.id,
+        first_name=person.first_name,
+        last_name=person.last_name,
+        name=f"{person.first_name} {person.last_name}",
+        title=person.title,
+        email=person.email,
+        organisation=shapes.OrganisationRef(
+            id=organisation.id, name=organisation.name, kind=OrganisationKind(organisation.kind)
+        ),
+        unit=None if unit is None else unit_of(unit),
+        area=unit.area if unit else "",
+        roles=list(person.roles),
+        benefits=list(person.benefits),
+        languages=list(person.languages),
+        tags=list(person.tags),
+        work_phone=person.work_phone,
+        ask_me_about=person.ask_me_about,
+        photo_url=f"/people/{person.id}/photo?v={person.photo_version}"
+        if person.photo_version
+        else None,
+    )

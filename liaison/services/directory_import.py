@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from liaison.domain.directory import ImportFileError, PersonRow, RowError, match_key
 from liaison.domain.identity import redact_identity_codes
+from liaison.protocol import people as shapes
 from liaison.services import import_reader
 from liaison.services.import_reader import ParsedFile, ReadLimits
 from liaison.store.db import Sessions
@@ -76,25 +77,28 @@ class ImportReport:
     ignored_columns: list[str] = field(default_factory=list)
     merged_ranges: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "dry_run": self.dry_run,
-            "sheet": self.sheet,
-            "hidden_sheets": list(self.hidden_sheets),
-            "header_line": self.header_line,
-            "skipped_lines": list(self.skipped_lines),
-            "ignored_columns": list(self.ignored_columns),
-            "merged_ranges": self.merged_ranges,
-            "rows": self.rows,
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "organisations_created": list(self.organisations_created),
-            "units_created": list(self.units_created),
-            "units_updated": list(self.units_updated),
-            "errors": [e.to_dict() for e in self.errors],
-            "applied": self.applied,
-        }
+    def shape(self) -> shapes.ImportReport:
+        """The report as the API answers it."""
+        return shapes.ImportReport(
+            dry_run=self.dry_run,
+            sheet=self.sheet,
+            hidden_sheets=list(self.hidden_sheets),
+            header_line=self.header_line,
+            skipped_lines=list(self.skipped_lines),
+            ignored_columns=list(self.ignored_columns),
+            merged_ranges=self.merged_ranges,
+            rows=self.rows,
+            created=self.created,
+            updated=self.updated,
+            unchanged=self.unchanged,
+            organisations_created=list(self.organisations_created),
+            units_created=list(self.units_created),
+            units_updated=list(self.units_updated),
+            errors=[
+                shapes.RowError(line=e.line, column=e.column, reason=e.reason) for e in self.errors
+            ],
+            applied=self.applied,
+        )
 
 
 async def import_directory(

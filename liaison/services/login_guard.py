@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,11 +24,13 @@ from liaison.config import Settings
 from liaison.domain import identity
 from liaison.domain import throttle as policy
 from liaison.domain.errors import Refused
+from liaison.domain.vocabulary import LockKind
+from liaison.protocol import people as shapes
 from liaison.services.accounts import AccountService
 from liaison.services.audit import AuditLog
 from liaison.store.models import Account, LoginThrottle
 
-USERNAME, ADDRESS = "username", "address"
+USERNAME, ADDRESS = LockKind.USERNAME.value, LockKind.ADDRESS.value
 MAX_KEY_CHARS = 100
 Key = tuple[str, str]
 
@@ -189,7 +190,7 @@ class LoginGuard:
 
     # ------------------------------------------------------------ administration
 
-    async def locks(self) -> list[dict[str, Any]]:
+    async def locks(self) -> list[shapes.LoginLock]:
         """The keys locked now, the soonest to open first."""
         now = self.clock.now()
         async with self.db() as db:
@@ -200,7 +201,7 @@ class LoginGuard:
                     .order_by(LoginThrottle.locked_until, LoginThrottle.id)
                 )
             ).all()
-        return [lock_dict(r) for r in rows]
+        return [lock_of(r) for r in rows]
 
     async def unlock(self, lock_id: int, admin_account_id: int, admin_username: str) -> None:
         async with self.db.begin() as db:
@@ -217,12 +218,12 @@ class LoginGuard:
         )
 
 
-def lock_dict(row: LoginThrottle) -> dict[str, Any]:
+def lock_of(row: LoginThrottle) -> shapes.LoginLock:
     assert row.locked_until is not None
-    return {
-        "id": row.id,
-        "kind": row.kind,
-        "key": row.key,
-        "failures": row.failures,
-        "locked_until": row.locked_until.isoformat(),
-    }
+    return shapes.LoginLock(
+        id=row.id,
+        kind=LockKind(row.kind),
+        key=row.key,
+        failures=row.failures,
+        locked_until=row.locked_until.isoformat(),
+    )

@@ -31,9 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from liaison.clock import Clock
 from liaison.domain.chat import ChatError
+from liaison.protocol import conversations as shapes
 from liaison.store.db import sqlite_writer, writing
 from liaison.store.models import Conversation, ConversationMember, Message
-from liaison.store.repositories import message_dict
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,12 @@ class Send:
     conversation_id: int
     client_id: str
     body: str
-    done: asyncio.Future[tuple[dict[str, Any], bool]] = field(
+    done: asyncio.Future[tuple[shapes.Message, bool]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
 
-Publish = Callable[[list[tuple[dict[str, Any], list[int]]]], Awaitable[None]]
+Publish = Callable[[list[tuple[shapes.Message, list[int]]]], Awaitable[None]]
 Members = Callable[[AsyncConnection, Iterable[int]], Awaitable[dict[int, frozenset[int]]]]
 
 
@@ -105,7 +105,7 @@ class MessageWriter:
             )
             self._thread.shutdown(wait=True)
 
-    async def send(self, request: Send) -> tuple[dict[str, Any], bool]:
+    async def send(self, request: Send) -> tuple[shapes.Message, bool]:
         """Stores the message (or finds it stored); returns it and whether it was a resend."""
         await self._queue.put(request)
         return await request.done
@@ -129,7 +129,7 @@ class MessageWriter:
 
     async def _write_with_retries(
         self, batch: list[Send]
-    ) -> list[tuple[dict[str, Any], list[int]]]:
+    ) -> list[tuple[shapes.Message, list[int]]]:
         for attempt in range(RETRIES):
             try:
                 return await self._write(batch)
@@ -140,7 +140,7 @@ class MessageWriter:
                     raise
         raise AssertionError("unreachable")
 
-    async def _write(self, batch: list[Send]) -> list[tuple[dict[str, Any], list[int]]]:
+    async def _write(self, batch: list[Send]) -> list[tuple[shapes.Message, list[int]]]:
         """One transaction; resolves each request; returns the new messages to publish."""
         now = self.clock.now()
         async with self.engine.connect() as reading:
@@ -164,14 +164,14 @@ class MessageWriter:
                 s.done.set_result(result)
         self.batches += 1
         self.written += len(rows)
-        return [(row, sorted(members[row["conversation_id"]])) for row in rows]
+        return [(row, sorted(members[row.conversation_id])) for row in rows]
 
     def _write_in_thread(
         self,
         requests: list[Request],
         members: dict[int, frozenset[int]],
         now: datetime,
-    ) -> tuple[list[Result], list[dict[str, Any]]]:
+    ) -> tuple[list[Result], list[shapes.Message]]:
         assert self._sync_engine is not None
         with self._sync_engine.begin() as conn:
             return write_batch(conn, requests, members, now)
@@ -179,7 +179,7 @@ class MessageWriter:
 
 # (sender, conversation, client id, body)
 Request = tuple[int, int, str, str]
-Result = tuple[dict[str, Any], bool] | ChatError
+Result = tuple[shapes.Message, bool] | ChatError
 
 
 def write_batch(
@@ -187,7 +187,7 @@ def write_batch(
     requests: list[Request],
     members: dict[int, frozenset[int]],
     now: datetime,
-) -> tuple[list[Result], list[dict[str, Any]]]:
+) -> tuple[list[Result], list[shapes.Message]]:
     """The batch's statements on one connection inside its transaction: what each request
     gets (the stored message and whether it was a resend, or a refusal), and the new rows."""
     stored = _stored(conn, {(r[0], r[2]) for r in requests})
@@ -199,7 +199,7 @@ def write_batch(
         key = (sender, client_id)
         earlier = stored.get(key)
         if earlier is not None:
-            if earlier["conversation_id"] != conversation:
+            if earlier.conversation_id != conversation:
                 results.append(ChatError("id_reused", "that id was used for another message"))
             else:
                 results.append((earlier, True))
@@ -212,7 +212,7 @@ def write_batch(
             new.append(request)
             results.append(None)
     rows = _insert(conn, new, now)
-    by_key = {(r["sender_id"], r["client_id"]): r for r in rows}
+    by_key = {(r.sender_id, r.client_id): r for r in rows}
     final: list[Result] = []
     for request, result in zip(requests, results, strict=True):
         if result is None:
@@ -223,9 +223,22 @@ def write_batch(
     return final, rows
 
 
-def _stored(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, str], dict[str, Any]]:
+def message_of(m: Any) -> shapes.Message:
+    """A stored message (ORM object or Core row) as clients receive it."""
+    return shapes.Message(
+        id=m.id,
+        conversation_id=m.conversation_id,
+        seq=m.seq,
+        sender_id=m.sender_id,
+        client_id=m.client_id,
+        body=m.body,
+        created_at=m.created_at.isoformat(),
+    )
+
+
+def _stored(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, str], shapes.Message]:
     """Messages already stored under these (sender, client id) pairs."""
-    found: dict[tuple[int, str], dict[str, Any]] = {}
+    found: dict[tuple[int, str], shapes.Message] = {}
     ordered = sorted(keys)
     # Bounded IN lists: SQLite allows a limited number of variables per statement.
     for start in range(0, len(ordered), 200):
@@ -234,11 +247,11 @@ def _stored(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, str
             select(MESSAGES).where(tuple_(MESSAGES.c.sender_id, MESSAGES.c.client_id).in_(chunk))
         )
         for row in rows:
-            found[(row.sender_id, row.client_id)] = message_dict(row)
+            found[(row.sender_id, row.client_id)] = message_of(row)
     return found
 
 
-def _insert(conn: Connection, new: list[Request], now: datetime) -> list[dict[str, Any]]:
+def _insert(conn: Connection, new: list[Request], now: datetime) -> list[shapes.Message]:
     """Claims the sequence numbers (one UPDATE for every conversation of the batch), stores
     the messages (one multi-row INSERT) and moves each sender's read marker."""
     if not new:
@@ -271,15 +284,24 @@ def _insert(conn: Connection, new: list[Request], now: datetime) -> list[dict[st
     result = conn.execute(
         MESSAGES.insert().returning(MESSAGES.c.id, sort_by_parameter_order=True), values
     )
+    created_at = now.isoformat()
     rows = [
-        {"id": message_id, **value, "created_at": now.isoformat()}
+        shapes.Message(
+            id=message_id,
+            conversation_id=value["conversation_id"],
+            seq=value["seq"],
+            sender_id=value["sender_id"],
+            client_id=value["client_id"],
+            body=value["body"],
+            created_at=created_at,
+        )
         for (message_id,), value in zip(result.all(), values, strict=True)
     ]
     # The sender has read what they sent: their marker moves to their last message.
     read: dict[tuple[int, int], int] = {}
     for row in rows:
-        key = (row["conversation_id"], row["sender_id"])
-        read[key] = max(read.get(key, 0), row["seq"])
+        key = (row.conversation_id, row.sender_id)
+        read[key] = max(read.get(key, 0), row.seq)
     conn.execute(
         update(MEMBERS)
         .where(
@@ -290,10 +312,7 @@ def _insert(conn: Connection, new: list[Request], now: datetime) -> list[dict[st
         .values(last_read_seq=bindparam("s")),
         [{"c": c, "p": p, "s": s} for (c, p), s in read.items()],
     )
-    return [{k: row[k] for k in _MESSAGE_KEYS} for row in rows]
-
-
-_MESSAGE_KEYS = ("id", "conversation_id", "seq", "sender_id", "client_id", "body", "created_at")
+    return rows
 
 
 def _retryable(error: Exception) -> bool:

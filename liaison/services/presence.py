@@ -9,6 +9,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
+from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from liaison.clock import Clock
@@ -16,16 +18,13 @@ from liaison.config import Settings
 from liaison.domain import identity
 from liaison.domain import presence as domain
 from liaison.domain.errors import Refused
+from liaison.protocol import server
+from liaison.protocol.client import SetPresence
+from liaison.protocol.people import PresenceView
 from liaison.protocol.reference import CloseCode
 from liaison.services.hub import Hub, encode
 from liaison.services.scheduler import Scheduler
 from liaison.store import repositories as repo
-
-# What a person may change about their own presence (set_presence, PATCH /api/me/presence).
-UPDATABLE = frozenset(
-    {"status", "dnd_until", "note", "out_of_office_until", "out_of_office_note", "phone_hours"}
-)
-
 
 # A client that falls silent is closed with this once its report expires (docs/protocol.md).
 CLOSE_HEARTBEAT_TIMEOUT = CloseCode.HEARTBEAT_TIMEOUT
@@ -75,7 +74,7 @@ class PresenceService:
             heartbeat_timeout=timedelta(seconds=settings.heartbeat_timeout_seconds),
         )
         self._settings: dict[int, domain.PresenceSettings] = {}
-        self._views: dict[int, dict[str, Any]] = {}
+        self._views: dict[int, PresenceView] = {}
         # Do-not-disturb end times (lazily checked against the settings when due).
         self._dnd_ends: list[tuple[datetime, int]] = []
         # Called with (person_id, view) whenever a person's view changes (rings use it).
@@ -98,10 +97,7 @@ class PresenceService:
                 self._settings.setdefault(person_id, domain.PresenceSettings())
         now = self.clock.now()
         for person_id, s in self._settings.items():
-            self._views[person_id] = {
-                **self._compute(person_id, now),
-                "changed_at": now.isoformat(),
-            }
+            self._views[person_id] = self._stamped(person_id, now)
             self._track_dnd(person_id, s)
 
     async def reload_people(self) -> None:
@@ -160,20 +156,25 @@ class PresenceService:
 
     # ------------------------------------------------------------ reading
 
-    def view(self, person_id: int) -> dict[str, Any]:
+    def shown(self, person_id: int) -> PresenceView:
+        """The person's presence as every client is shown it."""
         view = self._views.get(person_id)
         if view is None:
             # Someone this node has not computed yet (imported by another process).
             view = self._views[person_id] = self._stamped(person_id, self.clock.now())
         return view
 
-    def views(self, people: set[int], since: datetime | None = None) -> list[dict[str, Any]]:
+    def view(self, person_id: int) -> dict[str, Any]:
+        """The same as plain data, for the ring services (which read it as a mapping)."""
+        return _plain(self.shown(person_id))
+
+    def views(self, people: set[int], since: datetime | None = None) -> list[PresenceView]:
         """The views of these people (only those that changed at or after `since`); ids of
         nobody in the directory are left out."""
-        views = [self.view(p) for p in sorted(people) if p in self._settings]
+        views = [self.shown(p) for p in sorted(people) if p in self._settings]
         if since is None:
             return views
-        return [v for v in views if datetime.fromisoformat(v["changed_at"]) >= since]
+        return [v for v in views if datetime.fromisoformat(v.changed_at) >= since]
 
     def settings_of(self, person_id: int) -> domain.PresenceSettings:
         return self._settings.get(person_id) or domain.PresenceSettings()
@@ -189,23 +190,26 @@ class PresenceService:
         today = now.astimezone(self.zone).date()
         return domain.presence_view(person_id, s, status, last_seen, today)
 
-    def _stamped(self, person_id: int, now: datetime) -> dict[str, Any]:
+    def _stamped(self, person_id: int, now: datetime) -> PresenceView:
         """A view as first computed, marked as changed now."""
-        return {**self._compute(person_id, now), "changed_at": now.isoformat()}
+        return _shaped(self._compute(person_id, now), now.isoformat())
 
     def _refresh(self, people: set[int] | list[int], now: datetime) -> None:
+        stamp = now.isoformat()
         for person_id in people:
-            view = self._compute(person_id, now)
             old = self._views.get(person_id)
-            if old is not None and all(old[k] == v for k, v in view.items()):
+            view = _shaped(self._compute(person_id, now), old.changed_at if old else stamp)
+            if view == old:
                 continue
-            view["changed_at"] = now.isoformat()
+            view.changed_at = stamp
             self._views[person_id] = view
             # Every node computes the same view from the same bus; each tells those of its
             # own connections that show this person, and nobody else.
-            self.hub.deliver_watchers(person_id, encode({"type": "presence", **view}))
-            for listener in self.listeners:
-                listener(person_id, view)
+            self.hub.deliver_watchers(person_id, encode(server.Presence.of(view)))
+            if self.listeners:
+                plain = _plain(view)
+                for listener in self.listeners:
+                    listener(person_id, plain)
 
     # ------------------------------------------------------------ clients
 
@@ -248,56 +252,54 @@ class PresenceService:
 
     # ------------------------------------------------------------ settings
 
-    async def update(self, person_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-        """Applies a person's own changes (status, note, out of office, phone hours)."""
-        if set(changes) - UPDATABLE:
-            # The reason names what may be sent, never what was: a field name is user input.
-            raise PresenceError(
-                "bad_field", f"unknown field; the fields are {', '.join(sorted(UPDATABLE))}"
-            )
-        if not changes:
+    async def update(self, person_id: int, changes: SetPresence) -> PresenceView:
+        """Applies a person's own changes (status, note, out of office, phone hours), from
+        `set_presence` or PATCH /api/me/presence (its fields, decoded at the edge)."""
+        if all(getattr(changes, f) is UNSET for f in changes.__struct_fields__ if f != "ref"):
             raise PresenceError("bad_field", "nothing to change")
-        if "dnd_until" in changes and changes.get("status") != domain.DND:
+        if changes.dnd_until is not UNSET and changes.status != domain.DND:
             raise PresenceError("bad_field", "dnd_until goes with status dnd")
         s = replace(self.settings_of(person_id))
         now = self.clock.now()
-        if "status" in changes:
-            status = changes["status"]
+        if changes.status is not UNSET:
+            status = changes.status
             if status not in domain.MANUAL_STATUSES:
                 raise PresenceError("bad_status", "status must be available, away or dnd")
             s.manual_status = status
             s.dnd_until = None
-            if status == domain.DND and changes.get("dnd_until"):
-                until = _parse_datetime(changes["dnd_until"], "dnd_until")
+            if status == domain.DND and changes.dnd_until:
+                until = _parse_datetime(changes.dnd_until, "dnd_until")
                 if until <= now:
                     raise PresenceError("bad_field", "dnd_until must be in the future")
                 s.dnd_until = until
-        if "note" in changes:
-            s.note = _clean_note(changes["note"], "note", self.config.secret_key)
-        if "out_of_office_until" in changes:
-            value = changes["out_of_office_until"]
-            if value in (None, ""):
+        if changes.note is not UNSET:
+            s.note = _clean_note(changes.note, "note", self.config.secret_key)
+        if changes.out_of_office_until is not UNSET:
+            value = changes.out_of_office_until
+            if not value:
                 s.out_of_office_until = None
             else:
                 try:
-                    s.out_of_office_until = date.fromisoformat(str(value))
+                    s.out_of_office_until = date.fromisoformat(value)
                 except ValueError:
                     raise PresenceError(
                         "bad_field", "out_of_office_until must be a date YYYY-MM-DD"
                     ) from None
-        if "out_of_office_note" in changes:
+        if changes.out_of_office_note is not UNSET:
             s.out_of_office_note = _clean_note(
-                changes["out_of_office_note"], "out_of_office_note", self.config.secret_key
+                changes.out_of_office_note, "out_of_office_note", self.config.secret_key
             )
-        if "phone_hours" in changes:
+        if changes.phone_hours is not UNSET:
             try:
-                s.phone_hours = domain.validate_phone_hours(changes["phone_hours"])
+                s.phone_hours = domain.validate_phone_hours(
+                    msgspec.to_builtins(changes.phone_hours)
+                )
             except ValueError as e:
                 raise PresenceError("bad_field", str(e)) from None
         async with self.db.begin() as db:
             await repo.save_presence_settings(db, person_id, s)
         await self.hub.publish({"k": "settings", "p": person_id, "s": _settings_to_json(s)})
-        return {**self._compute(person_id, now, s), "changed_at": now.isoformat()}
+        return _shaped(self._compute(person_id, now, s), now.isoformat())
 
     async def set_busy(self, person_id: int, busy: bool) -> None:
         """For consultations: busy while a person has one open."""
@@ -311,9 +313,9 @@ class PresenceService:
         self._refresh([person_id], self.clock.now())
 
 
-def _parse_datetime(value: Any, name: str) -> datetime:
+def _parse_datetime(value: str, name: str) -> datetime:
     try:
-        parsed = datetime.fromisoformat(str(value))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         raise PresenceError("bad_field", f"{name} must be an ISO 8601 time") from None
     if parsed.tzinfo is None:
@@ -324,11 +326,20 @@ def _parse_datetime(value: Any, name: str) -> datetime:
 NOTE_MAX = 200  # the columns' size
 
 
-def _clean_note(note: object, name: str, secret: Callable[[], bytes]) -> str:
+def _clean_note(note: str, name: str, secret: Callable[[], bytes]) -> str:
     """A note as stored and shown to everyone: trimmed, identity codes replaced
     (docs/consultations.md), at most NOTE_MAX characters in that form."""
-    if isinstance(note, str):
-        note, _ = identity.redact_identity_codes(note.strip(), secret)
-    if not isinstance(note, str) or len(note) > NOTE_MAX:
+    note, _ = identity.redact_identity_codes(note.strip(), secret)
+    if len(note) > NOTE_MAX:
         raise PresenceError("bad_field", f"{name} must be text of at most {NOTE_MAX} characters")
     return note
+
+
+def _shaped(view: dict[str, Any], changed_at: str) -> PresenceView:
+    """The domain's view (liaison/domain/presence.py) as it is sent."""
+    return msgspec.convert({**view, "changed_at": changed_at}, PresenceView)
+
+
+def _plain(view: PresenceView) -> dict[str, Any]:
+    plain: dict[str, Any] = msgspec.to_builtins(view)
+    return plain

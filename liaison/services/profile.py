@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from liaison.config import Settings
 from liaison.domain.profile import ProfileRefused, clean_profile, photo_type
-from liaison.services.directory import DirectoryService
+from liaison.protocol.http import ProfileChanges
+from liaison.protocol.people import PersonWithPresence
+from liaison.services.directory import DirectoryService, person_of
 from liaison.store import repositories as repo
 
 
@@ -31,14 +32,14 @@ class ProfileService:
         self.db = db
         self.directory = directory
 
-    async def update(self, person_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+    async def update(self, person_id: int, fields: ProfileChanges) -> PersonWithPresence:
         """Applies the person's own changes (all or none) and returns their entry."""
-        changes = clean_profile(fields, self.config.secret_key)
+        changes = clean_profile(fields.given(), self.config.secret_key)
         async with self.db.begin() as db:
             await repo.update_person_profile(db, person_id, **changes)
             found = await repo.get_person(db, person_id)
         assert found is not None
-        return self.directory.with_presence(found)
+        return self.directory.with_presence(person_of(*found))
 
     async def photo(self, person_id: int) -> PhotoFile | None:
         async with self.db() as db:

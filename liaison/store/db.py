@@ -1,22 +1,30 @@
-"""Engine creation and schema migrations (Alembic, run at start)."""
+"""Engine creation and schema migrations (Alembic, run at start, one process at a time)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 from sqlalchemy.pool import QueuePool
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger(__name__)
 
 # What a database that is down, unreachable or overloaded raises: a request that meets
 # one of these gets "unavailable" (503), with one log line and no traceback.
@@ -123,9 +131,33 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+# The PostgreSQL advisory lock a migration holds ("LIAI"), one key for every Liaison
+# database: nodes that start together migrate one after another, and those after the
+# first find the schema at head. Polled, not waited on in one statement, because every
+# statement ends after STATEMENT_TIMEOUT and a long migration may hold it longer.
+MIGRATION_LOCK = 0x4C494149
+MIGRATION_LOCK_POLL_SECONDS = 0.25
+
+
 async def migrate(engine: AsyncEngine, schema: str = "") -> None:
-    """Bring the schema to the newest revision; safe to run at every start."""
-    async with engine.begin() as conn:
-        if schema and engine.dialect.name == "postgresql":
-            await conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    """Bring the schema to the newest revision, in one transaction that holds the
+    migration lock (released when it ends); safe to run at every start, by any number
+    of processes at once. On SQLite the transaction begins IMMEDIATE: the write lock
+    serialises migrations as the advisory lock does on PostgreSQL."""
+    async with writing(engine).begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await _migration_lock(conn)
+            if schema:
+                await conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         await conn.run_sync(lambda sync_conn: command.upgrade(alembic_config(sync_conn), "head"))
+
+
+async def _migration_lock(conn: AsyncConnection) -> None:
+    statement = text(f"SELECT pg_try_advisory_xact_lock({MIGRATION_LOCK})")
+    if await conn.scalar(statement):
+        return
+    # Said once: a start that seems to hang is waiting for another process's migration.
+    log.info("another process is migrating the schema; waiting for it to finish")
+    # Polled: the holder is another process, with no event here to wait on.
+    while not await conn.scalar(statement):  # noqa: ASYNC110
+        await asyncio.sleep(MIGRATION_LOCK_POLL_SECONDS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -48,35 +49,8 @@ def search_text_for(person: Person, organisation: Organisation, unit: Unit | Non
     return fold(" ".join(p for p in parts if p))
 
 
-def person_dict(person: Person, organisation: Organisation, unit: Unit | None) -> dict[str, Any]:
-    return {
-        "id": person.id,
-        "first_name": person.first_name,
-        "last_name": person.last_name,
-        "name": f"{person.first_name} {person.last_name}",
-        "title": person.title,
-        "email": person.email,
-        "organisation": {
-            "id": organisation.id,
-            "name": organisation.name,
-            "kind": organisation.kind,
-        },
-        "unit": (
-            {"id": unit.id, "name": unit.name, "kind": unit.kind, "area": unit.area}
-            if unit
-            else None
-        ),
-        "area": unit.area if unit else "",
-        "roles": list(person.roles),
-        "benefits": list(person.benefits),
-        "languages": list(person.languages),
-        "tags": list(person.tags),
-        "work_phone": person.work_phone,
-        "ask_me_about": person.ask_me_about,
-        "photo_url": f"/people/{person.id}/photo?v={person.photo_version}"
-        if person.photo_version
-        else None,
-    }
+# A directory entry as stored: the person, their organisation and unit (services shape it).
+PersonRow = tuple[Person, Organisation, Unit | None]
 
 
 def _people_query() -> Any:
@@ -96,7 +70,7 @@ async def search_people(
     tag: str = "",
     role: str = "",
     limit: int = 200,
-) -> list[dict[str, Any]]:
+) -> list[PersonRow]:
     query = _people_query()
     for word in fold(text).split()[:8]:
         query = query.where(Person.search_text.contains(word, autoescape=True))
@@ -105,7 +79,7 @@ async def search_people(
     if area:
         query = query.where(Unit.area_key == match_key(area))
     rows = (await db.execute(query.order_by(Person.last_name, Person.first_name))).all()
-    result = []
+    result: list[PersonRow] = []
     for person, org, unit in rows:
         # JSON list membership is filtered here: portable across SQLite and PostgreSQL.
         if benefit and benefit not in person.benefits:
@@ -114,15 +88,15 @@ async def search_people(
             continue
         if role and role not in person.roles:
             continue
-        result.append(person_dict(person, org, unit))
+        result.append((person, org, unit))
         if len(result) >= limit:
             break
     return result
 
 
-async def get_person(db: AsyncSession, person_id: int) -> dict[str, Any] | None:
+async def get_person(db: AsyncSession, person_id: int) -> PersonRow | None:
     row = (await db.execute(_people_query().where(Person.id == person_id))).first()
-    return person_dict(*row) if row else None
+    return (row[0], row[1], row[2]) if row else None
 
 
 async def person_ids(db: AsyncSession) -> list[int]:
@@ -157,17 +131,14 @@ async def get_photo(db: AsyncSession, person_id: int) -> Photo | None:
     return await db.get(Photo, person_id)
 
 
-async def list_organisations(db: AsyncSession) -> list[dict[str, Any]]:
+async def list_organisations(db: AsyncSession) -> list[tuple[Organisation, list[Unit]]]:
+    """Every organisation by name, with its units by name."""
     orgs = (await db.scalars(select(Organisation).order_by(Organisation.name))).all()
     units = (await db.scalars(select(Unit).order_by(Unit.name))).all()
-    by_org: dict[int, list[dict[str, Any]]] = {}
+    by_org: dict[int, list[Unit]] = {}
     for u in units:
-        by_org.setdefault(u.organisation_id, []).append(
-            {"id": u.id, "name": u.name, "kind": u.kind, "area": u.area}
-        )
-    return [
-        {"id": o.id, "name": o.name, "kind": o.kind, "units": by_org.get(o.id, [])} for o in orgs
-    ]
+        by_org.setdefault(u.organisation_id, []).append(u)
+    return [(o, by_org.get(o.id, [])) for o in orgs]
 
 
 async def list_areas(db: AsyncSession) -> list[str]:
@@ -219,7 +190,7 @@ async def delete_expired_sessions(db: AsyncSession, now: datetime) -> None:
     await db.execute(delete(Session).where(Session.expires_at <= now))
 
 
-async def list_accounts(db: AsyncSession) -> list[dict[str, Any]]:
+async def list_accounts(db: AsyncSession) -> list[tuple[Account, Person]]:
     rows = (
         await db.execute(
             select(Account, Person)
@@ -227,17 +198,7 @@ async def list_accounts(db: AsyncSession) -> list[dict[str, Any]]:
             .order_by(Account.username)
         )
     ).all()
-    return [
-        {
-            "id": a.id,
-            "username": a.username,
-            "person_id": p.id,
-            "name": f"{p.first_name} {p.last_name}",
-            "is_admin": a.is_admin,
-            "disabled": a.disabled,
-        }
-        for a, p in rows
-    ]
+    return [(a, p) for a, p in rows]
 
 
 # ---------------------------------------------------------------- presence settings
@@ -293,19 +254,6 @@ async def touch_last_seen(db: AsyncSession, seen: dict[int, datetime]) -> None:
 
 
 # ---------------------------------------------------------------- conversations and messages
-
-
-def message_dict(m: Any) -> dict[str, Any]:
-    """A stored message (ORM object or Core row) as clients receive it."""
-    return {
-        "id": m.id,
-        "conversation_id": m.conversation_id,
-        "seq": m.seq,
-        "sender_id": m.sender_id,
-        "client_id": m.client_id,
-        "body": m.body,
-        "created_at": m.created_at.isoformat(),
-    }
 
 
 async def member_ids(db: AsyncSession, conversation_id: int) -> list[int]:
@@ -398,10 +346,22 @@ async def remove_member(db: AsyncSession, conversation_id: int, person_id: int) 
     )
 
 
-async def conversation_summaries(
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    """A conversation of a person as stored: its members' read markers, the person's own,
+    and its newest message (services shape it)."""
+
+    conversation: Conversation
+    last_read_seq: int
+    members: list[tuple[int, int]]
+    last_message: Message | None
+
+
+async def conversation_rows(
     db: AsyncSession, person_id: int, only: int | None = None
-) -> list[dict[str, Any]]:
-    """The person's conversations with members, unread count and the last message."""
+) -> list[ConversationRow]:
+    """The person's conversations with members (by person id), their read marker and the
+    last message; most recent activity first, those without messages last."""
     query = (
         select(Conversation, ConversationMember.last_read_seq)
         .join(ConversationMember, ConversationMember.conversation_id == Conversation.id)
@@ -413,7 +373,7 @@ async def conversation_summaries(
     if not rows:
         return []
     ids = [c.id for c, _ in rows]
-    members: dict[int, list[dict[str, int]]] = {}
+    members: dict[int, list[tuple[int, int]]] = {}
     member_rows = await db.execute(
         select(
             ConversationMember.conversation_id,
@@ -422,7 +382,7 @@ async def conversation_summaries(
         ).where(ConversationMember.conversation_id.in_(ids))
     )
     for cid, pid, read_seq in member_rows.all():
-        members.setdefault(cid, []).append({"person_id": pid, "last_read_seq": read_seq})
+        members.setdefault(cid, []).append((pid, read_seq))
     last_messages: dict[int, Message] = {}
     last_rows = (
         await db.scalars(
@@ -442,44 +402,32 @@ async def conversation_summaries(
     if last_rows is not None:
         for m in last_rows.all():
             last_messages[m.conversation_id] = m
-    result = []
-    for c, read_seq in rows:
-        last = last_messages.get(c.id)
-        result.append(
-            {
-                "id": c.id,
-                "kind": c.kind,
-                "title": c.title,
-                "created_by": c.created_by,
-                "last_seq": c.last_seq,
-                "last_read_seq": read_seq,
-                "unread": max(0, c.last_seq - read_seq),
-                "members": sorted(members.get(c.id, []), key=lambda m: m["person_id"]),
-                "last_message": message_dict(last) if last else None,
-            }
-        )
-    result.sort(key=lambda s: _last_activity(s), reverse=True)
+    result = [
+        ConversationRow(c, read_seq, sorted(members.get(c.id, [])), last_messages.get(c.id))
+        for c, read_seq in rows
+    ]
+    result.sort(key=_last_activity, reverse=True)
     return result
 
 
-def _last_activity(summary: dict[str, Any]) -> str:
-    last = summary["last_message"]
-    return str(last["created_at"]) if last else ""
+def _last_activity(row: ConversationRow) -> str:
+    last = row.last_message
+    return last.created_at.isoformat() if last else ""
 
 
 async def messages_before(
     db: AsyncSession, conversation_id: int, before_seq: int | None, limit: int
-) -> list[dict[str, Any]]:
+) -> list[Message]:
     query = select(Message).where(Message.conversation_id == conversation_id)
     if before_seq is not None:
         query = query.where(Message.seq < before_seq)
     rows = (await db.scalars(query.order_by(Message.seq.desc()).limit(limit))).all()
-    return [message_dict(m) for m in reversed(rows)]
+    return list(reversed(rows))
 
 
 async def messages_after(
     db: AsyncSession, conversation_id: int, after_seq: int, limit: int
-) -> list[dict[str, Any]]:
+) -> list[Message]:
     rows = (
         await db.scalars(
             select(Message)
@@ -488,4 +436,4 @@ async def messages_after(
             .limit(limit)
         )
     ).all()
-    return [message_dict(m) for m in rows]
+    return list(rows)

@@ -14,24 +14,31 @@ from starlette.routing import Route
 import liaison.web.convertors  # noqa: F401 - registers {name:id}
 from liaison.domain.errors import Refused
 from liaison.domain.text import fits, is_row_id, storable
+from liaison.domain.vocabulary import Language
+from liaison.protocol import conversations as chat_shapes
 from liaison.protocol import http as http_bodies
+from liaison.protocol import people as shapes
 from liaison.protocol import rings as ring_shapes
 from liaison.protocol.common import dec_hook
 from liaison.protocol.decode import field_reason
-from liaison.protocol.server import encode
 from liaison.web.auth import requires
 from liaison.web.security import Viewer, client_address, core_of
 from liaison.web.uploads import BodyTooLarge, capped_form, too_large_reason
 
 
-def typed_json(body: msgspec.Struct, status_code: int = 200) -> Response:
-    """A response body that is a model (liaison/protocol/): encoded as its class says,
-    the class its OpenAPI schema is generated from."""
-    return Response(encode(body), status_code=status_code, media_type="application/json")
-
-
 def error(status: int, code: str, reason: str) -> JSONResponse:
     return JSONResponse({"error": code, "reason": reason}, status_code=status)
+
+
+# Protocol types that are str subclasses (Token) go out as their text.
+_encoder = msgspec.json.Encoder(enc_hook=str)
+
+
+def answer(content: msgspec.Struct, status_code: int = 200) -> Response:
+    """A typed body (liaison/protocol/people.py, conversations.py, rings.py, load.py),
+    encoded by msgspec: the same JSON as its OpenAPI schema, which is generated from the
+    same class."""
+    return Response(_encoder.encode(content), status_code, media_type="application/json")
 
 
 REFUSAL_STATUS = {
@@ -103,13 +110,11 @@ async def audit_lookup(request: Request, viewer: Viewer, kind: str, detail: str)
 async def me(request: Request, viewer: Viewer) -> Response:
     person = await core_of(request).directory.card(viewer.person_id)
     assert person is not None
-    return JSONResponse(
-        {
-            "username": viewer.username,
-            "is_admin": viewer.is_admin,
-            "language": viewer.language,
-            "person": person,
-        }
+    language = None if viewer.language is None else Language(viewer.language)
+    return answer(
+        shapes.Me(
+            username=viewer.username, is_admin=viewer.is_admin, language=language, person=person
+        )
     )
 
 
@@ -128,7 +133,7 @@ async def people(request: Request, viewer: Viewer) -> Response:
     if found.identity_codes:
         # A search by identity code is a lookup of a client: audited, as its kind only.
         await audit_lookup(request, viewer, "people_search", "")
-    return JSONResponse({"people": found.people})
+    return answer(shapes.People(people=found.people))
 
 
 @requires("member")
@@ -136,14 +141,16 @@ async def person(request: Request, viewer: Viewer) -> Response:
     found = await core_of(request).directory.card(int(request.path_params["person_id"]))
     if found is None:
         return error(404, "not_found", "no such person")
-    return JSONResponse(found)
+    return answer(found)
 
 
 @requires("member")
 async def organisations(request: Request, viewer: Viewer) -> Response:
     directory = core_of(request).directory
-    return JSONResponse(
-        {"organisations": await directory.organisations(), "areas": await directory.areas()}
+    return answer(
+        shapes.Organisations(
+            organisations=await directory.organisations(), areas=await directory.areas()
+        )
     )
 
 
@@ -174,14 +181,15 @@ async def upload_photo(request: Request, viewer: Viewer) -> Response:
 
 @requires("member")
 async def update_profile(request: Request, viewer: Viewer) -> Response:
-    found = await core_of(request).profile.update(viewer.person_id, await json_body(request))
-    return JSONResponse(found)
+    body = await typed_body(request, http_bodies.ProfileChanges)
+    return answer(await core_of(request).profile.update(viewer.person_id, body))
 
 
 @requires("member")
 async def update_presence(request: Request, viewer: Viewer) -> Response:
-    view = await core_of(request).presence.update(viewer.person_id, await json_body(request))
-    return JSONResponse(view)
+    body = await typed_body(request, http_bodies.PresenceChanges)
+    command = http_bodies.presence_command(body)
+    return answer(await core_of(request).presence.update(viewer.person_id, command))
 
 
 @requires("member")
@@ -196,7 +204,8 @@ async def set_language(request: Request, viewer: Viewer) -> Response:
 
 @requires("member")
 async def conversations(request: Request, viewer: Viewer) -> Response:
-    return JSONResponse({"conversations": await core_of(request).chat.summaries(viewer.person_id)})
+    summaries = await core_of(request).chat.summaries(viewer.person_id)
+    return answer(chat_shapes.Conversations(conversations=summaries))
 
 
 @requires("member")
@@ -209,7 +218,7 @@ async def create_conversation(request: Request, viewer: Viewer) -> Response:
         return error(400, "bad_field", "a group needs a title and members")
     else:
         summary = await chat.create_group(viewer.person_id, body.title, body.members)
-    return JSONResponse(summary, status_code=201)
+    return answer(summary, status_code=201)
 
 
 @requires("member")
@@ -222,7 +231,7 @@ async def conversation_messages(request: Request, viewer: Viewer) -> Response:
         _int_param(request, "before"),
         max(1, limit),
     )
-    return JSONResponse({"messages": messages})
+    return answer(chat_shapes.Messages(messages=messages))
 
 
 @requires("member")
@@ -234,7 +243,7 @@ async def update_conversation(request: Request, viewer: Viewer) -> Response:
         int(request.path_params["conversation_id"]),
         body.title,
     )
-    return JSONResponse(summary)
+    return answer(summary)
 
 
 @requires("member")
@@ -246,7 +255,7 @@ async def add_member(request: Request, viewer: Viewer) -> Response:
         int(request.path_params["conversation_id"]),
         body.person_id,
     )
-    return JSONResponse(summary)
+    return answer(summary)
 
 
 @requires("member")
@@ -265,28 +274,26 @@ async def remove_member(request: Request, viewer: Viewer) -> Response:
 
 @requires("member")
 async def rings(request: Request, viewer: Viewer) -> Response:
-    return typed_json(
-        ring_shapes.RingList(rings=core_of(request).rings.rings_for(viewer.person_id))
-    )
+    return answer(ring_shapes.RingList(rings=core_of(request).rings.rings_for(viewer.person_id)))
 
 
 @requires("member")
 async def consultations(request: Request, viewer: Viewer) -> Response:
     limit = max(1, min(_int_param(request, "limit") or 100, 1000))
     found = await core_of(request).consultations.consultations_of(viewer.person_id, limit)
-    return typed_json(ring_shapes.ConsultationList(consultations=found))
+    return answer(ring_shapes.ConsultationList(consultations=found))
 
 
 @requires("member")
 async def consultation_conversations(request: Request, viewer: Viewer) -> Response:
     found = await core_of(request).consultations.consultation_conversations(viewer.person_id)
-    return typed_json(ring_shapes.ConsultationConversations(conversations=found))
+    return answer(ring_shapes.ConsultationConversations(conversations=found))
 
 
 @requires("member")
 async def missed_offers(request: Request, viewer: Viewer) -> Response:
     missed = await core_of(request).consultations.missed_for(viewer.person_id)
-    return typed_json(ring_shapes.MissedOffers(missed=missed))
+    return answer(ring_shapes.MissedOffers(missed=missed))
 
 
 @requires("member")
@@ -300,7 +307,7 @@ async def lookup_consultations(request: Request, viewer: Viewer) -> Response:
         return error(400, "bad_field", "client_code is required")
     found = await core.consultations.consultations_about(client_ref)
     await audit_lookup(request, viewer, "client_lookup", f"{client_ref} ({len(found)} found)")
-    return typed_json(ring_shapes.ClientLookupResult(client_ref=client_ref, consultations=found))
+    return answer(ring_shapes.ClientLookupResult(client_ref=client_ref, consultations=found))
 
 
 @requires("member")
@@ -316,7 +323,7 @@ async def export_consultations(request: Request, viewer: Viewer) -> Response:
 @requires("member")
 async def callbacks(request: Request, viewer: Viewer) -> Response:
     callbacks = await core_of(request).callbacks.callbacks_for(viewer.person_id)
-    return typed_json(ring_shapes.CallbackList(callbacks=callbacks))
+    return answer(ring_shapes.CallbackList(callbacks=callbacks))
 
 
 # ---------------------------------------------------------------- load view
@@ -330,7 +337,7 @@ def _period(request: Request, default_days: int) -> tuple[int, str]:
 
 @requires("member")
 async def load(request: Request, viewer: Viewer) -> Response:
-    return typed_json(await core_of(request).load.snapshot(viewer.person_id, viewer.is_admin))
+    return answer(await core_of(request).load.snapshot(viewer.person_id, viewer.is_admin))
 
 
 @requires("member")
@@ -339,7 +346,7 @@ async def load_history(request: Request, viewer: Viewer) -> Response:
     data = await core_of(request).load.history(
         viewer.person_id, viewer.is_admin, request.path_params["ring_id"], days, by
     )
-    return typed_json(data)
+    return answer(data)
 
 
 @requires("member")
@@ -363,13 +370,13 @@ async def load_people(request: Request, viewer: Viewer) -> Response:
     data = await core_of(request).load.people(
         viewer.person_id, viewer.is_admin, request.path_params["ring_id"], days
     )
-    return typed_json(data)
+    return answer(data)
 
 
 @requires("member")
 async def load_mine(request: Request, viewer: Viewer) -> Response:
     data = await core_of(request).load.mine(viewer.person_id, _period(request, 1)[0])
-    return typed_json(data)
+    return answer(data)
 
 
 # ---------------------------------------------------------------- administration
@@ -377,7 +384,7 @@ async def load_mine(request: Request, viewer: Viewer) -> Response:
 
 @requires("admin")
 async def accounts(request: Request, viewer: Viewer) -> Response:
-    return JSONResponse({"accounts": await core_of(request).admin.accounts()})
+    return answer(shapes.Accounts(accounts=await core_of(request).admin.accounts()))
 
 
 @requires("admin")
@@ -386,7 +393,8 @@ async def create_account(request: Request, viewer: Viewer) -> Response:
     account = await core_of(request).accounts.create_account(
         body.username, body.password, body.person_id, body.is_admin
     )
-    return JSONResponse({"id": account.id, "username": account.username}, status_code=201)
+    created = shapes.NewAccountCreated(id=account.id, username=account.username)
+    return answer(created, status_code=201)
 
 
 @requires("admin")
@@ -395,12 +403,12 @@ async def update_account(request: Request, viewer: Viewer) -> Response:
     await core_of(request).accounts.set_disabled(
         int(request.path_params["account_id"]), body.disabled
     )
-    return JSONResponse({"disabled": body.disabled})
+    return answer(shapes.AccountDisabled(disabled=body.disabled))
 
 
 @requires("admin")
 async def login_locks(request: Request, viewer: Viewer) -> Response:
-    return JSONResponse({"locks": await core_of(request).logins.locks()})
+    return answer(shapes.LoginLocks(locks=await core_of(request).logins.locks()))
 
 
 @requires("admin")
@@ -416,7 +424,7 @@ async def audit_log(request: Request, viewer: Viewer) -> Response:
     page = await core_of(request).audit.page(
         _int_param(request, "before"), _int_param(request, "limit") or 50
     )
-    return JSONResponse(page)
+    return answer(page)
 
 
 @requires("admin")
@@ -424,7 +432,7 @@ async def configure_rings(request: Request, viewer: Viewer) -> Response:
     """The `liaison rings` document over HTTP: applied all or nothing, and in force at once
     (members added are offered questions, members removed stop being, supervisors follow)."""
     body = await typed_body(request, http_bodies.RingsDocument)
-    return typed_json(await core_of(request).admin.configure_rings(body))
+    return answer(await core_of(request).admin.configure_rings(body))
 
 
 @requires("admin")
@@ -442,7 +450,7 @@ async def import_people(request: Request, viewer: Viewer) -> Response:
     report = await core_of(request).admin.import_directory(
         upload.filename or "", data, dry_run, sheet
     )
-    return JSONResponse(report, status_code=200 if not report["errors"] else 422)
+    return answer(report, status_code=200 if not report.errors else 422)
 
 
 routes = [

@@ -25,7 +25,7 @@ from liaison.domain.text import storable
 from liaison.logs import guard_logs, quiet_bursts
 from liaison.services.core import Core
 from liaison.services.errors import UNAVAILABLE
-from liaison.web import api, i18n, pages
+from liaison.web import api, health, i18n, pages
 from liaison.web.auth import SessionBackend
 from liaison.web.openapi import openapi
 from liaison.web.templating import STATIC_DIR, render
@@ -148,6 +148,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Starlette:
     routes = [
         *pages.routes,
         *api.routes,
+        *health.routes,
         Route("/api/openapi.json", openapi),
         WebSocketRoute("/ws", websocket_endpoint),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -14,12 +14,12 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from liaison.domain import profile, vocabulary
+from liaison.domain import vocabulary
+from liaison.protocol import conversations, people
 from liaison.protocol import http as http_bodies
 from liaison.protocol import load as load_shapes
 from liaison.protocol import rings as ring_shapes
 from liaison.protocol.common import schema_hook
-from liaison.services import audit
 
 Schema = dict[str, Any]
 
@@ -135,6 +135,24 @@ def operation(
 
 # Schemas that request-body models refer to (enums), added to the components below.
 MODEL_SCHEMAS: dict[str, Schema] = {}
+# Response models (liaison/protocol/people.py, conversations.py, rings.py, load.py), made
+# components at once.
+RESPONSE_MODELS: list[type[msgspec.Struct]] = []
+
+
+def model(cls: type[msgspec.Struct]) -> Schema:
+    """A response body's schema: a component generated from the class the handler
+    answers with (liaison/web/api.py, `answer`)."""
+    RESPONSE_MODELS.append(cls)
+    return ref(cls.__name__)
+
+
+def model_components() -> dict[str, Schema]:
+    """Every response model's schema and those it refers to, generated in one go."""
+    _, components = msgspec.json.schema_components(
+        RESPONSE_MODELS, schema_hook=schema_hook, ref_template="#/components/schemas/{name}"
+    )
+    return components
 
 
 def model_body(model: type[msgspec.Struct], description: str = "") -> dict[str, Any]:
@@ -148,17 +166,6 @@ def model_body(model: type[msgspec.Struct], description: str = "") -> dict[str, 
     own = components.pop(name) if "$ref" in schema else schema
     MODEL_SCHEMAS.update(components)
     return json_body(own, description)
-
-
-def model(response: type[msgspec.Struct]) -> Schema:
-    """A reference to a response body's schema, generated from its model (liaison/protocol/
-    rings.py, load.py): the class the endpoint encodes. Its nested models become components
-    too, under their class names."""
-    (schema,), components = msgspec.json.schema_components(
-        [response], schema_hook=schema_hook, ref_template="#/components/schemas/{name}"
-    )
-    MODEL_SCHEMAS.update(components)
-    return schema
 
 
 def json_body(schema: Schema, description: str = "") -> dict[str, Any]:
@@ -201,229 +208,14 @@ ERROR_RESPONSES = {
 
 ERROR_CODES = list(vocabulary.values(vocabulary.ErrorCode))
 
-STATUSES = list(vocabulary.values(vocabulary.PresenceStatus))
-
-PHONE_HOURS = obj(
-    {
-        "day": integer("0 = Monday ... 6 = Sunday", minimum=0, maximum=6),
-        "start": string("HH:MM, before end", pattern=r"^[0-2][0-9]:[0-5][0-9]$"),
-        "end": string("HH:MM, after start", pattern=r"^[0-2][0-9]:[0-5][0-9]$"),
-    },
-    description="One weekly phone-hours slot. Stored and shown as entered; no time zone.",
-)
-
-PRESENCE_VIEW = obj(
-    {
-        "person_id": integer(),
-        "status": string("The effective status (see docs/presence.md)", enum=STATUSES),
-        "note": string("Status note, at most 200 characters"),
-        "dnd_until": nullable(
-            string("End of do-not-disturb; set only while status is dnd", format="date-time")
-        ),
-        "out_of_office_until": nullable(
-            string(
-                "Last day out of office; null when not (or no longer) out. The day ends at "
-                "midnight in LIAISON_TIME_ZONE.",
-                format="date",
-            )
-        ),
-        "out_of_office_note": string("Empty unless out of office"),
-        "phone_hours": array(ref("PhoneHours"), "Sorted by day and start"),
-        "last_seen": nullable(
-            string("When last connected; only while status is offline", format="date-time")
-        ),
-        "changed_at": string(
-            "When this view last changed (a cursor for catching up, docs/protocol.md)",
-            format="date-time",
-        ),
-    },
-    description="The presence of one person, as every viewer sees it.",
-)
-
-PRESENCE_CHANGES = obj(
-    {
-        "status": string(
-            "The person's own choice. Setting it clears dnd_until unless dnd_until is "
-            "given in the same request with status dnd.",
-            enum=list(vocabulary.values(vocabulary.ManualStatus)),
-        ),
-        "dnd_until": nullable(
-            string(
-                "Only together with status dnd in the same request (bad_field otherwise, "
-                "also when null): ISO 8601 with a time zone, in the future. Omitted, null "
-                'or "": do-not-disturb until changed.',
-                format="date-time",
-            )
-        ),
-        "note": string(
-            "Status note; identity codes are replaced (docs/consultations.md#identity-codes-"
-            "in-free-text) and the stored form has at most 200 characters",
-            maxLength=200,
-        ),
-        "out_of_office_until": nullable(
-            string('Last day out of office (YYYY-MM-DD); null or "" clears it', format="date")
-        ),
-        "out_of_office_note": string("As note", maxLength=200),
-        "phone_hours": array(ref("PhoneHours"), "Replaces all phone hours", maxItems=28),
-    },
-    required=[],
-    description=(
-        "Only the fields given change; at least one is needed. Any other field is refused "
-        "with bad_field, as in the WebSocket set_presence frame."
-    ),
-    closed=True,
-)
-PRESENCE_CHANGES["minProperties"] = 1
-
-ORGANISATION_REF = obj(
-    {
-        "id": integer(),
-        "name": string(),
-        "kind": string("kela or social_services"),
-    }
-)
-
-UNIT = obj(
-    {
-        "id": integer(),
-        "name": string(),
-        "kind": string(
-            "insurance_district, benefit_team, customer_service, wellbeing_county or municipality"
-        ),
-        "area": string("Area served; may be empty"),
-    }
-)
-
-PERSON = obj(
-    {
-        "id": integer(),
-        "first_name": string(),
-        "last_name": string(),
-        "name": string("first_name and last_name"),
-        "title": string(),
-        "email": string(),
-        "organisation": ORGANISATION_REF,
-        "unit": nullable(ref("Unit")),
-        "area": string("The unit's area, or empty"),
-        "roles": array(string()),
-        "benefits": array(string()),
-        "languages": array(string("Two-letter code")),
-        "tags": array(string()),
-        "work_phone": string(),
-        "ask_me_about": string(),
-        "photo_url": nullable(string("Relative URL of the photo; null when there is none")),
-    },
-    description="A directory entry.",
-)
-
-PERSON_WITH_PRESENCE = {
-    "allOf": [
-        ref("Person"),
-        obj({"presence": ref("PresenceView")}),
-    ]
-}
-
-ORGANISATION = obj(
-    {
-        "id": integer(),
-        "name": string(),
-        "kind": string("kela or social_services"),
-        "units": array(ref("Unit"), "Sorted by name"),
-    }
-)
-
-MESSAGE = obj(
-    {
-        "id": integer("Server id"),
-        "conversation_id": integer(),
-        "seq": integer("Position in the conversation: 1, 2, 3 ... without gaps", minimum=1),
-        "sender_id": integer("Person id of the sender"),
-        "client_id": string(
-            "The id the sending client chose: an opaque token holding no identity code",
-            pattern="^[A-Za-z0-9_-]{1,64}$",
-        ),
-        "body": string("Plain text"),
-        "created_at": string(format="date-time"),
-    }
-)
-
-MEMBER = obj({"person_id": integer(), "last_read_seq": integer(minimum=0)})
-
-CONVERSATION_SHARED: dict[str, Schema] = {
-    "id": integer(),
-    "kind": string(enum=["direct", "group"]),
-    "title": string("Empty for direct conversations"),
-    "created_by": integer("Person id"),
-    "last_seq": integer("seq of the newest message; 0 when there is none", minimum=0),
-    "members": array(ref("Member"), "Sorted by person id"),
-    "last_message": nullable(ref("Message")),
-}
-
-CONVERSATION = obj(
-    CONVERSATION_SHARED,
-    description=(
-        "A conversation as every member sees it (the WebSocket conversation frame): "
-        "a ConversationSummary without the viewer's last_read_seq and unread."
-    ),
-)
-
-CONVERSATION_SUMMARY = obj(
-    {
-        **CONVERSATION_SHARED,
-        "last_read_seq": integer("The viewer's read marker", minimum=0),
-        "unread": integer("last_seq - last_read_seq, at least 0", minimum=0),
-    },
-    description="A conversation as the viewer sees it.",
-)
-
 # Renaming and adding members: administrators who are not members get the shared view.
 CONVERSATION_AFTER_CHANGE: Schema = {
-    "anyOf": [ref("ConversationSummary"), ref("Conversation")],
+    "anyOf": [model(conversations.ConversationSummary), model(conversations.Conversation)],
     "description": (
         "The ConversationSummary when the viewer is a member; otherwise (an administrator) "
         "the Conversation, without last_read_seq and unread."
     ),
 }
-
-ACCOUNT = obj(
-    {
-        "id": integer(),
-        "username": string(),
-        "person_id": integer(),
-        "name": string(),
-        "is_admin": boolean(),
-        "disabled": boolean(),
-    }
-)
-
-IMPORT_REPORT = obj(
-    {
-        "dry_run": boolean(),
-        "sheet": nullable(string("The XLSX worksheet read; null for CSV")),
-        "hidden_sheets": array(string("Hidden worksheets that were not read")),
-        "header_line": integer("The line of the header row; 0 when the file was not read"),
-        "skipped_lines": array(integer("A non-empty line above the header (a title block)")),
-        "ignored_columns": array(string("A header that names no known column; not read")),
-        "merged_ranges": integer("Merged cell ranges filled with their top-left value"),
-        "rows": integer("Data rows read"),
-        "created": integer("Valid rows that add a person"),
-        "updated": integer("Valid rows that change a person"),
-        "unchanged": integer("Valid rows that change nothing"),
-        "organisations_created": array(string()),
-        "units_created": array(string()),
-        "units_updated": array(string("Existing units whose area the file changed")),
-        "errors": array(
-            obj(
-                {
-                    "line": integer("Line as in the spreadsheet; 0 means the file as a whole"),
-                    "column": nullable(string()),
-                    "reason": string(),
-                }
-            )
-        ),
-        "applied": boolean("Whether anything was written (no errors and not a dry run)"),
-    }
-)
 
 TIME = string(format="date-time")
 ERROR = obj(
@@ -441,43 +233,7 @@ def _error_response(description: str) -> dict[str, Any]:
 
 COMPONENTS: dict[str, Any] = {
     "schemas": {
-        "LoginLock": obj(
-            {
-                "id": integer(),
-                "kind": string(enum=["username", "address"]),
-                "key": string(
-                    "The username as typed (lower case; an identity code as its pseudonym), "
-                    "or the client address"
-                ),
-                "failures": integer(minimum=0),
-                "locked_until": TIME,
-            }
-        ),
-        "AuditEvent": obj(
-            {
-                "id": integer(),
-                "at": TIME,
-                "kind": string(enum=list(audit.KINDS)),
-                "account_id": nullable(integer()),
-                "username": string("The account's, or the one typed at a failed login"),
-                "address": string("The client's address"),
-                "detail": string("A lock's key, or a lookup's client reference and result count"),
-            }
-        ),
         "Error": ERROR,
-        "PhoneHours": PHONE_HOURS,
-        "PresenceView": PRESENCE_VIEW,
-        "PresenceChanges": PRESENCE_CHANGES,
-        "Unit": UNIT,
-        "Person": PERSON,
-        "PersonWithPresence": PERSON_WITH_PRESENCE,
-        "Organisation": ORGANISATION,
-        "Message": MESSAGE,
-        "Member": MEMBER,
-        "Conversation": CONVERSATION,
-        "ConversationSummary": CONVERSATION_SUMMARY,
-        "Account": ACCOUNT,
-        "ImportReport": IMPORT_REPORT,
     },
     "responses": {
         "BadRequest": _error_response(
@@ -545,19 +301,7 @@ PATHS: dict[str, Any] = {
             "getMe",
             "The logged-in account and its directory entry",
             "me",
-            ok(
-                "The viewer",
-                obj(
-                    {
-                        "username": string(),
-                        "is_admin": boolean(),
-                        "language": nullable(
-                            string("Chosen interface language", enum=["fi", "sv", "en"])
-                        ),
-                        "person": ref("PersonWithPresence"),
-                    }
-                ),
-            ),
+            ok("The viewer", model(people.Me)),
         )
     },
     "/api/me/profile": {
@@ -566,7 +310,7 @@ PATHS: dict[str, Any] = {
             "Change one's own directory fields",
             "me",
             {
-                **ok("The updated entry", ref("PersonWithPresence")),
+                **ok("The updated entry", model(people.PersonWithPresence)),
                 **errors("400"),
             },
             unsafe=True,
@@ -579,24 +323,7 @@ PATHS: dict[str, Any] = {
                 "with bad_field (the reason names the field, never the value) and nothing "
                 "changes."
             ),
-            body=json_body(
-                obj(
-                    {
-                        "title": string(maxLength=profile.TEXT_LIMITS["title"]),
-                        "work_phone": string(maxLength=profile.MAX_PHONE_CHARS),
-                        "ask_me_about": string(maxLength=profile.TEXT_LIMITS["ask_me_about"]),
-                        "tags": array(
-                            string(minLength=1, maxLength=profile.MAX_TAG_CHARS),
-                            maxItems=profile.MAX_TAGS,
-                        ),
-                        "languages": array(
-                            string("Two letters, stored lower-case", pattern="^[A-Za-z]{2}$")
-                        ),
-                    },
-                    required=[],
-                    closed=True,
-                )
-            ),
+            body=model_body(http_bodies.ProfileChanges),
         )
     },
     "/api/me/presence": {
@@ -606,7 +333,8 @@ PATHS: dict[str, Any] = {
             "me",
             {
                 **ok(
-                    "The viewer's presence as computed right after the change", ref("PresenceView")
+                    "The viewer's presence as computed right after the change",
+                    model(people.PresenceView),
                 ),
                 **errors("400"),
             },
@@ -617,7 +345,7 @@ PATHS: dict[str, Any] = {
                 "frame when the view changes. Errors: bad_status; bad_field (a bad value, an "
                 "unknown field, no field at all, dnd_until without status dnd)."
             ),
-            body=json_body(ref("PresenceChanges")),
+            body=model_body(http_bodies.PresenceChanges),
         )
     },
     "/api/me/photo": {
@@ -666,10 +394,7 @@ PATHS: dict[str, Any] = {
             "Search the directory",
             "directory",
             {
-                **ok(
-                    "Matches, sorted by last and first name",
-                    obj({"people": array(ref("PersonWithPresence"))}),
-                ),
+                **ok("Matches, sorted by last and first name", model(people.People)),
                 **errors("400"),
             },
             parameters=[
@@ -702,7 +427,7 @@ PATHS: dict[str, Any] = {
             "getPerson",
             "One directory entry with presence",
             "directory",
-            {**ok("The person", ref("PersonWithPresence")), **errors("404")},
+            {**ok("The person", model(people.PersonWithPresence)), **errors("404")},
             parameters=[PERSON_ID],
         )
     },
@@ -711,15 +436,7 @@ PATHS: dict[str, Any] = {
             "listOrganisations",
             "Organisations with their units, and every area",
             "directory",
-            ok(
-                "Organisations sorted by name; areas sorted",
-                obj(
-                    {
-                        "organisations": array(ref("Organisation")),
-                        "areas": array(string(), "Distinct non-empty unit areas"),
-                    }
-                ),
-            ),
+            ok("Organisations sorted by name; areas sorted", model(people.Organisations)),
         )
     },
     "/people/{person_id}/photo": {
@@ -751,7 +468,7 @@ PATHS: dict[str, Any] = {
             "conversations",
             ok(
                 "Most recent activity first; conversations without messages last",
-                obj({"conversations": array(ref("ConversationSummary"))}),
+                model(conversations.Conversations),
             ),
         ),
         "post": operation(
@@ -759,7 +476,7 @@ PATHS: dict[str, Any] = {
             "Open a direct conversation or create a group",
             "conversations",
             {
-                **ok("The conversation", ref("ConversationSummary"), "201"),
+                **ok("The conversation", model(conversations.ConversationSummary), "201"),
                 **errors("400", "404"),
             },
             unsafe=True,
@@ -799,7 +516,7 @@ PATHS: dict[str, Any] = {
             {
                 **ok(
                     "The newest messages before `before`, oldest first",
-                    obj({"messages": array(ref("Message"))}),
+                    model(conversations.Messages),
                 ),
                 **errors("400", "403"),
             },
@@ -1073,7 +790,7 @@ PATHS: dict[str, Any] = {
             "Every account (administrators only)",
             "admin",
             {
-                **ok("Sorted by username", obj({"accounts": array(ref("Account"))})),
+                **ok("Sorted by username", model(people.Accounts)),
                 **errors("403"),
             },
         ),
@@ -1082,7 +799,7 @@ PATHS: dict[str, Any] = {
             "Create a login for a directory person (administrators only)",
             "admin",
             {
-                **ok("Created", obj({"id": integer(), "username": string()}), "201"),
+                **ok("Created", model(people.NewAccountCreated), "201"),
                 **errors("400", "404", "409"),
             },
             unsafe=True,
@@ -1101,7 +818,7 @@ PATHS: dict[str, Any] = {
             "Disable or re-enable an account (administrators only)",
             "admin",
             {
-                **ok("Saved", obj({"disabled": boolean()})),
+                **ok("Saved", model(people.AccountDisabled)),
                 **errors("400", "404"),
             },
             unsafe=True,
@@ -1119,7 +836,10 @@ PATHS: dict[str, Any] = {
             "Import the directory from CSV or XLSX (administrators only)",
             "admin",
             {
-                **ok("Imported (or, with dry_run, checked) without errors", ref("ImportReport")),
+                **ok(
+                    "Imported (or, with dry_run, checked) without errors",
+                    model(people.ImportReport),
+                ),
                 "422": {
                     "description": "The file has errors; nothing was changed",
                     "content": json_content(ref("ImportReport")),
@@ -1180,7 +900,7 @@ PATHS: dict[str, Any] = {
             "Usernames and addresses locked out of logging in now (administrators only)",
             "admin",
             {
-                **ok("The soonest to open first", obj({"locks": array(ref("LoginLock"))})),
+                **ok("The soonest to open first", model(people.LoginLocks)),
                 **errors("403"),
             },
             description=(
@@ -1207,17 +927,7 @@ PATHS: dict[str, Any] = {
             "The audit log of logins and identity-code lookups (administrators only)",
             "admin",
             {
-                **ok(
-                    "Newest first",
-                    obj(
-                        {
-                            "events": array(ref("AuditEvent")),
-                            "next_before": nullable(
-                                integer("Pass as `before` for the next, older page")
-                            ),
-                        }
-                    ),
-                ),
+                **ok("Newest first", model(people.AuditPage)),
                 **errors("400", "403"),
             },
             description=(
@@ -1237,6 +947,52 @@ PATHS: dict[str, Any] = {
             "tags": ["meta"],
             "security": [],
             "responses": ok("The OpenAPI document", {"type": "object"}),
+        }
+    },
+    # Probes (liaison/web/health.py): no login; docs/architecture.md "Health and readiness".
+    "/health": {
+        "get": {
+            "operationId": "getHealth",
+            "summary": "Liveness: the process answers; no dependency is checked",
+            "tags": ["meta"],
+            "security": [],
+            "responses": ok("Alive", obj({"status": string(enum=["ok"])})),
+        }
+    },
+    "/ready": {
+        "get": {
+            "operationId": "getReady",
+            "summary": "Readiness: each dependency (database, bus), checked now",
+            "tags": ["meta"],
+            "security": [],
+            "responses": {
+                status: {
+                    "description": description,
+                    "content": json_content(
+                        obj(
+                            {
+                                "status": string(enum=["ready", "unavailable"]),
+                                "checks": obj(
+                                    {
+                                        name: obj(
+                                            {
+                                                "status": string(enum=["up", "down"]),
+                                                "error": string("The kind of failure, when down"),
+                                            },
+                                            required=["status"],
+                                        )
+                                        for name in ("database", "bus")
+                                    }
+                                ),
+                            }
+                        )
+                    ),
+                }
+                for status, description in (
+                    ("200", "Every dependency is up"),
+                    ("503", "A dependency is down"),
+                )
+            },
         }
     },
 }
@@ -1270,7 +1026,10 @@ DOCUMENT: dict[str, Any] = {
     ],
     "security": [SESSION],
     "paths": PATHS,
-    "components": {**COMPONENTS, "schemas": {**COMPONENTS["schemas"], **MODEL_SCHEMAS}},
+    "components": {
+        **COMPONENTS,
+        "schemas": {**COMPONENTS["schemas"], **MODEL_SCHEMAS, **model_components()},
+    },
 }
 
 

@@ -112,7 +112,7 @@ async def workspace(request: Request, viewer: Viewer, view: str) -> Response:
     me = await core.directory.person(viewer.person_id)
     organisations = await core.directory.organisations()
     areas = await core.directory.areas()
-    is_supervisor = me is not None and "supervisor" in me["roles"]
+    is_supervisor = me is not None and "supervisor" in me.roles
     return render(
         request,
         "app.html",

@@ -391,26 +391,27 @@ class Session:
         cursors = {int(k): v for k, v in hello.resume.items()}
         missed, truncated = await core.chat.missed(viewer.person_id, cursors)
         me = await core.directory.person(viewer.person_id)
+        assert me is not None, "a signed-in account has a directory entry"
         conversations = await core.chat.summaries(viewer.person_id)
-        partners = {m["person_id"] for c in conversations for m in c["members"]}
+        partners = {m.person_id for c in conversations for m in c.members}
         self.core.hub.add_partners(self.conn, partners)
         self.conn.start(
             encode(
                 server.Welcome(
                     v=PROTOCOL_VERSION,
-                    me={
-                        "person": me,
-                        "username": viewer.username,
-                        "is_admin": viewer.is_admin,
-                        "connection": self.conn.key,
-                    },
-                    config={
-                        "heartbeat_interval": settings.heartbeat_interval_seconds,
-                        "heartbeat_timeout": settings.heartbeat_timeout_seconds,
-                        "idle_away_seconds": settings.idle_away_seconds,
-                        "max_message_chars": settings.max_message_chars,
-                        "max_frame_bytes": settings.max_frame_bytes,
-                    },
+                    me=server.WelcomeMe(
+                        person=me,
+                        username=viewer.username,
+                        is_admin=viewer.is_admin,
+                        connection=self.conn.key,
+                    ),
+                    config=server.ClientConfig(
+                        heartbeat_interval=settings.heartbeat_interval_seconds,
+                        heartbeat_timeout=settings.heartbeat_timeout_seconds,
+                        idle_away_seconds=settings.idle_away_seconds,
+                        max_message_chars=settings.max_message_chars,
+                        max_frame_bytes=settings.max_frame_bytes,
+                    ),
                     presence=core.presence.views(self.conn.watching, hello.presence_since),
                     presence_at=core.clock.now().isoformat(),
                     conversations=conversations,
@@ -470,10 +471,9 @@ class Session:
         return server.HeartbeatAck()
 
     async def on_send(self, frame: client.Send) -> server.Ack:
-        message, duplicate = await self.core.chat.send(
+        message, duplicate, redacted = await self.core.chat.send(
             self.viewer.person_id, frame.conversation_id, frame.id, frame.body
         )
-        redacted = message.pop("redacted", 0)
         # `redacted` tells the sender how many identity codes became client references.
         return server.Ack(id=frame.id, duplicate=duplicate, redacted=redacted, message=message)
 
@@ -506,7 +506,7 @@ class Session:
         )
 
     async def on_set_presence(self, frame: client.SetPresence) -> server.PresenceSet:
-        view = await self.core.presence.update(self.viewer.person_id, frame.changes())
+        view = await self.core.presence.update(self.viewer.person_id, frame)
         return server.PresenceSet(presence=view)
 
     async def on_sync(self, frame: client.Sync) -> server.Messages:
