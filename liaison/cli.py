@@ -164,15 +164,19 @@ async def _one_off(settings: Settings, job: str, args: argparse.Namespace) -> in
             print(json.dumps(counts))
             return 0
         if job == "rings":
-            from liaison.services.ring_config import RingConfigError, apply_ring_config
+            from liaison.services.ring_config import (
+                RingConfigError,
+                apply_ring_config,
+                read_document,
+            )
 
             text = await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8")
             try:
-                counts = await apply_ring_config(core.db, json.loads(text))
+                applied = await apply_ring_config(core.db, read_document(json.loads(text)))
             except (RingConfigError, ValueError) as e:
                 print(f"ring configuration not applied:\n{e}", file=sys.stderr)
                 return 1
-            print(json.dumps(counts))
+            print(msgspec.json.encode(applied).decode())
             return 0
         if job == "create-account":
             from sqlalchemy import func, select

@@ -37,7 +37,7 @@ from liaison.domain.directory import read_table
 from liaison.services.core import Core
 from liaison.services.directory_import import import_directory
 from liaison.services.records import LEGAL_BASES, OUTCOMES, TOPICS
-from liaison.services.ring_config import apply_ring_config
+from liaison.services.ring_config import apply_ring_config, read_document
 from liaison.services.ring_legs import legs_and_offers
 from liaison.services.rings import CLOSED_QUESTION_KEEP, NAMED_RING_PREFIX, ring_config
 from liaison.store.models import (
@@ -156,9 +156,9 @@ async def seed_demo(core: Core, progress: Progress = _quiet) -> list[DemoLogin]:
         has_rings = await db.scalar(select(Ring.id).limit(1))
     if has_rings is None:
         added = True
-        counts = await apply_ring_config(core.db, _json("rings.json"))
+        counts = await apply_ring_config(core.db, read_document(_json("rings.json")))
         await core.rings.reload_rings()
-        progress(f"Rings: {counts['rings']} rings, {counts['named_contacts']} named-contact lists")
+        progress(f"Rings: {counts.rings} rings, {counts.named_contacts} named-contact lists")
 
     async with core.db() as db:
         has_history = await db.scalar(select(RingLeg.id).limit(1))

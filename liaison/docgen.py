@@ -29,6 +29,8 @@ from msgspec import inspect
 from liaison import config
 from liaison.domain import vocabulary
 from liaison.protocol import client, conversations, people, server
+from liaison.protocol import load as load_shapes
+from liaison.protocol import rings as ring_shapes
 from liaison.protocol.common import Token, schema_hook
 from liaison.protocol.reference import CLOSE_MEANING, ERROR_WHEN
 
@@ -42,9 +44,11 @@ def _describe(t: Any) -> tuple[str, list[str], str]:
     """(type, rules, description) of an inspected type, for a table row."""
     description = ""
     rules: list[str] = []
+    time = False
     while isinstance(t, inspect.Metadata):
         extra = t.extra_json_schema or {}
         description = description or extra.get("description", "")
+        time = time or extra.get("format") == "date-time"
         t = t.type
     if isinstance(t, inspect.UnionType):
         parts = [_describe(m) for m in t.types]
@@ -64,8 +68,14 @@ def _describe(t: Any) -> tuple[str, list[str], str]:
             rules.append(f"at least {_number(t.ge)}")
         return "integer", rules, description
     if isinstance(t, inspect.FloatType):
+        if t.ge is not None and t.le is not None:
+            rules.append(f"{t.ge:g} to {t.le:g}")
+        elif t.ge is not None:
+            rules.append(f"at least {t.ge:g}")
         return "number", rules, description
     if isinstance(t, inspect.StrType):
+        if time:
+            return "string (time)", rules, description
         if t.pattern:
             rules.append(f"matches `{t.pattern}`")
         if t.min_length or t.max_length:
@@ -75,6 +85,9 @@ def _describe(t: Any) -> tuple[str, list[str], str]:
         values = ", ".join(f"`{m.value}`" for m in t.cls)
         rules.append(f"one of {values}")
         return "string", rules, description
+    if isinstance(t, inspect.LiteralType):
+        rules.append("one of " + ", ".join(f"`{json.dumps(v)}`".replace('"', "") for v in t.values))
+        return "integer" if isinstance(t.values[0], int) else "string", rules, description
     if isinstance(t, inspect.DateTimeType):
         return "string (time with zone)" if t.tz else "string (time)", rules, description
     if isinstance(t, inspect.ListType):
@@ -169,6 +182,16 @@ SHAPES: tuple[type[msgspec.Struct], ...] = (
     people.Person,
     people.OrganisationRef,
     people.Unit,
+    ring_shapes.RingCounts,
+    ring_shapes.RingSummary,
+    ring_shapes.RingMemberState,
+    ring_shapes.QuestionStatus,
+    ring_shapes.Consultation,
+    ring_shapes.CallbackRequest,
+    load_shapes.RingLoad,
+    load_shapes.LiveCounts,
+    load_shapes.LoadFigures,
+    load_shapes.CallbackCounts,
 )
 
 

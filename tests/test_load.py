@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from liaison.clock import ManualClock
+from liaison.protocol import load as load_shapes
 from tests.conftest import Client, Server, Socket, database_of
 from tests.test_rings import config, signed_in, valid_code, with_rings
 
@@ -512,18 +515,45 @@ async def test_live_frames_go_only_to_subscribed_viewers_who_may_see_the_ring(
 
 
 async def test_the_openapi_shapes_are_the_answers(server: Server) -> None:
+    """Each answer decodes strictly as the model its OpenAPI schema is generated from, and
+    has exactly the schema's fields, nested ones too."""
     await with_rings(server, three_rings())
+    await member(server, "bertil")
     admin = await server.client("admin")
     document = await get(admin, "/api/openapi.json")
     schemas = document["components"]["schemas"]
-    ring = ring_of(await get(admin, "/api/load"))
-    assert set(ring) == set(schemas["RingLoad"]["properties"])
-    assert set(ring["today"]) == set(schemas["LoadFigures"]["properties"])
-    assert set(ring["now"]) == set(schemas["RingLoad"]["properties"]["now"]["properties"])
-    history = await get(admin, "/api/load/rings/housing/history")
-    operation = document["paths"]["/api/load/rings/{ring_id}/history"]["get"]
-    shape = operation["responses"]["200"]["content"]["application/json"]["schema"]
-    assert set(history) == set(shape["properties"])
+
+    def resolved(schema: dict[str, Any]) -> dict[str, Any]:
+        if "$ref" in schema:
+            return resolved(schemas[schema["$ref"].rsplit("/", 1)[1]])
+        nullable = [s for s in schema.get("anyOf", []) if s.get("type") != "null"]
+        return resolved(nullable[0]) if nullable else schema
+
+    def same_fields(value: Any, schema: dict[str, Any]) -> None:
+        schema = resolved(schema)
+        if isinstance(value, dict):
+            assert set(value) == set(schema["properties"]), schema.get("title")
+            for name, item in value.items():
+                same_fields(item, schema["properties"][name])
+        elif isinstance(value, list):
+            for item in value:
+                same_fields(item, schema["items"])
+
+    answers = {
+        "/api/load": load_shapes.LoadSnapshot,
+        "/api/load/rings/{ring_id}/history": load_shapes.LoadHistory,
+        "/api/load/rings/{ring_id}/people": load_shapes.LoadPeople,
+        "/api/load/me": load_shapes.LoadMine,
+    }
+    for template, model in answers.items():
+        response = await admin.api("GET", template.replace("{ring_id}", "housing"))
+        assert response.status_code == 200, response.text
+        msgspec.json.decode(response.content, type=model, strict=True)
+        operation = document["paths"][template]["get"]
+        shape = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        assert shape == {"$ref": f"#/components/schemas/{model.__name__}"}
+        same_fields(response.json(), shape)
+    assert ring_of(await get(admin, "/api/load"))["today"] is not None
 
 
 async def test_a_named_contact_ring_is_a_ring_like_the_others(server: Server) -> None:
@@ -615,6 +645,15 @@ async def test_rights_follow_the_directory_at_once(server: Server) -> None:
     assert (await cecilia.expect("offer"))["question"] == "Kuka näkee?"
     bad = await admin.api("PUT", "/api/admin/rings", json={"rings": [{"id": "x"}]})
     assert bad.status_code == 400 and bad.json()["error"] == "bad_field"
+
+
+def test_every_question_event_has_its_effect_on_the_record_of_legs() -> None:
+    from typing import get_args
+
+    from liaison.domain import rings as domain
+    from liaison.services.ring_legs import LEG_EFFECTS
+
+    assert set(LEG_EFFECTS) == set(get_args(domain.QuestionEvent))
 
 
 def test_the_offers_withdrawn_when_a_question_is_taken_are_recorded() -> None:

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from liaison.services.ring_config import apply_ring_config
+from liaison.protocol import server
+from liaison.services.ring_config import apply_ring_config, read_document
 from liaison.store.models import Consultation, RouterState
 from tests.conftest import Server, Socket, database_of
 
@@ -50,7 +51,7 @@ def config(**ring_overrides: Any) -> dict[str, Any]:
 
 
 async def with_rings(server: Server, data: dict[str, Any] | None = None) -> None:
-    await apply_ring_config(server.core.db, data or config())
+    await apply_ring_config(server.core.db, read_document(data or config()))
     await server.core.rings.reload_rings()
 
 
@@ -465,7 +466,7 @@ async def test_queue_timeout_with_a_controllable_clock(server_factory: Any) -> N
         status = (await aino.expect("question_status", ref=1))["question"]
         assert datetime.fromisoformat(status["deadline"]) == clock.now() + timedelta(seconds=180)
         await srv.advance(179)
-        assert srv.core.rings.question_status(status["question_id"])["state"] == "waiting"
+        assert srv.core.rings.question_status(status["question_id"]).state == "waiting"
         await srv.advance(1)
         timed_out = await until_status(aino, status["question_id"], "timed_out")
         assert timed_out["position"] is None
@@ -524,9 +525,9 @@ async def test_nothing_stays_live_when_the_database_fails_a_save(
     assert server.core.rings.router.open_questions() == []
     assert server.core.rings.questions_of(server.people["aino"]) == []
     housing = next(
-        r for r in server.core.rings.rings_for(server.people["bertil"]) if r["id"] == "housing"
+        r for r in server.core.rings.rings_for(server.people["bertil"]) if r.id == "housing"
     )
-    assert housing["members_free"] == 1
+    assert housing.members_free == 1
 
     failing["on"] = False
     await aino.send({"type": "ask", "ring_id": "housing", "question": "Nyt?", "ref": 2})
@@ -536,7 +537,7 @@ async def test_nothing_stays_live_when_the_database_fails_a_save(
     failing["on"] = True
     await bertil.send({"type": "accept", "question_id": question_id, "ref": 3})
     assert (await bertil.expect("error", ref=3))["code"] == "unavailable"
-    assert server.core.rings.question_status(question_id)["state"] == "offered"
+    assert server.core.rings.question_status(question_id).state == "offered"
     failing["on"] = False
     await bertil.send({"type": "accept", "question_id": question_id, "ref": 4})
     accepted = await bertil.expect("accepted", ref=4)
@@ -633,11 +634,12 @@ def test_effects_change_the_record_and_address_the_frames() -> None:
     apply(fx, events, {"q1": record})
     assert (record.offered_at, record.missed_offers) == (now, 1)
     assert (record.state, record.expert_id, record.accepted_at) == ("open", 3, now)
-    assert [(to, frame["type"]) for to, frame in fx.frames] == [
+    assert [(to, frame.__struct_config__.tag) for to, frame in fx.frames] == [
         ({2}, "offer"),
         ({2}, "offer_withdrawn"),
     ]
-    assert fx.frames[0][1]["ring_name"] == "ring housing"
-    assert fx.frames[1][1]["reason"] == "missed"
+    offer, withdrawn = (frame for _, frame in fx.frames)
+    assert isinstance(offer, server.Offer) and offer.ring_name == "ring housing"
+    assert isinstance(withdrawn, server.OfferWithdrawn) and withdrawn.reason == "missed"
     assert [e.question_id for e in fx.accepted] == ["q1"]
     assert (fx.questions, fx.members) == ({"q1"}, {2})

@@ -32,7 +32,7 @@ from starlette.staticfiles import StaticFiles
 
 from liaison.config import Settings
 from liaison.services.directory_import import import_directory
-from liaison.services.ring_config import apply_ring_config
+from liaison.services.ring_config import apply_ring_config, read_document
 from liaison.store import repositories as repo
 from liaison.store.models import LoginThrottle
 from liaison.web.app import create_app
@@ -400,7 +400,7 @@ FIONA_CSV = DIRECTORY_CSV.splitlines()[0] + (
 
 async def fixture_ids(server: Server, admin: Client) -> Ids:
     core, people = server.core, server.people
-    await apply_ring_config(core.db, RING_CONFIG)
+    await apply_ring_config(core.db, read_document(RING_CONFIG))
     await core.rings.reload_rings()
     report = await import_directory(core.db, "fiona.csv", FIONA_CSV.encode(), dry_run=False)
     assert not report.errors, report.errors

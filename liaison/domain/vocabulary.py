@@ -140,8 +140,22 @@ class OfferOutcome(StrEnum):
 
 
 class WithdrawReason(StrEnum):
-    """Why an offer stopped ringing (`offer_withdrawn.reason`)."""
+    """Why an offer was withdrawn (a missed offer's `reason`)."""
 
+    TAKEN = "taken"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    OVERFLOWED = "overflowed"
+    SIGNED_OUT = "signed_out"
+    UNAVAILABLE = "unavailable"
+
+
+class OfferEndReason(StrEnum):
+    """Why an offer stopped ringing for its member (`offer_withdrawn.reason`): it rang out
+    (`missed`), was declined, or was withdrawn for one of the WithdrawReasons."""
+
+    MISSED = "missed"
+    DECLINED = "declined"
     TAKEN = "taken"
     CANCELLED = "cancelled"
     TIMED_OUT = "timed_out"
@@ -260,6 +274,7 @@ __all_vocabularies__ = (
     "LegOutcome",
     "OfferOutcome",
     "WithdrawReason",
+    "OfferEndReason",
     "Language",
     "OrganisationKind",
     "UnitKind",

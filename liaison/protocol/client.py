@@ -234,7 +234,7 @@ class CloseConsultation(ClientFrame, tag="close_consultation"):
 
     consultation_id: Id
     outcome: Outcome
-    topic: Topic | None = None
+    topic: Topic
     legal_basis: LegalBasis | None = None
 
 

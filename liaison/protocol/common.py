@@ -20,6 +20,10 @@ Seq = Annotated[int, msgspec.Meta(ge=0, le=INT32_MAX)]
 Int64 = Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
 # A short name of the server's (a ring id, a question id): not free text.
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# A moment as the server shows it: ISO 8601 with its offset (Python's isoformat, so "+00:00"
+# rather than msgspec's "Z" for datetimes), e.g. "2026-11-30T08:15:00.123456+00:00".
+Time = Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})]
+Count = Annotated[int, msgspec.Meta(ge=0)]
 TOKEN_RULE = (
     f"1 to {TOKEN_MAX} letters A-Z, digits, '_' or '-' (a random token) "
     "holding no personal identity code"

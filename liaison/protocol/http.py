@@ -6,13 +6,13 @@ schema is generated from the same class (`liaison/web/openapi.py`, `model_body`)
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated, Literal, cast
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from liaison.domain import profile
-from liaison.domain.vocabulary import Language
+from liaison.domain.vocabulary import Language, RoutingMethod
 from liaison.protocol.client import SetPresence
 from liaison.protocol.common import Id
 
@@ -122,3 +122,45 @@ PresenceChanges.__doc__ = (
 def presence_command(body: Body) -> SetPresence:
     """The body as the `set_presence` command the presence service takes."""
     return SetPresence(**msgspec.structs.asdict(body))
+
+
+Email = Annotated[str, Meta(description="a person's email, as in the directory")]
+
+
+class RingDefinition(Body):
+    """One ring. Numbers are checked as the router needs them (at least 1; the target not
+    negative; no overflow into itself)."""
+
+    id: Annotated[str, Meta(min_length=1, max_length=64, description="not starting with `named:`")]
+    name: Annotated[str, Meta(min_length=1)]
+    kind: Literal["benefit", "liaison"] = "benefit"
+    benefit: str | None = None
+    area: Annotated[str, Meta(description="the area of a liaison ring")] = ""
+    method: RoutingMethod = RoutingMethod.RING_ALL
+    alert_seconds: Annotated[int, Meta(description="how long an offer rings")] = 20
+    queue_timeout_seconds: Annotated[
+        int, Meta(description="how long a question waits in this ring")
+    ] = 180
+    overflow_ring_id: Annotated[
+        str | None, Meta(description="a ring in the store or in this document")
+    ] = None
+    max_concurrent: Annotated[int, Meta(description="open consultations a member takes")] = 1
+    target_answer_seconds: int = 60
+    phone_hours_only: bool = False
+    members: Annotated[list[Email], Meta(description="in serial order")] = []
+
+
+class NamedContacts(Body):
+    """An area's named contacts on one side, tried in order by "contact my liaison"."""
+
+    area: Annotated[str, Meta(min_length=1)]
+    side: Literal["kela", "social_services"]
+    people: Annotated[list[Email], Meta(description="in order")] = []
+
+
+class RingsDocument(Body):
+    """The rings document (docs/rings.md): applied all or nothing; rings missing from it
+    are left alone."""
+
+    rings: list[RingDefinition] = []
+    named_contacts: list[NamedContacts] = []

@@ -1,9 +1,9 @@
 """Server-to-client frames: Structs tagged on `type`, encoded once by `encode`.
 
 Fields whose value is `UNSET` are left out of the frame (the `ref`? of a reply, the
-`id`? and `request_type`? of an error). The shapes of people and chat are typed
-(liaison/protocol/people.py, conversations.py); those of rings, consultations, callbacks
-and the load view are still plain objects here; docs/protocol.md describes them.
+`id`? and `request_type`? of an error). Every shape a frame carries is typed: people and
+chat in liaison/protocol/people.py and conversations.py, rings, consultations, callbacks
+and the load view in rings.py and load.py; docs/protocol.md describes them.
 """
 
 from __future__ import annotations
@@ -13,12 +13,21 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from liaison.domain.vocabulary import ErrorCode, WithdrawReason
+from liaison.domain.vocabulary import ErrorCode, OfferEndReason, Urgency
 from liaison.protocol import conversations as chat
 from liaison.protocol import people
-from liaison.protocol.common import Int64
+from liaison.protocol.common import Int64, Time
+from liaison.protocol.load import LoadSnapshot, RingLoad
+from liaison.protocol.rings import (
+    CallbackRequest,
+    ClientRef,
+    Consultation,
+    QuestionStatus,
+    RingCounts,
+    RingMemberState,
+    RingSummary,
+)
 
-Object = dict[str, Any]
 Echo = Annotated[Int64 | str | UnsetType, Meta(description="the request's `ref`, if a token")]
 
 # Protocol types that are str subclasses (Token) go out as their text.
@@ -92,12 +101,16 @@ class Welcome(ServerFrame, tag="welcome"):
     conversations: list[chat.ConversationSummary]
     missed: list[chat.Message]
     truncated: list[int]
-    rings: list[Object]
-    ring_member: Object
-    offers: list[Object]
-    questions: list[Object]
-    consultations: list[Object]
-    callbacks: list[Object]
+    rings: list[RingSummary]
+    ring_member: RingMemberState
+    offers: Annotated[list[Offer], Meta(description="the offer ringing for the user now, if any")]
+    questions: Annotated[
+        list[QuestionStatus], Meta(description="the user's own questions still open")
+    ]
+    consultations: Annotated[list[Consultation], Meta(description="the user's open consultations")]
+    callbacks: Annotated[
+        list[CallbackRequest], Meta(description="open and claimed ones the user may see")
+    ]
 
 
 class HeartbeatAck(ServerFrame, tag="heartbeat_ack"):
@@ -178,14 +191,14 @@ class Messages(ServerFrame, tag="messages"):
 class Rings(ServerFrame, tag="rings"):
     """The reply to `ring_sign_in` and `rings_subscribe`."""
 
-    rings: list[Object]
-    ring_member: Object
+    rings: list[RingSummary]
+    ring_member: RingMemberState
 
 
-class RingSummary(ServerFrame, tag="ring_summary"):
+class RingSummaryFrame(ServerFrame, tag="ring_summary"):
     """A ring's counts changed (to subscribed connections)."""
 
-    ring: Object
+    ring: RingCounts
 
 
 class RingMember(ServerFrame, tag="ring_member"):
@@ -194,11 +207,15 @@ class RingMember(ServerFrame, tag="ring_member"):
     not_responding: bool
     missed_in_row: int
 
+    @classmethod
+    def of(cls, state: RingMemberState) -> RingMember:
+        return cls(not_responding=state.not_responding, missed_in_row=state.missed_in_row)
 
-class QuestionStatus(ServerFrame, tag="question_status"):
+
+class QuestionStatusFrame(ServerFrame, tag="question_status"):
     """The reply to `ask`; then to the asker on every change of the question."""
 
-    question: Object
+    question: QuestionStatus
 
 
 class Offer(ServerFrame, tag="offer"):
@@ -209,34 +226,34 @@ class Offer(ServerFrame, tag="offer"):
     ring_name: str
     asker_id: int
     question: str
-    urgency: str
-    client_ref: str | None
-    expires_at: str
+    urgency: Urgency
+    client_ref: ClientRef | None
+    expires_at: Time
 
 
 class OfferWithdrawn(ServerFrame, tag="offer_withdrawn"):
     """That offer stopped ringing."""
 
     question_id: str
-    reason: WithdrawReason
+    reason: OfferEndReason
 
 
 class Accepted(ServerFrame, tag="accepted"):
     """The reply to `accept`."""
 
-    consultation: Object
+    consultation: Consultation
 
 
 class ConsultationFrame(ServerFrame, tag="consultation"):
     """A consultation of the user was opened, closed or got a third person."""
 
-    consultation: Object
+    consultation: Consultation
 
 
 class ConsultationClosed(ServerFrame, tag="consultation_closed"):
     """The reply to `close_consultation`."""
 
-    consultation: Object
+    consultation: Consultation
 
 
 class ConsultationReminder(ServerFrame, tag="consultation_reminder"):
@@ -244,36 +261,40 @@ class ConsultationReminder(ServerFrame, tag="consultation_reminder"):
 
     consultation_id: int
     conversation_id: int | None
-    idle_since: str
-    closes_at: str | None
+    idle_since: Time
+    closes_at: Time | None
 
 
 class CallbackCreated(ServerFrame, tag="callback_created"):
     """The reply to `callback_create`."""
 
-    callback: Object
+    callback: CallbackRequest
 
 
 class Callback(ServerFrame, tag="callback"):
     """A callback request the user may see was made or changed."""
 
-    callback: Object
+    callback: CallbackRequest
 
 
 class Load(ServerFrame, tag="load"):
     """The reply to `load_subscribe`, and the whole view again when rights change."""
 
-    generated_at: str
+    generated_at: Time
     day: str
     time_zone: str
-    rings: list[Object]
+    rings: list[RingLoad]
+
+    @classmethod
+    def of(cls, snapshot: LoadSnapshot) -> Load:
+        return cls(**msgspec.structs.asdict(snapshot))
 
 
 class LoadRing(ServerFrame, tag="load_ring"):
     """One ring's live figures changed (to load subscribers)."""
 
-    generated_at: str
-    ring: Object
+    generated_at: Time
+    ring: RingLoad
 
 
 ServerFrames = (
@@ -291,9 +312,9 @@ ServerFrames = (
     | Messages
     | Error
     | Rings
-    | RingSummary
+    | RingSummaryFrame
     | RingMember
-    | QuestionStatus
+    | QuestionStatusFrame
     | Offer
     | OfferWithdrawn
     | Accepted

@@ -5,11 +5,12 @@ load view follow)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from liaison.config import Settings
 from liaison.domain.errors import Refused
 from liaison.protocol import people as shapes
+from liaison.protocol.http import RingsDocument
+from liaison.protocol.rings import RingsConfigured
 from liaison.services.directory_import import ReadLimits, import_directory
 from liaison.services.ring_config import RingConfigError, apply_ring_config
 from liaison.store import repositories as repo
@@ -46,7 +47,7 @@ class AdminService:
             for a, p in rows
         ]
 
-    async def configure_rings(self, document: dict[str, Any]) -> dict[str, int]:
+    async def configure_rings(self, document: RingsDocument) -> RingsConfigured:
         """The `liaison rings` document, applied all or nothing and in force at once
         (members added are offered questions, members removed stop being, supervisors
         follow)."""

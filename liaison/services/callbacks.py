@@ -8,7 +8,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,14 +16,15 @@ from liaison.clock import Clock
 from liaison.config import Settings
 from liaison.domain import identity
 from liaison.domain.errors import Refused
+from liaison.domain.vocabulary import CallbackUpdate
+from liaison.protocol import server
+from liaison.protocol.rings import CallbackRequest as Record
 from liaison.services.hub import Hub
 from liaison.services.records import (
-    CALLBACK_STATES,
     MAX_QUESTION_CHARS,
     OPEN_CALLBACK_STATES,
-    callback_dict,
+    callback_record,
     client_reference,
-    valid_question_id,
 )
 from liaison.services.rings import RingService
 from liaison.store.models import CallbackRequest, Consultation
@@ -60,16 +60,10 @@ class CallbackService:
         note: str = "",
         client_code: str | None = None,
         due_minutes: int = 60,
-    ) -> dict[str, Any]:
+    ) -> Record:
         if (owner_person_id is None) == (owner_ring_id is None) and question_id is None:
             raise CallbackError("bad_field", "a callback needs an owner: a person or a ring")
-        if (
-            not isinstance(due_minutes, int)
-            or isinstance(due_minutes, bool)
-            or not 1 <= due_minutes <= 60 * 24 * 14
-        ):
-            raise CallbackError("bad_field", "due_minutes must be 1 to 20160")
-        if not isinstance(note, str) or len(note) > MAX_QUESTION_CHARS:
+        if len(note) > MAX_QUESTION_CHARS:
             raise CallbackError("bad_field", f"note must be text of at most {MAX_QUESTION_CHARS}")
         clean_note, _ = identity.redact_identity_codes(
             " ".join(note.split()), self.config.secret_key
@@ -79,13 +73,14 @@ class CallbackService:
         consultation_id = None
         if question_id is not None:
             # A waiting or timed-out question becomes a callback request of its ring.
-            qid = valid_question_id(question_id)
             async with self.db() as db:
-                c = await db.scalar(select(Consultation).where(Consultation.question_id == qid))
+                c = await db.scalar(
+                    select(Consultation).where(Consultation.question_id == question_id)
+                )
             if c is None or c.asker_id != person_id:
                 raise CallbackError("not_found", "no such question of yours")
             if c.state == "waiting":
-                await self.rings.cancel(person_id, qid)
+                await self.rings.cancel(person_id, question_id)
             owner_ring_id, owner_person_id = c.ring_id, None
             consultation_id = c.id
             clean_note = clean_note or c.question
@@ -93,14 +88,12 @@ class CallbackService:
         else:
             if owner_ring_id is not None and owner_ring_id not in self.rings.ring_ids():
                 raise CallbackError("not_found", "no such ring")
-            if owner_person_id is not None and not isinstance(owner_person_id, int):
-                raise CallbackError("bad_field", "owner_person_id must be a number")
         async with self.db.begin() as db:
             if consultation_id is None:
                 record = Consultation(
                     question_id=secrets.token_hex(8),
                     kind="callback",
-                    ring_id=owner_ring_id if isinstance(owner_ring_id, str) else None,
+                    ring_id=owner_ring_id,
                     asker_id=person_id,
                     question=clean_note,
                     urgency="normal",
@@ -115,8 +108,8 @@ class CallbackService:
             callback = CallbackRequest(
                 consultation_id=consultation_id,
                 created_by=person_id,
-                owner_person_id=owner_person_id if isinstance(owner_person_id, int) else None,
-                owner_ring_id=owner_ring_id if isinstance(owner_ring_id, str) else None,
+                owner_person_id=owner_person_id,
+                owner_ring_id=owner_ring_id,
                 note=clean_note,
                 client_ref=client_ref,
                 state="open",
@@ -125,13 +118,13 @@ class CallbackService:
             )
             db.add(callback)
             await db.flush()
-            data = callback_dict(callback)
+            data = callback_record(callback)
         await self._announce_callback(data)
         return data
 
-    async def update_callback(self, person_id: int, callback_id: int, state: str) -> dict[str, Any]:
-        if not isinstance(callback_id, int) or state not in CALLBACK_STATES[1:]:
-            raise CallbackError("bad_field", "state must be claimed, done or could_not_reach")
+    async def update_callback(
+        self, person_id: int, callback_id: int, state: CallbackUpdate
+    ) -> Record:
         now = self.clock.now()
         async with self.db.begin() as db:
             cb = await db.get(CallbackRequest, callback_id)
@@ -144,7 +137,7 @@ class CallbackService:
                     raise CallbackError("already_claimed", "someone else has claimed it")
                 cb.state, cb.claimed_by = "claimed", person_id
             else:
-                cb.state, cb.closed_at = str(state), now
+                cb.state, cb.closed_at = state, now
                 cb.claimed_by = cb.claimed_by or person_id
                 if cb.consultation_id is not None:
                     c = await db.get(Consultation, cb.consultation_id)
@@ -152,7 +145,7 @@ class CallbackService:
                         c.state, c.closed_at = "closed", now
                         c.expert_id = c.expert_id or person_id
                         c.outcome = "answered" if state == "done" else "callback_needed"
-            data = callback_dict(cb)
+            data = callback_record(cb)
         await self._announce_callback(data)
         return data
 
@@ -164,7 +157,7 @@ class CallbackService:
     def _ring_audience(self, ring_id: str) -> set[int]:
         return self.rings.members_of(ring_id) | self.rings.supervisors_of(ring_id)
 
-    async def callbacks_for(self, person_id: int) -> list[dict[str, Any]]:
+    async def callbacks_for(self, person_id: int) -> list[Record]:
         """Open ones the person owns, can take through a ring, or asked for; newest first."""
         rings = [r for r in self.rings.ring_ids() if person_id in self._ring_audience(r)]
         async with self.db() as db:
@@ -181,14 +174,14 @@ class CallbackService:
                     .limit(200)
                 )
             ).all()
-        return [callback_dict(c) for c in rows]
+        return [callback_record(c) for c in rows]
 
-    async def _announce_callback(self, data: dict[str, Any]) -> None:
-        to = {data["created_by"]}
-        if data["owner_person_id"] is not None:
-            to.add(data["owner_person_id"])
-        if data["owner_ring_id"] is not None:
-            to |= self._ring_audience(data["owner_ring_id"])
-        await self.hub.send(to, {"type": "callback", "callback": data})
+    async def _announce_callback(self, data: Record) -> None:
+        to = {data.created_by}
+        if data.owner_person_id is not None:
+            to.add(data.owner_person_id)
+        if data.owner_ring_id is not None:
+            to |= self._ring_audience(data.owner_ring_id)
+        await self.hub.send(to, server.Callback(callback=data))
         for listener in self.listeners:
             listener()

@@ -15,8 +15,8 @@ import io
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
+import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,18 +26,24 @@ from liaison.domain import identity
 from liaison.domain import rings as domain
 from liaison.domain.consultations import NOT_RECORDED
 from liaison.domain.errors import Refused
+from liaison.domain.vocabulary import (
+    ConsultationState,
+    LegalBasis,
+    OfferOutcome,
+    Outcome,
+    RecordedOutcome,
+    Topic,
+    Urgency,
+    WithdrawReason,
+)
+from liaison.protocol import server
+from liaison.protocol.rings import Consultation as Record
+from liaison.protocol.rings import ConsultationConversation, MissedOffer
 from liaison.services.chat import ChatService
 from liaison.services.consultation_idle import ConsultationIdle
 from liaison.services.hub import Hub
 from liaison.services.presence import PresenceService
-from liaison.services.records import (
-    LEGAL_BASES,
-    MAX_QUESTION_CHARS,
-    OUTCOMES,
-    TOPICS,
-    consultation_dict,
-    valid_consultation_id,
-)
+from liaison.services.records import MAX_QUESTION_CHARS, consultation_record, iso
 from liaison.services.rings import RingService
 from liaison.services.scheduler import Scheduler
 from liaison.store.models import Consultation, Person, RingOffer
@@ -104,32 +110,22 @@ class ConsultationService:
             row = await db.get(Consultation, c.id)
             assert row is not None
             row.conversation_id = summary.id
-            record = consultation_dict(row)
+            record = consultation_record(row)
         await self._update_busy(event.person_id)
-        self.idle.opened(record["id"], row.accepted_at or self.clock.now())
+        self.idle.opened(record.id, row.accepted_at or self.clock.now())
         await self.hub.send(
-            [event.asker_id, event.person_id], {"type": "consultation", "consultation": record}
+            [event.asker_id, event.person_id], server.ConsultationFrame(consultation=record)
         )
 
     async def close_consultation(
         self,
         person_id: int,
         consultation_id: int,
-        outcome: str,
-        topic: str | None,
-        legal_basis: str | None = None,
-    ) -> dict[str, Any]:
+        outcome: Outcome,
+        topic: Topic,
+        legal_basis: LegalBasis | None = None,
+    ) -> Record:
         """The expert records what came of it; the asker adds notes but does not close."""
-        if not isinstance(consultation_id, int) or isinstance(consultation_id, bool):
-            raise ConsultationError("bad_field", "consultation_id must be a whole number")
-        if outcome not in OUTCOMES:
-            raise ConsultationError("bad_field", f"outcome must be one of {', '.join(OUTCOMES)}")
-        if topic not in TOPICS:
-            raise ConsultationError("bad_field", f"topic must be one of {', '.join(TOPICS)}")
-        if legal_basis is not None and legal_basis not in LEGAL_BASES:
-            raise ConsultationError(
-                "bad_field", f"legal_basis must be one of {', '.join(LEGAL_BASES)}"
-            )
 
         def check(c: Consultation) -> None:
             if person_id not in (c.asker_id, c.expert_id, c.third_party_id):
@@ -142,24 +138,24 @@ class ConsultationService:
                 )
 
         return await self._close(
-            consultation_id, str(outcome), str(topic), legal_basis, check=check
+            consultation_id, RecordedOutcome(outcome), topic, legal_basis, check=check
         )
 
     async def _close_idle(self, consultation_id: int) -> None:
         """Closed for idleness (liaison/domain/consultations.py): the outcome says so."""
         with contextlib.suppress(ConsultationError):
-            await self._close(consultation_id, NOT_RECORDED, None, None)
+            await self._close(consultation_id, RecordedOutcome(NOT_RECORDED), None, None)
             log.info("consultation %s closed itself after idling", consultation_id)
 
     async def _close(
         self,
         consultation_id: int,
-        outcome: str,
-        topic: str | None,
-        legal_basis: object,
+        outcome: RecordedOutcome,
+        topic: Topic | None,
+        legal_basis: LegalBasis | None,
         check: Callable[[Consultation], None] | None = None,
-    ) -> dict[str, Any]:
-        closed: dict[str, Any] = {}
+    ) -> Record:
+        closed: list[Record] = []
 
         async def write(now: datetime) -> int | None:
             async with self.db.begin() as db:
@@ -171,29 +167,30 @@ class ConsultationService:
                 elif c.state != "open":
                     raise ConsultationError("closed", "this consultation is not open")
                 c.state, c.outcome, c.topic, c.closed_at = "closed", outcome, topic, now
-                if isinstance(legal_basis, str):
+                if legal_basis is not None:
                     c.legal_basis = legal_basis
-                closed.update(consultation_dict(c))
+                closed.append(consultation_record(c))
                 return c.expert_id
 
         await self.rings.consultation_ended(write)
-        record, expert_id = closed, closed["expert_id"]
+        record = closed[0]
+        expert_id = record.expert_id
         self.idle.closed(consultation_id)
         if expert_id is not None:
             await self._update_busy(expert_id)
         await self._announce(record)
         return record
 
-    async def _announce(self, record: dict[str, Any]) -> None:
+    async def _announce(self, record: Record) -> None:
         await self.hub.send(
-            {record["asker_id"], record["expert_id"], record["third_party_id"]} - {None},
-            {"type": "consultation", "consultation": record},
+            _people(record.asker_id, record.expert_id, record.third_party_id),
+            server.ConsultationFrame(consultation=record),
         )
 
-    async def keep_open(self, person_id: int, consultation_id: int) -> dict[str, Any]:
+    async def keep_open(self, person_id: int, consultation_id: int) -> Record:
         """The expert says an idle consultation is still going (a phone call, say)."""
         async with self.db.begin() as db:
-            c = await db.get(Consultation, valid_consultation_id(consultation_id))
+            c = await db.get(Consultation, consultation_id)
             if c is None or person_id not in (c.asker_id, c.expert_id, c.third_party_id):
                 raise ConsultationError("not_found", "no such consultation of yours")
             if c.state != "open":
@@ -201,31 +198,29 @@ class ConsultationService:
             if person_id != c.expert_id:
                 raise ConsultationError("not_allowed", "only the expert keeps it open")
             c.kept_open_at = self.clock.now()
-            record = consultation_dict(c)
+            record = consultation_record(c)
             await self.idle.refresh(db, c)
         await self._announce(record)
         return record
 
-    async def add_note(self, person_id: int, consultation_id: int, note: str) -> dict[str, Any]:
+    async def add_note(self, person_id: int, consultation_id: int, note: str) -> Record:
         """The asker's own note on a consultation, open or closed (replaces the last)."""
-        if not isinstance(note, str) or len(note) > MAX_QUESTION_CHARS:
+        if len(note) > MAX_QUESTION_CHARS:
             raise ConsultationError(
                 "bad_field", f"note must be text of at most {MAX_QUESTION_CHARS} characters"
             )
         clean, _ = identity.redact_identity_codes(note.strip(), self.config.secret_key())
         async with self.db.begin() as db:
-            c = await db.get(Consultation, valid_consultation_id(consultation_id))
+            c = await db.get(Consultation, consultation_id)
             if c is None or c.asker_id != person_id or c.kind == "callback":
                 raise ConsultationError("not_found", "no such consultation you asked")
             c.asker_note = clean
-            record = consultation_dict(c)
+            record = consultation_record(c)
         await self._announce(record)
         return record
 
-    async def invite(self, person_id: int, consultation_id: int, invitee: int) -> dict[str, Any]:
+    async def invite(self, person_id: int, consultation_id: int, invitee: int) -> Record:
         """Brings a third person into an open consultation (three-way)."""
-        if not isinstance(consultation_id, int) or not isinstance(invitee, int):
-            raise ConsultationError("bad_field", "consultation_id and person_id must be numbers")
         async with self.db() as db:
             if await db.get(Person, invitee) is None:
                 raise ConsultationError("not_found", "no such person")
@@ -245,14 +240,11 @@ class ConsultationService:
             row = await db.get(Consultation, consultation_id)
             assert row is not None
             row.third_party_id = invitee
-            record = consultation_dict(row)
-        await self.hub.send(
-            {record["asker_id"], record["expert_id"], invitee} - {None},
-            {"type": "consultation", "consultation": record},
-        )
+            record = consultation_record(row)
+        await self._announce(record)
         return record
 
-    async def consultations_of(self, person_id: int, limit: int = 100) -> list[dict[str, Any]]:
+    async def consultations_of(self, person_id: int, limit: int = 100) -> list[Record]:
         async with self.db() as db:
             rows = (
                 await db.scalars(
@@ -266,9 +258,9 @@ class ConsultationService:
                     .limit(limit)
                 )
             ).all()
-        return [consultation_dict(c) for c in rows]
+        return [consultation_record(c) for c in rows]
 
-    async def consultation_conversations(self, person_id: int) -> list[dict[str, Any]]:
+    async def consultation_conversations(self, person_id: int) -> list[ConsultationConversation]:
         """Which of the person's conversations are consultations, and whether they ended:
         clients keep ended ones apart from the conversations in use."""
         async with self.db() as db:
@@ -290,16 +282,16 @@ class ConsultationService:
                 )
             ).all()
         return [
-            {
-                "conversation_id": conversation_id,
-                "consultation_id": consultation_id,
-                "state": state,
-                "closed_at": closed_at.isoformat() if closed_at else None,
-            }
+            ConsultationConversation(
+                conversation_id=conversation_id or 0,  # never None: filtered in the query
+                consultation_id=consultation_id,
+                state=ConsultationState(state),
+                closed_at=iso(closed_at),
+            )
             for conversation_id, consultation_id, state, closed_at in rows
         ]
 
-    async def missed_for(self, person_id: int) -> list[dict[str, Any]]:
+    async def missed_for(self, person_id: int) -> list[MissedOffer]:
         """Offers to this person that rang out or were withdrawn (not because a colleague
         took the question) over the last week, newest first, with what became of each."""
         since = self.clock.now() - MISSED_WINDOW
@@ -322,28 +314,28 @@ class ConsultationService:
                 )
             ).all()
         return [
-            {
-                "id": offer.id,
-                "question_id": offer.question_id,
-                "ring_id": offer.ring_id,
-                "ring_name": self.rings.ring_name(offer.ring_id),
-                "offered_at": offer.offered_at.isoformat(),
-                "ended_at": offer.ended_at.isoformat(),
-                "outcome": offer.outcome,
-                "reason": offer.reason,
-                "asker_id": c.asker_id,
-                "question": c.question,
-                "urgency": c.urgency,
-                "client_ref": c.client_ref,
+            MissedOffer(
+                id=offer.id,
+                question_id=offer.question_id,
+                ring_id=offer.ring_id,
+                ring_name=self.rings.ring_name(offer.ring_id),
+                offered_at=offer.offered_at.isoformat(),
+                ended_at=offer.ended_at.isoformat(),
+                outcome="missed" if offer.outcome == OfferOutcome.MISSED else "withdrawn",
+                reason=WithdrawReason(offer.reason) if offer.reason else None,
+                asker_id=c.asker_id,
+                question=c.question,
+                urgency=Urgency(c.urgency),
+                client_ref=c.client_ref,
                 # What became of the question: its record's state now, and who took it.
-                "state": c.state,
-                "expert_id": c.expert_id,
-                "consultation_outcome": c.outcome,
-            }
+                state=ConsultationState(c.state),
+                expert_id=c.expert_id,
+                consultation_outcome=RecordedOutcome(c.outcome) if c.outcome else None,
+            )
             for offer, c in rows
         ]
 
-    async def consultations_about(self, client_ref: str) -> list[dict[str, Any]]:
+    async def consultations_about(self, client_ref: str) -> list[Record]:
         """Earlier consultations on one client reference: who, when, what came of it.
 
         Question text stays with the participants; others see only the facts."""
@@ -356,7 +348,7 @@ class ConsultationService:
                     .limit(100)
                 )
             ).all()
-        return [{**consultation_dict(c), "question": ""} for c in rows]
+        return [msgspec.structs.replace(consultation_record(c), question="") for c in rows]
 
     async def export_csv(self, person_id: int, everything: bool) -> str:
         """The log as CSV: an admin gets every record, others their own."""
@@ -378,7 +370,7 @@ class ConsultationService:
         writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for c in rows:
-            writer.writerow(consultation_dict(c))
+            writer.writerow(msgspec.structs.asdict(consultation_record(c)))
         return buffer.getvalue()
 
     async def _update_busy(self, person_id: int) -> None:
@@ -389,3 +381,7 @@ class ConsultationService:
                 .where(Consultation.expert_id == person_id, Consultation.state == "open")
             )
         await self.presence.set_busy(person_id, bool(open_count))
+
+
+def _people(*ids: int | None) -> set[int]:
+    return {i for i in ids if i is not None}

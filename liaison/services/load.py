@@ -8,14 +8,15 @@ get a ring's figures again whenever they change, coalesced. See docs/load.md.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
-import json
 import logging
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
-from typing import Any, cast
+from typing import cast
 from zoneinfo import ZoneInfo
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,6 +24,24 @@ from liaison.clock import Clock
 from liaison.config import Settings
 from liaison.domain import load as domain
 from liaison.domain.errors import Refused
+from liaison.protocol import server
+from liaison.protocol.load import (
+    Bucket,
+    BucketSize,
+    CallbackCounts,
+    HistoryDays,
+    HourCount,
+    LiveCounts,
+    LoadFigures,
+    LoadHistory,
+    LoadMine,
+    LoadPeople,
+    LoadSnapshot,
+    OwnFigures,
+    PersonDays,
+    PersonFigures,
+    RingLoad,
+)
 from liaison.services.callbacks import CallbackService
 from liaison.services.hub import Hub
 from liaison.services.records import OPEN_CALLBACK_STATES
@@ -65,7 +84,7 @@ class LoadService:
         # person id -> (is admin, subscribed connections on this node)
         self._watchers: dict[int, tuple[bool, int]] = {}
         # (ring id, suppressed) -> the figures last sent, to send only what changed
-        self._sent: dict[tuple[str, bool], str] = {}
+        self._sent: dict[tuple[str, bool], bytes] = {}
         # When the rings last changed unseen by watchers (None: nothing to send).
         self._changed_at: datetime | None = None
         # The next open callback to become overdue among the figures last sent.
@@ -101,24 +120,24 @@ class LoadService:
     def today(self) -> date:
         return self.clock.now().astimezone(self.zone).date()
 
-    async def snapshot(self, person_id: int, is_admin: bool) -> dict[str, Any]:
+    async def snapshot(self, person_id: int, is_admin: bool) -> LoadSnapshot:
         now = self.clock.now()
         ring_ids = self.visible(person_id, is_admin)
         loads = await self._ring_loads(ring_ids, now)
-        return {
-            "generated_at": now.isoformat(),
-            "day": now.astimezone(self.zone).date().isoformat(),
-            "time_zone": self.zone.key,
-            "rings": [_shown(loads[r], self.suppressed(person_id, r)) for r in ring_ids],
-        }
+        return LoadSnapshot(
+            generated_at=now.isoformat(),
+            day=now.astimezone(self.zone).date().isoformat(),
+            time_zone=self.zone.key,
+            rings=[_shown(loads[r], self.suppressed(person_id, r)) for r in ring_ids],
+        )
 
-    async def _ring_loads(self, ring_ids: list[str], now: datetime) -> dict[str, dict[str, Any]]:
+    async def _ring_loads(self, ring_ids: list[str], now: datetime) -> dict[str, RingLoad]:
         """Unsuppressed figures of these rings: two queries, however many rings."""
         if not ring_ids:
             return {}
         midnight = domain.day_start(now.astimezone(self.zone).date(), self.zone)
         legs: dict[str, list[domain.Leg]] = {r: [] for r in ring_ids}
-        callbacks = {r: {"open": 0, "overdue": 0} for r in ring_ids}
+        callbacks = {r: CallbackCounts(open=0, overdue=0) for r in ring_ids}
         # The legs and the router's live state must describe the same moment.
         async with self.rings.settled(), self.db() as db:
             for ring_id, leg in await _legs(db, ring_ids, midnight):
@@ -131,46 +150,47 @@ class LoadService:
             )
             for owner, due_at in rows:
                 counts = callbacks[str(owner)]
-                counts["open"] += 1
-                counts["overdue"] += due_at <= now
+                counts.open += 1
+                counts.overdue += due_at <= now
                 if due_at > now and (self._next_overdue is None or due_at < self._next_overdue):
                     self._next_overdue = due_at
             statuses = {r: self.rings.router.ring_status(r, now) for r in ring_ids}
         result = {}
         for ring_id in ring_ids:
             status = statuses[ring_id]
-            result[ring_id] = {
-                "ring_id": ring_id,
-                "name": status.name,
-                "kind": self.rings.ring_kind(ring_id),
-                "members": len(self.rings.members_of(ring_id)),
-                "target_answer_seconds": status.target_answer_seconds,
-                "suppressed": False,
-                "now": {
-                    "signed_in": len(status.members_signed_in),
-                    "free": len(status.members_free),
-                    "waiting": status.waiting + status.offered,
-                    "ringing": status.offered,
-                    "not_responding": len(status.members_not_responding),
-                    "longest_wait_seconds": status.oldest_wait_seconds,
-                },
-                "today": domain.figures(legs[ring_id]).to_dict(),
-                "callbacks": callbacks[ring_id],
-            }
+            result[ring_id] = RingLoad(
+                ring_id=ring_id,
+                name=status.name,
+                kind=self.rings.ring_kind(ring_id),
+                members=len(self.rings.members_of(ring_id)),
+                target_answer_seconds=status.target_answer_seconds,
+                suppressed=False,
+                now=LiveCounts(
+                    signed_in=len(status.members_signed_in),
+                    free=len(status.members_free),
+                    waiting=status.waiting + status.offered,
+                    ringing=status.offered,
+                    not_responding=len(status.members_not_responding),
+                    longest_wait_seconds=status.oldest_wait_seconds,
+                ),
+                today=_figures(domain.figures(legs[ring_id])),
+                callbacks=callbacks[ring_id],
+            )
         return result
 
     # ------------------------------------------------------------ history
 
-    def _period(self, days: object, by: object) -> tuple[int, domain.BucketSize]:
+    def _period(self, days: int, by: str) -> tuple[HistoryDays, BucketSize]:
+        """The query's `days` and `by` (not a body: checked here, once)."""
         if days not in domain.HISTORY_DAYS:
             raise LoadError("bad_field", "days must be 7 or 30")
         if by not in domain.BUCKET_SIZES:
             raise LoadError("bad_field", "by must be day or hour")
-        return days, cast(domain.BucketSize, by)
+        return cast(HistoryDays, days), cast(BucketSize, by)
 
     async def history(
-        self, person_id: int, is_admin: bool, ring_id: str, days: object, by: object
-    ) -> dict[str, Any]:
+        self, person_id: int, is_admin: bool, ring_id: str, days: int, by: str
+    ) -> LoadHistory:
         self._check(person_id, is_admin, ring_id)
         period, size = self._period(days, by)
         if self.suppressed(person_id, ring_id):
@@ -180,90 +200,106 @@ class LoadService:
         async with self.db() as db:
             legs = [leg for _, leg in await _legs(db, [ring_id], start)]
         per_hour = domain.hour_of_day(legs, self.zone)
-        return {
-            "ring_id": ring_id,
-            "name": self.rings.ring_name(ring_id),
-            "days": period,
-            "by": size,
-            "time_zone": self.zone.key,
-            "target_answer_seconds": self.rings.router.ring_status(
+        buckets = domain.history(legs, today, period, size, self.zone)
+        return LoadHistory(
+            ring_id=ring_id,
+            name=self.rings.ring_name(ring_id),
+            days=period,
+            by=size,
+            time_zone=self.zone.key,
+            target_answer_seconds=self.rings.router.ring_status(
                 ring_id, self.clock.now()
             ).target_answer_seconds,
-            "buckets": [b.to_dict() for b in domain.history(legs, today, period, size, self.zone)],
-            "total": domain.figures(legs).to_dict(),
-            "hour_of_day": [{"hour": h, "offered": n} for h, n in enumerate(per_hour)],
-            "busiest_hours": [{"hour": h, "offered": n} for h, n in domain.busiest_hours(per_hour)],
-        }
+            buckets=[
+                Bucket(start=b.start.isoformat(), **msgspec.structs.asdict(_figures(b.figures)))
+                for b in buckets
+            ],
+            total=_figures(domain.figures(legs)),
+            hour_of_day=[HourCount(hour=h, offered=n) for h, n in enumerate(per_hour)],
+            busiest_hours=[HourCount(hour=h, offered=n) for h, n in domain.busiest_hours(per_hour)],
+        )
 
     async def history_csv(
-        self, person_id: int, is_admin: bool, ring_id: str, days: object, by: object
+        self, person_id: int, is_admin: bool, ring_id: str, days: int, by: str
     ) -> str:
         data = await self.history(person_id, is_admin, ring_id, days, by)
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
-        for bucket in data["buckets"]:
-            writer.writerow({"ring_id": ring_id, **bucket})
+        for bucket in data.buckets:
+            writer.writerow({"ring_id": ring_id, **msgspec.structs.asdict(bucket)})
         return buffer.getvalue()
 
     # ------------------------------------------------------------ per person
 
-    def _since(self, days: object) -> datetime:
+    def _since(self, days: int) -> tuple[PersonDays, datetime]:
+        """The query's `days` (checked here, once), and the start of the first of them."""
         if days not in PERSON_DAYS:
             raise LoadError("bad_field", "days must be 1, 7 or 30")
         first = self.today() - timedelta(days=days - 1)
-        return domain.day_start(first, self.zone)
+        return cast(PersonDays, days), domain.day_start(first, self.zone)
 
-    async def people(
-        self, person_id: int, is_admin: bool, ring_id: str, days: object
-    ) -> dict[str, Any]:
+    async def people(self, person_id: int, is_admin: bool, ring_id: str, days: int) -> LoadPeople:
         """Members' own figures: to themselves and to their own unit's supervisors only,
         and never so that the ring's totals minus the rows shown give away someone else's
         (domain.rows_may_be_shown)."""
         if ring_id not in self.rings.ring_ids():
             raise LoadError("not_found", "no such ring")
-        since = self._since(days)
+        period, since = self._since(days)
         members = self.rings.members_of(ring_id)
         shown = {
             m for m in members if m == person_id or person_id in self.rings.supervisors_of_person(m)
         }
-        result: dict[str, Any] = {"ring_id": ring_id, "days": days, "suppressed": False}
+        suppressed = LoadPeople(ring_id=ring_id, days=period, suppressed=True, people=[])
         if len(members) < domain.MIN_GROUP:
-            return {**result, "suppressed": True, "people": []}
+            return suppressed
         everyone = (await self._person_rows([ring_id], members, since)).get(ring_id, [])
         active = {row.person_id for row in everyone if row.offers}
         sees_totals = self.may_see(person_id, is_admin, ring_id)
         if sees_totals and not domain.rows_may_be_shown(members, shown, active):
-            return {**result, "suppressed": True, "people": []}
-        rows = [row for row in everyone if row.person_id in shown]
+            return suppressed
+        by_person = {row.person_id: row for row in everyone if row.person_id in shown}
         names = await self._names(shown)
-        result["people"] = [
-            {"name": names.get(p.person_id, ""), **p.to_dict()}
-            for p in sorted(rows, key=lambda p: names.get(p.person_id, ""))
-        ]
-        # Members with no offers in the period still get their row of zeros.
-        listed = {row["person_id"] for row in result["people"]}
-        for p in sorted(shown - listed, key=lambda p: names.get(p, "")):
-            result["people"].append(
-                {"name": names.get(p, ""), **domain.PersonFigures(p, 0, 0, 0, 0).to_dict()}
+        people = []
+        # Members with offers by name, then those with none in the period: a row of zeros.
+        for p in [
+            *sorted(by_person, key=lambda p: names.get(p, "")),
+            *sorted(shown - set(by_person), key=lambda p: names.get(p, "")),
+        ]:
+            row = by_person.get(p) or domain.PersonFigures(p, 0, 0, 0, 0)
+            # Now, not over the period: out of routing after missing offers in a row.
+            status = self.rings.router.member_status(p)
+            people.append(
+                PersonFigures(
+                    person_id=p,
+                    name=names.get(p, ""),
+                    offers=row.offers,
+                    answered=row.answered,
+                    missed=row.missed,
+                    declined=row.declined,
+                    not_responding=bool(status and status.not_responding),
+                )
             )
-        # Now, not over the period: out of routing after missing offers in a row.
-        for row in result["people"]:
-            status = self.rings.router.member_status(row["person_id"])
-            row["not_responding"] = bool(status and status.not_responding)
-        return result
+        return msgspec.structs.replace(suppressed, suppressed=False, people=people)
 
-    async def mine(self, person_id: int, days: object) -> dict[str, Any]:
-        since = self._since(days)
+    async def mine(self, person_id: int, days: int) -> LoadMine:
+        period, since = self._since(days)
         ring_ids = [r for r in self.rings.ring_ids() if person_id in self.rings.members_of(r)]
         rows = await self._person_rows(ring_ids, {person_id}, since)
         result = []
         for ring_id in ring_ids:
-            own = rows.get(ring_id) or [domain.PersonFigures(person_id, 0, 0, 0, 0)]
-            data = own[0].to_dict()
-            del data["person_id"]
-            result.append({"ring_id": ring_id, "name": self.rings.ring_name(ring_id), **data})
-        return {"days": days, "rings": result}
+            own = (rows.get(ring_id) or [domain.PersonFigures(person_id, 0, 0, 0, 0)])[0]
+            result.append(
+                OwnFigures(
+                    ring_id=ring_id,
+                    name=self.rings.ring_name(ring_id),
+                    offers=own.offers,
+                    answered=own.answered,
+                    missed=own.missed,
+                    declined=own.declined,
+                )
+            )
+        return LoadMine(days=period, rings=result)
 
     async def _person_rows(
         self, ring_ids: list[str], people: set[int], since: datetime
@@ -303,7 +339,7 @@ class LoadService:
         self._sent.clear()
         for person_id, (is_admin, _) in list(self._watchers.items()):
             snapshot = await self.snapshot(person_id, is_admin)
-            await self.hub.send([person_id], {"type": "load", **snapshot}, topic=TOPIC)
+            await self.hub.send([person_id], server.Load.of(snapshot), topic=TOPIC)
 
     def subscribe(self, person_id: int, is_admin: bool) -> None:
         _, count = self._watchers.get(person_id, (is_admin, 0))
@@ -358,21 +394,26 @@ class LoadService:
             if self._sent.get((ring_id, hidden)) == fingerprint:
                 continue
             self._sent[(ring_id, hidden)] = fingerprint
-            frame = {"type": "load_ring", "generated_at": now.isoformat(), "ring": ring}
+            frame = server.LoadRing(generated_at=now.isoformat(), ring=ring)
             await self.hub.send(people, frame, topic=TOPIC)
 
 
-def _shown(ring: dict[str, Any], suppressed: bool) -> dict[str, Any]:
-    return {**ring, "suppressed": True, "today": None} if suppressed else ring
+def _figures(figures: domain.Figures) -> LoadFigures:
+    # Built, not converted: the server does not check its own figures against the schema.
+    return LoadFigures(**dataclasses.asdict(figures))
 
 
-def _fingerprint(ring: dict[str, Any]) -> str:
+def _shown(ring: RingLoad, suppressed: bool) -> RingLoad:
+    return msgspec.structs.replace(ring, suppressed=True, today=None) if suppressed else ring
+
+
+def _fingerprint(ring: RingLoad) -> bytes:
     """The figures without the longest wait, which grows by itself (clients count it up).
 
     Any change to the queue also changes a count (a question arriving is offered, one
     leaving is answered, cancelled, timed out or overflowed), so nothing is missed."""
-    stable = {**ring, "now": {**ring["now"], "longest_wait_seconds": None}}
-    return json.dumps(stable, sort_keys=True)
+    now = msgspec.structs.replace(ring.now, longest_wait_seconds=None)
+    return msgspec.json.encode(msgspec.structs.replace(ring, now=now))
 
 
 async def _legs(

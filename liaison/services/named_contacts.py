@@ -5,13 +5,13 @@ when none of them is free the question goes straight to that ring (docs/rings.md
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from liaison.domain.directory import match_key
 from liaison.domain.errors import Refused
+from liaison.domain.vocabulary import ConsultationKind, LegalBasis, Urgency
+from liaison.protocol.rings import QuestionStatus
 from liaison.services.presence import PresenceService
 from liaison.services.rings import NAMED_RING_PREFIX, RingService, is_free
 from liaison.store.models import NamedContact, Organisation, Person, Ring, RingMember, Unit
@@ -37,9 +37,9 @@ class NamedContactService:
         asker_id: int,
         text: str,
         client_code: str | None = None,
-        urgency: str = "normal",
-        legal_basis: str | None = None,
-    ) -> dict[str, Any]:
+        urgency: Urgency = Urgency.NORMAL,
+        legal_basis: LegalBasis | None = None,
+    ) -> QuestionStatus:
         """ "Contact my liaison": the area's named contacts in order, then the area's ring."""
         async with self.db() as db:
             row = (
@@ -78,11 +78,11 @@ class NamedContactService:
         if not free_contacts and area_ring is not None:
             # Nobody named is free now: straight to the area's ring, never to nobody.
             return await self.rings.ask(
-                asker_id, area_ring, text, client_code, urgency, legal_basis, "named"
+                asker_id, area_ring, text, client_code, urgency, legal_basis, ConsultationKind.NAMED
             )
         ring_id = await self._named_ring(area, contacts_side, contacts, area_ring)
         return await self.rings.ask(
-            asker_id, ring_id, text, client_code, urgency, legal_basis, "named"
+            asker_id, ring_id, text, client_code, urgency, legal_basis, ConsultationKind.NAMED
         )
 
     async def _side_of(self, db: AsyncSession, person_id: int) -> str:

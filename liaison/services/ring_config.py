@@ -9,25 +9,24 @@
                          "people": ["minna@kela.example", ...]}]}
 
 Members and contacts are named by email, as in the directory import. Applying is all or
-nothing: any error changes nothing. Rings missing from the document are left alone.
+nothing: any error changes nothing. Rings missing from the document are left alone. The
+document's model is `RingsDocument` (liaison/protocol/http.py), decoded once at the edge.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from liaison.domain.directory import match_key
 from liaison.domain.rings import RingConfig
+from liaison.protocol.decode import field_reason
+from liaison.protocol.http import RingsDocument
+from liaison.protocol.rings import RingsConfigured
 from liaison.store.models import NamedContact, Person, Ring, RingMember
-
-RING_FIELDS = {
-    "id", "name", "kind", "benefit", "area", "method", "alert_seconds",
-    "queue_timeout_seconds", "overflow_ring_id", "max_concurrent", "target_answer_seconds",
-    "phone_hours_only", "members",
-}  # fmt: skip
 
 
 class RingConfigError(ValueError):
@@ -38,105 +37,93 @@ class RingConfigError(ValueError):
         self.problems = problems
 
 
-async def apply_ring_config(db: async_sessionmaker[AsyncSession], data: Any) -> dict[str, int]:
+def read_document(data: Any) -> RingsDocument:
+    """The document as its model (the JSON API decodes its body the same way): for the
+    command line and the demo, which read it from a file."""
+    try:
+        return msgspec.convert(data, RingsDocument)
+    except msgspec.ValidationError as e:
+        raise RingConfigError([field_reason(str(e), RingsDocument)]) from None
+
+
+async def apply_ring_config(
+    db: async_sessionmaker[AsyncSession], document: RingsDocument
+) -> RingsConfigured:
+    """The types and shapes were checked when the document was decoded; what is left are
+    the rules that need the store (people by email, overflow rings) or the router."""
     problems: list[str] = []
-    if not isinstance(data, dict):
-        raise RingConfigError(["the configuration must be a JSON object"])
-    rings = data.get("rings", [])
-    contacts = data.get("named_contacts", [])
-    if not isinstance(rings, list) or not isinstance(contacts, list):
-        raise RingConfigError(["rings and named_contacts must be lists"])
     async with db.begin() as session:
         emails = {
             email.lower(): pid
             for email, pid in (await session.execute(select(Person.email, Person.id))).all()
         }
-        known_rings: set[object] = set((await session.scalars(select(Ring.id))).all())
-        known_rings |= {r.get("id") for r in rings if isinstance(r, dict)}
+        known_rings = set((await session.scalars(select(Ring.id))).all())
+        known_rings |= {r.id for r in document.rings}
 
-        def person(email: Any, where: str) -> int | None:
-            pid = emails.get(str(email).lower()) if isinstance(email, str) else None
-            if pid is None:
-                problems.append(f"{where}: no person with email {email!r} in the directory")
-            return pid
+        def people(listed: list[str], where: str) -> list[int]:
+            found = []
+            for email in listed:
+                pid = emails.get(email.lower())
+                if pid is None:
+                    problems.append(f"{where}: no person with email {email!r} in the directory")
+                else:
+                    found.append(pid)
+            return found
 
-        for index, ring in enumerate(rings):
+        for index, ring in enumerate(document.rings):
             where = f"rings[{index}]"
-            if not isinstance(ring, dict):
-                problems.append(f"{where}: must be an object")
-                continue
-            unknown = set(ring) - RING_FIELDS
-            if unknown:
-                problems.append(f"{where}: unknown fields {', '.join(sorted(unknown))}")
-            ring_id, name = ring.get("id"), ring.get("name")
-            if not isinstance(ring_id, str) or not ring_id or ring_id.startswith("named:"):
+            if ring.id.startswith("named:"):
                 problems.append(f"{where}: id must be text (not starting with 'named:')")
                 continue
-            if not isinstance(name, str) or not name:
-                problems.append(f"{where}: name must be text")
-            if ring.get("kind", "benefit") not in ("benefit", "liaison"):
-                problems.append(f"{where}: kind must be benefit or liaison")
-            overflow = ring.get("overflow_ring_id")
-            if overflow is not None and overflow not in known_rings:
-                problems.append(f"{where}: overflow ring {overflow!r} does not exist")
-            phone_hours_only = ring.get("phone_hours_only", False)
-            if not isinstance(phone_hours_only, bool):
-                problems.append(f"{where}: phone_hours_only must be true or false")
-            members = [person(e, where) for e in ring.get("members", [])]
+            if ring.overflow_ring_id is not None and ring.overflow_ring_id not in known_rings:
+                problems.append(f"{where}: overflow ring {ring.overflow_ring_id!r} does not exist")
+            members = people(ring.members, where)
             try:
                 RingConfig(
-                    id=ring_id,
-                    name=str(name),
-                    method=ring.get("method", "ring_all"),
-                    alert_seconds=ring.get("alert_seconds", 20),
-                    queue_timeout_seconds=ring.get("queue_timeout_seconds", 180),
-                    overflow_ring_id=overflow,
-                    max_concurrent=ring.get("max_concurrent", 1),
-                    target_answer_seconds=ring.get("target_answer_seconds", 60),
+                    id=ring.id,
+                    name=ring.name,
+                    method=ring.method.value,
+                    alert_seconds=ring.alert_seconds,
+                    queue_timeout_seconds=ring.queue_timeout_seconds,
+                    overflow_ring_id=ring.overflow_ring_id,
+                    max_concurrent=ring.max_concurrent,
+                    target_answer_seconds=ring.target_answer_seconds,
                 )
-            except (ValueError, TypeError) as e:
+            except ValueError as e:
                 problems.append(f"{where}: {e}")
                 continue
             if problems:
                 continue
-            row = await session.get(Ring, ring_id) or Ring(id=ring_id)
-            row.name, row.kind = str(name), ring.get("kind", "benefit")
-            row.benefit, row.area = ring.get("benefit"), str(ring.get("area", ""))
-            row.method = ring.get("method", "ring_all")
-            row.alert_seconds = ring.get("alert_seconds", 20)
-            row.queue_timeout_seconds = ring.get("queue_timeout_seconds", 180)
-            row.overflow_ring_id = overflow
-            row.max_concurrent = ring.get("max_concurrent", 1)
-            row.target_answer_seconds = ring.get("target_answer_seconds", 60)
-            row.phone_hours_only = phone_hours_only
+            row = await session.get(Ring, ring.id) or Ring(id=ring.id)
+            row.name, row.kind = ring.name, ring.kind
+            row.benefit, row.area = ring.benefit, ring.area
+            row.method = ring.method
+            row.alert_seconds = ring.alert_seconds
+            row.queue_timeout_seconds = ring.queue_timeout_seconds
+            row.overflow_ring_id = ring.overflow_ring_id
+            row.max_concurrent = ring.max_concurrent
+            row.target_answer_seconds = ring.target_answer_seconds
+            row.phone_hours_only = ring.phone_hours_only
             session.add(row)
             await session.flush()
-            await session.execute(delete(RingMember).where(RingMember.ring_id == ring_id))
-            for position, pid in enumerate(m for m in members if m is not None):
-                session.add(RingMember(ring_id=ring_id, person_id=pid, position=position))
-        for index, entry in enumerate(contacts):
-            where = f"named_contacts[{index}]"
-            if not isinstance(entry, dict) or entry.get("side") not in ("kela", "social_services"):
-                problems.append(f"{where}: needs area, side (kela or social_services) and people")
-                continue
-            area = entry.get("area")
-            if not isinstance(area, str) or not area:
-                problems.append(f"{where}: area must be text")
-                continue
-            people = [person(e, where) for e in entry.get("people", [])]
+            await session.execute(delete(RingMember).where(RingMember.ring_id == ring.id))
+            for position, pid in enumerate(members):
+                session.add(RingMember(ring_id=ring.id, person_id=pid, position=position))
+        for index, entry in enumerate(document.named_contacts):
+            contacts = people(entry.people, f"named_contacts[{index}]")
             if problems:
                 continue
             await session.execute(
                 delete(NamedContact).where(
-                    NamedContact.area_key == match_key(area),
-                    NamedContact.side == entry["side"],
+                    NamedContact.area_key == match_key(entry.area),
+                    NamedContact.side == entry.side,
                 )
             )
-            for position, pid in enumerate(p for p in people if p is not None):
+            for position, pid in enumerate(contacts):
                 session.add(
-                    NamedContact(area=area, side=entry["side"], person_id=pid, position=position)
+                    NamedContact(area=entry.area, side=entry.side, person_id=pid, position=position)
                 )
         if problems:
             # Leaving the block by an exception rolls everything back.
             raise RingConfigError(problems)
-    return {"rings": len(rings), "named_contacts": len(contacts)}
+    return RingsConfigured(rings=len(document.rings), named_contacts=len(document.named_contacts))

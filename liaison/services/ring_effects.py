@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liaison.domain import rings as domain
+from liaison.domain.vocabulary import OfferEndReason, Urgency
+from liaison.protocol import server
 from liaison.store.models import Consultation
-
-Frame = dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -30,7 +30,7 @@ class Effects:
     now: datetime
     ring_name: Callable[[str], str]
     # (to whom, frame), in the order of the events
-    frames: list[tuple[set[int], Frame]] = field(default_factory=list)
+    frames: list[tuple[set[int], server.ServerFrame]] = field(default_factory=list)
     # Questions taken: their consultations open once the records are saved.
     accepted: list[domain.QuestionAccepted] = field(default_factory=list)
     # Questions whose askers hear their status.
@@ -39,18 +39,17 @@ class Effects:
     members: set[int] = field(default_factory=set)
 
 
-def offer_frame(c: Consultation, event: domain.OfferMade, ring_name: str) -> Frame:
-    return {
-        "type": "offer",
-        "question_id": c.question_id,
-        "ring_id": event.ring_id,
-        "ring_name": ring_name,
-        "asker_id": c.asker_id,
-        "question": c.question,
-        "urgency": c.urgency,
-        "client_ref": c.client_ref,
-        "expires_at": event.expires_at.isoformat(),
-    }
+def offer_frame(c: Consultation, event: domain.OfferMade, ring_name: str) -> server.Offer:
+    return server.Offer(
+        question_id=c.question_id,
+        ring_id=event.ring_id,
+        ring_name=ring_name,
+        asker_id=c.asker_id,
+        question=c.question,
+        urgency=Urgency(c.urgency),
+        client_ref=c.client_ref,
+        expires_at=event.expires_at.isoformat(),
+    )
 
 
 def _queued(fx: Effects, c: Consultation, event: domain.QuestionQueued) -> None:
@@ -62,20 +61,22 @@ def _offer_made(fx: Effects, c: Consultation, event: domain.OfferMade) -> None:
     fx.frames.append(({event.person_id}, offer_frame(c, event, fx.ring_name(event.ring_id))))
 
 
-def _offer_ended(
-    fx: Effects,
-    c: Consultation,
-    event: domain.OfferMissed | domain.OfferWithdrawn | domain.OfferDeclined,
-) -> None:
-    if isinstance(event, domain.OfferMissed):
-        c.missed_offers += 1
-    reason = (
-        event.reason
-        if isinstance(event, domain.OfferWithdrawn)
-        else event.kind.removeprefix("offer_")
-    )
-    frame = {"type": "offer_withdrawn", "question_id": event.question_id, "reason": reason}
-    fx.frames.append(({event.person_id}, frame))
+def _withdrawn(fx: Effects, question_id: str, person_id: int, reason: str) -> None:
+    frame = server.OfferWithdrawn(question_id=question_id, reason=OfferEndReason(reason))
+    fx.frames.append(({person_id}, frame))
+
+
+def _offer_missed(fx: Effects, c: Consultation, event: domain.OfferMissed) -> None:
+    c.missed_offers += 1
+    _withdrawn(fx, event.question_id, event.person_id, "missed")
+
+
+def _offer_declined(fx: Effects, c: Consultation, event: domain.OfferDeclined) -> None:
+    _withdrawn(fx, event.question_id, event.person_id, "declined")
+
+
+def _offer_withdrawn(fx: Effects, c: Consultation, event: domain.OfferWithdrawn) -> None:
+    _withdrawn(fx, event.question_id, event.person_id, event.reason)
 
 
 def _accepted(fx: Effects, c: Consultation, event: domain.QuestionAccepted) -> None:
@@ -99,9 +100,9 @@ def _cancelled(fx: Effects, c: Consultation, event: domain.QuestionCancelled) ->
 EFFECTS: dict[type[Any], Callable[[Effects, Consultation, Any], None]] = {
     domain.QuestionQueued: _queued,
     domain.OfferMade: _offer_made,
-    domain.OfferMissed: _offer_ended,
-    domain.OfferWithdrawn: _offer_ended,
-    domain.OfferDeclined: _offer_ended,
+    domain.OfferMissed: _offer_missed,
+    domain.OfferWithdrawn: _offer_withdrawn,
+    domain.OfferDeclined: _offer_declined,
     domain.QuestionAccepted: _accepted,
     domain.QuestionOverflowed: _overflowed,
     domain.QuestionTimedOut: _timed_out,

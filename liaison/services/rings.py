@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,10 +28,21 @@ from liaison.config import Settings
 from liaison.domain import identity, phone_hours
 from liaison.domain import rings as domain
 from liaison.domain.errors import Refused
+from liaison.domain.vocabulary import ConsultationKind, LegalBasis, RoutingMethod, Urgency
+from liaison.protocol import server
+from liaison.protocol.rings import (
+    Consultation as ConsultationRecord,
+)
+from liaison.protocol.rings import (
+    QuestionStatus,
+    RingCounts,
+    RingMemberState,
+    RingSummary,
+)
 from liaison.services import records, ring_effects
 from liaison.services.hub import Hub
 from liaison.services.presence import PresenceService
-from liaison.services.records import LEGAL_BASES, MAX_QUESTION_CHARS, consultation_dict
+from liaison.services.records import MAX_QUESTION_CHARS, consultation_record
 from liaison.services.ring_legs import record_legs
 from liaison.services.scheduler import Scheduler
 from liaison.store.models import Consultation, Person, Ring, RingMember, RouterState
@@ -107,11 +117,11 @@ class RingService:
         self._in_hours: dict[int, bool] = {}
         self._hours_change: datetime | None = None
         # Ring counts: what each ring's last ring_summary said, and whether to look again.
-        self._counts_sent: dict[str, str] = {}
+        self._counts_sent: dict[str, bytes] = {}
         self._counts_dirty_at: datetime | None = None
         self._count_watchers = 0
         # What each asker was last told about their open questions.
-        self._status_sent: dict[str, str] = {}
+        self._status_sent: dict[str, bytes] = {}
         presence.listeners.append(self._on_presence)
         scheduler.add("rings", self._next_deadline, self._on_time)
         scheduler.add("ring summaries", self._counts_deadline, self._publish_counts)
@@ -255,49 +265,46 @@ class RingService:
 
     # ------------------------------------------------------------ reading
 
-    def rings_for(self, person_id: int) -> list[dict[str, Any]]:
+    def rings_for(self, person_id: int) -> list[RingSummary]:
         """Every ring with its live counts, and whether this person may and did sign in."""
         now = self.clock.now()
-        result = []
-        for config in self._listed_rings():
-            counts = self.ring_counts(config.id, now)
-            result.append(
-                {
-                    **counts,
-                    "name": config.name,
-                    "method": config.method,
-                    "overflow_ring_id": config.overflow_ring_id,
-                    "phone_hours_only": config.phone_hours_only,
-                    "member": person_id in self._ring_members.get(config.id, set()),
-                    "signed_in": person_id in self.router.members(config.id),
-                }
+        return [
+            RingSummary(
+                **msgspec.structs.asdict(self.ring_counts(config.id, now)),
+                name=config.name,
+                method=RoutingMethod(config.method),
+                overflow_ring_id=config.overflow_ring_id,
+                phone_hours_only=config.phone_hours_only,
+                member=person_id in self._ring_members.get(config.id, set()),
+                signed_in=person_id in self.router.members(config.id),
             )
-        return result
+            for config in self._listed_rings()
+        ]
 
     def _listed_rings(self) -> list[domain.RingConfig]:
         """Rings people choose from: named-contact rings are reached by "contact my liaison"."""
         return [c for c in self.router.rings() if not c.id.startswith(NAMED_RING_PREFIX)]
 
-    def ring_counts(self, ring_id: str, now: datetime) -> dict[str, Any]:
+    def ring_counts(self, ring_id: str, now: datetime) -> RingCounts:
         """A ring's counts for everyone: no names (the `ring_summary` frame)."""
         status = self.router.ring_status(ring_id, now)
-        return {
-            "id": ring_id,
-            "members_signed_in": len(status.members_signed_in),
-            "members_free": len(status.members_free),
-            "members_not_responding": len(status.members_not_responding),
-            "waiting": status.waiting + status.offered,
-            "oldest_wait_seconds": status.oldest_wait_seconds,
-            "estimated_wait_seconds": status.estimated_wait_seconds,
-        }
+        return RingCounts(
+            id=ring_id,
+            members_signed_in=len(status.members_signed_in),
+            members_free=len(status.members_free),
+            members_not_responding=len(status.members_not_responding),
+            waiting=status.waiting + status.offered,
+            oldest_wait_seconds=status.oldest_wait_seconds,
+            estimated_wait_seconds=status.estimated_wait_seconds,
+        )
 
-    def member_state(self, person_id: int) -> dict[str, Any]:
+    def member_state(self, person_id: int) -> RingMemberState:
         """The person's own standing in routing (`ring_member` frame)."""
         status = self.router.member_status(person_id)
-        return {
-            "not_responding": bool(status and status.not_responding),
-            "missed_in_row": status.missed_in_row if status else 0,
-        }
+        return RingMemberState(
+            not_responding=bool(status and status.not_responding),
+            missed_in_row=status.missed_in_row if status else 0,
+        )
 
     # ------------------------------------------------------------ ring counts, live
 
@@ -336,7 +343,7 @@ class RingService:
             if self._counts_sent.get(config.id) == fingerprint:
                 continue
             self._counts_sent[config.id] = fingerprint
-            await self.hub.send(None, {"type": "ring_summary", "ring": counts}, topic=TOPIC)
+            await self.hub.send(None, server.RingSummaryFrame(ring=counts), topic=TOPIC)
 
     @contextlib.asynccontextmanager
     async def settled(self) -> AsyncIterator[None]:
@@ -362,8 +369,9 @@ class RingService:
         """Supervisors of a ring member's own unit."""
         return set(self._person_supervisors.get(person_id, set()))
 
-    def offers_for(self, person_id: int) -> list[dict[str, Any]]:
-        """Live offers ringing for this person (after a reload or a restart)."""
+    async def offers_for(self, person_id: int) -> list[server.Offer]:
+        """Live offers ringing for this person (after a reload or a restart): the `offer`
+        frame as it was sent, client reference included (it is on the record)."""
         status = self.router.member_status(person_id)
         if status is None or status.offered_question is None:
             return []
@@ -371,20 +379,24 @@ class RingService:
         offer = question.live_offer_for(person_id)
         if offer is None:
             return []
+        async with self.db() as db:
+            client_ref = await db.scalar(
+                select(Consultation.client_ref).where(Consultation.question_id == question.id)
+            )
         return [
-            {
-                "type": "offer",
-                "question_id": question.id,
-                "ring_id": question.ring_id,
-                "ring_name": self.ring_name(question.ring_id),
-                "asker_id": question.asker_id,
-                "question": question.text,
-                "urgency": question.urgency,
-                "expires_at": offer.expires_at.isoformat(),
-            }
+            server.Offer(
+                question_id=question.id,
+                ring_id=question.ring_id,
+                ring_name=self.ring_name(question.ring_id),
+                asker_id=question.asker_id,
+                question=question.text,
+                urgency=Urgency(question.urgency),
+                client_ref=client_ref,
+                expires_at=offer.expires_at.isoformat(),
+            )
         ]
 
-    def questions_of(self, person_id: int) -> list[dict[str, Any]]:
+    def questions_of(self, person_id: int) -> list[QuestionStatus]:
         """The person's own questions still waiting for an answer."""
         return [
             self.question_status(q.id)
@@ -392,14 +404,23 @@ class RingService:
             if q.asker_id == person_id
         ]
 
-    def question_status(self, question_id: str) -> dict[str, Any]:
+    def question_status(self, question_id: str) -> QuestionStatus:
         status = self.router.queue_status(question_id, self.clock.now())
-        data = asdict(status)
-        data["deadline"] = status.deadline.isoformat() if status.deadline else None
-        question = self.router.question(question_id)
-        data["accepted_by"] = question.accepted_by
-        data["ring_name"] = self.ring_name(status.ring_id)
-        return data
+        return QuestionStatus(
+            question_id=status.question_id,
+            ring_id=status.ring_id,
+            ring_name=self.ring_name(status.ring_id),
+            state=status.state,
+            position=status.position,
+            queue_length=status.queue_length,
+            members_signed_in=status.members_signed_in,
+            members_free=status.members_free,
+            waited_seconds=status.waited_seconds,
+            estimated_wait_seconds=status.estimated_wait_seconds,
+            deadline=status.deadline.isoformat() if status.deadline else None,
+            ringing=status.ringing,
+            accepted_by=self.router.question(question_id).accepted_by,
+        )
 
     def ring_name(self, ring_id: str) -> str:
         for config in self.router.rings():
@@ -410,8 +431,6 @@ class RingService:
     # ------------------------------------------------------------ membership
 
     async def sign_in(self, person_id: int, ring_id: str, signed_in: bool) -> None:
-        if not isinstance(ring_id, str) or not isinstance(signed_in, bool):
-            raise RingServiceError("bad_field", "ring_id must be text and signed_in true or false")
         if person_id not in self._ring_members.get(ring_id, set()):
             raise RingServiceError("not_allowed", "you are not a member of that ring")
         async with self._lock:
@@ -427,12 +446,12 @@ class RingService:
 
     # ------------------------------------------------------------ asking
 
-    def client_reference(self, code: object) -> str | None:
+    def client_reference(self, code: str | None) -> str | None:
         """The pseudonym of a personal identity code; None when no code was given."""
         return records.client_reference(code, self.config.secret_key)
 
-    def _clean_question(self, text: object) -> str:
-        if not isinstance(text, str) or not text.strip():
+    def _clean_question(self, text: str) -> str:
+        if not text.strip():
             raise RingServiceError("bad_field", "write the question in a line")
         cleaned = " ".join(text.split())
         if len(cleaned) > MAX_QUESTION_CHARS:
@@ -448,24 +467,18 @@ class RingService:
         ring_id: str | None,
         text: str,
         client_code: str | None = None,
-        urgency: str = "normal",
-        legal_basis: str | None = None,
-        kind: str = "ring",
-    ) -> dict[str, Any]:
-        if not isinstance(ring_id, str) or ring_id not in self._ring_members:
+        urgency: Urgency = Urgency.NORMAL,
+        legal_basis: LegalBasis | None = None,
+        kind: ConsultationKind = ConsultationKind.RING,
+    ) -> QuestionStatus:
+        if ring_id is None or ring_id not in self._ring_members:
             raise RingServiceError("not_found", "no such ring")
-        if urgency not in ("normal", "urgent"):
-            raise RingServiceError("bad_field", "urgency must be normal or urgent")
-        if legal_basis is not None and legal_basis not in LEGAL_BASES:
-            raise RingServiceError(
-                "bad_field", f"legal_basis must be one of {', '.join(LEGAL_BASES)}"
-            )
         question = self._clean_question(text)
         client_ref = self.client_reference(client_code)
         question_id = secrets.token_hex(8)
         async with self._lock:
             now = self.clock.now()
-            level: domain.Urgency = "urgent" if urgency == "urgent" else "normal"
+            level: domain.Urgency = "urgent" if urgency == Urgency.URGENT else "normal"
             events = self.router.ask(question_id, ring_id, asker_id, question, level, now)
             # The record and the router state that routes it are saved in one transaction.
             await self._commit(
@@ -477,7 +490,7 @@ class RingService:
                     ring_id=ring_id,
                     asker_id=asker_id,
                     question=question,
-                    urgency=str(urgency),
+                    urgency=urgency,
                     client_ref=client_ref,
                     legal_basis=legal_basis,
                     state="waiting",
@@ -488,23 +501,21 @@ class RingService:
         return self.question_status(question_id)
 
     async def cancel(self, asker_id: int, question_id: str) -> None:
-        qid = records.valid_question_id(question_id)
         async with self._lock:
             now = self.clock.now()
             try:
-                events = self.router.cancel(qid, asker_id, now)
+                events = self.router.cancel(question_id, asker_id, now)
             except domain.NotAsker:
                 raise RingServiceError("not_allowed", "only the asker can cancel") from None
             except domain.UnknownQuestion:
                 raise RingServiceError("not_found", "no such question") from None
             await self._commit(events, now)
 
-    async def accept(self, person_id: int, question_id: str) -> dict[str, Any]:
-        qid = records.valid_question_id(question_id)
+    async def accept(self, person_id: int, question_id: str) -> ConsultationRecord:
         async with self._lock:
             now = self.clock.now()
             try:
-                outcome = self.router.accept(qid, person_id, now)
+                outcome = self.router.accept(question_id, person_id, now)
             except domain.UnknownQuestion:
                 raise RingServiceError("not_found", "no such question") from None
             await self._commit(outcome.events, now)
@@ -521,22 +532,21 @@ class RingService:
             )
         async with self.db() as db:
             consultation = await db.scalar(
-                select(Consultation).where(Consultation.question_id == qid)
+                select(Consultation).where(Consultation.question_id == question_id)
             )
         assert consultation is not None
-        return consultation_dict(consultation)
+        return consultation_record(consultation)
 
     async def decline(self, person_id: int, question_id: str) -> None:
-        qid = records.valid_question_id(question_id)
         async with self._lock:
             now = self.clock.now()
             try:
-                events = self.router.decline(qid, person_id, now)
+                events = self.router.decline(question_id, person_id, now)
             except domain.UnknownQuestion:
                 raise RingServiceError("not_found", "no such question") from None
             await self._commit(events, now)
 
-    async def resume(self, person_id: int) -> dict[str, Any]:
+    async def resume(self, person_id: int) -> RingMemberState:
         """A member who was not responding takes questions again."""
         async with self._lock:
             now = self.clock.now()
@@ -596,9 +606,7 @@ class RingService:
         for to, frame in fx.frames:
             await self.hub.send(to, frame)
         for person_id in fx.members:
-            await self.hub.send(
-                [person_id], {"type": "ring_member", **self.member_state(person_id)}
-            )
+            await self.hub.send([person_id], server.RingMember.of(self.member_state(person_id)))
         await self._send_statuses(fx.questions)
         if events:
             self.scheduler.wake()
@@ -652,7 +660,7 @@ class RingService:
                 continue
             status = self.question_status(question_id)
             # Time waited grows by itself: clients count it up; it is not a change.
-            fingerprint = json.dumps({**status, "waited_seconds": None}, sort_keys=True)
+            fingerprint = msgspec.json.encode(msgspec.structs.replace(status, waited_seconds=0))
             if question.is_open:
                 if self._status_sent.get(question_id) == fingerprint:
                     continue
@@ -661,9 +669,7 @@ class RingService:
                 if question_id not in touched:
                     continue
                 self._status_sent.pop(question_id, None)
-            await self.hub.send(
-                [question.asker_id], {"type": "question_status", "question": status}
-            )
+            await self.hub.send([question.asker_id], server.QuestionStatusFrame(question=status))
 
 
 def is_free(view: dict[str, Any]) -> bool:
@@ -671,6 +677,6 @@ def is_free(view: dict[str, Any]) -> bool:
     return view.get("status") in ("available", "busy")
 
 
-def _fingerprint(counts: dict[str, Any]) -> str:
+def _fingerprint(counts: RingCounts) -> bytes:
     # The oldest wait grows by itself: clients count it up; it is not a change.
-    return json.dumps({**counts, "oldest_wait_seconds": None}, sort_keys=True)
+    return msgspec.json.encode(msgspec.structs.replace(counts, oldest_wait_seconds=None))

@@ -18,6 +18,7 @@ from liaison.domain.vocabulary import Language
 from liaison.protocol import conversations as chat_shapes
 from liaison.protocol import http as http_bodies
 from liaison.protocol import people as shapes
+from liaison.protocol import rings as ring_shapes
 from liaison.protocol.common import dec_hook
 from liaison.protocol.decode import field_reason
 from liaison.web.auth import requires
@@ -34,8 +35,9 @@ _encoder = msgspec.json.Encoder(enc_hook=str)
 
 
 def answer(content: msgspec.Struct, status_code: int = 200) -> Response:
-    """A typed body (liaison/protocol/people.py, conversations.py), encoded by msgspec: the
-    same JSON as its OpenAPI schema, which is generated from the same class."""
+    """A typed body (liaison/protocol/people.py, conversations.py, rings.py, load.py),
+    encoded by msgspec: the same JSON as its OpenAPI schema, which is generated from the
+    same class."""
     return Response(_encoder.encode(content), status_code, media_type="application/json")
 
 
@@ -272,27 +274,26 @@ async def remove_member(request: Request, viewer: Viewer) -> Response:
 
 @requires("member")
 async def rings(request: Request, viewer: Viewer) -> Response:
-    return JSONResponse({"rings": core_of(request).rings.rings_for(viewer.person_id)})
+    return answer(ring_shapes.RingList(rings=core_of(request).rings.rings_for(viewer.person_id)))
 
 
 @requires("member")
 async def consultations(request: Request, viewer: Viewer) -> Response:
     limit = max(1, min(_int_param(request, "limit") or 100, 1000))
     found = await core_of(request).consultations.consultations_of(viewer.person_id, limit)
-    return JSONResponse({"consultations": found})
+    return answer(ring_shapes.ConsultationList(consultations=found))
 
 
 @requires("member")
 async def consultation_conversations(request: Request, viewer: Viewer) -> Response:
     found = await core_of(request).consultations.consultation_conversations(viewer.person_id)
-    return JSONResponse({"conversations": found})
+    return answer(ring_shapes.ConsultationConversations(conversations=found))
 
 
 @requires("member")
 async def missed_offers(request: Request, viewer: Viewer) -> Response:
-    return JSONResponse(
-        {"missed": await core_of(request).consultations.missed_for(viewer.person_id)}
-    )
+    missed = await core_of(request).consultations.missed_for(viewer.person_id)
+    return answer(ring_shapes.MissedOffers(missed=missed))
 
 
 @requires("member")
@@ -306,7 +307,7 @@ async def lookup_consultations(request: Request, viewer: Viewer) -> Response:
         return error(400, "bad_field", "client_code is required")
     found = await core.consultations.consultations_about(client_ref)
     await audit_lookup(request, viewer, "client_lookup", f"{client_ref} ({len(found)} found)")
-    return JSONResponse({"client_ref": client_ref, "consultations": found})
+    return answer(ring_shapes.ClientLookupResult(client_ref=client_ref, consultations=found))
 
 
 @requires("member")
@@ -321,9 +322,8 @@ async def export_consultations(request: Request, viewer: Viewer) -> Response:
 
 @requires("member")
 async def callbacks(request: Request, viewer: Viewer) -> Response:
-    return JSONResponse(
-        {"callbacks": await core_of(request).callbacks.callbacks_for(viewer.person_id)}
-    )
+    callbacks = await core_of(request).callbacks.callbacks_for(viewer.person_id)
+    return answer(ring_shapes.CallbackList(callbacks=callbacks))
 
 
 # ---------------------------------------------------------------- load view
@@ -337,7 +337,7 @@ def _period(request: Request, default_days: int) -> tuple[int, str]:
 
 @requires("member")
 async def load(request: Request, viewer: Viewer) -> Response:
-    return JSONResponse(await core_of(request).load.snapshot(viewer.person_id, viewer.is_admin))
+    return answer(await core_of(request).load.snapshot(viewer.person_id, viewer.is_admin))
 
 
 @requires("member")
@@ -346,7 +346,7 @@ async def load_history(request: Request, viewer: Viewer) -> Response:
     data = await core_of(request).load.history(
         viewer.person_id, viewer.is_admin, request.path_params["ring_id"], days, by
     )
-    return JSONResponse(data)
+    return answer(data)
 
 
 @requires("member")
@@ -370,13 +370,13 @@ async def load_people(request: Request, viewer: Viewer) -> Response:
     data = await core_of(request).load.people(
         viewer.person_id, viewer.is_admin, request.path_params["ring_id"], days
     )
-    return JSONResponse(data)
+    return answer(data)
 
 
 @requires("member")
 async def load_mine(request: Request, viewer: Viewer) -> Response:
     data = await core_of(request).load.mine(viewer.person_id, _period(request, 1)[0])
-    return JSONResponse(data)
+    return answer(data)
 
 
 # ---------------------------------------------------------------- administration
@@ -431,8 +431,8 @@ async def audit_log(request: Request, viewer: Viewer) -> Response:
 async def configure_rings(request: Request, viewer: Viewer) -> Response:
     """The `liaison rings` document over HTTP: applied all or nothing, and in force at once
     (members added are offered questions, members removed stop being, supervisors follow)."""
-    counts = await core_of(request).admin.configure_rings(await json_body(request))
-    return JSONResponse(counts)
+    body = await typed_body(request, http_bodies.RingsDocument)
+    return answer(await core_of(request).admin.configure_rings(body))
 
 
 @requires("admin")

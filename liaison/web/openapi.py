@@ -17,6 +17,8 @@ from starlette.responses import JSONResponse
 from liaison.domain import vocabulary
 from liaison.protocol import conversations, people
 from liaison.protocol import http as http_bodies
+from liaison.protocol import load as load_shapes
+from liaison.protocol import rings as ring_shapes
 from liaison.protocol.common import schema_hook
 
 Schema = dict[str, Any]
@@ -133,7 +135,8 @@ def operation(
 
 # Schemas that request-body models refer to (enums), added to the components below.
 MODEL_SCHEMAS: dict[str, Schema] = {}
-# Response models (liaison/protocol/people.py, conversations.py), made components at once.
+# Response models (liaison/protocol/people.py, conversations.py, rings.py, load.py), made
+# components at once.
 RESPONSE_MODELS: list[type[msgspec.Struct]] = []
 
 
@@ -215,243 +218,12 @@ CONVERSATION_AFTER_CHANGE: Schema = {
 }
 
 TIME = string(format="date-time")
-CLIENT_REF = string(
-    "Pseudonymous client reference: HMAC-SHA-256 of the personal identity code with the "
-    "deployment's secret, 50 bits in Crockford base32 (see docs/consultations.md)",
-    pattern=r"^AR-[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$",
-)
-# The vocabularies come from liaison/domain/vocabulary.py, so the document cannot drift.
-OUTCOMES = list(vocabulary.values(vocabulary.Outcome))
-RECORDED_OUTCOMES = list(vocabulary.values(vocabulary.RecordedOutcome))
-TOPICS = list(vocabulary.values(vocabulary.Topic))
-LEGAL_BASES = list(vocabulary.values(vocabulary.LegalBasis))
-
-RING_SUMMARY = obj(
-    {
-        "id": string(),
-        "name": string(),
-        "method": string(enum=list(vocabulary.values(vocabulary.RoutingMethod))),
-        "overflow_ring_id": nullable(string("Where its questions go at the queue timeout")),
-        "phone_hours_only": boolean("Members are offered questions only in their phone hours"),
-        "member": boolean("Whether the viewer is a configured member (may sign in)"),
-        "signed_in": boolean("Whether the viewer is signed in"),
-        "members_signed_in": integer(minimum=0),
-        "members_free": integer("Signed-in members who could take a question now", minimum=0),
-        "members_not_responding": integer(
-            "Signed-in members out of routing after missing offers in a row", minimum=0
-        ),
-        "waiting": integer("Open questions: waiting or ringing", minimum=0),
-        "oldest_wait_seconds": nullable({"type": "number"}),
-        "estimated_wait_seconds": nullable(
-            {"type": "number", "description": "For a question asked now; null: unknown"}
-        ),
-    },
-    description=(
-        "A ring with its live counts (no member names). Named-contact rings are not listed."
-    ),
-)
-
-CONSULTATION = obj(
-    {
-        "id": integer(),
-        "question_id": string("Random, 16 hex digits; the ring question's id"),
-        "kind": string(enum=list(vocabulary.values(vocabulary.ConsultationKind))),
-        "ring_id": nullable(string("The ring the question is in now (after any overflow)")),
-        "asker_id": integer("Person id"),
-        "expert_id": nullable(integer("Who accepted (person id)")),
-        "third_party_id": nullable(integer("A third person invited (person id)")),
-        "conversation_id": nullable(integer("The consultation's group conversation")),
-        "question": string(
-            "Whitespace collapsed; identity codes replaced by client references. Empty "
-            "in lookup results."
-        ),
-        "urgency": string(enum=list(vocabulary.values(vocabulary.Urgency))),
-        "client_ref": nullable(CLIENT_REF),
-        "legal_basis": nullable(string(enum=LEGAL_BASES)),
-        "state": string(enum=list(vocabulary.values(vocabulary.ConsultationState))),
-        "asked_at": TIME,
-        "offered_at": nullable(TIME),
-        "accepted_at": nullable(TIME),
-        "closed_at": nullable(TIME),
-        "wait_seconds": nullable(
-            {"type": "number", "description": "accepted_at - asked_at; null until accepted"}
-        ),
-        "handle_seconds": nullable(
-            {"type": "number", "description": "closed_at - accepted_at; null unless both"}
-        ),
-        "missed_offers": integer("Offers that rang out unanswered, in every ring", minimum=0),
-        "outcome": nullable(
-            string(
-                "not_recorded: it closed itself after idling (never chosen by a person)",
-                enum=RECORDED_OUTCOMES,
-            )
-        ),
-        "topic": nullable(string(enum=TOPICS)),
-        "asker_note": string("The asker's own note; identity codes replaced"),
-        "kept_open_at": nullable(TIME),
-        "reminded_at": nullable(TIME),
-    },
-    description="One record of the consultation log (see docs/consultations.md).",
-)
-
-MISSED_OFFER = obj(
-    {
-        "id": integer(),
-        "question_id": string(),
-        "ring_id": string(),
-        "ring_name": string(),
-        "offered_at": TIME,
-        "ended_at": TIME,
-        "outcome": string(enum=["missed", "withdrawn"]),
-        "reason": nullable(
-            string(
-                "Why a withdrawn offer ended",
-                enum=["cancelled", "timed_out", "overflowed", "signed_out", "unavailable"],
-            )
-        ),
-        "asker_id": integer("Person id"),
-        "question": string(),
-        "urgency": string(enum=list(vocabulary.values(vocabulary.Urgency))),
-        "client_ref": nullable(CLIENT_REF),
-        "state": string(
-            "The question's record now",
-            enum=list(vocabulary.values(vocabulary.ConsultationState)),
-        ),
-        "expert_id": nullable(integer("Who took it, if anyone")),
-        "consultation_outcome": nullable(string(enum=RECORDED_OUTCOMES)),
-    },
-    description="An offer the viewer did not answer (docs/rings.md, the missed list).",
-)
-
-CALLBACK_REQUEST = obj(
-    {
-        "id": integer(),
-        "consultation_id": nullable(integer("The consultation record it belongs to")),
-        "created_by": integer("Person id"),
-        "owner_person_id": nullable(integer("The person who should call back")),
-        "owner_ring_id": nullable(string("Or the ring whose members should")),
-        "note": string("Identity codes replaced by client references"),
-        "client_ref": nullable(CLIENT_REF),
-        "state": string(enum=list(vocabulary.values(vocabulary.CallbackState))),
-        "claimed_by": nullable(integer("Person id")),
-        "due_at": TIME,
-        "created_at": TIME,
-        "closed_at": nullable(TIME),
-    },
-    description="A callback request (see docs/consultations.md).",
-)
-
 ERROR = obj(
     {
         "error": string("A stable machine-readable code", examples=ERROR_CODES),
         "reason": string("A human-readable explanation, in English"),
     },
     description="Every JSON error response has this body.",
-)
-
-
-def number(description: str = "", **extra: Any) -> Schema:
-    schema: Schema = {"type": "number", **extra}
-    if description:
-        schema["description"] = description
-    return schema
-
-
-LOAD_FIGURES = obj(
-    {
-        "offered": integer("Questions that entered the ring (legs)", minimum=0),
-        "answered": integer(minimum=0),
-        "cancelled": integer(minimum=0),
-        "timed_out": integer(minimum=0),
-        "overflowed": integer(minimum=0),
-        "waiting": integer("Still open", minimum=0),
-        "missed_offers": integer("Offers that rang out unanswered", minimum=0),
-        "declined_offers": integer(minimum=0),
-        "answered_within_target": integer(minimum=0),
-        "service_level": nullable(
-            number(
-                "answered_within_target / (answered + timed_out + overflowed + cancelled "
-                "after the target); null when none",
-                minimum=0,
-                maximum=1,
-            )
-        ),
-        "answered_share": nullable(number("answered / offered", minimum=0, maximum=1)),
-        "average_wait_seconds": nullable(number("Mean wait of answered questions")),
-        "p90_wait_seconds": nullable(number("Nearest-rank 90th percentile of those waits")),
-    },
-    description="Figures of a set of ring legs; definitions in docs/load.md.",
-)
-RING_LOAD = obj(
-    {
-        "ring_id": string(),
-        "name": string(),
-        "kind": string("benefit, liaison or named"),
-        "members": integer("Configured members", minimum=0),
-        "target_answer_seconds": integer(minimum=0),
-        "suppressed": boolean(
-            "True: fewer than 3 members and the viewer does not supervise them all; today is null"
-        ),
-        "now": obj(
-            {
-                "signed_in": integer(minimum=0),
-                "free": integer(minimum=0),
-                "waiting": integer("Open questions, ringing or not", minimum=0),
-                "ringing": integer("Open questions with a live offer", minimum=0),
-                "not_responding": integer(
-                    "Signed-in members out of routing after missing offers in a row", minimum=0
-                ),
-                "longest_wait_seconds": nullable(
-                    number("The oldest open question's wait at generated_at")
-                ),
-            }
-        ),
-        "today": nullable(ref("LoadFigures")),
-        "callbacks": obj(
-            {
-                "open": integer("Open or claimed requests of the ring", minimum=0),
-                "overdue": integer("Of those, past due", minimum=0),
-            }
-        ),
-    }
-)
-LOAD_SNAPSHOT = obj(
-    {
-        "generated_at": string(format="date-time"),
-        "day": string("Today in the service's time zone", format="date"),
-        "time_zone": string(),
-        "rings": array(ref("RingLoad"), "The rings the viewer may see"),
-    }
-)
-BUCKET = {
-    "allOf": [
-        obj({"start": string("Local start of the hour or day", format="date-time")}),
-        ref("LoadFigures"),
-    ]
-}
-HOUR_COUNT = obj({"hour": integer(minimum=0, maximum=23), "offered": integer(minimum=0)})
-LOAD_HISTORY = obj(
-    {
-        "ring_id": string(),
-        "name": string(),
-        "days": integer(enum=[7, 30]),
-        "by": string(enum=["day", "hour"]),
-        "time_zone": string(),
-        "target_answer_seconds": integer(minimum=0),
-        "buckets": array(BUCKET, "Every bucket of the period, oldest first, empty ones too"),
-        "total": ref("LoadFigures"),
-        "hour_of_day": array(HOUR_COUNT, "Questions per local hour of the day, 0 to 23"),
-        "busiest_hours": array(HOUR_COUNT, "At most three, most questions first"),
-    }
-)
-PERSON_FIGURES = obj(
-    {
-        "person_id": integer(),
-        "offers": integer("Ended offers", minimum=0),
-        "answered": integer(minimum=0),
-        "missed": integer(minimum=0),
-        "declined": integer(minimum=0),
-    }
 )
 
 
@@ -462,12 +234,6 @@ def _error_response(description: str) -> dict[str, Any]:
 COMPONENTS: dict[str, Any] = {
     "schemas": {
         "Error": ERROR,
-        "LoadFigures": LOAD_FIGURES,
-        "RingLoad": RING_LOAD,
-        "RingSummary": RING_SUMMARY,
-        "MissedOffer": MISSED_OFFER,
-        "Consultation": CONSULTATION,
-        "CallbackRequest": CALLBACK_REQUEST,
     },
     "responses": {
         "BadRequest": _error_response(
@@ -812,7 +578,7 @@ PATHS: dict[str, Any] = {
             "listRings",
             "Every ring with live counts and the viewer's membership",
             "consultations",
-            ok("Rings", obj({"rings": array(ref("RingSummary"))})),
+            ok("Rings", model(ring_shapes.RingList)),
             description=(
                 "The same list as welcome.rings; signing in is the WebSocket frame ring_sign_in."
             ),
@@ -827,7 +593,7 @@ PATHS: dict[str, Any] = {
                 **ok(
                     "Records where the viewer is asker, expert or third person, newest "
                     "first, with question text",
-                    obj({"consultations": array(ref("Consultation"))}),
+                    model(ring_shapes.ConsultationList),
                 ),
                 **errors("400"),
             },
@@ -848,20 +614,7 @@ PATHS: dict[str, Any] = {
             "consultations",
             ok(
                 "Every consultation of the viewer that has a conversation, oldest first",
-                obj(
-                    {
-                        "conversations": array(
-                            obj(
-                                {
-                                    "conversation_id": integer(),
-                                    "consultation_id": integer(),
-                                    "state": string(enum=["open", "closed"]),
-                                    "closed_at": nullable(TIME),
-                                }
-                            )
-                        )
-                    }
-                ),
+                model(ring_shapes.ConsultationConversations),
             ),
             description=(
                 "Clients list the conversations of closed consultations apart (ended), "
@@ -878,12 +631,7 @@ PATHS: dict[str, Any] = {
                 **ok(
                     "The client reference and the 100 newest records with it, newest first; "
                     'question is "" in every record',
-                    obj(
-                        {
-                            "client_ref": CLIENT_REF,
-                            "consultations": array(ref("Consultation")),
-                        }
-                    ),
+                    model(ring_shapes.ClientLookupResult),
                 ),
                 **errors("400"),
             },
@@ -926,7 +674,7 @@ PATHS: dict[str, Any] = {
             ok(
                 "The last 7 days, newest first, at most 50; offers withdrawn because a "
                 "colleague took the question are not listed",
-                obj({"missed": array(ref("MissedOffer"))}),
+                model(ring_shapes.MissedOffers),
             ),
         )
     },
@@ -938,7 +686,7 @@ PATHS: dict[str, Any] = {
             ok(
                 "Open and claimed requests the viewer created, owns, or may take through a "
                 "ring (as a member or a supervisor of a member's unit), earliest due first",
-                obj({"callbacks": array(ref("CallbackRequest"))}),
+                model(ring_shapes.CallbackList),
             ),
             description=(
                 "Making and updating requests are the WebSocket frames callback_create and "
@@ -951,7 +699,10 @@ PATHS: dict[str, Any] = {
             "getLoad",
             "Live and today's figures of the rings the viewer may see",
             "load",
-            ok("Admins see every ring, supervisors the rings of their units", LOAD_SNAPSHOT),
+            ok(
+                "Admins see every ring, supervisors the rings of their units",
+                model(load_shapes.LoadSnapshot),
+            ),
             description=(
                 "Live updates of the same figures: the WebSocket frame load_subscribe "
                 "(docs/load.md). No message text, question text or client reference."
@@ -963,7 +714,10 @@ PATHS: dict[str, Any] = {
             "getLoadHistory",
             "A ring's figures per hour or day over the last 7 or 30 days",
             "load",
-            {**ok("Local days and hours", LOAD_HISTORY), **errors("400", "403", "404")},
+            {
+                **ok("Local days and hours", model(load_shapes.LoadHistory)),
+                **errors("400", "403", "404"),
+            },
             parameters=[
                 {"name": "ring_id", "in": "path", "required": True, "schema": string()},
                 query("days", integer(enum=[7, 30], default=7), "Today and the days before"),
@@ -1008,28 +762,7 @@ PATHS: dict[str, Any] = {
             {
                 **ok(
                     "Empty and suppressed when the ring has fewer than 3 members",
-                    obj(
-                        {
-                            "ring_id": string(),
-                            "days": integer(enum=[1, 7, 30]),
-                            "suppressed": boolean(),
-                            "people": array(
-                                {
-                                    "allOf": [
-                                        obj(
-                                            {
-                                                "name": string(),
-                                                "not_responding": boolean(
-                                                    "Now: out of routing after missed offers"
-                                                ),
-                                            }
-                                        ),
-                                        PERSON_FIGURES,
-                                    ]
-                                }
-                            ),
-                        }
-                    ),
+                    model(load_shapes.LoadPeople),
                 ),
                 **errors("400", "404"),
             },
@@ -1045,26 +778,7 @@ PATHS: dict[str, Any] = {
             "The viewer's own figures in each ring they are a member of",
             "load",
             {
-                **ok(
-                    "One row per ring",
-                    obj(
-                        {
-                            "days": integer(enum=[1, 7, 30]),
-                            "rings": array(
-                                obj(
-                                    {
-                                        "ring_id": string(),
-                                        "name": string(),
-                                        "offers": integer(minimum=0),
-                                        "answered": integer(minimum=0),
-                                        "missed": integer(minimum=0),
-                                        "declined": integer(minimum=0),
-                                    }
-                                )
-                            ),
-                        }
-                    ),
-                ),
+                **ok("One row per ring", model(load_shapes.LoadMine)),
                 **errors("400"),
             },
             parameters=[query("days", integer(enum=[1, 7, 30], default=1), "1 is today")],
@@ -1167,10 +881,7 @@ PATHS: dict[str, Any] = {
             "Configure rings and named contacts (administrators only)",
             "admin",
             {
-                **ok(
-                    "Applied, and in force at once",
-                    obj({"rings": integer(minimum=0), "named_contacts": integer(minimum=0)}),
-                ),
+                **ok("Applied, and in force at once", model(ring_shapes.RingsConfigured)),
                 **errors("400"),
             },
             unsafe=True,
@@ -1180,7 +891,7 @@ PATHS: dict[str, Any] = {
                 "members removed stop being offered them, and supervisors' load views and "
                 "callback lists follow, without a restart."
             ),
-            body={"required": True, "content": json_content({"type": "object"})},
+            body=model_body(http_bodies.RingsDocument),
         )
     },
     "/api/admin/locks": {

@@ -18,7 +18,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from liaison.domain.errors import Refused
-from liaison.domain.vocabulary import ErrorCode
+from liaison.domain.vocabulary import ConsultationState, ErrorCode
 from liaison.protocol import client, server
 from liaison.protocol.decode import FrameRefused, decode, echo_of, echoable, peek
 from liaison.protocol.reference import CloseCode
@@ -525,18 +525,19 @@ class Session:
     # ------------------------------------------------------------ rings
 
     async def ring_snapshot(self) -> dict[str, Any]:
-        """What a (re)connecting client needs to show rings, offers and its questions."""
+        """What a (re)connecting client needs to show rings, offers and its questions: the
+        ring fields of `welcome`."""
         rings = self.core.rings
         person_id = self.viewer.person_id
         return {
             "rings": rings.rings_for(person_id),
             "ring_member": rings.member_state(person_id),
-            "offers": rings.offers_for(person_id),
+            "offers": await rings.offers_for(person_id),
             "questions": rings.questions_of(person_id),
             "consultations": [
                 c
                 for c in await self.core.consultations.consultations_of(person_id, 50)
-                if c["state"] == "open"
+                if c.state == ConsultationState.OPEN
             ],
             "callbacks": await self.core.callbacks.callbacks_for(person_id),
         }
@@ -551,14 +552,14 @@ class Session:
         await self.core.rings.sign_in(self.viewer.person_id, frame.ring_id, frame.signed_in)
         return self._rings()
 
-    async def on_ask(self, frame: client.Ask) -> server.QuestionStatus:
+    async def on_ask(self, frame: client.Ask) -> server.QuestionStatusFrame:
         rings = self.core.rings
         args = (frame.question, frame.client_code, frame.urgency, frame.legal_basis)
         if frame.named:
             status = await self.core.named_contacts.ask(self.viewer.person_id, *args)
         else:
             status = await rings.ask(self.viewer.person_id, frame.ring_id, *args)
-        return server.QuestionStatus(question=status)
+        return server.QuestionStatusFrame(question=status)
 
     async def on_cancel(self, frame: client.Cancel) -> None:
         await self.core.rings.cancel(self.viewer.person_id, frame.question_id)
@@ -609,7 +610,7 @@ class Session:
         if "load" not in self.conn.topics:
             self.conn.topics.add("load")
             load.subscribe(viewer.person_id, viewer.is_admin)
-        return server.Load(**(await load.snapshot(viewer.person_id, viewer.is_admin)))
+        return server.Load.of(await load.snapshot(viewer.person_id, viewer.is_admin))
 
     async def on_load_unsubscribe(self, frame: client.LoadUnsubscribe) -> None:
         if "load" in self.conn.topics:
@@ -631,7 +632,7 @@ class Session:
             self.core.rings.unsubscribe_counts()
 
     async def on_ring_resume(self, frame: client.RingResume) -> server.RingMember:
-        return server.RingMember(**(await self.core.rings.resume(self.viewer.person_id)))
+        return server.RingMember.of(await self.core.rings.resume(self.viewer.person_id))
 
     async def on_consultation_keep_open(self, frame: client.ConsultationKeepOpen) -> None:
         await self.core.consultations.keep_open(self.viewer.person_id, frame.consultation_id)
