@@ -182,7 +182,7 @@ async def test_heartbeats_keep_a_connection_alive(server: Server) -> None:
     await server.advance(300)
     await aino.send({"type": "heartbeat"})
     await aino.expect("heartbeat_ack")
-    assert server.core.presence.view(server.people["aino"])["status"] == "available"
+    assert server.core.presence.shown(server.people["aino"]).status == "available"
 
 
 async def test_idle_in_every_client_means_away(server: Server) -> None:

@@ -78,7 +78,7 @@ class PresenceService:
         # Do-not-disturb end times (lazily checked against the settings when due).
         self._dnd_ends: list[tuple[datetime, int]] = []
         # Called with (person_id, view) whenever a person's view changes (rings use it).
-        self.listeners: list[Callable[[int, dict[str, Any]], None]] = []
+        self.listeners: list[Callable[[int, PresenceView], None]] = []
         self.zone = ZoneInfo(settings.time_zone)
         self._day = clock.now().astimezone(self.zone).date()
         # Last-seen times of closed connections, to be stored (see client_gone).
@@ -164,10 +164,6 @@ class PresenceService:
             view = self._views[person_id] = self._stamped(person_id, self.clock.now())
         return view
 
-    def view(self, person_id: int) -> dict[str, Any]:
-        """The same as plain data, for the ring services (which read it as a mapping)."""
-        return _plain(self.shown(person_id))
-
     def views(self, people: set[int], since: datetime | None = None) -> list[PresenceView]:
         """The views of these people (only those that changed at or after `since`); ids of
         nobody in the directory are left out."""
@@ -206,10 +202,8 @@ class PresenceService:
             # Every node computes the same view from the same bus; each tells those of its
             # own connections that show this person, and nobody else.
             self.hub.deliver_watchers(person_id, encode(server.Presence.of(view)))
-            if self.listeners:
-                plain = _plain(view)
-                for listener in self.listeners:
-                    listener(person_id, plain)
+            for listener in self.listeners:
+                listener(person_id, view)
 
     # ------------------------------------------------------------ clients
 
@@ -338,8 +332,3 @@ def _clean_note(note: str, name: str, secret: Callable[[], bytes]) -> str:
 def _shaped(view: dict[str, Any], changed_at: str) -> PresenceView:
     """The domain's view (liaison/domain/presence.py) as it is sent."""
     return msgspec.convert({**view, "changed_at": changed_at}, PresenceView)
-
-
-def _plain(view: PresenceView) -> dict[str, Any]:
-    plain: dict[str, Any] = msgspec.to_builtins(view)
-    return plain

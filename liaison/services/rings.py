@@ -28,8 +28,15 @@ from liaison.config import Settings
 from liaison.domain import identity, phone_hours
 from liaison.domain import rings as domain
 from liaison.domain.errors import Refused
-from liaison.domain.vocabulary import ConsultationKind, LegalBasis, RoutingMethod, Urgency
+from liaison.domain.vocabulary import (
+    ConsultationKind,
+    LegalBasis,
+    PresenceStatus,
+    RoutingMethod,
+    Urgency,
+)
 from liaison.protocol import server
+from liaison.protocol.people import PresenceView
 from liaison.protocol.rings import (
     Consultation as ConsultationRecord,
 )
@@ -142,7 +149,7 @@ class RingService:
         async with self._lock:
             events: list[domain.Event] = []
             for person_id in {p for members in self._ring_members.values() for p in members}:
-                view = self.presence.view(person_id)
+                view = self.presence.shown(person_id)
                 events += self.router.set_availability(person_id, is_free(view), None, now)
                 events += self._hours_of(person_id, view, now)
             events += self.router.tick(now)
@@ -208,18 +215,18 @@ class RingService:
 
     # ------------------------------------------------------------ presence
 
-    def _on_presence(self, person_id: int, view: dict[str, Any]) -> None:
+    def _on_presence(self, person_id: int, view: PresenceView) -> None:
         if not any(person_id in m for m in self._ring_members.values()):
             return
         # A note, or available to busy, changes the view but not routing: no state write.
         free = is_free(view)
-        hours = list(view.get("phone_hours") or [])
+        hours = phone_hours_of(view)
         if self._last_free.get(person_id) == free and self._phone_hours.get(person_id) == hours:
             return
         self._last_free[person_id] = free
         self.scheduler.spawn(self._availability(person_id, view), "ring availability")
 
-    async def _availability(self, person_id: int, view: dict[str, Any]) -> None:
+    async def _availability(self, person_id: int, view: PresenceView) -> None:
         async with self._lock:
             now = self.clock.now()
             events = self.router.set_availability(person_id, is_free(view), None, now)
@@ -228,10 +235,10 @@ class RingService:
 
     # ------------------------------------------------------------ phone hours
 
-    def _hours_of(self, person_id: int, view: dict[str, Any], now: datetime) -> list[domain.Event]:
+    def _hours_of(self, person_id: int, view: PresenceView, now: datetime) -> list[domain.Event]:
         """Takes the person's phone hours from their presence view; routing hears whether
         they are within them now (asked only by phone-hours rings)."""
-        self._phone_hours[person_id] = list(view.get("phone_hours") or [])
+        self._phone_hours[person_id] = phone_hours_of(view)
         self._next_hours_change(now)
         return self._apply_hours(person_id, now)
 
@@ -438,7 +445,7 @@ class RingService:
             if signed_in:
                 events = self.router.sign_in(ring_id, person_id, now)
                 events += self.router.set_availability(
-                    person_id, is_free(self.presence.view(person_id)), None, now
+                    person_id, is_free(self.presence.shown(person_id)), None, now
                 )
             else:
                 events = self.router.sign_out(ring_id, person_id, now)
@@ -576,7 +583,7 @@ class RingService:
             for person_id in people:
                 events += self.router.sign_in(ring_id, person_id, now)
                 events += self.router.set_availability(
-                    person_id, is_free(self.presence.view(person_id)), None, now
+                    person_id, is_free(self.presence.shown(person_id)), None, now
                 )
             await self._commit(events, now)
 
@@ -638,7 +645,7 @@ class RingService:
         self._resync_at = None
         events: list[domain.Event] = []
         for person_id in {p for members in self._ring_members.values() for p in members}:
-            view = self.presence.view(person_id)
+            view = self.presence.shown(person_id)
             free = is_free(view)
             self._last_free[person_id] = free
             events += self.router.set_availability(person_id, free, None, now)
@@ -672,9 +679,15 @@ class RingService:
             await self.hub.send([question.asker_id], server.QuestionStatusFrame(question=status))
 
 
-def is_free(view: dict[str, Any]) -> bool:
+def is_free(view: PresenceView) -> bool:
     # Busy comes from consultations, which the router counts as load itself.
-    return view.get("status") in ("available", "busy")
+    return view.status in (PresenceStatus.AVAILABLE, PresenceStatus.BUSY)
+
+
+def phone_hours_of(view: PresenceView) -> list[dict[str, Any]]:
+    """The view's phone hours as the domain's phone-hours rules read them."""
+    hours: list[dict[str, Any]] = msgspec.to_builtins(view.phone_hours)
+    return hours
 
 
 def _fingerprint(counts: RingCounts) -> bytes:
