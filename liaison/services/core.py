@@ -11,6 +11,7 @@ from typing import Any
 from liaison.bus.base import bus_from_url
 from liaison.clock import Clock, SystemClock
 from liaison.config import Settings
+from liaison.protocol.answers import Readiness
 from liaison.services.accounts import AccountService
 from liaison.services.admin import AdminService
 from liaison.services.audit import AuditLog
@@ -137,8 +138,8 @@ class Core(StoreCore):
         await self.rings.reload_rings()
         await self.load.rights_changed()
 
-    async def readiness(self) -> tuple[bool, dict[str, Any]]:
-        """What /ready reports: (ready, each dependency up or down), checked now."""
+    async def readiness(self) -> Readiness:
+        """What /ready reports: each dependency up or down, checked now."""
         return await readiness(self.db, self.hub.bus)
 
     async def settle(self) -> None:

@@ -8,17 +8,18 @@ import msgspec
 from msgspec import UNSET
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 import liaison.web.convertors  # noqa: F401 - registers {name:id}
 from liaison.domain.errors import Refused
 from liaison.domain.text import fits, is_row_id, storable
-from liaison.domain.vocabulary import Language
+from liaison.domain.vocabulary import ErrorCode, Language
 from liaison.protocol import conversations as chat_shapes
 from liaison.protocol import http as http_bodies
 from liaison.protocol import people as shapes
 from liaison.protocol import rings as ring_shapes
+from liaison.protocol.answers import ErrorBody, LanguageSaved, Stored
 from liaison.protocol.common import dec_hook
 from liaison.protocol.decode import field_reason
 from liaison.web.auth import requires
@@ -26,19 +27,23 @@ from liaison.web.security import Viewer, client_address, core_of
 from liaison.web.uploads import BodyTooLarge, capped_form, too_large_reason
 
 
-def error(status: int, code: str, reason: str) -> JSONResponse:
-    return JSONResponse({"error": code, "reason": reason}, status_code=status)
+def error(status: int, code: str, reason: str) -> Response:
+    return answer(ErrorBody(error=ErrorCode(code), reason=reason), status)
 
 
 # Protocol types that are str subclasses (Token) go out as their text.
 _encoder = msgspec.json.Encoder(enc_hook=str)
 
 
-def answer(content: msgspec.Struct, status_code: int = 200) -> Response:
+def answer(
+    content: msgspec.Struct, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     """A typed body (liaison/protocol/people.py, conversations.py, rings.py, load.py),
     encoded by msgspec: the same JSON as its OpenAPI schema, which is generated from the
     same class."""
-    return Response(_encoder.encode(content), status_code, media_type="application/json")
+    return Response(
+        _encoder.encode(content), status_code, headers=headers, media_type="application/json"
+    )
 
 
 REFUSAL_STATUS = {
@@ -176,7 +181,7 @@ async def upload_photo(request: Request, viewer: Viewer) -> Response:
     if upload is None or isinstance(upload, str):
         return error(400, "bad_field", "send the image as a multipart field named photo")
     await core_of(request).profile.set_photo(viewer.person_id, await upload.read())
-    return JSONResponse({"ok": True})
+    return answer(Stored())
 
 
 @requires("member")
@@ -196,7 +201,7 @@ async def update_presence(request: Request, viewer: Viewer) -> Response:
 async def set_language(request: Request, viewer: Viewer) -> Response:
     body = await typed_body(request, http_bodies.LanguageChoice)
     await core_of(request).accounts.set_language(viewer.account_id, body.language)
-    return JSONResponse({"language": body.language})
+    return answer(LanguageSaved(language=body.language))
 
 
 # ---------------------------------------------------------------- conversations

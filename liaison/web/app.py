@@ -7,13 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 from urllib.parse import unquote_to_bytes
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.authentication import AuthenticationError
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,7 +23,9 @@ from liaison.clock import Clock
 from liaison.config import Settings
 from liaison.domain.errors import Refused
 from liaison.domain.text import storable
+from liaison.domain.vocabulary import ErrorCode
 from liaison.logs import guard_logs, quiet_bursts
+from liaison.protocol.answers import ErrorBody
 from liaison.services.core import Core
 from liaison.services.errors import UNAVAILABLE
 from liaison.web import api, health, i18n, pages
@@ -75,7 +78,7 @@ class TextGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not _clean(scope):
-            body = b'{"error":"bad_text","reason":"the address must be valid text without NUL"}'
+            body = _BAD_ADDRESS
             await send(
                 {
                     "type": "http.response.start",
@@ -86,6 +89,11 @@ class TextGuard:
             await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send)
+
+
+_BAD_ADDRESS = msgspec.json.encode(
+    ErrorBody(error=ErrorCode.BAD_TEXT, reason="the address must be valid text without NUL")
+)
 
 
 def _clean(scope: Scope) -> bool:
@@ -100,10 +108,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if request.url.path.startswith("/api/") or request.url.path.endswith("/photo"):
         code = {401: "not_authenticated", 403: "forbidden", 404: "not_found", 405: "bad_method"}
-        return JSONResponse(
-            {"error": code.get(exc.status_code, "bad_request"), "reason": exc.detail},
-            status_code=exc.status_code,
-        )
+        return api.error(exc.status_code, code.get(exc.status_code, "bad_request"), exc.detail)
     return render(request, "error.html", None, status_code=exc.status_code, message=exc.detail)
 
 
@@ -117,7 +122,7 @@ def unavailable_response(conn: HTTPConnection, cause: str) -> Response:
                 cause)  # fmt: skip
     reason = "the service cannot reach its database; try again"
     if conn.url.path.startswith("/api/") or conn.url.path.endswith("/photo"):
-        return JSONResponse({"error": "unavailable", "reason": reason}, status_code=503)
+        return api.error(503, "unavailable", reason)
     return render(Request(conn.scope), "error.html", None, status_code=503, message=reason)
 
 

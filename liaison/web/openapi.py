@@ -14,8 +14,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from liaison.domain import vocabulary
-from liaison.protocol import conversations, people
+from liaison.protocol import answers, conversations, people
 from liaison.protocol import http as http_bodies
 from liaison.protocol import load as load_shapes
 from liaison.protocol import rings as ring_shapes
@@ -206,7 +205,6 @@ ERROR_RESPONSES = {
     "413": "TooLarge",
 }
 
-ERROR_CODES = list(vocabulary.values(vocabulary.ErrorCode))
 
 # Renaming and adding members: administrators who are not members get the shared view.
 CONVERSATION_AFTER_CHANGE: Schema = {
@@ -217,24 +215,15 @@ CONVERSATION_AFTER_CHANGE: Schema = {
     ),
 }
 
-TIME = string(format="date-time")
-ERROR = obj(
-    {
-        "error": string("A stable machine-readable code", examples=ERROR_CODES),
-        "reason": string("A human-readable explanation, in English"),
-    },
-    description="Every JSON error response has this body.",
-)
+READINESS = model(answers.Readiness)
 
 
 def _error_response(description: str) -> dict[str, Any]:
-    return {"description": description, "content": json_content(ref("Error"))}
+    return {"description": description, "content": json_content(model(answers.ErrorBody))}
 
 
 COMPONENTS: dict[str, Any] = {
-    "schemas": {
-        "Error": ERROR,
-    },
+    "schemas": {},
     "responses": {
         "BadRequest": _error_response(
             "Invalid input: bad_request (body not a JSON object, query parameter not a whole "
@@ -354,7 +343,7 @@ PATHS: dict[str, Any] = {
             "Upload one's own photo",
             "me",
             {
-                **ok("Stored", obj({"ok": {"const": True}})),
+                **ok("Stored", model(answers.Stored)),
                 **errors("400", "413"),
             },
             unsafe=True,
@@ -381,7 +370,7 @@ PATHS: dict[str, Any] = {
             "Choose the interface language",
             "me",
             {
-                **ok("Saved", obj({"language": string(enum=["fi", "sv", "en"])})),
+                **ok("Saved", model(answers.LanguageSaved)),
                 **errors("400"),
             },
             unsafe=True,
@@ -956,7 +945,7 @@ PATHS: dict[str, Any] = {
             "summary": "Liveness: the process answers; no dependency is checked",
             "tags": ["meta"],
             "security": [],
-            "responses": ok("Alive", obj({"status": string(enum=["ok"])})),
+            "responses": ok("Alive", model(answers.Liveness)),
         }
     },
     "/ready": {
@@ -966,28 +955,7 @@ PATHS: dict[str, Any] = {
             "tags": ["meta"],
             "security": [],
             "responses": {
-                status: {
-                    "description": description,
-                    "content": json_content(
-                        obj(
-                            {
-                                "status": string(enum=["ready", "unavailable"]),
-                                "checks": obj(
-                                    {
-                                        name: obj(
-                                            {
-                                                "status": string(enum=["up", "down"]),
-                                                "error": string("The kind of failure, when down"),
-                                            },
-                                            required=["status"],
-                                        )
-                                        for name in ("database", "bus")
-                                    }
-                                ),
-                            }
-                        )
-                    ),
-                }
+                status: {"description": description, "content": json_content(READINESS)}
                 for status, description in (
                     ("200", "Every dependency is up"),
                     ("503", "A dependency is down"),
