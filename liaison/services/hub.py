@@ -81,7 +81,7 @@ class Hub:
     async def send(
         self,
         to: Iterable[int] | None,
-        frame: server.ServerFrame | dict[str, Any],
+        frame: server.ServerFrame,
         topic: str | None = None,
     ) -> None:
         """Deliver a frame to every connection of these people (None: everyone), on every node.
