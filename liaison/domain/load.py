@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from liaison.domain.vocabulary import LegOutcome, values
@@ -70,17 +70,11 @@ class Figures:
     average_wait_seconds: float | None
     p90_wait_seconds: float | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
     start: datetime
     figures: Figures
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"start": self.start.isoformat(), **self.figures.to_dict()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +84,6 @@ class PersonFigures:
     answered: int
     missed: int
     declined: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def nearest_rank(values: Sequence[float], share: float) -> float | None:
