@@ -82,7 +82,8 @@ class Settings:
             "SQLAlchemy async database URL. SQLite (`sqlite+aiosqlite`) or PostgreSQL "
             "(`postgresql+asyncpg`). The default is `liaison.db` in the working directory; an "
             "absolute SQLite path has four slashes. The schema is migrated (Alembic) at every "
-            "start.",
+            "start and by `liaison migrate`, one process at a time (a PostgreSQL advisory "
+            "lock; on SQLite one immediate transaction), so nodes may start together.",
             "postgresql+asyncpg://liaison:secret@db.example/liaison",
         ),
     )
