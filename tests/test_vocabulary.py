@@ -3,8 +3,10 @@ that names its values is held equal to it here."""
 
 from __future__ import annotations
 
+import ast
 import re
 import typing
+from pathlib import Path
 
 import pytest
 from sqlalchemy import CheckConstraint, insert, text
@@ -12,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from liaison.domain import rings as ring_domain
 from liaison.domain import vocabulary as v
+from liaison.domain.errors import Refused
 from liaison.store.models import Base, RingOffer
 from liaison.web.labels import VOCABULARY_LABELS
 from tests.conftest import Server
@@ -87,3 +90,40 @@ async def test_the_migrated_database_checks_todays_vocabularies(server: Server) 
                 )
             found = sorted(re.findall(r"'([a-z_0-9]+)'", sql))
             assert found == sorted(v.values(enum)), (table, column, sql)
+
+
+PACKAGE = Path(ring_domain.__file__).resolve().parent.parent
+
+
+def _refusal_codes() -> set[tuple[str, str]]:
+    """Every code a refusal is raised or answered with, as written in the code: the first
+    argument of a Refused subclass (or of web's `error(status, code, ...)`) when literal."""
+    refusals = {"Refused"}
+    for module in PACKAGE.rglob("*.py"):
+        tree = ast.parse(module.read_text(), str(module))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and any(
+                isinstance(base, ast.Name) and base.id == Refused.__name__ for base in node.bases
+            ):
+                refusals.add(node.name)
+    found: set[tuple[str, str]] = set()
+    for module in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(), str(module))):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+                continue
+            args = node.args
+            if node.func.id == "error" and len(args) >= 2:
+                args = args[1:]  # error(status, code, reason)
+            elif node.func.id not in refusals:
+                continue
+            if args and isinstance(args[0], ast.Constant) and isinstance(args[0].value, str):
+                found.add((f"{module.name}:{node.lineno}", args[0].value))
+    return found
+
+
+def test_every_refusal_code_in_the_code_is_an_error_code() -> None:
+    """Web answers a refusal with ErrorCode(code): a code outside the vocabulary would be a
+    server error instead of the refusal, so none may be written."""
+    codes = _refusal_codes()
+    assert len(codes) > 40  # the scan sees the services' refusals
+    assert [(where, code) for where, code in codes if code not in v.values(v.ErrorCode)] == []
