@@ -26,6 +26,18 @@ async def test_direct_message_is_acknowledged_and_delivered(server: Server) -> N
     assert frame["message"]["sender_id"] == server.people["aino"]
 
 
+async def test_a_body_of_several_lines_arrives_as_sent(server: Server) -> None:
+    """The bus carries a frame after its header's first newline: newlines, quotes and
+    backslashes in a body must still arrive exactly (they are escaped in the frame)."""
+    aino, bertil = await server.client("aino"), await server.client("bertil")
+    a, b = await aino.socket(), await bertil.socket()
+    conversation_id = await direct(aino, server.people["bertil"])
+    body = 'Rivi yksi\nrivi "kaksi" \\ ja\n{"k": "deliver"}'
+    await a.send({"type": "send", "id": "n1", "conversation_id": conversation_id, "body": body})
+    assert (await a.expect("ack", id="n1"))["message"]["body"] == body
+    assert (await b.expect("message"))["message"]["body"] == body
+
+
 async def test_messages_arrive_in_order_with_gapless_sequence(server: Server) -> None:
     aino, bertil = await server.client("aino"), await server.client("bertil")
     a, b = await aino.socket(), await bertil.socket()
