@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutEr
 STATEMENT_TIMEOUT = 10
 # How long a SQLite writer waits for the lock held by another.
 SQLITE_BUSY_MS = 30_000
+SQLITE_WAL_RETRY_SECONDS = 0.01
 CONNECT_TIMEOUT = 5
 
 
@@ -64,11 +67,14 @@ def _sqlite_rules(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
+        # The busy timeout first: switching a new database to WAL takes its lock, and
+        # without the timeout a connection opened while another holds it fails at once
+        # ("database is locked") instead of waiting.
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         # WAL lets readers run during a write; foreign keys are off by default in SQLite.
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cursor.close()
         # Transactions are begun by us (below), not by the driver.
         dbapi_connection.isolation_level = None
@@ -81,6 +87,29 @@ def _sqlite_rules(engine: Engine) -> None:
         # run each SELECT on its own, as the driver always did (no extra round trip).
         if conn.get_execution_options().get(WRITES):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switches the database to WAL (kept in the file: a no-op once done). SQLite does not
+    apply the busy timeout to this switch: while another connection holds the new
+    database's lock (a node migrating it) the switch fails at once, so it is tried again
+    until that connection has switched it or the busy timeout has passed."""
+    deadline = time.monotonic() + SQLITE_BUSY_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+        try:
+            cursor.execute("PRAGMA journal_mode")
+            if cursor.fetchone()[0] == "wal":
+                return
+        except sqlite3.OperationalError:
+            pass
+        # A driver thread's wait between two tries, not the event loop's.
+        time.sleep(SQLITE_WAL_RETRY_SECONDS)
 
 
 def sqlite_writer(url: str) -> Engine | None:
