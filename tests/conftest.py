@@ -88,6 +88,19 @@ TEST_SETTINGS: dict[str, Any] = {
 }
 
 
+def loopback_listener() -> socket.socket:
+    """A bound, listening TCP socket on loopback for a test server, made as uvicorn's own
+    bind makes it. The protocol is named: asyncio sets TCP_NODELAY only on sockets whose
+    protocol is TCP, and without it a response written in two parts (headers, then body)
+    waits about 40 ms for the client's delayed ACK (Nagle), as does a frame sent close
+    behind another."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    return listener
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -478,9 +491,7 @@ async def _uvicorn(
 ) -> AsyncIterator[Server]:
     # Bound and listening before uvicorn starts: clients may connect at once (the kernel
     # holds them until uvicorn accepts), and no other process can take the port meanwhile.
-    listener = socket.socket()
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
+    listener = loopback_listener()
     port = listener.getsockname()[1]
     settings = Settings(**{**TEST_SETTINGS, **overrides}, database_url=database_url, port=port)
     app = create_app(settings, clock)

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from tests.conftest import (
     PASSWORD,
     TEST_SETTINGS,
     Databases,
+    loopback_listener,
     now_to_the_second,
 )
 
@@ -106,8 +106,7 @@ class ThreadedServer:
 @pytest.fixture(scope="module")
 def threaded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedServer]:
     """A server on a fresh copy of the test directory, in a thread with its own loop."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
+    listener = loopback_listener()
     port = listener.getsockname()[1]
     ready = threading.Event()
     stop: dict[str, Any] = {}
