@@ -23,6 +23,7 @@ import os
 import shutil
 import socket
 import ssl
+import sys
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator
@@ -38,7 +39,7 @@ import websockets
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from liaison.cli import websocket_options
+from liaison.cli import GIL_SWITCH_SECONDS, websocket_options
 from liaison.clock import ManualClock
 from liaison.config import Settings
 from liaison.services.core import Core
@@ -86,6 +87,11 @@ TEST_SETTINGS: dict[str, Any] = {
     "login_free_failures": 10,
     "login_lock_after": 20,
 }
+
+
+# The test servers run in the test's process, so it switches threads as `liaison serve`
+# does (the database threads and the event loop hand the GIL back and forth).
+sys.setswitchinterval(GIL_SWITCH_SECONDS)
 
 
 def loopback_listener() -> socket.socket:
@@ -547,10 +553,14 @@ def server_factory(databases: Databases) -> Any:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that touch a database are marked `database`: the PostgreSQL run takes only
-    those (and not the browser tests, whose database does not matter)."""
+    those (and not the browser tests, whose database does not matter).
+
+    The `long` tests go first: the workers share out the rest while they run, instead of
+    one of them starting a long test when the others have nearly finished."""
     for item in items:
         if "databases" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.database)
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 def database_of(server: Server) -> dict[str, str]:

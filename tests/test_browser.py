@@ -292,6 +292,7 @@ async def test_switching_language(browser: Browser, server: Server) -> None:
     await expect(page.get_by_role("heading", name="Directory", level=1)).to_be_visible()
 
 
+@pytest.mark.long
 async def test_admin_imports_a_directory_file_and_manages_accounts(
     browser: Browser, server: Server, tmp_path: Path
 ) -> None:

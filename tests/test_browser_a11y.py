@@ -69,6 +69,7 @@ async def settled_view(page: Page, path: str) -> None:
     await expect(page.locator('body[data-connection="online"]')).to_have_count(1)
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("language", ["fi", "sv", "en"])
 async def test_every_view_in_every_language_at_both_sizes(
     browser: Browser,  # noqa: F811

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from playwright.async_api import Browser, BrowserContext, Page, WebSocketRoute, expect
 
 from tests.conftest import SAFETY_SECONDS, Server, Socket
@@ -627,6 +628,7 @@ async def test_every_view_reflows_on_a_phone_without_sideways_scrolling(
         await context.close()
 
 
+@pytest.mark.long
 async def test_dates_and_times_follow_the_language(
     browser: Browser,  # noqa: F811
     server: Server,

@@ -56,6 +56,7 @@ def stop(process: subprocess.Popen[str]) -> None:
     process.communicate(timeout=HUNG_AFTER_SECONDS)
 
 
+@pytest.mark.long
 @pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="the demo runs on its embedded SQLite")
 def test_demo_command_seeds_and_serves(tmp_path: Path) -> None:
     process = start_demo(tmp_path / "demo.db")

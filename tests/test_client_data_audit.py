@@ -197,6 +197,7 @@ class FormattingErrors(logging.Handler):
 # ---------------------------------------------------------------- the audit
 
 
+@pytest.mark.long
 async def test_codes_never_stored_logged_echoed_or_sent_in_clear(
     server_factory: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

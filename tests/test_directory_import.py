@@ -319,6 +319,7 @@ async def test_demo_directory_imports_cleanly(core: Core) -> None:
     assert again.unchanged == report.created and again.created == again.updated == 0
 
 
+@pytest.mark.long
 async def test_seed_demo_is_idempotent_and_accounts_work(core: Core) -> None:
     logins = await seed_demo(core)
     assert 5 <= len(logins) <= 8

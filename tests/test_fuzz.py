@@ -228,6 +228,7 @@ _markers = iter(range(10**9))
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@pytest.mark.long
 @given(frame=FRAMES | RAW)
 def test_no_frame_breaks_the_server(
     threaded_server: ThreadedServer, fuzzed_socket: ClientConnection, frame: Any
@@ -276,6 +277,7 @@ PATH_VALUES = st.integers(min_value=-5, max_value=2**64) | st.text(
     body=JSON_VALUES,
     who=st.sampled_from(["anonymous", "aino", "admin"]),
 )
+@pytest.mark.long
 def test_no_request_gets_a_server_error(
     threaded_server: ThreadedServer,
     route: tuple[str, str],

@@ -111,6 +111,7 @@ def test_overrunning_the_budget_is_a_clear_error() -> None:
         read_in_child(ReadLimits(SAFETY_SECONDS, 1024 * 1024), "a.xlsx", data, None, {}, {})
 
 
+@pytest.mark.long
 async def test_row_limit_refusal_does_not_block_other_requests(
     server_factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

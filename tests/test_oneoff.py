@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from tests.conftest import DIRECTORY_CSV, SAFETY_SECONDS, Server
@@ -69,6 +70,7 @@ async def liaison(server: Server, *args: str, **env: str) -> str:
     return out.decode()
 
 
+@pytest.mark.long
 async def test_one_off_commands_leave_a_live_node_as_it_is(server: Server, tmp_path: Path) -> None:
     await with_rings(server)
     bertil = await signed_in(server, "bertil")

@@ -561,6 +561,7 @@ CSRF_REASON = "missing or wrong CSRF token; reload the page and try again"
 LOGOUT = ("POST", "/logout")
 
 
+@pytest.mark.long
 async def test_every_route_answers_each_role_as_documented(server: Server) -> None:
     clients = {"anonymous": await anonymous_client(server)}
     clients |= {role: await server.client(role) for role in ROLES[1:]}
