@@ -32,7 +32,7 @@ SCREENSHOTS = os.environ.get("LIAISON_SCREENSHOTS")  # a folder: tests save the 
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
 NARROW = {"width": 320, "height": 640}
-WCAG = "{runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}"
+WCAG = "{runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'], resultTypes: ['violations']}"
 # An assertion on the page waits until the page gets there; the bound only ends a test that
 # never would. Playwright's 5 s default failed tests whose page was merely slow to get
 # there on a loaded machine (an import child starting, under a load average of 20).
