@@ -23,7 +23,6 @@ import os
 import shutil
 import socket
 import ssl
-import sys
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator
@@ -39,7 +38,7 @@ import websockets
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from liaison.cli import GIL_SWITCH_SECONDS, websocket_options
+from liaison.cli import websocket_options
 from liaison.clock import ManualClock
 from liaison.config import Settings
 from liaison.services.core import Core
@@ -87,11 +86,6 @@ TEST_SETTINGS: dict[str, Any] = {
     "login_free_failures": 10,
     "login_lock_after": 20,
 }
-
-
-# The test servers run in the test's process, so it switches threads as `liaison serve`
-# does (the database threads and the event loop hand the GIL back and forth).
-sys.setswitchinterval(GIL_SWITCH_SECONDS)
 
 
 def loopback_listener() -> socket.socket:
