@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from liaison.protocol.client import SetPresence
+from liaison.store import repositories
 from liaison.store.models import PresenceSettings
 from tests.conftest import Server, database_of
 
@@ -305,3 +307,46 @@ async def test_two_tabs_closing_at_once_both_record_last_seen(server: Server, ca
             ).all()
         )
     assert all(seen.get(server.people[n]) is not None for n in names)
+
+
+async def test_set_busy_racing_a_presence_edit_loses_neither(server: Server) -> None:
+    """A consultation opening (busy) while the person edits their note: each changes its own
+    field, so whichever reaches the bus first, both are there after (before, each sent a
+    whole snapshot of the settings it had read, and the later one undid the other)."""
+    presence, bertil = server.core.presence, server.people["bertil"]
+    await asyncio.gather(
+        presence.update(bertil, SetPresence(note="Puhelimessa")),
+        presence.set_busy(bertil, True),
+    )
+    await server.settle()
+    settings = presence.settings_of(bertil)
+    assert settings.busy and settings.note == "Puhelimessa"
+    # And the other way round.
+    await asyncio.gather(
+        presence.set_busy(bertil, False),
+        presence.update(bertil, SetPresence(status="away")),
+    )
+    await server.settle()
+    settings = presence.settings_of(bertil)
+    assert not settings.busy and settings.manual_status == "away"
+    assert settings.note == "Puhelimessa"
+
+
+async def test_a_presence_edit_stores_only_the_fields_it_changes(server: Server) -> None:
+    """Last seen is written by its own path: an edit made from an older copy of the
+    settings must not put back an older last-seen time (nor any field it did not change)."""
+    presence, bertil = server.core.presence, server.people["bertil"]
+    await presence.update(bertil, SetPresence(note="Etätöissä"))
+    await server.settle()
+    # Written elsewhere after this node read the row: a newer last seen.
+    seen = server.clock.now().replace(microsecond=0) + timedelta(minutes=5)
+    async with server.core.db.begin() as db:
+        await repositories.touch_last_seen(db, {bertil: seen})
+    await presence.update(bertil, SetPresence(status="dnd"))
+    async with server.core.db() as db:
+        row = await db.get(PresenceSettings, bertil)
+    assert row is not None
+    assert row.manual_status == "dnd" and row.note == "Etätöissä"
+    assert row.last_seen_at is not None and row.last_seen_at.replace(tzinfo=None) == seen.replace(
+        tzinfo=None
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,22 +38,26 @@ class PresenceError(Refused):
     """Refused by the presence service."""
 
 
-def _settings_to_json(s: domain.PresenceSettings) -> dict[str, Any]:
-    data = asdict(s)
-    for key in ("dnd_until", "last_seen_at", "out_of_office_until"):
-        if data[key] is not None:
-            data[key] = data[key].isoformat()
-    return data
+# The settings a change may carry, and how each crosses the bus as JSON (dates as ISO text).
+_DATES: dict[str, Callable[[str], Any]] = {
+    "dnd_until": datetime.fromisoformat,
+    "last_seen_at": datetime.fromisoformat,
+    "out_of_office_until": date.fromisoformat,
+}
 
 
-def _settings_from_json(data: dict[str, Any]) -> domain.PresenceSettings:
-    s = domain.PresenceSettings(**data)
-    s.dnd_until = datetime.fromisoformat(data["dnd_until"]) if data["dnd_until"] else None
-    s.last_seen_at = datetime.fromisoformat(data["last_seen_at"]) if data["last_seen_at"] else None
-    s.out_of_office_until = (
-        date.fromisoformat(data["out_of_office_until"]) if data["out_of_office_until"] else None
-    )
-    return s
+def _changes_to_json(changes: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value.isoformat() if key in _DATES and value is not None else value
+        for key, value in changes.items()
+    }
+
+
+def _changes_from_json(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: _DATES[key](value) if key in _DATES and value is not None else value
+        for key, value in data.items()
+    }
 
 
 class PresenceService:
@@ -253,56 +257,58 @@ class PresenceService:
             raise PresenceError("bad_field", "nothing to change")
         if changes.dnd_until is not UNSET and changes.status != domain.DND:
             raise PresenceError("bad_field", "dnd_until goes with status dnd")
-        s = replace(self.settings_of(person_id))
         now = self.clock.now()
+        # Only the fields the person changed are stored and sent: a change made at the
+        # same time elsewhere (busy from a consultation, another tab's note, last seen)
+        # is to other fields and survives, whichever arrives first.
+        fields: dict[str, Any] = {}
         if changes.status is not UNSET:
             status = changes.status
             if status not in domain.MANUAL_STATUSES:
                 raise PresenceError("bad_status", "status must be available, away or dnd")
-            s.manual_status = status
-            s.dnd_until = None
+            fields["manual_status"] = status
+            fields["dnd_until"] = None
             if status == domain.DND and changes.dnd_until:
                 until = _parse_datetime(changes.dnd_until, "dnd_until")
                 if until <= now:
                     raise PresenceError("bad_field", "dnd_until must be in the future")
-                s.dnd_until = until
+                fields["dnd_until"] = until
         if changes.note is not UNSET:
-            s.note = _clean_note(changes.note, "note", self.config.secret_key)
+            fields["note"] = _clean_note(changes.note, "note", self.config.secret_key)
         if changes.out_of_office_until is not UNSET:
             value = changes.out_of_office_until
-            if not value:
-                s.out_of_office_until = None
-            else:
-                try:
-                    s.out_of_office_until = date.fromisoformat(value)
-                except ValueError:
-                    raise PresenceError(
-                        "bad_field", "out_of_office_until must be a date YYYY-MM-DD"
-                    ) from None
+            try:
+                fields["out_of_office_until"] = date.fromisoformat(value) if value else None
+            except ValueError:
+                raise PresenceError(
+                    "bad_field", "out_of_office_until must be a date YYYY-MM-DD"
+                ) from None
         if changes.out_of_office_note is not UNSET:
-            s.out_of_office_note = _clean_note(
+            fields["out_of_office_note"] = _clean_note(
                 changes.out_of_office_note, "out_of_office_note", self.config.secret_key
             )
         if changes.phone_hours is not UNSET:
             try:
-                s.phone_hours = domain.validate_phone_hours(
+                fields["phone_hours"] = domain.validate_phone_hours(
                     msgspec.to_builtins(changes.phone_hours)
                 )
             except ValueError as e:
                 raise PresenceError("bad_field", str(e)) from None
         async with self.db.begin() as db:
-            await repo.save_presence_settings(db, person_id, s)
-        await self.hub.publish({"k": "settings", "p": person_id, "s": _settings_to_json(s)})
+            await repo.save_presence_fields(db, person_id, fields)
+        await self.hub.publish({"k": "settings", "p": person_id, "s": _changes_to_json(fields)})
+        s = replace(self.settings_of(person_id), **fields)
         return _shaped(self._compute(person_id, now, s), now.isoformat())
 
     async def set_busy(self, person_id: int, busy: bool) -> None:
-        """For consultations: busy while a person has one open."""
-        s = replace(self.settings_of(person_id), busy=busy)
-        await self.hub.publish({"k": "settings", "p": person_id, "s": _settings_to_json(s)})
+        """For consultations: busy while a person has one open (that field alone)."""
+        await self.hub.publish({"k": "settings", "p": person_id, "s": {"busy": busy}})
 
     async def _on_settings(self, message: dict[str, Any]) -> None:
+        """A change to some of a person's settings, merged into what this node holds."""
         person_id = int(message["p"])
-        self._settings[person_id] = settings = _settings_from_json(message["s"])
+        changed = _changes_from_json(message["s"])
+        self._settings[person_id] = settings = replace(self.settings_of(person_id), **changed)
         self._track_dnd(person_id, settings)
         self._refresh([person_id], self.clock.now())
 

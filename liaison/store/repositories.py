@@ -221,20 +221,29 @@ async def all_presence_settings(db: AsyncSession) -> dict[int, presence_domain.P
     return {r.person_id: settings_from_row(r) for r in rows}
 
 
-async def save_presence_settings(
-    db: AsyncSession, person_id: int, settings: presence_domain.PresenceSettings
-) -> None:
-    row = await db.get(PresenceSettings, person_id)
-    if row is None:
-        row = PresenceSettings(person_id=person_id)
-        db.add(row)
-    row.manual_status = settings.manual_status
-    row.dnd_until = settings.dnd_until
-    row.note = settings.note
-    row.out_of_office_until = settings.out_of_office_until
-    row.out_of_office_note = settings.out_of_office_note
-    row.phone_hours = settings.phone_hours
-    row.last_seen_at = settings.last_seen_at
+# The settings a person sets by hand; last seen and busy are written by their own paths.
+PRESENCE_FIELDS = frozenset(
+    {"manual_status", "dnd_until", "note", "out_of_office_until", "out_of_office_note",
+     "phone_hours"}
+)  # fmt: skip
+
+
+async def save_presence_fields(db: AsyncSession, person_id: int, fields: dict[str, Any]) -> None:
+    """Stores these fields of a person's presence settings and no others, in one upsert:
+    a change made at the same time to other fields (on any node) is kept."""
+    unknown = set(fields) - PRESENCE_FIELDS
+    if unknown:
+        raise ValueError(f"not presence settings: {sorted(unknown)}")
+    if not fields:
+        return
+    insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(PresenceSettings).values(person_id=person_id, **fields)
+    await db.execute(
+        statement.on_conflict_do_update(
+            index_elements=[PresenceSettings.person_id],
+            set_={name: statement.excluded[name] for name in fields},
+        )
+    )
 
 
 async def touch_last_seen(db: AsyncSession, seen: dict[int, datetime]) -> None:
