@@ -22,6 +22,7 @@ from tests.test_browser import (  # noqa: F401
     NARROW,
     PHONE,
     browser,
+    connected,
     go,
     logged_in,
     person_row,
@@ -29,6 +30,7 @@ from tests.test_browser import (  # noqa: F401
     shot,
 )
 from tests.test_browser_rings import ring_row, sign_in_to_ring
+from tests.test_chat import direct
 from tests.test_rings import config, signed_in, until_status, valid_code, with_rings
 
 # Browser pages keep their own heartbeats in real time while these tests move the
@@ -44,17 +46,32 @@ class WireTap:
         self.sent: list[dict[str, Any]] = []
         self.received: list[dict[str, Any]] = []
         self.changed = asyncio.Event()
+        # Connections the page opened, in order, and those the network has silenced:
+        # nothing passes either way, yet neither end is told (a half-open connection).
+        self.connections = 0
+        self.silenced: set[int] = set()
+
+    def silence(self) -> None:
+        """The page's current connection goes dead without closing; later ones work."""
+        self.silenced.add(self.connections - 1)
 
     async def install(self, context: BrowserContext) -> None:
         async def route(ws: WebSocketRoute) -> None:
             server = ws.connect_to_server()
+            number = self.connections
+            self.connections += 1
+            self.changed.set()
 
             def from_page(message: str | bytes) -> None:
+                if number in self.silenced:
+                    return
                 self.sent.append(json.loads(message))
                 self.changed.set()
                 server.send(message)
 
             def from_server(message: str | bytes) -> None:
+                if number in self.silenced:
+                    return
                 self.received.append(json.loads(message))
                 self.changed.set()
                 ws.send(message)
@@ -218,10 +235,11 @@ async def test_a_background_tab_without_input_is_still_offered_and_idleness_come
         # The expert works in the benefit system: the tab is hidden and gets no input for
         # well over idle_away_seconds (60 s). Heartbeats go on, saying "active".
         await hide(bertil)
-        beats = tap.count("heartbeat", tap.sent)
-        await bertil.clock.run_for(150_000)  # every timer that falls due fires
-        await tap.until(lambda t: t.count("heartbeat", t.sent) >= beats + 10)
-        await tap.acked()
+        # Heartbeat by heartbeat, each answered before the next, as in real time (the page
+        # gives up a connection whose heartbeats go unanswered).
+        for _ in range(15):
+            await bertil.clock.run_for(10_000)
+            await tap.acked()
         assert all(f.get("active", True) for f in tap.sent if f["type"] == "heartbeat")
         await srv.advance(150)
         await watcher.no_frame("presence", person_id=srv.people["bertil"], status="away")
@@ -651,3 +669,40 @@ async def test_dates_and_times_follow_the_language(
         cell = page.locator("#log-body tr").first.locator("time")
         await expect(cell).to_have_text(re.compile(pattern))
         await context.close()
+
+
+async def test_a_connection_that_dies_without_closing_is_replaced(
+    browser: Browser,  # noqa: F811
+    server: Server,
+) -> None:
+    """The network drops the connection without a word (a laptop waking from sleep, a
+    proxy's idle timeout): the browser would call it open for many minutes. The page
+    notices its heartbeats go unanswered, connects again by itself and gets what was sent
+    meanwhile; a quiet connection that answers is never given up."""
+    tap = WireTap()
+    _, bertil = await logged_in(browser, server, "bertil", before=tap.install, clock=True)
+    interval = int(server.core.settings.heartbeat_interval_seconds * 1000)
+    writer = await server.client("aino")
+    aino = await writer.socket()
+    conversation = await direct(writer, server.people["bertil"])
+    await aino.send(
+        {"type": "send", "id": "m1", "conversation_id": conversation, "body": "Ensimmäinen"}
+    )
+    await aino.expect("ack", id="m1")
+    await go(bertil, f"/conversations/{conversation}")
+    await expect(bertil.locator("#message-list")).to_contain_text("Ensimmäinen")
+    # Quiet but alive: minutes of heartbeats, each answered, keep the one connection.
+    for _ in range(6):
+        await bertil.clock.run_for(interval)
+        await tap.acked()
+    assert tap.connections == 1
+    # Dead without closing: nothing passes, and neither end hears of it.
+    tap.silence()
+    await aino.send({"type": "send", "id": "m2", "conversation_id": conversation, "body": "Toinen"})
+    await aino.expect("ack", id="m2")
+    # Two heartbeat intervals unanswered, then the back-off before connecting again.
+    await bertil.clock.run_for(2 * interval + 1000)
+    await tap.until(lambda t: t.connections == 2 and t.count("welcome", t.received) == 2)
+    await connected(bertil)
+    await expect(bertil.locator("#message-list")).to_contain_text("Toinen")
+    await expect(bertil.locator("#message-list .message")).to_have_count(2)

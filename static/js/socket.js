@@ -3,6 +3,12 @@
 // from outside (static/js/idle.js: the system's idle state), never from input in this tab.
 const CLOSE_NOT_AUTHENTICATED = 4001;
 const CLOSE_ACCOUNT_DISABLED = 4009;
+// A connection can die without closing (a laptop waking from sleep, a network or proxy
+// that drops it without a word): the browser then keeps it "open" for many minutes while
+// the server has long counted the person offline and nothing reaches them. The server
+// answers every heartbeat; when a heartbeat has gone unanswered, with nothing else heard,
+// for this many intervals, the socket is given up and a new one resumes from the cursors.
+const UNANSWERED_INTERVALS = 2;
 
 // A message id is an opaque token that the server stores and sends on. Letters only
 // (about 112 random bits), so that no id can ever read as a personal identity code:
@@ -43,8 +49,20 @@ export class LiaisonSocket extends EventTarget {
       const hello = { type: "hello", v: 1, active: this.active, resume: this.cursorsFn(), ...this.helloFn() };
       ws.send(JSON.stringify(hello));
     });
-    ws.addEventListener("message", (event) => this.onFrame(JSON.parse(event.data)));
-    ws.addEventListener("close", (event) => this.onClose(event));
+    ws.addEventListener("message", (event) => {
+      this.heardAt = Date.now();
+      this.onFrame(JSON.parse(event.data));
+    });
+    // A socket given up on (abandon) may still report its close much later: ignored.
+    ws.addEventListener("close", (event) => ws === this.ws && this.onClose(event));
+  }
+
+  // The socket has fallen silent: stop using it now and connect again (with back-off).
+  abandon() {
+    const ws = this.ws;
+    this.ws = null;
+    ws.close();
+    this.onClose({ code: 1006 });
   }
 
   onFrame(frame) {
@@ -79,9 +97,21 @@ export class LiaisonSocket extends EventTarget {
 
   startHeartbeat() {
     clearInterval(this.heartbeatTimer);
+    const interval = this.config.heartbeat_interval * 1000;
+    this.heardAt = Date.now();
+    this.heartbeatSentAt = null;
+    // Measured from the heartbeat left unanswered, not from the last frame: a background
+    // tab's timers may fire only once a minute, and a quiet but live socket is fine.
     this.heartbeatTimer = setInterval(() => {
-      this.raw({ type: "heartbeat", active: this.active });
-    }, this.config.heartbeat_interval * 1000);
+      const sent = this.heartbeatSentAt;
+      if (sent !== null && this.heardAt < sent && Date.now() - sent >= UNANSWERED_INTERVALS * interval) {
+        this.abandon();
+        return;
+      }
+      if (this.raw({ type: "heartbeat", active: this.active }) && (sent === null || this.heardAt >= sent)) {
+        this.heartbeatSentAt = Date.now();
+      }
+    }, interval);
   }
 
   raw(frame) {
