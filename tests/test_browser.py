@@ -314,7 +314,9 @@ async def test_admin_imports_a_directory_file_and_manages_accounts(
     await page.get_by_label("Tiedosto (CSV tai XLSX)").set_input_files(str(bad))
     await page.get_by_role("button", name="Tuo", exact=True).click()
     errors = page.locator("#import-report table")
-    await expect(errors).to_contain_text("astronautti")
+    # Each problem in the reader's language, with the file's own words in it.
+    await expect(errors).to_contain_text("tuntematon arvo 'astronautti' sarakkeessa roles")
+    await expect(errors).to_contain_text("'virheellinen-osoite' ei ole sähköpostiosoite")
     await expect(page.locator("#import-report")).to_contain_text("mitään ei muutettu")
     await page.get_by_label("Tiedosto (CSV tai XLSX)").set_input_files(str(good))
     await page.get_by_role("button", name="Tuo", exact=True).click()

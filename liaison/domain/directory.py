@@ -37,10 +37,10 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, Protocol
 
 from liaison.domain import vocabulary
 from liaison.domain.identity import find_identity_codes, redact_identity_codes
@@ -74,6 +74,14 @@ ROLES = (
     "supervisor",
     "admin",
 )
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogs (scripts/translations extracts N_); it is
+    translated where it is shown, in the reader's language, with its values filled in."""
+    return message
+
+
 BENEFITS = (
     "basic_social_assistance",
     "housing_allowance",
@@ -289,8 +297,29 @@ _LANGUAGE_ALIASES = _aliases(
     }
 )
 
+
 # Reports one problem of the row being checked: (column, reason).
-_Fail = Callable[[str | None, str], None]
+class _Fail(Protocol):
+    def __call__(self, column: str | None, message: str, /, **values: object) -> None: ...
+
+
+class _RowProblems:
+    """The problems found in one row: `fail(column, message, **values)` adds one."""
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+        self.errors: list[RowError] = []
+
+    def __call__(self, column: str | None, message: str, /, **values: object) -> None:
+        # Values quote the file's cells back to the admin: never a code among them.
+        clean = {k: redact_identity_codes(str(v), None)[0] for k, v in values.items()}
+        self.errors.append(RowError(self.line, column, message, clean))
+
+
+UNREADABLE_TEXT = N_("the file is not readable text: save it as CSV UTF-8 or as .xlsx")
+UNREADABLE_EXCEL = N_("the Excel file cannot be read ({detail})")
+UNKNOWN_VALUE = N_("unknown value {value} in {column}; known: {known}")
+KIND_ON_AN_EARLIER_LINE = N_("{name} is {earlier} on line {line}, not {kind}")
 
 _EMAIL = re.compile(r"[^@\s,;<>()\[\]\\\"]+@[^@\s,;<>()\[\]\\\"]+\.[^@\s,;<>()\[\]\\\".]+")
 # A phone number as people write them: "+358 20 634 9001", "040-123 4567", "(09) 1234 5678",
@@ -298,7 +327,7 @@ _EMAIL = re.compile(r"[^@\s,;<>()\[\]\\\"]+@[^@\s,;<>()\[\]\\\"]+\.[^@\s,;<>()\[
 # hyphen, at most one group in parentheses.
 _PHONE = re.compile(r"\+?(?:\(\d{1,4}\)|\d)(?:(?: ?- ?| )?(?:\(\d{1,4}\)|\d))*", re.ASCII)
 PHONE_DIGITS = (6, 15)  # E.164 allows 15
-PHONE_RULE = (
+PHONE_RULE = N_(
     "a phone number has 6 to 15 digits in groups separated by spaces or hyphens, "
     "optionally a leading + and one group in parentheses"
 )
@@ -347,16 +376,37 @@ def normalise_benefit(value: str) -> str | None:
 
 
 class ImportFileError(ValueError):
-    """The file as a whole cannot be read; the message says why, for the person importing."""
+    """The file as a whole cannot be read; the message says why, for the person importing.
+
+    `message` is an English template (the catalogs' id) and `values` fill it in; the
+    exception's text is the English sentence."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        self.message = message
+        self.values = {name: str(value) for name, value in values.items()}
+        super().__init__(message.format(**self.values))
 
 
 @dataclass(frozen=True)
 class RowError:
-    """One problem in one row (line 0: the file as a whole). Lines are as in Excel."""
+    """One problem in one row (line 0: the file as a whole). Lines are as in Excel.
+
+    `message` is an English template (the catalogs' id), `values` fill it in: the
+    workspace shows it in the reader's language, `reason` is the English sentence."""
 
     line: int
     column: str | None
-    reason: str
+    message: str
+    values: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        return self.message.format(**self.values)
+
+    @classmethod
+    def of_file(cls, error: ImportFileError) -> RowError:
+        """The file's problem as the one error on line 0."""
+        return cls(0, None, error.message, error.values)
 
 
 @dataclass
@@ -442,21 +492,22 @@ def read_sheet(
     """
     if len(data) > max_bytes:
         raise ImportFileError(
-            f"the file is {len(data) / 1024 / 1024:.1f} MB; the limit is "
-            f"{max_bytes / 1024 / 1024:g} MB"
+            N_("the file is {size} MB; the limit is {limit} MB"),
+            size=f"{len(data) / 1024 / 1024:.1f}",
+            limit=f"{max_bytes / 1024 / 1024:g}",
         )
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     table = Table(rows=[])
     if extension in ("csv", "txt", "tsv"):
         if data.startswith(b"PK\x03\x04"):
-            raise ImportFileError("the file is an Excel workbook: give it the .xlsx extension")
+            raise ImportFileError(N_("the file is an Excel workbook: give it the .xlsx extension"))
         _rows_from_records(_csv_records(data), table)
     elif extension in ("xlsx", "xlsm"):
         _read_xlsx(data, sheet, table)
     elif extension == "xls":
-        raise ImportFileError("old Excel files (.xls) are not supported: save as .xlsx or CSV")
+        raise ImportFileError(N_("old Excel files (.xls) are not supported: save as .xlsx or CSV"))
     else:
-        raise ImportFileError("unknown file type: give a .csv or .xlsx file")
+        raise ImportFileError(N_("unknown file type: give a .csv or .xlsx file"))
     return table
 
 
@@ -469,9 +520,7 @@ def _decode(data: bytes) -> str:
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError:
-        raise ImportFileError(
-            "the file is not readable text: save it as CSV UTF-8 or as .xlsx"
-        ) from None
+        raise ImportFileError(UNREADABLE_TEXT) from None
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -492,14 +541,14 @@ def _sniff_delimiter(text: str) -> str:
 def _csv_records(data: bytes) -> Iterable[list[str]]:
     text = _decode(data)
     if "\x00" in text:
-        raise ImportFileError("the file is not readable text: save it as CSV UTF-8 or as .xlsx")
+        raise ImportFileError(UNREADABLE_TEXT)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
     try:
         # Materialised here so a csv.Error surfaces as an ImportFileError; the size
         # limit already bounds the memory this takes.
         return list(reader)
     except csv.Error as exc:
-        raise ImportFileError(f"the CSV file cannot be read: {exc}") from None
+        raise ImportFileError(N_("the CSV file cannot be read: {detail}"), detail=exc) from None
 
 
 def _cell_text(value: object) -> str:
@@ -523,7 +572,7 @@ def _read_xlsx(data: bytes, sheet: str | None, table: Table) -> None:
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged or foreign file
-        raise ImportFileError(f"the Excel file cannot be read ({type(exc).__name__})") from None
+        raise ImportFileError(UNREADABLE_EXCEL, detail=type(exc).__name__) from None
     try:
         worksheet = _choose_sheet(workbook, sheet)
         table.sheet = worksheet.title
@@ -540,7 +589,7 @@ def _read_xlsx(data: bytes, sheet: str | None, table: Table) -> None:
     except MemoryError:
         raise
     except Exception as exc:
-        raise ImportFileError(f"the Excel file cannot be read ({type(exc).__name__})") from None
+        raise ImportFileError(UNREADABLE_EXCEL, detail=type(exc).__name__) from None
     finally:
         workbook.close()
 
@@ -553,8 +602,9 @@ def _choose_sheet(workbook: Any, name: str | None) -> Any:
             if _key(ws.title) == _key(name):
                 return ws
         raise ImportFileError(
-            f"the workbook has no sheet {name[:100]!r}; its sheets are "
-            + ", ".join(repr(ws.title) for ws in worksheets)
+            N_("the workbook has no sheet {sheet}; its sheets are {sheets}"),
+            sheet=repr(name[:100]),
+            sheets=", ".join(repr(ws.title) for ws in worksheets),
         )
     active = workbook.active
     if active in worksheets and active.sheet_state == "visible":
@@ -562,7 +612,7 @@ def _choose_sheet(workbook: Any, name: str | None) -> Any:
     for ws in worksheets:
         if ws.sheet_state == "visible":
             return ws
-    raise ImportFileError("the Excel file has no visible worksheet")
+    raise ImportFileError(N_("the Excel file has no visible worksheet"))
 
 
 def _merged_ranges(workbook: Any, worksheet: Any) -> list[tuple[int, int, int, int]]:
@@ -600,8 +650,8 @@ def _merged_ranges(workbook: Any, worksheet: Any) -> list[tuple[int, int, int, i
                 ranges.append((first_col, first_row, last_col, last_row))
                 if len(ranges) > MAX_MERGED_RANGES:
                     raise ImportFileError(
-                        f"the sheet has more than {MAX_MERGED_RANGES} merged cell ranges; "
-                        "unmerge them"
+                        N_("the sheet has more than {limit} merged cell ranges; unmerge them"),
+                        limit=MAX_MERGED_RANGES,
                     )
     return sorted(ranges, key=lambda r: r[1])
 
@@ -664,10 +714,12 @@ def _rows_from_records(records: Iterable[list[str]], table: Table) -> None:
             continue
         rows.append((line, _row(header, cells)))
         if len(rows) > MAX_ROWS:
-            raise ImportFileError(f"the file has more than {MAX_ROWS} rows; split it")
+            raise ImportFileError(
+                N_("the file has more than {limit} rows; split it"), limit=MAX_ROWS
+            )
     if header is None:
         if not candidates:
-            raise ImportFileError("the file is empty: the first row must name the columns")
+            raise ImportFileError(N_("the file is empty: the first row must name the columns"))
         header = _header(candidates[0][1], table)
         table.header_line = candidates[0][0]
         rows.extend((n, _row(header, c)) for n, c in candidates[1:])
@@ -701,10 +753,12 @@ def _header(cells: list[str], table: Table) -> list[str | None]:
             seen[name] = cell
         names.append(name)
     if repeated:
-        raise ImportFileError("the same column is given twice: " + "; ".join(repeated))
+        raise ImportFileError(
+            N_("the same column is given twice: {columns}"), columns="; ".join(repeated)
+        )
     missing = [c for c in REQUIRED_COLUMNS if c not in seen]
     if missing:
-        raise ImportFileError("required columns missing: " + ", ".join(missing))
+        raise ImportFileError(N_("required columns missing: {columns}"), columns=", ".join(missing))
     table.columns = [c for c in COLUMNS if c in seen]
     return names
 
@@ -755,13 +809,7 @@ def validate_rows(
     bad_lines: set[int] = set()
 
     for line, raw in rows:
-        row_errors: list[RowError] = []
-
-        def fail(
-            column: str | None, reason: str, line: int = line, sink: list[RowError] = row_errors
-        ) -> None:
-            # Reasons quote the file's cells back to the admin: never a code among them.
-            sink.append(RowError(line, column, redact_identity_codes(reason, None)[0]))
+        fail = _RowProblems(line)
 
         cell = {name: " ".join(raw.get(name, "").split()) for name in COLUMNS}
         # Free text keeps its line breaks; only the ends are trimmed.
@@ -769,47 +817,62 @@ def validate_rows(
 
         for name in COLUMNS:
             if find_identity_codes(raw.get(name, "")):
-                fail(name, "holds a personal identity code, which a directory must not")
+                fail(name, N_("holds a personal identity code, which a directory must not"))
         for name in REQUIRED_COLUMNS:
             if not cell[name]:
-                fail(name, f"{name} is required")
+                fail(name, N_("{column} is required"), column=name)
         for name, limit in MAX_LENGTHS.items():
             if len(cell[name]) > limit:
-                fail(name, f"{name} is {len(cell[name])} characters; the limit is {limit}")
+                fail(
+                    name,
+                    N_("{column} is {length} characters; the limit is {limit}"),
+                    column=name,
+                    length=len(cell[name]),
+                    limit=limit,
+                )
 
         email = cell["email"].lower()
         if email and len(email) <= MAX_LENGTHS["email"]:
             if not _EMAIL.fullmatch(email):
-                fail("email", f"{cell['email']!r} is not an email address")
+                fail("email", N_("{value} is not an email address"), value=repr(cell["email"]))
             elif email in first_email_line:
                 fail(
                     "email",
-                    f"{cell['email']} is already on line {first_email_line[email]}",
+                    N_("{value} is already on line {line}"),
+                    value=cell["email"],
+                    line=first_email_line[email],
                 )
             else:
                 first_email_line[email] = line
 
         phone = cell["work_phone"]
         if phone and not is_phone_number(phone):
-            fail("work_phone", PHONE_RULE)
+            fail("work_phone", PHONE_RULE)  # a sentence of its own, translated as one
 
-        roles = _vocabulary(cell["roles"], _ROLE_ALIASES, "roles", "role", ROLES, fail)
-        benefits = _vocabulary(
-            cell["benefits"], _BENEFIT_ALIASES, "benefits", "benefit", BENEFITS, fail
-        )
+        roles = _vocabulary(cell["roles"], _ROLE_ALIASES, "roles", ROLES, fail)
+        benefits = _vocabulary(cell["benefits"], _BENEFIT_ALIASES, "benefits", BENEFITS, fail)
         languages: list[str] = []
         for value in _split(cell["languages"]):
             code = _LANGUAGE_ALIASES.get(_key(value), value.lower())
             if len(code) != 2 or not code.isascii() or not code.isalpha():
-                fail("languages", f"{value!r} is not a two-letter language code such as fi")
+                fail(
+                    "languages",
+                    N_("{value} is not a two-letter language code such as fi"),
+                    value=repr(value),
+                )
             elif code not in languages:
                 languages.append(code)
         tags = _split(cell["tags"])
         if len(tags) > MAX_TAGS:
-            fail("tags", f"{len(tags)} tags; the limit is {MAX_TAGS}")
+            fail("tags", N_("{count} tags; the limit is {limit}"), count=len(tags), limit=MAX_TAGS)
         for tag in tags:
             if len(tag) > MAX_TAG_CHARS:
-                fail("tags", f"the tag {tag[:20]!r}... is over {MAX_TAG_CHARS} characters")
+                fail(
+                    "tags",
+                    N_("the tag {tag}… is over {limit} characters"),
+                    tag=repr(tag[:20]),
+                    limit=MAX_TAG_CHARS,
+                )
 
         org_kind = _one_word(
             cell["organisation_kind"],
@@ -830,13 +893,22 @@ def validate_rows(
                 if known and known != org_kind:
                     fail(
                         "organisation_kind",
-                        f"{organisation} already exists as {known}, not {org_kind}; "
-                        "the import does not change an organisation's kind",
+                        N_(
+                            "{name} already exists as {known}, not {kind}; "
+                            "the import does not change an organisation's kind"
+                        ),
+                        name=organisation,
+                        known=known,
+                        kind=org_kind,
                     )
                 elif earlier and earlier[1] != org_kind:
                     fail(
                         "organisation_kind",
-                        f"{organisation} is {earlier[1]} on line {earlier[0]}, not {org_kind}",
+                        KIND_ON_AN_EARLIER_LINE,
+                        name=organisation,
+                        earlier=earlier[1],
+                        line=earlier[0],
+                        kind=org_kind,
                     )
                 else:
                     org_kind_seen.setdefault(org_key, (line, org_kind))
@@ -844,7 +916,7 @@ def validate_rows(
         unit, area = cell["unit"], cell["area"]
         unit_key = (org_key, unit.casefold())
         if area and not unit:
-            fail("area", "an area belongs to a unit: give the unit too")
+            fail("area", N_("an area belongs to a unit: give the unit too"))
         if unit and organisation:
             unit_first_line.setdefault(unit_key, (line, unit))
             if unit_kind:
@@ -853,27 +925,42 @@ def validate_rows(
                 if known and known != unit_kind:
                     fail(
                         "unit_kind",
-                        f"{unit} already exists as {known}, not {unit_kind}; "
-                        "the import does not change a unit's kind",
+                        N_(
+                            "{name} already exists as {known}, not {kind}; "
+                            "the import does not change a unit's kind"
+                        ),
+                        name=unit,
+                        known=known,
+                        kind=unit_kind,
                     )
                 elif earlier and earlier[1] != unit_kind:
                     fail(
                         "unit_kind",
-                        f"{unit} is {earlier[1]} on line {earlier[0]}, not {unit_kind}",
+                        KIND_ON_AN_EARLIER_LINE,
+                        name=unit,
+                        earlier=earlier[1],
+                        line=earlier[0],
+                        kind=unit_kind,
                     )
                 else:
                     unit_kind_seen.setdefault(unit_key, (line, unit_kind))
             if area:
                 earlier_area = unit_area_seen.get(unit_key)
                 if earlier_area and earlier_area[1].casefold() != area.casefold():
-                    fail("area", f"{unit} has area {earlier_area[1]!r} on line {earlier_area[0]}")
+                    fail(
+                        "area",
+                        N_("{unit} has area {area} on line {line}"),
+                        unit=unit,
+                        area=repr(earlier_area[1]),
+                        line=earlier_area[0],
+                    )
                 else:
                     unit_area_seen.setdefault(unit_key, (line, area))
         elif unit_kind and not unit:
-            fail("unit_kind", "a unit kind needs a unit")
+            fail("unit_kind", N_("a unit kind needs a unit"))
 
-        errors.extend(row_errors)
-        if row_errors:
+        errors.extend(fail.errors)
+        if fail.errors:
             bad_lines.add(line)
         candidates.append(
             PersonRow(
@@ -904,8 +991,8 @@ def validate_rows(
                 RowError(
                     line,
                     "organisation_kind",
-                    f"{name} is a new organisation: give its kind "
-                    f"({' or '.join(ORGANISATION_KINDS)})",
+                    N_("{name} is a new organisation: give its kind ({kinds})"),
+                    {"name": name, "kinds": ", ".join(ORGANISATION_KINDS)},
                 )
             )
             bad_lines.add(line)
@@ -915,7 +1002,8 @@ def validate_rows(
                 RowError(
                     line,
                     "unit_kind",
-                    f"{name} is a new unit: give its kind ({', '.join(UNIT_KINDS)})",
+                    N_("{name} is a new unit: give its kind ({kinds})"),
+                    {"name": name, "kinds": ", ".join(UNIT_KINDS)},
                 )
             )
             bad_lines.add(line)
@@ -954,7 +1042,6 @@ def _vocabulary(
     text: str,
     aliases: Mapping[str, str],
     column: str,
-    noun: str,
     known: Sequence[str],
     fail: _Fail,
 ) -> list[str]:
@@ -962,7 +1049,7 @@ def _vocabulary(
     for value in _split(text):
         canonical = aliases.get(_key(value))
         if canonical is None:
-            fail(column, f"unknown {noun} {value!r}; known: {', '.join(known)}")
+            fail(column, UNKNOWN_VALUE, value=repr(value), column=column, known=", ".join(known))
         elif canonical not in result:
             result.append(canonical)
     return result
@@ -975,6 +1062,6 @@ def _one_word(
         return ""
     canonical = aliases.get(_key(text))
     if canonical is None:
-        fail(column, f"unknown {column.replace('_', ' ')} {text!r}; known: {', '.join(known)}")
+        fail(column, UNKNOWN_VALUE, value=repr(text), column=column, known=", ".join(known))
         return ""
     return canonical

@@ -224,7 +224,15 @@ class RowError(Shape):
 
     line: Annotated[int, Meta(description="line as in the spreadsheet; 0: the file as a whole")]
     column: str | None
-    reason: str
+    reason: Annotated[str, Meta(description="the problem, in English")]
+    message: Annotated[
+        str,
+        Meta(
+            description="the problem as a template with {name} slots: the catalogs' message "
+            "id, so a client shows it in its reader's language"
+        ),
+    ]
+    values: Annotated[dict[str, str], Meta(description="what fills the template's slots")]
 
 
 class ImportReport(Shape):

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from liaison.domain.directory import ImportFileError, PersonRow, RowError, match_key
+from liaison.domain.directory import N_, ImportFileError, PersonRow, RowError, match_key
 from liaison.domain.identity import redact_identity_codes
 from liaison.protocol import people as shapes
 from liaison.services import import_reader
@@ -34,6 +34,7 @@ __all__ = ["ImportReport", "ReadLimits", "import_directory"]
 # Rows written per flush: the ORM's work per flush stays short, and each flush gives
 # the event loop back to other requests.
 WRITE_BATCH = 500
+CHANGED_DURING_IMPORT = N_("the directory changed during the import; import the file again")
 
 # Person fields an import column sets directly (organisation and unit are resolved to ids).
 _PLAIN_FIELDS = (
@@ -95,7 +96,14 @@ class ImportReport:
             units_created=list(self.units_created),
             units_updated=list(self.units_updated),
             errors=[
-                shapes.RowError(line=e.line, column=e.column, reason=e.reason) for e in self.errors
+                shapes.RowError(
+                    line=e.line,
+                    column=e.column,
+                    reason=e.reason,
+                    message=e.message,
+                    values=dict(e.values),
+                )
+                for e in self.errors
             ],
             applied=self.applied,
         )
@@ -133,8 +141,10 @@ async def import_directory(
                 import_reader.read_in_child, limits, filename, data, sheet, org_kinds, unit_kinds
             )
     except ImportFileError as exc:
-        # The reason may name the sheet the admin typed, or the file's own sheets.
-        report.errors.append(RowError(0, None, _without_codes(str(exc))))
+        # The values may name the sheet the admin typed, or the file's own sheets.
+        error = RowError.of_file(exc)
+        values = {name: _without_codes(value) for name, value in error.values.items()}
+        report.errors.append(RowError(0, None, error.message, values))
         return report
     _notes(report, parsed)
     report.errors = parsed.errors
@@ -146,9 +156,7 @@ async def import_directory(
         }
         if _kinds_changed(current_orgs, current_units, org_kinds, unit_kinds):
             # The file was checked against kinds that another change has since altered.
-            report.errors.append(
-                RowError(0, None, "the directory changed during the import; import the file again")
-            )
+            report.errors.append(RowError(0, None, CHANGED_DURING_IMPORT))
             return report
         await _apply(session, parsed.valid, current_orgs, current_units, report)
         if report.errors or dry_run:
@@ -160,9 +168,7 @@ async def import_directory(
         except IntegrityError:
             # Another import or an edit created the same email, organisation or unit meanwhile.
             await session.rollback()
-            report.errors.append(
-                RowError(0, None, "the directory changed during the import; import the file again")
-            )
+            report.errors.append(RowError(0, None, CHANGED_DURING_IMPORT))
             return report
     report.applied = True
     return report

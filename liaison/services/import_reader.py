@@ -23,6 +23,7 @@ from typing import Any
 from liaison.config import Settings
 from liaison.domain.directory import (
     MAX_FILE_BYTES,
+    N_,
     ImportFileError,
     PersonRow,
     RowError,
@@ -106,19 +107,27 @@ def read_in_child(
         assert isinstance(value, ParsedFile)
         return value
     if kind == "file_error":
-        raise ImportFileError(str(value))
+        assert isinstance(value, tuple)
+        message, values = value
+        raise ImportFileError(message, **values)
     if kind == "timeout":
         raise ImportFileError(
-            f"reading the file took longer than {limits.seconds:g} seconds and was stopped; "
-            "save it again from Excel as .xlsx or CSV, or split it"
+            N_(
+                "reading the file took longer than {seconds} seconds and was stopped; "
+                "save it again from Excel as .xlsx or CSV, or split it"
+            ),
+            seconds=f"{limits.seconds:g}",
         )
     if kind == "memory":
         raise ImportFileError(
-            f"reading the file needed more than {limits.memory_bytes // (1024 * 1024)} MiB "
-            "of memory and was stopped; save it again from Excel as .xlsx or CSV, or split it"
+            N_(
+                "reading the file needed more than {mib} MiB of memory and was stopped; "
+                "save it again from Excel as .xlsx or CSV, or split it"
+            ),
+            mib=limits.memory_bytes // (1024 * 1024),
         )
     log.warning("the import reader stopped unexpectedly (%s)", value)
-    raise ImportFileError("the file could not be read (the reader stopped); try CSV instead")
+    raise ImportFileError(N_("the file could not be read (the reader stopped); try CSV instead"))
 
 
 def _run_child(limits: ReadLimits, args: tuple[Any, ...]) -> tuple[str, object]:
@@ -173,7 +182,8 @@ def _child(
                 parse_file(filename, data, sheet, org_kinds, unit_kinds, max_bytes),
             )
         except ImportFileError as exc:
-            outcome = ("file_error", str(exc))
+            # The template and its values, for the parent to raise again as they were.
+            outcome = ("file_error", (exc.message, exc.values))
         except MemoryError:
             outcome = ("memory", None)
         except Exception as exc:  # reported by kind only: the file's text stays out of logs

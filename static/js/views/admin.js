@@ -192,7 +192,7 @@ export function createAdmin() {
               el("table", {},
                 el("caption", {}, t("Errors by line")),
                 el("thead", {}, el("tr", {}, ...[t("Line"), t("Column"), t("Reason")].map((h) => el("th", { scope: "col" }, h)))),
-                el("tbody", {}, ...data.errors.map((e) => el("tr", {}, el("td", {}, String(e.line)), el("td", {}, e.column || ""), el("td", {}, e.reason)))),
+                el("tbody", {}, ...data.errors.map((e) => el("tr", {}, el("td", {}, String(e.line)), el("td", {}, e.column || ""), el("td", {}, t(e.message, e.values))))),
               ),
             ),
           ]
