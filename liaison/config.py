@@ -20,7 +20,7 @@ from liaison.domain.vocabulary import Language
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
-BUS_SCHEMES = ("memory://",)
+BUS_SCHEMES = ("memory://", "redis://", "rediss://")
 PREFIX = "LIAISON_"
 
 
@@ -100,9 +100,15 @@ class Settings:
         "memory://",
         Doc(
             SERVER,
-            "The event bus. Only `memory://` (in-process, one server process) exists now; a "
-            "value not starting with `memory://` is a configuration error.",
-            "memory://",
+            "The event bus. `memory://`: in this process, for one node. "
+            "`redis://HOST:PORT/DB` (`rediss://` with TLS; user and password in the URL as "
+            "Redis takes them): Redis pub/sub, so that any number of nodes are one service. "
+            "The query parameter `namespace` (default `liaison`) is put in front of every "
+            "channel name, so deployments (or test runs) can share one Redis without "
+            "hearing each other: `redis://redis:6379/0?namespace=liaison-prod`. Another "
+            "scheme is a configuration error. What is not yet shared between nodes: "
+            "docs/architecture.md, the bus.",
+            "redis://127.0.0.1:6379/0",
             check=_bus,
         ),
     )
