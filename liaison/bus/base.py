@@ -37,10 +37,11 @@ class Bus(Protocol):
     async def subscribe(self, channels: Iterable[str]) -> None:
         """Holds these channels too; returns once messages published from now on are
         received (or, if the backend's server does not answer in time, once it will be
-        when it does)."""
+        when it does). Whether one published before it arrives is left open."""
 
     async def unsubscribe(self, channels: Iterable[str]) -> None:
-        """No longer receives these channels."""
+        """No longer receives these channels: from this call on, nothing more of them is
+        handed to the handler, even what was published before."""
 
     async def idle(self) -> None:
         """Returns once every message this node published so far, on the channels it

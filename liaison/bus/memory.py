@@ -24,7 +24,9 @@ class MemoryBus:
             while True:
                 channel, message = await self._queue.get()
                 try:
-                    await handler(channel, message)
+                    # Let go of since it was published: nothing more of it is handed over.
+                    if channel in self._channels:
+                        await handler(channel, message)
                 except Exception:
                     log.exception("bus handler failed")
                 finally:

@@ -54,6 +54,12 @@ async def _connect(conn: AbstractConnection) -> None:
     await conn.connect()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
 
+async def _discard(conn: AbstractConnection | None) -> None:
+    if conn is not None:
+        with contextlib.suppress(*LOST):
+            await conn.disconnect(nowait=True)
+
+
 class RedisBus:
     def __init__(self, url: str, namespace: str, queue_size: int = 10000) -> None:
         self._url = url
@@ -68,19 +74,24 @@ class RedisBus:
         self._markers: dict[str, asyncio.Future[bool]] = {}
         self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=queue_size)
         self._publisher: asyncio.Task[None] | None = None
+        self._pub_conn: AbstractConnection | None = None
+        self._reconnector: asyncio.Task[None] | None = None
         self._subscriber: asyncio.Task[None] | None = None
         self._sub_conn: AbstractConnection | None = None
         # One writer at a time on the subscriber's connection, in call order.
         self._sub_lock = asyncio.Lock()
         # Set while the subscriber is connected and holds its channels.
         self.subscribed = asyncio.Event()
+        # Set once the subscriber's first attempt has held the channels or failed.
+        self._tried = asyncio.Event()
         # Clear from a failed publish until Redis answers again (publish drops meanwhile).
         self.publishing = asyncio.Event()
         self.publishing.set()
         self._stopped = False
-        # Messages dropped in the current publishing outage; reconnections of the subscriber.
+        # Messages dropped in the current publishing outage; connections the subscriber
+        # has made (each counted once it holds the node's channels again).
         self.dropped = 0
-        self.reconnections = 0
+        self.connections = 0
         self._probe: Redis | None = None
 
     # ------------------------------------------------------------ connections
@@ -90,6 +101,9 @@ class RedisBus:
         kind: type[AbstractConnection] = options.pop("connection_class", Connection)
         options.setdefault("socket_connect_timeout", IO_TIMEOUT_SECONDS)
         options.setdefault("socket_timeout", IO_TIMEOUT_SECONDS)
+        # RESP2: published messages come as plain replies on the subscriber's connection
+        # (RESP3 makes them push messages, which redis-py routes elsewhere).
+        options["protocol"] = 2
         # Named, so an operator (or a test) can tell the node's connections apart.
         options["client_name"] = f"{self._prefix}{self.node_channel}:{role}"
         return kind(**options)
@@ -105,6 +119,10 @@ class RedisBus:
         self._channels.add(self.node_channel)
         self._start_publisher()
         self._subscriber = asyncio.create_task(self._subscribe_loop(), name="redis-bus-subscriber")
+        # A node starts holding its channels, unless Redis does not answer: then it starts
+        # anyway (not ready) and the subscriber keeps trying.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._tried.wait(), SUBSCRIBE_TIMEOUT_SECONDS)
 
     def _start_publisher(self) -> None:
         if self._publisher is None:
@@ -116,12 +134,14 @@ class RedisBus:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._outbox.join(), IO_TIMEOUT_SECONDS)
         self._stopped = True
-        for task in (self._subscriber, self._publisher):
+        for task in (self._subscriber, self._publisher, self._reconnector):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._subscriber = self._publisher = None
+        self._subscriber = self._publisher = self._reconnector = None
+        await _discard(self._pub_conn)
+        self._pub_conn = None
         self.subscribed.clear()
         self._fail_markers()
         if self._probe is not None:
@@ -150,8 +170,7 @@ class RedisBus:
             self._drop(channel, message)
             return
         self._start_publisher()
-        # Waits while the queue is full: the publisher either sends or, failing, empties it,
-        # each within its timeouts.
+        # Waits while the queue is full: the publisher sends (within its timeouts) or drops.
         await self._outbox.put((channel, message))
 
     def _drop(self, channel: str, message: str = "") -> None:
@@ -164,38 +183,40 @@ class RedisBus:
             self.dropped += 1
 
     async def _publish_loop(self) -> None:
-        conn: AbstractConnection | None = None
+        """Always takes what is queued: sends it, or drops it while Redis is unreachable
+        (so a full queue empties at once and no publisher waits on an outage)."""
         try:
             while True:
                 batch = [await self._outbox.get()]
                 while len(batch) < BATCH and not self._outbox.empty():
                     batch.append(self._outbox.get_nowait())
                 try:
-                    if conn is None:
-                        conn = self._connection("publish")
-                        await _connect(conn)
+                    if not self.publishing.is_set():
+                        for channel, message in batch:
+                            self._drop(channel, message)
+                        continue
+                    if self._pub_conn is None:
+                        self._pub_conn = self._connection("publish")
+                        await _connect(self._pub_conn)
+                    conn = self._pub_conn
                     commands = [("PUBLISH", self._wire(c), m) for c, m in batch]
                     await conn.send_packed_command(conn.pack_commands(commands), False)
                     for _ in batch:
                         await conn.read_response()
                 except LOST as error:
-                    if conn is not None:
-                        with contextlib.suppress(*LOST):
-                            await conn.disconnect(nowait=True)
-                    conn = None
+                    await _discard(self._pub_conn)
+                    self._pub_conn = None
                     self._outage(error, batch)
-                    conn = await self._reconnect_publisher()
                 finally:
                     for _ in batch:
                         self._outbox.task_done()
         finally:
-            if conn is not None:
-                with contextlib.suppress(*LOST):
-                    await conn.disconnect(nowait=True)
+            await _discard(self._pub_conn)
+            self._pub_conn = None
 
     def _outage(self, error: BaseException, batch: list[tuple[str, str]]) -> None:
-        """Publishing failed: this batch and everything queued is dropped, and so is what
-        is published until Redis answers again. Logged once for the outage."""
+        """Publishing failed: this batch is dropped, and so is what is published until
+        Redis answers again (another task tries, waiting longer each time). Logged once."""
         self.publishing.clear()
         log.error(
             "the bus (Redis) cannot be reached (%s): messages are dropped until it answers",
@@ -203,29 +224,28 @@ class RedisBus:
         )
         for channel, message in batch:
             self._drop(channel, message)
-        while not self._outbox.empty():
-            channel, message = self._outbox.get_nowait()
-            self._outbox.task_done()
-            self._drop(channel, message)
+        self._reconnector = asyncio.create_task(
+            self._reconnect_publisher(), name="redis-bus-reconnect"
+        )
 
-    async def _reconnect_publisher(self) -> AbstractConnection:
-        backoff = 0.0
+    async def _reconnect_publisher(self) -> None:
+        backoff = MIN_BACKOFF_SECONDS
         while True:
             await asyncio.sleep(backoff)
-            backoff = min(max(backoff * 2, MIN_BACKOFF_SECONDS), MAX_BACKOFF_SECONDS)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             conn = self._connection("publish")
             try:
                 await _connect(conn)
                 await conn.send_command("PING")
                 await conn.read_response()
             except LOST:
-                with contextlib.suppress(*LOST):
-                    await conn.disconnect(nowait=True)
+                await _discard(conn)
                 continue
             log.warning("the bus (Redis) answers again; %d messages were dropped", self.dropped)
+            self._pub_conn = conn
             self.dropped = 0
             self.publishing.set()
-            return conn
+            return
 
     # ------------------------------------------------------------ subscribing
 
@@ -234,8 +254,8 @@ class RedisBus:
         if not new:
             return
         self._channels.update(new)
-        if self._subscriber is None or not self.subscribed.is_set():
-            return  # the (re)connection subscribes them; nothing to wait for now
+        if self._subscriber is None:
+            return  # start() subscribes them
         loop = asyncio.get_running_loop()
         waiting: list[tuple[str, asyncio.Future[None]]] = []
         for channel in new:
@@ -243,7 +263,8 @@ class RedisBus:
             self._confirming.setdefault(self._wire(channel), []).append(future)
             waiting.append((self._wire(channel), future))
         try:
-            await self._command("SUBSCRIBE", new)
+            if not await self._command("SUBSCRIBE", new):
+                return  # no connection now: the next one subscribes them
             await asyncio.wait_for(
                 asyncio.gather(*(f for _, f in waiting)), SUBSCRIBE_TIMEOUT_SECONDS
             )
@@ -265,15 +286,17 @@ class RedisBus:
         with contextlib.suppress(*LOST):
             await self._command("UNSUBSCRIBE", gone)
 
-    async def _command(self, command: str, channels: list[str]) -> None:
-        """On the subscriber's connection, if it has one; else the next one does it."""
+    async def _command(self, command: str, channels: list[str]) -> bool:
+        """On the subscriber's connection, if it has one (False: the next connection
+        subscribes what is held then)."""
         async with self._sub_lock:
             conn = self._sub_conn
             if conn is None:
-                return
+                return False
             for start in range(0, len(channels), CHUNK):
                 wires = [self._wire(c) for c in channels[start : start + CHUNK]]
                 await conn.send_command(command, *wires)
+            return True
 
     async def _subscribe_loop(self) -> None:
         backoff = 0.0
@@ -284,12 +307,12 @@ class RedisBus:
                 await _connect(conn)
                 async with self._sub_lock:
                     self._sub_conn = conn
-                    held = sorted(self._channels)
+                    # The node's own channel last: its confirmation says all are held.
+                    held = [*sorted(self._channels - {self.node_channel}), self.node_channel]
                     for start in range(0, len(held), CHUNK):
                         wires = [self._wire(c) for c in held[start : start + CHUNK]]
                         await conn.send_command("SUBSCRIBE", *wires)
                 if lost:
-                    self.reconnections += 1
                     log.warning("the bus (Redis) subscriber is connected again")
                 lost = False
                 backoff = 0.0
@@ -301,6 +324,7 @@ class RedisBus:
                         type(error).__name__,
                     )
                 lost = True
+                self._tried.set()
             finally:
                 self._sub_conn = None
                 self.subscribed.clear()
@@ -326,9 +350,12 @@ class RedisBus:
                     if marker is not None and not marker.done():
                         marker.set_result(True)
                     continue
-                if self._handler is not None:
+                channel = wire[skip:]
+                # Let go of since (its UNSUBSCRIBE may not have reached Redis yet): nothing
+                # more of it is handed over, as on the memory bus.
+                if self._handler is not None and channel in self._channels:
                     try:
-                        await self._handler(wire[skip:], text)
+                        await self._handler(channel, text)
                     except Exception:
                         log.exception("bus handler failed")
             elif kind == b"subscribe":
@@ -336,7 +363,10 @@ class RedisBus:
                     if not future.done():
                         future.set_result(None)
                 if wire == node_wire:
+                    # Its first channel: the node's channels are held again from here.
+                    self.connections += 1
                     self.subscribed.set()
+                    self._tried.set()
 
     # ------------------------------------------------------------ settling
 
