@@ -240,6 +240,9 @@ async def test_chat_and_presence_cross_nodes(nodes: tuple[Server, Server]) -> No
     assert person_channels(a) == {person_channel(a.people["aino"])}
     assert person_channels(b) == {person_channel(b.people["bertil"])}
     assert a.core.hub.received[SHARED] and b.core.hub.received[SHARED]
+    async with b.http_client() as probe:
+        ready = await probe.get("/ready")
+    assert ready.status_code == 200 and ready.json()["checks"]["bus"] == {"status": "up"}
     await aino.close()
     await bertil.close()
 
