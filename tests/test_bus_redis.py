@@ -181,6 +181,48 @@ async def test_publishing_while_redis_is_unreachable_fails_cleanly(
         await bus.stop()
 
 
+async def kill(redis_server: str, bus: RedisBus, role: str) -> None:
+    """Redis drops one connection of this bus (only it: other tests share this Redis)."""
+    admin = redis.asyncio.Redis.from_url(redis_server)
+    try:
+        name = f"{bus._prefix}{bus.node_channel}:{role}"
+        ours = [c for c in await admin.client_list() if c["name"] == name]
+        assert len(ours) == 1, name
+        kind = "pubsub" if role == "subscribe" else "normal"
+        killed = await admin.execute_command(  # type: ignore[no-untyped-call]
+            "CLIENT", "KILL", "ID", ours[0]["id"], "TYPE", kind
+        )
+        assert killed == 1
+    finally:
+        await admin.aclose()
+
+
+async def test_a_dropped_publisher_connection_is_one_outage_then_publishing_resumes(
+    redis_server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus, inbox = bus_from_url(namespaced(redis_server)), Inbox()
+    assert isinstance(bus, RedisBus)
+    await bus.start(inbox)
+    try:
+        await bus.subscribe(["all"])
+        await bus.publish("all", "before")
+        await bus.idle()
+        with caplog.at_level(logging.WARNING, logger="liaison.bus.redis"):
+            await kill(redis_server, bus, "publish")
+            for i in range(20):
+                await bus.publish("all", f"lost {i}")
+            await bus._outbox.join()  # the publisher met the dropped connection
+            await bus.publishing.wait()  # and another task connected again
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and not any(r.exc_info for r in caplog.records)
+        await bus.publish("all", "after")
+        await bus.idle()
+        assert inbox.got[0] == ("all", "before") and inbox.got[-1] == ("all", "after")
+        assert await bus.ready()
+    finally:
+        await bus.stop()
+
+
 # ---------------------------------------------------------------- two nodes
 
 
@@ -301,17 +343,7 @@ async def test_a_dropped_subscriber_reconnects_and_delivery_resumes(
     assert bus.connections == 1
 
     # Redis drops B's subscriber (only it: other tests share this Redis).
-    admin = redis.asyncio.Redis.from_url(redis_server)
-    try:
-        clients = await admin.client_list()
-        ours = [c for c in clients if c["name"] == f"{bus._prefix}{bus.node_channel}:subscribe"]
-        assert len(ours) == 1, [c["name"] for c in clients]
-        killed = await admin.execute_command(  # type: ignore[no-untyped-call]
-            "CLIENT", "KILL", "ID", ours[0]["id"], "TYPE", "pubsub"
-        )
-        assert killed == 1
-    finally:
-        await admin.aclose()
+    await kill(redis_server, bus, "subscribe")
 
     # B's settle waits on its marker, which comes back only through a new subscription:
     # by then B has reconnected and holds its channels again, with no timer in the test.
