@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from liaison.domain.vocabulary import Language
@@ -59,7 +61,12 @@ def _zone(value: str) -> str | None:
 
 
 def _bus(value: str) -> str | None:
-    return None if value.startswith(BUS_SCHEMES) else f"must start with {' or '.join(BUS_SCHEMES)}"
+    if not value.startswith(BUS_SCHEMES):
+        return f"must start with {' or '.join(BUS_SCHEMES)}"
+    namespace = dict(parse_qsl(urlsplit(value).query)).get("namespace")
+    if namespace is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", namespace):
+        return "namespace must be 1 to 64 letters, digits, '.', '_' or '-'"
+    return None
 
 
 SERVER = "Server and storage"

@@ -12,6 +12,7 @@ its namespace in front of them on the wire and takes it off again on the way in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
@@ -20,6 +21,8 @@ from urllib.parse import parse_qsl, urlsplit
 Handler = Callable[[str, str], Awaitable[None]]
 
 DEFAULT_NAMESPACE = "liaison"
+# A namespace is part of every channel name and of the connections' client names.
+NAMESPACE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class Bus(Protocol):
@@ -64,6 +67,8 @@ def bus_from_url(url: str, queue_size: int = 10000) -> Bus:
 
         query = dict(parse_qsl(parts.query))
         namespace = query.pop("namespace", DEFAULT_NAMESPACE)
+        if not NAMESPACE.fullmatch(namespace):
+            raise ValueError("a bus namespace is 1 to 64 letters, digits, '.', '_' or '-'")
         rest = "&".join(f"{k}={v}" for k, v in query.items())
         server_url = parts._replace(query=rest).geturl()
         return RedisBus(server_url, namespace, queue_size)
