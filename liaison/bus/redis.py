@@ -116,6 +116,7 @@ class RedisBus:
     async def start(self, handler: Handler) -> None:
         self._handler = handler
         self._stopped = False
+        self.publishing.set()
         self._channels.add(self.node_channel)
         self._start_publisher()
         self._subscriber = asyncio.create_task(self._subscribe_loop(), name="redis-bus-subscriber")
@@ -207,6 +208,11 @@ class RedisBus:
                     await _discard(self._pub_conn)
                     self._pub_conn = None
                     self._outage(error, batch)
+                except Exception:
+                    # Not Redis's doing (a bug): this batch is lost, the publisher goes on.
+                    log.exception("the bus dropped %d messages it could not send", len(batch))
+                    await _discard(self._pub_conn)
+                    self._pub_conn = None
                 finally:
                     for _ in batch:
                         self._outbox.task_done()
@@ -325,6 +331,11 @@ class RedisBus:
                     )
                 lost = True
                 self._tried.set()
+            except Exception:
+                # Not Redis's doing (a bug): the subscriber starts over rather than stop.
+                log.exception("the bus (Redis) subscriber failed; reconnecting")
+                lost = True
+                self._tried.set()
             finally:
                 self._sub_conn = None
                 self.subscribed.clear()
@@ -363,7 +374,7 @@ class RedisBus:
                     if not future.done():
                         future.set_result(None)
                 if wire == node_wire:
-                    # Its first channel: the node's channels are held again from here.
+                    # Subscribed last: every channel of the node is held from here.
                     self.connections += 1
                     self.subscribed.set()
                     self._tried.set()
