@@ -16,6 +16,7 @@ the shared channel `all`, which every node holds.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -74,6 +75,8 @@ class Hub:
         # The last frame delivered: the next envelope carrying the same frame (the same
         # delivery to another person here) hands the same string to its connections.
         self._last_frame = ""
+        # People whose channel this node is subscribing to now (their first connection here).
+        self._subscribing: dict[int, asyncio.Event] = {}
 
     def on(self, kind: str, handler: BusHandler) -> None:
         self._handlers[kind] = handler
@@ -131,11 +134,23 @@ class Hub:
         """A connection of this node; its person's deliveries come here from now on (the
         first connection of a person subscribes to their channel, and returns once that
         is in force, so nothing published after it is missed)."""
-        conns = self._local.setdefault(connection.person_id, {})
+        person_id = connection.person_id
+        conns = self._local.setdefault(person_id, {})
         first = not conns
         conns[connection.key] = connection
-        if first:
-            await self.bus.subscribe([person_channel(connection.person_id)])
+        if not first:
+            # A second tab opened while the first one's subscription is on its way waits too.
+            pending = self._subscribing.get(person_id)
+            if pending is not None:
+                await pending.wait()
+            return
+        done = self._subscribing[person_id] = asyncio.Event()
+        try:
+            await self.bus.subscribe([person_channel(person_id)])
+        finally:
+            done.set()
+            if self._subscribing.get(person_id) is done:
+                del self._subscribing[person_id]
 
     def watch(self, connection: LiveConnection, named: set[int] | None = None) -> set[int]:
         """Recomputes whom the connection watches (with a new list it named, if given);
