@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from liaison.domain.vocabulary import Language
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
-BUS_SCHEMES = ("memory://",)
+BUS_SCHEMES = ("memory://", "redis://", "rediss://")
 PREFIX = "LIAISON_"
 
 
@@ -59,7 +61,12 @@ def _zone(value: str) -> str | None:
 
 
 def _bus(value: str) -> str | None:
-    return None if value.startswith(BUS_SCHEMES) else f"must start with {' or '.join(BUS_SCHEMES)}"
+    if not value.startswith(BUS_SCHEMES):
+        return f"must start with {' or '.join(BUS_SCHEMES)}"
+    namespace = dict(parse_qsl(urlsplit(value).query)).get("namespace")
+    if namespace is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", namespace):
+        return "namespace must be 1 to 64 letters, digits, '.', '_' or '-'"
+    return None
 
 
 SERVER = "Server and storage"
@@ -100,9 +107,15 @@ class Settings:
         "memory://",
         Doc(
             SERVER,
-            "The event bus. Only `memory://` (in-process, one server process) exists now; a "
-            "value not starting with `memory://` is a configuration error.",
-            "memory://",
+            "The event bus. `memory://`: in this process, for one node. "
+            "`redis://HOST:PORT/DB` (`rediss://` with TLS; user and password in the URL as "
+            "Redis takes them): Redis pub/sub, so that any number of nodes are one service. "
+            "The query parameter `namespace` (default `liaison`) is put in front of every "
+            "channel name, so deployments (or test runs) can share one Redis without "
+            "hearing each other: `redis://redis:6379/0?namespace=liaison-prod`. Another "
+            "scheme is a configuration error. What is not yet shared between nodes: "
+            "docs/architecture.md, the bus.",
+            "redis://127.0.0.1:6379/0",
             check=_bus,
         ),
     )

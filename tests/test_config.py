@@ -23,6 +23,7 @@ def test_values_are_read() -> None:
             "LIAISON_COOKIE_SECURE": "true",
             "LIAISON_DEFAULT_LANGUAGE": "sv",
             "LIAISON_RESUME_MAX_MESSAGES": "50",
+            "LIAISON_BUS_URL": "redis://redis:6379/0?namespace=liaison-prod",
         }
     )
     assert settings.port == 9000
@@ -30,6 +31,7 @@ def test_values_are_read() -> None:
     assert settings.cookie_secure is True
     assert settings.default_language == "sv"
     assert settings.resume_max_messages == 50
+    assert settings.bus_url == "redis://redis:6379/0?namespace=liaison-prod"
 
 
 @pytest.mark.parametrize(
@@ -41,6 +43,7 @@ def test_values_are_read() -> None:
         ("LIAISON_DEFAULT_LANGUAGE", "de"),
         ("LIAISON_LOG_LEVEL", "loud"),
         ("LIAISON_BUS_URL", "kafka://x"),
+        ("LIAISON_BUS_URL", "redis://127.0.0.1:6379/0?namespace=two words"),
         ("LIAISON_TIME_ZONE", "Mars/Olympus"),
         ("LIAISON_HEARTBEAT_TIMEOUT_SECONDS", "5"),
         ("LIAISON_RATE_PER_SECOND", "-1"),

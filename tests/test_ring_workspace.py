@@ -114,7 +114,7 @@ async def test_a_burst_of_changes_is_one_summary_per_ring(server: Server) -> Non
     core = server.core
     collector = Collector(server.people["aino"])
     connection: LiveConnection = collector
-    core.hub.attach(connection)
+    await core.hub.attach(connection)
     core.rings.subscribe_counts()
     # While the scheduler is busy (here: held), changes pile up and go out together.
     async with core.scheduler._firing:
@@ -125,7 +125,7 @@ async def test_a_burst_of_changes_is_one_summary_per_ring(server: Server) -> Non
     summaries = [f for f in collector.frames if '"ring_summary"' in f and '"housing"' in f]
     assert len(summaries) == 1, summaries
     assert '"waiting":1' in summaries[0] and '"members_signed_in":2' in summaries[0]
-    core.hub.detach(connection)
+    await core.hub.detach(connection)
     core.rings.unsubscribe_counts()
 
 

@@ -63,6 +63,8 @@ class StoreCore:
     async def close(self) -> None:
         if "accounts" in vars(self):
             self.accounts.close()
+        # Stopping a network bus first sends what is queued (a one-off's publications).
+        await self.hub.bus.stop()
         await self.engine.dispose()
 
 

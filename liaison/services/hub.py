@@ -6,11 +6,19 @@ that text from the bus and hands the same string to each local recipient.
 A bus message is a JSON header, then, for a delivery, a newline and the frame's text as it
 goes to the sockets: the frame is never escaped into the header nor decoded on the way
 (compact JSON has no raw newline, so the first one ends the header).
+
+Channels, so that a node receives only what some local connection needs: a delivery to
+people goes on each person's channel (`person:<id>`), which a node holds while it holds a
+connection of that person; a delivery to everyone (topic broadcasts: ring summaries) and
+the services' control messages (`client`, `settings`, `members`, `close`, ...) go on
+the shared channel `all`, which every node holds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
@@ -26,6 +34,13 @@ BusHandler = Callable[[dict[str, Any]], Awaitable[None]]
 
 # Frames and bus messages are written by the protocol's one encoder.
 encode = server.encode
+
+# Every node holds this channel: control messages and deliveries to everyone.
+SHARED = "all"
+
+
+def person_channel(person_id: int) -> str:
+    return f"person:{person_id}"
 
 
 class LiveConnection(Protocol):
@@ -55,18 +70,31 @@ class Hub:
         # person id -> this node's connections that show that person's presence
         self._watchers: dict[int, set[LiveConnection]] = {}
         self._handlers: dict[str, BusHandler] = {}
+        # Messages received, by channel (what a node pays for; tests count it).
+        self.received: Counter[str] = Counter()
+        # The last frame delivered: the next envelope carrying the same frame (the same
+        # delivery to another person here) hands the same string to its connections.
+        self._last_frame = ""
+        # People whose channel this node is subscribing to now (their first connection here).
+        self._subscribing: dict[int, asyncio.Event] = {}
 
     def on(self, kind: str, handler: BusHandler) -> None:
         self._handlers[kind] = handler
 
     async def start(self) -> None:
         await self.bus.start(self._receive)
+        await self.bus.subscribe([SHARED, *(person_channel(p) for p in self._local)])
 
-    async def _receive(self, text: str) -> None:
+    async def _receive(self, channel: str, text: str) -> None:
+        self.received[channel] += 1
         header, _, frame = text.partition("\n")
         message = msgspec.json.decode(header)
         kind = message.get("k")
         if kind == "deliver":
+            if frame == self._last_frame:
+                frame = self._last_frame
+            else:
+                self._last_frame = frame
             self.deliver_local(message.get("to"), frame, message.get("t"))
             return
         handler = self._handlers.get(kind)
@@ -76,7 +104,8 @@ class Hub:
         await handler(message)
 
     async def publish(self, message: dict[str, Any]) -> None:
-        await self.bus.publish(encode(message))
+        """A control message, to every node."""
+        await self.bus.publish(SHARED, encode(message))
 
     async def send(
         self,
@@ -86,14 +115,42 @@ class Hub:
     ) -> None:
         """Deliver a frame to every connection of these people (None: everyone), on every node.
 
-        With a topic, only to those of their connections that subscribed to it."""
-        header: dict[str, Any] = {"k": "deliver", "to": None if to is None else list(to)}
-        if topic is not None:
-            header["t"] = topic
-        await self.bus.publish(encode(header) + "\n" + encode(frame))
+        With a topic, only to those of their connections that subscribed to it. The frame
+        is encoded once; each person's channel gets its own small header before it."""
+        text = encode(frame)
+        if to is None:
+            header: dict[str, Any] = {"k": "deliver", "to": None}
+            if topic is not None:
+                header["t"] = topic
+            await self.bus.publish(SHARED, encode(header) + "\n" + text)
+            return
+        for person_id in dict.fromkeys(to):
+            header = {"k": "deliver", "to": [person_id]}
+            if topic is not None:
+                header["t"] = topic
+            await self.bus.publish(person_channel(person_id), encode(header) + "\n" + text)
 
-    def attach(self, connection: LiveConnection) -> None:
-        self._local.setdefault(connection.person_id, {})[connection.key] = connection
+    async def attach(self, connection: LiveConnection) -> None:
+        """A connection of this node; its person's deliveries come here from now on (the
+        first connection of a person subscribes to their channel, and returns once that
+        is in force, so nothing published after it is missed)."""
+        person_id = connection.person_id
+        conns = self._local.setdefault(person_id, {})
+        first = not conns
+        conns[connection.key] = connection
+        if not first:
+            # A second tab opened while the first one's subscription is on its way waits too.
+            pending = self._subscribing.get(person_id)
+            if pending is not None:
+                await pending.wait()
+            return
+        done = self._subscribing[person_id] = asyncio.Event()
+        try:
+            await self.bus.subscribe([person_channel(person_id)])
+        finally:
+            done.set()
+            if self._subscribing.get(person_id) is done:
+                del self._subscribing[person_id]
 
     def watch(self, connection: LiveConnection, named: set[int] | None = None) -> set[int]:
         """Recomputes whom the connection watches (with a new list it named, if given);
@@ -135,8 +192,9 @@ class Hub:
     def watcher_count(self, person_id: int) -> int:
         return len(self._watchers.get(person_id, ()))
 
-    def detach(self, connection: LiveConnection) -> bool:
-        """Returns True when that was the person's last connection on this node."""
+    async def detach(self, connection: LiveConnection) -> bool:
+        """Returns True when that was the person's last connection on this node (which
+        then no longer receives their channel)."""
         self._set_watching(connection, set())
         conns = self._local.get(connection.person_id)
         if conns is None:
@@ -144,6 +202,7 @@ class Hub:
         conns.pop(connection.key, None)
         if not conns:
             del self._local[connection.person_id]
+            await self.bus.unsubscribe([person_channel(connection.person_id)])
             return True
         return False
 

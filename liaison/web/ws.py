@@ -330,7 +330,7 @@ class Session:
                 self.conn.close(CLOSE_NOT_AUTHENTICATED, "not logged in")
                 return
             self.conn.hold()
-            self.core.hub.attach(self.conn)
+            await self.core.hub.attach(self.conn)
             attached = True
             self.active = hello.active
             await self.report_presence(force=True)
@@ -345,7 +345,7 @@ class Session:
             if attached:
                 await self.on_load_unsubscribe(client.LoadUnsubscribe())
                 await self.on_rings_unsubscribe(client.RingsUnsubscribe())
-                self.core.hub.detach(self.conn)
+                await self.core.hub.detach(self.conn)
                 await self.core.presence.client_gone(self.viewer.person_id, self.conn.key)
             self.conn.close(1000, "")
             with contextlib.suppress(Exception):

@@ -1,0 +1,362 @@
+"""The bus with channels: its contract on both backends (memory and Redis), and two nodes
+sharing one Redis (the real one at 127.0.0.1:6379, LIAISON_TEST_REDIS_URL).
+
+Each test's Redis buses get a namespace of their own, so parallel workers, the SQLite and
+PostgreSQL passes and other runs on the same Redis never hear each other. In CI a Redis
+that does not answer fails these tests; elsewhere they are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio
+
+from liaison.bus.base import Bus, bus_from_url
+from liaison.bus.redis import RedisBus
+from liaison.services.hub import SHARED, person_channel
+from tests.conftest import Server, free_port
+
+REDIS_URL = os.environ.get("LIAISON_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _unreachable() -> str | None:
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5, socket_timeout=5)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except redis.RedisError as e:
+        return f"Redis at {REDIS_URL} does not answer ({type(e).__name__})"
+    return None
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> str:
+    reason = _unreachable()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs Redis: {reason}")
+        pytest.skip(reason)
+    return REDIS_URL
+
+
+def namespaced(url: str) -> str:
+    """A bus URL whose channels no other test (or run) shares."""
+    return f"{url}?namespace=liaison-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    return namespaced(redis_server)
+
+
+class Inbox:
+    """What a bus handed to its handler, in order."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[str, str]] = []
+
+    async def __call__(self, channel: str, message: str) -> None:
+        # A handler that takes loop turns of its own: idle() must wait for it to finish.
+        await asyncio.sleep(0)
+        self.got.append((channel, message))
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def bus_url(request: pytest.FixtureRequest) -> str:
+    if request.param == "memory":
+        return "memory://"
+    url: str = namespaced(request.getfixturevalue("redis_server"))
+    return url
+
+
+@pytest.fixture
+async def bus(bus_url: str) -> AsyncIterator[tuple[Bus, Inbox]]:
+    bus, inbox = bus_from_url(bus_url, queue_size=16), Inbox()
+    await bus.start(inbox)
+    yield bus, inbox
+    await bus.stop()
+
+
+# ---------------------------------------------------------------- the contract
+
+
+async def test_order_is_kept_across_channels(bus: tuple[Bus, Inbox]) -> None:
+    b, inbox = bus
+    await b.subscribe(["a", "b"])
+    sent = [("a" if i % 3 else "b", f"m{i}") for i in range(100)]  # more than the queue holds
+    for channel, message in sent:
+        await b.publish(channel, message)
+    await b.idle()
+    assert inbox.got == sent
+    assert await b.ready()
+
+
+async def test_a_node_receives_only_the_channels_it_holds(bus: tuple[Bus, Inbox]) -> None:
+    b, inbox = bus
+    await b.subscribe(["person:1"])
+    await b.publish("person:2", "not here")
+    await b.publish("person:1", "here\nwith a newline")
+    await b.publish("all", "nor this")
+    await b.idle()
+    assert inbox.got == [("person:1", "here\nwith a newline")]
+
+
+async def test_unsubscribing_stops_delivery(bus: tuple[Bus, Inbox]) -> None:
+    b, inbox = bus
+    await b.subscribe(["x", "y"])
+    await b.publish("x", "0")
+    await b.idle()
+    await b.publish("x", "1")  # published while held, handled after letting go: not handed over
+    await b.unsubscribe(["x"])
+    await b.unsubscribe(["x"])  # again: nothing happens
+    await b.publish("x", "2")
+    await b.publish("y", "3")
+    await b.idle()
+    assert inbox.got == [("x", "0"), ("y", "3")]
+    await b.subscribe(["x"])
+    await b.publish("x", "4")
+    await b.idle()
+    assert inbox.got[-1] == ("x", "4")
+
+
+async def test_idle_returns_with_nothing_published_and_after_stopping(
+    bus: tuple[Bus, Inbox],
+) -> None:
+    b, inbox = bus
+    await b.idle()
+    await b.stop()
+    assert not await b.ready()
+    await b.stop()  # twice: harmless
+    assert inbox.got == []
+
+
+async def test_namespaces_keep_deployments_apart(redis_server: str) -> None:
+    first, second = Inbox(), Inbox()
+    one, other = bus_from_url(namespaced(redis_server)), bus_from_url(namespaced(redis_server))
+    await one.start(first)
+    await other.start(second)
+    try:
+        await one.subscribe(["all"])
+        await other.subscribe(["all"])
+        await one.publish("all", "one")
+        await other.publish("all", "other")
+        await one.idle()
+        await other.idle()
+        assert first.got == [("all", "one")] and second.got == [("all", "other")]
+    finally:
+        await one.stop()
+        await other.stop()
+
+
+async def test_publishing_while_redis_is_unreachable_fails_cleanly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nothing listens on the port: publish neither raises nor waits long, the drops are
+    counted and logged once for the outage, and /ready says down."""
+    bus = bus_from_url(f"redis://127.0.0.1:{free_port()}/0", queue_size=4)
+    assert isinstance(bus, RedisBus)
+    await bus.start(Inbox())
+    try:
+        with caplog.at_level(logging.WARNING, logger="liaison.bus.redis"):
+            for i in range(50):
+                await bus.publish("all", f"m{i}")
+            await bus._outbox.join()  # everything handed over has been dealt with
+        assert bus.dropped == 50
+        assert not bus.publishing.is_set()
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and "dropped" in errors[0].getMessage()
+        assert not any(r.exc_info for r in caplog.records)  # no traceback
+        assert not await bus.ready()
+    finally:
+        await bus.stop()
+
+
+async def kill(redis_server: str, bus: RedisBus, role: str) -> None:
+    """Redis drops one connection of this bus (only it: other tests share this Redis)."""
+    admin = redis.asyncio.Redis.from_url(redis_server)
+    try:
+        name = f"{bus._prefix}{bus.node_channel}:{role}"
+        ours = [c for c in await admin.client_list() if c["name"] == name]
+        assert len(ours) == 1, name
+        kind = "pubsub" if role == "subscribe" else "normal"
+        killed = await admin.execute_command(  # type: ignore[no-untyped-call]
+            "CLIENT", "KILL", "ID", ours[0]["id"], "TYPE", kind
+        )
+        assert killed == 1
+    finally:
+        await admin.aclose()
+
+
+async def test_a_dropped_publisher_connection_is_one_outage_then_publishing_resumes(
+    redis_server: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus, inbox = bus_from_url(namespaced(redis_server)), Inbox()
+    assert isinstance(bus, RedisBus)
+    await bus.start(inbox)
+    try:
+        await bus.subscribe(["all"])
+        await bus.publish("all", "before")
+        await bus.idle()
+        with caplog.at_level(logging.WARNING, logger="liaison.bus.redis"):
+            await kill(redis_server, bus, "publish")
+            for i in range(20):
+                await bus.publish("all", f"lost {i}")
+            await bus._outbox.join()  # the publisher met the dropped connection
+            await bus.publishing.wait()  # and another task connected again
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and not any(r.exc_info for r in caplog.records)
+        await bus.publish("all", "after")
+        await bus.idle()
+        assert inbox.got[0] == ("all", "before") and inbox.got[-1] == ("all", "after")
+        assert await bus.ready()
+    finally:
+        await bus.stop()
+
+
+# ---------------------------------------------------------------- two nodes
+
+
+@pytest.fixture
+async def nodes(server_factory: Any, redis_url: str) -> AsyncIterator[tuple[Server, Server]]:
+    """Two nodes on one database and one Redis (one namespace), one clock."""
+    async with server_factory(bus_url=redis_url) as a:
+        same = {"database_url": a.core.settings.database_url, "clock": a.clock}
+        async with server_factory(bus_url=redis_url, **same) as b:
+            yield a, b
+
+
+async def settle(*servers: Server) -> None:
+    """Each node in turn, twice: what one published is in Redis once it settled (its
+    marker came back after it), so the next one's marker comes back after that too."""
+    for _ in range(2):
+        for server in servers:
+            await server.settle()
+
+
+async def direct(server: Server, name: str, other: str) -> int:
+    client = await server.client(name)
+    response = await client.api(
+        "POST", "/api/conversations", json={"person_id": server.people[other]}
+    )
+    assert response.status_code == 201, response.text
+    conversation_id: int = response.json()["id"]
+    await client.close()
+    return conversation_id
+
+
+def person_channels(server: Server) -> set[str]:
+    return {c for c in server.core.hub.received if c.startswith("person:")}
+
+
+async def test_chat_and_presence_cross_nodes(nodes: tuple[Server, Server]) -> None:
+    a, b = nodes
+    aino, bertil = await a.client("aino"), await b.client("bertil")
+    conversation_id = await direct(a, "aino", "bertil")
+    on_a = await aino.socket()
+    on_b = await bertil.socket(watch=[a.people["aino"]])
+    await settle(a, b)
+
+    await on_a.send({"type": "send", "id": "x1", "conversation_id": conversation_id, "body": "Hei"})
+    await on_a.expect("ack", id="x1")
+    await settle(a, b)
+    frame = await on_b.expect("message")
+    assert frame["message"]["body"] == "Hei"
+    assert frame["message"]["sender_id"] == a.people["aino"]
+
+    await on_a.send({"type": "set_presence", "status": "dnd"})
+    await settle(a, b)
+    await on_b.expect("presence", person_id=a.people["aino"], status="dnd")
+
+    # Each node received deliveries only on the channels of the people it holds: B none of
+    # Aino's (nor anyone else's), A none of Bertil's, though Bertil's tab on B got his.
+    assert person_channels(a) == {person_channel(a.people["aino"])}
+    assert person_channels(b) == {person_channel(b.people["bertil"])}
+    assert a.core.hub.received[SHARED] and b.core.hub.received[SHARED]
+    async with b.http_client() as probe:
+        ready = await probe.get("/ready")
+    assert ready.status_code == 200 and ready.json()["checks"]["bus"] == {"status": "up"}
+    await aino.close()
+    await bertil.close()
+
+
+async def test_a_delivery_to_two_people_on_one_node_is_one_frame_text(
+    nodes: tuple[Server, Server],
+) -> None:
+    """Aino on A writes to a group whose two other members are on B: B hands both the same
+    string, encoded once on A."""
+    a, b = nodes
+    aino = await a.client("aino")
+    response = await aino.api(
+        "POST",
+        "/api/conversations",
+        json={"members": [a.people["bertil"], a.people["cecilia"]], "title": "Ryhmä"},
+    )
+    assert response.status_code == 201, response.text
+    conversation_id = response.json()["id"]
+    on_a = await aino.socket()
+    bertil, cecilia = await b.client("bertil"), await b.client("cecilia")
+    socks = [await bertil.socket(), await cecilia.socket()]
+    pushed: list[str] = []
+    members = [b.core.hub.connections_of(b.people[name]) for name in ("bertil", "cecilia")]
+    for conn in [c for conns in members for c in conns]:
+        push = conn.push
+
+        def spy(text: str, push: Any = push) -> None:
+            if '"type":"message"' in text:
+                pushed.append(text)
+            push(text)
+
+        conn.push = spy  # type: ignore[method-assign]
+    await settle(a, b)
+    await on_a.send(
+        {"type": "send", "id": "g1", "conversation_id": conversation_id, "body": "Kaikille"}
+    )
+    await on_a.expect("ack", id="g1")
+    await settle(a, b)
+    for sock in socks:
+        assert (await sock.expect("message"))["message"]["body"] == "Kaikille"
+    assert len(pushed) == 2 and pushed[0] is pushed[1]
+    for client in (aino, bertil, cecilia):
+        await client.close()
+
+
+async def test_a_dropped_subscriber_reconnects_and_delivery_resumes(
+    nodes: tuple[Server, Server], redis_server: str
+) -> None:
+    a, b = nodes
+    bus = b.core.hub.bus
+    assert isinstance(bus, RedisBus)
+    aino, bertil = await a.client("aino"), await b.client("bertil")
+    conversation_id = await direct(a, "aino", "bertil")
+    on_a, on_b = await aino.socket(), await bertil.socket(watch=[a.people["aino"]])
+    await settle(a, b)
+    assert bus.connections == 1
+
+    # Redis drops B's subscriber (only it: other tests share this Redis).
+    await kill(redis_server, bus, "subscribe")
+
+    # B's settle waits on its marker, which comes back only through a new subscription:
+    # by then B has reconnected and holds its channels again, with no timer in the test.
+    await settle(b)
+    assert bus.connections == 2
+    await on_a.send(
+        {"type": "send", "id": "k1", "conversation_id": conversation_id, "body": "Taas"}
+    )
+    await on_a.expect("ack", id="k1")
+    await settle(a, b)
+    assert (await on_b.expect("message"))["message"]["body"] == "Taas"
+    await on_a.send({"type": "set_presence", "status": "away"})
+    await settle(a, b)
+    await on_b.expect("presence", person_id=a.people["aino"], status="away")
+    await aino.close()
+    await bertil.close()
