@@ -21,6 +21,7 @@ from alembic import command
 from openpyxl.workbook.workbook import Workbook
 from sqlalchemy import create_engine, text
 
+from liaison.domain import directory
 from liaison.domain.directory import match_key, read_sheet
 from liaison.services import import_reader
 from liaison.services.import_reader import ReadLimits, read_in_child
@@ -101,6 +102,25 @@ def test_dimension_claim_is_ignored_and_memory_stays_bounded() -> None:
         ReadLimits(SAFETY_SECONDS, 64 * 1024 * 1024), "a.xlsx", tiny, None, {}, {}
     )
     assert parsed.rows == 1 and parsed.errors == []
+
+
+@pytest.mark.parametrize("where", ["opening", "reading"])
+def test_running_out_of_memory_is_never_called_a_damaged_file(
+    where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wherever in openpyxl the memory cap is met, it stays a MemoryError, which the
+    reader's parent reports as the memory budget (the user is told to save or split the
+    file, not that it is damaged): under load, the opening met it first."""
+
+    def out_of_memory(*_: Any, **__: Any) -> Any:
+        raise MemoryError
+
+    if where == "opening":
+        monkeypatch.setattr(openpyxl, "load_workbook", out_of_memory)
+    else:
+        monkeypatch.setattr(directory, "_sheet_records", out_of_memory)
+    with pytest.raises(MemoryError):
+        read_sheet("a.xlsx", simple_book(1), None)
 
 
 def test_overrunning_the_budget_is_a_clear_error() -> None:

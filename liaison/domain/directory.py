@@ -571,6 +571,8 @@ def _read_xlsx(data: bytes, sheet: str | None, table: Table) -> None:
 
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except MemoryError:
+        raise  # the reader's memory budget, not a damaged file: said as such by the caller
     except Exception as exc:  # openpyxl raises many kinds for a damaged or foreign file
         raise ImportFileError(UNREADABLE_EXCEL, detail=type(exc).__name__) from None
     try:
