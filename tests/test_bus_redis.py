@@ -66,8 +66,11 @@ class Inbox:
         self.got: list[tuple[str, str]] = []
 
     async def __call__(self, channel: str, message: str) -> None:
-        # A handler that takes loop turns of its own: idle() must wait for it to finish.
-        await asyncio.sleep(0)
+        # A handler that gives the loop a turn before it finishes (as one that writes to a
+        # socket or the database does): idle() must wait for it to finish.
+        turn = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_soon(turn.set_result, None)
+        await turn
         self.got.append((channel, message))
 
 
