@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from liaison.bus.base import NAMESPACE
 from liaison.domain.vocabulary import Language
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +64,7 @@ def _bus(value: str) -> str | None:
     if not value.startswith(BUS_SCHEMES):
         return f"must start with {' or '.join(BUS_SCHEMES)}"
     namespace = dict(parse_qsl(urlsplit(value).query)).get("namespace")
-    if namespace is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", namespace):
+    if namespace is not None and not NAMESPACE.fullmatch(namespace):
         return "namespace must be 1 to 64 letters, digits, '.', '_' or '-'"
     return None
 
@@ -109,7 +109,7 @@ class Settings:
             SERVER,
             "The event bus. `memory://`: in this process, for one node. "
             "`redis://HOST:PORT/DB` (`rediss://` with TLS; user and password in the URL as "
-            "Redis takes them): Redis pub/sub, so that any number of nodes are one service. "
+            "Redis takes them): Redis pub/sub, so that several nodes share chat and presence. "
             "The query parameter `namespace` (default `liaison`) is put in front of every "
             "channel name, so deployments (or test runs) can share one Redis without "
             "hearing each other: `redis://redis:6379/0?namespace=liaison-prod`. Another "
