@@ -574,6 +574,7 @@ def _read_xlsx(data: bytes, sheet: str | None, table: Table) -> None:
     except MemoryError:
         raise  # the reader's memory budget, not a damaged file: said as such by the caller
     except Exception as exc:  # openpyxl raises many kinds for a damaged or foreign file
+        _raise_if_out_of_memory(exc)
         raise ImportFileError(UNREADABLE_EXCEL, detail=type(exc).__name__) from None
     try:
         worksheet = _choose_sheet(workbook, sheet)
@@ -591,9 +592,20 @@ def _read_xlsx(data: bytes, sheet: str | None, table: Table) -> None:
     except MemoryError:
         raise
     except Exception as exc:
+        _raise_if_out_of_memory(exc)
         raise ImportFileError(UNREADABLE_EXCEL, detail=type(exc).__name__) from None
     finally:
         workbook.close()
+
+
+# expat's error code for running out of memory (XML_ERROR_NO_MEMORY).
+_EXPAT_NO_MEMORY = 1
+
+
+def _raise_if_out_of_memory(exc: Exception) -> None:
+    """The XML parser reports the memory cap as a parse error of its own: a MemoryError."""
+    if isinstance(exc, SyntaxError) and getattr(exc, "code", None) == _EXPAT_NO_MEMORY:
+        raise MemoryError from None
 
 
 def _choose_sheet(workbook: Any, name: str | None) -> Any:
