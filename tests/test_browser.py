@@ -119,8 +119,17 @@ async def logged_in(
     first page loads (routing the WebSocket, say); `clock` gives the page a clock the test
     moves (`page.clock.fast_forward`), from before its first timer."""
     context = await browser.new_context(base_url=server.url, viewport=viewport or DESKTOP)
+    # Logged in over HTTP, the session handed to the browser: the login page costs
+    # chromium a renderer and a second page load per user (about 0.5 CPU-s), and has tests
+    # of its own (test_keyboard_only_login_search_and_a_person, tests/test_accounts.py).
+    login = await server.client(username)
+    cookies = dict(login.http.cookies.items())
+    await login.close()
     if language:
-        await context.add_cookies([{"name": "liaison_lang", "value": language, "url": server.url}])
+        cookies["liaison_lang"] = language
+    await context.add_cookies(
+        [{"name": name, "value": value, "url": server.url} for name, value in cookies.items()]
+    )
     if observed:
         await context.add_init_script(OBSERVED)
     if before is not None:
@@ -128,10 +137,7 @@ async def logged_in(
     page = await context.new_page()
     if clock:
         await page.clock.install()
-    await page.goto("/login")
-    await page.locator("#username").fill(username)
-    await page.locator("#password").fill(PASSWORD)
-    await page.locator("form button.primary").click()
+    await page.goto("/")
     await expect(page.locator("#people-list .person").first).to_be_visible()
     await connected(page)
     return context, page
