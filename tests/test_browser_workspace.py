@@ -706,3 +706,50 @@ async def test_a_connection_that_dies_without_closing_is_replaced(
     await connected(bertil)
     await expect(bertil.locator("#message-list")).to_contain_text("Toinen")
     await expect(bertil.locator("#message-list .message")).to_have_count(2)
+
+
+async def test_after_messages_were_lost_between_nodes_the_page_resumes_them_once(
+    browser: Browser,  # noqa: F811
+    server: Server,
+) -> None:
+    """When the bus lost messages (Redis away or restarted: tests/test_bus_redis.py), the
+    node closes every connection with 1012 (RESYNC). The page waits a random part of 5 s,
+    so that a node's pages do not all come back at once, then resumes from its cursors:
+    what it lacked arrives, and what it had shows once."""
+    tap = WireTap()
+    _, bertil = await logged_in(browser, server, "bertil", before=tap.install, clock=True)
+    writer = await server.client("aino")
+    aino = await writer.socket()
+    conversation = await direct(writer, server.people["bertil"])
+    await aino.send({"type": "send", "id": "m1", "conversation_id": conversation, "body": "Ennen"})
+    await aino.expect("ack", id="m1")
+    await go(bertil, f"/conversations/{conversation}")
+    await expect(bertil.locator("#message-list")).to_contain_text("Ennen")
+    # A delivery lost on the way: this node hands it to no connection.
+    hub = server.core.hub
+    deliver = hub.deliver_local
+    hub.deliver_local = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    try:
+        await aino.send(
+            {"type": "send", "id": "m2", "conversation_id": conversation, "body": "Kadonnut"}
+        )
+        await aino.expect("ack", id="m2")
+        await server.settle()
+    finally:
+        hub.deliver_local = deliver  # type: ignore[method-assign]
+    await expect(bertil.locator("#message-list .message")).to_have_count(1)
+    # This page draws the longest wait of the spread: 4.95 s, not the 0.5 s of a drop.
+    await bertil.evaluate("Math.random = () => 0.99")
+    await hub.catch_up()  # as after the bus told of the gap
+    assert await aino.closed() == 1012
+    await expect(bertil.locator('body[data-connection="offline"]')).to_have_count(1)
+    await bertil.clock.run_for(4900)
+    assert tap.connections == 1
+    # Back at the end of its wait (the page's clock), resumed: the lost one, once each.
+    await bertil.clock.run_for(100)
+    await tap.until(lambda t: t.connections == 2 and t.count("welcome", t.received) == 2)
+    await connected(bertil)
+    await expect(bertil.locator("#message-list")).to_contain_text("Kadonnut")
+    await expect(bertil.locator("#message-list .message")).to_have_count(2)
+    hello = [f for f in tap.sent if f["type"] == "hello"][-1]
+    assert hello["resume"] == {str(conversation): 1}

@@ -21,6 +21,7 @@ import redis.asyncio
 
 from liaison.bus.base import Bus, bus_from_url
 from liaison.bus.redis import RedisBus
+from liaison.protocol.reference import CloseCode
 from liaison.services.hub import SHARED, person_channel
 from tests.conftest import Server, free_port
 
@@ -348,10 +349,12 @@ async def test_a_dropped_subscriber_reconnects_and_delivery_resumes(
     # Redis drops B's subscriber (only it: other tests share this Redis).
     await kill(redis_server, bus, "subscribe")
 
-    # B's settle waits on its marker, which comes back only through a new subscription:
-    # by then B has reconnected and holds its channels again, with no timer in the test.
-    await settle(b)
+    # What came meanwhile is lost to B's bus: once B holds its channels again it tells
+    # Bertil's socket to resume (no timer in the test: the close is what it waits for).
+    assert await on_b.closed() == CloseCode.RESYNC
     assert bus.connections == 2
+    on_b = await bertil.socket(watch=[a.people["aino"]])
+    await settle(a, b)
     await on_a.send(
         {"type": "send", "id": "k1", "conversation_id": conversation_id, "body": "Taas"}
     )
@@ -361,5 +364,85 @@ async def test_a_dropped_subscriber_reconnects_and_delivery_resumes(
     await on_a.send({"type": "set_presence", "status": "away"})
     await settle(a, b)
     await on_b.expect("presence", person_id=a.people["aino"], status="away")
+    await aino.close()
+    await bertil.close()
+
+
+# ---------------------------------------------------------------- lost messages
+
+
+async def test_a_node_that_missed_messages_has_its_clients_resume_from_the_store(
+    nodes: tuple[Server, Server], redis_server: str
+) -> None:
+    """B's subscription is away while Aino (on A) writes to Bertil (on B) and goes into
+    do-not-disturb: B learns none of it from the bus. Once B holds its channels again it
+    reloads presence from the store and closes Bertil's socket with RESYNC; Bertil's
+    resume brings the message, once, and Aino's status."""
+    a, b = nodes
+    bus = b.core.hub.bus
+    assert isinstance(bus, RedisBus)
+    aino, bertil = await a.client("aino"), await b.client("bertil")
+    conversation_id = await direct(a, "aino", "bertil")
+    on_a = await aino.socket()
+    on_b = await bertil.socket(watch=[a.people["aino"]])
+    await settle(a, b)
+    # B cannot subscribe again while the test holds its subscriber's lock: what A publishes
+    # after the kill is lost to B, with no timing in the test.
+    await bus._sub_lock.acquire()
+    try:
+        await kill(redis_server, bus, "subscribe")
+        await on_a.send(
+            {"type": "send", "id": "m1", "conversation_id": conversation_id, "body": "Kuuletko"}
+        )
+        await on_a.expect("ack", id="m1")
+        await on_a.send({"type": "set_presence", "status": "dnd"})
+        await on_a.expect("presence", person_id=a.people["aino"], status="dnd")
+        await settle(a)
+        assert b.core.presence.shown(a.people["aino"]).status != "dnd"  # B missed it
+    finally:
+        bus._sub_lock.release()
+    assert await on_b.closed() == CloseCode.RESYNC
+    assert not [f for f in on_b.pending if f["type"] == "message"]  # lost, as said
+    assert b.core.hub.gaps == 1 and a.core.hub.gaps == 0
+    assert b.core.presence.shown(a.people["aino"]).status == "dnd"
+    again = await bertil.socket(resume={str(conversation_id): 0}, watch=[a.people["aino"]])
+    assert [m["body"] for m in again.welcome["missed"]] == ["Kuuletko"]
+    shown = {v["person_id"]: v["status"] for v in again.welcome["presence"]}
+    assert shown[a.people["aino"]] == "dnd"
+    await settle(a, b)
+    await again.no_frame("message")
+    await aino.close()
+    await bertil.close()
+
+
+async def test_messages_dropped_while_redis_was_unreachable_reach_their_readers(
+    nodes: tuple[Server, Server], redis_server: str
+) -> None:
+    """A's publisher loses its connection as Aino writes: the delivery is dropped. When A
+    reaches Redis again it tells every node, and each has its clients resume: Bertil (on B)
+    gets the message from the store, and nothing twice."""
+    a, b = nodes
+    bus = a.core.hub.bus
+    assert isinstance(bus, RedisBus)
+    aino, bertil = await a.client("aino"), await b.client("bertil")
+    conversation_id = await direct(a, "aino", "bertil")
+    on_a, on_b = await aino.socket(), await bertil.socket()
+    await settle(a, b)
+    await kill(redis_server, bus, "publish")
+    await on_a.send(
+        {"type": "send", "id": "d1", "conversation_id": conversation_id, "body": "Pudonnut"}
+    )
+    # Read straight from the socket (a settle's heartbeats would race the close below).
+    assert (await on_a.read_until("ack"))["id"] == "d1"
+    # Both nodes close their connections to resume, A's own included.
+    assert await on_b.closed() == CloseCode.RESYNC
+    assert await on_a.closed() == CloseCode.RESYNC
+    assert a.core.hub.gaps == 1 and b.core.hub.gaps == 1
+    received = [f for f in on_b.pending if f["type"] == "message"]
+    again = await bertil.socket(resume={str(conversation_id): len(received)})
+    bodies = [m["message"]["body"] for m in received] + [m["body"] for m in again.welcome["missed"]]
+    assert bodies == ["Pudonnut"]
+    await settle(a, b)
+    await again.no_frame("message")
     await aino.close()
     await bertil.close()

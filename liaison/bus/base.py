@@ -19,6 +19,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 # Called with (channel, message) for each message on a channel this node holds.
 Handler = Callable[[str, str], Awaitable[None]]
+# Called when messages were lost: with True when this node's own publications were dropped
+# (other nodes missed them), with False when this node missed what others published (its
+# subscription was away). The bus is then delivering again.
+GapHandler = Callable[[bool], Awaitable[None]]
 
 DEFAULT_NAMESPACE = "liaison"
 # A namespace is part of every channel name and of the connections' client names.
@@ -26,9 +30,10 @@ NAMESPACE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class Bus(Protocol):
-    async def start(self, handler: Handler) -> None:
+    async def start(self, handler: Handler, on_gap: GapHandler | None = None) -> None:
         """Begin delivering every message on the held channels to `handler`, in publish
-        order, one at a time."""
+        order, one at a time; `on_gap` is told each time messages were lost, once the bus
+        delivers again (a backend that cannot lose messages never calls it)."""
 
     async def stop(self) -> None:
         """Stops delivering and releases connections; stopping twice is harmless."""

@@ -8,7 +8,7 @@ import contextlib
 import logging
 from collections.abc import Iterable
 
-from liaison.bus.base import Handler
+from liaison.bus.base import GapHandler, Handler
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,8 @@ class MemoryBus:
         self._channels: set[str] = set()
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self, handler: Handler) -> None:
+    async def start(self, handler: Handler, on_gap: GapHandler | None = None) -> None:
+        # In one process nothing is lost (publishers wait on a full queue): no gaps.
         async def drain() -> None:
             while True:
                 channel, message = await self._queue.get()

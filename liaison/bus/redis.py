@@ -13,8 +13,10 @@ Two connections per node, each owned by one task:
 
 Pub/sub keeps nothing: what is published while a node's subscriber is away is not
 delivered to it, and what is published while Redis is unreachable is dropped (counted,
-logged once per outage). Nothing waits on Redis without bound: connecting, writing and
-reading a reply each have a timeout, and the queues are bounded.
+logged once per outage). Either way the bus tells its gap handler once it delivers again
+(the subscriber holds its channels anew; the publisher answers again after dropping), so
+that the node can catch up from the database. Nothing waits on Redis without bound:
+connecting, writing and reading a reply each have a timeout, and the queues are bounded.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection, Connection, parse_url
 from redis.exceptions import RedisError
 
-from liaison.bus.base import Handler
+from liaison.bus.base import GapHandler, Handler
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,9 @@ class RedisBus:
         self._prefix = f"{namespace}:"
         self.node_channel = f"node:{secrets.token_hex(8)}"
         self._handler: Handler | None = None
+        self._on_gap: GapHandler | None = None
+        # Gap handlers running (held here so that they are not garbage-collected).
+        self._gap_tasks: set[asyncio.Task[None]] = set()
         # Logical channels held; the subscriber subscribes them again after a reconnect.
         self._channels: set[str] = set()
         # subscribe() calls waiting for Redis's confirmation, by wire channel.
@@ -113,8 +118,9 @@ class RedisBus:
 
     # ------------------------------------------------------------ life cycle
 
-    async def start(self, handler: Handler) -> None:
+    async def start(self, handler: Handler, on_gap: GapHandler | None = None) -> None:
         self._handler = handler
+        self._on_gap = on_gap
         self._stopped = False
         self.publishing.set()
         self._channels.add(self.node_channel)
@@ -141,6 +147,8 @@ class RedisBus:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._subscriber = self._publisher = self._reconnector = None
+        for gap in list(self._gap_tasks):
+            gap.cancel()
         await _discard(self._pub_conn)
         self._pub_conn = None
         self.subscribed.clear()
@@ -249,8 +257,10 @@ class RedisBus:
                 continue
             log.warning("the bus (Redis) answers again; %d messages were dropped", self.dropped)
             self._pub_conn = conn
-            self.dropped = 0
+            dropped, self.dropped = self.dropped, 0
             self.publishing.set()
+            if dropped:
+                self._gap(dropped=True)
             return
 
     # ------------------------------------------------------------ subscribing
@@ -378,6 +388,23 @@ class RedisBus:
                     self.connections += 1
                     self.subscribed.set()
                     self._tried.set()
+                    if self.connections > 1:
+                        self._gap(dropped=False)  # what came while away never will
+
+    def _gap(self, dropped: bool) -> None:
+        """Tells the gap handler, in a task of its own: the reader and the publisher go on."""
+        if self._on_gap is None or self._stopped:
+            return
+
+        async def tell(on_gap: GapHandler) -> None:
+            try:
+                await on_gap(dropped)
+            except Exception:
+                log.exception("the bus's gap handler failed")
+
+        task = asyncio.create_task(tell(self._on_gap), name="redis-bus-gap")
+        self._gap_tasks.add(task)
+        task.add_done_callback(self._gap_tasks.discard)
 
     # ------------------------------------------------------------ settling
 

@@ -20,6 +20,7 @@ class CloseCode(IntEnum):
     HELLO_TIMEOUT = 4011
     UNSUPPORTED_VERSION = 4012
     SLOW_CONSUMER = 1013
+    RESYNC = 1012
     INTERNAL = 1011
     BAD_UTF8 = 1007
     NORMAL = 1000
@@ -87,6 +88,10 @@ CLOSE_MEANING: dict[CloseCode, tuple[str, str]] = {
     CloseCode.SLOW_CONSUMER: (
         "too slow: the connection's outbox (`LIAISON_OUTBOX_SIZE` frames) was full, so queued frames were dropped",
         "reconnect with `resume`",
+    ),
+    CloseCode.RESYNC: (
+        "the server's nodes lost messages between them (the bus, Redis, was unreachable or restarted): what this connection was sent may have holes",
+        "reconnect with `resume` and `presence_since` after a random wait of up to 5 s (every connection of the node is closed at once)",
     ),
     CloseCode.INTERNAL: (
         "the server could not write to the connection (or, from the transport, a protocol ping went unanswered)",

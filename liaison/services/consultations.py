@@ -84,6 +84,12 @@ class ConsultationService:
     async def start(self) -> None:
         """After routing has started: idle timers, and busy experts busy again."""
         await self.idle.start()
+        # Busy is derived, not stored: an open consultation makes its expert busy again.
+        for expert_id in await self.busy_experts():
+            await self.presence.set_busy(expert_id, True)
+
+    async def busy_experts(self) -> set[int]:
+        """The people busy now: the experts of open consultations."""
         async with self.db() as db:
             experts = (
                 await db.scalars(
@@ -92,10 +98,7 @@ class ConsultationService:
                     .distinct()
                 )
             ).all()
-        for expert_id in experts:
-            # Busy is derived, not stored: an open consultation makes its expert busy again.
-            if expert_id is not None:
-                await self.presence.set_busy(expert_id, True)
+        return {e for e in experts if e is not None}
 
     async def _open_consultation(self, event: domain.QuestionAccepted) -> None:
         """The live conversation between asker and expert, and the expert shows busy."""

@@ -103,6 +103,7 @@ class Core(StoreCore):
         self.admin = AdminService(settings, self.db, self.directory_changed)
         self.purger = Purger(self.db, settings, self.clock, self.scheduler)
         self.hub.on("close", self._on_close)
+        self.hub.gap_listeners.append(self._catch_up)
         # Set once start() has finished: the service answers from then on.
         self.ready = asyncio.Event()
         # This node's WebSocket sessions by connection key; each event is set once the
@@ -148,6 +149,10 @@ class Core(StoreCore):
         """Returns once the bus is empty, nothing is due at the clock's current time, and
         nothing that was set off is still running (tests call it after moving the clock)."""
         await self.scheduler.settle(self.hub.bus.idle)
+
+    async def _catch_up(self) -> None:
+        """After the bus lost messages: what this node caches, from the store again."""
+        await self.presence.catch_up(await self.consultations.busy_experts())
 
     async def _on_close(self, message: dict[str, Any]) -> None:
         session = message.get("s")

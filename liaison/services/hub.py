@@ -12,6 +12,12 @@ people goes on each person's channel (`person:<id>`), which a node holds while i
 connection of that person; a delivery to everyone (topic broadcasts: ring summaries) and
 the services' control messages (`client`, `settings`, `members`, `close`, ...) go on
 the shared channel `all`, which every node holds.
+
+The bus may lose messages (Redis unreachable or restarted). Nothing the database holds is
+lost with them, so a node that missed messages, or whose messages were dropped (then it
+tells every node with a `gap` message), catches up: the services reload what they cache
+(`gap_listeners`: presence settings, busy experts), and every local connection is closed
+with RESYNC, to reconnect and resume from its cursors against the database.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import msgspec
 
 from liaison.bus.base import Bus
 from liaison.protocol import server
+from liaison.protocol.reference import CloseCode
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +84,38 @@ class Hub:
         self._last_frame = ""
         # People whose channel this node is subscribing to now (their first connection here).
         self._subscribing: dict[int, asyncio.Event] = {}
+        # Called after the bus lost messages, before the connections are closed to resume.
+        self.gap_listeners: list[Callable[[], Awaitable[None]]] = []
+        # Times this node caught up after lost messages (tests and operators read it).
+        self.gaps = 0
 
     def on(self, kind: str, handler: BusHandler) -> None:
         self._handlers[kind] = handler
 
     async def start(self) -> None:
-        await self.bus.start(self._receive)
+        await self.bus.start(self._receive, self._on_gap)
         await self.bus.subscribe([SHARED, *(person_channel(p) for p in self._local)])
+
+    async def _on_gap(self, dropped: bool) -> None:
+        if dropped:
+            # Others missed what this node published: every node catches up, this one too.
+            await self.publish({"k": "gap", "n": self.node_id})
+        else:
+            await self.catch_up()
+
+    async def catch_up(self) -> None:
+        """The bus lost messages: caches from the store, then every connection resumes."""
+        self.gaps += 1
+        for listener in self.gap_listeners:
+            try:
+                await listener()
+            except Exception:
+                # The store unreachable, say: the connections still resume, from it.
+                log.exception("catching up after lost bus messages failed")
+        conns = [c for conns in self._local.values() for c in conns.values()]
+        log.warning("the bus lost messages: %d connections asked to resume", len(conns))
+        for conn in conns:
+            conn.close(CloseCode.RESYNC, "messages were lost between nodes: resume")
 
     async def _receive(self, channel: str, text: str) -> None:
         self.received[channel] += 1
@@ -96,6 +128,9 @@ class Hub:
             else:
                 self._last_frame = frame
             self.deliver_local(message.get("to"), frame, message.get("t"))
+            return
+        if kind == "gap":
+            await self.catch_up()
             return
         handler = self._handlers.get(kind)
         if handler is None:

@@ -304,6 +304,30 @@ class PresenceService:
         """For consultations: busy while a person has one open (that field alone)."""
         await self.hub.publish({"k": "settings", "p": person_id, "s": {"busy": busy}})
 
+    async def catch_up(self, busy: set[int]) -> None:
+        """After the bus lost messages (changes made on other nodes among them): the
+        settings as stored, busy as derived from open consultations (`busy`); the views
+        that differ are pushed as any change is. Heartbeats lost meanwhile are not: the
+        clients' next ones (they reconnect) tell who is online."""
+        async with self.db() as db:
+            stored = await repo.all_presence_settings(db)
+        changed: set[int] = set()
+        for person_id in set(self._settings) | set(stored):
+            held = self.settings_of(person_id)
+            settings = replace(
+                stored.get(person_id) or domain.PresenceSettings(), busy=person_id in busy
+            )
+            # Last seen is written a second late: the later of the two is the truth.
+            if held.last_seen_at and (
+                settings.last_seen_at is None or settings.last_seen_at < held.last_seen_at
+            ):
+                settings.last_seen_at = held.last_seen_at
+            if settings != held:
+                self._settings[person_id] = settings
+                self._track_dnd(person_id, settings)
+                changed.add(person_id)
+        self._refresh(changed, self.clock.now())
+
     async def _on_settings(self, message: dict[str, Any]) -> None:
         """A change to some of a person's settings, merged into what this node holds."""
         person_id = int(message["p"])

@@ -3,6 +3,10 @@
 // from outside (static/js/idle.js: the system's idle state), never from input in this tab.
 const CLOSE_NOT_AUTHENTICATED = 4001;
 const CLOSE_ACCOUNT_DISABLED = 4009;
+// The server's nodes lost messages between them: every connection of a node is closed at
+// once to resume from its cursors, so each waits a random part of this before it does.
+const CLOSE_RESYNC = 1012;
+const RESYNC_SPREAD_MS = 5000;
 // A connection can die without closing (a laptop waking from sleep, a network or proxy
 // that drops it without a word): the browser then keeps it "open" for many minutes while
 // the server has long counted the person offline and nothing reaches them. The server
@@ -90,7 +94,10 @@ export class LiaisonSocket extends EventTarget {
     }
     if (this.stopped) return;
     this.dispatchEvent(new CustomEvent("status", { detail: "offline" }));
-    const delay = Math.min(15000, 500 * 2 ** this.attempt) * (0.75 + Math.random() / 2);
+    const delay =
+      event.code === CLOSE_RESYNC
+        ? Math.random() * RESYNC_SPREAD_MS
+        : Math.min(15000, 500 * 2 ** this.attempt) * (0.75 + Math.random() / 2);
     this.attempt += 1;
     setTimeout(() => this.connect(), delay);
   }
