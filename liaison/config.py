@@ -14,15 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from liaison.bus.base import NAMESPACE
+from liaison.bus.base import url_problem
 from liaison.domain.vocabulary import Language
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
-BUS_SCHEMES = ("memory://", "redis://", "rediss://")
 PREFIX = "LIAISON_"
 
 
@@ -57,15 +55,6 @@ def _zone(value: str) -> str | None:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         return f"{value!r} is not a known time zone"
-    return None
-
-
-def _bus(value: str) -> str | None:
-    if not value.startswith(BUS_SCHEMES):
-        return f"must start with {' or '.join(BUS_SCHEMES)}"
-    namespace = dict(parse_qsl(urlsplit(value).query)).get("namespace")
-    if namespace is not None and not NAMESPACE.fullmatch(namespace):
-        return "namespace must be 1 to 64 letters, digits, '.', '_' or '-'"
     return None
 
 
@@ -116,7 +105,7 @@ class Settings:
             "scheme is a configuration error. What is not yet shared between nodes: "
             "docs/architecture.md, the bus.",
             "redis://127.0.0.1:6379/0",
-            check=_bus,
+            check=url_problem,
         ),
     )
     host: str = setting(

@@ -19,7 +19,7 @@ import pytest
 import redis
 import redis.asyncio
 
-from liaison.bus.base import Bus, bus_from_url
+from liaison.bus.base import Bus, bus_from_url, url_problem
 from liaison.bus.redis import RedisBus
 from liaison.protocol.reference import CloseCode
 from liaison.services.hub import SHARED, person_channel
@@ -58,6 +58,16 @@ def namespaced(url: str) -> str:
 @pytest.fixture
 def redis_url(redis_server: str) -> str:
     return namespaced(redis_server)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [("kafka://x", "must start with"), ("redis://x:6379/0?namespace=two words", "namespace")],
+)
+def test_a_bad_bus_url_is_refused_as_the_setting_is(url: str, problem: str) -> None:
+    assert problem in (url_problem(url) or "")
+    with pytest.raises(ValueError, match=problem):
+        bus_from_url(url)
 
 
 class Inbox:

@@ -59,24 +59,34 @@ class Bus(Protocol):
         """Whether messages published now are delivered (`/ready` reports it)."""
 
 
+SCHEMES = ("memory", "redis", "rediss")
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a bus URL (the setting's check and `bus_from_url` share it)."""
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEMES or not url.startswith(f"{parts.scheme}://"):
+        return "must start with " + " or ".join(f"{s}://" for s in SCHEMES)
+    namespace = dict(parse_qsl(parts.query)).get("namespace", DEFAULT_NAMESPACE)
+    if not NAMESPACE.fullmatch(namespace):
+        return "namespace must be 1 to 64 letters, digits, '.', '_' or '-'"
+    return None
+
+
 def bus_from_url(url: str, queue_size: int = 10000) -> Bus:
     """`memory://` for one process; `redis://host:port/db?namespace=NAME` (or `rediss://`)
     for several nodes sharing one Redis, NAME prefixing every channel (default `liaison`)."""
+    problem = url_problem(url)
+    if problem is not None:
+        raise ValueError(f"LIAISON_BUS_URL {problem}")
     parts = urlsplit(url)
     if parts.scheme == "memory":
         from liaison.bus.memory import MemoryBus
 
         return MemoryBus(queue_size)
-    if parts.scheme in ("redis", "rediss"):
-        from liaison.bus.redis import RedisBus
+    from liaison.bus.redis import RedisBus
 
-        query = dict(parse_qsl(parts.query))
-        namespace = query.pop("namespace", DEFAULT_NAMESPACE)
-        if not NAMESPACE.fullmatch(namespace):
-            raise ValueError("a bus namespace is 1 to 64 letters, digits, '.', '_' or '-'")
-        rest = "&".join(f"{k}={v}" for k, v in query.items())
-        server_url = parts._replace(query=rest).geturl()
-        return RedisBus(server_url, namespace, queue_size)
-    raise ValueError(
-        f"unsupported LIAISON_BUS_URL scheme {parts.scheme!r}: use memory:// or redis://"
-    )
+    query = dict(parse_qsl(parts.query))
+    namespace = query.pop("namespace", DEFAULT_NAMESPACE)
+    rest = "&".join(f"{k}={v}" for k, v in query.items())
+    return RedisBus(parts._replace(query=rest).geturl(), namespace, queue_size)

@@ -99,7 +99,7 @@ class Hub:
     async def _on_gap(self, dropped: bool) -> None:
         if dropped:
             # Others missed what this node published: every node catches up, this one too.
-            await self.publish({"k": "gap", "n": self.node_id})
+            await self.publish({"k": "gap"})
         else:
             await self.catch_up()
 
