@@ -50,6 +50,7 @@ __all__ = [
     "RingError",
     "RingRouter",
     "RingStatus",
+    "RouterParts",
     "UnknownQuestion",
     "UnknownRing",
     "UnredactedIdentityCode",
@@ -655,6 +656,19 @@ class _Person:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class RouterParts:
+    """The router's state as the store keeps it: a JSON-able piece per ring (its signed-in
+    members, counters, recent waits), per member (free, load, misses) and per open
+    question (its entries and offers). A piece equal to the one saved before is unchanged,
+    so a change writes only the pieces it touched."""
+
+    seq: int
+    rings: dict[str, dict[str, Any]]
+    people: dict[int, dict[str, Any]]
+    questions: dict[str, list[dict[str, Any]]]
+
+
 # --- the router ----------------------------------------------------------------------
 
 
@@ -1007,41 +1021,61 @@ class RingRouter:
 
     # -- persistence --
 
-    def to_dict(self, closed: bool = False) -> dict[str, Any]:
-        """The state as JSON-able data (str keys, lists, numbers, ISO times).
+    def parts(self, closed: bool = False) -> RouterParts:
+        """The state in the pieces it is stored as: one per ring, member and question.
 
         Closed questions are left out unless asked for: nothing routes them any more, their
-        record is the consultation log, and writing them on every change made each change
-        cost more the busier the last hour had been."""
+        record is the consultation log, and keeping them made each change cost more the
+        busier the last hour had been."""
+        return RouterParts(
+            seq=self._seq,
+            rings={ring_id: r.to_dict() for ring_id, r in self._rings.items()},
+            people={p.id: p.to_dict() for p in sorted(self._people.values(), key=lambda p: p.id)},
+            questions={
+                qid: [e.to_dict() for e in entries]
+                for qid, entries in self._questions.items()
+                if closed or entries[-1].is_open
+            },
+        )
+
+    @classmethod
+    def from_parts(cls, parts: RouterParts, not_responding_after: int = 2) -> RingRouter:
+        router = cls(not_responding_after)
+        router._seq = parts.seq
+        for data in parts.rings.values():
+            ring = _Ring.from_dict(data)
+            router._rings[ring.config.id] = ring
+        for data in parts.people.values():
+            person = _Person.from_dict(data)
+            router._people[person.id] = person
+        for chain in parts.questions.values():
+            entries = [Question.from_dict(e) for e in chain]
+            if entries:
+                router._questions[entries[0].id] = entries
+        return router
+
+    def to_dict(self, closed: bool = False) -> dict[str, Any]:
+        """The state as one JSON-able document (str keys, lists, numbers, ISO times)."""
+        parts = self.parts(closed)
         return {
             "version": STATE_VERSION,
-            "seq": self._seq,
-            "rings": [r.to_dict() for r in self._rings.values()],
-            "people": [p.to_dict() for p in sorted(self._people.values(), key=lambda p: p.id)],
-            "questions": [
-                [e.to_dict() for e in entries]
-                for entries in self._questions.values()
-                if closed or entries[-1].is_open
-            ],
+            "seq": parts.seq,
+            "rings": list(parts.rings.values()),
+            "people": list(parts.people.values()),
+            "questions": list(parts.questions.values()),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], not_responding_after: int = 2) -> RingRouter:
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported ring state version {data.get('version')!r}")
-        router = cls(not_responding_after)
-        router._seq = int(data["seq"])
-        for r in data.get("rings", []):
-            ring = _Ring.from_dict(r)
-            router._rings[ring.config.id] = ring
-        for p in data.get("people", []):
-            person = _Person.from_dict(p)
-            router._people[person.id] = person
-        for chain in data.get("questions", []):
-            entries = [Question.from_dict(e) for e in chain]
-            if entries:
-                router._questions[entries[0].id] = entries
-        return router
+        parts = RouterParts(
+            seq=int(data["seq"]),
+            rings={r["config"]["id"]: r for r in data.get("rings", [])},
+            people={int(p["id"]): p for p in data.get("people", [])},
+            questions={chain[0]["id"]: chain for chain in data.get("questions", []) if chain},
+        )
+        return cls.from_parts(parts, not_responding_after)
 
     # -- internals --
 

@@ -160,20 +160,19 @@ class ConsultationService:
     ) -> Record:
         closed: list[Record] = []
 
-        async def write(now: datetime) -> int | None:
-            async with self.db.begin() as db:
-                c = await db.get(Consultation, consultation_id)
-                if c is None:
-                    raise ConsultationError("not_found", "no such consultation of yours")
-                if check is not None:
-                    check(c)
-                elif c.state != "open":
-                    raise ConsultationError("closed", "this consultation is not open")
-                c.state, c.outcome, c.topic, c.closed_at = "closed", outcome, topic, now
-                if legal_basis is not None:
-                    c.legal_basis = legal_basis
-                closed.append(consultation_record(c))
-                return c.expert_id
+        async def write(db: AsyncSession, now: datetime) -> int | None:
+            c = await db.get(Consultation, consultation_id)
+            if c is None:
+                raise ConsultationError("not_found", "no such consultation of yours")
+            if check is not None:
+                check(c)
+            elif c.state != "open":
+                raise ConsultationError("closed", "this consultation is not open")
+            c.state, c.outcome, c.topic, c.closed_at = "closed", outcome, topic, now
+            if legal_basis is not None:
+                c.legal_basis = legal_basis
+            closed.append(consultation_record(c))
+            return c.expert_id
 
         await self.rings.consultation_ended(write)
         record = closed[0]

@@ -80,7 +80,8 @@ def _offer_withdrawn(fx: Effects, c: Consultation, event: domain.OfferWithdrawn)
 
 
 def _accepted(fx: Effects, c: Consultation, event: domain.QuestionAccepted) -> None:
-    c.state, c.expert_id, c.accepted_at = "open", event.person_id, fx.now
+    # The record opens by a conditional update (repositories.accept_consultation): the
+    # database, not this node's router alone, decides which accept took it.
     fx.accepted.append(event)
 
 

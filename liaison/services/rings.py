@@ -2,8 +2,13 @@
 the store, and turns its events into record changes and frames through the effects table
 (liaison/services/ring_effects.py). See docs/rings.md for the routing model.
 
-Every router call happens under one lock, and the state is saved in the same
-transaction as the consultation records it implies, so a restart resumes exactly.
+The router's state lives in the store as rows (one per ring, member and open question;
+domain.RouterParts). Every routing change, on any node, takes the routing row's lock,
+reads the rows again if another node changed them since, routes, and saves the pieces it
+changed in the same transaction as the consultation records the events imply: the nodes
+take turns on one state, and a restart (or another node) resumes exactly. The router in
+memory is this node's copy, which it answers reads from; a node that changed the state
+tells the others on the bus (`rings`), and they read it again.
 What happens around routing lives beside it: consultations (consultations.py),
 callback requests (callbacks.py) and "contact my liaison" (named_contacts.py).
 """
@@ -15,6 +20,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,12 +53,13 @@ from liaison.protocol.rings import (
     RingSummary,
 )
 from liaison.services import records, ring_effects
-from liaison.services.hub import Hub
+from liaison.services.hub import Hub, encode
 from liaison.services.presence import PresenceService
 from liaison.services.records import MAX_QUESTION_CHARS, consultation_record
 from liaison.services.ring_legs import record_legs
 from liaison.services.scheduler import Scheduler
-from liaison.store.models import Consultation, Person, Ring, RingMember, RouterState
+from liaison.store import repositories as repo
+from liaison.store.models import Consultation, Person, Ring, RingMember
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +73,17 @@ RESYNC_DELAY = timedelta(seconds=5)
 
 class RingServiceError(Refused):
     """Refused by ring routing."""
+
+
+@dataclass(slots=True)
+class _Change:
+    """One routing change: its transaction, its time, the events it produced, and the
+    record of a question it asked (saved with them)."""
+
+    db: AsyncSession
+    now: datetime
+    events: list[domain.Event] = field(default_factory=list)
+    new_record: Consultation | None = None
 
 
 def ring_config(row: Ring, serial_order: list[int]) -> domain.RingConfig:
@@ -105,9 +123,14 @@ class RingService:
         self.zone = ZoneInfo(settings.time_zone)
         self._lock = asyncio.Lock()
         self._last_cleanup = clock.now()
-        # The router's state as last saved, and when to resync after a failed save.
-        self._saved: dict[str, Any] = self.router.to_dict()
+        # The state rows as this node last read or wrote them, and their version (None:
+        # to be read before the next change); when to resync after a failed save.
+        self._saved = self.router.parts()
+        self._version: int | None = None
         self._resync_at: datetime | None = None
+        self._configs: list[domain.RingConfig] = []
+        # Another node may hold connections whose presence this one has not heard yet.
+        self._shared = not settings.bus_url.startswith("memory:")
         self._ring_members: dict[str, set[int]] = {}
         # Supervisors of the units the ring's members work in: they see its callbacks.
         self._ring_supervisors: dict[str, set[int]] = {}
@@ -130,6 +153,7 @@ class RingService:
         # What each asker was last told about their open questions.
         self._status_sent: dict[str, bytes] = {}
         presence.listeners.append(self._on_presence)
+        hub.on("rings", self._on_rings_changed)
         scheduler.add("rings", self._next_deadline, self._on_time)
         scheduler.add("ring summaries", self._counts_deadline, self._publish_counts)
         scheduler.add("phone hours", lambda: self._hours_change, self._on_hours)
@@ -138,35 +162,28 @@ class RingService:
 
     async def start(self) -> None:
         async with self.db() as db:
-            state = await db.get(RouterState, 1)
-            if state is not None:
-                self.router = domain.RingRouter.from_dict(
-                    state.state, self.config.ring_not_responding_after
-                )
             await self._load_rings(db)
-        self._saved = self.router.to_dict()
-        now = self.clock.now()
-        async with self._lock:
-            events: list[domain.Event] = []
-            for person_id in {p for members in self._ring_members.values() for p in members}:
-                view = self.presence.shown(person_id)
-                events += self.router.set_availability(person_id, is_free(view), None, now)
-                events += self._hours_of(person_id, view, now)
-            events += self.router.tick(now)
-            await self._commit(events, now)
+        async with self._routing() as change:
+            if self._shared:
+                # Other nodes may hold connections this one has not heard from yet: the
+                # members' availability is taken from presence once it has heard every
+                # live client (one heartbeat timeout), not from its empty view now.
+                self._resync_at = change.now + timedelta(
+                    seconds=self.config.heartbeat_timeout_seconds
+                )
+            else:
+                change.events += self._members_availability(change.now)
+            change.events += self.router.tick(change.now)
 
     async def reload_rings(self) -> None:
         """After the ring configuration changed in the store."""
-        async with self._lock:
-            async with self.db() as db:
-                await self._load_rings(db)
-            now = self.clock.now()
-            events: list[domain.Event] = []
+        async with self.db() as db:
+            await self._load_rings(db)
+        async with self._routing() as change:
             for ring_id, configured in self._ring_members.items():
                 # Someone taken out of a ring stops being offered its questions.
                 for person_id in set(self.router.members(ring_id)) - configured:
-                    events += self.router.sign_out(ring_id, person_id, now)
-            await self._commit(events, now)
+                    change.events += self.router.sign_out(ring_id, person_id, change.now)
 
     async def _load_rings(self, db: AsyncSession) -> None:
         rows = (await db.scalars(select(Ring))).all()
@@ -176,8 +193,9 @@ class RingService:
         for m in members:
             self._ring_members.setdefault(m.ring_id, set()).add(m.person_id)
             order.setdefault(m.ring_id, []).append(m.person_id)
-        for row in rows:
-            self.router.add_ring(ring_config(row, order[row.id]))
+        self._configs = [ring_config(row, order[row.id]) for row in rows]
+        for config in self._configs:
+            self.router.add_ring(config)
         people = (await db.execute(select(Person.id, Person.unit_id, Person.roles))).all()
         unit_of = {pid: unit for pid, unit, _ in people}
         supervisors: dict[int | None, set[int]] = {}
@@ -201,17 +219,20 @@ class RingService:
         return min(d for d in deadlines if d is not None)
 
     async def _on_time(self, now: datetime) -> None:
-        async with self._lock:
-            if self._resync_at is not None and self._resync_at <= now:
-                await self._resync(now)
-            deadline = self.router.next_deadline()
-            if deadline is not None and deadline <= now:
-                await self._commit(self.router.tick(now), now)
-            if now - self._last_cleanup >= CLOSED_QUESTION_KEEP:
-                # Closed questions live on in the consultation log, not in the router.
-                self._last_cleanup = now
-                if self.router.purge_closed(now - CLOSED_QUESTION_KEEP):
-                    await self._commit([], now)
+        if self._resync_at is not None and self._resync_at <= now:
+            await self._resync()
+        deadline = self.router.next_deadline()
+        if deadline is not None and deadline <= now:
+            # Every node holds the deadline and fires it; the first routes, the others
+            # read its rows and find nothing due any more.
+            async with self._routing() as change:
+                change.events += self.router.tick(change.now)
+        if now - self._last_cleanup >= CLOSED_QUESTION_KEEP:
+            # Closed questions live on in the consultation log, not in the router (nor
+            # in the state rows: they are left out of them).
+            self._last_cleanup = now
+            async with self._lock:
+                self.router.purge_closed(now - CLOSED_QUESTION_KEEP)
 
     # ------------------------------------------------------------ presence
 
@@ -227,11 +248,11 @@ class RingService:
         self.scheduler.spawn(self._availability(person_id, view), "ring availability")
 
     async def _availability(self, person_id: int, view: PresenceView) -> None:
-        async with self._lock:
-            now = self.clock.now()
-            events = self.router.set_availability(person_id, is_free(view), None, now)
-            events += self._hours_of(person_id, view, now)
-            await self._commit(events, now)
+        async with self._routing() as change:
+            change.events += self.router.set_availability(
+                person_id, is_free(view), None, change.now
+            )
+            change.events += self._hours_of(person_id, view, change.now)
 
     # ------------------------------------------------------------ phone hours
 
@@ -263,12 +284,10 @@ class RingService:
             self.scheduler.wake()
 
     async def _on_hours(self, now: datetime) -> None:
-        async with self._lock:
-            events: list[domain.Event] = []
+        async with self._routing() as change:
             for person_id in list(self._phone_hours):
-                events += self._apply_hours(person_id, now)
-            self._next_hours_change(now)
-            await self._commit(events, now)
+                change.events += self._apply_hours(person_id, change.now)
+            self._next_hours_change(change.now)
 
     # ------------------------------------------------------------ reading
 
@@ -350,7 +369,10 @@ class RingService:
             if self._counts_sent.get(config.id) == fingerprint:
                 continue
             self._counts_sent[config.id] = fingerprint
-            await self.hub.send(None, server.RingSummaryFrame(ring=counts), topic=TOPIC)
+            # Every node holds the same state and tells its own subscribers: a round is
+            # one frame per connection, however many nodes there are.
+            frame = encode(server.RingSummaryFrame(ring=counts))
+            self.hub.deliver_local(None, frame, topic=TOPIC)
 
     @contextlib.asynccontextmanager
     async def settled(self) -> AsyncIterator[None]:
@@ -440,16 +462,15 @@ class RingService:
     async def sign_in(self, person_id: int, ring_id: str, signed_in: bool) -> None:
         if person_id not in self._ring_members.get(ring_id, set()):
             raise RingServiceError("not_allowed", "you are not a member of that ring")
-        async with self._lock:
-            now = self.clock.now()
+        async with self._routing() as change:
+            now = change.now
             if signed_in:
-                events = self.router.sign_in(ring_id, person_id, now)
-                events += self.router.set_availability(
+                change.events += self.router.sign_in(ring_id, person_id, now)
+                change.events += self.router.set_availability(
                     person_id, is_free(self.presence.shown(person_id)), None, now
                 )
             else:
-                events = self.router.sign_out(ring_id, person_id, now)
-            await self._commit(events, now)
+                change.events += self.router.sign_out(ring_id, person_id, now)
 
     # ------------------------------------------------------------ asking
 
@@ -483,51 +504,49 @@ class RingService:
         question = self._clean_question(text)
         client_ref = self.client_reference(client_code)
         question_id = secrets.token_hex(8)
-        async with self._lock:
-            now = self.clock.now()
+        async with self._routing() as change:
+            now = change.now
             level: domain.Urgency = "urgent" if urgency == Urgency.URGENT else "normal"
-            events = self.router.ask(question_id, ring_id, asker_id, question, level, now)
+            change.events += self.router.ask(question_id, ring_id, asker_id, question, level, now)
             # The record and the router state that routes it are saved in one transaction.
-            await self._commit(
-                events,
-                now,
-                new_record=Consultation(
-                    question_id=question_id,
-                    kind=kind,
-                    ring_id=ring_id,
-                    asker_id=asker_id,
-                    question=question,
-                    urgency=urgency,
-                    client_ref=client_ref,
-                    legal_basis=legal_basis,
-                    state="waiting",
-                    asked_at=now,
-                    missed_offers=0,
-                ),
+            change.new_record = Consultation(
+                question_id=question_id,
+                kind=kind,
+                ring_id=ring_id,
+                asker_id=asker_id,
+                question=question,
+                urgency=urgency,
+                client_ref=client_ref,
+                legal_basis=legal_basis,
+                state="waiting",
+                asked_at=now,
+                missed_offers=0,
             )
         return self.question_status(question_id)
 
     async def cancel(self, asker_id: int, question_id: str) -> None:
-        async with self._lock:
-            now = self.clock.now()
+        async with self._routing() as change:
             try:
-                events = self.router.cancel(question_id, asker_id, now)
+                change.events += self.router.cancel(question_id, asker_id, change.now)
             except domain.NotAsker:
                 raise RingServiceError("not_allowed", "only the asker can cancel") from None
             except domain.UnknownQuestion:
-                raise RingServiceError("not_found", "no such question") from None
-            await self._commit(events, now)
+                # Closed (its record says so) and no longer routed: nothing to cancel.
+                if await repo.question_state(change.db, question_id, asker_id) is None:
+                    raise RingServiceError("not_found", "no such question") from None
 
     async def accept(self, person_id: int, question_id: str) -> ConsultationRecord:
-        async with self._lock:
-            now = self.clock.now()
-            try:
-                outcome = self.router.accept(question_id, person_id, now)
-            except domain.UnknownQuestion:
-                raise RingServiceError("not_found", "no such question") from None
-            await self._commit(outcome.events, now)
+        async with self._routing() as change:
+            outcome = self.router.accept(question_id, person_id, change.now)
+            change.events += outcome.events
+            reason: str | None = outcome.reason
+            if reason == "unknown":
+                # Not routed any more: its record tells whether it was taken or closed.
+                state = await repo.question_state(change.db, question_id)
+                if state is not None:
+                    reason = "already_taken" if state in ("open", "closed") else "closed"
         if not outcome.won:
-            reason = "not_found" if outcome.reason == "unknown" else outcome.reason
+            reason = "not_found" if reason == "unknown" else reason
             raise RingServiceError(
                 reason or "not_offered",
                 {
@@ -545,68 +564,124 @@ class RingService:
         return consultation_record(consultation)
 
     async def decline(self, person_id: int, question_id: str) -> None:
-        async with self._lock:
-            now = self.clock.now()
-            try:
-                events = self.router.decline(question_id, person_id, now)
-            except domain.UnknownQuestion:
-                raise RingServiceError("not_found", "no such question") from None
-            await self._commit(events, now)
+        async with self._routing() as change:
+            change.events += self.router.decline(question_id, person_id, change.now)
 
     async def resume(self, person_id: int) -> RingMemberState:
         """A member who was not responding takes questions again."""
-        async with self._lock:
-            now = self.clock.now()
-            await self._commit(self.router.resume(person_id, now), now)
+        async with self._routing() as change:
+            change.events += self.router.resume(person_id, change.now)
         return self.member_state(person_id)
 
     # ------------------------------------------------------------ for the services around
 
-    async def consultation_ended(self, write: Callable[[datetime], Awaitable[int | None]]) -> None:
+    async def consultation_ended(
+        self, write: Callable[[AsyncSession, datetime], Awaitable[int | None]]
+    ) -> None:
         """Runs `write` (the store change that ends a consultation; it returns the expert)
-        under the routing lock, then gives the expert's capacity back to routing, so the
-        record and the router move together."""
-        async with self._lock:
-            now = self.clock.now()
-            expert_id = await write(now)
-            events = self.router.consultation_ended(expert_id, now) if expert_id else []
-            await self._commit(events, now)
+        in the routing transaction, and gives the expert's capacity back to routing in
+        it: the record and the router move together, or not at all."""
+        async with self._routing() as change:
+            expert_id = await write(change.db, change.now)
+            if expert_id:
+                change.events += self.router.consultation_ended(expert_id, change.now)
 
     async def signed_in_by_configuration(self, ring_id: str, people: list[int]) -> None:
         """After a ring was written to the store by a service (a named-contact ring): the
         rings are read again and these members answer it whenever they are free."""
-        async with self._lock:
-            async with self.db() as db:
-                await self._load_rings(db)
-            now = self.clock.now()
-            events: list[domain.Event] = []
+        async with self.db() as db:
+            await self._load_rings(db)
+        async with self._routing() as change:
             for person_id in people:
-                events += self.router.sign_in(ring_id, person_id, now)
-                events += self.router.set_availability(
-                    person_id, is_free(self.presence.shown(person_id)), None, now
+                change.events += self.router.sign_in(ring_id, person_id, change.now)
+                change.events += self.router.set_availability(
+                    person_id, is_free(self.presence.shown(person_id)), None, change.now
                 )
-            await self._commit(events, now)
 
-    # ------------------------------------------------------------ effects
+    # ------------------------------------------------------------ changes
 
-    async def _commit(
-        self, events: list[domain.Event], now: datetime, new_record: Consultation | None = None
-    ) -> None:
-        """Saves the router state with what the events imply (ring_effects.EFFECTS), then
-        tells the people."""
+    @contextlib.asynccontextmanager
+    async def _routing(self) -> AsyncIterator[_Change]:
+        """One routing change, in turn with every other on any node: the routing lock is
+        taken and the state rows are read again if another node changed them; the caller
+        routes (adding the events to the change); the pieces that changed are saved with
+        what the events imply (ring_effects.EFFECTS) in the same transaction; then the
+        people concerned are told, and the other nodes that the state moved on.
+
+        If the transaction fails, the router goes back to the state last saved: nothing
+        the database does not hold stays live (a question asked while the database failed
+        would otherwise ring with no record behind it)."""
+        async with self._lock:
+            try:
+                async with self.db.begin() as db:
+                    version = await repo.lock_routing(db, self.clock.now())
+                    if version != self._version:
+                        await self._read(db, version)
+                    change = _Change(db, self.clock.now())
+                    yield change
+                    fx = await self._save(change)
+                    parts = self.router.parts()
+                    wrote = await repo.save_routing(db, self._saved, parts, change.now)
+            except BaseException:
+                self._failed()
+                raise
+            self._saved = parts
+            if wrote:
+                self._version = version + 1
+            await self._tell(fx, change.events, wrote)
+
+    async def _read(self, db: AsyncSession, version: int) -> None:
+        """The state rows as another node left them: this node's copy is replaced."""
+        self._saved = await repo.load_routing(db)
+        self._version = version
+        self._restore()
+        # What the others told the askers is what this state says now.
+        self._status_sent = {
+            q.id: _status_fingerprint(self.question_status(q.id))
+            for q in self.router.open_questions()
+        }
+
+    def _failed(self) -> None:
+        """A change was not saved: the router as saved, read again before the next change
+        (another node may have changed the rows), and members' availability reported
+        again from presence once the database answers."""
+        self._restore()
+        self._version = None
+        self._last_free.clear()
+        self._in_hours.clear()
+        self._resync_at = self.clock.now() + RESYNC_DELAY
+        self.scheduler.wake()
+
+    def _restore(self) -> None:
+        """The router as last saved (or read), with this node's ring configuration."""
+        self.router = domain.RingRouter.from_parts(
+            self._saved, self.config.ring_not_responding_after
+        )
+        for config in self._configs:
+            self.router.add_ring(config)
+
+    async def _save(self, change: _Change) -> ring_effects.Effects:
+        """What the change's events imply for the records (in its transaction)."""
+        db, events, now = change.db, change.events, change.now
         fx = ring_effects.Effects(now, self.ring_name)
-        async with self._committing() as document, self.db.begin() as db:
-            if new_record is not None:
-                db.add(new_record)
-                await db.flush()
-            state = await db.get(RouterState, 1)
-            if state is None:
-                db.add(RouterState(id=1, state=document, updated_at=now))
-            else:
-                state.state = document
-                state.updated_at = now
-            await record_legs(db, self.router, events, now)
-            ring_effects.apply(fx, events, await ring_effects.records_of(db, events))
+        if change.new_record is not None:
+            db.add(change.new_record)
+            await db.flush()
+        await record_legs(db, self.router, events, now)
+        ring_effects.apply(fx, events, await ring_effects.records_of(db, events))
+        for accepted in fx.accepted:
+            # The database's word on who took it, not only this node's router.
+            if not await repo.accept_consultation(
+                db, accepted.question_id, accepted.person_id, now
+            ):
+                raise RingServiceError("already_taken", "someone else took this question")
+        return fx
+
+    async def _tell(
+        self, fx: ring_effects.Effects, events: list[domain.Event], wrote: bool
+    ) -> None:
+        if wrote:
+            await self.hub.publish({"k": "rings", "v": self._version})
         for event in fx.accepted:
             for listener in self.accepted_listeners:
                 await listener(event)
@@ -620,29 +695,28 @@ class RingService:
         self._counts_changed()
         self._changed()
 
-    @contextlib.asynccontextmanager
-    async def _committing(self) -> AsyncIterator[dict[str, Any]]:
-        """The router's state to save. If the transaction fails, the router goes back to
-        the state last saved: nothing the database does not hold stays live (a question
-        asked while the database failed would otherwise ring with no record behind it)."""
-        document = self.router.to_dict()
-        try:
-            yield document
-        except BaseException:
-            self.router = domain.RingRouter.from_dict(
-                self._saved, self.config.ring_not_responding_after
-            )
-            # Availability is reported again from presence once the database answers.
-            self._last_free.clear()
-            self._in_hours.clear()
-            self._resync_at = self.clock.now() + RESYNC_DELAY
-            self.scheduler.wake()
-            raise
-        self._saved = document
+    async def _on_rings_changed(self, message: dict[str, Any]) -> None:
+        """Another node changed the routing state (this node's own changes come back too)."""
+        if message.get("v") == self._version:
+            return
+        self.scheduler.spawn(self.refresh(), "ring state")
 
-    async def _resync(self, now: datetime) -> None:
-        """After a failed commit: every member's availability as presence has it now."""
-        self._resync_at = None
+    async def refresh(self) -> None:
+        """Reads the state rows again if they moved on (another node changed them, or
+        the bus lost the message that said so): this node's deadlines, counts and load
+        view follow."""
+        async with self._lock:
+            async with self.db.begin() as db:
+                version = await repo.lock_routing(db, self.clock.now())
+                if version == self._version:
+                    return
+                await self._read(db, version)
+        self.scheduler.wake()
+        self._counts_changed()
+        self._changed()
+
+    def _members_availability(self, now: datetime) -> list[domain.Event]:
+        """Every member's availability and phone hours, as presence shows them now."""
         events: list[domain.Event] = []
         for person_id in {p for members in self._ring_members.values() for p in members}:
             view = self.presence.shown(person_id)
@@ -650,7 +724,15 @@ class RingService:
             self._last_free[person_id] = free
             events += self.router.set_availability(person_id, free, None, now)
             events += self._hours_of(person_id, view, now)
-        await self._commit(events + self.router.tick(now), now)
+        return events
+
+    async def _resync(self) -> None:
+        """After a failed save, or once a new node of several has heard every client:
+        every member's availability as presence has it now."""
+        self._resync_at = None
+        async with self._routing() as change:
+            change.events += self._members_availability(change.now)
+            change.events += self.router.tick(change.now)
 
     def _changed(self) -> None:
         for listener in self.listeners:
@@ -666,8 +748,7 @@ class RingService:
             except domain.UnknownQuestion:
                 continue
             status = self.question_status(question_id)
-            # Time waited grows by itself: clients count it up; it is not a change.
-            fingerprint = msgspec.json.encode(msgspec.structs.replace(status, waited_seconds=0))
+            fingerprint = _status_fingerprint(status)
             if question.is_open:
                 if self._status_sent.get(question_id) == fingerprint:
                     continue
@@ -688,6 +769,11 @@ def phone_hours_of(view: PresenceView) -> list[dict[str, Any]]:
     """The view's phone hours as the domain's phone-hours rules read them."""
     hours: list[dict[str, Any]] = msgspec.to_builtins(view.phone_hours)
     return hours
+
+
+def _status_fingerprint(status: QuestionStatus) -> bytes:
+    # Time waited grows by itself: clients count it up; it is not a change.
+    return msgspec.json.encode(msgspec.structs.replace(status, waited_seconds=0))
 
 
 def _fingerprint(counts: RingCounts) -> bytes:

@@ -213,13 +213,43 @@ class RingMember(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class RouterState(Base):
-    """The ring router's whole state (queues, offers, timers) as one JSON document."""
+class RingRouting(Base):
+    """The one row every routing change locks first (all nodes take turns on it) and
+    whose version it raises when it wrote: a node whose copy of the routing state is of
+    an older version reads the state rows again before it routes."""
 
-    __tablename__ = "router_state"
+    __tablename__ = "ring_routing"
     id: Mapped[int] = mapped_column(primary_key=True)
-    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    # The router's question counter (the order of questions asked at the same moment).
+    seq: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime]
+
+
+class RingState(Base):
+    """A ring's routing state: members signed in, counters, recent waits (RouterParts)."""
+
+    __tablename__ = "ring_states"
+    ring_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RingMemberState(Base):
+    """A member's routing state: free, load, offers missed and declined (RouterParts)."""
+
+    __tablename__ = "ring_member_states"
+    person_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RingQuestion(Base):
+    """An open ring question: its entry in each ring visited and their offers, timers
+    included (RouterParts). Deleted when the question closes; its record is the
+    consultation."""
+
+    __tablename__ = "ring_questions"
+    question_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
 
 class NamedContact(Base):

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from liaison.domain import presence as presence_domain
+from liaison.domain import rings as rings_domain
 from liaison.domain.directory import fold, match_key, vocabulary_words
 from liaison.store.models import (
     Account,
@@ -23,6 +25,10 @@ from liaison.store.models import (
     Person,
     Photo,
     PresenceSettings,
+    RingMemberState,
+    RingQuestion,
+    RingRouting,
+    RingState,
     Session,
     Unit,
 )
@@ -446,3 +452,107 @@ async def messages_after(
         )
     ).all()
     return list(rows)
+
+
+# ---------------------------------------------------------------- ring routing state
+
+
+async def lock_routing(db: AsyncSession, now: datetime) -> int:
+    """Takes the routing lock for this transaction (every node's routing changes take
+    turns on its row) and returns the version of the state rows. On SQLite the write
+    transaction already holds the database's write lock (BEGIN IMMEDIATE)."""
+    version = await db.scalar(
+        select(RingRouting.version).where(RingRouting.id == 1).with_for_update()
+    )
+    if version is None:
+        db.add(RingRouting(id=1, version=0, seq=0, updated_at=now))
+        await db.flush()
+        return 0
+    return version
+
+
+async def load_routing(db: AsyncSession) -> rings_domain.RouterParts:
+    """The routing state rows, as the router reads them (inside the routing lock)."""
+    seq = await db.scalar(select(RingRouting.seq).where(RingRouting.id == 1))
+    rings = await db.execute(select(RingState.ring_id, RingState.state))
+    people = await db.execute(select(RingMemberState.person_id, RingMemberState.state))
+    questions = await db.execute(select(RingQuestion.question_id, RingQuestion.state))
+    return rings_domain.RouterParts(
+        seq=seq or 0,
+        rings={ring_id: state for ring_id, state in rings},
+        people={person_id: state for person_id, state in people},
+        questions={question_id: state for question_id, state in questions},
+    )
+
+
+async def save_routing(
+    db: AsyncSession,
+    saved: rings_domain.RouterParts,
+    now_parts: rings_domain.RouterParts,
+    now: datetime,
+) -> bool:
+    """Writes the pieces that differ from those last saved (inside the routing lock) and
+    raises the version; returns False when nothing differed (nothing written)."""
+    wrote = False
+    for model, key, before, after in (
+        (RingState, RingState.ring_id, saved.rings, now_parts.rings),
+        (RingMemberState, RingMemberState.person_id, saved.people, now_parts.people),
+        (RingQuestion, RingQuestion.question_id, saved.questions, now_parts.questions),
+    ):
+        wrote = await _save_pieces(db, model, key, before, after) or wrote
+    if wrote or saved.seq != now_parts.seq:
+        await db.execute(
+            update(RingRouting)
+            .where(RingRouting.id == 1)
+            .values(version=RingRouting.version + 1, seq=now_parts.seq, updated_at=now)
+        )
+        return True
+    return False
+
+
+async def _save_pieces(
+    db: AsyncSession, model: Any, key: Any, before: Mapping[Any, Any], after: Mapping[Any, Any]
+) -> bool:
+    gone = [k for k in before if k not in after]
+    changed = [{key.key: k, "state": v} for k, v in after.items() if before.get(k) != v]
+    if gone:
+        await db.execute(delete(model).where(key.in_(gone)))
+    if changed:
+        insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = insert(model)
+        await db.execute(
+            statement.on_conflict_do_update(
+                index_elements=[key], set_={"state": statement.excluded.state}
+            ),
+            changed,
+        )
+    return bool(gone or changed)
+
+
+async def accept_consultation(
+    db: AsyncSession, question_id: str, expert_id: int, now: datetime
+) -> bool:
+    """Opens a waiting question's consultation with this expert; False if it is not
+    waiting any more. The database's own answer: of two accepts of one question, only
+    one changes the row, whatever each node believed."""
+    result = await db.execute(
+        update(Consultation)
+        .where(
+            Consultation.question_id == question_id,
+            Consultation.state == "waiting",
+            Consultation.expert_id.is_(None),
+        )
+        .values(state="open", expert_id=expert_id, accepted_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def question_state(
+    db: AsyncSession, question_id: str, asker_id: int | None = None
+) -> str | None:
+    """The state of a question's record (None: no such question, or not this asker's)."""
+    query = select(Consultation.state).where(Consultation.question_id == question_id)
+    if asker_id is not None:
+        query = query.where(Consultation.asker_id == asker_id)
+    return await db.scalar(query)
