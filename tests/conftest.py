@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 import uvicorn
 import websockets
 from sqlalchemy import select
@@ -560,3 +561,57 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def database_of(server: Server) -> dict[str, str]:
     """The overrides that start another server on this server's database (a restart)."""
     return {"database_url": server.core.settings.database_url}
+
+
+# ---------------------------------------------------------------- Redis and two nodes
+
+REDIS_URL = os.environ.get("LIAISON_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _unreachable() -> str | None:
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5, socket_timeout=5)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except redis.RedisError as e:
+        return f"Redis at {REDIS_URL} does not answer ({type(e).__name__})"
+    return None
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> str:
+    reason = _unreachable()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs Redis: {reason}")
+        pytest.skip(reason)
+    return REDIS_URL
+
+
+def namespaced(url: str) -> str:
+    """A bus URL whose channels no other test (or run) shares."""
+    return f"{url}?namespace=liaison-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    return namespaced(redis_server)
+
+
+@pytest.fixture
+async def nodes(server_factory: Any, redis_url: str) -> AsyncIterator[tuple[Server, Server]]:
+    """Two nodes on one database and one Redis (one namespace), one clock."""
+    async with server_factory(bus_url=redis_url) as a:
+        same = {"database_url": a.core.settings.database_url, "clock": a.clock}
+        async with server_factory(bus_url=redis_url, **same) as b:
+            yield a, b
+
+
+async def settle(*servers: Server) -> None:
+    """Each node in turn, twice: what one published is in Redis once it settled (its
+    marker came back after it), so the next one's marker comes back after that too."""
+    for _ in range(2):
+        for server in servers:
+            await server.settle()

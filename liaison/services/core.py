@@ -153,6 +153,8 @@ class Core(StoreCore):
     async def _catch_up(self) -> None:
         """After the bus lost messages: what this node caches, from the store again."""
         await self.presence.catch_up(await self.consultations.busy_experts())
+        # Another node's routing change whose notice was lost: its rows are read.
+        await self.rings.refresh()
 
     async def _on_close(self, message: dict[str, Any]) -> None:
         session = message.get("s")

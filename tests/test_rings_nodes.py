@@ -1,0 +1,212 @@
+"""Rings across nodes: two nodes on one database and one Redis (the real one, as in
+test_bus_redis.py), with one clock. A question asked on one node is offered to members on
+both and taken on either; of two accepts on different nodes exactly one wins, by the
+database's word; a timer set on one node fires on the other; a node that starts beside a
+live one changes no routing state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from liaison.services.rings import RingServiceError
+from liaison.store import repositories as repo
+from liaison.store.models import Consultation, RingQuestion, RingRouting
+from tests.conftest import Databases, Server, settle
+from tests.test_rings import config, signed_in, until_status, with_rings
+
+
+async def rings_on(*servers: Server, **ring_overrides: Any) -> None:
+    """The ring configuration, written once and read by every node."""
+    await with_rings(servers[0], config(**ring_overrides))
+    for server in servers[1:]:
+        await server.core.rings.reload_rings()
+
+
+async def test_a_question_asked_on_one_node_is_taken_on_the_other(
+    nodes: tuple[Server, Server],
+) -> None:
+    a, b = nodes
+    await rings_on(a, b)
+    bertil = await signed_in(b, "bertil")
+    daniel = await signed_in(a, "daniel")
+    aino = await (await a.client("aino")).socket()
+    await settle(a, b)
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Tulorajat?", "ref": 1})
+    question_id = (await aino.expect("question_status", ref=1))["question"]["question_id"]
+    await settle(a, b)
+    await bertil.expect("offer", question_id=question_id)
+    await daniel.expect("offer", question_id=question_id)
+
+    await bertil.send({"type": "accept", "question_id": question_id})
+    accepted = await bertil.expect("accepted")
+    assert accepted["consultation"]["expert_id"] == b.people["bertil"]
+    await settle(a, b)
+    await daniel.expect("offer_withdrawn", question_id=question_id, reason="taken")
+    taken = await until_status(aino, question_id, "accepted")
+    assert taken["accepted_by"] == b.people["bertil"]
+    # A's copy followed B's change: nothing open, the same counts on both nodes.
+    assert a.core.rings.router.open_questions() == []
+    counts = [
+        next(r for r in n.core.rings.rings_for(n.people["admin"]) if r.id == "housing")
+        for n in (a, b)
+    ]
+    assert counts[0] == counts[1] and counts[0].waiting == 0
+    # Daniel, on A, hears the question is taken when he tries too.
+    await daniel.send({"type": "accept", "question_id": question_id, "ref": 2})
+    refused = await daniel.expect("error", ref=2)
+    assert refused["code"] == "already_taken"
+
+
+async def test_accepts_racing_on_two_nodes_have_exactly_one_winner_each(
+    nodes: tuple[Server, Server],
+) -> None:
+    """Each question is offered to Bertil (connected to B) and Daniel (to A); both accept
+    it at once, each through his own node's service and database connections."""
+    a, b = nodes
+    questions = 100
+    await rings_on(a, b, max_concurrent=questions)
+    await signed_in(b, "bertil")
+    await signed_in(a, "daniel")
+    await settle(a, b)
+    asked = []
+    for n in range(questions):
+        node = (a, b)[n % 2]
+        status = await node.core.rings.ask(node.people["aino"], "housing", f"Kysymys {n}")
+        asked.append(status.question_id)
+    await settle(a, b)
+
+    async def accept(node: Server, name: str, question_id: str) -> str:
+        try:
+            await node.core.rings.accept(node.people[name], question_id)
+        except RingServiceError as refused:
+            return refused.code
+        return name
+
+    outcomes = await asyncio.gather(
+        *(
+            accept(node, name, question_id)
+            for question_id in asked
+            for node, name in ((b, "bertil"), (a, "daniel"))
+        )
+    )
+    pairs = list(zip(outcomes[::2], outcomes[1::2], strict=True))
+    for pair in pairs:
+        assert sorted(pair, key=lambda o: o == "already_taken") in (
+            ["bertil", "already_taken"],
+            ["daniel", "already_taken"],
+        ), pair
+    async with a.core.db() as db:
+        experts = dict(
+            (await db.execute(select(Consultation.question_id, Consultation.expert_id))).all()
+        )
+        open_rows = await db.scalar(select(func.count()).select_from(RingQuestion))
+    winners = {
+        q: p[0] if p[0] != "already_taken" else p[1] for q, p in zip(asked, pairs, strict=True)
+    }
+    assert experts == {q: a.people[w] for q, w in winners.items()}
+    assert open_rows == 0
+    # Both nodes won some: the races were real, not one node first every time.
+    assert set(winners.values()) == {"bertil", "daniel"}
+    # The database's own guard: a second accept of a taken question changes nothing.
+    async with a.core.db.begin() as db:
+        assert not await repo.accept_consultation(db, asked[0], a.people["daniel"], a.clock.now())
+
+
+async def test_a_question_rings_on_from_the_other_node_when_its_node_stops(
+    server_factory: Any, databases: Databases, redis_url: str
+) -> None:
+    """Aino asks on A, the offer rings for Bertil on B, and A stops: B holds the offer's
+    deadline from the rows, marks it missed at the alert time and times the question out
+    at the queue timeout."""
+    database_url = await databases.copy()
+    try:
+        node_a = contextlib.AsyncExitStack()
+        a = await node_a.enter_async_context(
+            server_factory(bus_url=redis_url, database_url=database_url)
+        )
+        same = {"database_url": database_url, "clock": a.clock}
+        async with node_a, server_factory(bus_url=redis_url, **same) as b:
+            await rings_on(a, b, queue_timeout_seconds=60)
+            bertil = await signed_in(b, "bertil")
+            aino = await (await a.client("aino")).socket()
+            await settle(a, b)
+            await aino.send({"type": "ask", "ring_id": "housing", "question": "Kuka?", "ref": 1})
+            status = (await aino.expect("question_status", ref=1))["question"]
+            question_id = status["question_id"]
+            await settle(a, b)
+            await bertil.expect("offer", question_id=question_id)
+            await aino.close()
+            await node_a.aclose()
+
+            await b.advance(20)
+            await bertil.expect("offer_withdrawn", question_id=question_id, reason="missed")
+            await b.advance(40)
+            async with b.core.db() as db:
+                state = await db.scalar(
+                    select(Consultation.state).where(Consultation.question_id == question_id)
+                )
+            assert state == "timed_out"
+    finally:
+        await databases.drop(database_url)
+
+
+async def test_a_node_starting_beside_a_live_one_changes_no_routing_state(
+    server_factory: Any, redis_url: str
+) -> None:
+    """B starts while an offer rings for Bertil on A. B has heard no client yet, so it
+    must not take its empty view of presence for the truth: Bertil's offer keeps ringing
+    and no state row is written."""
+    async with server_factory(bus_url=redis_url) as a:
+        await rings_on(a)
+        bertil = await signed_in(a, "bertil")
+        aino = await (await a.client("aino")).socket()
+        await aino.send({"type": "ask", "ring_id": "housing", "question": "Kuka?", "ref": 1})
+        question_id = (await aino.expect("question_status", ref=1))["question"]["question_id"]
+        await bertil.expect("offer", question_id=question_id)
+        await a.settle()
+        async with a.core.db() as db:
+            version = await db.scalar(select(RingRouting.version))
+        same = {"database_url": a.core.settings.database_url, "clock": a.clock}
+        async with server_factory(bus_url=redis_url, **same) as b:
+            await settle(a, b)
+            await bertil.no_frame("offer_withdrawn")
+            async with b.core.db() as db:
+                assert await db.scalar(select(RingRouting.version)) == version
+            assert b.core.rings.router.member_status(a.people["bertil"]).offered_question == (
+                question_id
+            )
+
+
+async def test_an_accept_exactly_at_the_alert_deadline_is_refused_and_the_offer_missed(
+    nodes: tuple[Server, Server],
+) -> None:
+    """The clock reaches the offer's expiry before either node's timer has run, and the
+    accept comes in then, on the other node: the offer is missed, the accept refused;
+    never both accepted and expired."""
+    a, b = nodes
+    await rings_on(a, b)
+    bertil = await signed_in(b, "bertil")
+    aino = await (await a.client("aino")).socket()
+    await settle(a, b)
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Ehtiikö?", "ref": 1})
+    question_id = (await aino.expect("question_status", ref=1))["question"]["question_id"]
+    await settle(a, b)
+    offer = await bertil.expect("offer", question_id=question_id)
+    a.clock.advance(20)
+    assert a.clock.now().isoformat() == offer["expires_at"]
+    with pytest.raises(RingServiceError) as refused:
+        await b.core.rings.accept(b.people["bertil"], question_id)
+    assert refused.value.code == "not_offered"
+    await settle(a, b)
+    await bertil.expect("offer_withdrawn", question_id=question_id, reason="missed")
+    async with a.core.db() as db:
+        record = await db.scalar(
+            select(Consultation).where(Consultation.question_id == question_id)
+        )
+    assert record is not None
+    assert (record.state, record.expert_id, record.missed_offers) == ("waiting", None, 1)
