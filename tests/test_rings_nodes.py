@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from typing import Any
 
 import pytest
@@ -16,8 +17,10 @@ from sqlalchemy import func, select
 from liaison.services.rings import RingServiceError
 from liaison.store import repositories as repo
 from liaison.store.models import Consultation, RingQuestion, RingRouting
-from tests.conftest import Databases, Server, settle
+from tests.conftest import Databases, Server, Socket, settle
 from tests.test_rings import config, signed_in, until_status, with_rings
+
+PATIENT = {"heartbeat_timeout_seconds": 3600.0, "idle_away_seconds": 3600}
 
 
 async def rings_on(*servers: Server, **ring_overrides: Any) -> None:
@@ -210,3 +213,100 @@ async def test_an_accept_exactly_at_the_alert_deadline_is_refused_and_the_offer_
         )
     assert record is not None
     assert (record.state, record.expert_id, record.missed_offers) == ("waiting", None, 1)
+
+
+async def advance(seconds: float, *servers: Server) -> None:
+    """Moves the nodes' one clock in heartbeat steps, with every node settled after each
+    (as Server.advance does for one node)."""
+    step = servers[0].core.settings.heartbeat_interval_seconds
+    await settle(*servers)
+    while seconds > 0:
+        servers[0].clock.advance(min(step, seconds))
+        seconds -= step
+        await settle(*servers)
+
+
+def frames(sock: Socket, kind: str) -> list[dict[str, Any]]:
+    return [f for f in sock.pending if f["type"] == kind]
+
+
+async def test_an_idle_consultation_reminds_once_and_closes_after_its_node_stops(
+    server_factory: Any, databases: Databases, redis_url: str
+) -> None:
+    """Bertil takes a question in his tab on A and has another tab on B. Both nodes hold
+    the consultation's idle deadlines: at the reminder time each tab gets one reminder,
+    not one per node. A stops; B closes the consultation at the auto-close time."""
+    settings = {
+        "consultation_reminder_seconds": 60,
+        "consultation_auto_close_seconds": 180,
+        **PATIENT,
+    }
+    database_url = await databases.copy()
+    try:
+        node_a = contextlib.AsyncExitStack()
+        a = await node_a.enter_async_context(
+            server_factory(bus_url=redis_url, database_url=database_url, **settings)
+        )
+        same = {"database_url": database_url, "clock": a.clock, **settings}
+        async with node_a, server_factory(bus_url=redis_url, **same) as b:
+            await rings_on(a, b)
+            on_a = await signed_in(a, "bertil")
+            on_b = await (await b.client("bertil")).socket()
+            aino = await (await b.client("aino")).socket()
+            await settle(a, b)
+            await aino.send({"type": "ask", "ring_id": "housing", "question": "Ja?", "ref": 1})
+            question_id = (await aino.expect("question_status", ref=1))["question"]["question_id"]
+            await settle(a, b)
+            await on_a.expect("offer", question_id=question_id)
+            await on_a.send({"type": "accept", "question_id": question_id})
+            consultation = (await on_a.expect("accepted"))["consultation"]
+
+            await advance(59, a, b)
+            assert not frames(on_a, "consultation_reminder")
+            await advance(1, a, b)
+            for tab in (on_a, on_b):
+                reminders = frames(tab, "consultation_reminder")
+                assert [r["consultation_id"] for r in reminders] == [consultation["id"]]
+
+            await node_a.aclose()
+            await advance(119, b)
+            assert not frames(on_b, "consultation") or all(
+                f["consultation"]["state"] == "open" for f in frames(on_b, "consultation")
+            )
+            await advance(1, b)
+            closed = [
+                f["consultation"]
+                for f in frames(on_b, "consultation")
+                if f["consultation"]["state"] == "closed"
+            ]
+            assert [(c["id"], c["outcome"]) for c in closed] == [
+                (consultation["id"], "not_recorded")
+            ]
+    finally:
+        await databases.drop(database_url)
+
+
+async def test_the_load_view_follows_ring_changes_made_on_the_other_node(
+    nodes: tuple[Server, Server],
+) -> None:
+    """The admin watches the load view in a tab on each node; Aino asks on A. The tab on B
+    gets the new figures from B (which read A's change), and no tab gets a frame twice."""
+    a, b = nodes
+    await rings_on(a, b)
+    await signed_in(a, "bertil")
+    tabs = []
+    for node in (a, b):
+        tab = await (await node.client("admin")).socket()
+        await tab.send({"type": "load_subscribe", "ref": 1})
+        await tab.expect("load", ref=1)
+        tabs.append(tab)
+    aino = await (await a.client("aino")).socket()
+    await settle(a, b)
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Kuorma?", "ref": 2})
+    await aino.expect("question_status", ref=2)
+    await settle(a, b)
+    for tab in tabs:
+        housing = [f["ring"] for f in frames(tab, "load_ring") if f["ring"]["ring_id"] == "housing"]
+        assert housing and housing[-1]["now"]["ringing"] == 1
+        texts = [json.dumps(f, sort_keys=True) for f in frames(tab, "load_ring")]
+        assert len(texts) == len(set(texts))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -50,6 +51,7 @@ class CallbackService:
         self.rings = rings
         # Called after every change of a callback request (the load view counts them).
         self.listeners: list[Callable[[], None]] = []
+        hub.on("callbacks", self._on_changed)
 
     async def create_callback(
         self,
@@ -183,5 +185,9 @@ class CallbackService:
         if data.owner_ring_id is not None:
             to |= self._ring_audience(data.owner_ring_id)
         await self.hub.send(to, server.Callback(callback=data))
+        # Every node's load view counts callbacks: each hears of the change (this one too).
+        await self.hub.publish({"k": "callbacks"})
+
+    async def _on_changed(self, message: dict[str, Any]) -> None:
         for listener in self.listeners:
             listener()

@@ -5,6 +5,13 @@ The rule is liaison/domain/consultations.py; this is its timer source in the sch
 accepting, "keep open", and messages. Messages are not watched as they go by: when a
 deadline comes, the last message time is read from the store, so a deadline computed from
 an older activity is only ever early, never late, and an early one just moves on.
+
+Every node keeps every open consultation (a consultation opened, kept open or closed on
+one node is announced on the bus, `idle`, and each node reads its row again), so the
+reminders and the closing go on when the node it was opened on stops. Each node fires
+the deadlines it holds; the rows are locked while they are handled, and what the first
+node wrote (the reminder's time, the closing) tells the others there is nothing to do:
+each reminder is sent once, each consultation closed once.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -48,6 +56,7 @@ class ConsultationIdle:
         self._close = close
         self._open: dict[int, OpenConsultation] = {}
         scheduler.add("consultation idleness", self._next_deadline, self._on_time)
+        hub.on("idle", self._on_notice)
 
     async def start(self) -> None:
         """Every open consultation, with its last activity as stored."""
@@ -62,9 +71,27 @@ class ConsultationIdle:
     def opened(self, consultation_id: int, at: datetime) -> None:
         self._open[consultation_id] = OpenConsultation(consultation_id, at)
         self.scheduler.wake()
+        self._announce(consultation_id)
 
     def closed(self, consultation_id: int) -> None:
         self._open.pop(consultation_id, None)
+        self._announce(consultation_id)
+
+    def _announce(self, consultation_id: int) -> None:
+        """The other nodes read this consultation's row again."""
+        self.scheduler.spawn(
+            self.hub.publish({"k": "idle", "c": consultation_id}), "consultation notice"
+        )
+
+    async def _on_notice(self, message: dict[str, Any]) -> None:
+        consultation_id = int(message["c"])
+        async with self.db() as db:
+            c = await db.get(Consultation, consultation_id)
+            if c is None or c.state != "open":
+                self._open.pop(consultation_id, None)
+                return
+            self._open[consultation_id] = await _current(db, c)
+        self.scheduler.wake()
 
     def closes_at(self, consultation_id: int) -> datetime | None:
         c = self._open.get(consultation_id)
@@ -74,6 +101,9 @@ class ConsultationIdle:
         """After an activity stored in this session (the expert chose "keep open")."""
         self._open[c.id] = await _current(db, c)
         self.scheduler.wake()
+        # Announced before this session commits: a node that reads the row too early
+        # holds an earlier deadline, which only moves on when it comes.
+        self._announce(c.id)
 
     def _next_deadline(self) -> datetime | None:
         return self.rule.next_deadline(self._open.values())
@@ -85,7 +115,9 @@ class ConsultationIdle:
         reminders: list[tuple[int, server.ConsultationReminder]] = []
         async with self.db.begin() as db:
             for consultation_id in (*due.remind, *due.close):
-                c = await db.get(Consultation, consultation_id)
+                # Locked until this commits: another node handling the same deadline
+                # waits, then reads what this one wrote (reminded, or closing).
+                c = await db.get(Consultation, consultation_id, with_for_update=True)
                 if c is None or c.state != "open":
                     self._open.pop(consultation_id, None)
                     continue

@@ -43,7 +43,7 @@ from liaison.protocol.load import (
     RingLoad,
 )
 from liaison.services.callbacks import CallbackService
-from liaison.services.hub import Hub
+from liaison.services.hub import Hub, encode
 from liaison.services.records import OPEN_CALLBACK_STATES
 from liaison.services.rings import RingService
 from liaison.services.scheduler import Scheduler
@@ -339,7 +339,7 @@ class LoadService:
         self._sent.clear()
         for person_id, (is_admin, _) in list(self._watchers.items()):
             snapshot = await self.snapshot(person_id, is_admin)
-            await self.hub.send([person_id], server.Load.of(snapshot), topic=TOPIC)
+            self.hub.deliver_local([person_id], encode(server.Load.of(snapshot)), topic=TOPIC)
 
     def subscribe(self, person_id: int, is_admin: bool) -> None:
         _, count = self._watchers.get(person_id, (is_admin, 0))
@@ -395,7 +395,9 @@ class LoadService:
                 continue
             self._sent[(ring_id, hidden)] = fingerprint
             frame = server.LoadRing(generated_at=now.isoformat(), ring=ring)
-            await self.hub.send(people, frame, topic=TOPIC)
+            # Each node tells the watchers connected to it (it holds the same state as
+            # the others): a watcher with tabs on two nodes gets each frame once per tab.
+            self.hub.deliver_local(people, encode(frame), topic=TOPIC)
 
 
 def _figures(figures: domain.Figures) -> LoadFigures:
