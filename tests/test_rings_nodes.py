@@ -9,15 +9,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
+import websockets
 from sqlalchemy import func, select
 
 from liaison.services.rings import RingServiceError
 from liaison.store import repositories as repo
 from liaison.store.models import Consultation, RingQuestion, RingRouting
-from tests.conftest import Databases, Server, Socket, settle
+from tests.conftest import (
+    PASSWORD,
+    SAFETY_SECONDS,
+    TEST_SECRET,
+    Databases,
+    Server,
+    Socket,
+    settle,
+)
+from tests.test_cli import READY
 from tests.test_rings import config, signed_in, until_status, with_rings
 
 PATIENT = {"heartbeat_timeout_seconds": 3600.0, "idle_away_seconds": 3600}
@@ -310,3 +325,117 @@ async def test_the_load_view_follows_ring_changes_made_on_the_other_node(
         assert housing and housing[-1]["now"]["ringing"] == 1
         texts = [json.dumps(f, sort_keys=True) for f in frames(tab, "load_ring")]
         assert len(texts) == len(set(texts))
+
+
+# ---------------------------------------------------------------- a node as a process
+
+
+@contextlib.asynccontextmanager
+async def serve_process(database_url: str, bus_url: str) -> AsyncIterator[str]:
+    """`liaison serve` in a process of its own (real clock) on this database and bus;
+    its URL once it says it is ready. Killed (SIGKILL) at the end if still running."""
+    env = {
+        **os.environ,
+        "LIAISON_DATABASE_URL": database_url,
+        "LIAISON_BUS_URL": bus_url,
+        "LIAISON_PSEUDONYM_SECRET": TEST_SECRET,
+        "LIAISON_PASSWORD_TIME_COST": "1",
+        "LIAISON_PASSWORD_MEMORY_KIB": "8",
+        "LIAISON_PASSWORD_PARALLELISM": "1",
+        "LIAISON_LOG_LEVEL": "warning",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "liaison",
+        "serve",
+        "--port",
+        "0",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    try:
+        output = []
+        while True:
+            # Bounded only so that a hung process fails the test instead of hanging it.
+            line = (await asyncio.wait_for(process.stdout.readline(), SAFETY_SECONDS * 5)).decode()
+            if not line:
+                raise AssertionError(f"liaison serve ended before ready: {''.join(output)}")
+            output.append(line)
+            if line.startswith(READY):
+                break
+        yield line.removeprefix(READY).strip()
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
+async def raw_socket(url: str, username: str) -> websockets.ClientConnection:
+    """A user logged in to a node the test does not run in process; its welcomed socket."""
+    async with httpx.AsyncClient(base_url=url, timeout=SAFETY_SECONDS) as http:
+        await http.get("/login")
+        token = http.cookies["liaison_csrf"]
+        await http.post(
+            "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
+        )
+        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+    ws = await websockets.connect(
+        url.replace("http", "ws", 1) + "/ws",
+        additional_headers={"Cookie": cookie},
+        origin=websockets.Origin(url),
+        ping_interval=None,
+    )
+    await ws.send(json.dumps({"type": "hello", "v": 1}))
+    await frame_of(ws, "welcome")
+    return ws
+
+
+async def frame_of(ws: websockets.ClientConnection, kind: str) -> dict[str, Any]:
+    while True:
+        frame: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), SAFETY_SECONDS))
+        if frame["type"] == kind:
+            return frame
+
+
+@pytest.mark.long
+async def test_a_question_carries_on_when_its_node_is_killed(
+    server_factory: Any, databases: Databases, redis_url: str
+) -> None:
+    """Node A is a real `liaison serve` process. Aino asks on A; the offer rings for
+    Bertil on B. A is killed (SIGKILL). B marks the offer missed at its expiry, shows Aino
+    offline within 30 s of the kill, and Aino's new tab on B has her question, once."""
+    database_url = await databases.copy()
+    try:
+        async with server_factory(bus_url=redis_url, database_url=database_url) as b:
+            await rings_on(b)
+            bertil = await signed_in(b, "bertil")
+            async with serve_process(database_url, redis_url) as a_url:
+                aino_on_a = await raw_socket(a_url, "aino")
+                await aino_on_a.send(
+                    json.dumps({"type": "ask", "ring_id": "housing", "question": "Hei?"})
+                )
+                question_id = (await frame_of(aino_on_a, "question_status"))["question"][
+                    "question_id"
+                ]
+                # Read as it comes (from A through Redis), not after a settle of A.
+                bertil.mute()
+                offer = await bertil.expect("offer", question_id=question_id)
+                bertil.muted = False
+                killed_at = datetime.now(UTC)
+            # A is gone, killed with no chance to say so.
+            await aino_on_a.close()
+
+            expires_at = datetime.fromisoformat(offer["expires_at"])
+            await b.advance((expires_at - b.clock.now()).total_seconds())
+            await bertil.expect("offer_withdrawn", question_id=question_id, reason="missed")
+            await b.advance((killed_at + timedelta(seconds=30) - b.clock.now()).total_seconds())
+            assert b.core.presence.shown(b.people["aino"]).status == "offline"
+
+            aino_on_b = await (await b.client("aino")).socket()
+            mine = [q for q in aino_on_b.welcome["questions"] if q["question_id"] == question_id]
+            assert len(mine) == 1 and mine[0]["state"] in ("waiting", "offered")
+    finally:
+        await databases.drop(database_url)
