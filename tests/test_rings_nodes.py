@@ -20,6 +20,7 @@ import pytest
 import websockets
 from sqlalchemy import func, select
 
+from liaison.protocol.reference import CloseCode
 from liaison.services.rings import RingServiceError
 from liaison.store import repositories as repo
 from liaison.store.models import Consultation, RingQuestion, RingRouting
@@ -30,6 +31,8 @@ from tests.conftest import (
     Databases,
     Server,
     Socket,
+    free_port,
+    namespaced,
     settle,
 )
 from tests.test_cli import READY
@@ -439,3 +442,109 @@ async def test_a_question_carries_on_when_its_node_is_killed(
             assert len(mine) == 1 and mine[0]["state"] in ("waiting", "offered")
     finally:
         await databases.drop(database_url)
+
+
+# ---------------------------------------------------------------- Redis restarted empty
+
+
+@contextlib.asynccontextmanager
+async def own_redis(port: int) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A Redis server of this test's own on loopback (the shared one is not to be killed),
+    keeping nothing on disk; returned once it accepts connections."""
+    process = await asyncio.create_subprocess_exec(
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--logfile",
+        "",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    try:
+        while True:
+            line = await asyncio.wait_for(process.stdout.readline(), SAFETY_SECONDS)
+            assert line, "redis-server ended before it was ready"
+            if b"Ready to accept connections" in line:
+                break
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
+@pytest.mark.long
+async def test_redis_restarted_empty_loses_no_message_and_no_ring_timer(
+    server_factory: Any, redis_server: str
+) -> None:
+    """Two nodes on a Redis of the test's own. Redis is killed while an offer rings for
+    Bertil (on B) and Aino (on A) writes to him, and starts again empty. The nodes
+    reconnect by themselves and their clients resume: Bertil has the message once, both
+    show each other online again once they have reconnected, and the offer still rings
+    out at its expiry."""
+    port = free_port()
+    bus_url = namespaced(f"redis://127.0.0.1:{port}/0")
+    first = own_redis(port)
+    await first.__aenter__()
+    try:
+        async with server_factory(bus_url=bus_url) as a:
+            same = {"database_url": a.core.settings.database_url, "clock": a.clock}
+            async with server_factory(bus_url=bus_url, **same) as b:
+                await rings_on(a, b)
+                bertil = await signed_in(b, "bertil")
+                aino_client = await a.client("aino")
+                aino = await aino_client.socket()
+                conversation = await aino_client.api(
+                    "POST", "/api/conversations", json={"person_id": a.people["bertil"]}
+                )
+                conversation_id = conversation.json()["id"]
+                await settle(a, b)
+                await aino.send({"type": "ask", "ring_id": "housing", "question": "Hä?", "ref": 1})
+                question_id = (await aino.expect("question_status", ref=1))["question"][
+                    "question_id"
+                ]
+                await settle(a, b)
+                offer = await bertil.expect("offer", question_id=question_id)
+
+                await first.__aexit__(None, None, None)  # SIGKILL: Redis and all it held
+                # From here the sockets read what comes as it comes: a settle waits for
+                # the bus, which is down.
+                bertil.mute()
+                aino.mute()
+                await aino.send(
+                    {"type": "send", "id": "m1", "conversation_id": conversation_id, "body": "Oh"}
+                )
+                await aino.expect("ack", id="m1")  # stored; its delivery was dropped
+                async with own_redis(port):
+                    # Both nodes find Redis again by themselves and have their clients
+                    # resume.
+                    assert await bertil.closed() == CloseCode.RESYNC
+                    assert await aino.closed() == CloseCode.RESYNC
+                    await b.gone("bertil")
+                    await a.gone("aino")
+                    # Each node that dropped messages tells the others to catch up too:
+                    # settled, every such round is over before the clients come back.
+                    await settle(a, b)
+                    bertil = await (await b.client("bertil")).socket(
+                        resume={str(conversation_id): 0}, watch=[a.people["aino"]]
+                    )
+                    assert [m["body"] for m in bertil.welcome["missed"]] == ["Oh"]
+                    aino = await aino_client.socket(watch=[a.people["bertil"]])
+                    await settle(a, b)
+                    assert a.core.presence.shown(a.people["bertil"]).status == "available"
+                    assert b.core.presence.shown(a.people["aino"]).status == "available"
+                    await bertil.no_frame("message")
+
+                    expires_at = datetime.fromisoformat(offer["expires_at"])
+                    await advance((expires_at - a.clock.now()).total_seconds(), a, b)
+                    await bertil.expect("offer_withdrawn", question_id=question_id, reason="missed")
+                await aino_client.close()
+    finally:
+        await first.__aexit__(None, None, None)
