@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from liaison.protocol.reference import CloseCode
 from liaison.services.rings import RingServiceError
@@ -27,6 +27,7 @@ from liaison.store.models import Consultation, RingQuestion, RingRouting
 from tests.conftest import (
     PASSWORD,
     SAFETY_SECONDS,
+    TEST_DATABASE_URL,
     TEST_SECRET,
     Databases,
     Server,
@@ -548,3 +549,108 @@ async def test_redis_restarted_empty_loses_no_message_and_no_ring_timer(
                 await aino_client.close()
     finally:
         await first.__aexit__(None, None, None)
+
+
+# ---------------------------------------------------------------- PostgreSQL unreachable
+
+
+class CuttableProxy:
+    """A TCP proxy between a node and PostgreSQL that the test cuts and restores: cut,
+    every connection through it is dropped and new ones are closed as they come."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.cut = False
+        self._pairs: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    def sever(self) -> None:
+        self.cut = True
+        for writer in list(self._pairs):
+            writer.transport.abort()
+
+    async def stop(self) -> None:
+        self.sever()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut:
+            writer.transport.abort()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._pairs |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.transport.abort()
+            self._pairs.discard(dst)
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="SQLite is a file: there is no network")
+async def test_postgresql_unreachable_refuses_clearly_writes_nothing_and_recovers(
+    server_factory: Any, databases: Databases, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The node reaches PostgreSQL through a proxy the test cuts. An ask and a message then
+    get `unavailable`, with nothing of either stored; once the proxy lets connections
+    through again the same node routes and delivers, with no restart."""
+    database_url = await databases.copy()
+    proxy = CuttableProxy(make_url(database_url).port or 5432)
+    port = await proxy.start()
+    try:
+        proxied = make_url(database_url).set(port=port).render_as_string(hide_password=False)
+        async with server_factory(database_url=proxied) as srv:
+            await with_rings(srv)
+            bertil = await signed_in(srv, "bertil")
+            aino_client = await srv.client("aino")
+            aino = await aino_client.socket()
+            conversation = await aino_client.api(
+                "POST", "/api/conversations", json={"person_id": srv.people["bertil"]}
+            )
+            conversation_id = conversation.json()["id"]
+
+            proxy.sever()
+            await aino.send({"type": "ask", "ring_id": "housing", "question": "Ei?", "ref": 1})
+            assert (await aino.expect("error", ref=1))["code"] == "unavailable"
+            await aino.send(
+                {"type": "send", "id": "m1", "conversation_id": conversation_id, "body": "Ei"}
+            )
+            refused = await aino.expect("error")
+            assert refused["code"] == "unavailable"
+            await bertil.no_frame("offer")
+            await bertil.no_frame("message")
+
+            proxy.cut = False
+            # Members' availability is reported again a few seconds after a failed save.
+            await srv.advance(5)
+            async with srv.core.db() as db:
+                assert await db.scalar(select(func.count()).select_from(Consultation)) == 0
+                assert await db.scalar(select(func.count()).select_from(RingQuestion)) == 0
+            await aino.send({"type": "ask", "ring_id": "housing", "question": "Nyt?", "ref": 2})
+            question_id = (await aino.expect("question_status", ref=2))["question"]["question_id"]
+            await bertil.expect("offer", question_id=question_id)
+            await aino.send(
+                {"type": "send", "id": "m2", "conversation_id": conversation_id, "body": "Nyt"}
+            )
+            await aino.expect("ack", id="m2")
+            received = await bertil.expect("message")
+            assert received["message"]["body"] == "Nyt"
+            await aino_client.close()
+        # Each refusal is one line in the log, without a traceback.
+        assert not [r for r in caplog.records if r.exc_info], [
+            r.getMessage() for r in caplog.records if r.exc_info
+        ]
+    finally:
+        await proxy.stop()
+        await databases.drop(database_url)

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from liaison.clock import Clock
 from liaison.domain.chat import ChatError
 from liaison.protocol import conversations as shapes
-from liaison.store.db import sqlite_writer, writing
+from liaison.store.db import UNAVAILABLE, sqlite_writer, writing
 from liaison.store.models import Conversation, ConversationMember, Message
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,15 @@ class MessageWriter:
                 published = await self._write_with_retries(batch)
                 await self.publish(published)
             except Exception as e:
-                log.exception("a batch of %d messages could not be stored", len(batch))
+                if isinstance(e, UNAVAILABLE):
+                    # The database is down or unreachable: one line, the senders are told.
+                    log.warning(
+                        "a batch of %d messages could not be stored: %s",
+                        len(batch),
+                        type(e).__name__,
+                    )
+                else:
+                    log.exception("a batch of %d messages could not be stored", len(batch))
                 for request in batch:
                     if not request.done.done():
                         request.done.set_exception(e)

@@ -28,9 +28,22 @@ from sqlalchemy.pool import QueuePool
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 log = logging.getLogger(__name__)
 
+
+class ConnectionLost(Exception):
+    """The connection to the database broke during a statement (the server or the
+    network to it went away); raised in place of the driver's error of any kind."""
+
+
 # What a database that is down, unreachable or overloaded raises: a request that meets
 # one of these gets "unavailable" (503), with one log line and no traceback.
-UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError)
+UNAVAILABLE = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+    OSError,
+    TimeoutError,
+    ConnectionLost,
+)
 # Seconds a statement or a connection attempt may take on PostgreSQL before it fails.
 STATEMENT_TIMEOUT = 10
 # How long a SQLite writer waits for the lock held by another.
@@ -60,7 +73,17 @@ def create_engine(url: str, schema: str = "") -> AsyncEngine:
     engine = create_async_engine(url, connect_args=connect_args, **options)
     if url.startswith("sqlite"):
         _sqlite_rules(engine.sync_engine)
+    event.listen(engine.sync_engine, "handle_error", _connection_lost)
     return engine
+
+
+def _connection_lost(context: Any) -> Exception | None:
+    # asyncpg reports a connection cut in the middle of a statement as a plain DBAPIError
+    # ("connection was closed in the middle of operation"), which would otherwise reach
+    # the client as an internal error; SQLAlchemy knows it for a disconnect.
+    if context.is_disconnect and not isinstance(context.sqlalchemy_exception, UNAVAILABLE):
+        return ConnectionLost(str(context.original_exception))
+    return None
 
 
 def _sqlite_rules(engine: Engine) -> None:
