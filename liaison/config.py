@@ -98,12 +98,13 @@ class Settings:
             SERVER,
             "The event bus. `memory://`: in this process, for one node. "
             "`redis://HOST:PORT/DB` (`rediss://` with TLS; user and password in the URL as "
-            "Redis takes them): Redis pub/sub, so that several nodes share chat and presence. "
+            "Redis takes them): Redis pub/sub, so that several nodes on one database are one "
+            "service (chat, presence, ring routing). "
             "The query parameter `namespace` (default `liaison`) is put in front of every "
             "channel name, so deployments (or test runs) can share one Redis without "
             "hearing each other: `redis://redis:6379/0?namespace=liaison-prod`. Another "
-            "scheme is a configuration error. What is not yet shared between nodes: "
-            "docs/architecture.md, the bus.",
+            "scheme is a configuration error. How nodes share the work, and what is not yet "
+            "built: docs/architecture.md, the bus.",
             "redis://127.0.0.1:6379/0",
             check=url_problem,
         ),

@@ -17,6 +17,7 @@ from tests.test_browser import (  # noqa: F401
     shot,
 )
 from tests.test_rings import config, valid_code, with_rings
+from tests.test_rings_nodes import rings_on
 
 
 def ring_row(page: Page, name: str) -> object:
@@ -245,3 +246,36 @@ async def test_a_code_typed_into_chat_is_replaced_and_the_sender_told(
     await expect(bertil.locator("#message-list")).to_contain_text("AR-")
     for page in (aino, bertil):
         assert code not in await page.content()
+
+
+async def test_two_browsers_on_two_nodes_ask_and_take_a_question(
+    browser: Browser,  # noqa: F811
+    nodes: tuple[Server, Server],
+) -> None:
+    """Two nodes on one database and one Redis, as the README starts them: Bertil's
+    browser on B signs in to a ring, Aino's on A sees him free and asks; his page rings,
+    he takes it, and both are in the consultation's conversation, talking across nodes."""
+    a, b = nodes
+    await rings_on(a, b)
+    _, bertil = await logged_in(browser, b, "bertil")
+    await sign_in_to_ring(bertil, "Yleinen asumistuki")
+    _, aino = await logged_in(browser, a, "aino")
+    await expect(ring_row(aino, "Yleinen asumistuki")).to_contain_text("Vapaana: 1/1")
+    await aino.get_by_role("button", name=re.compile("Kysy ringiltä")).click()
+    dialog = aino.locator("#ask-dialog")
+    await dialog.get_by_label("Rinki").select_option("housing")
+    await dialog.get_by_label(re.compile("^Kysymys")).fill("Kysymys solmulta toiselle")
+    await dialog.get_by_role("button", name="Lähetä").click()
+    await expect(dialog).to_be_hidden()
+
+    offer = bertil.locator("#offer-dialog")
+    await expect(offer).to_contain_text("Kysymys solmulta toiselle")
+    await offer.get_by_role("button", name="Ota vastaan").click()
+    for page in (bertil, aino):
+        await expect(page).to_have_url(re.compile(r"/conversations/\d+$"))
+        await expect(page.locator("#consultation-pin")).to_contain_text("Kysymys solmulta toiselle")
+    await aino.get_by_label("Viesti", exact=True).fill("Tässä asiakkaan tilanne.")
+    await aino.get_by_label("Viesti", exact=True).press("Enter")
+    await expect(bertil.locator("#message-list")).to_contain_text("Tässä asiakkaan tilanne.")
+    for page in (aino, bertil):
+        await expect(ring_row(page, "Yleinen asumistuki")).to_contain_text("Jonossa: 0")
