@@ -8,7 +8,7 @@ database given (default: a SQLite file in a temporary directory), and prints the
 and 95th percentile of ask + accept while other questions are open (waiting in another
 ring) and after many have been answered and closed. Bounded: a few thousand changes.
 
-    .venv/bin/python -m bench.ring_cost [--database-url URL] [--rounds 40]
+    .venv/bin/python -m bench.ring_cost [--database-url URL] [--rounds 40] [--taken 400]
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def summary(label: str, times: list[float]) -> str:
     return f"{label:44} median {statistics.median(times):7.1f} ms   p95 {p95:7.1f} ms"
 
 
-async def main(database_url: str, rounds: int) -> None:
+async def main(database_url: str, rounds: int, taken: int) -> None:
     clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
     settings = Settings(
         database_url=database_url,
@@ -107,8 +107,8 @@ async def main(database_url: str, rounds: int) -> None:
                 await core.rings.ask(asker, "parked", "Odottaa")
             label = f"{open_questions} other questions open"
             print(summary(label, await measure(core, asker, expert, rounds)))
-        await measure(core, asker, expert, 1000)
-        label = "800 open, 1000 more asked and taken"
+        await measure(core, asker, expert, taken)
+        label = f"800 open, {taken} more asked and taken"
         print(summary(label, await measure(core, asker, expert, rounds)))
     finally:
         await core.stop()
@@ -118,7 +118,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default="")
     parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--taken", type=int, default=400, help="questions taken before the last")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         url = args.database_url or f"sqlite+aiosqlite:///{Path(directory) / 'rings.db'}"
-        asyncio.run(main(url, args.rounds))
+        asyncio.run(main(url, args.rounds, args.taken))

@@ -352,6 +352,10 @@ def test_urgent_before_normal_and_fifo_within() -> None:
         clock.advance(1)
     positions = {q: router.queue_status(q, clock.now).position for q in ("n1", "u1", "n2", "u2")}
     assert positions == {"u1": 1, "u2": 2, "n1": 3, "n2": 4}
+    # Every open question's status in one pass is what each one's own says.
+    assert router.queue_statuses(clock.now) == {
+        q: router.queue_status(q, clock.now) for q in ("n1", "u1", "n2", "u2")
+    }
     assert router.ring_status("asumistuki", clock.now).queue == ("u1", "u2", "n1", "n2")
     order = []
     router.set_availability(1, True, 0, clock.now)

@@ -512,6 +512,8 @@ class QueueStatus:
     deadline: datetime | None
     # Members it is ringing for right now (counts only).
     ringing: int = 0
+    # Who took it (the asker is told whom they are talking to).
+    accepted_by: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -526,6 +528,7 @@ class QueueStatus:
             "estimated_wait_seconds": self.estimated_wait_seconds,
             "deadline": _iso(self.deadline),
             "ringing": self.ringing,
+            "accepted_by": self.accepted_by,
         }
 
 
@@ -977,21 +980,48 @@ class RingRouter:
         ring = self._rings[q.ring_id]
         queue = self._queue(q.ring_id)
         position = queue.index(q) + 1 if q.is_open else None
+        return self._status(q, ring, position, len(queue), len(self._free_members(ring)), now)
+
+    def queue_statuses(self, now: datetime) -> dict[str, QueueStatus]:
+        """The status of every open question, by id, from one pass over the queues (asking
+        `queue_status` of each would sort them once per question)."""
+        _aware(now)
+        queues: dict[str, list[Question]] = {}
+        for q in self._open():
+            queues.setdefault(q.ring_id, []).append(q)
+        statuses: dict[str, QueueStatus] = {}
+        for ring_id, queue in queues.items():
+            ring = self._rings[ring_id]
+            free = len(self._free_members(ring))
+            for position, q in enumerate(queue, 1):
+                statuses[q.id] = self._status(q, ring, position, len(queue), free, now)
+        return statuses
+
+    def _status(
+        self,
+        q: Question,
+        ring: _Ring,
+        position: int | None,
+        queue_length: int,
+        free: int,
+        now: datetime,
+    ) -> QueueStatus:
         end = now if q.is_open else (q.closed_at or now)
         return QueueStatus(
             question_id=q.id,
             ring_id=q.ring_id,
             state=q.state,
             position=position,
-            queue_length=len(queue),
+            queue_length=queue_length,
             members_signed_in=len(ring.members),
-            members_free=len(self._free_members(ring)),
+            members_free=free,
             waited_seconds=(end - q.created_at).total_seconds(),
             estimated_wait_seconds=(
                 None if position is None else self._estimate(ring, position, now)
             ),
             deadline=q.deadline if q.is_open else None,
             ringing=len(q.live_offers),
+            accepted_by=q.accepted_by,
         )
 
     def ring_status(self, ring_id: str, now: datetime) -> RingStatus:

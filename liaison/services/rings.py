@@ -434,7 +434,9 @@ class RingService:
         ]
 
     def question_status(self, question_id: str) -> QuestionStatus:
-        status = self.router.queue_status(question_id, self.clock.now())
+        return self._shown(self.router.queue_status(question_id, self.clock.now()))
+
+    def _shown(self, status: domain.QueueStatus) -> QuestionStatus:
         return QuestionStatus(
             question_id=status.question_id,
             ring_id=status.ring_id,
@@ -448,8 +450,15 @@ class RingService:
             estimated_wait_seconds=status.estimated_wait_seconds,
             deadline=status.deadline.isoformat() if status.deadline else None,
             ringing=status.ringing,
-            accepted_by=self.router.question(question_id).accepted_by,
+            accepted_by=status.accepted_by,
         )
+
+    def _open_statuses(self) -> dict[str, QuestionStatus]:
+        """Every open question's status, from one pass over the queues."""
+        return {
+            question_id: self._shown(status)
+            for question_id, status in self.router.queue_statuses(self.clock.now()).items()
+        }
 
     def ring_name(self, ring_id: str) -> str:
         for config in self.router.rings():
@@ -637,8 +646,8 @@ class RingService:
         self._restore()
         # What the others told the askers is what this state says now.
         self._status_sent = {
-            q.id: _status_fingerprint(self.question_status(q.id))
-            for q in self.router.open_questions()
+            question_id: _status_fingerprint(status)
+            for question_id, status in self._open_statuses().items()
         }
 
     def _failed(self) -> None:
@@ -741,23 +750,27 @@ class RingService:
     async def _send_statuses(self, touched: set[str]) -> None:
         """Tells askers what changed for their questions: those the events were about,
         and every open question whose place, counts or estimate moved (an urgent question
-        went ahead, one ahead was cancelled or answered, a member became free)."""
-        for question_id in touched | {q.id for q in self.router.open_questions()}:
+        went ahead, one ahead was cancelled or answered, a member became free). The open
+        ones' statuses come from one pass over the queues: a change costs one sort of
+        them, not one per open question."""
+        open_statuses = self._open_statuses()
+        for question_id, status in open_statuses.items():
+            fingerprint = _status_fingerprint(status)
+            if self._status_sent.get(question_id) == fingerprint:
+                continue
+            self._status_sent[question_id] = fingerprint
+            await self._send_status(status)
+        for question_id in touched - open_statuses.keys():
             try:
-                question = self.router.question(question_id)
+                status = self.question_status(question_id)
             except domain.UnknownQuestion:
                 continue
-            status = self.question_status(question_id)
-            fingerprint = _status_fingerprint(status)
-            if question.is_open:
-                if self._status_sent.get(question_id) == fingerprint:
-                    continue
-                self._status_sent[question_id] = fingerprint
-            else:
-                if question_id not in touched:
-                    continue
-                self._status_sent.pop(question_id, None)
-            await self.hub.send([question.asker_id], server.QuestionStatusFrame(question=status))
+            self._status_sent.pop(question_id, None)
+            await self._send_status(status)
+
+    async def _send_status(self, status: QuestionStatus) -> None:
+        asker_id = self.router.question(status.question_id).asker_id
+        await self.hub.send([asker_id], server.QuestionStatusFrame(question=status))
 
 
 def is_free(view: PresenceView) -> bool:

@@ -81,6 +81,10 @@ def _connection_lost(context: Any) -> Exception | None:
     # asyncpg reports a connection cut in the middle of a statement as a plain DBAPIError
     # ("connection was closed in the middle of operation"), which would otherwise reach
     # the client as an internal error; SQLAlchemy knows it for a disconnect.
+    # A cancelled task (a node stopping) also invalidates its connection: that stays a
+    # cancellation.
+    if context.is_exit_exception or not isinstance(context.original_exception, Exception):
+        return None
     if context.is_disconnect and not isinstance(context.sqlalchemy_exception, UNAVAILABLE):
         return ConnectionLost(str(context.original_exception))
     return None
