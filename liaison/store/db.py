@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event, text
 from sqlalchemy import create_engine as sa_create_engine
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
@@ -77,13 +77,13 @@ def create_engine(url: str, schema: str = "") -> AsyncEngine:
     return engine
 
 
-def _connection_lost(context: Any) -> Exception | None:
+def _connection_lost(context: ExceptionContext) -> Exception | None:
     # asyncpg reports a connection cut in the middle of a statement as a plain DBAPIError
     # ("connection was closed in the middle of operation"), which would otherwise reach
     # the client as an internal error; SQLAlchemy knows it for a disconnect.
     # A cancelled task (a node stopping) also invalidates its connection: that stays a
     # cancellation.
-    if context.is_exit_exception or not isinstance(context.original_exception, Exception):
+    if not isinstance(context.original_exception, Exception):
         return None
     if context.is_disconnect and not isinstance(context.sqlalchemy_exception, UNAVAILABLE):
         return ConnectionLost(str(context.original_exception))
