@@ -23,7 +23,7 @@ from sqlalchemy import func, make_url, select
 from liaison.protocol.reference import CloseCode
 from liaison.services.rings import RingServiceError
 from liaison.store import repositories as repo
-from liaison.store.models import Consultation, RingQuestion, RingRouting
+from liaison.store.models import Consultation, RingQuestion, RingRouting, RingState
 from tests.conftest import (
     PASSWORD,
     SAFETY_SECONDS,
@@ -654,3 +654,29 @@ async def test_postgresql_unreachable_refuses_clearly_writes_nothing_and_recover
     finally:
         await proxy.stop()
         await databases.drop(database_url)
+
+
+async def test_a_ring_configured_on_one_node_is_in_force_on_the_other(
+    nodes: tuple[Server, Server],
+) -> None:
+    """The administrator renames a ring and takes Daniel out of it through node A. Node B
+    reads the configuration again at once: Daniel signed in on B is out, B shows the new
+    name, and B's next routing change keeps it in the stored state."""
+    a, b = nodes
+    await rings_on(a, b)
+    daniel = await signed_in(b, "daniel")
+    admin = await a.client("admin")
+    document = config(name="Asumistuki (uusi)", members=["bertil@kela.example"])
+    response = await admin.api("PUT", "/api/admin/rings", json=document)
+    assert response.status_code == 200, response.text
+    await settle(a, b)
+    assert b.core.rings.ring_name("housing") == "Asumistuki (uusi)"
+    assert b.core.rings.members_of("housing") == {b.people["bertil"]}
+    assert b.people["daniel"] not in b.core.rings.router.members("housing")
+    await daniel.send({"type": "ring_sign_in", "ring_id": "housing", "signed_in": True, "ref": 3})
+    assert (await daniel.expect("error", ref=3))["code"] == "not_allowed"
+    await signed_in(b, "bertil")
+    async with a.core.db() as db:
+        stored = await db.scalar(select(RingState.state).where(RingState.ring_id == "housing"))
+    assert stored["config"]["name"] == "Asumistuki (uusi)"
+    await admin.close()

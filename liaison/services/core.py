@@ -103,6 +103,7 @@ class Core(StoreCore):
         self.admin = AdminService(settings, self.db, self.directory_changed)
         self.purger = Purger(self.db, settings, self.clock, self.scheduler)
         self.hub.on("close", self._on_close)
+        self.hub.on("directory", self._on_directory)
         self.hub.gap_listeners.append(self._catch_up)
         # Set once start() has finished: the service answers from then on.
         self.ready = asyncio.Event()
@@ -136,7 +137,16 @@ class Core(StoreCore):
     async def directory_changed(self) -> None:
         """After people, roles, units or ring members changed in the store: what everyone
         may see and receive follows at once (new people get a view, supervisors their
-        rings' callbacks and figures, load-view watchers their new set of rings)."""
+        rings' callbacks and figures, load-view watchers their new set of rings), here
+        and, told on the bus, on every other node."""
+        await self._reload_directory()
+        await self.hub.publish({"k": "directory", "n": self.node_id})
+
+    async def _on_directory(self, message: dict[str, Any]) -> None:
+        if message.get("n") != self.node_id:
+            await self._reload_directory()
+
+    async def _reload_directory(self) -> None:
         await self.presence.reload_people()
         await self.rings.reload_rings()
         await self.load.rights_changed()
