@@ -14,12 +14,15 @@ import resource
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import uvicorn
 
 from liaison.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from liaison.services.core import StoreCore
 
 # File descriptors kept for the database, logs and the rest when sizing connections.
 RESERVED_DESCRIPTORS = 200
@@ -156,7 +159,11 @@ async def _one_off(settings: Settings, job: str, args: argparse.Namespace) -> in
             )
             shown = msgspec.to_builtins(report.shape())
             print(json.dumps(shown, ensure_ascii=False, indent=2))
-            return 1 if report.errors else 0
+            if report.errors:
+                return 1
+            if not args.dry_run:
+                await _tell_live_nodes(core)
+            return 0
         if job == "purge":
             from liaison.services.retention import purge
 
@@ -177,6 +184,7 @@ async def _one_off(settings: Settings, job: str, args: argparse.Namespace) -> in
                 print(f"ring configuration not applied:\n{e}", file=sys.stderr)
                 return 1
             print(msgspec.json.encode(applied).decode())
+            await _tell_live_nodes(core)
             return 0
         if job == "create-account":
             from sqlalchemy import func, select
@@ -198,6 +206,12 @@ async def _one_off(settings: Settings, job: str, args: argparse.Namespace) -> in
         return 0
     finally:
         await core.close()
+
+
+async def _tell_live_nodes(core: StoreCore) -> None:
+    """Live nodes on a shared bus read the directory and the rings again at once (on
+    `memory://` no other process hears it: a live node reads them when it next starts)."""
+    await core.hub.publish({"k": "directory", "n": core.node_id})
 
 
 def _port(text: str) -> int:

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,6 +38,7 @@ from tests.conftest import (
     settle,
 )
 from tests.test_cli import READY
+from tests.test_oneoff import liaison
 from tests.test_rings import config, signed_in, until_status, with_rings
 
 PATIENT = {"heartbeat_timeout_seconds": 3600.0, "idle_away_seconds": 3600}
@@ -680,3 +682,18 @@ async def test_a_ring_configured_on_one_node_is_in_force_on_the_other(
         stored = await db.scalar(select(RingState.state).where(RingState.ring_id == "housing"))
     assert stored["config"]["name"] == "Asumistuki (uusi)"
     await admin.close()
+
+
+@pytest.mark.long
+async def test_liaison_rings_beside_a_live_node_is_in_force_at_once(
+    server_factory: Any, redis_url: str, tmp_path: Path
+) -> None:
+    """`liaison rings FILE` in a process of its own, on the live node's bus: the node reads
+    the rings again as soon as the command has written them, without a restart."""
+    async with server_factory(bus_url=redis_url) as srv:
+        await rings_on(srv)
+        rings = tmp_path / "rings.json"
+        rings.write_text(json.dumps(config(name="Asumistuki (komento)")), encoding="utf-8")
+        await liaison(srv, "rings", str(rings), LIAISON_BUS_URL=redis_url)
+        await srv.settle()
+        assert srv.core.rings.ring_name("housing") == "Asumistuki (komento)"
