@@ -30,6 +30,7 @@ from tests.conftest import (
     SAFETY_SECONDS,
     TEST_DATABASE_URL,
     TEST_SECRET,
+    USERS,
     Databases,
     Server,
     Socket,
@@ -697,3 +698,43 @@ async def test_liaison_rings_beside_a_live_node_is_in_force_at_once(
         await liaison(srv, "rings", str(rings), LIAISON_BUS_URL=redis_url)
         await srv.settle()
         assert srv.core.rings.ring_name("housing") == "Asumistuki (komento)"
+
+
+# ---------------------------------------------------------------- a reconnect storm
+
+
+@pytest.mark.long
+async def test_a_reconnect_storm_over_two_nodes_costs_in_proportion_to_the_tabs(
+    nodes: tuple[Server, Server],
+) -> None:
+    """Every tab, spread over two nodes, closes and comes back (a node restarting, a
+    network blip). The frames the tabs receive and the bus messages the nodes receive on
+    the way are counted for a storm of N tabs and one of 2N: twice the tabs may cost
+    twice, not four times (nothing sent to every connection per connection)."""
+    a, b = nodes
+    await rings_on(a, b)
+    clients = [await node.client(name) for name in USERS for node in (a, b)]
+
+    async def storm(tabs: int) -> tuple[int, int]:
+        sockets = [await clients[n % len(clients)].socket() for n in range(tabs)]
+        await settle(a, b)
+        frames_before = sum(len(s.seen) for s in sockets)
+        bus_before = sum(a.core.hub.received.values()) + sum(b.core.hub.received.values())
+        for sock in sockets:
+            await sock.close()
+        await settle(a, b)
+        again = [await clients[n % len(clients)].socket() for n in range(tabs)]
+        await settle(a, b)
+        frames = sum(len(s.seen) for s in again) + sum(len(s.seen) for s in sockets)
+        bus = sum(a.core.hub.received.values()) + sum(b.core.hub.received.values())
+        for sock in again:
+            await sock.close()
+        await settle(a, b)
+        return frames - frames_before, bus - bus_before
+
+    small_frames, small_bus = await storm(40)
+    large_frames, large_bus = await storm(80)
+    assert large_frames <= 2.2 * small_frames, (small_frames, large_frames)
+    assert large_bus <= 2.2 * small_bus, (small_bus, large_bus)
+    for client in clients:
+        await client.close()
