@@ -33,6 +33,12 @@ from liaison.store.models import (
     Unit,
 )
 
+
+def insert_for(db: AsyncSession) -> Any:
+    """The database's own INSERT, which has ON CONFLICT (an upsert in one statement)."""
+    return postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
 # ---------------------------------------------------------------- directory
 
 
@@ -242,7 +248,7 @@ async def save_presence_fields(db: AsyncSession, person_id: int, fields: dict[st
         raise ValueError(f"not presence settings: {sorted(unknown)}")
     if not fields:
         return
-    insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(db)
     statement = insert(PresenceSettings).values(person_id=person_id, **fields)
     await db.execute(
         statement.on_conflict_do_update(
@@ -257,7 +263,7 @@ async def touch_last_seen(db: AsyncSession, seen: dict[int, datetime]) -> None:
     one person may close at the same moment, and read-then-insert would let both insert."""
     if not seen:
         return
-    insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = insert_for(db)
     statement = insert(PresenceSettings)
     await db.execute(
         statement.on_conflict_do_update(
@@ -518,7 +524,7 @@ async def _save_pieces(
     if gone:
         await db.execute(delete(model).where(key.in_(gone)))
     if changed:
-        insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+        insert = insert_for(db)
         statement = insert(model)
         await db.execute(
             statement.on_conflict_do_update(
