@@ -38,8 +38,10 @@ from tests.conftest import (
     namespaced,
     settle,
 )
+from tests.test_bus_redis import direct
 from tests.test_cli import READY
 from tests.test_oneoff import liaison
+from tests.test_ring_workspace import ask
 from tests.test_rings import config, signed_in, until_status, with_rings
 
 PATIENT = {"heartbeat_timeout_seconds": 3600.0, "idle_away_seconds": 3600}
@@ -61,8 +63,7 @@ async def test_a_question_asked_on_one_node_is_taken_on_the_other(
     daniel = await signed_in(a, "daniel")
     aino = await (await a.client("aino")).socket()
     await settle(a, b)
-    await aino.send({"type": "ask", "ring_id": "housing", "question": "Tulorajat?", "ref": 1})
-    question_id = (await aino.expect("question_status", ref=1))["question"]["question_id"]
+    question_id = (await ask(aino, "Tulorajat?", 1))["question_id"]
     await settle(a, b)
     await bertil.expect("offer", question_id=question_id)
     await daniel.expect("offer", question_id=question_id)
@@ -160,9 +161,7 @@ async def test_a_question_rings_on_from_the_other_node_when_its_node_stops(
             bertil = await signed_in(b, "bertil")
             aino = await (await a.client("aino")).socket()
             await settle(a, b)
-            await aino.send({"type": "ask", "ring_id": "housing", "question": "Kuka?", "ref": 1})
-            status = (await aino.expect("question_status", ref=1))["question"]
-            question_id = status["question_id"]
+            question_id = (await ask(aino, "Kuka?", 1))["question_id"]
             await settle(a, b)
             await bertil.expect("offer", question_id=question_id)
             await aino.close()
@@ -190,8 +189,7 @@ async def test_a_node_starting_beside_a_live_one_changes_no_routing_state(
         await rings_on(a)
         bertil = await signed_in(a, "bertil")
         aino = await (await a.client("aino")).socket()
-        await aino.send({"type": "ask", "ring_id": "housing", "question": "Kuka?", "ref": 1})
-        question_id = (await aino.expect("question_status", ref=1))["question"]["question_id"]
+        question_id = (await ask(aino, "Kuka?", 1))["question_id"]
         await bertil.expect("offer", question_id=question_id)
         await a.settle()
         async with a.core.db() as db:
@@ -218,8 +216,7 @@ async def test_an_accept_exactly_at_the_alert_deadline_is_refused_and_the_offer_
     bertil = await signed_in(b, "bertil")
     aino = await (await a.client("aino")).socket()
     await settle(a, b)
-    await aino.send({"type": "ask", "ring_id": "housing", "question": "Ehtiikö?", "ref": 1})
-    question_id = (await aino.expect("question_status", ref=1))["question"]["question_id"]
+    question_id = (await ask(aino, "Ehtiikö?", 1))["question_id"]
     await settle(a, b)
     offer = await bertil.expect("offer", question_id=question_id)
     a.clock.advance(20)
@@ -276,8 +273,7 @@ async def test_an_idle_consultation_reminds_once_and_closes_after_its_node_stops
             on_b = await (await b.client("bertil")).socket()
             aino = await (await b.client("aino")).socket()
             await settle(a, b)
-            await aino.send({"type": "ask", "ring_id": "housing", "question": "Ja?", "ref": 1})
-            question_id = (await aino.expect("question_status", ref=1))["question"]["question_id"]
+            question_id = (await ask(aino, "Ja?", 1))["question_id"]
             await settle(a, b)
             await on_a.expect("offer", question_id=question_id)
             await on_a.send({"type": "accept", "question_id": question_id})
@@ -324,8 +320,7 @@ async def test_the_load_view_follows_ring_changes_made_on_the_other_node(
         tabs.append(tab)
     aino = await (await a.client("aino")).socket()
     await settle(a, b)
-    await aino.send({"type": "ask", "ring_id": "housing", "question": "Kuorma?", "ref": 2})
-    await aino.expect("question_status", ref=2)
+    await ask(aino, "Kuorma?", 2)
     await settle(a, b)
     for tab in tabs:
         housing = [f["ring"] for f in frames(tab, "load_ring") if f["ring"]["ring_id"] == "housing"]
@@ -505,15 +500,9 @@ async def test_redis_restarted_empty_loses_no_message_and_no_ring_timer(
                 bertil = await signed_in(b, "bertil")
                 aino_client = await a.client("aino")
                 aino = await aino_client.socket()
-                conversation = await aino_client.api(
-                    "POST", "/api/conversations", json={"person_id": a.people["bertil"]}
-                )
-                conversation_id = conversation.json()["id"]
+                conversation_id = await direct(a, "aino", "bertil")
                 await settle(a, b)
-                await aino.send({"type": "ask", "ring_id": "housing", "question": "Hä?", "ref": 1})
-                question_id = (await aino.expect("question_status", ref=1))["question"][
-                    "question_id"
-                ]
+                question_id = (await ask(aino, "Hä?", 1))["question_id"]
                 await settle(a, b)
                 offer = await bertil.expect("offer", question_id=question_id)
 
@@ -618,10 +607,7 @@ async def test_postgresql_unreachable_refuses_clearly_writes_nothing_and_recover
             bertil = await signed_in(srv, "bertil")
             aino_client = await srv.client("aino")
             aino = await aino_client.socket()
-            conversation = await aino_client.api(
-                "POST", "/api/conversations", json={"person_id": srv.people["bertil"]}
-            )
-            conversation_id = conversation.json()["id"]
+            conversation_id = await direct(srv, "aino", "bertil")
 
             proxy.sever()
             await aino.send({"type": "ask", "ring_id": "housing", "question": "Ei?", "ref": 1})
@@ -640,8 +626,7 @@ async def test_postgresql_unreachable_refuses_clearly_writes_nothing_and_recover
             async with srv.core.db() as db:
                 assert await db.scalar(select(func.count()).select_from(Consultation)) == 0
                 assert await db.scalar(select(func.count()).select_from(RingQuestion)) == 0
-            await aino.send({"type": "ask", "ring_id": "housing", "question": "Nyt?", "ref": 2})
-            question_id = (await aino.expect("question_status", ref=2))["question"]["question_id"]
+            question_id = (await ask(aino, "Nyt?", 2))["question_id"]
             await bertil.expect("offer", question_id=question_id)
             await aino.send(
                 {"type": "send", "id": "m2", "conversation_id": conversation_id, "body": "Nyt"}
