@@ -2,10 +2,12 @@
 
 `RingRouter` takes inputs together with the current time, mutates its own state and
 returns the events the caller must publish. It does no I/O, keeps no clocks and no
-globals, and its whole state round-trips through plain JSON-able dicts so waiting
-questions, live offers and timers survive a restart. The service layer must call it
-from one task at a time (it is not thread-safe); that serialisation is what makes an
-accept exclusive. See docs/rings.md for the model and the caller's contract.
+globals, and its state round-trips through JSON-able pieces (`parts`, one per ring,
+member and open question) so waiting questions, live offers and timers survive a
+restart. The service layer must call it from one task at a time (it is not
+thread-safe), and on one state at a time across nodes (docs/rings.md); that
+serialisation is what makes an accept exclusive. See docs/rings.md for the model and
+the caller's contract.
 """
 
 from __future__ import annotations
@@ -71,7 +73,6 @@ METHODS: tuple[Method, ...] = ("ring_all", "longest_idle", "round_robin", "seria
 URGENCIES: tuple[Urgency, ...] = ("normal", "urgent")
 OPEN_STATES: frozenset[str] = frozenset({"waiting", "offered"})
 
-STATE_VERSION = 1
 # Estimator: median of accepted waits in the ring, over at most this many recent
 # answers and this window; fewer samples than the minimum means "unknown".
 ESTIMATE_SAMPLES = 20
@@ -1051,12 +1052,12 @@ class RingRouter:
 
     # -- persistence --
 
-    def parts(self, closed: bool = False) -> RouterParts:
-        """The state in the pieces it is stored as: one per ring, member and question.
+    def parts(self) -> RouterParts:
+        """The state in the pieces it is stored as: one per ring, member and open question.
 
-        Closed questions are left out unless asked for: nothing routes them any more, their
-        record is the consultation log, and keeping them made each change cost more the
-        busier the last hour had been."""
+        Closed questions are left out: nothing routes them any more, their record is the
+        consultation log, and keeping them made each change cost more the busier the last
+        hour had been."""
         return RouterParts(
             seq=self._seq,
             rings={ring_id: r.to_dict() for ring_id, r in self._rings.items()},
@@ -1064,7 +1065,7 @@ class RingRouter:
             questions={
                 qid: [e.to_dict() for e in entries]
                 for qid, entries in self._questions.items()
-                if closed or entries[-1].is_open
+                if entries[-1].is_open
             },
         )
 
@@ -1083,29 +1084,6 @@ class RingRouter:
             if entries:
                 router._questions[entries[0].id] = entries
         return router
-
-    def to_dict(self, closed: bool = False) -> dict[str, Any]:
-        """The state as one JSON-able document (str keys, lists, numbers, ISO times)."""
-        parts = self.parts(closed)
-        return {
-            "version": STATE_VERSION,
-            "seq": parts.seq,
-            "rings": list(parts.rings.values()),
-            "people": list(parts.people.values()),
-            "questions": list(parts.questions.values()),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], not_responding_after: int = 2) -> RingRouter:
-        if data.get("version") != STATE_VERSION:
-            raise ValueError(f"unsupported ring state version {data.get('version')!r}")
-        parts = RouterParts(
-            seq=int(data["seq"]),
-            rings={r["config"]["id"]: r for r in data.get("rings", [])},
-            people={int(p["id"]): p for p in data.get("people", [])},
-            questions={chain[0]["id"]: chain for chain in data.get("questions", []) if chain},
-        )
-        return cls.from_parts(parts, not_responding_after)
 
     # -- internals --
 
