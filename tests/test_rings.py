@@ -644,3 +644,33 @@ def test_effects_change_the_record_and_address_the_frames() -> None:
     assert isinstance(withdrawn, server.OfferWithdrawn) and withdrawn.reason == "missed"
     assert [e.question_id for e in fx.accepted] == ["q1"]
     assert (fx.questions, fx.members) == ({"q1"}, {2})
+
+
+async def test_a_refused_routing_change_reads_nothing_again(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bertil tries to cancel Aino's question: refused, and only that. The node's copy of
+    the routing state is still the stored one, so the next change (Aino's own cancel)
+    does not read every ring, member and open question again."""
+    from liaison.store import repositories
+
+    await with_rings(server)
+    bertil = await signed_in(server, "bertil")
+    aino = await (await server.client("aino")).socket()
+    await aino.send({"type": "ask", "ring_id": "housing", "question": "Peru?", "ref": 1})
+    question_id = (await aino.expect("question_status", ref=1))["question"]["question_id"]
+    await bertil.expect("offer", question_id=question_id)
+    reads: list[int] = []
+    real = repositories.load_routing
+
+    async def counted(db: Any) -> Any:
+        reads.append(1)
+        return await real(db)
+
+    monkeypatch.setattr(repositories, "load_routing", counted)
+    await bertil.send({"type": "cancel", "question_id": question_id, "ref": 2})
+    assert (await bertil.expect("error", ref=2))["code"] == "not_allowed"
+    await aino.send({"type": "cancel", "question_id": question_id})
+    await until_status(aino, question_id, "cancelled")
+    await bertil.expect("offer_withdrawn", question_id=question_id, reason="cancelled")
+    assert reads == []

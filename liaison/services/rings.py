@@ -619,7 +619,10 @@ class RingService:
 
         If the transaction fails, the router goes back to the state last saved: nothing
         the database does not hold stays live (a question asked while the database failed
-        would otherwise ring with no record behind it)."""
+        would otherwise ring with no record behind it). A refusal (not the asker, already
+        taken, a consultation closed meanwhile) only rolls back: the rows are as this node
+        last read them, so nothing is read again and no member's availability is asked
+        for again."""
         async with self._lock:
             try:
                 async with self.db.begin() as db:
@@ -631,6 +634,9 @@ class RingService:
                     fx = await self._save(change)
                     parts = self.router.parts()
                     wrote = await repo.save_routing(db, self._saved, parts, change.now)
+            except Refused:
+                self._restore()
+                raise
             except BaseException:
                 self._failed()
                 raise
@@ -705,8 +711,9 @@ class RingService:
         self._changed()
 
     async def _on_rings_changed(self, message: dict[str, Any]) -> None:
-        """Another node changed the routing state (this node's own changes come back too)."""
-        if message.get("v") == self._version:
+        """Another node changed the routing state (this node's own changes come back too,
+        and may come back after a later one: versions only grow)."""
+        if self._version is not None and int(message["v"]) <= self._version:
             return
         self.scheduler.spawn(self.refresh(), "ring state")
 
