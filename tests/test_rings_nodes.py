@@ -179,6 +179,35 @@ async def test_a_question_rings_on_from_the_other_node_when_its_node_stops(
         await databases.drop(database_url)
 
 
+async def test_a_node_follows_another_nodes_changes_without_taking_the_routing_lock(
+    nodes: tuple[Server, Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every node hears of every routing change and reads the rows again: from a snapshot,
+    not in turn with the changes (each change would otherwise make every other node wait
+    for the lock, and hold it while it reads). The lock is taken once per change."""
+    a, b = nodes
+    await rings_on(a, b)
+    await signed_in(b, "bertil")
+    await settle(a, b)
+    locks: list[int] = []
+    real = repo.lock_routing
+
+    async def counted(db: Any, now: datetime) -> int:
+        locks.append(1)
+        return await real(db, now)
+
+    monkeypatch.setattr(repo, "lock_routing", counted)
+    asked = []
+    for n in range(3):
+        status = await a.core.rings.ask(a.people["aino"], "housing", f"Kysymys {n}")
+        asked.append(status.question_id)
+        await settle(a, b)
+    # B's copy follows each change: the same open questions on both nodes.
+    for node in (a, b):
+        assert sorted(q.id for q in node.core.rings.router.open_questions()) == sorted(asked)
+    assert len(locks) == len(asked)
+
+
 async def test_a_node_starting_beside_a_live_one_changes_no_routing_state(
     server_factory: Any, redis_url: str
 ) -> None:

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from liaison.clock import Clock
 from liaison.config import Settings
@@ -59,6 +59,7 @@ from liaison.services.records import MAX_QUESTION_CHARS, consultation_record
 from liaison.services.ring_legs import record_legs
 from liaison.services.scheduler import Scheduler
 from liaison.store import repositories as repo
+from liaison.store.db import Sessions
 from liaison.store.models import Consultation, Person, Ring, RingMember
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class RingService:
         self,
         settings: Settings,
         clock: Clock,
-        db: async_sessionmaker[AsyncSession],
+        db: Sessions,
         hub: Hub,
         scheduler: Scheduler,
         presence: PresenceService,
@@ -720,11 +721,12 @@ class RingService:
     async def refresh(self) -> None:
         """Reads the state rows again if they moved on (another node changed them, or
         the bus lost the message that said so): this node's deadlines, counts and load
-        view follow."""
+        view follow. A snapshot, not the routing lock: every node hears of every change,
+        and none of them waits for another's change to read the one before it."""
         async with self._lock:
-            async with self.db.begin() as db:
-                version = await repo.lock_routing(db, self.clock.now())
-                if version == self._version:
+            async with self.db.snapshot() as db:
+                version = await repo.routing_version(db)
+                if version is None or version == self._version:
                     return
                 await self._read(db, version)
         self.scheduler.wake()

@@ -112,8 +112,12 @@ def _sqlite_rules(engine: Engine) -> None:
         # writers queue (busy timeout) instead of one failing at once with "database is
         # locked" when its snapshot turns stale on its first write. Reading sessions
         # run each SELECT on its own, as the driver always did (no extra round trip).
-        if conn.get_execution_options().get(WRITES):
+        options = conn.get_execution_options()
+        if options.get(WRITES):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif options.get(SNAPSHOT):
+            # Deferred: in WAL mode the first read fixes the snapshot, and writers go on.
+            conn.exec_driver_sql("BEGIN")
 
 
 def _use_wal(cursor: Any) -> None:
@@ -155,20 +159,38 @@ def sqlite_writer(url: str) -> Engine | None:
 WRITES = "liaison_writes"
 
 
+# Execution option of connections that read several tables as of one moment (snapshot()).
+SNAPSHOT = "liaison_snapshot"
+
+
 def writing(engine: AsyncEngine) -> AsyncEngine:
     """The engine for transactions that write (SQLite: BEGIN IMMEDIATE)."""
     return engine.execution_options(**{WRITES: True})
 
 
+def snapshot(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for read-only transactions that see one committed state throughout and
+    take no lock that a writer waits on: PostgreSQL's REPEATABLE READ, READ ONLY; on
+    SQLite a deferred transaction in WAL mode."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    return engine.execution_options(**{SNAPSHOT: True})
+
+
 class Sessions(async_sessionmaker[AsyncSession]):
-    """`sessions()` for reading, `sessions.begin()` for a transaction that writes."""
+    """`sessions()` for reading, `sessions.begin()` for a transaction that writes,
+    `sessions.snapshot()` for reads that must agree with each other."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine, expire_on_commit=False)
         self._writing = async_sessionmaker(writing(engine), expire_on_commit=False)
+        self._snapshot = async_sessionmaker(snapshot(engine), expire_on_commit=False)
 
     def begin(self) -> Any:
         return self._writing.begin()
+
+    def snapshot(self) -> Any:
+        return self._snapshot.begin()
 
     def writer(self) -> AsyncSession:
         """A session that will write and commits (or rolls back) itself."""

@@ -477,8 +477,15 @@ async def lock_routing(db: AsyncSession, now: datetime) -> int:
     return version
 
 
+async def routing_version(db: AsyncSession) -> int | None:
+    """The version of the state rows, without the lock (None before the first change):
+    in a snapshot transaction, the version of what `load_routing` then reads."""
+    return await db.scalar(select(RingRouting.version).where(RingRouting.id == 1))
+
+
 async def load_routing(db: AsyncSession) -> rings_domain.RouterParts:
-    """The routing state rows, as the router reads them (inside the routing lock)."""
+    """The routing state rows, as the router reads them: inside the routing lock, or in
+    a snapshot transaction (Sessions.snapshot)."""
     seq = await db.scalar(select(RingRouting.seq).where(RingRouting.id == 1))
     rings = await db.execute(select(RingState.ring_id, RingState.state))
     people = await db.execute(select(RingMemberState.person_id, RingMemberState.state))
