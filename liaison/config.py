@@ -519,8 +519,9 @@ class Settings:
         3600,
         Doc(
             RETENTION,
-            "How often the server runs the purge; the first run comes `min(5, this)` seconds "
-            "after start. `liaison purge` runs it once.",
+            "How often the service runs the purge (once an interval however many nodes "
+            "run, on whichever claims its `deadlines` row first); the first run comes "
+            "`min(5, this)` seconds after start. `liaison purge` runs it once.",
             "600",
             minimum=1,
         ),

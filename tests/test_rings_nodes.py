@@ -333,6 +333,37 @@ async def test_an_idle_consultation_reminds_once_and_closes_after_its_node_stops
         await databases.drop(database_url)
 
 
+async def test_the_retention_purge_runs_once_an_interval_on_whichever_node_is_alive(
+    server_factory: Any, databases: Databases, redis_url: str
+) -> None:
+    """Both nodes' purgers come round at the same moments; the service purges once each
+    interval (the node that claims the `deadlines` row first), and on the node left when
+    the other stops."""
+    settings = {"purge_interval_seconds": 60, **PATIENT}
+    database_url = await databases.copy()
+    try:
+        node_a = contextlib.AsyncExitStack()
+        a = await node_a.enter_async_context(
+            server_factory(bus_url=redis_url, database_url=database_url, **settings)
+        )
+        same = {"database_url": database_url, "clock": a.clock, **settings}
+        async with node_a, server_factory(bus_url=redis_url, **same) as b:
+
+            def runs() -> int:
+                return a.core.purger.runs + b.core.purger.runs
+
+            await advance(5, a, b)  # the first run, min(5 s, interval) after the start
+            assert runs() == 1
+            await advance(3 * 60, a, b)
+            assert runs() == 4
+            await node_a.aclose()
+            alone = b.core.purger.runs
+            await advance(2 * 60, b)
+            assert b.core.purger.runs == alone + 2
+    finally:
+        await databases.drop(database_url)
+
+
 async def test_the_load_view_follows_ring_changes_made_on_the_other_node(
     nodes: tuple[Server, Server],
 ) -> None:

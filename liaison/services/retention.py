@@ -31,6 +31,8 @@ from liaison.clock import Clock
 from liaison.config import Settings
 from liaison.services.records import OPEN_CALLBACK_STATES
 from liaison.services.scheduler import Scheduler
+from liaison.store import repositories as repo
+from liaison.store.db import Sessions
 from liaison.store.models import (
     AuditEvent,
     CallbackRequest,
@@ -49,6 +51,8 @@ MESSAGE_BATCH = 5000
 LIVE_CONSULTATION_STATES = ("waiting", "open")
 # The first run after start comes soon, but not in the middle of start-up.
 FIRST_RUN_DELAY_SECONDS = 5.0
+# The purge's row in `deadlines`.
+DEADLINE = "retention purge"
 
 
 def _rowcount(result: Any) -> int:
@@ -142,7 +146,8 @@ async def purge(
 
 
 class Purger:
-    """Runs ``purge`` from the scheduler every ``purge_interval_seconds``.
+    """Runs ``purge`` from the scheduler every ``purge_interval_seconds``, once in the
+    service however many nodes run it (the ``deadlines`` row it claims first).
 
     The first run comes min(5 s, interval) after start. A failed run is logged and the
     next one comes on schedule.
@@ -150,7 +155,7 @@ class Purger:
 
     def __init__(
         self,
-        db: async_sessionmaker[AsyncSession],
+        db: Sessions,
         settings: Settings,
         clock: Clock,
         scheduler: Scheduler | None = None,
@@ -169,8 +174,20 @@ class Purger:
         self._next_run = self.clock.now() + timedelta(seconds=first)
 
     async def _on_time(self, now: datetime) -> None:
-        self._next_run = now + timedelta(seconds=self._interval())
-        await self.run_once()
+        then = now + timedelta(seconds=self._interval())
+        self._next_run = then
+        # Every node's schedule comes round; the service purges once an interval, on
+        # whichever node comes first when it is due (the deadline row).
+        try:
+            async with self.db.begin() as db:
+                claimed = await repo.claim_deadline(db, DEADLINE, now, then)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("retention purge failed; trying again in %s s", self._interval())
+            return
+        if claimed:
+            await self.run_once()
 
     async def run_once(self) -> dict[str, int] | None:
         """One purge; the counts, or None when it failed (the error is logged)."""

@@ -226,6 +226,16 @@ class RingRouting(Base):
     updated_at: Mapped[datetime]
 
 
+class Deadline(Base):
+    """A timer of the whole service, not of one node: the node that comes first when it
+    is due claims it (moving `due_at` on, the row locked with SKIP LOCKED so that no other
+    node waits on it) and does its work; the others find it not due."""
+
+    __tablename__ = "deadlines"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    due_at: Mapped[datetime]
+
+
 class RingState(Base):
     """A ring's routing state: members signed in, counters, recent waits (RouterParts)."""
 

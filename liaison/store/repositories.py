@@ -20,6 +20,7 @@ from liaison.store.models import (
     Consultation,
     Conversation,
     ConversationMember,
+    Deadline,
     Message,
     Organisation,
     Person,
@@ -475,6 +476,25 @@ async def lock_routing(db: AsyncSession, now: datetime) -> int:
         await db.flush()
         return 0
     return version
+
+
+async def claim_deadline(db: AsyncSession, name: str, now: datetime, then: datetime) -> bool:
+    """True if the deadline `name` is due and this transaction took it (its next time
+    set to `then`); False if it is not due, or another node holds it right now. A
+    deadline not seen before is due at once. Commit before doing the work: a node that
+    dies in it loses that one run, and no node waits on its lock."""
+    await db.execute(
+        insert_for(db)(Deadline).values(name=name, due_at=now).on_conflict_do_nothing()
+    )
+    row = await db.scalar(
+        select(Deadline)
+        .where(Deadline.name == name, Deadline.due_at <= now)
+        .with_for_update(skip_locked=True)
+    )
+    if row is None:
+        return False
+    row.due_at = then
+    return True
 
 
 async def routing_version(db: AsyncSession) -> int | None:
