@@ -22,6 +22,7 @@ from tests.test_browser import (  # noqa: F401
     DESKTOP,
     PHONE,
     audit,
+    browser,
     go,
     logged_in,
     pytestmark,
@@ -75,7 +76,7 @@ async def settled_view(page: Page, path: str) -> None:
 @pytest.mark.long
 @pytest.mark.parametrize("language", ["fi", "sv", "en"])
 async def test_every_view_in_every_language_and_at_both_sizes(
-    browser: Browser,
+    browser: Browser,  # noqa: F811
     server_factory: Any,
     language: str,
 ) -> None:
