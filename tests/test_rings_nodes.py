@@ -278,6 +278,25 @@ def frames(sock: Socket, kind: str) -> list[dict[str, Any]]:
     return [f for f in sock.pending if f["type"] == kind]
 
 
+@contextlib.asynccontextmanager
+async def stoppable_nodes(
+    server_factory: Any, databases: Databases, redis_url: str, **settings: Any
+) -> AsyncIterator[tuple[Server, Server, contextlib.AsyncExitStack]]:
+    """Two nodes on one database, one Redis and one clock; closing the stack stops A
+    while B runs on."""
+    database_url = await databases.copy()
+    try:
+        node_a = contextlib.AsyncExitStack()
+        a = await node_a.enter_async_context(
+            server_factory(bus_url=redis_url, database_url=database_url, **settings)
+        )
+        same = {"database_url": database_url, "clock": a.clock, **settings}
+        async with node_a, server_factory(bus_url=redis_url, **same) as b:
+            yield a, b, node_a
+    finally:
+        await databases.drop(database_url)
+
+
 async def test_an_idle_consultation_reminds_once_and_closes_after_its_node_stops(
     server_factory: Any, databases: Databases, redis_url: str
 ) -> None:
@@ -289,48 +308,37 @@ async def test_an_idle_consultation_reminds_once_and_closes_after_its_node_stops
         "consultation_auto_close_seconds": 180,
         **PATIENT,
     }
-    database_url = await databases.copy()
-    try:
-        node_a = contextlib.AsyncExitStack()
-        a = await node_a.enter_async_context(
-            server_factory(bus_url=redis_url, database_url=database_url, **settings)
+    async with stoppable_nodes(server_factory, databases, redis_url, **settings) as (a, b, node_a):
+        await rings_on(a, b)
+        on_a = await signed_in(a, "bertil")
+        on_b = await (await b.client("bertil")).socket()
+        aino = await (await b.client("aino")).socket()
+        await settle(a, b)
+        question_id = (await ask(aino, "Ja?", 1))["question_id"]
+        await settle(a, b)
+        await on_a.expect("offer", question_id=question_id)
+        await on_a.send({"type": "accept", "question_id": question_id})
+        consultation = (await on_a.expect("accepted"))["consultation"]
+
+        await advance(59, a, b)
+        assert not frames(on_a, "consultation_reminder")
+        await advance(1, a, b)
+        for tab in (on_a, on_b):
+            reminders = frames(tab, "consultation_reminder")
+            assert [r["consultation_id"] for r in reminders] == [consultation["id"]]
+
+        await node_a.aclose()
+        await advance(119, b)
+        assert not frames(on_b, "consultation") or all(
+            f["consultation"]["state"] == "open" for f in frames(on_b, "consultation")
         )
-        same = {"database_url": database_url, "clock": a.clock, **settings}
-        async with node_a, server_factory(bus_url=redis_url, **same) as b:
-            await rings_on(a, b)
-            on_a = await signed_in(a, "bertil")
-            on_b = await (await b.client("bertil")).socket()
-            aino = await (await b.client("aino")).socket()
-            await settle(a, b)
-            question_id = (await ask(aino, "Ja?", 1))["question_id"]
-            await settle(a, b)
-            await on_a.expect("offer", question_id=question_id)
-            await on_a.send({"type": "accept", "question_id": question_id})
-            consultation = (await on_a.expect("accepted"))["consultation"]
-
-            await advance(59, a, b)
-            assert not frames(on_a, "consultation_reminder")
-            await advance(1, a, b)
-            for tab in (on_a, on_b):
-                reminders = frames(tab, "consultation_reminder")
-                assert [r["consultation_id"] for r in reminders] == [consultation["id"]]
-
-            await node_a.aclose()
-            await advance(119, b)
-            assert not frames(on_b, "consultation") or all(
-                f["consultation"]["state"] == "open" for f in frames(on_b, "consultation")
-            )
-            await advance(1, b)
-            closed = [
-                f["consultation"]
-                for f in frames(on_b, "consultation")
-                if f["consultation"]["state"] == "closed"
-            ]
-            assert [(c["id"], c["outcome"]) for c in closed] == [
-                (consultation["id"], "not_recorded")
-            ]
-    finally:
-        await databases.drop(database_url)
+        await advance(1, b)
+        closed = [
+            f["consultation"]
+            for f in frames(on_b, "consultation")
+            if f["consultation"]["state"] == "closed"
+        ]
+        assert [(c["id"], c["outcome"]) for c in closed] == [(consultation["id"], "not_recorded")]
 
 
 async def test_the_retention_purge_runs_once_an_interval_on_whichever_node_is_alive(
@@ -340,28 +348,19 @@ async def test_the_retention_purge_runs_once_an_interval_on_whichever_node_is_al
     interval (the node that claims the `deadlines` row first), and on the node left when
     the other stops."""
     settings = {"purge_interval_seconds": 60, **PATIENT}
-    database_url = await databases.copy()
-    try:
-        node_a = contextlib.AsyncExitStack()
-        a = await node_a.enter_async_context(
-            server_factory(bus_url=redis_url, database_url=database_url, **settings)
-        )
-        same = {"database_url": database_url, "clock": a.clock, **settings}
-        async with node_a, server_factory(bus_url=redis_url, **same) as b:
+    async with stoppable_nodes(server_factory, databases, redis_url, **settings) as (a, b, node_a):
 
-            def runs() -> int:
-                return a.core.purger.runs + b.core.purger.runs
+        def runs() -> int:
+            return a.core.purger.runs + b.core.purger.runs
 
-            await advance(5, a, b)  # the first run, min(5 s, interval) after the start
-            assert runs() == 1
-            await advance(3 * 60, a, b)
-            assert runs() == 4
-            await node_a.aclose()
-            alone = b.core.purger.runs
-            await advance(2 * 60, b)
-            assert b.core.purger.runs == alone + 2
-    finally:
-        await databases.drop(database_url)
+        await advance(5, a, b)  # the first run, min(5 s, interval) after the start
+        assert runs() == 1
+        await advance(3 * 60, a, b)
+        assert runs() == 4
+        await node_a.aclose()
+        alone = b.core.purger.runs
+        await advance(2 * 60, b)
+        assert b.core.purger.runs == alone + 2
 
 
 async def test_the_load_view_follows_ring_changes_made_on_the_other_node(
