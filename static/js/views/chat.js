@@ -117,12 +117,22 @@ export function createChat({ socket, me, navigate, pin }) {
     // Members of one's conversations: the server sends their presence by itself.
     await people.known(c.members.map((m) => m.person_id));
     if (!state.messages.has(id)) {
-      const data = await api("GET", `/api/conversations/${id}/messages`);
+      // The map is there before the history is asked for: a message that arrives while it
+      // loads (read before that message was stored, answered after its frame) is kept.
       const map = new Map();
-      for (const m of data.messages) map.set(m.seq, m);
       state.messages.set(id, map);
+      try {
+        const data = await api("GET", `/api/conversations/${id}/messages`);
+        for (const m of data.messages) if (!map.has(m.seq)) map.set(m.seq, m);
+      } catch (e) {
+        // Asked for again on the next open; what arrived meanwhile comes with it.
+        if (state.messages.get(id) === map) state.messages.delete(id);
+        throw e;
+      }
+      // Another conversation was opened (or this one removed) while it loaded.
+      if (state.openId !== id) return;
     }
-    const seqs = [...state.messages.get(id).keys()];
+    const seqs = [...(state.messages.get(id) || new Map()).keys()];
     $("load-earlier").hidden = !seqs.length || Math.min(...seqs) <= 1;
     const consultation = state.consultations.has(id);
     $("chat-heading").textContent = title(c);
