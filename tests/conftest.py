@@ -36,6 +36,7 @@ import pytest
 import redis
 import uvicorn
 import websockets
+from playwright.async_api import Browser, async_playwright
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -561,6 +562,42 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def database_of(server: Server) -> dict[str, str]:
     """The overrides that start another server on this server's database (a restart)."""
     return {"database_url": server.core.settings.database_url}
+
+
+# ------------------------------------------------------------------ the browser
+
+CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+async def chromium() -> AsyncIterator[Browser]:
+    """One browser for a worker's browser tests (a launch costs chromium about a
+    CPU-second; it was once per module)."""
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def browser(chromium: Browser) -> AsyncIterator[Browser]:
+    """The worker's browser; each test opens its own contexts, and whatever the test left
+    open is closed after it (a page left open keeps its socket, heartbeats and timers
+    running through every later test)."""
+    yield chromium
+    for context in list(chromium.contexts):
+        await context.close()
 
 
 # ---------------------------------------------------------------- Redis and two nodes

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,12 @@ from playwright.async_api import (
     BrowserContext,
     Page,
     WebSocketRoute,
-    async_playwright,
     expect,
 )
 
 from liaison.store.models import LoginThrottle
-from tests.conftest import PASSWORD, SAFETY_SECONDS, Server
+from tests.conftest import CHROMIUM, PASSWORD, SAFETY_SECONDS, Server
 
-CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
 AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
 SCREENSHOTS = os.environ.get("LIAISON_SCREENSHOTS")  # a folder: tests save the main views there
 DESKTOP = {"width": 1366, "height": 768}
@@ -81,26 +78,6 @@ const realQuery = navigator.permissions.query.bind(navigator.permissions);
 navigator.permissions.query = (d) =>
   d && d.name === "idle-detection" ? Promise.resolve({state: window.__idlePermission}) : realQuery(d);
 """
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    """One browser for a module's tests; each test opens its own contexts."""
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
-        yield browser
-        await browser.close()
 
 
 async def logged_in(

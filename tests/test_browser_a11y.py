@@ -22,7 +22,6 @@ from tests.test_browser import (  # noqa: F401
     DESKTOP,
     PHONE,
     audit,
-    browser,
     go,
     logged_in,
     pytestmark,
@@ -76,7 +75,7 @@ async def settled_view(page: Page, path: str) -> None:
 @pytest.mark.long
 @pytest.mark.parametrize("language", ["fi", "sv", "en"])
 async def test_every_view_in_every_language_and_at_both_sizes(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server_factory: Any,
     language: str,
 ) -> None:

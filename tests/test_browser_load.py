@@ -8,7 +8,7 @@ import re
 from playwright.async_api import Browser, Page, Route, expect
 
 from tests.conftest import Server
-from tests.test_browser import audit, browser, logged_in, pytestmark  # noqa: F401
+from tests.test_browser import audit, logged_in, pytestmark  # noqa: F401
 from tests.test_rings import config, signed_in, with_rings
 
 # Three members: the ring's today and history figures are not suppressed.
@@ -25,7 +25,7 @@ async def open_load(page: Page) -> None:
 
 
 async def test_a_supervisor_sees_the_queue_and_today_live(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     await with_rings(server, config(members=THREE))
@@ -83,7 +83,7 @@ async def test_a_supervisor_sees_the_queue_and_today_live(
 
 
 async def test_history_charts_tables_csv_and_accessibility(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     await with_rings(server, config(members=THREE))
@@ -120,7 +120,7 @@ async def test_history_charts_tables_csv_and_accessibility(
 
 
 async def test_small_rings_are_suppressed_for_admins(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     # The housing ring has two members: an admin sees its queue but not its figures.
@@ -139,7 +139,7 @@ async def test_small_rings_are_suppressed_for_admins(
 
 
 async def test_others_see_only_their_own_figures(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     await with_rings(server, config(members=THREE))
@@ -163,7 +163,7 @@ async def test_others_see_only_their_own_figures(
 
 
 async def test_a_failing_history_request_is_explained_and_the_page_stays_usable(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     await with_rings(server, config(members=THREE))

@@ -9,7 +9,6 @@ from playwright.async_api import Browser, Page, expect
 from tests.conftest import Server
 from tests.test_browser import (  # noqa: F401
     audit,
-    browser,
     go,
     logged_in,
     person_row,
@@ -32,7 +31,7 @@ async def sign_in_to_ring(page: Page, ring_name: str) -> None:
 
 
 async def test_a_question_through_a_ring_from_asking_to_the_log(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     await with_rings(server)
@@ -153,7 +152,7 @@ async def test_a_question_through_a_ring_from_asking_to_the_log(
 
 
 async def test_a_timed_out_question_becomes_a_callback_in_one_click(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     await with_rings(server, config(queue_timeout_seconds=2))
@@ -185,7 +184,7 @@ async def test_a_timed_out_question_becomes_a_callback_in_one_click(
 
 
 async def test_contact_my_liaison_rings_the_named_contact(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     await with_rings(server)
@@ -207,7 +206,7 @@ async def test_contact_my_liaison_rings_the_named_contact(
 
 
 async def test_requesting_a_callback_from_a_person(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     await with_rings(server)
@@ -229,7 +228,7 @@ async def test_requesting_a_callback_from_a_person(
 
 
 async def test_a_code_typed_into_chat_is_replaced_and_the_sender_told(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     code = valid_code("121212", "A", "345")
@@ -249,7 +248,7 @@ async def test_a_code_typed_into_chat_is_replaced_and_the_sender_told(
 
 
 async def test_two_browsers_on_two_nodes_ask_and_take_a_question(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     nodes: tuple[Server, Server],
 ) -> None:
     """Two nodes on one database and one Redis, as the README starts them: Bertil's

@@ -21,7 +21,6 @@ from tests.test_browser import (  # noqa: F401
     DESKTOP,
     NARROW,
     PHONE,
-    browser,
     connected,
     go,
     logged_in,
@@ -156,7 +155,7 @@ async def ask(sock: Socket, question: str, ref: int, ring: str = "housing", **ex
 
 
 async def test_moving_between_views_keeps_the_one_socket_and_the_ring(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     await with_rings(server)
@@ -216,7 +215,7 @@ async def test_moving_between_views_keeps_the_one_socket_and_the_ring(
 
 
 async def test_a_background_tab_without_input_is_still_offered_and_idleness_comes_from_the_system(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server_factory: Any,
 ) -> None:
     async with server_factory(**PATIENT, idle_away_seconds=60) as srv:
@@ -280,7 +279,7 @@ async def test_a_background_tab_without_input_is_still_offered_and_idleness_come
 
 
 async def test_a_missed_question_leaves_a_trace_and_repeated_misses_pause_the_member(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server_factory: Any,
 ) -> None:
     async with server_factory(**PATIENT) as srv:
@@ -335,7 +334,7 @@ async def test_a_missed_question_leaves_a_trace_and_repeated_misses_pause_the_me
 
 
 async def test_the_asker_sees_the_question_live_on_every_view(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     await with_rings(server, config(overflow_ring_id="liaison-jarvi"))
@@ -396,7 +395,7 @@ async def test_the_asker_sees_the_question_live_on_every_view(
 
 
 async def test_asking_takes_at_most_two_actions(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     await with_rings(server)
@@ -456,7 +455,7 @@ async def test_asking_takes_at_most_two_actions(
 
 
 async def test_consultations_end_and_the_view_leaves_room_for_the_messages(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server_factory: Any,
 ) -> None:
     settings = {"consultation_reminder_seconds": 60, "consultation_auto_close_seconds": 240}
@@ -537,7 +536,7 @@ async def test_consultations_end_and_the_view_leaves_room_for_the_messages(
 
 
 async def test_a_callback_request_reaches_its_owner_with_what_is_needed_to_call_back(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     await with_rings(server)
@@ -597,7 +596,7 @@ VIEWS = (
 
 
 async def test_every_view_reflows_on_a_phone_without_sideways_scrolling(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     await with_rings(server, config(members=["bertil@kela.example", "admin@kela.example"]))
@@ -648,7 +647,7 @@ async def test_every_view_reflows_on_a_phone_without_sideways_scrolling(
 
 @pytest.mark.long
 async def test_dates_and_times_follow_the_language(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     await with_rings(server)
@@ -672,7 +671,7 @@ async def test_dates_and_times_follow_the_language(
 
 
 async def test_a_connection_that_dies_without_closing_is_replaced(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     """The network drops the connection without a word (a laptop waking from sleep, a
@@ -709,7 +708,7 @@ async def test_a_connection_that_dies_without_closing_is_replaced(
 
 
 async def test_after_messages_were_lost_between_nodes_the_page_resumes_them_once(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     """When the bus lost messages (Redis away or restarted: tests/test_bus_redis.py), the
