@@ -758,7 +758,7 @@ async def test_after_messages_were_lost_between_nodes_the_page_resumes_them_once
 
 
 async def test_a_message_that_arrives_while_a_conversation_opens_is_kept(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     server: Server,
 ) -> None:
     """Bertil opens a conversation; its history is read before Aino's next message is
@@ -781,9 +781,7 @@ async def test_a_message_that_arrives_while_a_conversation_opens_is_kept(
     await context.route(re.compile(rf"/api/conversations/{conversation}/messages$"), held)
     await go(bertil, f"/conversations/{conversation}")
     await asyncio.wait_for(history_read.wait(), SAFETY_SECONDS)
-    await aino.send(
-        {"type": "send", "id": "m2", "conversation_id": conversation, "body": "Kesken"}
-    )
+    await aino.send({"type": "send", "id": "m2", "conversation_id": conversation, "body": "Kesken"})
     await aino.expect("ack", id="m2")
     await expect(bertil.locator("#message-list")).to_contain_text("Kesken")
     history_free.set()
