@@ -690,6 +690,8 @@ async def test_a_connection_that_dies_without_closing_is_replaced(
     await aino.expect("ack", id="m1")
     await go(bertil, f"/conversations/{conversation}")
     await expect(bertil.locator("#message-list")).to_contain_text("Ensimmäinen")
+    # From here only the test moves the page's clock (real time would add to it).
+    await bertil.clock.pause_at(await bertil.evaluate("Date.now()") + 1000)
     # Quiet but alive: minutes of heartbeats, each answered, keep the one connection.
     for _ in range(6):
         await bertil.clock.run_for(interval)
@@ -699,9 +701,11 @@ async def test_a_connection_that_dies_without_closing_is_replaced(
     tap.silence()
     await aino.send({"type": "send", "id": "m2", "conversation_id": conversation, "body": "Toinen"})
     await aino.expect("ack", id="m2")
-    # Two heartbeat intervals unanswered, then the back-off before connecting again.
-    await bertil.clock.run_for(2 * interval + 1000)
+    # The next heartbeat goes unanswered, and so do two intervals after it (the next one
+    # is due within an interval); then the back-off of at most 0.625 s.
+    await bertil.clock.run_for(3 * interval + 1000)
     await tap.until(lambda t: t.connections == 2 and t.count("welcome", t.received) == 2)
+    await bertil.clock.resume()
     await connected(bertil)
     await expect(bertil.locator("#message-list")).to_contain_text("Toinen")
     await expect(bertil.locator("#message-list .message")).to_have_count(2)
