@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -567,6 +568,27 @@ def database_of(server: Server) -> dict[str, str]:
 # ------------------------------------------------------------------ the browser
 
 CHROMIUM = os.environ.get("LIAISON_CHROMIUM", "/usr/bin/chromium")
+# Chromium 156 gives every headless window (one a context) two omnibox popup pages that
+# nobody can see, each in a renderer of its own that keeps working after: about 0.5 CPU-s
+# a context and a steady drain, some 40 CPU-s of a test run.
+UNSEEN_FEATURES = ["WebUIOmniboxPopup", "WebUIOmniboxAimPopup"]
+
+
+def playwright_disabled_features() -> list[str]:
+    """The features Playwright disables by itself. Chromium keeps only the last
+    --disable-features it is given, so a list of ours must repeat them; read from the
+    installed driver (none found: ours alone, and Playwright's defaults are lost)."""
+    from playwright._impl._driver import compute_driver_executable
+
+    bundle = Path(compute_driver_executable()[1]).parent / "lib" / "coreBundle.js"
+    try:
+        text = bundle.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    found = re.search(r"disabledFeatures = \[(.*?)\]", text, re.S)
+    if found is None:
+        return []
+    return re.findall(r'^\s*"(\w+)"', found.group(1), re.M)
 
 
 @pytest.fixture(scope="session")
@@ -584,6 +606,7 @@ async def chromium() -> AsyncIterator[Browser]:
                 "--disable-sync",
                 "--no-first-run",
                 "--autoplay-policy=no-user-gesture-required",
+                "--disable-features=" + ",".join(playwright_disabled_features() + UNSEEN_FEATURES),
             ],
         )
         yield browser
