@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, WebSocketRoute, expect
+from playwright.async_api import Browser, BrowserContext, Page, Route, WebSocketRoute, expect
 
 from tests.conftest import SAFETY_SECONDS, Server, Socket
 from tests.test_browser import (  # noqa: F401
@@ -764,33 +764,65 @@ async def test_after_messages_were_lost_between_nodes_the_page_resumes_them_once
     assert hello["resume"] == {str(conversation): 1}
 
 
+class HeldHistory:
+    """A conversation's history request is read by the server at once and answered to the
+    page only when the test frees it (a loaded server, a slow network)."""
+
+    def __init__(self) -> None:
+        self.read, self.free = asyncio.Event(), asyncio.Event()
+
+    async def install(self, context: BrowserContext, conversation: int) -> None:
+        async def held(route: Route) -> None:
+            response = await route.fetch()
+            self.read.set()
+            await self.free.wait()
+            await route.fulfill(response=response)
+
+        await context.route(re.compile(rf"/api/conversations/{conversation}/messages$"), held)
+
+
 async def test_a_message_that_arrives_while_a_conversation_opens_is_kept(
     browser: Browser,
     server: Server,
 ) -> None:
     """Bertil opens a conversation; its history is read before Aino's next message is
-    stored, and that message's frame reaches the page before the history does (a loaded
-    server, a slow network). The page shows it at once, and then both, once each."""
+    stored, and that message's frame reaches the page before the history does. The page
+    shows it at once, and then both, once each."""
     context, bertil = await logged_in(browser, server, "bertil")
     writer = await server.client("aino")
     aino = await writer.socket()
     conversation = await direct(writer, server.people["bertil"])
     await aino.send({"type": "send", "id": "m1", "conversation_id": conversation, "body": "Ennen"})
     await aino.expect("ack", id="m1")
-    history_read, history_free = asyncio.Event(), asyncio.Event()
-
-    async def held(route: Any) -> None:
-        response = await route.fetch()  # read by the server now, answered to the page later
-        history_read.set()
-        await history_free.wait()
-        await route.fulfill(response=response)
-
-    await context.route(re.compile(rf"/api/conversations/{conversation}/messages$"), held)
+    history = HeldHistory()
+    await history.install(context, conversation)
     await go(bertil, f"/conversations/{conversation}")
-    await asyncio.wait_for(history_read.wait(), SAFETY_SECONDS)
+    await asyncio.wait_for(history.read.wait(), SAFETY_SECONDS)
     await aino.send({"type": "send", "id": "m2", "conversation_id": conversation, "body": "Kesken"})
     await aino.expect("ack", id="m2")
     await expect(bertil.locator("#message-list")).to_contain_text("Kesken")
-    history_free.set()
+    history.free.set()
     await expect(bertil.locator("#message-list")).to_contain_text("Ennen")
     await expect(bertil.locator("#message-list .message")).to_have_count(2)
+
+
+async def test_a_conversation_opened_while_another_loads_stays_shown(
+    browser: Browser,
+    server: Server,
+) -> None:
+    """Bertil opens one conversation and, before its history has come, another: when the
+    first one's history arrives, the second stays on the screen."""
+    context, bertil = await logged_in(browser, server, "bertil")
+    slow = await direct(await server.client("aino"), server.people["bertil"])
+    other = await direct(await server.client("cecilia"), server.people["bertil"])
+    history = HeldHistory()
+    await history.install(context, slow)
+    await go(bertil, f"/conversations/{slow}")
+    await asyncio.wait_for(history.read.wait(), SAFETY_SECONDS)
+    await go(bertil, f"/conversations/{other}")
+    await expect(bertil.locator("#chat-heading")).to_contain_text("Cecilia")
+    history.free.set()
+    # Once nothing is in flight, the first conversation's answer has been handled.
+    await expect(bertil.locator('body[data-pending="0"]')).to_have_count(1)
+    await expect(bertil.locator("#chat-heading")).to_contain_text("Cecilia")
+    assert "Aino" not in (await bertil.locator("#chat-heading").text_content() or "")
