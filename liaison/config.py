@@ -582,6 +582,11 @@ class Settings:
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    @property
+    def several_nodes(self) -> bool:
+        """Whether other nodes may share this bus (any bus but the in-process one)."""
+        return not self.bus_url.startswith("memory:")
+
     def secret_key(self) -> bytes:
         """The pseudonym key; refuses to run without one outside demo mode."""
         if self.pseudonym_secret:

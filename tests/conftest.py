@@ -675,3 +675,14 @@ async def settle(*servers: Server) -> None:
     for _ in range(2):
         for server in servers:
             await server.settle()
+
+
+async def advance(seconds: float, *servers: Server) -> None:
+    """Moves the nodes' one clock in heartbeat steps, with every node settled after each
+    (as Server.advance does for one node)."""
+    step = servers[0].core.settings.heartbeat_interval_seconds
+    await settle(*servers)
+    while seconds > 0:
+        servers[0].clock.advance(min(step, seconds))
+        seconds -= step
+        await settle(*servers)

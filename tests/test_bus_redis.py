@@ -21,7 +21,7 @@ from liaison.bus.base import Bus, bus_from_url, url_problem
 from liaison.bus.redis import RedisBus
 from liaison.protocol.reference import CloseCode
 from liaison.services.hub import SHARED, person_channel
-from tests.conftest import Server, free_port, namespaced, settle
+from tests.conftest import Server, advance, free_port, namespaced, settle
 
 
 @pytest.mark.parametrize(
@@ -250,6 +250,65 @@ async def test_chat_and_presence_cross_nodes(nodes: tuple[Server, Server]) -> No
     await bertil.close()
 
 
+async def test_heartbeats_stay_on_their_node_and_what_crosses_does_not_grow_with_tabs(
+    nodes: tuple[Server, Server],
+) -> None:
+    """Aino's tabs on A send their heartbeats to A; B, which shows her, hears only what
+    changes and A's own heartbeat. Over two minutes B receives as many messages on the
+    shared channel with one tab of hers on A as with eight, and shows her online all along."""
+    a, b = nodes
+    aino = await a.client("aino")
+    bertil = await b.client("bertil")
+    watcher = await bertil.socket(watch=[a.people["aino"]])
+
+    async def two_minutes(tabs: int) -> int:
+        sockets = [await aino.socket() for _ in range(tabs)]
+        await settle(a, b)
+        before = b.core.hub.received[SHARED]
+        shown = []
+        for _ in range(12):
+            await advance(10, a, b)
+            shown.append(b.core.presence.shown(a.people["aino"]).status)
+        received = b.core.hub.received[SHARED] - before
+        assert shown == ["available"] * 12
+        for sock in sockets:
+            await sock.close()
+        await settle(a, b)
+        return received
+
+    one, eight = await two_minutes(1), await two_minutes(8)
+    # A's heartbeat and B's own, once an interval each; nothing per tab.
+    assert one == eight == 24, (one, eight)
+    assert watcher.open
+    await aino.close()
+    await bertil.close()
+
+
+async def test_a_node_that_starts_beside_a_live_one_hears_its_clients_at_once(
+    server_factory: Any, redis_url: str
+) -> None:
+    """Aino is connected on A when B starts: B asks the nodes for their clients as it
+    starts, and shows her online without waiting for anything of hers."""
+    async with server_factory(bus_url=redis_url) as a:
+        aino = await a.client("aino")
+        on_a = await aino.socket()
+        await settle(a)
+        same = {"database_url": a.core.settings.database_url, "clock": a.clock}
+        async with server_factory(bus_url=redis_url, **same) as b:
+            await settle(a, b)
+            assert b.core.presence.shown(a.people["aino"]).status == "available"
+            bertil = await b.client("bertil")
+            on_b = await bertil.socket(watch=[a.people["aino"]])
+            shown = {v["person_id"]: v["status"] for v in on_b.welcome["presence"]}
+            assert shown[a.people["aino"]] == "available"
+            # She closes her tab on A: B shows her offline after the grace period.
+            await on_a.close()
+            await advance(a.core.settings.offline_grace_seconds, a, b)
+            await on_b.expect("presence", person_id=a.people["aino"], status="offline")
+            await bertil.close()
+        await aino.close()
+
+
 async def test_a_delivery_to_two_people_on_one_node_is_one_frame_text(
     nodes: tuple[Server, Server],
 ) -> None:
@@ -354,14 +413,21 @@ async def test_a_node_that_missed_messages_has_its_clients_resume_from_the_store
         await on_a.expect("ack", id="m1")
         await on_a.send({"type": "set_presence", "status": "dnd"})
         await on_a.expect("presence", person_id=a.people["aino"], status="dnd")
+        # Cecilia opens a tab on A: B misses that she came online too.
+        cecilia = await a.client("cecilia")
+        await cecilia.socket()
         await settle(a)
         assert b.core.presence.shown(a.people["aino"]).status != "dnd"  # B missed it
+        assert b.core.presence.shown(a.people["cecilia"]).status == "offline"
     finally:
         bus._sub_lock.release()
     assert await on_b.closed() == CloseCode.RESYNC
     assert not [f for f in on_b.pending if f["type"] == "message"]  # lost, as said
     assert b.core.hub.gaps == 1 and a.core.hub.gaps == 0
     assert b.core.presence.shown(a.people["aino"]).status == "dnd"
+    # Catching up, B asked every node for its clients: A's answer has Cecilia's tab.
+    await settle(a, b)
+    assert b.core.presence.shown(a.people["cecilia"]).status == "available"
     again = await bertil.socket(resume={str(conversation_id): 0}, watch=[a.people["aino"]])
     assert [m["body"] for m in again.welcome["missed"]] == ["Kuuletko"]
     shown = {v["person_id"]: v["status"] for v in again.welcome["presence"]}
@@ -370,6 +436,7 @@ async def test_a_node_that_missed_messages_has_its_clients_resume_from_the_store
     await again.no_frame("message")
     await aino.close()
     await bertil.close()
+    await cecilia.close()
 
 
 async def test_messages_dropped_while_redis_was_unreachable_reach_their_readers(

@@ -14,6 +14,7 @@ from liaison.domain.presence import (
     BUSY,
     DND,
     OFFLINE,
+    ClientReport,
     PresenceSettings,
     PresenceTracker,
     effective_status,
@@ -442,3 +443,99 @@ def test_a_heartbeat_that_changes_nothing_says_so() -> None:
     assert t.heard(PERSON, "tab", False, at(20 + TIMEOUT)) is False  # had expired meanwhile
     t.gone(PERSON, "tab", at(60))
     assert t.heard(PERSON, "tab", False, at(61)) is False  # back after closing
+
+
+# --- other nodes: their changes, their heartbeats, their death ------------------------------
+
+NODE = "b0de"
+
+
+def test_another_nodes_client_lives_by_that_nodes_heartbeat_not_its_own() -> None:
+    """A client's heartbeats stay on its node; the node's heartbeat keeps it live here."""
+    t = tracker()
+    assert not t.node_heard(NODE, 1, T0, change=True)
+    t.heard(PERSON, "tab", True, T0, NODE)
+    assert not t.node_heard(NODE, 1, at(20), change=False)
+    assert not t.node_heard(NODE, 1, at(40), change=False)
+    assert t.expire(at(40 + TIMEOUT - TINY)).people == set()
+    assert t.is_online(PERSON, at(40 + TIMEOUT - TINY))
+    assert not t.is_online(PERSON, at(40 + TIMEOUT))
+
+
+def test_a_node_that_falls_silent_takes_its_clients_offline_last_seen_when_it_was_heard() -> None:
+    t = tracker()
+    t.node_heard(NODE, 1, T0, change=True)
+    t.heard(PERSON, "tab", True, T0, NODE)
+    t.node_heard(NODE, 2, at(5), change=True)
+    t.heard(OTHER, "tab", False, at(5), NODE)
+    t.node_heard(NODE, 2, at(10), change=False)
+    t.heard(THIRD, "here", True, at(10))  # this node's own client
+    # Its one deadline came at T0 + 30, found it heard since, and moved to 10 + 30.
+    assert t.expire(at(TIMEOUT)).people == set()
+    assert t.next_deadline() == at(10 + TIMEOUT)
+    expired = t.expire(at(10 + TIMEOUT))
+    assert expired.people == {PERSON, OTHER, THIRD}
+    assert sorted(expired.silent) == [
+        (PERSON, "tab", at(10)),
+        (OTHER, "tab", at(10)),
+        (THIRD, "here", at(10)),
+    ]
+    assert t.people() == []
+    assert t.next_deadline() is None
+
+
+def test_a_node_heard_again_after_it_was_given_up_asks_to_be_heard_whole() -> None:
+    t = tracker()
+    t.node_heard(NODE, 1, T0, change=True)
+    t.heard(PERSON, "tab", True, T0, NODE)
+    t.expire(at(TIMEOUT))
+    # Cut off from the bus for a while, it is back: what it holds is asked for.
+    assert t.node_heard(NODE, 1, at(TIMEOUT + 5), change=False)
+
+
+@pytest.mark.parametrize(
+    ("messages", "missed"),
+    [
+        pytest.param([(1, True), (2, True), (2, False)], False, id="all in order"),
+        pytest.param([(0, False), (1, True)], False, id="a new node"),
+        pytest.param([(1, True), (3, True)], True, id="a change skipped"),
+        pytest.param([(1, True), (2, False)], True, id="a heartbeat after a lost change"),
+        pytest.param([(7, False)], True, id="first heard after it made changes"),
+        pytest.param([(5, True)], True, id="first change heard is not its first"),
+    ],
+)
+def test_a_change_of_another_node_that_was_missed_is_noticed(
+    messages: list[tuple[int, bool]], missed: bool
+) -> None:
+    t = tracker()
+    said = [
+        t.node_heard(NODE, seq, at(i), change=change) for i, (seq, change) in enumerate(messages)
+    ]
+    assert said[-1] is missed and not any(said[:-1])
+
+
+def test_all_of_a_nodes_clients_replace_what_was_heard_of_it() -> None:
+    t = tracker()
+    t.node_heard(NODE, 1, T0, change=True)
+    t.heard(PERSON, "gone meanwhile", True, T0, NODE)
+    t.heard(OTHER, "mine", True, T0)  # this node's own: untouched
+    changed = t.node_clients(
+        NODE,
+        4,
+        {
+            (THIRD, "new"): ClientReport(False, at(1)),
+            (THIRD, "closing"): ClientReport(True, at(1), gone_at=at(2)),
+        },
+        at(3),
+    )
+    assert changed == {PERSON, THIRD}
+    assert not t.is_online(PERSON, at(3))
+    assert t.is_online(THIRD, at(3)) and not t.is_idle(THIRD, at(3))
+    assert t.is_online(OTHER, at(3))
+    # The closing one keeps its grace period only: then the idle one is all there is.
+    assert t.expire(at(2 + GRACE)).people == {THIRD}
+    assert t.is_online(THIRD, at(2 + GRACE)) and t.is_idle(THIRD, at(2 + GRACE))
+    # The numbering goes on from what the node said.
+    assert not t.node_heard(NODE, 4, at(4), change=False)
+    # This node's own clients are what it answers with; other nodes' are not.
+    assert set(t.local_clients(at(4))) == {(OTHER, "mine")}

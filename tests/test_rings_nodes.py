@@ -34,6 +34,7 @@ from tests.conftest import (
     Databases,
     Server,
     Socket,
+    advance,
     free_port,
     namespaced,
     settle,
@@ -261,17 +262,6 @@ async def test_an_accept_exactly_at_the_alert_deadline_is_refused_and_the_offer_
         )
     assert record is not None
     assert (record.state, record.expert_id, record.missed_offers) == ("waiting", None, 1)
-
-
-async def advance(seconds: float, *servers: Server) -> None:
-    """Moves the nodes' one clock in heartbeat steps, with every node settled after each
-    (as Server.advance does for one node)."""
-    step = servers[0].core.settings.heartbeat_interval_seconds
-    await settle(*servers)
-    while seconds > 0:
-        servers[0].clock.advance(min(step, seconds))
-        seconds -= step
-        await settle(*servers)
 
 
 def frames(sock: Socket, kind: str) -> list[dict[str, Any]]:

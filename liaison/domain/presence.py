@@ -32,6 +32,20 @@ class ClientReport:
     last_heard: datetime
     # Set when the connection closed; the client still counts during the grace period.
     gone_at: datetime | None = None
+    # The node that holds the connection, None for this node. A client of this node is
+    # kept live by its own heartbeats; one of another node by that node's heartbeats
+    # (a client's heartbeats never leave its node).
+    node: str | None = None
+
+
+@dataclass(slots=True)
+class NodeRecord:
+    """Another node, as heard on the bus: when last, and how many client changes it had
+    numbered by then (a number skipped means a change was missed)."""
+
+    last_heard: datetime
+    seq: int = 0
+    clients: set[tuple[int, str]] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -48,7 +62,9 @@ class PresenceSettings:
 
 
 class PresenceTracker:
-    """Live clients of every person, cluster-wide, fed by client reports."""
+    """Live clients of every person, cluster-wide: this node's clients from their own
+    reports, other nodes' clients from the changes those nodes number and send, kept
+    live by each node's heartbeat, so the heartbeats of a client stay on its node."""
 
     def __init__(self, offline_grace: timedelta, heartbeat_timeout: timedelta) -> None:
         self.offline_grace = offline_grace
@@ -61,22 +77,39 @@ class PresenceTracker:
         # newer report made stale are skipped when they come due.
         self._silence: deque[tuple[datetime, int, str]] = deque()
         self._grace: deque[tuple[datetime, int, str]] = deque()
+        # Other nodes, and when each may have fallen silent (one entry per node: one
+        # that turns out to have been heard since is put back at its new time).
+        self._nodes: dict[str, NodeRecord] = {}
+        self._node_silence: deque[tuple[datetime, str]] = deque()
 
-    def heard(self, person_id: int, client_key: str, active: bool, now: datetime) -> bool:
-        """A client connected, sent a heartbeat or changed between active and idle.
+    def heard(
+        self,
+        person_id: int,
+        client_key: str,
+        active: bool,
+        now: datetime,
+        node: str | None = None,
+    ) -> bool:
+        """A client connected, sent a heartbeat or changed between active and idle (on
+        this node, or on `node`, which said so).
 
         Returns True when this only renewed a live report that says the same, so nobody's
-        status can have changed (the common heartbeat: nothing to recompute)."""
+        status can have changed (the common heartbeat: nothing to recompute, nothing to
+        tell other nodes)."""
         reports = self._clients.setdefault(person_id, {})
         old = reports.get(client_key)
         renewed = (
             old is not None
             and old.active == active
             and old.gone_at is None
+            and old.node == node
             and self._counts(old, now)
         )
-        reports[client_key] = ClientReport(active, now)
-        _push(self._silence, (now + self.heartbeat_timeout, person_id, client_key))
+        reports[client_key] = ClientReport(active, now, node=node)
+        if node is None:
+            _push(self._silence, (now + self.heartbeat_timeout, person_id, client_key))
+        else:
+            self._node(node, now).clients.add((person_id, client_key))
         return renewed
 
     def gone(self, person_id: int, client_key: str, now: datetime) -> bool:
@@ -90,8 +123,78 @@ class PresenceTracker:
 
     def _counts(self, r: ClientReport, now: datetime) -> bool:
         return (r.gone_at is None or now - r.gone_at < self.offline_grace) and (
-            now - r.last_heard < self.heartbeat_timeout
+            now - self._heard_at(r) < self.heartbeat_timeout
         )
+
+    def _heard_at(self, r: ClientReport) -> datetime:
+        node = self._nodes.get(r.node) if r.node is not None else None
+        return r.last_heard if node is None else max(r.last_heard, node.last_heard)
+
+    # ------------------------------------------------------------ other nodes
+
+    def _node(self, node: str, now: datetime) -> NodeRecord:
+        record = self._nodes.get(node)
+        if record is None:
+            record = self._nodes[node] = NodeRecord(now)
+            _push(self._node_silence, (now + self.heartbeat_timeout, node))
+        elif record.last_heard < now:
+            record.last_heard = now
+        return record
+
+    def node_heard(self, node: str, seq: int, now: datetime, *, change: bool) -> bool:
+        """A message from another node, stamped `now` by it: a client change it numbered
+        `seq` (`change`), or its heartbeat saying how many changes it had numbered. Either
+        shows the node alive, which keeps its clients live.
+
+        Returns True when a change of that node was missed (lost on the bus, or made
+        before this node first heard of it): ask it for all its clients (`node_clients`)."""
+        record = self._node(node, now)
+        expected = record.seq + 1 if change else record.seq
+        record.seq = seq
+        return seq != expected
+
+    def node_clients(
+        self, node: str, seq: int, reports: dict[tuple[int, str], ClientReport], now: datetime
+    ) -> set[int]:
+        """All the clients another node holds, as it numbered its changes up to `seq`:
+        they replace what this node had heard of that node. Returns the people whose
+        reports changed."""
+        record = self._node(node, now)
+        record.seq = seq
+        changed: set[int] = set()
+        for person_id, key in record.clients - set(reports):
+            if self._forget(person_id, key):
+                changed.add(person_id)
+        record.clients = set()
+        for (person_id, key), report in reports.items():
+            report.node = node
+            if self._clients.get(person_id, {}).get(key) != report:
+                changed.add(person_id)
+            self._clients.setdefault(person_id, {})[key] = report
+            record.clients.add((person_id, key))
+            if report.gone_at is not None:
+                _push(self._grace, (report.gone_at + self.offline_grace, person_id, key))
+        return changed
+
+    def local_clients(self, now: datetime) -> dict[tuple[int, str], ClientReport]:
+        """This node's clients that count now (what it sends when asked for them)."""
+        return {
+            (person_id, key): r
+            for person_id, reports in self._clients.items()
+            for key, r in reports.items()
+            if r.node is None and self._counts(r, now)
+        }
+
+    def _forget(self, person_id: int, key: str) -> ClientReport | None:
+        reports = self._clients.get(person_id)
+        report = reports.pop(key, None) if reports else None
+        if reports is not None and not reports:
+            del self._clients[person_id]
+        if report is not None and report.node is not None:
+            node = self._nodes.get(report.node)
+            if node is not None:
+                node.clients.discard((person_id, key))
+        return report
 
     def _live(self, person_id: int, now: datetime) -> list[ClientReport]:
         return [r for r in self._clients.get(person_id, {}).values() if self._counts(r, now)]
@@ -113,6 +216,8 @@ class PresenceTracker:
     def next_deadline(self) -> datetime | None:
         """The earliest moment a report may stop counting (it may turn out still live)."""
         fronts = [queue[0][0] for queue in (self._silence, self._grace) if queue]
+        if self._node_silence:
+            fronts.append(self._node_silence[0][0])
         return min(fronts, default=None)
 
     def expire(self, now: datetime) -> Expired:
@@ -128,19 +233,33 @@ class PresenceTracker:
                 report = reports.get(key) if reports else None
                 if reports is None or report is None or self._counts(report, now):
                     continue
-                del reports[key]
-                if not reports:
-                    del self._clients[person_id]
+                self._forget(person_id, key)
                 expired.people.add(person_id)
                 if report.gone_at is None:
-                    expired.silent.append((person_id, key, report.last_heard))
+                    expired.silent.append((person_id, key, self._heard_at(report)))
+        while self._node_silence and self._node_silence[0][0] <= now:
+            _, node = self._node_silence.popleft()
+            record = self._nodes[node]
+            if now - record.last_heard < self.heartbeat_timeout:
+                _push(self._node_silence, (record.last_heard + self.heartbeat_timeout, node))
+                continue
+            # A node not heard for a heartbeat timeout is dead (killed, cut off): its
+            # clients stop counting everywhere else, last seen when it was last heard.
+            del self._nodes[node]
+            for person_id, key in record.clients:
+                report = self._forget(person_id, key)
+                if report is None:
+                    continue
+                expired.people.add(person_id)
+                last = max(report.last_heard, record.last_heard)
+                expired.silent.append((person_id, key, report.gone_at or last))
         return expired
 
     def people(self) -> list[int]:
         return list(self._clients)
 
 
-def _push(queue: deque[tuple[datetime, int, str]], entry: tuple[datetime, int, str]) -> None:
+def _push(queue: deque[Any], entry: tuple[Any, ...]) -> None:
     """Appends in deadline order. Times normally only grow; one stamped by another node's
     clock may be a little behind, and goes in from the right, a step or two."""
     if not queue or queue[-1][0] <= entry[0]:

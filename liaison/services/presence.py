@@ -89,10 +89,21 @@ class PresenceService:
         self._unsaved_last_seen: dict[int, datetime] = {}
         self._save_last_seen_at: datetime | None = None
         self.scheduler = scheduler
+        # What other nodes hear of this node's clients: the changes, numbered (a number
+        # skipped tells them they missed one), and a heartbeat of the node, which keeps
+        # all its clients live for them; a client's own heartbeats stay here.
+        self.node_id = hub.node_id
+        self._changes_sent = 0
+        self._beat = timedelta(seconds=settings.heartbeat_interval_seconds)
+        self._beat_at: datetime | None = None
         hub.on("client", self._on_client)
+        hub.on("node", self._on_node)
+        hub.on("roll", self._on_roll)
+        hub.on("clients", self._on_clients)
         hub.on("settings", self._on_settings)
         scheduler.add("presence", self._next_deadline, self._on_time)
         scheduler.add("last seen", lambda: self._save_last_seen_at, self.save_last_seen)
+        scheduler.add("node heartbeat", lambda: self._beat_at, self._heartbeat)
 
     async def start(self) -> None:
         async with self.db() as db:
@@ -103,6 +114,10 @@ class PresenceService:
         for person_id, s in self._settings.items():
             self._views[person_id] = self._stamped(person_id, now)
             self._track_dnd(person_id, s)
+        if self.config.several_nodes:
+            # The clients other nodes hold now: each answers with all of its own.
+            await self.hub.publish({"k": "roll"})
+            await self._heartbeat(now)
 
     async def reload_people(self) -> None:
         """After a directory import: give new people a view (offline until they connect)."""
@@ -212,22 +227,49 @@ class PresenceService:
     # ------------------------------------------------------------ clients
 
     async def client_heard(self, person_id: int, key: str, active: bool) -> None:
+        """A client of this node connected, sent a heartbeat, or turned active or idle."""
         now = self.clock.now()
-        await self.hub.publish(
-            {"k": "client", "p": person_id, "c": key, "a": active, "t": now.isoformat()}
-        )
+        before = self.tracker.next_deadline()
+        if self.tracker.heard(person_id, key, active, now):
+            return  # a heartbeat that changes nothing: nothing to recompute or to tell
+        self._deadline_moved(before)
+        self._settings.setdefault(person_id, domain.PresenceSettings())
+        self._refresh([person_id], now)
+        await self._tell_nodes({"p": person_id, "c": key, "a": active, "t": now.isoformat()})
 
     async def client_gone(self, person_id: int, key: str) -> None:
         now = self.clock.now()
-        await self.hub.publish(
-            {"k": "client", "p": person_id, "c": key, "g": True, "t": now.isoformat()}
-        )
+        before = self.tracker.next_deadline()
+        if self.tracker.gone(person_id, key, now):
+            self._last_seen(person_id, now)
+        self._deadline_moved(before)
+        self._refresh([person_id], now)
+        await self._tell_nodes({"p": person_id, "c": key, "g": True, "t": now.isoformat()})
         # Stored within a second with the others that closed meanwhile (a reconnect
         # storm is one write, not one per socket); kept in memory until then.
         if not self._unsaved_last_seen:
             self._save_last_seen_at = now + LAST_SEEN_DELAY
             self.scheduler.wake()
         self._unsaved_last_seen[person_id] = now
+
+    def _deadline_moved(self, before: datetime | None) -> None:
+        after = self.tracker.next_deadline()
+        if after is not None and (before is None or after < before):
+            self.scheduler.wake()
+
+    async def _tell_nodes(self, change: dict[str, Any]) -> None:
+        if self.config.several_nodes:
+            self._changes_sent += 1
+            await self.hub.publish(
+                {"k": "client", "n": self.node_id, "s": self._changes_sent, **change}
+            )
+
+    async def _heartbeat(self, now: datetime) -> None:
+        """This node is alive, and has numbered so many changes (once an interval)."""
+        self._beat_at = now + self._beat
+        await self.hub.publish(
+            {"k": "node", "n": self.node_id, "s": self._changes_sent, "t": now.isoformat()}
+        )
 
     async def save_last_seen(self, now: datetime | None = None) -> None:
         seen, self._unsaved_last_seen = self._unsaved_last_seen, {}
@@ -237,16 +279,81 @@ class PresenceService:
                 await repo.touch_last_seen(db, seen)
 
     async def _on_client(self, message: dict[str, Any]) -> None:
+        """A change to a client of another node."""
+        node = str(message["n"])
+        if node == self.node_id:
+            return
         person_id, key = int(message["p"]), str(message["c"])
         at = datetime.fromisoformat(message["t"])
+        before = self.tracker.next_deadline()
+        if self.tracker.node_heard(node, int(message["s"]), at, change=True):
+            await self.hub.publish({"k": "roll", "n": node})
         if message.get("g"):
-            # A client that fell silent was last seen when last heard, not when it closed.
             if self.tracker.gone(person_id, key, at):
                 self._last_seen(person_id, at)
-        elif self.tracker.heard(person_id, key, bool(message.get("a")), at):
-            return  # a heartbeat that changes nothing: no view to recompute
+        elif self.tracker.heard(person_id, key, bool(message.get("a")), at, node):
+            return
+        self._deadline_moved(before)
         self._settings.setdefault(person_id, domain.PresenceSettings())
         self._refresh([person_id], self.clock.now())
+
+    async def _on_node(self, message: dict[str, Any]) -> None:
+        """Another node's heartbeat: its clients stay live; a change missed is asked for."""
+        node = str(message["n"])
+        if node == self.node_id:
+            return
+        before = self.tracker.next_deadline()
+        at = datetime.fromisoformat(message["t"])
+        if self.tracker.node_heard(node, int(message["s"]), at, change=False):
+            await self.hub.publish({"k": "roll", "n": node})
+        self._deadline_moved(before)
+
+    async def _on_roll(self, message: dict[str, Any]) -> None:
+        """Some node asks for this node's clients (all nodes', without a node named)."""
+        if message.get("n", self.node_id) != self.node_id:
+            return
+        now = self.clock.now()
+        reports = [
+            [
+                person_id,
+                key,
+                r.active,
+                r.last_heard.isoformat(),
+                r.gone_at.isoformat() if r.gone_at else None,
+            ]
+            for (person_id, key), r in self.tracker.local_clients(now).items()
+        ]
+        await self.hub.publish(
+            {
+                "k": "clients",
+                "n": self.node_id,
+                "s": self._changes_sent,
+                "t": now.isoformat(),
+                "r": reports,
+            }
+        )
+
+    async def _on_clients(self, message: dict[str, Any]) -> None:
+        """All of another node's clients, as it answered a roll."""
+        node = str(message["n"])
+        if node == self.node_id:
+            return
+        reports = {
+            (int(p), str(key)): domain.ClientReport(
+                bool(active),
+                datetime.fromisoformat(heard),
+                datetime.fromisoformat(gone) if gone else None,
+            )
+            for p, key, active, heard, gone in message["r"]
+        }
+        before = self.tracker.next_deadline()
+        changed = self.tracker.node_clients(
+            node, int(message["s"]), reports, datetime.fromisoformat(message["t"])
+        )
+        self._deadline_moved(before)
+        for person_id in changed:
+            self._settings.setdefault(person_id, domain.PresenceSettings())
+        self._refresh(changed, self.clock.now())
 
     # ------------------------------------------------------------ settings
 
@@ -307,8 +414,7 @@ class PresenceService:
     async def catch_up(self, busy: set[int]) -> None:
         """After the bus lost messages (changes made on other nodes among them): the
         settings as stored, busy as derived from open consultations (`busy`); the views
-        that differ are pushed as any change is. Heartbeats lost meanwhile are not: the
-        clients' next ones (they reconnect) tell who is online."""
+        that differ are pushed as any change is; every node is asked for its clients again."""
         async with self.db() as db:
             stored = await repo.all_presence_settings(db)
         changed: set[int] = set()
@@ -327,6 +433,9 @@ class PresenceService:
                 self._track_dnd(person_id, settings)
                 changed.add(person_id)
         self._refresh(changed, self.clock.now())
+        if self.config.several_nodes:
+            # Changes of other nodes' clients may have been lost too: all of them, again.
+            await self.hub.publish({"k": "roll"})
 
     async def _on_settings(self, message: dict[str, Any]) -> None:
         """A change to some of a person's settings, merged into what this node holds."""

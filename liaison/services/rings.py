@@ -131,7 +131,7 @@ class RingService:
         self._resync_at: datetime | None = None
         self._configs: list[domain.RingConfig] = []
         # Another node may hold connections whose presence this one has not heard yet.
-        self._shared = not settings.bus_url.startswith("memory:")
+        self._shared = settings.several_nodes
         self._ring_members: dict[str, set[int]] = {}
         # Supervisors of the units the ring's members work in: they see its callbacks.
         self._ring_supervisors: dict[str, set[int]] = {}
