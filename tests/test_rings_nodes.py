@@ -382,11 +382,13 @@ async def test_the_load_view_follows_ring_changes_made_on_the_other_node(
 
 
 @contextlib.asynccontextmanager
-async def serve_process(database_url: str, bus_url: str) -> AsyncIterator[str]:
-    """`liaison serve` in a process of its own (real clock) on this database and bus;
-    its URL once it says it is ready. Killed (SIGKILL) at the end if still running."""
+async def serve_process(database_url: str, bus_url: str, **settings: str) -> AsyncIterator[str]:
+    """`liaison serve` in a process of its own (real clock) on this database and bus, with
+    these environment variables besides; its URL once it says it is ready. Killed
+    (SIGKILL) at the end if still running."""
     env = {
         **os.environ,
+        **settings,
         "LIAISON_DATABASE_URL": database_url,
         "LIAISON_BUS_URL": bus_url,
         "LIAISON_PSEUDONYM_SECRET": TEST_SECRET,
