@@ -22,9 +22,15 @@ import websockets
 from sqlalchemy import func, make_url, select
 
 from liaison.protocol.reference import CloseCode
-from liaison.services.rings import RingServiceError
+from liaison.services.rings import RING_TIMERS, RingServiceError
 from liaison.store import repositories as repo
-from liaison.store.models import Consultation, RingQuestion, RingRouting, RingState
+from liaison.store.models import (
+    Consultation,
+    Deadline,
+    RingQuestion,
+    RingRouting,
+    RingState,
+)
 from tests.conftest import (
     PASSWORD,
     SAFETY_SECONDS,
@@ -87,6 +93,45 @@ async def test_a_question_asked_on_one_node_is_taken_on_the_other(
     await daniel.send({"type": "accept", "question_id": question_id, "ref": 2})
     refused = await daniel.expect("error", ref=2)
     assert refused["code"] == "already_taken"
+
+
+async def test_a_ring_timer_runs_once_in_the_service_whichever_nodes_hold_it(
+    nodes: tuple[Server, Server],
+) -> None:
+    """Both nodes hold the offer's alert deadline; when it comes, one of them claims the
+    timers' row and runs them, the other reads the change: one miss, one re-offer, and
+    the row then says when the timers are next due."""
+    a, b = nodes
+    await rings_on(a, b, queue_timeout_seconds=600, method="round_robin")
+    bertil = await signed_in(b, "bertil")
+    daniel = await signed_in(a, "daniel")
+    aino = await (await a.client("aino")).socket()
+    await settle(a, b)
+    question_id = (await ask(aino, "Kenelle?", 1))["question_id"]
+    await settle(a, b)
+    offers = [f for s in (bertil, daniel) if (f := s._take("offer", {}))]
+    assert len(offers) == 1  # round robin: one of them
+    expires_at = datetime.fromisoformat(offers[0]["expires_at"])
+    assert await timers_row(a) == expires_at
+    runs = a.core.rings.timer_runs + b.core.rings.timer_runs
+
+    a.clock.set(expires_at)
+    await settle(a, b)
+    assert a.core.rings.timer_runs + b.core.rings.timer_runs == runs + 1
+    async with a.core.db() as db:
+        record = await db.scalar(
+            select(Consultation).where(Consultation.question_id == question_id)
+        )
+    assert record is not None and record.missed_offers == 1
+    # The other member is offered it now, and the row holds that offer's expiry.
+    assert a.core.rings.router.next_deadline() == b.core.rings.router.next_deadline()
+    assert await timers_row(a) == a.core.rings.router.next_deadline()
+
+
+async def timers_row(server: Server) -> datetime | None:
+    async with server.core.db() as db:
+        due = await db.scalar(select(Deadline.due_at).where(Deadline.name == RING_TIMERS))
+    return None if due is None else due.replace(tzinfo=due.tzinfo or UTC)
 
 
 async def test_accepts_racing_on_two_nodes_have_exactly_one_winner_each(

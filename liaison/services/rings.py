@@ -70,6 +70,12 @@ CLOSED_QUESTION_KEEP = timedelta(hours=1)
 TOPIC = "rings"
 # After a failed save, members' availability is reported again this much later.
 RESYNC_DELAY = timedelta(seconds=5)
+# The ring timers' row in `deadlines` (alert times, queue timeouts, overflows, re-offers):
+# due at the router's next deadline, written by every routing change; when it comes, the
+# first node to claim it runs the timers, once in the service. The claim is a lease: a
+# node that dies holding it leaves the timers to the others this much later.
+RING_TIMERS = "ring timers"
+TIMER_LEASE = timedelta(seconds=5)
 
 
 class RingServiceError(Refused):
@@ -129,6 +135,13 @@ class RingService:
         self._saved = self.router.parts()
         self._version: int | None = None
         self._resync_at: datetime | None = None
+        # After another node claimed the timers: not before this (its change moves them on
+        # here when it is read; if it died holding them, they are claimed again then).
+        self._timers_held_until: datetime | None = None
+        # Times this node ran the ring timers (tests and operators read it).
+        self.timer_runs = 0
+        # The timers' row as this node last wrote it (None: not known, written next time).
+        self._timers_row: datetime | None = None
         self._configs: list[domain.RingConfig] = []
         # Another node may hold connections whose presence this one has not heard yet.
         self._shared = settings.several_nodes
@@ -215,17 +228,21 @@ class RingService:
         self._ring_kinds = {r.id: r.kind for r in rows}
 
     def _next_deadline(self) -> datetime | None:
-        deadlines = [self._last_cleanup + CLOSED_QUESTION_KEEP, self.router.next_deadline()]
+        deadlines = [self._last_cleanup + CLOSED_QUESTION_KEEP, self._timers_due()]
         deadlines.append(self._resync_at)
         return min(d for d in deadlines if d is not None)
+
+    def _timers_due(self) -> datetime | None:
+        deadline = self.router.next_deadline()
+        if deadline is None or self._timers_held_until is None:
+            return deadline
+        return max(deadline, self._timers_held_until)
 
     async def _on_time(self, now: datetime) -> None:
         if self._resync_at is not None and self._resync_at <= now:
             await self._resync()
-        deadline = self.router.next_deadline()
-        if deadline is not None and deadline <= now:
-            # Every node holds the deadline and fires it; the first routes, the others
-            # read its rows and find nothing due any more.
+        deadline = self._timers_due()
+        if deadline is not None and deadline <= now and await self._claim_timers(now):
             async with self._routing() as change:
                 change.events += self.router.tick(change.now)
         if now - self._last_cleanup >= CLOSED_QUESTION_KEEP:
@@ -234,6 +251,22 @@ class RingService:
             self._last_cleanup = now
             async with self._lock:
                 self.router.purge_closed(now - CLOSED_QUESTION_KEEP)
+
+    async def _claim_timers(self, now: datetime) -> bool:
+        """Whether this node runs the timers due now: every node holds the same deadline,
+        the first to claim its row runs them (the routing change that follows writes the
+        next one); the others wait for that change, or for the lease to run out."""
+        self._timers_held_until = now + TIMER_LEASE
+        try:
+            async with self.db.begin() as db:
+                claimed = await repo.claim_deadline(db, RING_TIMERS, now, now + TIMER_LEASE)
+        except Exception:
+            log.exception("claiming the ring timers failed; trying again in %s", TIMER_LEASE)
+            return False
+        if claimed:
+            self._timers_held_until = self._timers_row = None
+            self.timer_runs += 1
+        return claimed
 
     # ------------------------------------------------------------ presence
 
@@ -635,6 +668,9 @@ class RingService:
                     fx = await self._save(change)
                     parts = self.router.parts()
                     wrote = await repo.save_routing(db, self._saved, parts, change.now)
+                    timers = self.router.next_deadline()
+                    if timers is not None and timers != self._timers_row:
+                        await repo.set_deadline(db, RING_TIMERS, timers)
             except Refused:
                 self._restore()
                 raise
@@ -642,14 +678,17 @@ class RingService:
                 self._failed()
                 raise
             self._saved = parts
+            self._timers_row = timers or self._timers_row
             if wrote:
                 self._version = version + 1
             await self._tell(fx, change.events, wrote)
 
     async def _read(self, db: AsyncSession, version: int) -> None:
-        """The state rows as another node left them: this node's copy is replaced."""
+        """The state rows as another node left them: this node's copy is replaced (its
+        timers too: a claim another node held is over once its change is read)."""
         self._saved = await repo.load_routing(db)
         self._version = version
+        self._timers_held_until = self._timers_row = None
         self._restore()
         # What the others told the askers is what this state says now.
         self._status_sent = {
@@ -663,6 +702,7 @@ class RingService:
         again from presence once the database answers."""
         self._restore()
         self._version = None
+        self._timers_row = None
         self._last_free.clear()
         self._in_hours.clear()
         self._resync_at = self.clock.now() + RESYNC_DELAY

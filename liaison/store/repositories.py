@@ -497,6 +497,15 @@ async def claim_deadline(db: AsyncSession, name: str, now: datetime, then: datet
     return True
 
 
+async def set_deadline(db: AsyncSession, name: str, due_at: datetime) -> None:
+    """The deadline `name` is next due at `due_at` (written inside the work that moved it)."""
+    insert = insert_for(db)
+    statement = insert(Deadline).values(name=name, due_at=due_at)
+    await db.execute(
+        statement.on_conflict_do_update(index_elements=[Deadline.name], set_={"due_at": due_at})
+    )
+
+
 async def routing_version(db: AsyncSession) -> int | None:
     """The version of the state rows, without the lock (None before the first change):
     in a snapshot transaction, the version of what `load_routing` then reads."""
