@@ -39,12 +39,6 @@ from tests.test_rings_nodes import frame_of, serve_process
 COMPOSE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
-pytestmark = [
-    pytest.mark.skipif(
-        not TEST_DATABASE_URL, reason="the production shape is PostgreSQL (the PostgreSQL pass)"
-    ),
-]
-
 
 def compose() -> dict[str, Any]:
     document: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
@@ -154,6 +148,9 @@ def test_the_proxy_keeps_sockets_open_longer_than_a_client_may_be_silent() -> No
 
 
 @pytest.mark.long
+@pytest.mark.skipif(
+    not TEST_DATABASE_URL, reason="the production shape is PostgreSQL (the PostgreSQL pass)"
+)
 async def test_two_nodes_behind_the_compose_proxy_are_one_service(
     databases: Databases, redis_url: str, tmp_path: Path
 ) -> None:
