@@ -45,7 +45,7 @@ from tests.conftest import (
     namespaced,
     settle,
 )
-from tests.test_bus_redis import direct
+from tests.test_bus_redis import direct, kill
 from tests.test_cli import READY
 from tests.test_oneoff import liaison
 from tests.test_ring_workspace import ask
@@ -374,6 +374,38 @@ async def test_an_idle_consultation_reminds_once_and_closes_after_its_node_stops
             if f["consultation"]["state"] == "closed"
         ]
         assert [(c["id"], c["outcome"]) for c in closed] == [(consultation["id"], "not_recorded")]
+
+
+async def test_a_node_that_missed_a_consultation_opening_holds_its_idle_deadlines_after(
+    nodes: tuple[Server, Server], redis_server: str
+) -> None:
+    """B's subscription is away while Bertil, on A, takes Aino's question: B misses the
+    notice that a consultation opened. Catching up, B reads the open consultations again,
+    so it holds the reminder and the closing too (should A stop)."""
+    a, b = nodes
+    await rings_on(a, b)
+    bertil = await signed_in(a, "bertil")
+    aino = await (await a.client("aino")).socket()
+    daniel = await (await b.client("daniel")).socket()
+    await settle(a, b)
+    bus = b.core.hub.bus
+    # B cannot subscribe again while the test holds its subscriber's lock.
+    await bus._sub_lock.acquire()  # type: ignore[attr-defined]
+    try:
+        await kill(redis_server, bus, "subscribe")  # type: ignore[arg-type]
+        question_id = (await ask(aino, "Tukiko?", 1))["question_id"]
+        await bertil.expect("offer", question_id=question_id)
+        await bertil.send({"type": "accept", "question_id": question_id})
+        consultation_id = (await bertil.expect("accepted"))["consultation"]["id"]
+        await settle(a)
+        assert b.core.consultations.idle.closes_at(consultation_id) is None  # missed
+    finally:
+        bus._sub_lock.release()  # type: ignore[attr-defined]
+    assert await daniel.closed() == CloseCode.RESYNC
+    assert b.core.hub.gaps == 1
+    assert b.core.consultations.idle.closes_at(
+        consultation_id
+    ) == a.core.consultations.idle.closes_at(consultation_id)
 
 
 async def test_the_retention_purge_runs_once_an_interval_on_whichever_node_is_alive(

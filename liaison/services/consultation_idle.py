@@ -59,13 +59,14 @@ class ConsultationIdle:
         hub.on("idle", self._on_notice)
 
     async def start(self) -> None:
-        """Every open consultation, with its last activity as stored."""
+        """Every open consultation, with its last activity as stored: at start, and after
+        the bus lost messages (an `idle` notice among them: a consultation opened or
+        closed on another node meanwhile)."""
         async with self.db() as db:
             rows = (
                 await db.scalars(select(Consultation).where(Consultation.state == "open"))
             ).all()
-            for c in rows:
-                self._open[c.id] = await _current(db, c)
+            self._open = {c.id: await _current(db, c) for c in rows}
         self.scheduler.wake()
 
     def opened(self, consultation_id: int, at: datetime) -> None:
