@@ -7,6 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from liaison.domain.presence import (
     AVAILABLE,
@@ -539,3 +542,88 @@ def test_all_of_a_nodes_clients_replace_what_was_heard_of_it() -> None:
     assert not t.node_heard(NODE, 4, at(4), change=False)
     # This node's own clients are what it answers with; other nodes' are not.
     assert set(t.local_clients(at(4))) == {(OTHER, "mine")}
+
+
+# --- the tracker against a brute-force model, on random days of several nodes --------
+
+Step = tuple[str, float, int, int, bool]
+steps = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["heard", "gone", "remote heard", "remote gone", "node", "all of node", "expire"]
+        ),
+        st.floats(min_value=0, max_value=20),  # seconds since the step before
+        st.integers(min_value=0, max_value=2),  # which person / node
+        st.integers(min_value=0, max_value=2),  # which client
+        st.booleans(),  # active
+    ),
+    max_size=60,
+)
+
+
+@examples(max_examples=300, deadline=None)
+@given(steps)
+def test_the_tracker_agrees_with_a_model_that_checks_every_report_every_time(
+    day: list[Step],
+) -> None:
+    """Who is online and who is idle, after every step, as a model that keeps every
+    report and every node's last message computes it from the rules in docs/presence.md:
+    a report counts while not closed longer than the grace period and heard (itself, or,
+    for another node's client, that node) within the heartbeat timeout; a node silent for
+    the timeout is given up with all its clients when the tracker next looks."""
+    t = tracker()
+    grace, timeout = timedelta(seconds=GRACE), timedelta(seconds=TIMEOUT)
+    reports: dict[tuple[int, str], list[Any]] = {}  # [node, active, heard, gone_at]
+    nodes: dict[str, datetime] = {}
+    now = T0
+    for kind, seconds, which, client, active in day:
+        now += timedelta(seconds=seconds)
+        person, node = 15 + which, f"n{which}"
+        if kind == "heard":
+            key = f"here-{client}"
+            t.heard(person, key, active, now)
+            reports[person, key] = [None, active, now, None]
+        elif kind == "gone":
+            key = f"here-{client}"
+            if (person, key) in reports and t.gone(person, key, now):
+                reports[person, key][3] = now
+        elif kind == "remote heard":
+            key = f"{node}-{client}"
+            t.node_heard(node, 0, now, change=True)
+            nodes[node] = now
+            t.heard(person, key, active, now, node)
+            reports[person, key] = [node, active, now, None]
+        elif kind == "remote gone":
+            key = f"{node}-{client}"
+            t.node_heard(node, 0, now, change=True)
+            nodes[node] = now
+            if (person, key) in reports and t.gone(person, key, now):
+                reports[person, key][3] = now
+        elif kind == "node":
+            t.node_heard(node, 0, now, change=False)
+            nodes[node] = now
+        elif kind == "all of node":
+            # The node's answer to a roll: one client of person 15, closed or not.
+            key = f"{node}-{client}"
+            gone = now if active else None
+            t.node_clients(node, 0, {(15, key): ClientReport(True, now, gone)}, now)
+            nodes[node] = now
+            for held in [k for k, r in reports.items() if r[0] == node]:
+                del reports[held]
+            reports[15, key] = [node, True, now, gone]
+        else:
+            t.expire(now)
+            for node_id, heard in list(nodes.items()):
+                if now - heard >= timeout:
+                    del nodes[node_id]
+                    for held in [k for k, r in reports.items() if r[0] == node_id]:
+                        del reports[held]
+
+        def counts(r: list[Any], now: datetime) -> bool:
+            heard = r[2] if r[0] is None else max(r[2], nodes.get(r[0], r[2]))
+            return (r[3] is None or now - r[3] < grace) and now - heard < timeout
+
+        for p in (15, 16, 17):
+            live = [r for (rp, _), r in reports.items() if rp == p and counts(r, now)]
+            assert t.is_online(p, now) == bool(live), (p, now - T0)
+            assert t.is_idle(p, now) == (bool(live) and not any(r[1] for r in live))
