@@ -34,7 +34,7 @@ from tests.conftest import (
     Databases,
     free_port,
 )
-from tests.test_rings_nodes import frame_of, serve_process
+from tests.test_rings_nodes import frame_of, serve_process, welcomed_socket
 
 COMPOSE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -114,20 +114,6 @@ async def logged_in(url: str, username: str) -> httpx.AsyncClient:
     return http
 
 
-async def tab(url: str, http: httpx.AsyncClient) -> websockets.ClientConnection:
-    """A page's socket through the proxy, with the Origin a browser sends."""
-    cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
-    ws = await websockets.connect(
-        url.replace("http", "ws", 1) + "/ws",
-        additional_headers={"Cookie": cookie},
-        origin=websockets.Origin(url),
-        ping_interval=None,
-    )
-    await ws.send(json.dumps({"type": "hello", "v": 1}))
-    await frame_of(ws, "welcome")
-    return ws
-
-
 async def answers(ws: websockets.ClientConnection) -> bool:
     """Whether the node behind this socket still answers a heartbeat (False: closed)."""
     try:
@@ -174,8 +160,8 @@ async def test_two_nodes_behind_the_compose_proxy_are_one_service(
             async with nginx(proxy_site(ports, listen), tmp_path):
                 aino, bertil = await logged_in(url, "aino"), await logged_in(url, "bertil")
                 # Round robin: four tabs each, so each person has tabs on both nodes.
-                aino_tabs = [await tab(url, aino) for _ in range(4)]
-                bertil_tabs = [await tab(url, bertil) for _ in range(4)]
+                aino_tabs = [await welcomed_socket(url, aino.cookies) for _ in range(4)]
+                bertil_tabs = [await welcomed_socket(url, bertil.cookies) for _ in range(4)]
                 bertil_id = (await bertil.get("/api/me")).json()["person"]["id"]
                 made = await aino.post(
                     "/api/conversations",
@@ -205,7 +191,7 @@ async def test_two_nodes_behind_the_compose_proxy_are_one_service(
                     alive = [await answers(ws) for ws in tabs]
                     assert True in alive and False in alive, alive
                 for _ in range(3):
-                    again = await tab(url, bertil)
+                    again = await welcomed_socket(url, bertil.cookies)
                     await again.close()
                 for ws in aino_tabs + bertil_tabs:
                     await ws.close()

@@ -511,7 +511,13 @@ async def raw_socket(url: str, username: str) -> websockets.ClientConnection:
         await http.post(
             "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
         )
-        cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+        return await welcomed_socket(url, http.cookies)
+
+
+async def welcomed_socket(url: str, cookies: httpx.Cookies) -> websockets.ClientConnection:
+    """A page's socket with this session's cookies and the Origin a browser sends, once
+    it has its welcome."""
+    cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
     ws = await websockets.connect(
         url.replace("http", "ws", 1) + "/ws",
         additional_headers={"Cookie": cookie},
