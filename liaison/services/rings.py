@@ -143,8 +143,6 @@ class RingService:
         # The timers' row as this node last wrote it (None: not known, written next time).
         self._timers_row: datetime | None = None
         self._configs: list[domain.RingConfig] = []
-        # Another node may hold connections whose presence this one has not heard yet.
-        self._shared = settings.several_nodes
         self._ring_members: dict[str, set[int]] = {}
         # Supervisors of the units the ring's members work in: they see its callbacks.
         self._ring_supervisors: dict[str, set[int]] = {}
@@ -178,7 +176,7 @@ class RingService:
         async with self.db() as db:
             await self._load_rings(db)
         async with self._routing() as change:
-            if self._shared:
+            if self.config.several_nodes:
                 # Other nodes may hold connections this one has not heard from yet: the
                 # members' availability is taken from presence once it has heard every
                 # live client (one heartbeat timeout), not from its empty view now.
