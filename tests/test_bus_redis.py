@@ -284,11 +284,61 @@ async def test_heartbeats_stay_on_their_node_and_what_crosses_does_not_grow_with
     await bertil.close()
 
 
+def presence_received(server: Server) -> dict[str, int]:
+    return {c: n for c, n in server.core.hub.received.items() if c.startswith("presence:")}
+
+
+async def test_a_node_hears_a_persons_presence_only_while_it_follows_them(
+    nodes: tuple[Server, Server],
+) -> None:
+    """Presence by interest. Aino's tabs on A open, go idle and close; B, where Bertil is
+    connected but does not show her, receives none of it, on any channel. Once Bertil
+    watches her, B follows her: the answer to his watch has her view whole (B asked the
+    nodes for her clients before it answered) and her changes come to B; once he stops,
+    B lets her channel go and forgets what A said of her."""
+    a, b = nodes
+    aino_id = a.people["aino"]
+    aino, bertil = await a.client("aino"), await b.client("bertil")
+    watcher = await bertil.socket()
+    await settle(a, b)
+    tab = await aino.socket()
+    await tab.send({"type": "heartbeat", "active": False})
+    await tab.expect("heartbeat_ack")
+    brief = await aino.socket()
+    await brief.close()
+    await advance(a.core.settings.offline_grace_seconds + 1, a, b)
+    assert presence_received(b) == {}
+    assert aino_id not in b.core.presence.tracker.people()
+
+    await watcher.send({"type": "watch", "people": [aino_id]})
+    views = await watcher.expect("presence_views")
+    assert [(v["person_id"], v["status"]) for v in views["presence"]] == [(aino_id, "away")]
+    await tab.send({"type": "heartbeat", "active": True})
+    await settle(a, b)
+    await watcher.expect("presence", person_id=aino_id, status="available")
+    heard = presence_received(b)
+    assert heard == {f"presence:{aino_id}": 1}, heard
+
+    await watcher.send({"type": "watch", "people": []})
+    await watcher.expect("presence_views")
+    await settle(a, b)
+    assert aino_id not in b.core.presence.tracker.people()
+    await tab.send({"type": "heartbeat", "active": False})
+    await tab.expect("heartbeat_ack")
+    await aino.socket()
+    await settle(a, b)
+    assert presence_received(b) == heard
+    await watcher.no_frame("presence", person_id=aino_id)
+    await aino.close()
+    await bertil.close()
+
+
 async def test_a_node_that_starts_beside_a_live_one_hears_its_clients_at_once(
     server_factory: Any, redis_url: str
 ) -> None:
-    """Aino is connected on A when B starts: B asks the nodes for their clients as it
-    starts, and shows her online without waiting for anything of hers."""
+    """Aino is connected on A when B starts: B follows nobody yet, and asks the nodes for
+    her clients when someone on B shows her (or looks her up), before it answers, so it
+    shows her online without waiting for anything of hers."""
     async with server_factory(bus_url=redis_url) as a:
         aino = await a.client("aino")
         on_a = await aino.socket()
@@ -296,8 +346,9 @@ async def test_a_node_that_starts_beside_a_live_one_hears_its_clients_at_once(
         same = {"database_url": a.core.settings.database_url, "clock": a.clock}
         async with server_factory(bus_url=redis_url, **same) as b:
             await settle(a, b)
-            assert b.core.presence.shown(a.people["aino"]).status == "available"
             bertil = await b.client("bertil")
+            card = await bertil.api("GET", f"/api/people/{a.people['aino']}")
+            assert card.json()["presence"]["status"] == "available", card.text
             on_b = await bertil.socket(watch=[a.people["aino"]])
             shown = {v["person_id"]: v["status"] for v in on_b.welcome["presence"]}
             assert shown[a.people["aino"]] == "available"
@@ -400,7 +451,7 @@ async def test_a_node_that_missed_messages_has_its_clients_resume_from_the_store
     aino, bertil = await a.client("aino"), await b.client("bertil")
     conversation_id = await direct(a, "aino", "bertil")
     on_a = await aino.socket()
-    on_b = await bertil.socket(watch=[a.people["aino"]])
+    on_b = await bertil.socket(watch=[a.people["aino"], a.people["cecilia"]])
     await settle(a, b)
     # B cannot subscribe again while the test holds its subscriber's lock: what A publishes
     # after the kill is lost to B, with no timing in the test.
@@ -425,13 +476,16 @@ async def test_a_node_that_missed_messages_has_its_clients_resume_from_the_store
     assert not [f for f in on_b.pending if f["type"] == "message"]  # lost, as said
     assert b.core.hub.gaps == 1 and a.core.hub.gaps == 0
     assert b.core.presence.shown(a.people["aino"]).status == "dnd"
-    # Catching up, B asked every node for its clients: A's answer has Cecilia's tab.
+    # Bertil's tab resumes: B asks the nodes for the clients of those he shows, and A's
+    # answer has Cecilia's tab.
     await settle(a, b)
-    assert b.core.presence.shown(a.people["cecilia"]).status == "available"
-    again = await bertil.socket(resume={str(conversation_id): 0}, watch=[a.people["aino"]])
+    again = await bertil.socket(
+        resume={str(conversation_id): 0}, watch=[a.people["aino"], a.people["cecilia"]]
+    )
     assert [m["body"] for m in again.welcome["missed"]] == ["Kuuletko"]
     shown = {v["person_id"]: v["status"] for v in again.welcome["presence"]}
     assert shown[a.people["aino"]] == "dnd"
+    assert shown[a.people["cecilia"]] == "available"
     await settle(a, b)
     await again.no_frame("message")
     await aino.close()

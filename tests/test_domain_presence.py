@@ -456,10 +456,10 @@ NODE = "b0de"
 def test_another_nodes_client_lives_by_that_nodes_heartbeat_not_its_own() -> None:
     """A client's heartbeats stay on its node; the node's heartbeat keeps it live here."""
     t = tracker()
-    assert not t.node_heard(NODE, 1, T0, change=True)
+    assert t.node_heard(NODE, T0)  # new: asked for its clients
     t.heard(PERSON, "tab", True, T0, NODE)
-    assert not t.node_heard(NODE, 1, at(20), change=False)
-    assert not t.node_heard(NODE, 1, at(40), change=False)
+    assert not t.node_heard(NODE, at(20))
+    assert not t.node_heard(NODE, at(40))
     assert t.expire(at(40 + TIMEOUT - TINY)).people == set()
     assert t.is_online(PERSON, at(40 + TIMEOUT - TINY))
     assert not t.is_online(PERSON, at(40 + TIMEOUT))
@@ -467,11 +467,11 @@ def test_another_nodes_client_lives_by_that_nodes_heartbeat_not_its_own() -> Non
 
 def test_a_node_that_falls_silent_takes_its_clients_offline_last_seen_when_it_was_heard() -> None:
     t = tracker()
-    t.node_heard(NODE, 1, T0, change=True)
+    t.node_heard(NODE, T0)
     t.heard(PERSON, "tab", True, T0, NODE)
-    t.node_heard(NODE, 2, at(5), change=True)
+    t.node_heard(NODE, at(5))
     t.heard(OTHER, "tab", False, at(5), NODE)
-    t.node_heard(NODE, 2, at(10), change=False)
+    t.node_heard(NODE, at(10))
     t.heard(THIRD, "here", True, at(10))  # this node's own client
     # Its one deadline came at T0 + 30, found it heard since, and moved to 10 + 30.
     assert t.expire(at(TIMEOUT)).people == set()
@@ -489,42 +489,23 @@ def test_a_node_that_falls_silent_takes_its_clients_offline_last_seen_when_it_wa
 
 def test_a_node_heard_again_after_it_was_given_up_asks_to_be_heard_whole() -> None:
     t = tracker()
-    t.node_heard(NODE, 1, T0, change=True)
+    t.node_heard(NODE, T0)
     t.heard(PERSON, "tab", True, T0, NODE)
+    assert t.nodes() == {NODE}
     t.expire(at(TIMEOUT))
+    assert t.nodes() == set()
     # Cut off from the bus for a while, it is back: what it holds is asked for.
-    assert t.node_heard(NODE, 1, at(TIMEOUT + 5), change=False)
-
-
-@pytest.mark.parametrize(
-    ("messages", "missed"),
-    [
-        pytest.param([(1, True), (2, True), (2, False)], False, id="all in order"),
-        pytest.param([(0, False), (1, True)], False, id="a new node"),
-        pytest.param([(1, True), (3, True)], True, id="a change skipped"),
-        pytest.param([(1, True), (2, False)], True, id="a heartbeat after a lost change"),
-        pytest.param([(7, False)], True, id="first heard after it made changes"),
-        pytest.param([(5, True)], True, id="first change heard is not its first"),
-    ],
-)
-def test_a_change_of_another_node_that_was_missed_is_noticed(
-    messages: list[tuple[int, bool]], missed: bool
-) -> None:
-    t = tracker()
-    said = [
-        t.node_heard(NODE, seq, at(i), change=change) for i, (seq, change) in enumerate(messages)
-    ]
-    assert said[-1] is missed and not any(said[:-1])
+    assert t.node_heard(NODE, at(TIMEOUT + 5))
+    assert not t.node_heard(NODE, at(TIMEOUT + 6))
 
 
 def test_all_of_a_nodes_clients_replace_what_was_heard_of_it() -> None:
     t = tracker()
-    t.node_heard(NODE, 1, T0, change=True)
+    t.node_heard(NODE, T0)
     t.heard(PERSON, "gone meanwhile", True, T0, NODE)
     t.heard(OTHER, "mine", True, T0)  # this node's own: untouched
     changed = t.node_clients(
         NODE,
-        4,
         {
             (THIRD, "new"): ClientReport(False, at(1)),
             (THIRD, "closing"): ClientReport(True, at(1), gone_at=at(2)),
@@ -538,10 +519,40 @@ def test_all_of_a_nodes_clients_replace_what_was_heard_of_it() -> None:
     # The closing one keeps its grace period only: then the idle one is all there is.
     assert t.expire(at(2 + GRACE)).people == {THIRD}
     assert t.is_online(THIRD, at(2 + GRACE)) and t.is_idle(THIRD, at(2 + GRACE))
-    # The numbering goes on from what the node said.
-    assert not t.node_heard(NODE, 4, at(4), change=False)
     # This node's own clients are what it answers with; other nodes' are not.
     assert set(t.local_clients(at(4))) == {(OTHER, "mine")}
+    assert set(t.local_clients(at(4), {OTHER, PERSON})) == {(OTHER, "mine")}
+    assert t.local_clients(at(4), {PERSON}) == {}
+
+
+def test_a_nodes_answer_for_some_people_replaces_only_what_was_heard_of_them() -> None:
+    """A node that starts to follow someone asks for their clients only: the answer leaves
+    what that node said of the others as it was."""
+    t = tracker()
+    t.heard(PERSON, "kept", True, T0, NODE)
+    t.heard(OTHER, "gone meanwhile", True, T0, NODE)
+    changed = t.node_clients(
+        NODE, {(THIRD, "new"): ClientReport(True, at(1))}, at(1), {OTHER, THIRD}
+    )
+    assert changed == {OTHER, THIRD}
+    assert t.is_online(PERSON, at(1)) and t.is_online(THIRD, at(1))
+    assert not t.is_online(OTHER, at(1))
+
+
+def test_forgetting_what_other_nodes_said_of_someone_keeps_this_nodes_own_clients() -> None:
+    """A node that stops following someone forgets their reports from other nodes (they
+    would go stale: their changes no longer come here), not those of its own clients."""
+    t = tracker()
+    t.heard(PERSON, "there", True, T0, NODE)
+    t.heard(PERSON, "here", False, T0)
+    assert t.forget_others(PERSON)
+    assert t.is_online(PERSON, at(1)) and t.is_idle(PERSON, at(1))
+    assert not t.forget_others(PERSON)
+    # The node's record lost it too: when the node falls silent, only this node's own
+    # client (silent as long) is closed.
+    expired = t.expire(at(TIMEOUT))
+    assert expired.people == {PERSON}
+    assert [key for _, key, _ in expired.silent] == ["here"]
 
 
 # --- the tracker against a brute-force model, on random days of several nodes --------
@@ -550,7 +561,16 @@ Step = tuple[str, float, int, int, bool]
 steps = st.lists(
     st.tuples(
         st.sampled_from(
-            ["heard", "gone", "remote heard", "remote gone", "node", "all of node", "expire"]
+            [
+                "heard",
+                "gone",
+                "remote heard",
+                "remote gone",
+                "node",
+                "all of node",
+                "unfollowed",
+                "expire",
+            ]
         ),
         st.floats(min_value=0, max_value=20),  # seconds since the step before
         st.integers(min_value=0, max_value=2),  # which person / node
@@ -589,28 +609,32 @@ def test_the_tracker_agrees_with_a_model_that_checks_every_report_every_time(
                 reports[person, key][3] = now
         elif kind == "remote heard":
             key = f"{node}-{client}"
-            t.node_heard(node, 0, now, change=True)
+            t.node_heard(node, now)
             nodes[node] = now
             t.heard(person, key, active, now, node)
             reports[person, key] = [node, active, now, None]
         elif kind == "remote gone":
             key = f"{node}-{client}"
-            t.node_heard(node, 0, now, change=True)
+            t.node_heard(node, now)
             nodes[node] = now
             if (person, key) in reports and t.gone(person, key, now):
                 reports[person, key][3] = now
         elif kind == "node":
-            t.node_heard(node, 0, now, change=False)
+            t.node_heard(node, now)
             nodes[node] = now
         elif kind == "all of node":
             # The node's answer to a roll: one client of person 15, closed or not.
             key = f"{node}-{client}"
             gone = now if active else None
-            t.node_clients(node, 0, {(15, key): ClientReport(True, now, gone)}, now)
+            t.node_clients(node, {(15, key): ClientReport(True, now, gone)}, now)
             nodes[node] = now
             for held in [k for k, r in reports.items() if r[0] == node]:
                 del reports[held]
             reports[15, key] = [node, True, now, gone]
+        elif kind == "unfollowed":
+            t.forget_others(person)
+            for held in [k for k, r in reports.items() if k[0] == person and r[0] is not None]:
+                del reports[held]
         else:
             t.expire(now)
             for node_id, heard in list(nodes.items()):

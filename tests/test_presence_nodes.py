@@ -17,8 +17,12 @@ from tests.conftest import SAFETY_SECONDS, Server, Socket, advance, settle
 from tests.test_rings_nodes import CuttableProxy
 
 
-def shown(server: Server, name: str) -> str:
-    return str(server.core.presence.shown(server.people[name]).status)
+async def shown(server: Server, name: str) -> str:
+    """The person's status as the node answers anyone who looks them up (a node follows
+    only the people it is asked about: docs/presence.md)."""
+    person_id = server.people[name]
+    await server.core.presence.look([person_id])
+    return str(server.core.presence.shown(person_id).status)
 
 
 async def test_closing_a_tab_on_one_node_leaves_the_person_online_through_the_other(
@@ -31,11 +35,11 @@ async def test_closing_a_tab_on_one_node_leaves_the_person_online_through_the_ot
     await settle(a, b)
     await on_a.close()
     await advance(a.core.settings.offline_grace_seconds + 1, a, b)
-    assert shown(a, "aino") == shown(b, "aino") == "available"
+    assert await shown(a, "aino") == await shown(b, "aino") == "available"
     # And the other way round: her last tab closes, and both nodes show her offline.
     await on_b.close()
     await advance(a.core.settings.offline_grace_seconds + 1, a, b)
-    assert shown(a, "aino") == shown(b, "aino") == "offline"
+    assert await shown(a, "aino") == await shown(b, "aino") == "offline"
     await aino_a.close()
     await aino_b.close()
 
@@ -56,7 +60,7 @@ async def test_a_reload_that_lands_on_the_other_node_never_shows_offline(
     await aino_b.socket()
     await advance(a.core.settings.heartbeat_timeout_seconds * 2, a, b)
     await watcher.no_frame("presence", person_id=a.people["aino"])
-    assert shown(a, "aino") == shown(b, "aino") == "available"
+    assert await shown(a, "aino") == await shown(b, "aino") == "available"
     for client in (aino_a, aino_b, bertil):
         await client.close()
 
@@ -70,13 +74,13 @@ async def test_an_active_tab_closing_on_one_node_leaves_the_person_away_when_the
     aino_a, aino_b = await a.client("aino"), await b.client("aino")
     await aino_a.socket(active=False)
     await settle(a, b)
-    assert shown(a, "aino") == shown(b, "aino") == "away"
+    assert await shown(a, "aino") == await shown(b, "aino") == "away"
     brief = await aino_b.socket(active=True)
     await settle(a, b)
-    assert shown(a, "aino") == shown(b, "aino") == "available"
+    assert await shown(a, "aino") == await shown(b, "aino") == "available"
     await brief.close()
     await advance(a.core.settings.offline_grace_seconds + 1, a, b)
-    assert shown(a, "aino") == shown(b, "aino") == "away"
+    assert await shown(a, "aino") == await shown(b, "aino") == "away"
     await aino_a.close()
     await aino_b.close()
 
@@ -128,16 +132,16 @@ async def test_a_node_cut_off_from_redis_is_given_up_and_its_people_come_back_wi
         tab = await aino.socket()
         watcher = await bertil.socket(watch=[a.people["aino"]])
         await settle(a, b)
-        assert shown(b, "aino") == "available"
+        assert await shown(b, "aino") == "available"
 
         proxy.sever()
         timeout = b.core.settings.heartbeat_timeout_seconds
         await heartbeat_alone([tab], b, timeout - b.core.settings.heartbeat_interval_seconds)
-        assert shown(b, "aino") == "available"  # not yet: A might only be slow
+        assert await shown(b, "aino") == "available"  # not yet: A might only be slow
         await heartbeat_alone([tab], b, b.core.settings.heartbeat_interval_seconds + 1)
-        assert shown(b, "aino") == "offline"
+        assert await shown(b, "aino") == "offline"
         await watcher.expect("presence", person_id=a.people["aino"], status="offline")
-        assert shown(a, "aino") == "available"  # A itself still hears her
+        assert await shown(a, "aino") == "available"  # A itself still hears her
 
         proxy.cut = False
         # A reaches Redis again and tells every node that messages were lost: each has its
@@ -154,7 +158,7 @@ async def test_a_node_cut_off_from_redis_is_given_up_and_its_people_come_back_wi
         await aino.socket()
         watcher = await bertil.socket(watch=[a.people["aino"]])
         await settle(a, b)
-        assert shown(b, "aino") == "available"
+        assert await shown(b, "aino") == "available"
         views = {v["person_id"]: v["status"] for v in watcher.welcome["presence"]}
         assert views[a.people["aino"]] == "available"
         await aino.close()

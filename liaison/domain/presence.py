@@ -40,11 +40,10 @@ class ClientReport:
 
 @dataclass(slots=True)
 class NodeRecord:
-    """Another node, as heard on the bus: when last, and how many client changes it had
-    numbered by then (a number skipped means a change was missed)."""
+    """Another node, as heard on the bus: when last, and which of its clients this node
+    holds reports of."""
 
     last_heard: datetime
-    seq: int = 0
     clients: set[tuple[int, str]] = field(default_factory=set)
 
 
@@ -62,8 +61,8 @@ class PresenceSettings:
 
 
 class PresenceTracker:
-    """Live clients of every person, cluster-wide: this node's clients from their own
-    reports, other nodes' clients from the changes those nodes number and send, kept
+    """Live clients of the people this node follows, cluster-wide: this node's clients
+    from their own reports, other nodes' clients from the changes those nodes send, kept
     live by each node's heartbeat, so the heartbeats of a client stay on its node."""
 
     def __init__(self, offline_grace: timedelta, heartbeat_timeout: timedelta) -> None:
@@ -141,31 +140,36 @@ class PresenceTracker:
             record.last_heard = now
         return record
 
-    def node_heard(self, node: str, seq: int, now: datetime, *, change: bool) -> bool:
-        """A message from another node, stamped `now` by it: a client change it numbered
-        `seq` (`change`), or its heartbeat saying how many changes it had numbered. Either
-        shows the node alive, which keeps its clients live.
+    def node_heard(self, node: str, now: datetime) -> bool:
+        """A message from another node, stamped `now` by it: it is alive, which keeps its
+        clients live.
 
-        Returns True when a change of that node was missed (lost on the bus, or made
-        before this node first heard of it): ask it for all its clients (`node_clients`)."""
-        record = self._node(node, now)
-        expected = record.seq + 1 if change else record.seq
-        record.seq = seq
-        return seq != expected
+        Returns True when the node was not known (new, or given up as dead after a
+        silence): ask it for its clients (`node_clients`)."""
+        known = node in self._nodes
+        self._node(node, now)
+        return not known
+
+    def nodes(self) -> set[str]:
+        """The other nodes heard within the heartbeat timeout (or not yet given up)."""
+        return set(self._nodes)
 
     def node_clients(
-        self, node: str, seq: int, reports: dict[tuple[int, str], ClientReport], now: datetime
+        self,
+        node: str,
+        reports: dict[tuple[int, str], ClientReport],
+        now: datetime,
+        people: set[int] | None = None,
     ) -> set[int]:
-        """All the clients another node holds, as it numbered its changes up to `seq`:
-        they replace what this node had heard of that node. Returns the people whose
-        reports changed."""
+        """The clients another node holds of `people` (None: of everyone), as it answered
+        when asked: they replace what this node had heard of that node's clients of those
+        people. Returns the people whose reports changed."""
         record = self._node(node, now)
-        record.seq = seq
         changed: set[int] = set()
-        for person_id, key in record.clients - set(reports):
+        stale = {c for c in record.clients if people is None or c[0] in people}
+        for person_id, key in stale - set(reports):
             if self._forget(person_id, key):
                 changed.add(person_id)
-        record.clients = set()
         for (person_id, key), report in reports.items():
             report.node = node
             if self._clients.get(person_id, {}).get(key) != report:
@@ -176,12 +180,25 @@ class PresenceTracker:
                 _push(self._grace, (report.gone_at + self.offline_grace, person_id, key))
         return changed
 
-    def local_clients(self, now: datetime) -> dict[tuple[int, str], ClientReport]:
-        """This node's clients that count now (what it sends when asked for them)."""
+    def forget_others(self, person_id: int) -> bool:
+        """Drops what other nodes said of this person's clients (this node stops following
+        them: their changes no longer come here, so the reports would go stale). Returns
+        whether there were any."""
+        keys = [k for k, r in self._clients.get(person_id, {}).items() if r.node is not None]
+        for key in keys:
+            self._forget(person_id, key)
+        return bool(keys)
+
+    def local_clients(
+        self, now: datetime, people: set[int] | None = None
+    ) -> dict[tuple[int, str], ClientReport]:
+        """This node's clients that count now, of `people` (None: of everyone): what it
+        sends when asked for them. A cost in the people asked about, not in everyone."""
+        persons = self._clients if people is None else (p for p in people if p in self._clients)
         return {
             (person_id, key): r
-            for person_id, reports in self._clients.items()
-            for key, r in reports.items()
+            for person_id in persons
+            for key, r in self._clients[person_id].items()
             if r.node is None and self._counts(r, now)
         }
 

@@ -41,10 +41,16 @@ class DirectoryService:
         self.db = db
         self.presence = presence
 
-    def with_presence(self, person: shapes.Person) -> shapes.PersonWithPresence:
-        return shapes.PersonWithPresence(
-            **msgspec.structs.asdict(person), presence=self.presence.shown(person.id)
-        )
+    async def with_presence(self, people: list[shapes.Person]) -> list[shapes.PersonWithPresence]:
+        """Entries with each person's presence now (looked up: with several nodes, a
+        node follows the people it answers about; services/presence.py)."""
+        await self.presence.look(p.id for p in people)
+        return [
+            shapes.PersonWithPresence(
+                **msgspec.structs.asdict(person), presence=self.presence.shown(person.id)
+            )
+            for person in people
+        ]
 
     async def person(self, person_id: int) -> shapes.Person | None:
         """A directory entry as stored (the workspace's and the welcome's `me`)."""
@@ -55,7 +61,7 @@ class DirectoryService:
     async def card(self, person_id: int) -> shapes.PersonWithPresence | None:
         """A directory entry with the person's presence now."""
         found = await self.person(person_id)
-        return None if found is None else self.with_presence(found)
+        return None if found is None else (await self.with_presence([found]))[0]
 
     async def search(
         self,
@@ -89,7 +95,7 @@ class DirectoryService:
                 role=role,
                 limit=max(1, min(limit, MAX_RESULTS)),
             )
-        return Found([self.with_presence(person_of(*row)) for row in found], codes)
+        return Found(await self.with_presence([person_of(*row) for row in found]), codes)
 
     async def organisations(self) -> list[shapes.Organisation]:
         """Every organisation with its units."""

@@ -9,9 +9,12 @@ goes to the sockets: the frame is never escaped into the header nor decoded on t
 
 Channels, so that a node receives only what some local connection needs: a delivery to
 people goes on each person's channel (`person:<id>`), which a node holds while it holds a
-connection of that person; a delivery to everyone (topic broadcasts: ring summaries) and
-the services' control messages (`client`, `settings`, `members`, `close`, ...) go on
-the shared channel `all`, which every node holds.
+connection of that person; the changes of a person's clients go on their presence
+channel (`presence:<id>`), which a node holds while it follows that person (services/
+presence.py); answers meant for one node go on its own channel (`to:<node>`); a delivery
+to everyone (topic broadcasts: ring summaries) and the services' other control messages
+(`node`, `roll`, `settings`, `members`, `close`, ...) go on the shared channel `all`,
+which every node holds.
 
 The bus may lose messages (Redis unreachable or restarted). Nothing the database holds is
 lost with them, so a node that missed messages, or whose messages were dropped (then it
@@ -48,6 +51,14 @@ SHARED = "all"
 
 def person_channel(person_id: int) -> str:
     return f"person:{person_id}"
+
+
+def presence_channel(person_id: int) -> str:
+    return f"presence:{person_id}"
+
+
+def node_channel(node_id: str) -> str:
+    return f"to:{node_id}"
 
 
 class LiveConnection(Protocol):
@@ -88,13 +99,18 @@ class Hub:
         self.gap_listeners: list[Callable[[], Awaitable[None]]] = []
         # Times this node caught up after lost messages (tests and operators read it).
         self.gaps = 0
+        # Called with (people, True) when a person gets their first watcher on this node,
+        # (people, False) when they lose their last (presence follows people by it).
+        self.watch_listeners: list[Callable[[set[int], bool], None]] = []
 
     def on(self, kind: str, handler: BusHandler) -> None:
         self._handlers[kind] = handler
 
     async def start(self) -> None:
         await self.bus.start(self._receive, self._on_gap)
-        await self.bus.subscribe([SHARED, *(person_channel(p) for p in self._local)])
+        await self.bus.subscribe(
+            [SHARED, node_channel(self.node_id), *(person_channel(p) for p in self._local)]
+        )
 
     async def _on_gap(self, dropped: bool) -> None:
         if dropped:
@@ -138,9 +154,16 @@ class Hub:
             return
         await handler(message)
 
-    async def publish(self, message: dict[str, Any]) -> None:
-        """A control message, to every node."""
-        await self.bus.publish(SHARED, encode(message))
+    async def publish(self, message: dict[str, Any], channel: str = SHARED) -> None:
+        """A control message: to every node, or to the nodes that hold `channel`."""
+        await self.bus.publish(channel, encode(message))
+
+    async def hold(self, channels: list[str]) -> None:
+        """Receives these channels too, from the moment this returns."""
+        await self.bus.subscribe(channels)
+
+    async def let_go(self, channels: list[str]) -> None:
+        await self.bus.unsubscribe(channels)
 
     async def send(
         self,
@@ -207,25 +230,37 @@ class Hub:
 
     def _set_watching(self, connection: LiveConnection, people: set[int]) -> set[int]:
         added = people - connection.watching
+        unwatched: set[int] = set()
         for person_id in connection.watching - people:
             watchers = self._watchers.get(person_id)
             if watchers is not None:
                 watchers.discard(connection)
                 if not watchers:
                     del self._watchers[person_id]
+                    unwatched.add(person_id)
+        first: set[int] = set()
         for person_id in added:
-            self._watchers.setdefault(person_id, set()).add(connection)
+            watchers = self._watchers.setdefault(person_id, set())
+            if not watchers:
+                first.add(person_id)
+            watchers.add(connection)
         connection.watching = set(people)
+        for listener in self.watch_listeners:
+            if first:
+                listener(first, True)
+            if unwatched:
+                listener(unwatched, False)
         return added
+
+    def watched(self, person_id: int) -> bool:
+        """Whether some connection of this node shows this person."""
+        return person_id in self._watchers
 
     def deliver_watchers(self, person_id: int, text: str) -> None:
         """To this node's connections that show this person: a cost per watcher, not per
         connection on the node."""
         for conn in list(self._watchers.get(person_id, ())):
             conn.push(text)
-
-    def watcher_count(self, person_id: int) -> int:
-        return len(self._watchers.get(person_id, ()))
 
     async def detach(self, connection: LiveConnection) -> bool:
         """Returns True when that was the person's last connection on this node (which

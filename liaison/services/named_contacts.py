@@ -74,6 +74,7 @@ class NamedContactService:
             )
         if not contacts and area_ring is None:
             raise NamedContactError("no_named_contacts", "no named contacts or ring for your area")
+        await self.presence.look(contacts)
         free_contacts = [c for c in contacts if is_free(self.presence.shown(c))]
         if not free_contacts and area_ring is not None:
             # Nobody named is free now: straight to the area's ring, never to nobody.

@@ -1,9 +1,22 @@
-"""Presence service: feeds the pure tracker from the bus and pushes changed views to clients."""
+"""Presence service: feeds the pure tracker from the bus and pushes changed views to clients.
+
+With several nodes, presence is by interest: a node follows a person (holds their
+presence channel, `presence:<id>`, where the nodes that hold the person's clients send
+what changes) only while some local connection shows them, while they are a ring member
+(routing reads every member's availability on any node), or for a while after someone
+here looked them up (the directory's answers, named contacts). When it starts to follow
+someone it asks every node for their clients (`roll`), and answers to it come on its own
+channel; when it stops, it forgets what other nodes said of them. See docs/presence.md.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import heapq
-from collections.abc import Callable
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -22,7 +35,8 @@ from liaison.protocol import server
 from liaison.protocol.client import SetPresence
 from liaison.protocol.people import PresenceView
 from liaison.protocol.reference import CloseCode
-from liaison.services.hub import Hub, encode
+from liaison.services.errors import UNAVAILABLE
+from liaison.services.hub import Hub, encode, node_channel, presence_channel
 from liaison.services.scheduler import Scheduler
 from liaison.store import repositories as repo
 
@@ -32,6 +46,13 @@ CLOSE_HEARTBEAT_TIMEOUT = CloseCode.HEARTBEAT_TIMEOUT
 DEADLINE_STEP = timedelta(seconds=1)
 # Last-seen times of closed connections are stored together, at most this late.
 LAST_SEEN_DELAY = timedelta(seconds=1)
+# Someone looked up (not shown by a connection) is followed this long after the last look.
+LOOK_LEASE = timedelta(minutes=5)
+# Answers to a roll are waited for at most this long (in seconds, of the event loop): a
+# node that died a moment ago is heard of as dead only after the heartbeat timeout.
+ROLL_WAIT = 1.0
+
+log = logging.getLogger(__name__)
 
 
 class PresenceError(Refused):
@@ -89,13 +110,25 @@ class PresenceService:
         self._unsaved_last_seen: dict[int, datetime] = {}
         self._save_last_seen_at: datetime | None = None
         self.scheduler = scheduler
-        # What other nodes hear of this node's clients: the changes, numbered (a number
-        # skipped tells them they missed one), and a heartbeat of the node, which keeps
-        # all its clients live for them; a client's own heartbeats stay here.
+        # What other nodes hear of this node's clients: the changes, on each person's
+        # presence channel, and a heartbeat of the node on `all`, which keeps all its
+        # clients live for them; a client's own heartbeats stay here.
         self.node_id = hub.node_id
-        self._changes_sent = 0
         self._beat = timedelta(seconds=settings.heartbeat_interval_seconds)
         self._beat_at: datetime | None = None
+        # Whom this node follows (several nodes; module docstring): the people whose
+        # presence channel it holds, why (ring members; looked up, until when), and the
+        # follows whose roll is still on its way, so that a view is given once complete.
+        self._followed: set[int] = set()
+        self._members: set[int] = set()
+        self._looked: dict[int, datetime] = {}
+        self._look_ends: deque[tuple[datetime, int]] = deque()
+        self._following: dict[int, asyncio.Future[None]] = {}
+        self._batch: tuple[set[int], asyncio.Future[None]] | None = None
+        self._channels = asyncio.Lock()
+        self._rolls: dict[int, tuple[set[str], asyncio.Future[None]]] = {}
+        self._roll_ids = itertools.count(1)
+        hub.watch_listeners.append(self._on_watching)
         hub.on("client", self._on_client)
         hub.on("node", self._on_node)
         hub.on("roll", self._on_roll)
@@ -115,8 +148,9 @@ class PresenceService:
             self._views[person_id] = self._stamped(person_id, now)
             self._track_dnd(person_id, s)
         if self.config.several_nodes:
-            # The clients other nodes hold now: each answers with all of its own.
-            await self.hub.publish({"k": "roll"})
+            # Nobody is followed yet (connections, ring members and looks will ask for
+            # their people); an empty roll makes the live nodes known at once.
+            await self.hub.publish({"k": "roll", "n": self.node_id, "p": []})
             await self._heartbeat(now)
 
     async def reload_people(self) -> None:
@@ -141,6 +175,8 @@ class PresenceService:
             deadlines.append(datetime.fromtimestamp(seconds, report.tzinfo))
         if self._dnd_ends:
             deadlines.append(self._dnd_ends[0][0])
+        if self._look_ends:
+            deadlines.append(self._look_ends[0][0])
         return min(deadlines)
 
     def _next_midnight(self) -> datetime:
@@ -163,6 +199,16 @@ class PresenceService:
             self._day = today
             changed |= {p for p, s in self._settings.items() if s.out_of_office_until}
         self._refresh(changed, now)
+        ended: set[int] = set()
+        while self._look_ends and self._look_ends[0][0] <= now:
+            _, person_id = self._look_ends.popleft()
+            until = self._looked[person_id]
+            if until > now:
+                self._look_ends.append((until, person_id))
+                continue
+            del self._looked[person_id]
+            ended.add(person_id)
+        self._unfollow(ended)
 
     def _last_seen(self, person_id: int, at: datetime) -> None:
         settings = self._settings.setdefault(person_id, domain.PresenceSettings())
@@ -258,18 +304,16 @@ class PresenceService:
             self.scheduler.wake()
 
     async def _tell_nodes(self, change: dict[str, Any]) -> None:
+        """To the nodes that follow this person (and only to them)."""
         if self.config.several_nodes:
-            self._changes_sent += 1
             await self.hub.publish(
-                {"k": "client", "n": self.node_id, "s": self._changes_sent, **change}
+                {"k": "client", "n": self.node_id, **change}, presence_channel(change["p"])
             )
 
     async def _heartbeat(self, now: datetime) -> None:
-        """This node is alive, and has numbered so many changes (once an interval)."""
+        """This node is alive (once an interval): its clients stay live elsewhere."""
         self._beat_at = now + self._beat
-        await self.hub.publish(
-            {"k": "node", "n": self.node_id, "s": self._changes_sent, "t": now.isoformat()}
-        )
+        await self.hub.publish({"k": "node", "n": self.node_id, "t": now.isoformat()})
 
     async def save_last_seen(self, now: datetime | None = None) -> None:
         seen, self._unsaved_last_seen = self._unsaved_last_seen, {}
@@ -284,10 +328,12 @@ class PresenceService:
         if node == self.node_id:
             return
         person_id, key = int(message["p"]), str(message["c"])
+        if not self._follows(person_id):
+            return  # on its way while this node let the channel go
         at = datetime.fromisoformat(message["t"])
         before = self.tracker.next_deadline()
-        if self.tracker.node_heard(node, int(message["s"]), at, change=True):
-            await self.hub.publish({"k": "roll", "n": node})
+        if self.tracker.node_heard(node, at):
+            self._roll_soon(node)
         if message.get("g"):
             if self.tracker.gone(person_id, key, at):
                 self._last_seen(person_id, at)
@@ -298,21 +344,29 @@ class PresenceService:
         self._refresh([person_id], self.clock.now())
 
     async def _on_node(self, message: dict[str, Any]) -> None:
-        """Another node's heartbeat: its clients stay live; a change missed is asked for."""
+        """Another node's heartbeat: its clients stay live here."""
         node = str(message["n"])
         if node == self.node_id:
             return
         before = self.tracker.next_deadline()
-        at = datetime.fromisoformat(message["t"])
-        if self.tracker.node_heard(node, int(message["s"]), at, change=False):
-            await self.hub.publish({"k": "roll", "n": node})
+        if self.tracker.node_heard(node, datetime.fromisoformat(message["t"])):
+            self._roll_soon(node)
         self._deadline_moved(before)
 
+    def _roll_soon(self, node: str) -> None:
+        """A node not known until now (started, or back after it was given up as dead):
+        its clients of everyone this node follows. Not waited for here: its answer comes
+        through the bus, as this message did."""
+        if self._followed:
+            self.scheduler.spawn(self._roll(None, node), "presence roll")
+
     async def _on_roll(self, message: dict[str, Any]) -> None:
-        """Some node asks for this node's clients (all nodes', without a node named)."""
-        if message.get("n", self.node_id) != self.node_id:
+        """A node asks for this node's clients: of the people listed (`p`), or of all."""
+        asker = str(message["n"])
+        if asker == self.node_id or message.get("to", self.node_id) != self.node_id:
             return
         now = self.clock.now()
+        asked = None if message.get("p") is None else {int(p) for p in message["p"]}
         reports = [
             [
                 person_id,
@@ -321,23 +375,25 @@ class PresenceService:
                 r.last_heard.isoformat(),
                 r.gone_at.isoformat() if r.gone_at else None,
             ]
-            for (person_id, key), r in self.tracker.local_clients(now).items()
+            for (person_id, key), r in self.tracker.local_clients(now, asked).items()
         ]
-        await self.hub.publish(
-            {
-                "k": "clients",
-                "n": self.node_id,
-                "s": self._changes_sent,
-                "t": now.isoformat(),
-                "r": reports,
-            }
-        )
+        answer: dict[str, Any] = {
+            "k": "clients",
+            "n": self.node_id,
+            "i": message.get("i"),
+            "t": now.isoformat(),
+            "r": reports,
+        }
+        if asked is not None:
+            answer["p"] = sorted(asked)
+        await self.hub.publish(answer, node_channel(asker))
 
     async def _on_clients(self, message: dict[str, Any]) -> None:
-        """All of another node's clients, as it answered a roll."""
+        """Another node's clients (of the people asked for), as it answered a roll."""
         node = str(message["n"])
         if node == self.node_id:
             return
+        asked = None if message.get("p") is None else {int(p) for p in message["p"]}
         reports = {
             (int(p), str(key)): domain.ClientReport(
                 bool(active),
@@ -345,15 +401,157 @@ class PresenceService:
                 datetime.fromisoformat(gone) if gone else None,
             )
             for p, key, active, heard, gone in message["r"]
+            if self._follows(int(p))
         }
+        people = None if asked is None else {p for p in asked if self._follows(p)}
         before = self.tracker.next_deadline()
         changed = self.tracker.node_clients(
-            node, int(message["s"]), reports, datetime.fromisoformat(message["t"])
+            node, reports, datetime.fromisoformat(message["t"]), people
         )
         self._deadline_moved(before)
         for person_id in changed:
             self._settings.setdefault(person_id, domain.PresenceSettings())
         self._refresh(changed, self.clock.now())
+        waiting = self._rolls.get(message.get("i") or 0)
+        if waiting is not None:
+            nodes, done = waiting
+            nodes.discard(node)
+            if not nodes and not done.done():
+                done.set_result(None)
+
+    # ------------------------------------------------------------ following
+
+    def _follows(self, person_id: int) -> bool:
+        """Whether this node has all of this person's reports (with one node, everyone's)."""
+        return not self.config.several_nodes or person_id in self._followed
+
+    def _wanted(self, person_id: int) -> bool:
+        return (
+            self.hub.watched(person_id) or person_id in self._members or person_id in self._looked
+        )
+
+    def _on_watching(self, people: set[int], watched: bool) -> None:
+        if watched:
+            self._follow(people)
+        else:
+            self._unfollow(people)
+
+    def follow_members(self, people: set[int]) -> None:
+        """Ring members (all of them, as configured now): routing on this node reads
+        their availability, whoever shows them."""
+        gone, self._members = self._members - people, set(people)
+        self._follow(people)
+        self._unfollow(gone)
+
+    async def look(self, people: Iterable[int]) -> None:
+        """Before answering with these people's presence (the directory, named contacts):
+        followed for a while from now, and complete once this returns."""
+        if not self.config.several_nodes:
+            return
+        people = set(people)
+        until = self.clock.now() + LOOK_LEASE
+        if not self._look_ends:
+            self.scheduler.wake()
+        for person_id in people:
+            if person_id not in self._looked:
+                # One entry per person: a later look moves the end, seen when it comes.
+                self._look_ends.append((until, person_id))
+            self._looked[person_id] = until
+        self._follow(people)
+        await self.complete(people)
+
+    async def complete(self, people: Iterable[int]) -> None:
+        """Returns once the nodes have answered for these people (those this node has
+        just started to follow), so that their views are given whole, not a moment early."""
+        waiting = {self._following[p] for p in people if p in self._following}
+        for done in waiting:
+            await asyncio.shield(done)
+
+    def _follow(self, people: set[int]) -> None:
+        if not self.config.several_nodes:
+            return
+        new = people - self._followed
+        if not new:
+            return
+        self._followed |= new
+        if self._batch is None:
+            # Follows asked for until the task runs (a reconnect storm's welcomes) go in
+            # one batch: one subscribe, one roll.
+            self._batch = (set(), asyncio.get_running_loop().create_future())
+            self.scheduler.spawn(self._start_following(), "presence follow")
+        batch, done = self._batch
+        batch |= new
+        for person_id in new:
+            self._following[person_id] = done
+
+    async def _start_following(self) -> None:
+        """Holds the batch's channels, then asks every node for their clients; done once
+        all the nodes heard of have answered (or ROLL_WAIT passed)."""
+        assert self._batch is not None
+        (people, done), self._batch = self._batch, None
+        try:
+            async with self._channels:
+                held = {p for p in people if p in self._followed}
+                await self.hub.hold([presence_channel(p) for p in sorted(held)])
+            if held:
+                await self._roll(held)
+                # Their last seen as stored: closes on other nodes were not heard here.
+                try:
+                    async with self.db() as db:
+                        seen = await repo.last_seen_times(db, held)
+                except UNAVAILABLE as e:
+                    log.warning("last seen times could not be read: %s", type(e).__name__)
+                    seen = {}
+                for person_id, at in seen.items():
+                    self._last_seen(person_id, at)
+                self._refresh({p for p in held if p in self._followed}, self.clock.now())
+        finally:
+            for person_id in people:
+                if self._following.get(person_id) is done:
+                    del self._following[person_id]
+            if not done.done():
+                done.set_result(None)
+
+    def _unfollow(self, people: set[int]) -> None:
+        """Those no longer wanted: their channels let go, other nodes' reports of them
+        forgotten (they would go stale here)."""
+        if not self.config.several_nodes:
+            return
+        gone = {p for p in people if p in self._followed and not self._wanted(p)}
+        if not gone:
+            return
+        self._followed -= gone
+        for person_id in gone:
+            self.tracker.forget_others(person_id)
+        self.scheduler.spawn(self._stop_following(gone), "presence unfollow")
+
+    async def _stop_following(self, people: set[int]) -> None:
+        async with self._channels:
+            # Followed again meanwhile: kept.
+            gone = sorted(p for p in people if p not in self._followed)
+            if gone:
+                await self.hub.let_go([presence_channel(p) for p in gone])
+
+    async def _roll(self, people: set[int] | None, node: str | None = None) -> None:
+        """Asks the nodes (or one) for their clients of these people (None: of all), and
+        waits for the answers of every node heard of (at most ROLL_WAIT)."""
+        roll_id = next(self._roll_ids)
+        expected = self.tracker.nodes() if node is None else {node}
+        done = asyncio.get_running_loop().create_future()
+        self._rolls[roll_id] = (expected, done)
+        message: dict[str, Any] = {"k": "roll", "n": self.node_id, "i": roll_id}
+        if people is not None:
+            message["p"] = sorted(people)
+        if node is not None:
+            message["to"] = node
+        try:
+            await self.hub.publish(message)
+            if expected:
+                await asyncio.wait_for(done, ROLL_WAIT)
+        except TimeoutError:
+            log.info("%d nodes did not answer a presence roll in time", len(expected))
+        finally:
+            del self._rolls[roll_id]
 
     # ------------------------------------------------------------ settings
 
@@ -433,9 +631,10 @@ class PresenceService:
                 self._track_dnd(person_id, settings)
                 changed.add(person_id)
         self._refresh(changed, self.clock.now())
-        if self.config.several_nodes:
-            # Changes of other nodes' clients may have been lost too: all of them, again.
-            await self.hub.publish({"k": "roll"})
+        if self._followed:
+            # Changes of other nodes' clients may have been lost too: all of them, again
+            # (not waited for: this runs where bus messages are handled, answers too).
+            self.scheduler.spawn(self._roll(None), "presence roll")
 
     async def _on_settings(self, message: dict[str, Any]) -> None:
         """A change to some of a person's settings, merged into what this node holds."""

@@ -39,7 +39,7 @@ class ProfileService:
             await repo.update_person_profile(db, person_id, **changes)
             found = await repo.get_person(db, person_id)
         assert found is not None
-        return self.directory.with_presence(person_of(*found))
+        return (await self.directory.with_presence([person_of(*found)]))[0]
 
     async def photo(self, person_id: int) -> PhotoFile | None:
         async with self.db() as db:

@@ -224,6 +224,7 @@ class RingService:
             for ring_id, members in self._ring_members.items()
         }
         self._ring_kinds = {r.id: r.kind for r in rows}
+        self.presence.follow_members({p for ms in self._ring_members.values() for p in ms})
 
     def _next_deadline(self) -> datetime | None:
         deadlines = [self._last_cleanup + CLOSED_QUESTION_KEEP, self._timers_due()]

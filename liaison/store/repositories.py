@@ -259,6 +259,21 @@ async def save_presence_fields(db: AsyncSession, person_id: int, fields: dict[st
     )
 
 
+async def last_seen_times(db: AsyncSession, people: set[int]) -> dict[int, datetime]:
+    """The stored last-seen times of these people (those that have one)."""
+    found: dict[int, datetime] = {}
+    ids = sorted(people)
+    for start in range(0, len(ids), 1000):
+        rows = await db.execute(
+            select(PresenceSettings.person_id, PresenceSettings.last_seen_at).where(
+                PresenceSettings.person_id.in_(ids[start : start + 1000]),
+                PresenceSettings.last_seen_at.is_not(None),
+            )
+        )
+        found.update({p: t for p, t in rows if t is not None})
+    return found
+
+
 async def touch_last_seen(db: AsyncSession, seen: dict[int, datetime]) -> None:
     """Stores last-seen times, one statement for them all. An upsert: two connections of
     one person may close at the same moment, and read-then-insert would let both insert."""

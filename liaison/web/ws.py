@@ -395,6 +395,7 @@ class Session:
         conversations = await core.chat.summaries(viewer.person_id)
         partners = {m.person_id for c in conversations for m in c.members}
         self.core.hub.add_partners(self.conn, partners)
+        await core.presence.complete(self.conn.watching)
         self.conn.start(
             encode(
                 server.Welcome(
@@ -494,6 +495,7 @@ class Session:
     async def on_watch(self, frame: client.Watch) -> server.PresenceViews:
         named = _people(frame.people, self.core.settings.max_watch)
         added = self.core.hub.watch(self.conn, named)
+        await self.core.presence.complete(added)
         return server.PresenceViews(
             presence=self.core.presence.views(added),
             presence_at=self.core.clock.now().isoformat(),
