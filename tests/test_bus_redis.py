@@ -21,6 +21,7 @@ from liaison.bus.base import Bus, bus_from_url, url_problem
 from liaison.bus.redis import RedisBus
 from liaison.protocol.reference import CloseCode
 from liaison.services.hub import SHARED, person_channel
+from liaison.services.presence import LOOK_LEASE
 from tests.conftest import Server, advance, free_port, namespaced, settle
 
 
@@ -329,6 +330,38 @@ async def test_a_node_hears_a_persons_presence_only_while_it_follows_them(
     await settle(a, b)
     assert presence_received(b) == heard
     await watcher.no_frame("presence", person_id=aino_id)
+    await aino.close()
+    await bertil.close()
+
+
+async def test_someone_looked_up_is_followed_for_a_while_then_let_go(
+    nodes: tuple[Server, Server],
+) -> None:
+    """Bertil looks Aino up in the directory on B (no socket of his shows her): B answers
+    with her presence whole, and follows her for LOOK_LEASE after the last look; then it
+    lets her channel go."""
+    a, b = nodes
+    aino_id = a.people["aino"]
+    aino, bertil = await a.client("aino"), await b.client("bertil")
+    first = await aino.socket()
+    await settle(a, b)
+    card = await bertil.api("GET", f"/api/people/{aino_id}")
+    assert card.json()["presence"]["status"] == "available", card.text
+    found = await bertil.api("GET", "/api/people", params={"q": "Aino"})
+    assert [p["presence"]["status"] for p in found.json()["people"]] == ["available"]
+    await first.close()
+    await advance(a.core.settings.offline_grace_seconds + 1, a, b)
+    assert b.core.presence.shown(aino_id).status == "offline"  # followed: heard live
+    heard = presence_received(b)
+    assert heard == {f"presence:{aino_id}": 1}, heard
+
+    await advance(LOOK_LEASE.total_seconds(), a, b)
+    await aino.socket()
+    await settle(a, b)
+    assert presence_received(b) == heard
+    assert b.core.presence.shown(aino_id).status == "offline"  # not followed: not told
+    card = await bertil.api("GET", f"/api/people/{aino_id}")
+    assert card.json()["presence"]["status"] == "available", card.text
     await aino.close()
     await bertil.close()
 

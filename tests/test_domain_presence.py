@@ -491,7 +491,8 @@ def test_a_node_heard_again_after_it_was_given_up_asks_to_be_heard_whole() -> No
     t = tracker()
     t.node_heard(NODE, T0)
     t.heard(PERSON, "tab", True, T0, NODE)
-    assert t.nodes() == {NODE}
+    assert t.nodes() == t.nodes(since=T0) == {NODE}
+    assert t.nodes(since=at(1)) == set()  # not heard since
     t.expire(at(TIMEOUT))
     assert t.nodes() == set()
     # Cut off from the bus for a while, it is back: what it holds is asked for.

@@ -150,9 +150,9 @@ class PresenceTracker:
         self._node(node, now)
         return not known
 
-    def nodes(self) -> set[str]:
-        """The other nodes heard within the heartbeat timeout (or not yet given up)."""
-        return set(self._nodes)
+    def nodes(self, since: datetime | None = None) -> set[str]:
+        """The other nodes not given up, or only those heard at or after `since`."""
+        return {n for n, r in self._nodes.items() if since is None or r.last_heard >= since}
 
     def node_clients(
         self,

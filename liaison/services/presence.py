@@ -49,7 +49,7 @@ LAST_SEEN_DELAY = timedelta(seconds=1)
 # Someone looked up (not shown by a connection) is followed this long after the last look.
 LOOK_LEASE = timedelta(minutes=5)
 # Answers to a roll are waited for at most this long (in seconds, of the event loop): a
-# node that died a moment ago is heard of as dead only after the heartbeat timeout.
+# node that stopped answering is given up only after the heartbeat timeout.
 ROLL_WAIT = 1.0
 
 log = logging.getLogger(__name__)
@@ -536,7 +536,9 @@ class PresenceService:
         """Asks the nodes (or one) for their clients of these people (None: of all), and
         waits for the answers of every node heard of (at most ROLL_WAIT)."""
         roll_id = next(self._roll_ids)
-        expected = self.tracker.nodes() if node is None else {node}
+        # Every node answers; those heard lately are waited for (one silent for two
+        # heartbeat intervals is most likely dead, and would hold every welcome here).
+        expected = self.tracker.nodes(self.clock.now() - 2 * self._beat) if node is None else {node}
         done = asyncio.get_running_loop().create_future()
         self._rolls[roll_id] = (expected, done)
         message: dict[str, Any] = {"k": "roll", "n": self.node_id, "i": roll_id}
