@@ -871,3 +871,62 @@ def test_the_saved_state_leaves_closed_questions_out() -> None:
         == router.ring_status("asumistuki", clock.now).counters
     )
     assert restored.accept("open", 2, clock.now).won
+
+
+# --- parts() makes again only the pieces whose values changed -------------------------
+
+
+def _fresh_parts(router: RingRouter) -> RouterParts:
+    """The pieces as made from nothing (a router read back from them makes them so)."""
+    return RingRouter.from_parts(router.parts()).parts()
+
+
+def test_parts_made_again_only_where_values_changed_equal_parts_made_from_nothing() -> None:
+    """A day of asking, offers running out, declines, overflow, accepts and availability:
+    after every input the pieces equal those made from nothing, and an untouched
+    question's piece is the very object of the call before."""
+    clock = FakeClock()
+    router = RingRouter()
+    router.add_ring(
+        RingConfig(
+            "a", "A", "ring_all", alert_seconds=30, overflow_ring_id="b", queue_timeout_seconds=120
+        )
+    )
+    router.add_ring(RingConfig("b", "B", "round_robin", alert_seconds=20))
+    for person, ring in ((1, "a"), (2, "a"), (3, "b")):
+        router.sign_in(ring, person, clock.now)
+        router.set_availability(person, True, None, clock.now)
+    asked = [f"q{n}" for n in range(6)]
+    steps: list[Callable[[], Any]] = []
+    for n, qid in enumerate(asked):
+        steps.append(
+            lambda qid=qid, n=n: router.ask(
+                qid, "a" if n % 2 else "b", ASKER, "?", "urgent" if n == 3 else "normal", clock.now
+            )
+        )
+        steps.append(lambda: router.tick(clock.advance(25)))
+    steps += [
+        lambda: router.set_availability(2, False, None, clock.now),
+        lambda: router.tick(clock.advance(60)),
+        lambda: router.set_availability(2, True, None, clock.now),
+        lambda: router.tick(clock.advance(100)),
+    ]
+    before = router.parts()
+    kept = made = 0
+    for step in steps:
+        step()
+        after = router.parts()
+        assert after == _fresh_parts(router)
+        untouched = [q for q in after.questions if before.questions.get(q) == after.questions[q]]
+        assert all(after.questions[q] is before.questions[q] for q in untouched)
+        kept += len(untouched)
+        made += len(after.questions) - len(untouched)
+        before = after
+    assert kept and made  # both happened: the test saw reuse and remaking
+    open_ids = [q.id for q in router.open_questions()]
+    for qid in open_ids:
+        status = router.queue_status(qid, clock.now)
+        if status.ringing:
+            person = next(o.person_id for o in router.question(qid).live_offers)
+            router.decline(qid, person, clock.now)
+            assert router.parts() == _fresh_parts(router)

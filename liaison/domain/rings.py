@@ -12,7 +12,9 @@ the caller's contract.
 
 from __future__ import annotations
 
+import bisect
 import math
+import operator
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -693,6 +695,14 @@ class RingRouter:
         self._people: dict[int, _Person] = {}
         # Question id -> its entries, one per ring visited; the last one is current.
         self._questions: dict[str, list[Question]] = {}
+        # The current entries of the open questions in queue order, kept between passes
+        # (sorting them on every pass was a large part of a change with hundreds open):
+        # a new entry goes in at its place, a closed one drops out at the next pass (a
+        # question never reopens, and its queue key never changes). None: to be built.
+        self._order: list[Question] | None = None
+        # The pieces parts() last made, with the values they were made from.
+        self._people_made: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+        self._questions_made: dict[str, tuple[tuple[Any, ...], list[dict[str, Any]]]] = {}
         self._seq = 0
         self.not_responding_after = not_responding_after
 
@@ -709,6 +719,10 @@ class RingRouter:
 
     def rings(self) -> list[RingConfig]:
         return [r.config for r in self._rings.values()]
+
+    def config(self, ring_id: str) -> RingConfig | None:
+        ring = self._rings.get(ring_id)
+        return None if ring is None else ring.config
 
     # -- membership and availability --
 
@@ -826,6 +840,7 @@ class RingRouter:
             seq=self._seq,
         )
         self._questions[question_id] = [entry]
+        self._entered(entry)
         events.append(QuestionQueued(question_id, ring_id, asker_id, self._position(entry)))
         return events + self._settle(now)
 
@@ -1057,16 +1072,35 @@ class RingRouter:
 
         Closed questions are left out: nothing routes them any more, their record is the
         consultation log, and keeping them made each change cost more the busier the last
-        hour had been."""
+        hour had been. A member's or question's piece is made again only when one of its
+        values changed since the last call (comparing the values is a fraction of making
+        the JSON-able piece); an unchanged one is the same object as before."""
+        people: dict[int, dict[str, Any]] = {}
+        people_made: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+        for person in sorted(self._people.values(), key=lambda p: p.id):
+            values = _person_values(person)
+            made = self._people_made.get(person.id)
+            if made is None or made[0] != values:
+                made = (values, person.to_dict())
+            people_made[person.id] = made
+            people[person.id] = made[1]
+        questions: dict[str, list[dict[str, Any]]] = {}
+        questions_made: dict[str, tuple[tuple[Any, ...], list[dict[str, Any]]]] = {}
+        for qid, entries in self._questions.items():
+            if not entries[-1].is_open:
+                continue
+            chain = tuple(_entry_values(e) for e in entries)
+            made_q = self._questions_made.get(qid)
+            if made_q is None or made_q[0] != chain:
+                made_q = (chain, [e.to_dict() for e in entries])
+            questions_made[qid] = made_q
+            questions[qid] = made_q[1]
+        self._people_made, self._questions_made = people_made, questions_made
         return RouterParts(
             seq=self._seq,
             rings={ring_id: r.to_dict() for ring_id, r in self._rings.items()},
-            people={p.id: p.to_dict() for p in sorted(self._people.values(), key=lambda p: p.id)},
-            questions={
-                qid: [e.to_dict() for e in entries]
-                for qid, entries in self._questions.items()
-                if entries[-1].is_open
-            },
+            people=people,
+            questions=questions,
         )
 
     @classmethod
@@ -1098,8 +1132,17 @@ class RingRouter:
 
     def _open(self) -> list[Question]:
         """Current open entries in global priority order."""
-        current = (entries[-1] for entries in self._questions.values())
-        return sorted((q for q in current if q.is_open), key=Question.queue_key)
+        if self._order is None:
+            current = (entries[-1] for entries in self._questions.values())
+            self._order = sorted((q for q in current if q.is_open), key=Question.queue_key)
+        else:
+            self._order = [q for q in self._order if q.is_open]
+        return list(self._order)
+
+    def _entered(self, entry: Question) -> None:
+        """A question entered a ring (asked, or overflowed): its place in the order."""
+        if self._order is not None:
+            bisect.insort(self._order, entry, key=Question.queue_key)
 
     def _queue(self, ring_id: str) -> list[Question]:
         return [q for q in self._open() if q.ring_id == ring_id]
@@ -1192,6 +1235,7 @@ class RingRouter:
             overflowed_from=q.ring_id,
         )
         self._questions[q.id].append(entry)
+        self._entered(entry)
         events.append(QuestionOverflowed(q.id, q.asker_id, q.ring_id, target))
         events.append(QuestionQueued(q.id, target, q.asker_id, self._position(entry)))
         return events
@@ -1226,24 +1270,35 @@ class RingRouter:
         open_questions = self._open()
         # One outstanding offer per member at a time, across all rings.
         busy = {o.person_id for q in open_questions for o in q.live_offers}
+        # Who could take a question of each ring, as of this pass (offers made in it do
+        # not change that; `busy` does): a ring nobody can answer costs nothing per
+        # question waiting in it.
+        takers: dict[str, list[int]] = {}
         for q in open_questions:
-            made = self._route_one(q, busy, now)
+            able = takers.get(q.ring_id)
+            if able is None:
+                ring = self._rings[q.ring_id]
+                able = takers[q.ring_id] = [
+                    p for p in sorted(ring.members) if self._can_take(ring, p)
+                ]
+            if not able:
+                q.retry_at = None  # as _route_one leaves it with nobody eligible
+                continue
+            made = self._route_one(q, busy, able, now)
             busy.update(e.person_id for e in made if isinstance(e, OfferMade))
             events += made
         return events
 
-    def _route_one(self, q: Question, busy: set[int], now: datetime) -> list[Event]:
+    def _route_one(
+        self, q: Question, busy: set[int], able: list[int], now: datetime
+    ) -> list[Event]:
         ring = self._rings[q.ring_id]
         config = ring.config
         q.retry_at = None
         has_live = bool(q.live_offers)
         if has_live and config.method != "ring_all":
             return []
-        eligible = [
-            p
-            for p in sorted(ring.members)
-            if p not in busy and p != q.asker_id and self._can_take(ring, p)
-        ]
+        eligible = [p for p in able if p not in busy and p != q.asker_id]
         pause = timedelta(seconds=config.alert_seconds)
         if config.method == "ring_all":
             pool = self._ring_all_pool(q, eligible, has_live, pause, now)
@@ -1322,6 +1377,18 @@ def _refusals(q: Question, since: datetime | None = None) -> dict[int, tuple[int
             count, _ = result.get(o.person_id, (0, o.ended_at))
             result[o.person_id] = (count + 1, o.ended_at)
     return result
+
+
+# Every field's value, for parts() to see whether a piece changed. Taken from the classes'
+# fields, so a field added later is compared too; the values are immutable (times, text,
+# numbers), except a question's offers, whose values are taken one by one.
+_person_values = operator.attrgetter(*(f.name for f in fields(_Person)))
+_offer_values = operator.attrgetter(*(f.name for f in fields(Offer)))
+_question_values = operator.attrgetter(*(f.name for f in fields(Question) if f.name != "offers"))
+
+
+def _entry_values(q: Question) -> tuple[Any, ...]:
+    return (_question_values(q), tuple(map(_offer_values, q.offers)))
 
 
 def _sync_state(q: Question) -> None:

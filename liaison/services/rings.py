@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import operator
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -142,6 +143,9 @@ class RingService:
         self.timer_runs = 0
         # The timers' row as this node last wrote it (None: not known, written next time).
         self._timers_row: datetime | None = None
+        # The router's next deadline as of its last change (the router finds it by walking
+        # every open question; the scheduler asks for it at every wake).
+        self._router_deadline: datetime | None = None
         self._configs: list[domain.RingConfig] = []
         self._ring_members: dict[str, set[int]] = {}
         # Supervisors of the units the ring's members work in: they see its callbacks.
@@ -163,7 +167,7 @@ class RingService:
         self._counts_dirty_at: datetime | None = None
         self._count_watchers = 0
         # What each asker was last told about their open questions.
-        self._status_sent: dict[str, bytes] = {}
+        self._status_sent: dict[str, tuple[Any, ...]] = {}
         presence.listeners.append(self._on_presence)
         hub.on("rings", self._on_rings_changed)
         scheduler.add("rings", self._next_deadline, self._on_time)
@@ -232,7 +236,7 @@ class RingService:
         return min(d for d in deadlines if d is not None)
 
     def _timers_due(self) -> datetime | None:
-        deadline = self.router.next_deadline()
+        deadline = self._router_deadline
         if deadline is None or self._timers_held_until is None:
             return deadline
         return max(deadline, self._timers_held_until)
@@ -486,18 +490,9 @@ class RingService:
             accepted_by=status.accepted_by,
         )
 
-    def _open_statuses(self) -> dict[str, QuestionStatus]:
-        """Every open question's status, from one pass over the queues."""
-        return {
-            question_id: self._shown(status)
-            for question_id, status in self.router.queue_statuses(self.clock.now()).items()
-        }
-
     def ring_name(self, ring_id: str) -> str:
-        for config in self.router.rings():
-            if config.id == ring_id:
-                return config.name
-        return ring_id
+        config = self.router.config(ring_id)
+        return ring_id if config is None else config.name
 
     # ------------------------------------------------------------ membership
 
@@ -677,6 +672,7 @@ class RingService:
                 self._failed()
                 raise
             self._saved = parts
+            self._router_deadline = timers
             self._timers_row = timers or self._timers_row
             if wrote:
                 self._version = version + 1
@@ -691,8 +687,8 @@ class RingService:
         self._restore()
         # What the others told the askers is what this state says now.
         self._status_sent = {
-            question_id: _status_fingerprint(status)
-            for question_id, status in self._open_statuses().items()
+            question_id: self._told(status)
+            for question_id, status in self.router.queue_statuses(self.clock.now()).items()
         }
 
     def _failed(self) -> None:
@@ -714,6 +710,7 @@ class RingService:
         )
         for config in self._configs:
             self.router.add_ring(config)
+        self._router_deadline = self.router.next_deadline()
 
     async def _save(self, change: _Change) -> ring_effects.Effects:
         """What the change's events imply for the records (in its transaction)."""
@@ -800,21 +797,28 @@ class RingService:
         and every open question whose place, counts or estimate moved (an urgent question
         went ahead, one ahead was cancelled or answered, a member became free). The open
         ones' statuses come from one pass over the queues: a change costs one sort of
-        them, not one per open question."""
-        open_statuses = self._open_statuses()
+        them, not one per open question, and only a status that changed is shaped and
+        sent."""
+        open_statuses = self.router.queue_statuses(self.clock.now())
         for question_id, status in open_statuses.items():
-            fingerprint = _status_fingerprint(status)
+            fingerprint = self._told(status)
             if self._status_sent.get(question_id) == fingerprint:
                 continue
             self._status_sent[question_id] = fingerprint
-            await self._send_status(status)
+            # Shaped for the asker only when it changed.
+            await self._send_status(self._shown(status))
         for question_id in touched - open_statuses.keys():
             try:
-                status = self.question_status(question_id)
+                closed = self.question_status(question_id)
             except domain.UnknownQuestion:
                 continue
             self._status_sent.pop(question_id, None)
-            await self._send_status(status)
+            await self._send_status(closed)
+
+    def _told(self, status: domain.QueueStatus) -> tuple[Any, ...]:
+        """What an asker was told of a question, to compare with what they would be told
+        now (time waited grows by itself: clients count it up; it is not a change)."""
+        return self.ring_name(status.ring_id), _status_values(status)
 
     async def _send_status(self, status: QuestionStatus) -> None:
         asker_id = self.router.question(status.question_id).asker_id
@@ -832,9 +836,10 @@ def phone_hours_of(view: PresenceView) -> list[dict[str, Any]]:
     return hours
 
 
-def _status_fingerprint(status: QuestionStatus) -> bytes:
-    # Time waited grows by itself: clients count it up; it is not a change.
-    return msgspec.json.encode(msgspec.structs.replace(status, waited_seconds=0))
+# A status's values but the time waited (every field's: one added later is compared too).
+_status_values = operator.attrgetter(
+    *(f.name for f in fields(domain.QueueStatus) if f.name != "waited_seconds")
+)
 
 
 def _fingerprint(counts: RingCounts) -> bytes:

@@ -571,7 +571,12 @@ async def _save_pieces(
     db: AsyncSession, model: Any, key: Any, before: Mapping[Any, Any], after: Mapping[Any, Any]
 ) -> bool:
     gone = [k for k in before if k not in after]
-    changed = [{key.key: k, "state": v} for k, v in after.items() if before.get(k) != v]
+    # A piece the router did not make again is the same object (RingRouter.parts).
+    changed = [
+        {key.key: k, "state": v}
+        for k, v in after.items()
+        if (old := before.get(k)) is not v and old != v
+    ]
     if gone:
         await db.execute(delete(model).where(key.in_(gone)))
     if changed:
