@@ -65,6 +65,8 @@ class LiaisonClient(Client):
         self.target = target
         self.cookies: dict[str, str] = {}
         self.person_id = target.person_ids.get(email(index), 0)
+        # Whose presence the client shows besides its own (`hello.watch`, as the page).
+        self.watch: list[int] = []
 
     def on_text(self, data: bytes) -> None:
         at = now()
@@ -409,7 +411,10 @@ class LiaisonTarget:
                 deflate=self.deflate,
                 on_close=client.closed,
             )
-            client.send({"type": "hello", "v": 1, "active": True, "resume": {}})
+            hello: dict[str, Any] = {"type": "hello", "v": 1, "active": True, "resume": {}}
+            if client.watch:
+                hello["watch"] = client.watch
+            client.send(hello)
             await asyncio.wait_for(client.ready, timeout)
         except BaseException:
             # Given up (deadline or failure): the person is not online, not half-connected.

@@ -21,7 +21,7 @@ from liaison.bus.base import Bus, bus_from_url, url_problem
 from liaison.bus.redis import RedisBus
 from liaison.protocol.reference import CloseCode
 from liaison.services.hub import SHARED, person_channel
-from liaison.services.presence import LOOK_LEASE
+from liaison.services.presence import FOLLOW_LEASE
 from tests.conftest import Server, advance, free_port, namespaced, settle
 
 
@@ -295,8 +295,9 @@ async def test_a_node_hears_a_persons_presence_only_while_it_follows_them(
     """Presence by interest. Aino's tabs on A open, go idle and close; B, where Bertil is
     connected but does not show her, receives none of it, on any channel. Once Bertil
     watches her, B follows her: the answer to his watch has her view whole (B asked the
-    nodes for her clients before it answered) and her changes come to B; once he stops,
-    B lets her channel go and forgets what A said of her."""
+    nodes for her clients before it answered) and her changes come to B; once nobody on B
+    has shown her for FOLLOW_LEASE, B lets her channel go and forgets what A said of her
+    (until then a reload or another watch finds her followed still: no roll again)."""
     a, b = nodes
     aino_id = a.people["aino"]
     aino, bertil = await a.client("aino"), await b.client("bertil")
@@ -322,7 +323,10 @@ async def test_a_node_hears_a_persons_presence_only_while_it_follows_them(
 
     await watcher.send({"type": "watch", "people": []})
     await watcher.expect("presence_views")
-    await settle(a, b)
+    await advance(FOLLOW_LEASE.total_seconds() - 10, a, b)
+    assert aino_id in b.core.presence.tracker.people()  # still followed
+    heard = presence_received(b)
+    await advance(10, a, b)
     assert aino_id not in b.core.presence.tracker.people()
     await tab.send({"type": "heartbeat", "active": False})
     await tab.expect("heartbeat_ack")
@@ -338,7 +342,7 @@ async def test_someone_looked_up_is_followed_for_a_while_then_let_go(
     nodes: tuple[Server, Server],
 ) -> None:
     """Bertil looks Aino up in the directory on B (no socket of his shows her): B answers
-    with her presence whole, and follows her for LOOK_LEASE after the last look; then it
+    with her presence whole, and follows her for FOLLOW_LEASE after the last look; then it
     lets her channel go."""
     a, b = nodes
     aino_id = a.people["aino"]
@@ -355,7 +359,7 @@ async def test_someone_looked_up_is_followed_for_a_while_then_let_go(
     heard = presence_received(b)
     assert heard == {f"presence:{aino_id}": 1}, heard
 
-    await advance(LOOK_LEASE.total_seconds(), a, b)
+    await advance(FOLLOW_LEASE.total_seconds(), a, b)
     await aino.socket()
     await settle(a, b)
     assert presence_received(b) == heard

@@ -4,9 +4,10 @@ With several nodes, presence is by interest: a node follows a person (holds thei
 presence channel, `presence:<id>`, where the nodes that hold the person's clients send
 what changes) only while some local connection shows them, while they are a ring member
 (routing reads every member's availability on any node), or for a while after someone
-here looked them up (the directory's answers, named contacts). When it starts to follow
-someone it asks every node for their clients (`roll`), and answers to it come on its own
-channel; when it stops, it forgets what other nodes said of them. See docs/presence.md.
+here looked them up or last showed them (the directory's answers, named contacts, a
+reload). When it starts to follow someone it asks every node for their clients (`roll`),
+and answers to it come on its own channel; when it stops, it forgets what other nodes said
+of them. See docs/presence.md.
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ CLOSE_HEARTBEAT_TIMEOUT = CloseCode.HEARTBEAT_TIMEOUT
 DEADLINE_STEP = timedelta(seconds=1)
 # Last-seen times of closed connections are stored together, at most this late.
 LAST_SEEN_DELAY = timedelta(seconds=1)
-# Someone looked up (not shown by a connection) is followed this long after the last look.
-LOOK_LEASE = timedelta(minutes=5)
+# Someone looked up, or no longer shown by any connection here, is followed this long
+# after: a reload, a reconnect or the next search finds them followed still (no roll, no
+# subscribing again), and a node lets go only of people nobody here has shown for a while.
+FOLLOW_LEASE = timedelta(minutes=5)
 # Answers to a roll are waited for at most this long (in seconds, of the event loop): a
 # node that stopped answering is given up only after the heartbeat timeout.
 ROLL_WAIT = 1.0
@@ -117,12 +120,13 @@ class PresenceService:
         self._beat = timedelta(seconds=settings.heartbeat_interval_seconds)
         self._beat_at: datetime | None = None
         # Whom this node follows (several nodes; module docstring): the people whose
-        # presence channel it holds, why (ring members; looked up, until when), and the
-        # follows whose roll is still on its way, so that a view is given once complete.
+        # presence channel it holds, why (ring members; kept until when: looked up, or
+        # shown here until lately), and the follows whose roll is still on its way, so
+        # that a view is given once complete.
         self._followed: set[int] = set()
         self._members: set[int] = set()
-        self._looked: dict[int, datetime] = {}
-        self._look_ends: deque[tuple[datetime, int]] = deque()
+        self._kept: dict[int, datetime] = {}
+        self._kept_ends: deque[tuple[datetime, int]] = deque()
         self._following: dict[int, asyncio.Future[None]] = {}
         self._batch: tuple[set[int], asyncio.Future[None]] | None = None
         self._channels = asyncio.Lock()
@@ -175,8 +179,8 @@ class PresenceService:
             deadlines.append(datetime.fromtimestamp(seconds, report.tzinfo))
         if self._dnd_ends:
             deadlines.append(self._dnd_ends[0][0])
-        if self._look_ends:
-            deadlines.append(self._look_ends[0][0])
+        if self._kept_ends:
+            deadlines.append(self._kept_ends[0][0])
         return min(deadlines)
 
     def _next_midnight(self) -> datetime:
@@ -200,13 +204,13 @@ class PresenceService:
             changed |= {p for p, s in self._settings.items() if s.out_of_office_until}
         self._refresh(changed, now)
         ended: set[int] = set()
-        while self._look_ends and self._look_ends[0][0] <= now:
-            _, person_id = self._look_ends.popleft()
-            until = self._looked[person_id]
+        while self._kept_ends and self._kept_ends[0][0] <= now:
+            _, person_id = self._kept_ends.popleft()
+            until = self._kept[person_id]
             if until > now:
-                self._look_ends.append((until, person_id))
+                self._kept_ends.append((until, person_id))
                 continue
-            del self._looked[person_id]
+            del self._kept[person_id]
             ended.add(person_id)
         self._unfollow(ended)
 
@@ -426,39 +430,44 @@ class PresenceService:
         return not self.config.several_nodes or person_id in self._followed
 
     def _wanted(self, person_id: int) -> bool:
-        return (
-            self.hub.watched(person_id) or person_id in self._members or person_id in self._looked
-        )
+        return self.hub.watched(person_id) or person_id in self._members or person_id in self._kept
 
     def _on_watching(self, people: set[int], watched: bool) -> None:
         if watched:
             self._follow(people)
         else:
-            self._unfollow(people)
+            self._keep(people)
 
     def follow_members(self, people: set[int]) -> None:
         """Ring members (all of them, as configured now): routing on this node reads
         their availability, whoever shows them."""
         gone, self._members = self._members - people, set(people)
         self._follow(people)
-        self._unfollow(gone)
+        self._keep(gone)
 
     async def look(self, people: Iterable[int]) -> None:
         """Before answering with these people's presence (the directory, named contacts):
-        followed for a while from now, and complete once this returns."""
+        followed, for FOLLOW_LEASE at least, and complete once this returns."""
         if not self.config.several_nodes:
             return
         people = set(people)
-        until = self.clock.now() + LOOK_LEASE
-        if not self._look_ends:
-            self.scheduler.wake()
-        for person_id in people:
-            if person_id not in self._looked:
-                # One entry per person: a later look moves the end, seen when it comes.
-                self._look_ends.append((until, person_id))
-            self._looked[person_id] = until
+        self._keep(people)
         self._follow(people)
         await self.complete(people)
+
+    def _keep(self, people: set[int]) -> None:
+        """Followed until FOLLOW_LEASE from now at least (then let go, if nothing else
+        wants them)."""
+        if not self.config.several_nodes:
+            return
+        until = self.clock.now() + FOLLOW_LEASE
+        if not self._kept_ends:
+            self.scheduler.wake()
+        for person_id in people:
+            if person_id not in self._kept:
+                # One entry per person: a later lease moves the end, seen when it comes.
+                self._kept_ends.append((until, person_id))
+            self._kept[person_id] = until
 
     async def complete(self, people: Iterable[int]) -> None:
         """Returns once the nodes have answered for these people (those this node has
