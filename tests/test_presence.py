@@ -309,6 +309,31 @@ async def test_two_tabs_closing_at_once_both_record_last_seen(server: Server, ca
     assert all(seen.get(server.people[n]) is not None for n in names)
 
 
+async def test_an_earlier_last_seen_stored_later_does_not_replace_a_later_one(
+    server: Server,
+) -> None:
+    """Two nodes each store the closes of their own tabs of one person, a second apart at
+    most: the one that writes last may carry the earlier time, and must not win."""
+    aino = server.people["aino"]
+    later = server.clock.now()
+    async with server.core.db.begin() as db:
+        await repositories.touch_last_seen(db, {aino: later})
+    async with server.core.db.begin() as db:
+        await repositories.touch_last_seen(db, {aino: later - timedelta(seconds=1)})
+    async with server.core.db() as db:
+        stored = await db.scalar(
+            select(PresenceSettings.last_seen_at).where(PresenceSettings.person_id == aino)
+        )
+    assert stored == later
+    async with server.core.db.begin() as db:
+        await repositories.touch_last_seen(db, {aino: later + timedelta(seconds=5)})
+    async with server.core.db() as db:
+        stored = await db.scalar(
+            select(PresenceSettings.last_seen_at).where(PresenceSettings.person_id == aino)
+        )
+    assert stored == later + timedelta(seconds=5)
+
+
 async def test_set_busy_racing_a_presence_edit_loses_neither(server: Server) -> None:
     """A consultation opening (busy) while the person edits their note: each changes its own
     field, so whichever reaches the bus first, both are there after (before, each sent a

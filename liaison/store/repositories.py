@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -276,15 +276,18 @@ async def last_seen_times(db: AsyncSession, people: set[int]) -> dict[int, datet
 
 async def touch_last_seen(db: AsyncSession, seen: dict[int, datetime]) -> None:
     """Stores last-seen times, one statement for them all. An upsert: two connections of
-    one person may close at the same moment, and read-then-insert would let both insert."""
+    one person may close at the same moment, and read-then-insert would let both insert.
+    A time earlier than the one stored is not written: two nodes store the closes of
+    their own tabs of one person, and the later write may carry the earlier time."""
     if not seen:
         return
     insert = insert_for(db)
     statement = insert(PresenceSettings)
+    stored, given = PresenceSettings.last_seen_at, statement.excluded.last_seen_at
+    later = case((or_(stored.is_(None), stored < given), given), else_=stored)
     await db.execute(
         statement.on_conflict_do_update(
-            index_elements=[PresenceSettings.person_id],
-            set_={"last_seen_at": statement.excluded.last_seen_at},
+            index_elements=[PresenceSettings.person_id], set_={"last_seen_at": later}
         ),
         [{"person_id": p, "last_seen_at": t} for p, t in sorted(seen.items())],
     )
