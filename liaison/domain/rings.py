@@ -998,20 +998,46 @@ class RingRouter:
         position = queue.index(q) + 1 if q.is_open else None
         return self._status(q, ring, position, len(queue), len(self._free_members(ring)), now)
 
-    def queue_statuses(self, now: datetime) -> dict[str, QueueStatus]:
-        """The status of every open question, by id, from one pass over the queues (asking
-        `queue_status` of each would sort them once per question)."""
+    def queue_statuses(
+        self, now: datetime, rings: set[str] | None = None
+    ) -> dict[str, QueueStatus]:
+        """The status of every open question (of these rings only, if given), by id, from
+        one pass over the queues (asking `queue_status` of each would sort them once per
+        question)."""
         _aware(now)
-        queues: dict[str, list[Question]] = {}
-        for q in self._open():
-            queues.setdefault(q.ring_id, []).append(q)
         statuses: dict[str, QueueStatus] = {}
-        for ring_id, queue in queues.items():
+        for ring_id, queue in self._queues().items():
+            if rings is not None and ring_id not in rings:
+                continue
             ring = self._rings[ring_id]
             free = len(self._free_members(ring))
             for position, q in enumerate(queue, 1):
                 statuses[q.id] = self._status(q, ring, position, len(queue), free, now)
         return statuses
+
+    def queue_signatures(self, now: datetime) -> dict[str, tuple[Any, ...]]:
+        """For each ring with open questions, what its questions' statuses share: the
+        queue's length, members signed in and free, and the recent waits' median (the
+        estimate). While a ring's signature stays the same and no event names one of its
+        questions, none of their statuses changes but for the time waited."""
+        _aware(now)
+        signatures: dict[str, tuple[Any, ...]] = {}
+        for ring_id, queue in self._queues().items():
+            ring = self._rings[ring_id]
+            signatures[ring_id] = (
+                len(queue),
+                len(ring.members),
+                len(self._free_members(ring)),
+                self._estimate(ring, 1, now),
+            )
+        return signatures
+
+    def _queues(self) -> dict[str, list[Question]]:
+        """The open questions of each ring, in queue order."""
+        queues: dict[str, list[Question]] = {}
+        for q in self._open():
+            queues.setdefault(q.ring_id, []).append(q)
+        return queues
 
     def _status(
         self,

@@ -168,6 +168,9 @@ class RingService:
         self._count_watchers = 0
         # What each asker was last told about their open questions.
         self._status_sent: dict[str, tuple[Any, ...]] = {}
+        # Each ring's queue signature when the askers were last told (RingRouter.
+        # queue_signatures): a ring whose signature stayed and no event named is skipped.
+        self._queues_told: dict[str, tuple[Any, ...]] = {}
         presence.listeners.append(self._on_presence)
         hub.on("rings", self._on_rings_changed)
         scheduler.add("rings", self._next_deadline, self._on_time)
@@ -686,10 +689,12 @@ class RingService:
         self._timers_held_until = self._timers_row = None
         self._restore()
         # What the others told the askers is what this state says now.
+        now = self.clock.now()
         self._status_sent = {
             question_id: self._told(status)
-            for question_id, status in self.router.queue_statuses(self.clock.now()).items()
+            for question_id, status in self.router.queue_statuses(now).items()
         }
+        self._queues_told = self.router.queue_signatures(now)
 
     def _failed(self) -> None:
         """A change was not saved: the router as saved, read again before the next change
@@ -741,7 +746,7 @@ class RingService:
             await self.hub.send(to, frame)
         for person_id in fx.members:
             await self.hub.send([person_id], server.RingMember.of(self.member_state(person_id)))
-        await self._send_statuses(fx.questions)
+        await self._send_statuses(fx.questions, events)
         if events:
             self.scheduler.wake()
         self._counts_changed()
@@ -792,14 +797,24 @@ class RingService:
         for listener in self.listeners:
             listener()
 
-    async def _send_statuses(self, touched: set[str]) -> None:
+    async def _send_statuses(self, touched: set[str], events: list[domain.Event]) -> None:
         """Tells askers what changed for their questions: those the events were about,
         and every open question whose place, counts or estimate moved (an urgent question
-        went ahead, one ahead was cancelled or answered, a member became free). The open
-        ones' statuses come from one pass over the queues: a change costs one sort of
-        them, not one per open question, and only a status that changed is shaped and
-        sent."""
-        open_statuses = self.router.queue_statuses(self.clock.now())
+        went ahead, one ahead was cancelled or answered, a member became free). Only the
+        rings the events named, or whose queue signature moved, are looked at (a status
+        depends on nothing else but the time waited); their statuses come from one pass
+        over the queues, and only a status that changed is shaped and sent."""
+        now = self.clock.now()
+        signatures = self.router.queue_signatures(now)
+        rings = {r for r, sig in signatures.items() if self._queues_told.get(r) != sig}
+        for event in events:
+            rings.update(
+                name
+                for name in (getattr(event, a, None) for a in ("ring_id", "from_ring", "to_ring"))
+                if isinstance(name, str)
+            )
+        self._queues_told = signatures
+        open_statuses = self.router.queue_statuses(now, rings)
         for question_id, status in open_statuses.items():
             fingerprint = self._told(status)
             if self._status_sent.get(question_id) == fingerprint:
