@@ -155,6 +155,21 @@ async def test_the_asker_hears_every_move_of_their_question(server: Server) -> N
     await status_where(cecilia, mine["question_id"], members_signed_in=1)
 
 
+async def test_a_count_that_moves_with_no_routing_event_still_reaches_the_asker(
+    server: Server,
+) -> None:
+    """Bertil asks the ring he is signed in to: he is free but never offered his own
+    question. He turns do-not-disturb: no offer to withdraw, no routing event, yet the
+    members free of his question went from one to none, and he is told (the ring's queue
+    signature moved: RingRouter.queue_signatures)."""
+    await with_rings(server)
+    bertil = await signed_in(server, "bertil")
+    mine = await ask(bertil, "Oma kysymys", 1)
+    assert (mine["members_free"], mine["ringing"]) == (1, 0)
+    await bertil.send({"type": "set_presence", "status": "dnd", "ref": 2})
+    await status_where(bertil, mine["question_id"], members_free=0, ringing=0)
+
+
 # ---------------------------------------------------------------- not responding
 
 
