@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +27,7 @@ from liaison.domain.rings import (
     QuestionTimedOut,
     RingConfig,
     RingRouter,
+    RouterChanges,
     RouterParts,
     UnknownQuestion,
     UnknownRing,
@@ -873,60 +876,214 @@ def test_the_saved_state_leaves_closed_questions_out() -> None:
     assert restored.accept("open", 2, clock.now).won
 
 
-# --- parts() makes again only the pieces whose values changed -------------------------
+# --- an input costs what it touches -----------------------------------------------------
 
 
-def _fresh_parts(router: RingRouter) -> RouterParts:
-    """The pieces as made from nothing (a router read back from them makes them so)."""
-    return RingRouter.from_parts(router.parts()).parts()
+def _without_retry(parts: RouterParts) -> RouterParts:
+    """The pieces but the re-offer times (a ring nothing changed in keeps one that a
+    pass over every ring would have cleared: it then comes, and routes nothing)."""
+    questions = {
+        qid: [{**e, "retry_at": None} for e in chain] for qid, chain in parts.questions.items()
+    }
+    return RouterParts(parts.seq, parts.rings, parts.people, questions)
 
 
-def test_parts_made_again_only_where_values_changed_equal_parts_made_from_nothing() -> None:
-    """A day of asking, offers running out, declines, overflow, accepts and availability:
-    after every input the pieces equal those made from nothing, and an untouched
-    question's piece is the very object of the call before."""
-    clock = FakeClock()
+def _open_id(router: RingRouter, pick: int) -> str:
+    """One of the open questions (the same one of two routers holding the same state)."""
+    ids = [q.id for q in router.open_questions()]
+    return ids[pick % len(ids)] if ids else "none"
+
+
+def _offered(router: RingRouter, pick: int) -> tuple[str, int]:
+    """A live offer: its question and the member it rings for."""
+    offers = [(q.id, o.person_id) for q in router.open_questions() for o in q.live_offers]
+    return offers[pick % len(offers)] if offers else ("none", 1)
+
+
+def _a_busy_day(seed: int) -> list[Callable[[RingRouter, FakeClock], Any]]:
+    """Random inputs of every kind over four rings (each routing method, an overflow,
+    phone hours, two at once), eight members and three askers."""
+    rng = random.Random(seed)
+    people = list(range(1, 9))
+    rings = ["a", "b", "c", "d"]
+    steps: list[Callable[[RingRouter, FakeClock], Any]] = []
+    for n in range(160):
+        roll = rng.random()
+        person, ring = rng.choice(people), rng.choice(rings)
+        pick = rng.randrange(1000)
+        if roll < 0.18:
+            urgency = "urgent" if rng.random() < 0.2 else "normal"
+            asker = rng.choice([ASKER, ASKER + 1, 3])
+
+            def step(r: RingRouter, c: FakeClock, q: str = f"q{n}", **kw: Any) -> Any:
+                return r.ask(q, kw["ring"], kw["asker"], "?", kw["urgency"], c.now)
+
+            steps.append(
+                lambda r, c, s=step, k={"ring": ring, "asker": asker, "urgency": urgency}: s(
+                    r, c, **k
+                )
+            )
+        elif roll < 0.33:
+            if rng.random() < 0.8:
+                steps.append(lambda r, c, k=pick: r.accept(*_offered(r, k), c.now).events)
+            else:
+                steps.append(
+                    lambda r, c, k=pick, p=person: r.accept(_open_id(r, k), p, c.now).events
+                )
+        elif roll < 0.43:
+            steps.append(lambda r, c, k=pick: r.decline(*_offered(r, k), c.now))
+        elif roll < 0.48:
+            steps.append(lambda r, c, k=pick: r.cancel(_open_id(r, k), ASKER, c.now))
+        elif roll < 0.56:
+            steps.append(lambda r, c, g=ring, p=person: r.sign_in(g, p, c.now))
+        elif roll < 0.60:
+            steps.append(lambda r, c, g=ring, p=person: r.sign_out(g, p, c.now))
+        elif roll < 0.70:
+            free = rng.random() < 0.7
+            steps.append(lambda r, c, p=person, f=free: r.set_availability(p, f, None, c.now))
+        elif roll < 0.74:
+            inside = rng.random() < 0.6
+            steps.append(lambda r, c, p=person, i=inside: r.set_phone_hours(p, i, c.now))
+        elif roll < 0.80:
+            steps.append(lambda r, c, p=person: r.consultation_ended(p, c.now))
+        elif roll < 0.83:
+            steps.append(lambda r, c, p=person: r.resume(p, c.now))
+        elif roll < 0.85:
+            limit = rng.choice([1, 2, 3])
+
+            def configure(r: RingRouter, c: FakeClock, g: str = ring, n: int = limit) -> Any:
+                config = r.config(g)
+                assert config is not None
+                r.add_ring(replace(config, max_concurrent=n))
+                return r.tick(c.now)
+
+            steps.append(configure)
+        else:
+            seconds = rng.choice([1, 5, 10, 20, 31, 60])
+            steps.append(lambda r, c, s=seconds: r.tick(c.advance(s)))
+    return steps
+
+
+def _busy_router() -> RingRouter:
     router = RingRouter()
     router.add_ring(
         RingConfig(
-            "a", "A", "ring_all", alert_seconds=30, overflow_ring_id="b", queue_timeout_seconds=120
+            "a", "A", "ring_all", alert_seconds=20, queue_timeout_seconds=90, overflow_ring_id="b"
         )
     )
-    router.add_ring(RingConfig("b", "B", "round_robin", alert_seconds=20))
-    for person, ring in ((1, "a"), (2, "a"), (3, "b")):
-        router.sign_in(ring, person, clock.now)
-        router.set_availability(person, True, None, clock.now)
-    asked = [f"q{n}" for n in range(6)]
-    steps: list[Callable[[], Any]] = []
-    for n, qid in enumerate(asked):
-        steps.append(
-            lambda qid=qid, n=n: router.ask(
-                qid, "a" if n % 2 else "b", ASKER, "?", "urgent" if n == 3 else "normal", clock.now
-            )
-        )
-        steps.append(lambda: router.tick(clock.advance(25)))
-    steps += [
-        lambda: router.set_availability(2, False, None, clock.now),
-        lambda: router.tick(clock.advance(60)),
-        lambda: router.set_availability(2, True, None, clock.now),
-        lambda: router.tick(clock.advance(100)),
+    router.add_ring(RingConfig("b", "B", "round_robin", alert_seconds=15, max_concurrent=2))
+    router.add_ring(
+        RingConfig("c", "C", "serial", serial_order=(5, 2, 7), queue_timeout_seconds=120)
+    )
+    router.add_ring(RingConfig("d", "D", "longest_idle", alert_seconds=10, phone_hours_only=True))
+    return router
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_routing_only_what_an_input_touched_decides_as_routing_everything(seed: int) -> None:
+    """After every input of a random day, the router that settles only the rings and
+    members the input changed gives the same events as a router made from the same
+    state, which settles every ring and member (from_parts); its next deadline is never
+    later; and the pieces `changes()` hands out, applied one change after another, are
+    the whole state."""
+    clock = FakeClock()
+    router = _busy_router()
+    saved = stored(router)
+    mirror = {"rings": dict(saved.rings), "people": dict(saved.people), "questions": {}}
+    router.changes()
+    for step in _a_busy_day(seed):
+        everything = RingRouter.from_parts(stored(router))
+        at = clock.now
+        try:
+            events = step(router, clock)
+        except (NotAsker, UnknownQuestion, UnknownRing):
+            continue
+        clock.now = at
+        reference = step(everything, clock)
+        assert [e.to_dict() for e in events] == [e.to_dict() for e in reference]
+        assert _without_retry(router.parts()) == _without_retry(everything.parts())
+        expected = everything.next_deadline()
+        deadline = router.next_deadline()
+        assert (deadline is None) == (expected is None)
+        assert deadline is None or expected is None or deadline <= expected
+        changes = json.loads(json.dumps(asdict(router.changes())))
+        for kind in ("rings", "people", "questions"):
+            for key, piece in changes[kind].items():
+                if piece is None:
+                    mirror[kind].pop(key)
+                else:
+                    mirror[kind][key] = piece
+        whole = json.loads(json.dumps(asdict(router.parts())))
+        assert {k: mirror[k] for k in ("rings", "people", "questions")} == {
+            k: whole[k] for k in ("rings", "people", "questions")
+        }
+
+
+def test_a_ring_reconfigured_withdraws_offers_its_members_can_no_longer_take() -> None:
+    """A member with a consultation open is offered a question of a ring that allows
+    two at once; the ring is set to one at a time: the offer is withdrawn, and the
+    question goes to a member who can take it."""
+    clock = FakeClock()
+    router = make_router(clock, method="serial", members=(1, 2), max_concurrent=2)
+    ask(router, clock, "first")
+    assert router.accept("first", 1, clock.now).won
+    router.set_availability(2, False, None, clock.now)
+    assert offered_to(ask(router, clock, "second")) == [1]
+    config = router.config("asumistuki")
+    assert config is not None
+    router.add_ring(replace(config, max_concurrent=1))
+    assert [e.to_dict() for e in router.tick(clock.now)] == [
+        OfferWithdrawn("second", "asumistuki", 1, "unavailable").to_dict()
     ]
-    before = router.parts()
-    kept = made = 0
-    for step in steps:
-        step()
-        after = router.parts()
-        assert after == _fresh_parts(router)
-        untouched = [q for q in after.questions if before.questions.get(q) == after.questions[q]]
-        assert all(after.questions[q] is before.questions[q] for q in untouched)
-        kept += len(untouched)
-        made += len(after.questions) - len(untouched)
-        before = after
-    assert kept and made  # both happened: the test saw reuse and remaking
-    open_ids = [q.id for q in router.open_questions()]
-    for qid in open_ids:
-        status = router.queue_status(qid, clock.now)
-        if status.ringing:
-            person = next(o.person_id for o in router.question(qid).live_offers)
-            router.decline(qid, person, clock.now)
-            assert router.parts() == _fresh_parts(router)
+    assert offered_to(router.set_availability(2, True, None, clock.now)) == [2]
+
+
+def test_a_change_hands_out_only_the_pieces_it_touched() -> None:
+    """With many questions waiting in a ring nobody can answer, a question asked and
+    taken in another ring changes that question, its ring and the member who took it,
+    and nothing else."""
+    clock = FakeClock()
+    router = RingRouter()
+    router.add_ring(RingConfig("fast", "Fast", max_concurrent=1000))
+    router.add_ring(RingConfig("parked", "Parked"))
+    router.sign_in("fast", 1, clock.now)
+    router.sign_in("parked", 2, clock.now)
+    router.set_availability(2, False, None, clock.now)
+    for n in range(200):
+        router.ask(f"p{n}", "parked", ASKER, "?", "normal", clock.now)
+    router.changes()
+    router.ask("f", "fast", ASKER, "?", "normal", clock.now)
+    assert router.accept("f", 1, clock.now).won
+    changes = router.changes()
+    assert set(changes.rings) == {"fast"}
+    assert set(changes.people) == {1}
+    assert changes.questions == {}  # asked and closed between two saves: nothing to write
+    router.ask("g", "fast", ASKER, "?", "normal", clock.now)
+    changes = router.changes()
+    assert set(changes.questions) == {"g"} and set(changes.people) == set()
+    assert router.accept("g", 1, clock.now).won
+    assert router.changes().questions == {"g": None}
+
+
+def test_another_nodes_changes_applied_give_its_state() -> None:
+    """A node that applies the pieces another saved holds the same state, with the
+    same queues, offers and timers, without routing anything."""
+    clock = FakeClock()
+    writer = _busy_router()
+    reader = _busy_router()
+    for step in _a_busy_day(3)[:80]:
+        try:
+            step(writer, clock)
+        except (NotAsker, UnknownQuestion, UnknownRing):
+            continue
+        changes = writer.changes()
+        reader.apply(RouterChanges(**json.loads(json.dumps(asdict(changes)))))
+        assert reader.parts() == writer.parts()
+        assert reader.next_deadline() is None or reader.next_deadline() >= (
+            writer.next_deadline() or reader.next_deadline()
+        )
+        for question in writer.open_questions():
+            assert reader.queue_status(question.id, clock.now) == writer.queue_status(
+                question.id, clock.now
+            )
+    assert reader.changes() == RouterChanges(writer.changes().seq, {}, {}, {})

@@ -13,6 +13,7 @@ the caller's contract.
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 import operator
 import statistics
@@ -54,6 +55,7 @@ __all__ = [
     "RingError",
     "RingRouter",
     "RingStatus",
+    "RouterChanges",
     "RouterParts",
     "UnknownQuestion",
     "UnknownRing",
@@ -666,13 +668,27 @@ class _Person:
 class RouterParts:
     """The router's state as the store keeps it: a JSON-able piece per ring (its signed-in
     members, counters, recent waits), per member (free, load, misses) and per open
-    question (its entries and offers). A piece equal to the one saved before is unchanged,
-    so a change writes only the pieces it touched."""
+    question (its entries and offers)."""
 
     seq: int
     rings: dict[str, dict[str, Any]]
     people: dict[int, dict[str, Any]]
     questions: dict[str, list[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class RouterChanges:
+    """The pieces that changed since the last `RingRouter.changes()`: a question that
+    closed is None (its piece is to be deleted). What a change writes, and what another
+    node applies (`RingRouter.apply`)."""
+
+    seq: int
+    rings: dict[str, dict[str, Any]]
+    people: dict[int, dict[str, Any]]
+    questions: dict[str, list[dict[str, Any]] | None]
+
+    def __bool__(self) -> bool:
+        return bool(self.rings or self.people or self.questions)
 
 
 # --- the router ----------------------------------------------------------------------
@@ -684,6 +700,11 @@ class RingRouter:
     Every input method first applies the timers due at `now` (so a late `tick` never
     changes an outcome), then the input, then re-routes, and returns all resulting
     events in order. Errors (`RingError`, `ValueError`) are raised before any change.
+
+    An input costs what it touches, not what is open: each ring keeps its queue in
+    order, live offers are indexed by member, the timers are a heap, and a settle looks
+    only at the rings and members the input changed (a ring nothing changed in would
+    route exactly as it did last time: nothing).
     """
 
     def __init__(self, not_responding_after: int = 2) -> None:
@@ -695,14 +716,24 @@ class RingRouter:
         self._people: dict[int, _Person] = {}
         # Question id -> its entries, one per ring visited; the last one is current.
         self._questions: dict[str, list[Question]] = {}
-        # The current entries of the open questions in queue order, kept between passes
-        # (sorting them on every pass was a large part of a change with hundreds open):
-        # a new entry goes in at its place, a closed one drops out at the next pass (a
-        # question never reopens, and its queue key never changes). None: to be built.
-        self._order: list[Question] | None = None
-        # The pieces parts() last made, with the values they were made from.
-        self._people_made: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
-        self._questions_made: dict[str, tuple[tuple[Any, ...], list[dict[str, Any]]]] = {}
+        # Each ring's open questions (their current entries) in queue order.
+        self._queues: dict[str, list[Question]] = {}
+        # Who has a live offer, of which questions (one at a time, across all rings).
+        self._offered: dict[int, set[str]] = {}
+        # When something may fall due (an offer's expiry, a queue timeout, a re-offer),
+        # with the question's id: a heap; an entry whose time no longer holds is skipped.
+        self._timers: list[tuple[datetime, str]] = []
+        # What the next settle looks at: rings to route, members whose live offers to
+        # check (their state changed), rings whose live offers to check (their config).
+        self._unrouted: set[str] = set()
+        self._unchecked: set[int] = set()
+        self._unchecked_rings: set[str] = set()
+        # For changes(): what may have changed since, and the values last handed out.
+        self._touched_people: set[int] = set()
+        self._touched_questions: set[str] = set()
+        self._rings_made: dict[str, tuple[Any, ...]] = {}
+        self._people_made: dict[int, tuple[Any, ...]] = {}
+        self._questions_made: dict[str, tuple[Any, ...]] = {}
         self._seq = 0
         self.not_responding_after = not_responding_after
 
@@ -714,8 +745,10 @@ class RingRouter:
         ring = self._rings.get(config.id)
         if ring is None:
             self._rings[config.id] = _Ring(config)
-        else:
+        elif ring.config != config:
             ring.config = config
+            self._unchecked_rings.add(config.id)
+        self._unrouted.add(config.id)
 
     def rings(self) -> list[RingConfig]:
         return [r.config for r in self._rings.values()]
@@ -736,6 +769,7 @@ class RingRouter:
         elif not self._rings_of(person_id):
             person.idle_since = now
         ring.members.add(person_id)
+        self._changed(person_id, ring_id)
         # Signing in is an answer too: whoever does it is at the computer.
         events += self._resume(person)
         return events + self._settle(now)
@@ -749,6 +783,7 @@ class RingRouter:
         return events + self._settle(now)
 
     def _resume(self, person: _Person) -> list[Event]:
+        self._changed(person.id)
         person.missed_in_row = 0
         if not person.not_responding:
             return []
@@ -762,18 +797,21 @@ class RingRouter:
         if person is None:
             person = self._people[person_id] = _Person(person_id, False, 0, now)
         person.in_phone_hours = in_hours
+        self._changed(person_id)
         return events + self._settle(now)
 
     def sign_out(self, ring_id: str, person_id: int, now: datetime) -> list[Event]:
         ring = self._ring(ring_id)
         events = self._advance(_aware(now))
         ring.members.discard(person_id)
+        self._changed(person_id, ring_id)
         return events + self._settle(now)
 
     def sign_out_everywhere(self, person_id: int, now: datetime) -> list[Event]:
         events = self._advance(_aware(now))
-        for ring in self._rings.values():
-            ring.members.discard(person_id)
+        for ring_id in self._rings_of(person_id):
+            self._rings[ring_id].members.discard(person_id)
+            self._changed(person_id, ring_id)
         return events + self._settle(now)
 
     def set_availability(
@@ -796,6 +834,7 @@ class RingRouter:
             person.free = free
             if load is not None:
                 person.load = load
+        self._changed(person_id)
         return events + self._settle(now)
 
     def consultation_ended(self, person_id: int, now: datetime) -> list[Event]:
@@ -804,6 +843,7 @@ class RingRouter:
         if person is not None:
             person.load = max(0, person.load - 1)
             person.idle_since = now
+            self._changed(person_id)
         return events + self._settle(now)
 
     # -- questions --
@@ -840,7 +880,7 @@ class RingRouter:
             seq=self._seq,
         )
         self._questions[question_id] = [entry]
-        self._entered(entry)
+        self._enter(entry)
         events.append(QuestionQueued(question_id, ring_id, asker_id, self._position(entry)))
         return events + self._settle(now)
 
@@ -858,9 +898,9 @@ class RingRouter:
         offer = q.live_offer_for(person_id)
         if offer is None:
             return AcceptOutcome(False, "not_offered", None, events)
-        offer.outcome, offer.ended_at = "accepted", now
-        q.state, q.accepted_by, q.accepted_at, q.closed_at = "accepted", person_id, now, now
-        q.retry_at = None
+        self._end(q, offer, "accepted", now)
+        self._close(q, "accepted", now)
+        q.accepted_by, q.accepted_at = person_id, now
         ring = self._rings[q.ring_id]
         in_ring = (now - q.entered_ring_at).total_seconds()
         ring.counters.answered += 1
@@ -884,7 +924,7 @@ class RingRouter:
         if entries is None or offer is None:
             return events
         q = entries[-1]
-        offer.outcome, offer.ended_at = "declined", now
+        self._end(q, offer, "declined", now)
         self._people[person_id].declined_offers += 1
         self._people[person_id].missed_in_row = 0
         self._rings[q.ring_id].counters.declined_offers += 1
@@ -904,7 +944,7 @@ class RingRouter:
         if not q.is_open:
             return events
         events += self._withdraw_all(q, "cancelled", now)
-        q.state, q.closed_at, q.retry_at = "cancelled", now, None
+        self._close(q, "cancelled", now)
         self._rings[q.ring_id].counters.cancelled += 1
         events.append(QuestionCancelled(q.id, q.ring_id, q.asker_id))
         return events + self._settle(now)
@@ -916,15 +956,14 @@ class RingRouter:
     def next_deadline(self) -> datetime | None:
         """Earliest moment `tick` could change anything; None when nothing is open.
 
-        Never later than needed; it may be early (a tick then returns no events).
-        """
-        times: list[datetime] = []
-        for q in self._open():
-            times.append(q.deadline)
-            times.extend(o.expires_at for o in q.live_offers)
-            if q.retry_at is not None:
-                times.append(q.retry_at)
-        return min(times, default=None)
+        Never later than needed; it may be early (a tick then returns no events)."""
+        while self._timers:
+            at, question_id = self._timers[0]
+            entries = self._questions.get(question_id)
+            if entries and _holds(entries[-1], at):
+                return at
+            heapq.heappop(self._timers)  # the time was moved on or the question closed
+        return None
 
     def purge_closed(self, before: datetime) -> list[str]:
         """Forget questions closed before `before` (log them first). Returns their ids."""
@@ -949,8 +988,10 @@ class RingRouter:
         return entries[-1].copy()
 
     def open_questions(self) -> list[Question]:
-        """Copies of every question still waiting or ringing, in any ring."""
-        return [entries[-1].copy() for entries in self._questions.values() if entries[-1].is_open]
+        """Copies of every question still waiting or ringing, in any ring, in the order
+        they were asked."""
+        current = (q for queue in self._queues.values() for q in queue)
+        return [q.copy() for q in sorted(current, key=_asked)]
 
     def question_trail(self, question_id: str) -> list[Question]:
         """Copies of every entry of the question, oldest ring first."""
@@ -970,8 +1011,10 @@ class RingRouter:
         person = self._people.get(person_id)
         if person is None:
             return None
-        offered = next(
-            (q.id for q in self._open() if q.live_offer_for(person_id) is not None), None
+        offered = min(
+            (self._questions[qid][-1] for qid in self._offered.get(person_id, ())),
+            key=Question.queue_key,
+            default=None,
         )
         return MemberStatus(
             person_id=person_id,
@@ -979,7 +1022,7 @@ class RingRouter:
             load=person.load,
             idle_since=person.idle_since,
             rings=tuple(self._rings_of(person_id)),
-            offered_question=offered,
+            offered_question=None if offered is None else offered.id,
             missed_offers=person.missed_offers,
             declined_offers=person.declined_offers,
             missed_in_row=person.missed_in_row,
@@ -994,20 +1037,20 @@ class RingRouter:
             raise UnknownQuestion(question_id)
         q = entries[-1]
         ring = self._rings[q.ring_id]
-        queue = self._queue(q.ring_id)
-        position = queue.index(q) + 1 if q.is_open else None
+        queue = self._queues.get(q.ring_id, [])
+        position = self._position(q) if q.is_open else None
         return self._status(q, ring, position, len(queue), len(self._free_members(ring)), now)
 
     def queue_statuses(
-        self, now: datetime, rings: set[str] | None = None
+        self, now: datetime, rings: Iterable[str] | None = None
     ) -> dict[str, QueueStatus]:
         """The status of every open question (of these rings only, if given), by id, from
-        one pass over the queues (asking `queue_status` of each would sort them once per
-        question)."""
+        one pass over each ring's queue."""
         _aware(now)
         statuses: dict[str, QueueStatus] = {}
-        for ring_id, queue in self._queues().items():
-            if rings is not None and ring_id not in rings:
+        for ring_id in self._queues if rings is None else rings:
+            queue = self._queues.get(ring_id)
+            if not queue:
                 continue
             ring = self._rings[ring_id]
             free = len(self._free_members(ring))
@@ -1022,7 +1065,9 @@ class RingRouter:
         questions, none of their statuses changes but for the time waited."""
         _aware(now)
         signatures: dict[str, tuple[Any, ...]] = {}
-        for ring_id, queue in self._queues().items():
+        for ring_id, queue in self._queues.items():
+            if not queue:
+                continue
             ring = self._rings[ring_id]
             signatures[ring_id] = (
                 len(queue),
@@ -1031,13 +1076,6 @@ class RingRouter:
                 self._estimate(ring, 1, now),
             )
         return signatures
-
-    def _queues(self) -> dict[str, list[Question]]:
-        """The open questions of each ring, in queue order."""
-        queues: dict[str, list[Question]] = {}
-        for q in self._open():
-            queues.setdefault(q.ring_id, []).append(q)
-        return queues
 
     def _status(
         self,
@@ -1069,7 +1107,7 @@ class RingRouter:
     def ring_status(self, ring_id: str, now: datetime) -> RingStatus:
         ring = self._ring(ring_id)
         _aware(now)
-        queue = self._queue(ring_id)
+        queue = self._queues.get(ring_id, [])
         oldest = min((q.created_at for q in queue), default=None)
         return RingStatus(
             ring_id=ring_id,
@@ -1094,56 +1132,99 @@ class RingRouter:
     # -- persistence --
 
     def parts(self) -> RouterParts:
-        """The state in the pieces it is stored as: one per ring, member and open question.
-
-        Closed questions are left out: nothing routes them any more, their record is the
-        consultation log, and keeping them made each change cost more the busier the last
-        hour had been. A member's or question's piece is made again only when one of its
-        values changed since the last call (comparing the values is a fraction of making
-        the JSON-able piece); an unchanged one is the same object as before."""
-        people: dict[int, dict[str, Any]] = {}
-        people_made: dict[int, tuple[tuple[Any, ...], dict[str, Any]]] = {}
-        for person in sorted(self._people.values(), key=lambda p: p.id):
-            values = _person_values(person)
-            made = self._people_made.get(person.id)
-            if made is None or made[0] != values:
-                made = (values, person.to_dict())
-            people_made[person.id] = made
-            people[person.id] = made[1]
-        questions: dict[str, list[dict[str, Any]]] = {}
-        questions_made: dict[str, tuple[tuple[Any, ...], list[dict[str, Any]]]] = {}
-        for qid, entries in self._questions.items():
-            if not entries[-1].is_open:
-                continue
-            chain = tuple(_entry_values(e) for e in entries)
-            made_q = self._questions_made.get(qid)
-            if made_q is None or made_q[0] != chain:
-                made_q = (chain, [e.to_dict() for e in entries])
-            questions_made[qid] = made_q
-            questions[qid] = made_q[1]
-        self._people_made, self._questions_made = people_made, questions_made
+        """The whole state in the pieces it is stored as: one per ring, member and open
+        question. Closed questions are left out: nothing routes them any more, and their
+        record is the consultation log."""
         return RouterParts(
             seq=self._seq,
             rings={ring_id: r.to_dict() for ring_id, r in self._rings.items()},
-            people=people,
-            questions=questions,
+            people={p.id: p.to_dict() for p in sorted(self._people.values(), key=_person_id)},
+            questions={
+                qid: [e.to_dict() for e in entries]
+                for qid, entries in self._questions.items()
+                if entries[-1].is_open
+            },
         )
+
+    def changes(self) -> RouterChanges:
+        """The pieces whose values changed since the last call (or since the router was
+        made from parts): what a change saves. It looks at the rings, and at the members
+        and questions the inputs since touched, not at everything open."""
+        rings: dict[str, dict[str, Any]] = {}
+        for ring_id, ring in self._rings.items():
+            values = _ring_values(ring)
+            if self._rings_made.get(ring_id) != values:
+                self._rings_made[ring_id] = values
+                rings[ring_id] = ring.to_dict()
+        people: dict[int, dict[str, Any]] = {}
+        for person_id in sorted(self._touched_people):
+            person = self._people.get(person_id)
+            if person is None:
+                continue
+            values = _person_values(person)
+            if self._people_made.get(person_id) != values:
+                self._people_made[person_id] = values
+                people[person_id] = person.to_dict()
+        questions: dict[str, list[dict[str, Any]] | None] = {}
+        for question_id in sorted(self._touched_questions):
+            entries = self._questions.get(question_id)
+            if not entries or not entries[-1].is_open:
+                if self._questions_made.pop(question_id, None) is not None:
+                    questions[question_id] = None
+                continue
+            chain = tuple(map(_entry_values, entries))
+            if self._questions_made.get(question_id) != chain:
+                self._questions_made[question_id] = chain
+                questions[question_id] = [e.to_dict() for e in entries]
+        self._touched_people.clear()
+        self._touched_questions.clear()
+        return RouterChanges(self._seq, rings, people, questions)
 
     @classmethod
     def from_parts(cls, parts: RouterParts, not_responding_after: int = 2) -> RingRouter:
+        """A router holding this state. Its first settle looks at every ring and member
+        (the pieces might not have been saved settled)."""
         router = cls(not_responding_after)
-        router._seq = parts.seq
-        for data in parts.rings.values():
-            ring = _Ring.from_dict(data)
-            router._rings[ring.config.id] = ring
-        for data in parts.people.values():
-            person = _Person.from_dict(data)
-            router._people[person.id] = person
-        for chain in parts.questions.values():
-            entries = [Question.from_dict(e) for e in chain]
-            if entries:
-                router._questions[entries[0].id] = entries
+        router.apply(RouterChanges(parts.seq, parts.rings, parts.people, dict(parts.questions)))
+        router._unrouted = set(router._rings)
+        router._unchecked = set(router._people)
         return router
+
+    def apply(self, changes: RouterChanges) -> set[str]:
+        """Pieces another node saved (settled: nothing to route) replace this router's;
+        a ring's configuration stays this node's. Returns the rings whose queues or
+        members may have changed."""
+        self._seq = changes.seq
+        touched: set[str] = set()
+        for ring_id, data in changes.rings.items():
+            ring = _Ring.from_dict(data)
+            known = self._rings.get(ring_id)
+            if known is not None:
+                ring.config = known.config
+            self._rings[ring_id] = ring
+            self._rings_made[ring_id] = _ring_values(ring)
+            touched.add(ring_id)
+        for data in changes.people.values():
+            person = _Person.from_dict(data)
+            self._people[person.id] = person
+            self._people_made[person.id] = _person_values(person)
+            touched.update(self._rings_of(person.id))
+        for question_id, chain in changes.questions.items():
+            old = self._questions.pop(question_id, None)
+            if old is not None and old[-1].is_open:
+                self._unindex(old[-1])
+                touched.add(old[-1].ring_id)
+            self._questions_made.pop(question_id, None)
+            entries = [Question.from_dict(e) for e in chain or ()]
+            if not entries:
+                continue
+            self._questions[question_id] = entries
+            self._questions_made[question_id] = tuple(map(_entry_values, entries))
+            current = entries[-1]
+            if current.is_open:
+                self._index(current)
+                touched.add(current.ring_id)
+        return touched
 
     # -- internals --
 
@@ -1156,25 +1237,60 @@ class RingRouter:
     def _rings_of(self, person_id: int) -> list[str]:
         return sorted(rid for rid, r in self._rings.items() if person_id in r.members)
 
-    def _open(self) -> list[Question]:
-        """Current open entries in global priority order."""
-        if self._order is None:
-            current = (entries[-1] for entries in self._questions.values())
-            self._order = sorted((q for q in current if q.is_open), key=Question.queue_key)
-        else:
-            self._order = [q for q in self._order if q.is_open]
-        return list(self._order)
+    def _changed(self, person_id: int, ring_id: str | None = None) -> None:
+        """A member's state changed (or their place in `ring_id`): the next settle checks
+        their live offers and routes their rings again."""
+        self._touched_people.add(person_id)
+        self._unchecked.add(person_id)
+        self._unrouted.update(self._rings_of(person_id))
+        if ring_id is not None:
+            self._unrouted.add(ring_id)
 
-    def _entered(self, entry: Question) -> None:
-        """A question entered a ring (asked, or overflowed): its place in the order."""
-        if self._order is not None:
-            bisect.insort(self._order, entry, key=Question.queue_key)
+    def _index(self, entry: Question) -> None:
+        """An open entry's place in its ring's queue, its live offers and its timers."""
+        bisect.insort(self._queues.setdefault(entry.ring_id, []), entry, key=Question.queue_key)
+        for o in entry.live_offers:
+            self._offered.setdefault(o.person_id, set()).add(entry.id)
+        for at in _times(entry):
+            heapq.heappush(self._timers, (at, entry.id))
 
-    def _queue(self, ring_id: str) -> list[Question]:
-        return [q for q in self._open() if q.ring_id == ring_id]
+    def _unindex(self, entry: Question) -> None:
+        queue = self._queues.get(entry.ring_id, [])
+        i = bisect.bisect_left(queue, entry.queue_key(), key=Question.queue_key)
+        if i < len(queue) and queue[i] is entry:
+            del queue[i]
+        for o in entry.live_offers:
+            self._unoffer(o.person_id, entry.id)
+
+    def _unoffer(self, person_id: int, question_id: str) -> None:
+        offered = self._offered.get(person_id)
+        if offered is not None:
+            offered.discard(question_id)
+            if not offered:
+                del self._offered[person_id]
+
+    def _enter(self, entry: Question) -> None:
+        """A question entered a ring (asked, or overflowed)."""
+        self._index(entry)
+        self._touched_questions.add(entry.id)
+        self._unrouted.add(entry.ring_id)
+
+    def _close(self, q: Question, state: QuestionState, now: datetime) -> None:
+        """The entry leaves its ring's queue (its live offers are ended by the caller)."""
+        self._unindex(q)
+        q.state, q.closed_at, q.retry_at = state, now, None
+        self._touched_questions.add(q.id)
+
+    def _end(self, q: Question, o: Offer, outcome: OfferOutcome, at: datetime) -> None:
+        """A live offer ends: its member is free of it, and may be offered another."""
+        o.outcome, o.ended_at = outcome, at
+        self._unoffer(o.person_id, q.id)
+        self._touched_questions.add(q.id)
+        self._changed(o.person_id, q.ring_id)
 
     def _position(self, q: Question) -> int:
-        return self._queue(q.ring_id).index(q) + 1
+        queue = self._queues[q.ring_id]
+        return bisect.bisect_left(queue, q.queue_key(), key=Question.queue_key) + 1
 
     def _can_take(self, ring: _Ring, person_id: int) -> bool:
         person = self._people.get(person_id)
@@ -1211,12 +1327,23 @@ class RingRouter:
     def _settle(self, now: datetime) -> list[Event]:
         return self._revalidate(now) + self._route(now)
 
+    def _due(self, now: datetime) -> list[Question]:
+        """The open entries with a timer due at `now`, in queue order."""
+        due: dict[str, Question] = {}
+        while self._timers and self._timers[0][0] <= now:
+            _, question_id = heapq.heappop(self._timers)
+            entries = self._questions.get(question_id)
+            if entries and entries[-1].is_open:
+                due[question_id] = entries[-1]
+        return sorted(due.values(), key=Question.queue_key)
+
     def _process_timers(self, now: datetime) -> list[Event]:
         events: list[Event] = []
-        for q in self._open():
+        due = self._due(now)
+        for q in due:
             for o in q.live_offers:
                 if o.expires_at <= now:
-                    o.outcome, o.ended_at = "missed", o.expires_at
+                    self._end(q, o, "missed", o.expires_at)
                     person = self._people[o.person_id]
                     person.missed_offers += 1
                     person.missed_in_row += 1
@@ -1228,8 +1355,13 @@ class RingRouter:
                         person.not_responding = True
                         events.append(MemberNotResponding(person.id, person.missed_in_row))
             _sync_state(q)
-        for q in self._open():
-            if q.deadline <= now:
+            if q.retry_at is not None and q.retry_at <= now:
+                # Its pause is over: routing looks at it again (and sets a new one if due).
+                q.retry_at = None
+                self._touched_questions.add(q.id)
+                self._unrouted.add(q.ring_id)
+        for q in due:
+            if q.is_open and q.deadline <= now:
                 events += self._expire(q, now)
         return events
 
@@ -1240,12 +1372,13 @@ class RingRouter:
         # Overflow only to a known ring this question has not been in: no cycles.
         if target is None or target not in self._rings or target in visited:
             events = self._withdraw_all(q, "timed_out", now)
-            q.state, q.closed_at, q.retry_at = "timed_out", now, None
+            self._close(q, "timed_out", now)
             ring.counters.timed_out += 1
             events.append(QuestionTimedOut(q.id, q.ring_id, q.asker_id))
             return events
         events = self._withdraw_all(q, "overflowed", now)
-        q.state, q.closed_at, q.retry_at, q.overflowed_to = "overflowed", now, None, target
+        self._close(q, "overflowed", now)
+        q.overflowed_to = target
         ring.counters.overflowed_out += 1
         to_ring = self._rings[target]
         entry = Question(
@@ -1261,7 +1394,7 @@ class RingRouter:
             overflowed_from=q.ring_id,
         )
         self._questions[q.id].append(entry)
-        self._entered(entry)
+        self._enter(entry)
         events.append(QuestionOverflowed(q.id, q.asker_id, q.ring_id, target))
         events.append(QuestionQueued(q.id, target, q.asker_id, self._position(entry)))
         return events
@@ -1269,15 +1402,23 @@ class RingRouter:
     def _withdraw_all(self, q: Question, reason: WithdrawReason, now: datetime) -> list[Event]:
         events: list[Event] = []
         for o in q.live_offers:
-            o.outcome, o.ended_at = "withdrawn", now
+            self._end(q, o, "withdrawn", now)
             events.append(OfferWithdrawn(q.id, q.ring_id, o.person_id, reason))
         _sync_state(q)
         return events
 
     def _revalidate(self, now: datetime) -> list[Event]:
-        """Withdraw live offers from members who are no longer able to take them."""
+        """Withdraw live offers from members who are no longer able to take them: the
+        offers of the members and rings that changed since the last settle."""
+        people, self._unchecked = self._unchecked, set()
+        rings, self._unchecked_rings = self._unchecked_rings, set()
+        questions = {
+            qid: self._questions[qid][-1] for p in people for qid in self._offered.get(p, ())
+        }
+        for ring_id in rings:
+            questions.update((q.id, q) for q in self._queues.get(ring_id, ()) if q.live_offers)
         events: list[Event] = []
-        for q in self._open():
+        for q in sorted(questions.values(), key=Question.queue_key):
             ring = self._rings[q.ring_id]
             for o in q.live_offers:
                 if o.person_id not in ring.members:
@@ -1286,45 +1427,70 @@ class RingRouter:
                     reason = "unavailable"
                 else:
                     continue
-                o.outcome, o.ended_at = "withdrawn", now
+                self._end(q, o, "withdrawn", now)
                 events.append(OfferWithdrawn(q.id, q.ring_id, o.person_id, reason))
             _sync_state(q)
+        # Withdrawing changed nobody's ability to take a question: nothing to look at again.
+        self._unchecked.clear()
         return events
 
     def _route(self, now: datetime) -> list[Event]:
-        events: list[Event] = []
-        open_questions = self._open()
-        # One outstanding offer per member at a time, across all rings.
-        busy = {o.person_id for q in open_questions for o in q.live_offers}
+        """Offers the open questions of the rings that changed, in the order of all open
+        questions (urgent first, then oldest), one outstanding offer per member at a time
+        across all rings. A ring whose members able to answer all have an offer ringing
+        is left at once: nothing further in its queue could be offered."""
+        rings, self._unrouted = self._unrouted, set()
         # Who could take a question of each ring, as of this pass (offers made in it do
-        # not change that; `busy` does): a ring nobody can answer costs nothing per
-        # question waiting in it.
+        # not change that; having an offer ringing does).
         takers: dict[str, list[int]] = {}
-        for q in open_questions:
-            able = takers.get(q.ring_id)
-            if able is None:
-                ring = self._rings[q.ring_id]
-                able = takers[q.ring_id] = [
-                    p for p in sorted(ring.members) if self._can_take(ring, p)
-                ]
-            if not able:
-                q.retry_at = None  # as _route_one leaves it with nobody eligible
+        heads: list[tuple[tuple[int, datetime, int], str, int]] = []
+        for ring_id in rings:
+            queue = self._queues.get(ring_id)
+            ring = self._rings.get(ring_id)
+            if not queue or ring is None:
                 continue
-            made = self._route_one(q, busy, able, now)
-            busy.update(e.person_id for e in made if isinstance(e, OfferMade))
+            able = [p for p in sorted(ring.members) if self._can_take(ring, p)]
+            if able:
+                takers[ring_id] = able
+                heads.append((queue[0].queue_key(), ring_id, 0))
+        heapq.heapify(heads)
+        events: list[Event] = []
+        while heads:
+            _, ring_id, i = heapq.heappop(heads)
+            able = takers[ring_id]
+            if all(p in self._offered for p in able):
+                continue
+            queue = self._queues[ring_id]
+            q = queue[i]
+            made = self._route_one(q, able, now)
+            if made:
+                self._touched_questions.add(q.id)
+                self._touched_people.update(e.person_id for e in made)
             events += made
+            if i + 1 < len(queue):
+                heapq.heappush(heads, (queue[i + 1].queue_key(), ring_id, i + 1))
         return events
 
-    def _route_one(
-        self, q: Question, busy: set[int], able: list[int], now: datetime
-    ) -> list[Event]:
+    def _route_one(self, q: Question, able: list[int], now: datetime) -> list[OfferMade]:
         ring = self._rings[q.ring_id]
-        config = ring.config
+        retry_at = q.retry_at
         q.retry_at = None
+        try:
+            return self._offers_for(q, ring, able, now)
+        finally:
+            if q.retry_at != retry_at:
+                self._touched_questions.add(q.id)
+                if q.retry_at is not None:
+                    heapq.heappush(self._timers, (q.retry_at, q.id))
+
+    def _offers_for(
+        self, q: Question, ring: _Ring, able: list[int], now: datetime
+    ) -> list[OfferMade]:
+        config = ring.config
         has_live = bool(q.live_offers)
         if has_live and config.method != "ring_all":
             return []
-        eligible = [p for p in able if p not in busy and p != q.asker_id]
+        eligible = [p for p in able if p not in self._offered and p != q.asker_id]
         pause = timedelta(seconds=config.alert_seconds)
         if config.method == "ring_all":
             pool = self._ring_all_pool(q, eligible, has_live, pause, now)
@@ -1366,12 +1532,14 @@ class RingRouter:
         q.round_started_at = now
         return eligible
 
-    def _offer(self, q: Question, ring: _Ring, people: list[int], now: datetime) -> list[Event]:
+    def _offer(self, q: Question, ring: _Ring, people: list[int], now: datetime) -> list[OfferMade]:
         expires = now + timedelta(seconds=ring.config.alert_seconds)
-        events: list[Event] = []
+        events: list[OfferMade] = []
         for p in people:
             q.offers.append(Offer(p, now, expires))
+            self._offered.setdefault(p, set()).add(q.id)
             events.append(OfferMade(q.id, q.ring_id, p, expires))
+        heapq.heappush(self._timers, (expires, q.id))
         _sync_state(q)
         return events
 
@@ -1405,16 +1573,43 @@ def _refusals(q: Question, since: datetime | None = None) -> dict[int, tuple[int
     return result
 
 
-# Every field's value, for parts() to see whether a piece changed. Taken from the classes'
-# fields, so a field added later is compared too; the values are immutable (times, text,
-# numbers), except a question's offers, whose values are taken one by one.
+def _times(q: Question) -> list[datetime]:
+    """When something may fall due for an open entry."""
+    times = [q.deadline, *(o.expires_at for o in q.live_offers)]
+    if q.retry_at is not None:
+        times.append(q.retry_at)
+    return times
+
+
+def _holds(q: Question, at: datetime) -> bool:
+    """Whether a timer at `at` is still one of the open entry's."""
+    return q.is_open and at in _times(q)
+
+
+# Every field's value, for changes() to see whether a piece changed. Taken from the
+# classes' fields, so a field added later is compared too; the values are immutable
+# (times, text, numbers), except a question's offers and a ring's members, waits and
+# counters, whose values are taken one by one.
 _person_values = operator.attrgetter(*(f.name for f in fields(_Person)))
+_person_id = operator.attrgetter("id")
+_asked = operator.attrgetter("seq")
 _offer_values = operator.attrgetter(*(f.name for f in fields(Offer)))
 _question_values = operator.attrgetter(*(f.name for f in fields(Question) if f.name != "offers"))
+_counter_values = operator.attrgetter(*(f.name for f in fields(RingCounters)))
 
 
 def _entry_values(q: Question) -> tuple[Any, ...]:
     return (_question_values(q), tuple(map(_offer_values, q.offers)))
+
+
+def _ring_values(r: _Ring) -> tuple[Any, ...]:
+    return (
+        r.config,
+        frozenset(r.members),
+        r.rr_last,
+        tuple(r.recent_waits),
+        _counter_values(r.counters),
+    )
 
 
 def _sync_state(q: Question) -> None:
