@@ -254,6 +254,55 @@ async def test_a_node_follows_another_nodes_changes_without_taking_the_routing_l
     assert len(locks) == len(asked)
 
 
+async def test_a_node_reads_only_the_rows_written_since_the_version_it_holds(
+    nodes: tuple[Server, Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With twenty questions waiting in a ring nobody answers, a question asked on A and
+    taken on B makes each node read the rows of that change only (the question, its
+    ring, the member), never every row again; the question closed reaches the other
+    node too, and both hold the same state after each change."""
+    a, b = nodes
+    await rings_on(a, b)
+    await signed_in(b, "bertil")
+    for n in range(20):
+        await a.core.rings.ask(a.people["aino"], "liaison-jarvi", f"Odottaa {n}")
+    await settle(a, b)
+    full_reads: list[int] = []
+    read: list[int] = []
+    real_full, real_changes = repo.load_routing, repo.load_routing_changes
+
+    async def full(db: Any) -> Any:
+        full_reads.append(1)
+        return await real_full(db)
+
+    async def changes(db: Any, held: int, version: int) -> Any:
+        found = await real_changes(db, held, version)
+        assert found is not None
+        read.append(len(found.rings) + len(found.people) + len(found.questions))
+        return found
+
+    monkeypatch.setattr(repo, "load_routing", full)
+    monkeypatch.setattr(repo, "load_routing_changes", changes)
+    for n in range(3):
+        status = await a.core.rings.ask(a.people["aino"], "housing", f"Kysymys {n}")
+        await settle(a, b)
+        assert a.core.rings.router.parts() == b.core.rings.router.parts()
+        await b.core.rings.accept(b.people["bertil"], status.question_id)
+        await b.core.rings.consultation_ended(_ended(b.people["bertil"]))
+        await settle(a, b)
+        assert a.core.rings.router.parts() == b.core.rings.router.parts()
+        assert len(b.core.rings.router.open_questions()) == 20
+    assert full_reads == []
+    assert read and max(read) <= 4, read
+
+
+def _ended(person_id: int) -> Any:
+    async def write(db: Any, now: datetime) -> int:
+        return person_id
+
+    return write
+
+
 async def test_a_node_starting_beside_a_live_one_changes_no_routing_state(
     server_factory: Any, redis_url: str
 ) -> None:

@@ -21,7 +21,7 @@ import logging
 import operator
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -663,8 +663,10 @@ class RingService:
                     change = _Change(db, self.clock.now())
                     yield change
                     fx = await self._save(change)
-                    parts = self.router.parts()
-                    wrote = await repo.save_routing(db, self._saved, parts, change.now)
+                    changes = self.router.changes()
+                    wrote = bool(changes) or changes.seq != self._saved.seq
+                    if wrote:
+                        await repo.save_routing(db, changes, version, change.now)
                     timers = self.router.next_deadline()
                     if timers is not None and timers != self._timers_row:
                         await repo.set_deadline(db, RING_TIMERS, timers)
@@ -674,7 +676,7 @@ class RingService:
             except BaseException:
                 self._failed()
                 raise
-            self._saved = parts
+            self._remember(changes)
             self._router_deadline = timers
             self._timers_row = timers or self._timers_row
             if wrote:
@@ -682,19 +684,47 @@ class RingService:
             await self._tell(fx, change.events, wrote)
 
     async def _read(self, db: AsyncSession, version: int) -> None:
-        """The state rows as another node left them: this node's copy is replaced (its
-        timers too: a claim another node held is over once its change is read)."""
-        self._saved = await repo.load_routing(db)
+        """The state rows as another node left them: the rows written since the version
+        this node holds are applied to its copy (or, when it holds none or one too old,
+        every row replaces it); its timers follow (a claim another node held is over
+        once its change is read)."""
+        changes = None
+        if self._version is not None:
+            changes = await repo.load_routing_changes(db, self._version, version)
+        now = self.clock.now()
+        if changes is None:
+            self._saved = await repo.load_routing(db)
+            self._restore()
+            rings: set[str] | None = None
+            self._status_sent.clear()
+        else:
+            rings = self.router.apply(changes)
+            self._remember(changes)
+            self._router_deadline = self.router.next_deadline()
+            for question_id, chain in changes.questions.items():
+                if chain is None:
+                    self._status_sent.pop(question_id, None)
         self._version = version
         self._timers_held_until = self._timers_row = None
-        self._restore()
         # What the others told the askers is what this state says now.
-        now = self.clock.now()
-        self._status_sent = {
-            question_id: self._told(status)
-            for question_id, status in self.router.queue_statuses(now).items()
-        }
+        self._status_sent.update(
+            (question_id, self._told(status))
+            for question_id, status in self.router.queue_statuses(now, rings).items()
+        )
         self._queues_told = self.router.queue_signatures(now)
+
+    def _remember(self, changes: domain.RouterChanges) -> None:
+        """The pieces as saved now (a failed change goes back to them)."""
+        saved = self._saved
+        saved.rings.update(changes.rings)
+        saved.people.update(changes.people)
+        for question_id, chain in changes.questions.items():
+            if chain is None:
+                saved.questions.pop(question_id, None)
+            else:
+                saved.questions[question_id] = chain
+        if saved.seq != changes.seq:
+            self._saved = replace(saved, seq=changes.seq)
 
     def _failed(self) -> None:
         """A change was not saved: the router as saved, read again before the next change

@@ -242,6 +242,8 @@ class RingState(Base):
     __tablename__ = "ring_states"
     ring_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The routing version that wrote it (RingRouting.version): others read what is newer.
+    version: Mapped[int] = mapped_column(Integer, default=0, index=True)
 
 
 class RingMemberState(Base):
@@ -250,6 +252,7 @@ class RingMemberState(Base):
     __tablename__ = "ring_member_states"
     person_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=0, index=True)
 
 
 class RingQuestion(Base):
@@ -260,6 +263,17 @@ class RingQuestion(Base):
     __tablename__ = "ring_questions"
     question_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=0, index=True)
+
+
+class RingQuestionGone(Base):
+    """A ring question that closed, and the routing version that deleted its row: a node
+    following the changes since an older version drops it. Kept for a window of versions
+    (repositories.GONE_KEPT); a node further behind reads every row again."""
+
+    __tablename__ = "ring_questions_gone"
+    question_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, index=True)
 
 
 class NamedContact(Base):

@@ -28,6 +28,7 @@ from liaison.store.models import (
     PresenceSettings,
     RingMemberState,
     RingQuestion,
+    RingQuestionGone,
     RingRouting,
     RingState,
     Session,
@@ -545,53 +546,95 @@ async def load_routing(db: AsyncSession) -> rings_domain.RouterParts:
     )
 
 
-async def save_routing(
-    db: AsyncSession,
-    saved: rings_domain.RouterParts,
-    now_parts: rings_domain.RouterParts,
-    now: datetime,
-) -> bool:
-    """Writes the pieces that differ from those last saved (inside the routing lock) and
-    raises the version; returns False when nothing differed (nothing written)."""
-    wrote = False
-    for model, key, before, after in (
-        (RingState, RingState.ring_id, saved.rings, now_parts.rings),
-        (RingMemberState, RingMemberState.person_id, saved.people, now_parts.people),
-        (RingQuestion, RingQuestion.question_id, saved.questions, now_parts.questions),
-    ):
-        wrote = await _save_pieces(db, model, key, before, after) or wrote
-    if wrote or saved.seq != now_parts.seq:
-        await db.execute(
-            update(RingRouting)
-            .where(RingRouting.id == 1)
-            .values(version=RingRouting.version + 1, seq=now_parts.seq, updated_at=now)
+# Closed questions are marked for this many routing versions: a node further behind
+# than that reads every row again instead of the changes.
+GONE_KEPT = 10_000
+
+
+async def load_routing_changes(
+    db: AsyncSession, held: int, version: int
+) -> rings_domain.RouterChanges | None:
+    """The rows written after version `held`, up to `version` (the one the rows are at;
+    in the same transaction as `routing_version`): what a node holding `held` applies.
+    None when `held` is too old for the marks of closed questions still kept."""
+    if version - held > GONE_KEPT:
+        return None
+    seq = await db.scalar(select(RingRouting.seq).where(RingRouting.id == 1))
+    rings = await db.execute(
+        select(RingState.ring_id, RingState.state).where(RingState.version > held)
+    )
+    people = await db.execute(
+        select(RingMemberState.person_id, RingMemberState.state).where(
+            RingMemberState.version > held
         )
-        return True
-    return False
+    )
+    questions: dict[str, list[dict[str, Any]] | None] = {
+        question_id: None
+        for (question_id,) in await db.execute(
+            select(RingQuestionGone.question_id).where(RingQuestionGone.version > held)
+        )
+    }
+    written = await db.execute(
+        select(RingQuestion.question_id, RingQuestion.state).where(RingQuestion.version > held)
+    )
+    questions.update((question_id, state) for question_id, state in written)
+    return rings_domain.RouterChanges(
+        seq=seq or 0,
+        rings={ring_id: state for ring_id, state in rings},
+        people={person_id: state for person_id, state in people},
+        questions=questions,
+    )
+
+
+async def save_routing(
+    db: AsyncSession, changes: rings_domain.RouterChanges, version: int, now: datetime
+) -> None:
+    """Writes the pieces that changed (inside the routing lock, which holds `version`)
+    as of version + 1, and raises the version to that."""
+    written = version + 1
+    gone = [k for k, v in changes.questions.items() if v is None]
+    questions = {k: v for k, v in changes.questions.items() if v is not None}
+    for model, key, pieces in (
+        (RingState, RingState.ring_id, changes.rings),
+        (RingMemberState, RingMemberState.person_id, changes.people),
+        (RingQuestion, RingQuestion.question_id, questions),
+    ):
+        await _save_pieces(db, model, key, pieces, written)
+    insert = insert_for(db)
+    if gone:
+        await db.execute(delete(RingQuestion).where(RingQuestion.question_id.in_(gone)))
+        statement = insert(RingQuestionGone)
+        await db.execute(
+            statement.on_conflict_do_update(
+                index_elements=[RingQuestionGone.question_id],
+                set_={"version": statement.excluded.version},
+            ),
+            [{"question_id": k, "version": written} for k in gone],
+        )
+    if written % 100 == 0:
+        await db.execute(
+            delete(RingQuestionGone).where(RingQuestionGone.version <= written - GONE_KEPT)
+        )
+    await db.execute(
+        update(RingRouting)
+        .where(RingRouting.id == 1)
+        .values(version=written, seq=changes.seq, updated_at=now)
+    )
 
 
 async def _save_pieces(
-    db: AsyncSession, model: Any, key: Any, before: Mapping[Any, Any], after: Mapping[Any, Any]
-) -> bool:
-    gone = [k for k in before if k not in after]
-    # A piece the router did not make again is the same object (RingRouter.parts).
-    changed = [
-        {key.key: k, "state": v}
-        for k, v in after.items()
-        if (old := before.get(k)) is not v and old != v
-    ]
-    if gone:
-        await db.execute(delete(model).where(key.in_(gone)))
-    if changed:
-        insert = insert_for(db)
-        statement = insert(model)
-        await db.execute(
-            statement.on_conflict_do_update(
-                index_elements=[key], set_={"state": statement.excluded.state}
-            ),
-            changed,
-        )
-    return bool(gone or changed)
+    db: AsyncSession, model: Any, key: Any, pieces: Mapping[Any, Any], version: int
+) -> None:
+    if not pieces:
+        return
+    statement = insert_for(db)(model)
+    await db.execute(
+        statement.on_conflict_do_update(
+            index_elements=[key],
+            set_={"state": statement.excluded.state, "version": statement.excluded.version},
+        ),
+        [{key.key: k, "state": v, "version": version} for k, v in pieces.items()],
+    )
 
 
 async def accept_consultation(
