@@ -9,6 +9,7 @@ and 95th percentile of ask + accept while other questions are open (waiting in a
 ring) and after many have been answered and closed. Bounded: a few thousand changes.
 
     .venv/bin/python -m bench.ring_cost [--database-url URL] [--rounds 40] [--taken 400]
+        [--open 200,800]
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def summary(label: str, times: list[float]) -> str:
     return f"{label:44} median {statistics.median(times):7.1f} ms   p95 {p95:7.1f} ms"
 
 
-async def main(database_url: str, rounds: int, taken: int) -> None:
+async def main(database_url: str, rounds: int, taken: int, open_counts: list[int]) -> None:
     clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
     settings = Settings(
         database_url=database_url,
@@ -102,13 +103,13 @@ async def main(database_url: str, rounds: int, taken: int) -> None:
         await core.rings.sign_in(expert, "fast", True)
         await core.settle()
         print(summary("no other question", await measure(core, asker, expert, rounds)))
-        for open_questions in (200, 800):
+        for open_questions in open_counts:
             while len(core.rings.router.open_questions()) < open_questions:
                 await core.rings.ask(asker, "parked", "Odottaa")
             label = f"{open_questions} other questions open"
             print(summary(label, await measure(core, asker, expert, rounds)))
         await measure(core, asker, expert, taken)
-        label = f"800 open, {taken} more asked and taken"
+        label = f"{open_counts[-1]} open, {taken} more asked and taken"
         print(summary(label, await measure(core, asker, expert, rounds)))
     finally:
         await core.stop()
@@ -119,7 +120,11 @@ if __name__ == "__main__":
     parser.add_argument("--database-url", default="")
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--taken", type=int, default=400, help="questions taken before the last")
+    parser.add_argument(
+        "--open", default="200,800", help="other questions open, comma-separated, ascending"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         url = args.database_url or f"sqlite+aiosqlite:///{Path(directory) / 'rings.db'}"
-        asyncio.run(main(url, args.rounds, args.taken))
+        open_counts = [int(n) for n in args.open.split(",")]
+        asyncio.run(main(url, args.rounds, args.taken, open_counts))

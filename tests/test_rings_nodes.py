@@ -22,6 +22,7 @@ import websockets
 from sqlalchemy import func, make_url, select
 
 from liaison.protocol.reference import CloseCode
+from liaison.services.consultation_idle import deadline_name
 from liaison.services.rings import RING_TIMERS, RingServiceError
 from liaison.store import repositories as repo
 from liaison.store.models import (
@@ -112,7 +113,7 @@ async def test_a_ring_timer_runs_once_in_the_service_whichever_nodes_hold_it(
     offers = [f for s in (bertil, daniel) if (f := s._take("offer", {}))]
     assert len(offers) == 1  # round robin: one of them
     expires_at = datetime.fromisoformat(offers[0]["expires_at"])
-    assert await timers_row(a) == expires_at
+    assert await deadline_of(a, RING_TIMERS) == expires_at
     runs = a.core.rings.timer_runs + b.core.rings.timer_runs
 
     a.clock.set(expires_at)
@@ -125,12 +126,13 @@ async def test_a_ring_timer_runs_once_in_the_service_whichever_nodes_hold_it(
     assert record is not None and record.missed_offers == 1
     # The other member is offered it now, and the row holds that offer's expiry.
     assert a.core.rings.router.next_deadline() == b.core.rings.router.next_deadline()
-    assert await timers_row(a) == a.core.rings.router.next_deadline()
+    assert await deadline_of(a, RING_TIMERS) == a.core.rings.router.next_deadline()
 
 
-async def timers_row(server: Server) -> datetime | None:
+async def deadline_of(server: Server, name: str) -> datetime | None:
+    """A row of `deadlines`: when it is next due (None: no such row)."""
     async with server.core.db() as db:
-        due = await db.scalar(select(Deadline.due_at).where(Deadline.name == RING_TIMERS))
+        due = await db.scalar(select(Deadline.due_at).where(Deadline.name == name))
     return None if due is None else due.replace(tzinfo=due.tzinfo or UTC)
 
 
@@ -385,8 +387,10 @@ async def test_an_idle_consultation_reminds_once_and_closes_after_its_node_stops
     server_factory: Any, databases: Databases, redis_url: str
 ) -> None:
     """Bertil takes a question in his tab on A and has another tab on B. Both nodes hold
-    the consultation's idle deadlines: at the reminder time each tab gets one reminder,
-    not one per node. A stops; B closes the consultation at the auto-close time."""
+    the consultation's idle deadlines: at the reminder time one node claims its row in
+    `deadlines` and each tab gets one reminder, not one per node; the row then says when
+    it closes. A stops; B closes the consultation at the auto-close time, and the row
+    goes with it."""
     settings = {
         "consultation_reminder_seconds": 60,
         "consultation_auto_close_seconds": 180,
@@ -410,6 +414,10 @@ async def test_an_idle_consultation_reminds_once_and_closes_after_its_node_stops
         for tab in (on_a, on_b):
             reminders = frames(tab, "consultation_reminder")
             assert [r["consultation_id"] for r in reminders] == [consultation["id"]]
+        assert a.core.consultations.idle.runs + b.core.consultations.idle.runs == 1
+        name = deadline_name(consultation["id"])
+        closes = a.core.consultations.idle.closes_at(consultation["id"])
+        assert await deadline_of(b, name) == closes
 
         await node_a.aclose()
         await advance(119, b)
@@ -423,6 +431,7 @@ async def test_an_idle_consultation_reminds_once_and_closes_after_its_node_stops
             if f["consultation"]["state"] == "closed"
         ]
         assert [(c["id"], c["outcome"]) for c in closed] == [(consultation["id"], "not_recorded")]
+        assert await deadline_of(b, name) is None
 
 
 async def test_a_node_that_missed_a_consultation_opening_holds_its_idle_deadlines_after(

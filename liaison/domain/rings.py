@@ -3,11 +3,12 @@
 `RingRouter` takes inputs together with the current time, mutates its own state and
 returns the events the caller must publish. It does no I/O, keeps no clocks and no
 globals, and its state round-trips through JSON-able pieces (`parts`, one per ring,
-member and open question) so waiting questions, live offers and timers survive a
-restart. The service layer must call it from one task at a time (it is not
-thread-safe), and on one state at a time across nodes (docs/rings.md); that
-serialisation is what makes an accept exclusive. See docs/rings.md for the model and
-the caller's contract.
+member and open question; `changes` hands out those an input changed, `apply` takes
+another node's) so waiting questions, live offers and timers survive a restart. An
+input costs what it touches, not what is open (`RingRouter`). The service layer must
+call it from one task at a time (it is not thread-safe), and on one state at a time
+across nodes (docs/rings.md); that serialisation is what makes an accept exclusive. See
+docs/rings.md for the model and the caller's contract.
 """
 
 from __future__ import annotations

@@ -8,10 +8,13 @@ an older activity is only ever early, never late, and an early one just moves on
 
 Every node keeps every open consultation (a consultation opened, kept open or closed on
 one node is announced on the bus, `idle`, and each node reads its row again), so the
-reminders and the closing go on when the node it was opened on stops. Each node fires
-the deadlines it holds; the rows are locked while they are handled, and what the first
-node wrote (the reminder's time, the closing) tells the others there is nothing to do:
-each reminder is sent once, each consultation closed once.
+reminders and the closing go on when the node it was opened on stops. Each open
+consultation's deadline is a row of `deadlines` (`consultation <id>`): the node whose own
+schedule says it is due claims the row (SKIP LOCKED: no node waits on another) and
+handles it in the same transaction, writing the next due time; a node that finds it not
+claimable reads when it is next due and waits until then. So each reminder is sent once
+and each consultation closed once, by one node, whichever nodes are alive. Closing the
+consultation deletes the row.
 """
 
 from __future__ import annotations
@@ -30,9 +33,14 @@ from liaison.domain.consultations import IdleRule, OpenConsultation
 from liaison.protocol import server
 from liaison.services.hub import Hub
 from liaison.services.scheduler import Scheduler
+from liaison.store import repositories as repo
 from liaison.store.models import Consultation, Message
 
 log = logging.getLogger(__name__)
+
+# A node that claimed a deadline holds it this long: if it dies before closing the
+# consultation, another node claims it then.
+CLAIM_LEASE = timedelta(seconds=5)
 
 
 class ConsultationIdle:
@@ -55,6 +63,10 @@ class ConsultationIdle:
         )
         self._close = close
         self._open: dict[int, OpenConsultation] = {}
+        # Not looked at before this time: another node held the deadline, or handled it.
+        self._held: dict[int, datetime] = {}
+        # Deadlines this node claimed and handled (tests and operators read it).
+        self.runs = 0
         scheduler.add("consultation idleness", self._next_deadline, self._on_time)
         hub.on("idle", self._on_notice)
 
@@ -76,6 +88,7 @@ class ConsultationIdle:
 
     def closed(self, consultation_id: int) -> None:
         self._open.pop(consultation_id, None)
+        self._held.pop(consultation_id, None)
         self._announce(consultation_id)
 
     def _announce(self, consultation_id: int) -> None:
@@ -90,8 +103,11 @@ class ConsultationIdle:
             c = await db.get(Consultation, consultation_id)
             if c is None or c.state != "open":
                 self._open.pop(consultation_id, None)
+                self._held.pop(consultation_id, None)
                 return
             self._open[consultation_id] = await _current(db, c)
+        # Its activity moved (kept open on another node, say): looked at when it is due.
+        self._held.pop(consultation_id, None)
         self.scheduler.wake()
 
     def closes_at(self, consultation_id: int) -> datetime | None:
@@ -107,48 +123,87 @@ class ConsultationIdle:
         self._announce(c.id)
 
     def _next_deadline(self) -> datetime | None:
-        return self.rule.next_deadline(self._open.values())
+        times = [
+            self._due_at(c, at)
+            for c in self._open.values()
+            if (at := self.rule.next_deadline((c,))) is not None
+        ]
+        return min(times, default=None)
+
+    def _due_at(self, c: OpenConsultation, at: datetime) -> datetime:
+        """When this node looks at the consultation: when the rule says, unless another
+        node holds it, or handled it and said when it is next due."""
+        held = self._held.get(c.id)
+        return at if held is None else max(at, held)
 
     async def _on_time(self, now: datetime) -> None:
-        due = self.rule.due(self._open.values(), now)
-        if not due.remind and not due.close:
-            return
-        reminders: list[tuple[int, server.ConsultationReminder]] = []
+        looked_at = [
+            c
+            for c in self._open.values()
+            if (at := self.rule.next_deadline((c,))) is not None and self._due_at(c, at) <= now
+        ]
+        due = self.rule.due(looked_at, now)
+        for consultation_id in (*due.remind, *due.close):
+            try:
+                await self._handle(consultation_id, now)
+            except Exception:
+                log.exception("consultation %s: its deadline failed", consultation_id)
+                self._held[consultation_id] = now + CLAIM_LEASE
+
+    async def _handle(self, consultation_id: int, now: datetime) -> None:
+        """Claims the consultation's deadline row and, if this node got it, does what is
+        due: the reminder (sent after the commit) or the closing (a lease: a node that
+        dies before it has closed the consultation leaves it to another)."""
+        name = deadline_name(consultation_id)
+        reminder: tuple[int, server.ConsultationReminder] | None = None
+        close = False
         async with self.db.begin() as db:
-            for consultation_id in (*due.remind, *due.close):
-                # Locked until this commits: another node handling the same deadline
-                # waits, then reads what this one wrote (reminded, or closing).
-                c = await db.get(Consultation, consultation_id, with_for_update=True)
-                if c is None or c.state != "open":
-                    self._open.pop(consultation_id, None)
-                    continue
-                # The deadline came from what was known; a message since moves it on.
-                self._open[c.id] = await _current(db, c)
-            due = self.rule.due(
-                [self._open[i] for i in (*due.remind, *due.close) if i in self._open], now
-            )
-            for consultation_id in due.remind:
-                c = await db.get(Consultation, consultation_id)
-                if c is None or c.expert_id is None:
-                    continue
+            if not await repo.claim_deadline(db, name, now, now + CLAIM_LEASE):
+                # Another node holds it right now, or handled it: look again when the
+                # row says, or after the lease.
+                due_at = await repo.deadline_due(db, name)
+                self._held[consultation_id] = max(due_at or now, now + CLAIM_LEASE)
+                return
+            self._held.pop(consultation_id, None)
+            self.runs += 1
+            c = await db.get(Consultation, consultation_id, with_for_update=True)
+            if c is None or c.state != "open":
+                self._open.pop(consultation_id, None)
+                await repo.drop_deadline(db, name)
+                return
+            # The deadline came from what was known; a message since moves it on.
+            current = self._open[c.id] = await _current(db, c)
+            due = self.rule.due((current,), now)
+            if due.close:
+                close = True
+            elif due.remind and c.expert_id is not None:
                 c.reminded_at = now
-                current = self._open[consultation_id] = await _current(db, c)
+                current = self._open[c.id] = await _current(db, c)
                 closes = self.rule.closes_at(current)
-                reminders.append(
-                    (
-                        c.expert_id,
-                        server.ConsultationReminder(
-                            consultation_id=c.id,
-                            conversation_id=c.conversation_id,
-                            idle_since=current.active_at.isoformat(),
-                            closes_at=closes.isoformat() if closes else None,
-                        ),
-                    )
+                reminder = (
+                    c.expert_id,
+                    server.ConsultationReminder(
+                        consultation_id=c.id,
+                        conversation_id=c.conversation_id,
+                        idle_since=current.active_at.isoformat(),
+                        closes_at=closes.isoformat() if closes else None,
+                    ),
                 )
-        for expert_id, frame in reminders:
-            await self.hub.send([expert_id], frame)
-        for consultation_id in due.close:
+            if not close:
+                following = self.rule.next_deadline((current,))
+                if following is None:
+                    await repo.drop_deadline(db, name)
+                else:
+                    await repo.set_deadline(db, name, following)
+        if reminder is not None:
+            await self.hub.send([reminder[0]], reminder[1])
+        if close:
             await self._close(consultation_id)
+
+
+def deadline_name(consultation_id: int) -> str:
+    """The consultation's row in `deadlines`."""
+    return f"consultation {consultation_id}"
 
 
 async def _current(db: AsyncSession, c: Consultation) -> OpenConsultation:

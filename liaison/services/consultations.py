@@ -40,12 +40,13 @@ from liaison.protocol import server
 from liaison.protocol.rings import Consultation as Record
 from liaison.protocol.rings import ConsultationConversation, MissedOffer
 from liaison.services.chat import ChatService
-from liaison.services.consultation_idle import ConsultationIdle
+from liaison.services.consultation_idle import ConsultationIdle, deadline_name
 from liaison.services.hub import Hub
 from liaison.services.presence import PresenceService
 from liaison.services.records import MAX_QUESTION_CHARS, consultation_record, iso
 from liaison.services.rings import RingService
 from liaison.services.scheduler import Scheduler
+from liaison.store import repositories as repo
 from liaison.store.models import Consultation, Person, RingOffer
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,8 @@ class ConsultationService:
             elif c.state != "open":
                 raise ConsultationError("closed", "this consultation is not open")
             c.state, c.outcome, c.topic, c.closed_at = "closed", outcome, topic, now
+            # Its idle deadline ends with it (in the same transaction).
+            await repo.drop_deadline(db, deadline_name(consultation_id))
             if legal_basis is not None:
                 c.legal_basis = legal_basis
             closed.append(consultation_record(c))

@@ -3,12 +3,13 @@ the store, and turns its events into record changes and frames through the effec
 (liaison/services/ring_effects.py). See docs/rings.md for the routing model.
 
 The router's state lives in the store as rows (one per ring, member and open question;
-domain.RouterParts). Every routing change, on any node, takes the routing row's lock,
-reads the rows again if another node changed them since, routes, and saves the pieces it
+domain.RouterParts), each with the version that wrote it. Every routing change, on any
+node, takes the routing row's lock, applies the rows written since the version it holds
+if another node changed them, routes, and saves the pieces the router hands out as
 changed in the same transaction as the consultation records the events imply: the nodes
 take turns on one state, and a restart (or another node) resumes exactly. The router in
 memory is this node's copy, which it answers reads from; a node that changed the state
-tells the others on the bus (`rings`), and they read it again.
+tells the others on the bus (`rings`), and they apply the rows that change wrote.
 What happens around routing lives beside it: consultations (consultations.py),
 callback requests (callbacks.py) and "contact my liaison" (named_contacts.py).
 """

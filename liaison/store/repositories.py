@@ -525,6 +525,17 @@ async def set_deadline(db: AsyncSession, name: str, due_at: datetime) -> None:
     )
 
 
+async def deadline_due(db: AsyncSession, name: str) -> datetime | None:
+    """When the deadline `name` is next due, as last committed (no lock: a node that
+    could not claim it reads when to look again)."""
+    return await db.scalar(select(Deadline.due_at).where(Deadline.name == name))
+
+
+async def drop_deadline(db: AsyncSession, name: str) -> None:
+    """The deadline `name` is over (what it timed has ended)."""
+    await db.execute(delete(Deadline).where(Deadline.name == name))
+
+
 async def routing_version(db: AsyncSession) -> int | None:
     """The version of the state rows, without the lock (None before the first change):
     in a snapshot transaction, the version of what `load_routing` then reads."""
