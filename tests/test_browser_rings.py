@@ -15,6 +15,7 @@ from tests.test_browser import (  # noqa: F401
     pytestmark,
     shot,
 )
+from tests.test_ring_workspace import ask
 from tests.test_rings import config, valid_code, with_rings
 from tests.test_rings_nodes import rings_on
 
@@ -278,3 +279,24 @@ async def test_two_browsers_on_two_nodes_ask_and_take_a_question(
     await expect(bertil.locator("#message-list")).to_contain_text("Tässä asiakkaan tilanne.")
     for page in (aino, bertil):
         await expect(ring_row(page, "Yleinen asumistuki")).to_contain_text("Jonossa: 0")
+
+
+async def test_the_asker_sees_the_queue_grow_behind_their_question(
+    browser: Browser,
+    server: Server,
+) -> None:
+    """Nobody answers the ring: Aino's question waits first in line. Cecilia asks after
+    her; the server sends Aino's question no status for that (nothing about it changed),
+    yet her page says how many wait, from the ring's live counts."""
+    await with_rings(server)
+    _, aino = await logged_in(browser, server, "aino")
+    await aino.get_by_role("button", name=re.compile("Kysy ringiltä")).click()
+    dialog = aino.locator("#ask-dialog")
+    await dialog.get_by_label("Rinki").select_option("housing")
+    await dialog.get_by_label(re.compile("^Kysymys")).fill("Ensimmäisenä jonossa")
+    await dialog.get_by_role("button", name="Lähetä").click()
+    item = aino.locator("#question-strip .question-item")
+    await expect(item).to_contain_text("Jonossa 1/1")
+    cecilia = await (await server.client("cecilia")).socket()
+    await ask(cecilia, "Toisena jonossa", 1)
+    await expect(item).to_contain_text("Jonossa 1/2")

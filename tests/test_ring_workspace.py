@@ -146,8 +146,11 @@ async def test_the_asker_hears_every_move_of_their_question(server: Server) -> N
     # The first one is cancelled: one place up.
     await aino.send({"type": "cancel", "question_id": first["question_id"]})
     await status_where(cecilia, mine["question_id"], position=2, queue_length=2)
-    # Nothing changes for her when nothing about her question changes.
+    # Nothing changes for her when nothing about her question changes, and a question
+    # asked behind hers is not a change of it (one frame to each asker in the queue per
+    # question asked); the ring's live counts say how many wait.
     await server.advance(3)
+    await ask(aino, "Kolmas", 4)
     await cecilia.no_frame("question_status")
     # A member becoming free is news too, and so is the question starting to ring.
     bertil = await signed_in(server, "bertil")

@@ -18,7 +18,7 @@ import heapq
 import math
 import operator
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal, TypeAlias, cast
@@ -1043,27 +1043,29 @@ class RingRouter:
         return self._status(q, ring, position, len(queue), len(self._free_members(ring)), now)
 
     def queue_statuses(
-        self, now: datetime, rings: Iterable[str] | None = None
+        self, now: datetime, rings: Mapping[str, int] | None = None
     ) -> dict[str, QueueStatus]:
-        """The status of every open question (of these rings only, if given), by id, from
-        one pass over each ring's queue."""
+        """The status of every open question, by id, from one pass over each ring's
+        queue; with `rings`, only of those rings, each from the position given (1: the
+        whole queue; a question's status depends on those ahead of it, not behind)."""
         _aware(now)
         statuses: dict[str, QueueStatus] = {}
-        for ring_id in self._queues if rings is None else rings:
+        for ring_id, start in (rings or dict.fromkeys(self._queues, 1)).items():
             queue = self._queues.get(ring_id)
             if not queue:
                 continue
             ring = self._rings[ring_id]
             free = len(self._free_members(ring))
-            for position, q in enumerate(queue, 1):
+            first = max(start, 1)
+            for position, q in enumerate(queue[first - 1 :], first):
                 statuses[q.id] = self._status(q, ring, position, len(queue), free, now)
         return statuses
 
     def queue_signatures(self, now: datetime) -> dict[str, tuple[Any, ...]]:
-        """For each ring with open questions, what its questions' statuses share: the
-        queue's length, members signed in and free, and the recent waits' median (the
-        estimate). While a ring's signature stays the same and no event names one of its
-        questions, none of their statuses changes but for the time waited."""
+        """For each ring with open questions, what all its questions' statuses share but
+        the queue's length: members signed in and free, and the recent waits' median (the
+        estimate). While a ring's signature stays the same, a question's status changes
+        only with an event about it or a question ahead of it (and the time waited)."""
         _aware(now)
         signatures: dict[str, tuple[Any, ...]] = {}
         for ring_id, queue in self._queues.items():
@@ -1071,12 +1073,18 @@ class RingRouter:
                 continue
             ring = self._rings[ring_id]
             signatures[ring_id] = (
-                len(queue),
                 len(ring.members),
                 len(self._free_members(ring)),
                 self._estimate(ring, 1, now),
             )
         return signatures
+
+    def asker(self, question_id: str) -> int:
+        """Who asked the question."""
+        entries = self._questions.get(question_id)
+        if not entries:
+            raise UnknownQuestion(question_id)
+        return entries[-1].asker_id
 
     def _status(
         self,

@@ -98,7 +98,15 @@ class QuestionStatus(Shape):
         int | None,
         Meta(description="1-based place among the ring's open questions; null once closed"),
     ]
-    queue_length: Count
+    queue_length: Annotated[
+        Count,
+        Meta(
+            description=(
+                "the ring's open questions when this status was made; one asked behind "
+                "this question is not a change of it (`ring_summary` counts them live)"
+            )
+        ),
+    ]
     members_signed_in: Count
     members_free: Count
     waited_seconds: Annotated[

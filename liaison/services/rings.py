@@ -708,9 +708,10 @@ class RingService:
         self._version = version
         self._timers_held_until = self._timers_row = None
         # What the others told the askers is what this state says now.
+        whole = None if rings is None else dict.fromkeys(rings, 1)
         self._status_sent.update(
             (question_id, self._told(status))
-            for question_id, status in self.router.queue_statuses(now, rings).items()
+            for question_id, status in self.router.queue_statuses(now, whole).items()
         )
         self._queues_told = self.router.queue_signatures(now)
 
@@ -831,43 +832,55 @@ class RingService:
     async def _send_statuses(self, touched: set[str], events: list[domain.Event]) -> None:
         """Tells askers what changed for their questions: those the events were about,
         and every open question whose place, counts or estimate moved (an urgent question
-        went ahead, one ahead was cancelled or answered, a member became free). Only the
-        rings the events named, or whose queue signature moved, are looked at (a status
-        depends on nothing else but the time waited); their statuses come from one pass
-        over the queues, and only a status that changed is shaped and sent."""
+        went ahead, one ahead was cancelled or answered, a member became free). A status
+        depends on the ring's signature (RingRouter.queue_signatures) and the questions
+        ahead of it: a ring whose signature moved is looked at whole, a ring a question
+        left from its first place on, a ring a question entered from that question's
+        place on (one asked at the back moves nobody); only a status that changed is
+        shaped and sent. A longer queue alone is not a change: the asker's page counts
+        the ring's waiting questions from its live counts (`ring_summary`)."""
         now = self.clock.now()
         signatures = self.router.queue_signatures(now)
-        rings = {r for r, sig in signatures.items() if self._queues_told.get(r) != sig}
-        for event in events:
-            rings.update(
-                name
-                for name in (getattr(event, a, None) for a in ("ring_id", "from_ring", "to_ring"))
-                if isinstance(name, str)
-            )
+        starts = {r: 1 for r, sig in signatures.items() if self._queues_told.get(r) != sig}
         self._queues_told = signatures
-        open_statuses = self.router.queue_statuses(now, rings)
-        for question_id, status in open_statuses.items():
+        for event in events:
+            if isinstance(event, domain.QuestionQueued):
+                ring_id, first = event.ring_id, event.position
+            elif isinstance(event, domain.QuestionOverflowed):
+                ring_id, first = event.from_ring, 1
+            elif isinstance(event, _LEFT_A_QUEUE):
+                ring_id, first = event.ring_id, 1
+            else:
+                continue
+            starts[ring_id] = min(starts.get(ring_id, first), first)
+        statuses = self.router.queue_statuses(now, starts)
+        for question_id in touched - statuses.keys():
+            try:
+                status = self.router.queue_status(question_id, now)
+            except domain.UnknownQuestion:
+                continue
+            if status.position is None:
+                # Closed: told once, and forgotten.
+                self._status_sent.pop(question_id, None)
+                await self._send_status(self._shown(status))
+            else:
+                statuses[question_id] = status
+        for question_id, status in statuses.items():
             fingerprint = self._told(status)
             if self._status_sent.get(question_id) == fingerprint:
                 continue
             self._status_sent[question_id] = fingerprint
             # Shaped for the asker only when it changed.
             await self._send_status(self._shown(status))
-        for question_id in touched - open_statuses.keys():
-            try:
-                closed = self.question_status(question_id)
-            except domain.UnknownQuestion:
-                continue
-            self._status_sent.pop(question_id, None)
-            await self._send_status(closed)
 
     def _told(self, status: domain.QueueStatus) -> tuple[Any, ...]:
         """What an asker was told of a question, to compare with what they would be told
-        now (time waited grows by itself: clients count it up; it is not a change)."""
+        now (the time waited grows by itself, and the queue's length is the ring's: the
+        page counts both up itself; neither alone is a change)."""
         return self.ring_name(status.ring_id), _status_values(status)
 
     async def _send_status(self, status: QuestionStatus) -> None:
-        asker_id = self.router.question(status.question_id).asker_id
+        asker_id = self.router.asker(status.question_id)
         await self.hub.send([asker_id], server.QuestionStatusFrame(question=status))
 
 
@@ -882,10 +895,18 @@ def phone_hours_of(view: PresenceView) -> list[dict[str, Any]]:
     return hours
 
 
-# A status's values but the time waited (every field's: one added later is compared too).
+# A status's values but the time waited and the queue's length (every other field's: one
+# added later is compared too).
 _status_values = operator.attrgetter(
-    *(f.name for f in fields(domain.QueueStatus) if f.name != "waited_seconds")
+    *(
+        f.name
+        for f in fields(domain.QueueStatus)
+        if f.name not in ("waited_seconds", "queue_length")
+    )
 )
+# Events after which the questions behind one that left its ring's queue moved up (and
+# QuestionOverflowed, from the ring it left).
+_LEFT_A_QUEUE = (domain.QuestionAccepted, domain.QuestionCancelled, domain.QuestionTimedOut)
 
 
 def _fingerprint(counts: RingCounts) -> bytes:

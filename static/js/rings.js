@@ -324,7 +324,10 @@ export function createRings(ctx) {
     const q = entry.q;
     if (LIVE.has(q.state)) {
       const parts = [];
-      if (q.position) parts.push(t("Position {position} of {count}", { position: q.position, count: q.queue_length }));
+      // The queue's length comes from the ring's live counts: a question asked behind
+      // this one is not a change of this one's status, and the server sends none for it.
+      const waiting = rs.rings.get(q.ring_id)?.waiting ?? q.queue_length;
+      if (q.position) parts.push(t("Position {position} of {count}", { position: q.position, count: Math.max(q.position, waiting) }));
       if (q.state === "offered") parts.push(t("Ringing for {count}", { count: q.ringing || 1 }));
       parts.push(t("Free: {free} of {signed}", { free: q.members_free, signed: q.members_signed_in }));
       parts.push(t("Estimated wait: {time}", { time: estimate(q.estimated_wait_seconds) }));
@@ -982,6 +985,7 @@ export function createRings(ctx) {
         const known = rs.rings.get(f.ring.id);
         if (known) rs.rings.set(f.ring.id, { ...known, ...f.ring, receivedAt: Date.now() });
         renderRings();
+        if ([...rs.questions.values()].some((e) => e.q.ring_id === f.ring.id && LIVE.has(e.q.state))) renderQuestions();
         break;
       }
       case "ring_member": {
