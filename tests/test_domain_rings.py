@@ -984,7 +984,7 @@ def test_routing_only_what_an_input_touched_decides_as_routing_everything(seed: 
     """After every input of a random day, the router that settles only the rings and
     members the input changed gives the same events as a router made from the same
     state, which settles every ring and member (from_parts); its next deadline is never
-    later; and the pieces `changes()` hands out, applied one change after another, are
+    later; each asker's open questions are the same; and the pieces `changes()` hands out, applied one change after another, are
     the whole state."""
     clock = FakeClock()
     router = _busy_router()
@@ -1002,6 +1002,9 @@ def test_routing_only_what_an_input_touched_decides_as_routing_everything(seed: 
         reference = step(everything, clock)
         assert [e.to_dict() for e in events] == [e.to_dict() for e in reference]
         assert _without_retry(router.parts()) == _without_retry(everything.parts())
+        for asker in (ASKER, ASKER + 1, 3):
+            mine = [q.id for q in everything.open_questions() if q.asker_id == asker]
+            assert router.open_questions_of(asker) == mine
         expected = everything.next_deadline()
         deadline = router.next_deadline()
         assert (deadline is None) == (expected is None)

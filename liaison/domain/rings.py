@@ -721,6 +721,8 @@ class RingRouter:
         self._queues: dict[str, list[Question]] = {}
         # Who has a live offer, of which questions (one at a time, across all rings).
         self._offered: dict[int, set[str]] = {}
+        # Who asked which open questions (a page that opens is told of its own).
+        self._asked: dict[int, set[str]] = {}
         # When something may fall due (an offer's expiry, a queue timeout, a re-offer),
         # with the question's id: a heap; an entry whose time no longer holds is skipped.
         self._timers: list[tuple[datetime, str]] = []
@@ -994,6 +996,12 @@ class RingRouter:
         current = (q for queue in self._queues.values() for q in queue)
         return [q.copy() for q in sorted(current, key=_asked)]
 
+    def open_questions_of(self, asker_id: int) -> list[str]:
+        """The ids of the asker's questions still waiting or ringing, in the order they
+        were asked."""
+        asked = (self._questions[qid][-1] for qid in self._asked.get(asker_id, ()))
+        return [q.id for q in sorted(asked, key=_asked)]
+
     def question_trail(self, question_id: str) -> list[Question]:
         """Copies of every entry of the question, oldest ring first."""
         entries = self._questions.get(question_id)
@@ -1258,6 +1266,7 @@ class RingRouter:
     def _index(self, entry: Question) -> None:
         """An open entry's place in its ring's queue, its live offers and its timers."""
         bisect.insort(self._queues.setdefault(entry.ring_id, []), entry, key=Question.queue_key)
+        self._asked.setdefault(entry.asker_id, set()).add(entry.id)
         for o in entry.live_offers:
             self._offered.setdefault(o.person_id, set()).add(entry.id)
         for at in _times(entry):
@@ -1268,6 +1277,11 @@ class RingRouter:
         i = bisect.bisect_left(queue, entry.queue_key(), key=Question.queue_key)
         if i < len(queue) and queue[i] is entry:
             del queue[i]
+        asked = self._asked.get(entry.asker_id)
+        if asked is not None:
+            asked.discard(entry.id)
+            if not asked:
+                del self._asked[entry.asker_id]
         for o in entry.live_offers:
             self._unoffer(o.person_id, entry.id)
 

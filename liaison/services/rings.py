@@ -468,11 +468,7 @@ class RingService:
 
     def questions_of(self, person_id: int) -> list[QuestionStatus]:
         """The person's own questions still waiting for an answer."""
-        return [
-            self.question_status(q.id)
-            for q in self.router.open_questions()
-            if q.asker_id == person_id
-        ]
+        return [self.question_status(q) for q in self.router.open_questions_of(person_id)]
 
     def question_status(self, question_id: str) -> QuestionStatus:
         return self._shown(self.router.queue_status(question_id, self.clock.now()))
