@@ -360,6 +360,9 @@ def test_urgent_before_normal_and_fifo_within() -> None:
     assert router.queue_statuses(clock.now) == {
         q: router.queue_status(q, clock.now) for q in ("n1", "u1", "n2", "u2")
     }
+    # Of the rings asked for only, from the place asked for on; none asked for, none.
+    assert set(router.queue_statuses(clock.now, {"asumistuki": 3})) == {"n1", "n2"}
+    assert router.queue_statuses(clock.now, {}) == {}
     assert router.ring_status("asumistuki", clock.now).queue == ("u1", "u2", "n1", "n2")
     order = []
     router.set_availability(1, True, 0, clock.now)

@@ -173,6 +173,19 @@ async def test_a_count_that_moves_with_no_routing_event_still_reaches_the_asker(
     await status_where(bertil, mine["question_id"], members_free=0, ringing=0)
 
 
+async def test_a_ring_renamed_reaches_the_askers_waiting_in_it(server: Server) -> None:
+    """The ring's name is part of what an asker is shown: renamed while her question
+    waits, Cecilia is told the new name at once, not with the next event in the ring."""
+    await with_rings(server)
+    cecilia = await (await server.client("cecilia")).socket()
+    mine = await ask(cecilia, "Odottaa", 1)
+    assert mine["ring_name"] == "Yleinen asumistuki"
+    await status_where(cecilia, mine["question_id"], ring_name="Yleinen asumistuki")
+    await cecilia.no_frame("question_status")
+    await with_rings(server, config(name="Asumistuki (yleinen)"))
+    await status_where(cecilia, mine["question_id"], ring_name="Asumistuki (yleinen)")
+
+
 # ---------------------------------------------------------------- not responding
 
 

@@ -1058,7 +1058,8 @@ class RingRouter:
         whole queue; a question's status depends on those ahead of it, not behind)."""
         _aware(now)
         statuses: dict[str, QueueStatus] = {}
-        for ring_id, start in (rings or dict.fromkeys(self._queues, 1)).items():
+        every = dict.fromkeys(self._queues, 1)
+        for ring_id, start in (every if rings is None else rings).items():
             queue = self._queues.get(ring_id)
             if not queue:
                 continue
@@ -1071,8 +1072,8 @@ class RingRouter:
 
     def queue_signatures(self, now: datetime) -> dict[str, tuple[Any, ...]]:
         """For each ring with open questions, what all its questions' statuses share but
-        the queue's length: members signed in and free, and the recent waits' median (the
-        estimate). While a ring's signature stays the same, a question's status changes
+        the queue's length: its name, members signed in and free, and the recent waits'
+        median (the estimate). While a ring's signature stays the same, a question's status changes
         only with an event about it or a question ahead of it (and the time waited)."""
         _aware(now)
         signatures: dict[str, tuple[Any, ...]] = {}
@@ -1081,6 +1082,7 @@ class RingRouter:
                 continue
             ring = self._rings[ring_id]
             signatures[ring_id] = (
+                ring.config.name,
                 len(ring.members),
                 len(self._free_members(ring)),
                 self._estimate(ring, 1, now),
