@@ -267,8 +267,8 @@ def test_queue_timeout_overflows_to_next_ring() -> None:
     assert (new.ring_id, new.state, new.overflowed_from) == ("varalla", "waiting", "asumistuki")
     assert new.created_at == created
     assert new.deadline == clock.now + timedelta(seconds=120)
-    assert router.ring_status("asumistuki", clock.now).queue == ()
-    assert router.ring_status("varalla", clock.now).queue == ("q1",)
+    assert router.queue("asumistuki") == []
+    assert router.queue("varalla") == ["q1"]
     # The old ring's member cannot take it any more; the overflow ring's member can.
     assert router.accept("q1", 1, clock.now).reason == "not_offered"
     assert offered_to(router.set_availability(7, True, None, clock.now)) == [7]
@@ -363,7 +363,7 @@ def test_urgent_before_normal_and_fifo_within() -> None:
     # Of the rings asked for only, from the place asked for on; none asked for, none.
     assert set(router.queue_statuses(clock.now, {"asumistuki": 3})) == {"n1", "n2"}
     assert router.queue_statuses(clock.now, {}) == {}
-    assert router.ring_status("asumistuki", clock.now).queue == ("u1", "u2", "n1", "n2")
+    assert router.queue("asumistuki") == ["u1", "u2", "n1", "n2"]
     order = []
     router.set_availability(1, True, 0, clock.now)
     for _ in range(4):
@@ -476,7 +476,7 @@ def test_question_text_with_identity_code_is_refused() -> None:
     with pytest.raises(UnredactedIdentityCode) as info:
         ask(router, clock, text=f"Asiakas {code} kysyy")
     assert code not in str(info.value)
-    assert router.ring_status("asumistuki", clock.now).queue == ()
+    assert router.queue("asumistuki") == []
 
 
 # --- ring_all rounds (docs/rings.md "Refusals") ------------------------------------------
@@ -987,7 +987,8 @@ def test_routing_only_what_an_input_touched_decides_as_routing_everything(seed: 
     """After every input of a random day, the router that settles only the rings and
     members the input changed gives the same events as a router made from the same
     state, which settles every ring and member (from_parts); its next deadline is never
-    later; each asker's open questions are the same; and the pieces `changes()` hands out, applied one change after another, are
+    later; each asker's open questions, each ring's queue and counts are the same as
+    counted from the open questions; and the pieces `changes()` hands out, applied one change after another, are
     the whole state."""
     clock = FakeClock()
     router = _busy_router()
@@ -1008,6 +1009,19 @@ def test_routing_only_what_an_input_touched_decides_as_routing_everything(seed: 
         for asker in (ASKER, ASKER + 1, 3):
             mine = [q.id for q in everything.open_questions() if q.asker_id == asker]
             assert router.open_questions_of(asker) == mine
+        for ring_id in ("a", "b", "c", "d"):
+            waiting = [q for q in everything.open_questions() if q.ring_id == ring_id]
+            status = router.ring_status(ring_id, clock.now)
+            assert (status.waiting, status.offered) == (
+                sum(q.state == "waiting" for q in waiting),
+                sum(q.state == "offered" for q in waiting),
+            )
+            oldest = min((q.created_at for q in waiting), default=None)
+            assert status.oldest_wait_seconds == (
+                None if oldest is None else (clock.now - oldest).total_seconds()
+            )
+            in_order = sorted(waiting, key=lambda q: q.queue_key())
+            assert router.queue(ring_id) == [q.id for q in in_order]
         expected = everything.next_deadline()
         deadline = router.next_deadline()
         assert (deadline is None) == (expected is None)

@@ -20,7 +20,7 @@ import operator
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal, TypeAlias, cast
 
 from liaison.domain.identity import find_identity_codes
@@ -540,14 +540,13 @@ class QueueStatus:
 
 @dataclass(frozen=True, slots=True)
 class RingStatus:
-    """Supervisor view of one ring. `queue` is open question ids in queue order."""
+    """Supervisor view of one ring: counts (its queue in order is `RingRouter.queue`)."""
 
     ring_id: str
     name: str
     method: Method
     members_signed_in: tuple[int, ...]
     members_free: tuple[int, ...]
-    queue: tuple[str, ...]
     waiting: int
     offered: int
     oldest_wait_seconds: float | None
@@ -564,7 +563,6 @@ class RingStatus:
             "method": self.method,
             "members_signed_in": list(self.members_signed_in),
             "members_free": list(self.members_free),
-            "queue": list(self.queue),
             "waiting": self.waiting,
             "offered": self.offered,
             "oldest_wait_seconds": self.oldest_wait_seconds,
@@ -1124,19 +1122,29 @@ class RingRouter:
         )
 
     def ring_status(self, ring_id: str, now: datetime) -> RingStatus:
+        """Counts of the ring: what they cost grows with its members and the offers
+        ringing, not with the questions waiting."""
         ring = self._ring(ring_id)
         _aware(now)
         queue = self._queues.get(ring_id, [])
-        oldest = min((q.created_at for q in queue), default=None)
+        offered = {
+            qid
+            for qids in self._offered.values()
+            for qid in qids
+            if self._questions[qid][-1].ring_id == ring_id
+        }
+        # The queue is urgent first, then oldest: the oldest of all heads one of the two.
+        first_normal = bisect.bisect_left(queue, _FIRST_NORMAL, key=Question.queue_key)
+        heads = [queue[i].created_at for i in (0, first_normal) if i < len(queue)]
+        oldest = min(heads, default=None)
         return RingStatus(
             ring_id=ring_id,
             name=ring.config.name,
             method=ring.config.method,
             members_signed_in=tuple(sorted(ring.members)),
             members_free=tuple(self._free_members(ring)),
-            queue=tuple(q.id for q in queue),
-            waiting=sum(1 for q in queue if q.state == "waiting"),
-            offered=sum(1 for q in queue if q.state == "offered"),
+            waiting=len(queue) - len(offered),
+            offered=len(offered),
             oldest_wait_seconds=None if oldest is None else (now - oldest).total_seconds(),
             estimated_wait_seconds=self._estimate(ring, len(queue) + 1, now),
             target_answer_seconds=ring.config.target_answer_seconds,
@@ -1147,6 +1155,11 @@ class RingRouter:
                 if (person := self._people.get(p)) is not None and person.not_responding
             ),
         )
+
+    def queue(self, ring_id: str) -> list[str]:
+        """The ids of the ring's open questions, in queue order."""
+        self._ring(ring_id)
+        return [q.id for q in self._queues.get(ring_id, [])]
 
     # -- persistence --
 
@@ -1596,6 +1609,10 @@ def _refusals(q: Question, since: datetime | None = None) -> dict[int, tuple[int
             count, _ = result.get(o.person_id, (0, o.ended_at))
             result[o.person_id] = (count + 1, o.ended_at)
     return result
+
+
+# Before every normal question's queue key, after every urgent one's.
+_FIRST_NORMAL = (1, datetime.min.replace(tzinfo=UTC), 0)
 
 
 def _times(q: Question) -> list[datetime]:
