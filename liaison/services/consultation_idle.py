@@ -19,6 +19,7 @@ consultation deletes the row.
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -65,6 +66,9 @@ class ConsultationIdle:
         self._open: dict[int, OpenConsultation] = {}
         # Not looked at before this time: another node held the deadline, or handled it.
         self._held: dict[int, datetime] = {}
+        # When each is next looked at, earliest first (an entry whose time moved on is
+        # dropped when it comes up): the next deadline costs no walk over every open one.
+        self._times: list[tuple[datetime, int]] = []
         # Deadlines this node claimed and handled (tests and operators read it).
         self.runs = 0
         scheduler.add("consultation idleness", self._next_deadline, self._on_time)
@@ -79,10 +83,14 @@ class ConsultationIdle:
                 await db.scalars(select(Consultation).where(Consultation.state == "open"))
             ).all()
             self._open = {c.id: await _current(db, c) for c in rows}
+        self._times = []
+        for consultation_id in self._open:
+            self._track(consultation_id)
         self.scheduler.wake()
 
     def opened(self, consultation_id: int, at: datetime) -> None:
         self._open[consultation_id] = OpenConsultation(consultation_id, at)
+        self._track(consultation_id)
         self.scheduler.wake()
         self._announce(consultation_id)
 
@@ -108,6 +116,7 @@ class ConsultationIdle:
             self._open[consultation_id] = await _current(db, c)
         # Its activity moved (kept open on another node, say): looked at when it is due.
         self._held.pop(consultation_id, None)
+        self._track(consultation_id)
         self.scheduler.wake()
 
     def closes_at(self, consultation_id: int) -> datetime | None:
@@ -117,38 +126,50 @@ class ConsultationIdle:
     async def refresh(self, db: AsyncSession, c: Consultation) -> None:
         """After an activity stored in this session (the expert chose "keep open")."""
         self._open[c.id] = await _current(db, c)
+        self._track(c.id)
         self.scheduler.wake()
         # Announced before this session commits: a node that reads the row too early
         # holds an earlier deadline, which only moves on when it comes.
         self._announce(c.id)
 
-    def _next_deadline(self) -> datetime | None:
-        times = [
-            self._due_at(c, at)
-            for c in self._open.values()
-            if (at := self.rule.next_deadline((c,))) is not None
-        ]
-        return min(times, default=None)
-
-    def _due_at(self, c: OpenConsultation, at: datetime) -> datetime:
+    def _when(self, consultation_id: int) -> datetime | None:
         """When this node looks at the consultation: when the rule says, unless another
         node holds it, or handled it and said when it is next due."""
-        held = self._held.get(c.id)
-        return at if held is None else max(at, held)
+        c = self._open.get(consultation_id)
+        at = None if c is None else self.rule.next_deadline((c,))
+        held = self._held.get(consultation_id)
+        return at if at is None or held is None else max(at, held)
+
+    def _track(self, consultation_id: int) -> None:
+        """Its activity or hold changed: when it is next looked at."""
+        when = self._when(consultation_id)
+        if when is not None:
+            heapq.heappush(self._times, (when, consultation_id))
+
+    def _next_deadline(self) -> datetime | None:
+        while self._times:
+            when, consultation_id = self._times[0]
+            if self._when(consultation_id) == when:
+                return when
+            heapq.heappop(self._times)
+        return None
 
     async def _on_time(self, now: datetime) -> None:
-        looked_at = [
-            c
-            for c in self._open.values()
-            if (at := self.rule.next_deadline((c,))) is not None and self._due_at(c, at) <= now
-        ]
-        due = self.rule.due(looked_at, now)
+        looked_at: dict[int, OpenConsultation] = {}
+        while self._times and self._times[0][0] <= now:
+            when, consultation_id = heapq.heappop(self._times)
+            if self._when(consultation_id) == when:
+                looked_at[consultation_id] = self._open[consultation_id]
+        due = self.rule.due(looked_at.values(), now)
         for consultation_id in (*due.remind, *due.close):
             try:
                 await self._handle(consultation_id, now)
             except Exception:
                 log.exception("consultation %s: its deadline failed", consultation_id)
                 self._held[consultation_id] = now + CLAIM_LEASE
+        for consultation_id in looked_at:
+            # Handled, held by another node, or closing: when it is next looked at.
+            self._track(consultation_id)
 
     async def _handle(self, consultation_id: int, now: datetime) -> None:
         """Claims the consultation's deadline row and, if this node got it, does what is
