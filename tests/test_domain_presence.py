@@ -474,10 +474,12 @@ def test_a_node_that_falls_silent_takes_its_clients_offline_last_seen_when_it_wa
     t.node_heard(NODE, at(10))
     t.heard(THIRD, "here", True, at(10))  # this node's own client
     # Its one deadline came at T0 + 30, found it heard since, and moved to 10 + 30.
-    assert t.expire(at(TIMEOUT)).people == set()
+    first = t.expire(at(TIMEOUT))
+    assert (first.people, first.nodes) == (set(), set())
     assert t.next_deadline() == at(10 + TIMEOUT)
     expired = t.expire(at(10 + TIMEOUT))
     assert expired.people == {PERSON, OTHER, THIRD}
+    assert expired.nodes == {NODE} and t.nodes() == set()
     assert sorted(expired.silent) == [
         (PERSON, "tab", at(10)),
         (OTHER, "tab", at(10)),

@@ -305,6 +305,81 @@ def _ended(person_id: int) -> Any:
     return write
 
 
+async def test_a_members_availability_is_told_to_routing_by_their_node_and_the_first(
+    nodes: tuple[Server, Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both nodes see every change of a ring member's presence alike. Routing is told by
+    the node holding the member's connection and by the first node alive (for members
+    with none), not by every node: a change of Daniel, connected to the first node, is
+    one routing change in the service; one of Bertil, on the other, is two. Both nodes'
+    routing then has them unavailable."""
+    a, b = nodes
+    await rings_on(a, b)
+    # Past one heartbeat timeout each node has heard every client, and the other node.
+    await advance(a.core.settings.heartbeat_timeout_seconds, a, b)
+    first, other = (a, b) if a.core.presence.leads() else (b, a)
+    assert not other.core.presence.leads()
+    daniel = await signed_in(first, "daniel")
+    bertil = await signed_in(other, "bertil")
+    await settle(a, b)
+    locks: list[int] = []
+    real = repo.lock_routing
+
+    async def counted(db: Any, now: datetime) -> int:
+        locks.append(1)
+        return await real(db, now)
+
+    monkeypatch.setattr(repo, "lock_routing", counted)
+    await daniel.send({"type": "set_presence", "status": "dnd", "ref": 1})
+    await settle(a, b)
+    assert len(locks) == 1
+    await bertil.send({"type": "set_presence", "status": "dnd", "ref": 2})
+    await settle(a, b)
+    assert len(locks) == 3
+    for node in (a, b):
+        for name in ("daniel", "bertil"):
+            status = node.core.rings.router.member_status(node.people[name])
+            assert status is not None and not status.free
+
+
+async def test_when_the_first_node_stops_the_next_tells_routing_its_members_left(
+    server_factory: Any, databases: Databases, redis_url: str
+) -> None:
+    """Daniel is connected to the first node alive only, and signed in to the ring. That
+    node stops: the other, now first, turns him unavailable in routing once his
+    connection is given up (nobody else holds one to tell it), and a question asked
+    then is not offered to him."""
+    database_url = await databases.copy()
+    stacks = [contextlib.AsyncExitStack(), contextlib.AsyncExitStack()]
+    try:
+        a = await stacks[0].enter_async_context(
+            server_factory(bus_url=redis_url, database_url=database_url)
+        )
+        same = {"database_url": database_url, "clock": a.clock}
+        b = await stacks[1].enter_async_context(server_factory(bus_url=redis_url, **same))
+        await rings_on(a, b)
+        await advance(a.core.settings.heartbeat_timeout_seconds, a, b)
+        first, other = (a, b) if a.core.presence.leads() else (b, a)
+        await signed_in(first, "daniel")
+        await settle(a, b)
+        status = other.core.rings.router.member_status(other.people["daniel"])
+        assert status is not None and status.free
+        await stacks[0 if first is a else 1].aclose()
+        await advance(other.core.settings.heartbeat_timeout_seconds + 10, other)
+        assert other.core.presence.leads()
+        assert other.core.presence.shown(other.people["daniel"]).status == "offline"
+        status = other.core.rings.router.member_status(other.people["daniel"])
+        assert status is not None and not status.free
+        aino = await (await other.client("aino")).socket()
+        asked = await ask(aino, "Kuka vastaa?", 1)
+        await settle(other)
+        assert asked["members_free"] == 0 and asked["ringing"] == 0
+    finally:
+        for stack in stacks:
+            await stack.aclose()
+        await databases.drop(database_url)
+
+
 async def test_a_node_starting_beside_a_live_one_changes_no_routing_state(
     server_factory: Any, redis_url: str
 ) -> None:

@@ -263,6 +263,7 @@ class PresenceTracker:
             # A node not heard for a heartbeat timeout is dead (killed, cut off): its
             # clients stop counting everywhere else, last seen when it was last heard.
             del self._nodes[node]
+            expired.nodes.add(node)
             for person_id, key in record.clients:
                 report = self._forget(person_id, key)
                 if report is None:
@@ -293,6 +294,8 @@ class Expired:
     people: set[int] = field(default_factory=set)
     # Clients that stopped reporting without closing: (person, client key, last heard).
     silent: list[tuple[int, str, datetime]] = field(default_factory=list)
+    # Other nodes given up as dead.
+    nodes: set[str] = field(default_factory=set)
 
 
 def effective_status(settings: PresenceSettings, online: bool, idle: bool, now: datetime) -> str:

@@ -107,6 +107,9 @@ class PresenceService:
         self._dnd_ends: list[tuple[datetime, int]] = []
         # Called with (person_id, view) whenever a person's view changes (rings use it).
         self.listeners: list[Callable[[int, PresenceView], None]] = []
+        # Called when other nodes were given up as dead (the first node alive may be
+        # this one now).
+        self.node_listeners: list[Callable[[], None]] = []
         self.zone = ZoneInfo(settings.time_zone)
         self._day = clock.now().astimezone(self.zone).date()
         # Last-seen times of closed connections, to be stored (see client_gone).
@@ -203,6 +206,9 @@ class PresenceService:
             self._day = today
             changed |= {p for p, s in self._settings.items() if s.out_of_office_until}
         self._refresh(changed, now)
+        if expired.nodes:
+            for node_listener in self.node_listeners:
+                node_listener()
         ended: set[int] = set()
         while self._kept_ends and self._kept_ends[0][0] <= now:
             _, person_id = self._kept_ends.popleft()
@@ -232,6 +238,11 @@ class PresenceService:
             # Someone this node has not computed yet (imported by another process).
             view = self._views[person_id] = self._stamped(person_id, self.clock.now())
         return view
+
+    def leads(self) -> bool:
+        """Whether this node is the first by id of the nodes alive (those not given up):
+        the one that does what every node following someone could do alike."""
+        return all(self.node_id < node for node in self.tracker.nodes())
 
     def views(self, people: set[int], since: datetime | None = None) -> list[PresenceView]:
         """The views of these people (only those that changed at or after `since`); ids of

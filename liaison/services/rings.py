@@ -159,6 +159,10 @@ class RingService:
         # Called once a question is taken and its record saved (the consultation opens).
         self.accepted_listeners: list[Callable[[domain.QuestionAccepted], Awaitable[None]]] = []
         self._last_free: dict[int, bool] = {}
+        # With several nodes: whether this node led when it last looked (it tells routing of
+        # every member then), and from when its presence has heard every live client.
+        self._leading = False
+        self._heard_all_at = clock.now() + timedelta(seconds=settings.heartbeat_timeout_seconds)
         # Phone hours of ring members, and whether they are within them (phone-hours rings).
         self._phone_hours: dict[int, list[dict[str, Any]]] = {}
         self._in_hours: dict[int, bool] = {}
@@ -173,6 +177,7 @@ class RingService:
         # queue_signatures): a ring whose signature stayed and no event named is skipped.
         self._queues_told: dict[str, tuple[Any, ...]] = {}
         presence.listeners.append(self._on_presence)
+        presence.node_listeners.append(self._on_nodes)
         hub.on("rings", self._on_rings_changed)
         scheduler.add("rings", self._next_deadline, self._on_time)
         scheduler.add("ring summaries", self._counts_deadline, self._publish_counts)
@@ -188,9 +193,10 @@ class RingService:
                 # Other nodes may hold connections this one has not heard from yet: the
                 # members' availability is taken from presence once it has heard every
                 # live client (one heartbeat timeout), not from its empty view now.
-                self._resync_at = change.now + timedelta(
+                self._heard_all_at = change.now + timedelta(
                     seconds=self.config.heartbeat_timeout_seconds
                 )
+                self._resync_at = self._heard_all_at
             else:
                 change.events += self._members_availability(change.now)
             change.events += self.router.tick(change.now)
@@ -280,13 +286,46 @@ class RingService:
     def _on_presence(self, person_id: int, view: PresenceView) -> None:
         if not any(person_id in m for m in self._ring_members.values()):
             return
+        reports = self._reports(person_id)
         # A note, or available to busy, changes the view but not routing: no state write.
         free = is_free(view)
         hours = phone_hours_of(view)
         if self._last_free.get(person_id) == free and self._phone_hours.get(person_id) == hours:
             return
         self._last_free[person_id] = free
+        if not reports:
+            # Another node tells routing; the hours are kept here for this node's own
+            # phone-hours timer.
+            self._phone_hours[person_id] = hours
+            self._next_hours_change(self.clock.now())
+            return
         self.scheduler.spawn(self._availability(person_id, view), "ring availability")
+
+    def _reports(self, person_id: int) -> bool:
+        """Whether this node tells routing of the member's availability. Every node that
+        follows a member sees each change of it alike; the nodes holding the member's
+        connections tell routing, and so does the first node alive (for a member with
+        none, or only on a node that died), once it has heard every live client. Not
+        every node: each would take the routing lock for a change the first one wrote."""
+        if not self.config.several_nodes:
+            return True
+        return self._leads() or bool(self.hub.connections_of(person_id))
+
+    def _leads(self) -> bool:
+        """Whether this node is the first alive (PresenceService.leads), once it has heard
+        every live client. A node that comes to lead tells routing every member's
+        availability again: changes the node before it would have told may be missing."""
+        leading = self.clock.now() >= self._heard_all_at and self.presence.leads()
+        if leading and not self._leading:
+            self._resync_at = self.clock.now()
+            self.scheduler.wake()
+        self._leading = leading
+        return leading
+
+    def _on_nodes(self) -> None:
+        """Other nodes were given up: this one may lead now."""
+        if self.config.several_nodes:
+            self._leads()
 
     async def _availability(self, person_id: int, view: PresenceView) -> None:
         async with self._routing() as change:
@@ -814,9 +853,12 @@ class RingService:
         return events
 
     async def _resync(self) -> None:
-        """After a failed save, or once a new node of several has heard every client:
-        every member's availability as presence has it now."""
+        """After a failed save, once a new node of several has heard every client, or when
+        this node came to lead: every member's availability as presence has it now."""
         self._resync_at = None
+        if self.config.several_nodes:
+            # Told here: coming to lead now would tell them again.
+            self._leading = self.clock.now() >= self._heard_all_at and self.presence.leads()
         async with self._routing() as change:
             change.events += self._members_availability(change.now)
             change.events += self.router.tick(change.now)
