@@ -21,6 +21,7 @@ import pytest
 import websockets
 from sqlalchemy import func, make_url, select
 
+from liaison.clock import ManualClock
 from liaison.protocol.reference import CloseCode
 from liaison.services.consultation_idle import deadline_name
 from liaison.services.rings import RING_TIMERS, RingServiceError
@@ -377,6 +378,54 @@ async def test_when_the_first_node_stops_the_next_tells_routing_its_members_left
     finally:
         for stack in stacks:
             await stack.aclose()
+        await databases.drop(database_url)
+
+
+async def test_a_phone_hours_boundary_is_one_routing_change_in_the_service(
+    server_factory: Any, databases: Databases, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bertil's phone hours begin at 13:00. Both nodes hold his hours and reach 13:00; the
+    first node alive, which also holds his connection, tells routing (one routing change,
+    not one per node), and the question waiting for someone within their hours rings."""
+    patient = {"heartbeat_timeout_seconds": 6 * 3600.0, "idle_away_seconds": 6 * 3600}
+    clock = ManualClock(datetime(2026, 11, 30, 4, 0, tzinfo=UTC))  # a Monday, 06:00 in Finland
+    database_url = await databases.copy()
+    try:
+        async with (
+            server_factory(
+                bus_url=redis_url, database_url=database_url, clock=clock, **patient
+            ) as a,
+            server_factory(
+                bus_url=redis_url, database_url=database_url, clock=clock, **patient
+            ) as b,
+        ):
+            await with_rings(a, config(phone_hours_only=True, queue_timeout_seconds=6 * 3600))
+            await b.core.rings.reload_rings()
+            # Each node hears every client of the other within a heartbeat timeout.
+            for _ in range(2):
+                clock.advance(3 * 3600)
+                await settle(a, b)
+            first = a if a.core.presence.leads() else b
+            bertil = await signed_in(first, "bertil")
+            hours = [{"day": 0, "start": "13:00", "end": "15:00"}]
+            await bertil.send({"type": "set_presence", "phone_hours": hours})
+            aino = await (await first.client("aino")).socket()
+            question = await ask(aino, "Iltapäivällä?", 1)
+            await settle(a, b)
+            assert question["members_free"] == 0
+            locks: list[int] = []
+            real = repo.lock_routing
+
+            async def counted(db: Any, now: datetime) -> int:
+                locks.append(1)
+                return await real(db, now)
+
+            monkeypatch.setattr(repo, "lock_routing", counted)
+            clock.advance(3600)  # 13:00
+            await settle(a, b)
+            assert len(locks) == 1
+            await bertil.expect("offer", question_id=question["question_id"])
+    finally:
         await databases.drop(database_url)
 
 

@@ -364,8 +364,14 @@ class RingService:
             self.scheduler.wake()
 
     async def _on_hours(self, now: datetime) -> None:
+        """Someone's phone hours began or ended: routing is told by the nodes that tell
+        it of their availability (`_reports`), the others only move on to the next."""
+        told = [p for p in self._phone_hours if self._reports(p)]
+        if not told:
+            self._next_hours_change(now)
+            return
         async with self._routing() as change:
-            for person_id in list(self._phone_hours):
+            for person_id in told:
                 change.events += self._apply_hours(person_id, change.now)
             self._next_hours_change(change.now)
 
