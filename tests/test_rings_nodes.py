@@ -137,13 +137,14 @@ async def deadline_of(server: Server, name: str) -> datetime | None:
     return None if due is None else due.replace(tzinfo=due.tzinfo or UTC)
 
 
+@pytest.mark.long
 async def test_accepts_racing_on_two_nodes_have_exactly_one_winner_each(
     nodes: tuple[Server, Server],
 ) -> None:
-    """Each question is offered to Bertil (connected to B) and Daniel (to A); both accept
-    it at once, each through his own node's service and database connections."""
+    """500 questions, each offered to Bertil (connected to B) and Daniel (to A); both
+    accept it at once, each through his own node's service and database connections."""
     a, b = nodes
-    questions = 100
+    questions = 500
     await rings_on(a, b, max_concurrent=questions)
     await signed_in(b, "bertil")
     await signed_in(a, "daniel")

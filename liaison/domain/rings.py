@@ -1046,7 +1046,8 @@ class RingRouter:
         ring = self._rings[q.ring_id]
         queue = self._queues.get(q.ring_id, [])
         position = self._position(q) if q.is_open else None
-        return self._status(q, ring, position, len(queue), len(self._free_members(ring)), now)
+        free = len(self._free_members(ring))
+        return self._status(q, ring, position, len(queue), free, now, self._median_wait(ring, now))
 
     def queue_statuses(
         self, now: datetime, rings: Mapping[str, int] | None = None
@@ -1063,9 +1064,10 @@ class RingRouter:
                 continue
             ring = self._rings[ring_id]
             free = len(self._free_members(ring))
+            median = self._median_wait(ring, now)
             first = max(start, 1)
             for position, q in enumerate(queue[first - 1 :], first):
-                statuses[q.id] = self._status(q, ring, position, len(queue), free, now)
+                statuses[q.id] = self._status(q, ring, position, len(queue), free, now, median)
         return statuses
 
     def queue_signatures(self, now: datetime) -> dict[str, tuple[Any, ...]]:
@@ -1083,7 +1085,7 @@ class RingRouter:
                 ring.config.name,
                 len(ring.members),
                 len(self._free_members(ring)),
-                self._estimate(ring, 1, now),
+                self._estimate(ring, 1, self._median_wait(ring, now)),
             )
         return signatures
 
@@ -1102,6 +1104,7 @@ class RingRouter:
         queue_length: int,
         free: int,
         now: datetime,
+        median: float | None,
     ) -> QueueStatus:
         end = now if q.is_open else (q.closed_at or now)
         return QueueStatus(
@@ -1114,7 +1117,7 @@ class RingRouter:
             members_free=free,
             waited_seconds=(end - q.created_at).total_seconds(),
             estimated_wait_seconds=(
-                None if position is None else self._estimate(ring, position, now)
+                None if position is None else self._estimate(ring, position, median)
             ),
             deadline=q.deadline if q.is_open else None,
             ringing=len(q.live_offers),
@@ -1146,7 +1149,9 @@ class RingRouter:
             waiting=len(queue) - len(offered),
             offered=len(offered),
             oldest_wait_seconds=None if oldest is None else (now - oldest).total_seconds(),
-            estimated_wait_seconds=self._estimate(ring, len(queue) + 1, now),
+            estimated_wait_seconds=self._estimate(
+                ring, len(queue) + 1, self._median_wait(ring, now)
+            ),
             target_answer_seconds=ring.config.target_answer_seconds,
             counters=RingCounters.from_dict(ring.counters.to_dict()),
             members_not_responding=tuple(
@@ -1344,9 +1349,9 @@ class RingRouter:
     def _free_members(self, ring: _Ring) -> list[int]:
         return [p for p in sorted(ring.members) if self._can_take(ring, p)]
 
-    def _estimate(self, ring: _Ring, position: int, now: datetime) -> float | None:
-        # Median recent wait per "round" of answers; members answer in parallel, so
-        # position p needs about ceil(p / members signed in) rounds.
+    def _median_wait(self, ring: _Ring, now: datetime) -> float | None:
+        """The median of the ring's recent waits (None: too few to tell); found once for
+        all the statuses of a ring."""
         if not ring.members:
             return None
         samples = [
@@ -1356,8 +1361,14 @@ class RingRouter:
         ]
         if len(samples) < ESTIMATE_MIN_SAMPLES:
             return None
-        rounds = math.ceil(position / len(ring.members))
-        return float(statistics.median(samples)) * rounds
+        return float(statistics.median(samples))
+
+    def _estimate(self, ring: _Ring, position: int, median: float | None) -> float | None:
+        # Median recent wait per "round" of answers; members answer in parallel, so
+        # position p needs about ceil(p / members signed in) rounds.
+        if median is None or not ring.members:
+            return None
+        return median * math.ceil(position / len(ring.members))
 
     def _advance(self, now: datetime) -> list[Event]:
         return self._process_timers(now) + self._settle(now)
