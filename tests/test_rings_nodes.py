@@ -56,6 +56,19 @@ from tests.test_rings import config, signed_in, until_status, with_rings
 PATIENT = {"heartbeat_timeout_seconds": 3600.0, "idle_away_seconds": 3600}
 
 
+def routing_locks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one at each routing change of any node in this process."""
+    locks: list[int] = []
+    real = repo.lock_routing
+
+    async def counted(db: Any, now: datetime) -> int:
+        locks.append(1)
+        return await real(db, now)
+
+    monkeypatch.setattr(repo, "lock_routing", counted)
+    return locks
+
+
 async def rings_on(*servers: Server, **ring_overrides: Any) -> None:
     """The ring configuration, written once and read by every node."""
     await with_rings(servers[0], config(**ring_overrides))
@@ -239,14 +252,7 @@ async def test_a_node_follows_another_nodes_changes_without_taking_the_routing_l
     await rings_on(a, b)
     await signed_in(b, "bertil")
     await settle(a, b)
-    locks: list[int] = []
-    real = repo.lock_routing
-
-    async def counted(db: Any, now: datetime) -> int:
-        locks.append(1)
-        return await real(db, now)
-
-    monkeypatch.setattr(repo, "lock_routing", counted)
+    locks = routing_locks(monkeypatch)
     asked = []
     for n in range(3):
         status = await a.core.rings.ask(a.people["aino"], "housing", f"Kysymys {n}")
@@ -324,14 +330,7 @@ async def test_a_members_availability_is_told_to_routing_by_their_node_and_the_f
     daniel = await signed_in(first, "daniel")
     bertil = await signed_in(other, "bertil")
     await settle(a, b)
-    locks: list[int] = []
-    real = repo.lock_routing
-
-    async def counted(db: Any, now: datetime) -> int:
-        locks.append(1)
-        return await real(db, now)
-
-    monkeypatch.setattr(repo, "lock_routing", counted)
+    locks = routing_locks(monkeypatch)
     await daniel.send({"type": "set_presence", "status": "dnd", "ref": 1})
     await settle(a, b)
     assert len(locks) == 1
@@ -414,14 +413,7 @@ async def test_a_phone_hours_boundary_is_one_routing_change_in_the_service(
             question = await ask(aino, "Iltapäivällä?", 1)
             await settle(a, b)
             assert question["members_free"] == 0
-            locks: list[int] = []
-            real = repo.lock_routing
-
-            async def counted(db: Any, now: datetime) -> int:
-                locks.append(1)
-                return await real(db, now)
-
-            monkeypatch.setattr(repo, "lock_routing", counted)
+            locks = routing_locks(monkeypatch)
             clock.advance(3600)  # 13:00
             await settle(a, b)
             assert len(locks) == 1
