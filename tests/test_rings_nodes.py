@@ -50,7 +50,7 @@ from tests.conftest import (
 from tests.test_bus_redis import direct, kill
 from tests.test_cli import READY
 from tests.test_oneoff import liaison
-from tests.test_ring_workspace import ask
+from tests.test_ring_workspace import ask, status_where
 from tests.test_rings import config, signed_in, until_status, with_rings
 
 PATIENT = {"heartbeat_timeout_seconds": 3600.0, "idle_away_seconds": 3600}
@@ -420,6 +420,28 @@ async def test_a_phone_hours_boundary_is_one_routing_change_in_the_service(
             await bertil.expect("offer", question_id=question["question_id"])
     finally:
         await databases.drop(database_url)
+
+
+async def test_a_node_knows_what_askers_were_told_of_the_changes_of_another(
+    nodes: tuple[Server, Server],
+) -> None:
+    """Cecilia's question waits behind Aino's on A. Aino cancels on A, and A tells
+    Cecilia she is first; B follows what she was told (the places A's change moved, sent
+    with it on the bus). Daniel's urgent question on B then puts her second, and B tells
+    her so: had B missed that she was told "first", it would find nothing to tell."""
+    a, b = nodes
+    await rings_on(a, b)
+    aino = await (await a.client("aino")).socket()
+    cecilia = await (await a.client("cecilia")).socket()
+    daniel = await (await b.client("daniel")).socket()
+    first = await ask(aino, "Ensimmäinen", 1)
+    mine = await ask(cecilia, "Toinen", 2)
+    await settle(a, b)
+    await aino.send({"type": "cancel", "question_id": first["question_id"]})
+    await status_where(cecilia, mine["question_id"], position=1)
+    await settle(a, b)
+    await ask(daniel, "Kiireellinen", 3, urgency="urgent")
+    await status_where(cecilia, mine["question_id"], position=2)
 
 
 async def test_a_node_starting_beside_a_live_one_changes_no_routing_state(

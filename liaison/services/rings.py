@@ -21,7 +21,7 @@ import contextlib
 import logging
 import operator
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -176,6 +176,9 @@ class RingService:
         # Each ring's queue signature when the askers were last told (RingRouter.
         # queue_signatures): a ring whose signature stayed and no event named is skipped.
         self._queues_told: dict[str, tuple[Any, ...]] = {}
+        # The places each change of another node moved (`rings` messages, by version),
+        # until this node reads that version.
+        self._starts_heard: dict[int, dict[str, int]] = {}
         presence.listeners.append(self._on_presence)
         presence.node_listeners.append(self._on_nodes)
         hub.on("rings", self._on_rings_changed)
@@ -729,32 +732,44 @@ class RingService:
         """The state rows as another node left them: the rows written since the version
         this node holds are applied to its copy (or, when it holds none or one too old,
         every row replaces it); its timers follow (a claim another node held is over
-        once its change is read)."""
+        once its change is read). What the askers were told follows too: the statuses
+        the writers looked at (the places their changes moved, heard with each version
+        on the bus), or, when a version was not heard, those of every ring changed."""
+        held = self._version
         changes = None
-        if self._version is not None:
-            changes = await repo.load_routing_changes(db, self._version, version)
-        now = self.clock.now()
+        if held is not None:
+            changes = await repo.load_routing_changes(db, held, version)
         if changes is None:
             self._saved = await repo.load_routing(db)
             self._restore()
-            rings: set[str] | None = None
             self._status_sent.clear()
+            starts: dict[str, int] | None = None
+            touched: Iterable[str] = ()
         else:
             rings = self.router.apply(changes)
             self._remember(changes)
             self._router_deadline = self.router.next_deadline()
+            starts = {}
+            for v in range(held + 1, version + 1) if held is not None else ():
+                heard = self._starts_heard.pop(v, None)
+                if heard is None:
+                    starts.update(dict.fromkeys(rings, 1))
+                    break
+                for ring_id, first in heard.items():
+                    starts[ring_id] = min(starts.get(ring_id, first), first)
+            touched = changes.questions.keys()
             for question_id, chain in changes.questions.items():
                 if chain is None:
                     self._status_sent.pop(question_id, None)
+        for v in [v for v in self._starts_heard if v <= version]:
+            del self._starts_heard[v]
         self._version = version
         self._timers_held_until = self._timers_row = None
-        # What the others told the askers is what this state says now.
-        whole = None if rings is None else dict.fromkeys(rings, 1)
-        self._status_sent.update(
-            (question_id, self._told(status))
-            for question_id, status in self.router.queue_statuses(now, whole).items()
-        )
-        self._queues_told = self.router.queue_signatures(now)
+        for question_id, status in self._statuses_moved(touched, starts).items():
+            if status.position is None:
+                self._status_sent.pop(question_id, None)
+            else:
+                self._status_sent[question_id] = self._told(status)
 
     def _remember(self, changes: domain.RouterChanges) -> None:
         """The pieces as saved now (a failed change goes back to them)."""
@@ -810,8 +825,10 @@ class RingService:
     async def _tell(
         self, fx: ring_effects.Effects, events: list[domain.Event], wrote: bool
     ) -> None:
+        starts = _event_starts(events)
         if wrote:
-            await self.hub.publish({"k": "rings", "v": self._version})
+            # The places the events moved: the other nodes look at the same statuses.
+            await self.hub.publish({"k": "rings", "v": self._version, "s": starts})
         for event in fx.accepted:
             for listener in self.accepted_listeners:
                 await listener(event)
@@ -819,7 +836,7 @@ class RingService:
             await self.hub.send(to, frame)
         for person_id in fx.members:
             await self.hub.send([person_id], server.RingMember.of(self.member_state(person_id)))
-        await self._send_statuses(fx.questions, events)
+        await self._send_statuses(fx.questions, starts)
         if events:
             self.scheduler.wake()
         self._counts_changed()
@@ -828,8 +845,12 @@ class RingService:
     async def _on_rings_changed(self, message: dict[str, Any]) -> None:
         """Another node changed the routing state (this node's own changes come back too,
         and may come back after a later one: versions only grow)."""
-        if self._version is not None and int(message["v"]) <= self._version:
+        version = int(message["v"])
+        if self._version is not None and version <= self._version:
             return
+        self._starts_heard[version] = {str(r): int(p) for r, p in message.get("s", {}).items()}
+        while len(self._starts_heard) > STARTS_KEPT:
+            del self._starts_heard[min(self._starts_heard)]
         self.scheduler.spawn(self.refresh(), "ring state")
 
     async def refresh(self) -> None:
@@ -873,49 +894,45 @@ class RingService:
         for listener in self.listeners:
             listener()
 
-    async def _send_statuses(self, touched: set[str], events: list[domain.Event]) -> None:
+    async def _send_statuses(self, touched: set[str], starts: dict[str, int]) -> None:
         """Tells askers what changed for their questions: those the events were about,
         and every open question whose place, counts or estimate moved (an urgent question
-        went ahead, one ahead was cancelled or answered, a member became free). A status
-        depends on the ring's signature (RingRouter.queue_signatures) and the questions
-        ahead of it: a ring whose signature moved is looked at whole, a ring a question
-        left from its first place on, a ring a question entered from that question's
-        place on (one asked at the back moves nobody); only a status that changed is
-        shaped and sent. A longer queue alone is not a change: the asker's page counts
-        the ring's waiting questions from its live counts (`ring_summary`)."""
-        now = self.clock.now()
-        signatures = self.router.queue_signatures(now)
-        starts = {r: 1 for r, sig in signatures.items() if self._queues_told.get(r) != sig}
-        self._queues_told = signatures
-        for event in events:
-            if isinstance(event, domain.QuestionQueued):
-                ring_id, first = event.ring_id, event.position
-            elif isinstance(event, domain.QuestionOverflowed):
-                ring_id, first = event.from_ring, 1
-            elif isinstance(event, _LEFT_A_QUEUE):
-                ring_id, first = event.ring_id, 1
-            else:
-                continue
-            starts[ring_id] = min(starts.get(ring_id, first), first)
-        statuses = self.router.queue_statuses(now, starts)
-        for question_id in touched - statuses.keys():
-            try:
-                status = self.router.queue_status(question_id, now)
-            except domain.UnknownQuestion:
-                continue
+        went ahead, one ahead was cancelled or answered, a member became free): the
+        statuses `_statuses_moved` finds, of which only those that changed are shaped and
+        sent. A longer queue alone is not a change: the asker's page counts the ring's
+        waiting questions from its live counts (`ring_summary`)."""
+        for question_id, status in self._statuses_moved(touched, starts).items():
             if status.position is None:
                 # Closed: told once, and forgotten.
                 self._status_sent.pop(question_id, None)
                 await self._send_status(self._shown(status))
-            else:
-                statuses[question_id] = status
-        for question_id, status in statuses.items():
+                continue
             fingerprint = self._told(status)
             if self._status_sent.get(question_id) == fingerprint:
                 continue
             self._status_sent[question_id] = fingerprint
             # Shaped for the asker only when it changed.
             await self._send_status(self._shown(status))
+
+    def _statuses_moved(
+        self, touched: Iterable[str], starts: dict[str, int] | None
+    ) -> dict[str, domain.QueueStatus]:
+        """The statuses a change may have moved. A status depends on the ring's signature
+        (RingRouter.queue_signatures) and the questions ahead of it: a ring whose
+        signature moved is looked at whole, a ring a question left from its first place
+        on, a ring a question entered from that question's place on (`_event_starts`;
+        one asked at the back moves nobody), and the questions touched one by one (the
+        closed among them too). With `starts` None, every ring with open questions."""
+        now = self.clock.now()
+        signatures = self.router.queue_signatures(now)
+        moved = {r: 1 for r, sig in signatures.items() if self._queues_told.get(r) != sig}
+        self._queues_told = signatures
+        rings = None if starts is None else {**starts, **moved}
+        statuses = self.router.queue_statuses(now, rings)
+        for question_id in set(touched) - statuses.keys():
+            with contextlib.suppress(domain.UnknownQuestion):
+                statuses[question_id] = self.router.queue_status(question_id, now)
+        return statuses
 
     def _told(self, status: domain.QueueStatus) -> tuple[Any, ...]:
         """What an asker was told of a question, to compare with what they would be told
@@ -948,6 +965,27 @@ _status_values = operator.attrgetter(
         if f.name not in ("waited_seconds", "queue_length")
     )
 )
+# Versions whose places are kept until read (a node further behind looks at whole rings).
+STARTS_KEPT = 1000
+
+
+def _event_starts(events: list[domain.Event]) -> dict[str, int]:
+    """Per ring, the first place in its queue the events moved: a question left it (its
+    first place on), or entered it (the new question's place on)."""
+    starts: dict[str, int] = {}
+    for event in events:
+        if isinstance(event, domain.QuestionQueued):
+            ring_id, first = event.ring_id, event.position
+        elif isinstance(event, domain.QuestionOverflowed):
+            ring_id, first = event.from_ring, 1
+        elif isinstance(event, _LEFT_A_QUEUE):
+            ring_id, first = event.ring_id, 1
+        else:
+            continue
+        starts[ring_id] = min(starts.get(ring_id, first), first)
+    return starts
+
+
 # Events after which the questions behind one that left its ring's queue moved up (and
 # QuestionOverflowed, from the ring it left).
 _LEFT_A_QUEUE = (domain.QuestionAccepted, domain.QuestionCancelled, domain.QuestionTimedOut)
