@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from liaison.domain import rings as domain
 from liaison.protocol import server
 from liaison.services.ring_config import apply_ring_config, read_document
-from liaison.store.models import Consultation, RingRouting
+from liaison.store import repositories as repo
+from liaison.store.models import Consultation, RingQuestionGone, RingRouting
 from tests.conftest import Server, Socket, database_of
 
 
@@ -674,3 +676,37 @@ async def test_a_refused_routing_change_reads_nothing_again(
     await until_status(aino, question_id, "cancelled")
     await bertil.expect("offer_withdrawn", question_id=question_id, reason="cancelled")
     assert reads == []
+
+
+async def test_the_rows_written_since_a_version_and_the_questions_closed_since(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a node holding a version reads (repositories.load_routing_changes): the
+    pieces written after it, and the questions closed after it as None. A node further
+    behind than the window of kept marks reads nothing here (it reads every row), and
+    the marks older than the window go."""
+    monkeypatch.setattr(repo, "GONE_KEPT", 3)
+    now = server.clock.now()
+    piece = [{"id": "q"}]
+
+    def changes(questions: dict[str, Any]) -> domain.RouterChanges:
+        return domain.RouterChanges(seq=1, rings={}, people={}, questions=questions)
+
+    async with server.core.db.begin() as db:
+        base = await repo.lock_routing(db, now)
+        await repo.save_routing(db, changes({"q1": piece, "q2": piece}), base, now)
+        await repo.save_routing(db, changes({"q1": None}), base + 1, now)
+    async with server.core.db() as db:
+        since_first = await repo.load_routing_changes(db, base + 1, base + 2)
+        since_base = await repo.load_routing_changes(db, base, base + 2)
+        too_old = await repo.load_routing_changes(db, base - 2, base + 2)
+    assert since_first is not None and since_first.questions == {"q1": None}
+    assert since_base is not None and since_base.questions == {"q1": None, "q2": piece}
+    assert too_old is None
+    # At a version divisible by 100 the marks older than the window are deleted.
+    written = 100 * (base // 100 + 1)
+    async with server.core.db.begin() as db:
+        await repo.save_routing(db, changes({"q2": None}), written - 1, now)
+    async with server.core.db() as db:
+        marks = set((await db.scalars(select(RingQuestionGone.question_id))).all())
+    assert marks == {"q2"}

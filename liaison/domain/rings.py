@@ -1057,8 +1057,9 @@ class RingRouter:
         whole queue; a question's status depends on those ahead of it, not behind)."""
         _aware(now)
         statuses: dict[str, QueueStatus] = {}
-        every = dict.fromkeys(self._queues, 1)
-        for ring_id, start in (every if rings is None else rings).items():
+        if rings is None:
+            rings = dict.fromkeys(self._queues, 1)
+        for ring_id, start in rings.items():
             queue = self._queues.get(ring_id)
             if not queue:
                 continue
@@ -1073,8 +1074,9 @@ class RingRouter:
     def queue_signatures(self, now: datetime) -> dict[str, tuple[Any, ...]]:
         """For each ring with open questions, what all its questions' statuses share but
         the queue's length: its name, members signed in and free, and the recent waits'
-        median (the estimate). While a ring's signature stays the same, a question's status changes
-        only with an event about it or a question ahead of it (and the time waited)."""
+        median (the estimate's base). While a ring's signature stays the same, a question's
+        status changes only with an event about it or a question ahead of it (and the time
+        waited)."""
         _aware(now)
         signatures: dict[str, tuple[Any, ...]] = {}
         for ring_id, queue in self._queues.items():
@@ -1085,7 +1087,7 @@ class RingRouter:
                 ring.config.name,
                 len(ring.members),
                 len(self._free_members(ring)),
-                self._estimate(ring, 1, self._median_wait(ring, now)),
+                self._median_wait(ring, now),
             )
         return signatures
 
@@ -1511,11 +1513,7 @@ class RingRouter:
                 continue
             queue = self._queues[ring_id]
             q = queue[i]
-            made = self._route_one(q, able, now)
-            if made:
-                self._touched_questions.add(q.id)
-                self._touched_people.update(e.person_id for e in made)
-            events += made
+            events += self._route_one(q, able, now)
             if i + 1 < len(queue):
                 heapq.heappush(heads, (queue[i + 1].queue_key(), ring_id, i + 1))
         return events
@@ -1589,6 +1587,7 @@ class RingRouter:
             self._offered.setdefault(p, set()).add(q.id)
             events.append(OfferMade(q.id, q.ring_id, p, expires))
         heapq.heappush(self._timers, (expires, q.id))
+        self._touched_questions.add(q.id)
         _sync_state(q)
         return events
 

@@ -318,12 +318,15 @@ class RingService:
         """Whether this node is the first alive (PresenceService.leads), once it has heard
         every live client. A node that comes to lead tells routing every member's
         availability again: changes the node before it would have told may be missing."""
-        leading = self.clock.now() >= self._heard_all_at and self.presence.leads()
+        leading = self._first_alive()
         if leading and not self._leading:
             self._resync_at = self.clock.now()
             self.scheduler.wake()
         self._leading = leading
         return leading
+
+    def _first_alive(self) -> bool:
+        return self.clock.now() >= self._heard_all_at and self.presence.leads()
 
     def _on_nodes(self) -> None:
         """Other nodes were given up: this one may lead now."""
@@ -885,7 +888,7 @@ class RingService:
         self._resync_at = None
         if self.config.several_nodes:
             # Told here: coming to lead now would tell them again.
-            self._leading = self.clock.now() >= self._heard_all_at and self.presence.leads()
+            self._leading = self._first_alive()
         async with self._routing() as change:
             change.events += self._members_availability(change.now)
             change.events += self.router.tick(change.now)
