@@ -22,8 +22,10 @@ import websockets
 from sqlalchemy import func, make_url, select
 
 from liaison.clock import ManualClock
+from liaison.protocol.client import SetPresence
 from liaison.protocol.reference import CloseCode
 from liaison.services.consultation_idle import deadline_name
+from liaison.services.hub import presence_channel
 from liaison.services.rings import RING_TIMERS, RingServiceError
 from liaison.store import repositories as repo
 from liaison.store.models import (
@@ -316,10 +318,10 @@ def _ended(person_id: int) -> Any:
 async def test_a_members_availability_is_told_to_routing_by_their_node_and_the_first(
     nodes: tuple[Server, Server], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Both nodes see every change of a ring member's presence alike. Routing is told by
-    the node holding the member's connection and by the first node alive (for members
-    with none), not by every node: a change of Daniel, connected to the first node, is
-    one routing change in the service; one of Bertil, on the other, is two. Both nodes'
+    """Routing is told of a ring member's availability by the node holding the member's
+    connection and by the first node alive (which follows every member, for those with
+    none), not by every node: a change of Daniel, connected to the first node, is one
+    routing change in the service; one of Bertil, on the other, is two. Both nodes'
     routing then has them unavailable."""
     a, b = nodes
     await rings_on(a, b)
@@ -341,6 +343,92 @@ async def test_a_members_availability_is_told_to_routing_by_their_node_and_the_f
         for name in ("daniel", "bertil"):
             status = node.core.rings.router.member_status(node.people[name])
             assert status is not None and not status.free
+
+
+async def test_a_node_that_shows_nobody_a_member_hears_nothing_of_them(
+    nodes: tuple[Server, Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Daniel, a ring member, and Aino are connected to the first node alive only; the
+    other node shows them to nobody. Daniel changes his note and status and takes Aino's
+    question (busy): the other node receives none of it (nothing on his presence channel),
+    yet its routing has him as the first node told it (the rows). Asked about him then,
+    it reads his settings as stored, busy from his open consultation, and shows what the
+    first node shows."""
+    a, b = nodes
+    await rings_on(a, b)
+    await advance(a.core.settings.heartbeat_timeout_seconds, a, b)
+    first, other = (a, b) if a.core.presence.leads() else (b, a)
+    daniel_id = first.people["daniel"]
+    daniel = await signed_in(first, "daniel")
+    aino = await (await first.client("aino")).socket()
+    await settle(a, b)
+    heard = other.core.hub.received[presence_channel(daniel_id)]
+    about: list[str] = []
+    for kind in ("settings", "client"):
+        real = other.core.hub._handlers[kind]
+
+        async def recorded(message: dict[str, Any], real: Any = real, kind: str = kind) -> None:
+            if int(message["p"]) == daniel_id:
+                about.append(kind)
+            await real(message)
+
+        monkeypatch.setitem(other.core.hub._handlers, kind, recorded)
+    for active in (False, True):
+        await daniel.send({"type": "heartbeat", "active": active})
+        await daniel.expect("heartbeat_ack")
+    await daniel.send({"type": "set_presence", "status": "dnd", "note": "Palaveri", "ref": 1})
+    await daniel.expect("presence_set")
+    await settle(a, b)
+    status = other.core.rings.router.member_status(daniel_id)
+    assert status is not None and not status.free
+    await daniel.send({"type": "set_presence", "status": "available", "ref": 2})
+    await daniel.expect("presence_set")
+    question = await ask(aino, "Tulorajat?", 3)
+    await daniel.expect("offer", question_id=question["question_id"])
+    await daniel.send({"type": "accept", "question_id": question["question_id"]})
+    await daniel.expect("consultation")
+    await settle(a, b)
+    assert about == []
+    assert other.core.hub.received[presence_channel(daniel_id)] == heard
+    status = other.core.rings.router.member_status(daniel_id)
+    assert status is not None and status.free and status.load == 1
+    await other.core.presence.look([daniel_id])
+    shown = other.core.presence.shown(daniel_id)
+    assert (shown.status, shown.note) == ("busy", "Palaveri")
+    assert shown == first.core.presence.shown(daniel_id)
+
+
+async def test_a_change_heard_while_a_node_reads_someones_settings_is_kept(
+    nodes: tuple[Server, Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node that starts to follow Cecilia reads her stored settings; her note changes
+    on the other node after that read but before it returns (the change is heard on her
+    channel first). The read does not put back the note it found: the change is kept."""
+    a, b = nodes
+    cecilia_id = a.people["cecilia"]
+    await (await a.client("cecilia")).socket()
+    await a.core.presence.update(cecilia_id, SetPresence(note="Aamulla"))
+    await settle(a, b)
+    real_read = repo.presence_settings
+    real_heard = b.core.hub._handlers["settings"]
+    heard = asyncio.Event()
+
+    async def on_settings(message: dict[str, Any]) -> None:
+        await real_heard(message)
+        heard.set()
+
+    async def read_then_changed(db: Any, people: set[int] | None = None) -> Any:
+        stored = await real_read(db, people)
+        if people == {cecilia_id}:
+            await a.core.presence.update(cecilia_id, SetPresence(note="Iltapäivällä"))
+            await asyncio.wait_for(heard.wait(), SAFETY_SECONDS)
+        return stored
+
+    monkeypatch.setitem(b.core.hub._handlers, "settings", on_settings)
+    monkeypatch.setattr(repo, "presence_settings", read_then_changed)
+    await b.core.presence.look([cecilia_id])
+    assert heard.is_set()
+    assert b.core.presence.shown(cecilia_id).note == "Iltapäivällä"
 
 
 async def test_when_the_first_node_stops_the_next_tells_routing_its_members_left(

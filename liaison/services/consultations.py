@@ -83,23 +83,9 @@ class ConsultationService:
         rings.accepted_listeners.append(self._open_consultation)
 
     async def start(self) -> None:
-        """After routing has started: idle timers, and busy experts busy again."""
+        """After routing has started: idle timers (presence reads who is busy from the
+        open consultations itself: repositories.presence_settings)."""
         await self.idle.start()
-        # Busy is derived, not stored: an open consultation makes its expert busy again.
-        for expert_id in await self.busy_experts():
-            await self.presence.set_busy(expert_id, True)
-
-    async def busy_experts(self) -> set[int]:
-        """The people busy now: the experts of open consultations."""
-        async with self.db() as db:
-            experts = (
-                await db.scalars(
-                    select(Consultation.expert_id)
-                    .where(Consultation.state == "open", Consultation.expert_id.is_not(None))
-                    .distinct()
-                )
-            ).all()
-        return {e for e in experts if e is not None}
 
     async def _open_consultation(self, event: domain.QuestionAccepted) -> None:
         """The live conversation between asker and expert, and the expert shows busy."""

@@ -162,7 +162,7 @@ class Core(StoreCore):
 
     async def _catch_up(self) -> None:
         """After the bus lost messages: what this node caches, from the store again."""
-        await self.presence.catch_up(await self.consultations.busy_experts())
+        await self.presence.catch_up()
         await self.consultations.idle.start()
         # Another node's routing change whose notice was lost: its rows are read.
         await self.rings.refresh()

@@ -9,17 +9,17 @@ goes to the sockets: the frame is never escaped into the header nor decoded on t
 
 Channels, so that a node receives only what some local connection needs: a delivery to
 people goes on each person's channel (`person:<id>`), which a node holds while it holds a
-connection of that person; the changes of a person's clients go on their presence
-channel (`presence:<id>`), which a node holds while it follows that person (services/
-presence.py); answers meant for one node go on its own channel (`to:<node>`); a delivery
-to everyone (topic broadcasts: ring summaries) and the services' other control messages
-(`node`, `roll`, `settings`, `members`, `close`, ...) go on the shared channel `all`,
-which every node holds.
+connection of that person; the changes of a person's clients and settings go on their
+presence channel (`presence:<id>`), which a node holds while it follows that person
+(services/presence.py); answers meant for one node go on its own channel (`to:<node>`); a
+delivery to everyone (topic broadcasts: ring summaries) and the services' other control
+messages (`node`, `roll`, `members`, `close`, ...) go on the shared channel `all`, which
+every node holds.
 
 The bus may lose messages (Redis unreachable or restarted). Nothing the database holds is
 lost with them, so a node that missed messages, or whose messages were dropped (then it
 tells every node with a `gap` message), catches up: the services reload what they cache
-(`gap_listeners`: presence settings, busy experts), and every local connection is closed
+(`gap_listeners`: presence settings and busy, routing rows), and every local connection is closed
 with RESYNC, to reconnect and resume from its cursors against the database.
 """
 

@@ -2,12 +2,13 @@
 
 With several nodes, presence is by interest: a node follows a person (holds their
 presence channel, `presence:<id>`, where the nodes that hold the person's clients send
-what changes) only while some local connection shows them, while they are a ring member
-(routing reads every member's availability on any node), or for a while after someone
-here looked them up or last showed them (the directory's answers, named contacts, a
-reload). When it starts to follow someone it asks every node for their clients (`roll`),
-and answers to it come on its own channel; when it stops, it forgets what other nodes said
-of them. See docs/presence.md.
+what changes, and where changes to their settings go) only while some local connection
+shows them, while they are a ring member and this node tells routing of every member
+(the first node alive: services/rings.py), or for a while after someone here looked them
+up or last showed them (the directory's answers, named contacts, a reload). When it
+starts to follow someone it asks every node for their clients (`roll`), and answers to
+it come on its own channel, and it reads their stored settings; when it stops, it
+forgets what other nodes said of them. See docs/presence.md.
 """
 
 from __future__ import annotations
@@ -135,6 +136,9 @@ class PresenceService:
         self._channels = asyncio.Lock()
         self._rolls: dict[int, tuple[set[str], asyncio.Future[None]]] = {}
         self._roll_ids = itertools.count(1)
+        # Settings changes heard of people whose stored settings are being read as this
+        # node starts to follow them: applied again over what the read returns.
+        self._reading: dict[int, list[dict[str, Any]]] = {}
         hub.watch_listeners.append(self._on_watching)
         hub.on("client", self._on_client)
         hub.on("node", self._on_node)
@@ -147,7 +151,7 @@ class PresenceService:
 
     async def start(self) -> None:
         async with self.db() as db:
-            self._settings = await repo.all_presence_settings(db)
+            self._settings = await repo.presence_settings(db)
             for person_id in await repo.person_ids(db):
                 self._settings.setdefault(person_id, domain.PresenceSettings())
         now = self.clock.now()
@@ -450,8 +454,8 @@ class PresenceService:
             self._keep(people)
 
     def follow_members(self, people: set[int]) -> None:
-        """Ring members (all of them, as configured now): routing on this node reads
-        their availability, whoever shows them."""
+        """Ring members this node tells routing of (all of them, on the first node
+        alive; none on the others), whoever shows them here."""
         gone, self._members = self._members - people, set(people)
         self._follow(people)
         self._keep(gone)
@@ -509,28 +513,56 @@ class PresenceService:
         all the nodes heard of have answered (or ROLL_WAIT passed)."""
         assert self._batch is not None
         (people, done), self._batch = self._batch, None
+        held: set[int] = set()
         try:
             async with self._channels:
                 held = {p for p in people if p in self._followed}
+                for person_id in held:
+                    self._reading.setdefault(person_id, [])
                 await self.hub.hold([presence_channel(p) for p in sorted(held)])
             if held:
                 await self._roll(held)
-                # Their last seen as stored: closes on other nodes were not heard here.
-                try:
-                    async with self.db() as db:
-                        seen = await repo.last_seen_times(db, held)
-                except UNAVAILABLE as e:
-                    log.warning("last seen times could not be read: %s", type(e).__name__)
-                    seen = {}
-                for person_id, at in seen.items():
-                    self._last_seen(person_id, at)
+                await self._read_settings(held)
                 self._refresh({p for p in held if p in self._followed}, self.clock.now())
         finally:
             for person_id in people:
                 if self._following.get(person_id) is done:
                     del self._following[person_id]
+            for person_id in held:
+                self._reading.pop(person_id, None)
             if not done.done():
                 done.set_result(None)
+
+    async def _read_settings(self, people: set[int]) -> None:
+        """The settings of people this node starts to follow, as stored: their changes go
+        only to the nodes that follow them, so what this node held may be old. Read after
+        their channel is held; a change heard since is applied again over the read (the
+        read may have begun before that change was written)."""
+        try:
+            async with self.db() as db:
+                stored = await repo.presence_settings(db, people)
+        except UNAVAILABLE as e:
+            log.warning("presence settings could not be read: %s", type(e).__name__)
+            return
+        for person_id in people:
+            settings = stored.get(person_id) or domain.PresenceSettings()
+            for changes in self._reading.pop(person_id, []):
+                settings = replace(settings, **changes)
+            self._merge(person_id, settings)
+
+    def _merge(self, person_id: int, settings: domain.PresenceSettings) -> bool:
+        """Settings as stored (and derived) replace those held; whether they differ. Last
+        seen is written a second late: the later of the two is the truth."""
+        held = self.settings_of(person_id)
+        if held.last_seen_at and (
+            settings.last_seen_at is None or settings.last_seen_at < held.last_seen_at
+        ):
+            settings = replace(settings, last_seen_at=held.last_seen_at)
+        if settings == held and person_id in self._settings:
+            return False
+        self._settings[person_id] = settings
+        self._track_dnd(person_id, settings)
+        return True
 
     def _unfollow(self, people: set[int]) -> None:
         """Those no longer wanted: their channels let go, other nodes' reports of them
@@ -623,35 +655,35 @@ class PresenceService:
                 raise PresenceError("bad_field", str(e)) from None
         async with self.db.begin() as db:
             await repo.save_presence_fields(db, person_id, fields)
-        await self.hub.publish({"k": "settings", "p": person_id, "s": _changes_to_json(fields)})
+        await self._tell_settings(person_id, _changes_to_json(fields))
         s = replace(self.settings_of(person_id), **fields)
         return _shaped(self._compute(person_id, now, s), now.isoformat())
 
     async def set_busy(self, person_id: int, busy: bool) -> None:
-        """For consultations: busy while a person has one open (that field alone)."""
-        await self.hub.publish({"k": "settings", "p": person_id, "s": {"busy": busy}})
+        """For consultations: busy while a person has one open (that field alone), told
+        once the consultation is written (a node that starts to follow them reads it)."""
+        await self._tell_settings(person_id, {"busy": busy})
 
-    async def catch_up(self, busy: set[int]) -> None:
+    async def _tell_settings(self, person_id: int, changes: dict[str, Any]) -> None:
+        """A change to some of a person's settings, to the nodes that follow them (this
+        one among them, if it does) on their presence channel; with one node, here."""
+        message = {"k": "settings", "p": person_id, "s": changes}
+        if self.config.several_nodes:
+            await self.hub.publish(message, presence_channel(person_id))
+        else:
+            await self._on_settings(message)
+
+    async def catch_up(self) -> None:
         """After the bus lost messages (changes made on other nodes among them): the
-        settings as stored, busy as derived from open consultations (`busy`); the views
-        that differ are pushed as any change is; every node is asked for its clients again."""
+        settings as stored, busy as derived from open consultations; the views that
+        differ are pushed as any change is; every node is asked for its clients again."""
         async with self.db() as db:
-            stored = await repo.all_presence_settings(db)
-        changed: set[int] = set()
-        for person_id in set(self._settings) | set(stored):
-            held = self.settings_of(person_id)
-            settings = replace(
-                stored.get(person_id) or domain.PresenceSettings(), busy=person_id in busy
-            )
-            # Last seen is written a second late: the later of the two is the truth.
-            if held.last_seen_at and (
-                settings.last_seen_at is None or settings.last_seen_at < held.last_seen_at
-            ):
-                settings.last_seen_at = held.last_seen_at
-            if settings != held:
-                self._settings[person_id] = settings
-                self._track_dnd(person_id, settings)
-                changed.add(person_id)
+            stored = await repo.presence_settings(db)
+        changed = {
+            person_id
+            for person_id in set(self._settings) | set(stored)
+            if self._merge(person_id, stored.get(person_id) or domain.PresenceSettings())
+        }
         self._refresh(changed, self.clock.now())
         if self._followed:
             # Changes of other nodes' clients may have been lost too: all of them, again
@@ -662,6 +694,9 @@ class PresenceService:
         """A change to some of a person's settings, merged into what this node holds."""
         person_id = int(message["p"])
         changed = _changes_from_json(message["s"])
+        reading = self._reading.get(person_id)
+        if reading is not None:
+            reading.append(changed)
         self._settings[person_id] = settings = replace(self.settings_of(person_id), **changed)
         self._track_dnd(person_id, settings)
         self._refresh([person_id], self.clock.now())

@@ -158,7 +158,12 @@ class RingService:
         self.listeners: list[Callable[[], None]] = []
         # Called once a question is taken and its record saved (the consultation opens).
         self.accepted_listeners: list[Callable[[domain.QuestionAccepted], Awaitable[None]]] = []
+        # Each member's availability as this node last told routing (a change that does
+        # not move it takes no routing turn), and the members whose change is to be told
+        # in the next turn (one turn for all those that changed meanwhile).
         self._last_free: dict[int, bool] = {}
+        self._to_tell: set[int] = set()
+        self._telling = False
         # With several nodes: whether this node led when it last looked (it tells routing of
         # every member then), and from when its presence has heard every live client.
         self._leading = False
@@ -241,7 +246,17 @@ class RingService:
             for ring_id, members in self._ring_members.items()
         }
         self._ring_kinds = {r.id: r.kind for r in rows}
-        self.presence.follow_members({p for ms in self._ring_members.values() for p in ms})
+        self._follow_members()
+
+    def _members(self) -> set[int]:
+        return {p for members in self._ring_members.values() for p in members}
+
+    def _follow_members(self) -> None:
+        """The first node alive tells routing of every member, so it follows them all
+        (presence); another node follows only those its own connections show (its own
+        people among them), not every member's every change."""
+        leading = not self.config.several_nodes or self._leading
+        self.presence.follow_members(self._members() if leading else set())
 
     def _next_deadline(self) -> datetime | None:
         deadlines = [self._last_cleanup + CLOSED_QUESTION_KEEP, self._timers_due()]
@@ -256,7 +271,9 @@ class RingService:
 
     async def _on_time(self, now: datetime) -> None:
         if self._resync_at is not None and self._resync_at <= now:
-            await self._resync()
+            self._resync_at = None
+            # Not waited for: it waits for presence to hear of every member first.
+            self.scheduler.spawn(self._resync(), "ring resync")
         deadline = self._timers_due()
         if deadline is not None and deadline <= now and await self._claim_timers(now):
             async with self._routing() as change:
@@ -289,20 +306,25 @@ class RingService:
     def _on_presence(self, person_id: int, view: PresenceView) -> None:
         if not any(person_id in m for m in self._ring_members.values()):
             return
-        reports = self._reports(person_id)
+        hours = phone_hours_of(view)
+        if not self._reports(person_id):
+            # Another node tells routing (what this one told before may be old when it
+            # tells again); the hours are kept for this node's own phone-hours timer.
+            self._last_free.pop(person_id, None)
+            self._in_hours.pop(person_id, None)
+            if self._phone_hours.get(person_id) != hours:
+                self._phone_hours[person_id] = hours
+                self._next_hours_change(self.clock.now())
+            return
         # A note, or available to busy, changes the view but not routing: no state write.
         free = is_free(view)
-        hours = phone_hours_of(view)
         if self._last_free.get(person_id) == free and self._phone_hours.get(person_id) == hours:
             return
         self._last_free[person_id] = free
-        if not reports:
-            # Another node tells routing; the hours are kept here for this node's own
-            # phone-hours timer.
-            self._phone_hours[person_id] = hours
-            self._next_hours_change(self.clock.now())
-            return
-        self.scheduler.spawn(self._availability(person_id, view), "ring availability")
+        self._to_tell.add(person_id)
+        if not self._telling:
+            self._telling = True
+            self.scheduler.spawn(self._tell_availability(), "ring availability")
 
     def _reports(self, person_id: int) -> bool:
         """Whether this node tells routing of the member's availability. Every node that
@@ -319,10 +341,18 @@ class RingService:
         every live client. A node that comes to lead tells routing every member's
         availability again: changes the node before it would have told may be missing."""
         leading = self._first_alive()
-        if leading and not self._leading:
+        if leading == self._leading:
+            return leading
+        self._leading = leading
+        self._follow_members()
+        if leading:
             self._resync_at = self.clock.now()
             self.scheduler.wake()
-        self._leading = leading
+        else:
+            # What it told of members it no longer tells of would be old if it led again.
+            for person_id in [p for p in self._last_free if not self.hub.connections_of(p)]:
+                del self._last_free[person_id]
+                self._in_hours.pop(person_id, None)
         return leading
 
     def _first_alive(self) -> bool:
@@ -333,12 +363,24 @@ class RingService:
         if self.config.several_nodes:
             self._leads()
 
-    async def _availability(self, person_id: int, view: PresenceView) -> None:
-        async with self._routing() as change:
-            change.events += self.router.set_availability(
-                person_id, is_free(view), None, change.now
-            )
-            change.events += self._hours_of(person_id, view, change.now)
+    async def _tell_availability(self) -> None:
+        """The members whose availability changed since the last turn, in one turn: as
+        presence shows them now (a reconnect storm, or coming to lead, is not a turn per
+        member). A turn that fails is followed by a resync, which tells them all."""
+        try:
+            async with self._routing() as change:
+                people, self._to_tell, self._telling = self._to_tell, set(), False
+                for person_id in sorted(people):
+                    view = self.presence.shown(person_id)
+                    change.events += self.router.set_availability(
+                        person_id, is_free(view), None, change.now
+                    )
+                    change.events += self._hours_of(person_id, view, change.now)
+        finally:
+            if self._telling:
+                # Failed before the turn began (the lock not taken): the resync tells them.
+                self._to_tell.clear()
+                self._telling = False
 
     # ------------------------------------------------------------ phone hours
 
@@ -550,6 +592,8 @@ class RingService:
     async def sign_in(self, person_id: int, ring_id: str, signed_in: bool) -> None:
         if person_id not in self._ring_members.get(ring_id, set()):
             raise RingServiceError("not_allowed", "you are not a member of that ring")
+        # This node may not follow them (signed in from a page on another node).
+        await self.presence.look({person_id})
         async with self._routing() as change:
             now = change.now
             if signed_in:
@@ -679,6 +723,7 @@ class RingService:
         rings are read again and these members answer it whenever they are free."""
         async with self.db() as db:
             await self._load_rings(db)
+        await self.presence.look(people)
         async with self._routing() as change:
             for person_id in people:
                 change.events += self.router.sign_in(ring_id, person_id, change.now)
@@ -872,9 +917,10 @@ class RingService:
         self._changed()
 
     def _members_availability(self, now: datetime) -> list[domain.Event]:
-        """Every member's availability and phone hours, as presence shows them now."""
+        """The availability and phone hours of every member this node tells routing of
+        (`_reports`), as presence shows them now."""
         events: list[domain.Event] = []
-        for person_id in {p for members in self._ring_members.values() for p in members}:
+        for person_id in sorted(p for p in self._members() if self._reports(p)):
             view = self.presence.shown(person_id)
             free = is_free(view)
             self._last_free[person_id] = free
@@ -884,11 +930,14 @@ class RingService:
 
     async def _resync(self) -> None:
         """After a failed save, once a new node of several has heard every client, or when
-        this node came to lead: every member's availability as presence has it now."""
-        self._resync_at = None
+        this node came to lead: the availability of every member it tells routing of, as
+        presence has it once it has heard of them all (coming to lead, it starts to
+        follow every member)."""
         if self.config.several_nodes:
-            # Told here: coming to lead now would tell them again.
-            self._leading = self._first_alive()
+            self._leads()
+            # Told here, not again for coming to lead just now.
+            self._resync_at = None
+            await self.presence.complete(self._members())
         async with self._routing() as change:
             change.events += self._members_availability(change.now)
             change.events += self.router.tick(change.now)

@@ -230,9 +230,43 @@ def settings_from_row(row: PresenceSettings) -> presence_domain.PresenceSettings
     )
 
 
-async def all_presence_settings(db: AsyncSession) -> dict[int, presence_domain.PresenceSettings]:
-    rows = (await db.scalars(select(PresenceSettings))).all()
-    return {r.person_id: settings_from_row(r) for r in rows}
+async def presence_settings(
+    db: AsyncSession, people: set[int] | None = None
+) -> dict[int, presence_domain.PresenceSettings]:
+    """The stored settings of these people (None: of everyone), busy from their open
+    consultations: busy is derived, not stored (an open consultation makes its expert busy)."""
+    found: dict[int, presence_domain.PresenceSettings] = {}
+    for chunk in _chunks(people):
+        statement = select(PresenceSettings)
+        if chunk is not None:
+            statement = statement.where(PresenceSettings.person_id.in_(chunk))
+        found.update({r.person_id: settings_from_row(r) for r in await db.scalars(statement)})
+    for person_id in await busy_people(db, people):
+        found.setdefault(person_id, presence_domain.PresenceSettings()).busy = True
+    return found
+
+
+async def busy_people(db: AsyncSession, people: set[int] | None = None) -> set[int]:
+    """Those of these people (None: of everyone) who are the expert of an open consultation."""
+    busy: set[int] = set()
+    for chunk in _chunks(people):
+        statement = (
+            select(Consultation.expert_id)
+            .where(Consultation.state == "open", Consultation.expert_id.is_not(None))
+            .distinct()
+        )
+        if chunk is not None:
+            statement = statement.where(Consultation.expert_id.in_(chunk))
+        busy.update(e for e in await db.scalars(statement) if e is not None)
+    return busy
+
+
+def _chunks(people: set[int] | None, size: int = 1000) -> list[list[int] | None]:
+    """Ids in lists short enough for one IN (); None stays one query over everyone."""
+    if people is None:
+        return [None]
+    ids = sorted(people)
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 # The settings a person sets by hand; last seen and busy are written by their own paths.
@@ -258,21 +292,6 @@ async def save_presence_fields(db: AsyncSession, person_id: int, fields: dict[st
             set_={name: statement.excluded[name] for name in fields},
         )
     )
-
-
-async def last_seen_times(db: AsyncSession, people: set[int]) -> dict[int, datetime]:
-    """The stored last-seen times of these people (those that have one)."""
-    found: dict[int, datetime] = {}
-    ids = sorted(people)
-    for start in range(0, len(ids), 1000):
-        rows = await db.execute(
-            select(PresenceSettings.person_id, PresenceSettings.last_seen_at).where(
-                PresenceSettings.person_id.in_(ids[start : start + 1000]),
-                PresenceSettings.last_seen_at.is_not(None),
-            )
-        )
-        found.update({p: t for p, t in rows if t is not None})
-    return found
 
 
 async def touch_last_seen(db: AsyncSession, seen: dict[int, datetime]) -> None:
