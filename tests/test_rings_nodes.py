@@ -431,6 +431,30 @@ async def test_a_change_heard_while_a_node_reads_someones_settings_is_kept(
     assert b.core.presence.shown(cecilia_id).note == "Iltapäivällä"
 
 
+async def test_contact_my_liaison_on_one_node_rings_the_named_contact_on_the_other(
+    nodes: tuple[Server, Server],
+) -> None:
+    """Bertil, Cecilia's named contact, is connected to the first node alive only; the
+    other node shows him to nobody. Cecilia asks her liaison through the other node: it
+    looks him up (every node is asked for his clients), finds him free, and his page
+    rings on the first node; he takes the question there."""
+    a, b = nodes
+    await rings_on(a, b)
+    await advance(a.core.settings.heartbeat_timeout_seconds, a, b)
+    first, other = (a, b) if a.core.presence.leads() else (b, a)
+    bertil = await (await first.client("bertil")).socket()
+    cecilia = await (await other.client("cecilia")).socket()
+    await settle(a, b)
+    assert not other.core.hub.watched(first.people["bertil"])
+    await cecilia.send({"type": "ask", "named": True, "question": "Yhteyshenkilölle", "ref": 1})
+    status = (await cecilia.expect("question_status", ref=1))["question"]
+    assert status["ring_id"] != "liaison-jarvi"
+    await bertil.expect("offer", question_id=status["question_id"])
+    await bertil.send({"type": "accept", "question_id": status["question_id"]})
+    await bertil.expect("consultation")
+    await status_where(cecilia, status["question_id"], state="accepted")
+
+
 async def test_when_the_first_node_stops_the_next_tells_routing_its_members_left(
     server_factory: Any, databases: Databases, redis_url: str
 ) -> None:

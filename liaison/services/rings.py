@@ -592,8 +592,6 @@ class RingService:
     async def sign_in(self, person_id: int, ring_id: str, signed_in: bool) -> None:
         if person_id not in self._ring_members.get(ring_id, set()):
             raise RingServiceError("not_allowed", "you are not a member of that ring")
-        # This node may not follow them (signed in from a page on another node).
-        await self.presence.look({person_id})
         async with self._routing() as change:
             now = change.now
             if signed_in:
@@ -720,10 +718,10 @@ class RingService:
 
     async def signed_in_by_configuration(self, ring_id: str, people: list[int]) -> None:
         """After a ring was written to the store by a service (a named-contact ring): the
-        rings are read again and these members answer it whenever they are free."""
+        rings are read again and these members answer it whenever they are free (as
+        presence shows them here: the caller looked them up, NamedContactService.ask)."""
         async with self.db() as db:
             await self._load_rings(db)
-        await self.presence.look(people)
         async with self._routing() as change:
             for person_id in people:
                 change.events += self.router.sign_in(ring_id, person_id, change.now)
