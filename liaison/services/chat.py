@@ -239,7 +239,7 @@ class ChatService:
             async with self.db() as db:
                 conversation = await repo.direct_conversation(db, key)
             assert conversation is not None
-        return await self._announce(conversation.id, person_id)
+        return await self.announce(conversation.id, person_id)
 
     def _title(self, title: str) -> str:
         """A group title as stored and sent: identity codes replaced, then within the limit."""
@@ -249,17 +249,25 @@ class ChatService:
         )
 
     async def create_group(self, person_id: int, title: str, members: list[int]) -> Conversation:
+        async with self.db.begin() as db:
+            conversation_id = await self.new_group(db, person_id, title, members)
+        return await self.announce(conversation_id, person_id)
+
+    async def new_group(
+        self, db: AsyncSession, person_id: int, title: str, members: list[int]
+    ) -> int:
+        """A group written in the caller's transaction (a consultation's conversation is
+        written with its link); `announce` it once that is committed."""
         name = self._title(title)
         everyone = sorted({person_id, *members})
         domain.check_group_size(len(everyone), self.config.max_group_members)
-        async with self.db.begin() as db:
-            for pid in everyone:
-                if await repo.get_person(db, pid) is None:
-                    raise ChatError("not_found", "no such person")
-            conversation = await repo.create_conversation(
-                db, "group", name, None, person_id, everyone, self.clock.now()
-            )
-        return await self._announce(conversation.id, person_id)
+        for pid in everyone:
+            if await repo.get_person(db, pid) is None:
+                raise ChatError("not_found", "no such person")
+        conversation = await repo.create_conversation(
+            db, "group", name, None, person_id, everyone, self.clock.now()
+        )
+        return conversation.id
 
     async def _group_for_change(
         self,
@@ -304,7 +312,7 @@ class ChatService:
                 raise ChatError("already_member", "that person is already a member")
             domain.check_group_size(len(members) + 1, self.config.max_group_members)
             await repo.add_member(db, conversation, person_id, self.clock.now())
-        return await self._announce(conversation_id, actor_id)
+        return await self.announce(conversation_id, actor_id)
 
     async def remove_member(
         self, actor_id: int, actor_is_admin: bool, conversation_id: int, person_id: int
@@ -332,9 +340,9 @@ class ChatService:
                 db, actor_id, actor_is_admin, conversation_id
             )
             conversation.title = name
-        return await self._announce(conversation_id, actor_id)
+        return await self.announce(conversation_id, actor_id)
 
-    async def _announce(self, conversation_id: int, viewer_id: int) -> Conversation:
+    async def announce(self, conversation_id: int, viewer_id: int) -> Conversation:
         """Tell every member about the conversation as it now is; returns the viewer's copy:
         the summary for a member, else (an admin) the shared view without the last message."""
         found = await self._tell_members(conversation_id, viewer_id)

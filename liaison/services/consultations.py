@@ -88,21 +88,23 @@ class ConsultationService:
         await self.idle.start()
 
     async def _open_consultation(self, event: domain.QuestionAccepted) -> None:
-        """The live conversation between asker and expert, and the expert shows busy."""
-        async with self.db() as db:
+        """The live conversation between asker and expert, written with its link to the
+        consultation in one transaction, and the expert shows busy."""
+        async with self.db.begin() as db:
             c = await db.scalar(
                 select(Consultation).where(Consultation.question_id == event.question_id)
             )
-        assert c is not None
-        title = f"{self.rings.ring_name(c.ring_id or '')}: {c.question}"[:100]
-        summary = await self.chat.create_group(event.person_id, title, [event.asker_id])
-        async with self.db.begin() as db:
-            row = await db.get(Consultation, c.id)
-            assert row is not None
-            row.conversation_id = summary.id
-            record = consultation_record(row)
+            assert c is not None
+            title = f"{self.rings.ring_name(c.ring_id or '')}: {c.question}"[:100]
+            conversation_id = await self.chat.new_group(
+                db, event.person_id, title, [event.asker_id]
+            )
+            c.conversation_id = conversation_id
+            record = consultation_record(c)
+            accepted_at = c.accepted_at
+        await self.chat.announce(conversation_id, event.person_id)
         await self._update_busy(event.person_id)
-        self.idle.opened(record.id, row.accepted_at or self.clock.now())
+        self.idle.opened(record.id, accepted_at or self.clock.now())
         await self.hub.send(
             [event.asker_id, event.person_id], server.ConsultationFrame(consultation=record)
         )
