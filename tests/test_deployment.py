@@ -1,13 +1,14 @@
 """docker-compose.yml's production shape without a container engine: the reverse proxy's
-configuration exactly as the file writes it (nginx, Debian's, on loopback), in front of
-two `liaison serve` processes on one PostgreSQL and one Redis, with the nodes' settings
-from the same file. Only the addresses change (the services' names become loopback
-ports). What a browser does through it: log in, open sockets (the proxy spreads them over
-both nodes), write to someone whose tabs are on either node; then a node is killed and
-new sockets still come through.
+configuration exactly as the file mounts it (deploy/nginx.conf; nginx, Debian's, on
+loopback), in front of two `liaison serve` processes on one PostgreSQL and one Redis, with
+the nodes' settings from the compose file. Only the addresses change (the services' names
+become loopback ports). What a browser does through it: log in, open sockets (the proxy
+spreads them over both nodes), write to someone whose tabs are on either node; then a node
+is killed and new sockets still come through.
 
 The images (`build: .`, postgres, redis, nginx) are not built or pulled here: CI has no
-container engine. Everything they would run is what this test runs."""
+container engine. Everything they would run is what this test runs; scripts/compose-check
+runs the compose file itself where Docker is (with local stand-ins for the images)."""
 
 from __future__ import annotations
 
@@ -36,13 +37,22 @@ from tests.conftest import (
 )
 from tests.test_rings_nodes import frame_of, serve_process, welcomed_socket
 
-COMPOSE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = ROOT / "docker-compose.yml"
+# The proxy's site, as the compose file mounts it into the nginx container.
+PROXY_MOUNT = "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 def compose() -> dict[str, Any]:
     document: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
     return document
+
+
+def proxy_configuration() -> str:
+    """The proxy's site configuration: the file the compose file's proxy mounts."""
+    assert PROXY_MOUNT in compose()["services"]["proxy"]["volumes"]
+    return (ROOT / PROXY_MOUNT.split(":")[0]).read_text()
 
 
 def node_settings() -> dict[str, str]:
@@ -59,7 +69,7 @@ def node_settings() -> dict[str, str]:
 
 def proxy_site(node_ports: list[int], listen: int) -> str:
     """The proxy's site configuration from the file, with loopback addresses."""
-    site: str = compose()["configs"]["nginx"]["content"].replace("$$", "$")
+    site = proxy_configuration()
     for number, port in enumerate(node_ports, 1):
         site, found = re.subn(rf"\bnode{number}:8000\b", f"127.0.0.1:{port}", site)
         assert found == 1, f"node{number} is not in the proxy's upstream"
@@ -127,7 +137,7 @@ async def answers(ws: websockets.ClientConnection) -> bool:
 def test_the_proxy_keeps_sockets_open_longer_than_a_client_may_be_silent() -> None:
     """A socket the proxy cuts while the client is still within its heartbeat timeout
     would show its person offline and back for nothing."""
-    site = compose()["configs"]["nginx"]["content"]
+    site = proxy_configuration()
     timeout = re.search(r"location /ws \{[^}]*proxy_read_timeout (\d+)s;", site)
     assert timeout is not None
     assert int(timeout.group(1)) > Settings().heartbeat_timeout_seconds
