@@ -496,9 +496,10 @@ async def test_when_the_first_node_stops_the_next_tells_routing_its_members_left
 async def test_a_phone_hours_boundary_is_one_routing_change_in_the_service(
     server_factory: Any, databases: Databases, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Bertil's phone hours begin at 13:00. Both nodes hold his hours and reach 13:00; the
-    first node alive, which also holds his connection, tells routing (one routing change,
-    not one per node), and the question waiting for someone within their hours rings."""
+    """Bertil's phone hours begin at 13:00. The first node alive, which holds his
+    connection (and follows every member), tells routing then: one routing change in the
+    service, not one per node, and the question waiting for someone within their hours
+    rings."""
     patient = {"heartbeat_timeout_seconds": 6 * 3600.0, "idle_away_seconds": 6 * 3600}
     clock = ManualClock(datetime(2026, 11, 30, 4, 0, tzinfo=UTC))  # a Monday, 06:00 in Finland
     database_url = await databases.copy()

@@ -327,11 +327,11 @@ class RingService:
             self.scheduler.spawn(self._tell_availability(), "ring availability")
 
     def _reports(self, person_id: int) -> bool:
-        """Whether this node tells routing of the member's availability. Every node that
-        follows a member sees each change of it alike; the nodes holding the member's
-        connections tell routing, and so does the first node alive (for a member with
-        none, or only on a node that died), once it has heard every live client. Not
-        every node: each would take the routing lock for a change the first one wrote."""
+        """Whether this node tells routing of the member's availability: the nodes
+        holding the member's connections (which follow them for those), and the first
+        node alive (which follows every member, for a member with no connection, or only
+        on a node that died), once it has heard every live client. Not every node: each
+        would follow every member and take the routing lock for a change another wrote."""
         if not self.config.several_nodes:
             return True
         return self._leads() or bool(self.hub.connections_of(person_id))
