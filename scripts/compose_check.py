@@ -26,6 +26,11 @@ from typing import Any
 import httpx
 import websockets
 
+# A page's socket, as the tests open one (run from the repository's root: scripts/compose-check).
+sys.path.insert(0, os.getcwd())
+from tests.test_deployment import answers
+from tests.test_rings_nodes import frame_of, welcomed_socket
+
 TIMEOUT = 20.0  # seconds for any one answer through the proxy
 TABS = 4
 
@@ -65,36 +70,6 @@ async def logged_in(url: str, username: str, password: str) -> httpx.AsyncClient
     return http
 
 
-async def frame_of(ws: websockets.ClientConnection, kind: str) -> dict[str, Any]:
-    while True:
-        frame: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
-        if frame["type"] == kind:
-            return frame
-
-
-async def welcomed_socket(url: str, http: httpx.AsyncClient) -> websockets.ClientConnection:
-    cookie = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
-    ws = await websockets.connect(
-        url.replace("http", "ws", 1) + "/ws",
-        additional_headers={"Cookie": cookie},
-        origin=websockets.Origin(url),
-        ping_interval=None,
-        open_timeout=TIMEOUT,
-    )
-    await ws.send(json.dumps({"type": "hello", "v": 1}))
-    await frame_of(ws, "welcome")
-    return ws
-
-
-async def answers(ws: websockets.ClientConnection) -> bool:
-    try:
-        await ws.send(json.dumps({"type": "heartbeat", "ref": "alive?"}))
-        await frame_of(ws, "heartbeat_ack")
-    except websockets.ConnectionClosed:
-        return False
-    return True
-
-
 async def scenario(url: str, users: list[str], password: str, compose: list[str]) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     figures["ready"] = (await ready(url))["checks"]
@@ -103,7 +78,7 @@ async def scenario(url: str, users: list[str], password: str, compose: list[str]
     sessions = [await logged_in(url, user, password) for user in users]
     figures["logins_s"] = round(time.monotonic() - started, 2)
     started = time.monotonic()
-    tabs = [[await welcomed_socket(url, http) for _ in range(TABS)] for http in sessions]
+    tabs = [[await welcomed_socket(url, http.cookies) for _ in range(TABS)] for http in sessions]
     figures["sockets_welcomed"] = sum(map(len, tabs))
     figures["sockets_s"] = round(time.monotonic() - started, 2)
 
@@ -147,7 +122,7 @@ async def scenario(url: str, users: list[str], password: str, compose: list[str]
     for http in again:
         for _ in range(3):
             one = time.monotonic()
-            new_tabs.append(await welcomed_socket(url, http))
+            new_tabs.append(await welcomed_socket(url, http.cookies))
             slowest = max(slowest, time.monotonic() - one)
     figures["after_stop_logins_and_6_sockets_s"] = round(time.monotonic() - started, 2)
     figures["after_stop_slowest_login_or_socket_s"] = round(slowest, 2)
