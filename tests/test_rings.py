@@ -88,6 +88,37 @@ async def signed_in(server: Server, name: str, ring: str = "housing") -> Socket:
     return sock
 
 
+def routing_locks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one at each routing change of any node in this process."""
+    locks: list[int] = []
+    real = repo.lock_routing
+
+    async def counted(db: Any, now: datetime) -> int:
+        locks.append(1)
+        return await real(db, now)
+
+    monkeypatch.setattr(repo, "lock_routing", counted)
+    return locks
+
+
+async def test_members_whose_availability_changes_together_are_one_routing_turn(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three ring members come online while no routing turn has run yet (a reconnect
+    storm): routing is told of all three in one turn, not one each."""
+    await with_rings(server)
+    await server.settle()
+    locks = routing_locks(monkeypatch)
+    members = [server.people[name] for name in ("bertil", "daniel", "eeva")]
+    for person_id in members:
+        await server.core.presence.client_heard(person_id, f"tab-{person_id}", True)
+    await server.settle()
+    assert len(locks) == 1
+    for person_id in members:
+        status = server.core.rings.router.member_status(person_id)
+        assert status is not None and status.free
+
+
 async def test_a_question_is_offered_and_the_first_accept_wins(server: Server) -> None:
     await with_rings(server)
     bertil, daniel = await signed_in(server, "bertil"), await signed_in(server, "daniel")

@@ -53,22 +53,9 @@ from tests.test_bus_redis import direct, kill
 from tests.test_cli import READY
 from tests.test_oneoff import liaison
 from tests.test_ring_workspace import ask, status_where
-from tests.test_rings import config, signed_in, until_status, with_rings
+from tests.test_rings import config, routing_locks, signed_in, until_status, with_rings
 
 PATIENT = {"heartbeat_timeout_seconds": 3600.0, "idle_away_seconds": 3600}
-
-
-def routing_locks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """A list that grows by one at each routing change of any node in this process."""
-    locks: list[int] = []
-    real = repo.lock_routing
-
-    async def counted(db: Any, now: datetime) -> int:
-        locks.append(1)
-        return await real(db, now)
-
-    monkeypatch.setattr(repo, "lock_routing", counted)
-    return locks
 
 
 async def rings_on(*servers: Server, **ring_overrides: Any) -> None:
@@ -487,6 +474,52 @@ async def test_when_the_first_node_stops_the_next_tells_routing_its_members_left
         asked = await ask(aino, "Kuka vastaa?", 1)
         await settle(other)
         assert asked["members_free"] == 0 and asked["ringing"] == 0
+    finally:
+        for stack in stacks:
+            await stack.aclose()
+        await databases.drop(database_url)
+
+
+async def test_a_node_that_comes_to_lead_follows_the_members_connected_elsewhere(
+    server_factory: Any, databases: Databases, redis_url: str
+) -> None:
+    """Three nodes. Daniel, a ring member, is connected to the third only; the second,
+    which shows him to nobody, does not follow him. The first node alive stops: the
+    second comes to lead, starts to follow every member, and tells routing their
+    availability once every node has answered for them: Daniel stays free (had it told
+    routing what it held of him, he would be offline there), and a question asked then
+    rings on his page."""
+    database_url = await databases.copy()
+    stacks = [contextlib.AsyncExitStack() for _ in range(3)]
+    try:
+        first = await stacks[0].enter_async_context(
+            server_factory(bus_url=redis_url, database_url=database_url)
+        )
+        same = {"database_url": database_url, "clock": first.clock}
+        servers = [first] + [
+            await stack.enter_async_context(server_factory(bus_url=redis_url, **same))
+            for stack in stacks[1:]
+        ]
+        await rings_on(*servers)
+        await advance(first.core.settings.heartbeat_timeout_seconds, *servers)
+        order = sorted(range(3), key=lambda n: servers[n].core.node_id)
+        leader, successor, third = (servers[n] for n in order)
+        assert leader.core.presence.leads()
+        daniel_id = third.people["daniel"]
+        daniel = await signed_in(third, "daniel")
+        await settle(*servers)
+        assert not successor.core.hub.watched(daniel_id)
+        await stacks[order[0]].aclose()
+        alive = [successor, third]
+        await advance(successor.core.settings.heartbeat_timeout_seconds + 10, *alive)
+        assert successor.core.presence.leads()
+        assert successor.core.presence.shown(daniel_id).status == "available"
+        for node in alive:
+            status = node.core.rings.router.member_status(daniel_id)
+            assert status is not None and status.free
+        aino = await (await successor.client("aino")).socket()
+        asked = await ask(aino, "Kuka vastaa?", 1)
+        await daniel.expect("offer", question_id=asked["question_id"])
     finally:
         for stack in stacks:
             await stack.aclose()
