@@ -26,9 +26,10 @@ from typing import Any
 import httpx
 import websockets
 
-# A page's socket, as the tests open one (run from the repository's root: scripts/compose-check).
+# A login and a page's socket, as the tests make them (run from the repository's root:
+# scripts/compose-check).
 sys.path.insert(0, os.getcwd())
-from tests.test_deployment import answers
+from tests.test_deployment import answers, logged_in
 from tests.test_rings_nodes import frame_of, welcomed_socket
 
 TIMEOUT = 20.0  # seconds for any one answer through the proxy
@@ -39,7 +40,15 @@ class CheckFailed(Exception):
     pass
 
 
-FAILURES = (CheckFailed, OSError, TimeoutError, httpx.HTTPError, websockets.WebSocketException)
+# A helper of the tests fails with an assertion (a login refused, say).
+FAILURES = (
+    CheckFailed,
+    AssertionError,
+    OSError,
+    TimeoutError,
+    httpx.HTTPError,
+    websockets.WebSocketException,
+)
 
 
 def check(condition: bool, what: str) -> None:
@@ -55,19 +64,6 @@ async def ready(url: str) -> dict[str, Any]:
     down = [name for name, c in report["checks"].items() if c["status"] != "up"]
     check(not down, f"/ready: not up: {down}")
     return report
-
-
-async def logged_in(url: str, username: str, password: str) -> httpx.AsyncClient:
-    http = httpx.AsyncClient(base_url=url, timeout=TIMEOUT)
-    await http.get("/login")
-    token = http.cookies["liaison_csrf"]
-    response = await http.post(
-        "/login",
-        data={"username": username, "password": password, "csrf_token": token},
-        headers={"Origin": url},
-    )
-    check(response.status_code == 303, f"login of {username}: {response.status_code}")
-    return http
 
 
 async def scenario(url: str, users: list[str], password: str, compose: list[str]) -> dict[str, Any]:

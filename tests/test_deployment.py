@@ -110,14 +110,14 @@ async def nginx(site: str, directory: Path) -> AsyncIterator[None]:
         await process.wait()
 
 
-async def logged_in(url: str, username: str) -> httpx.AsyncClient:
+async def logged_in(url: str, username: str, password: str = PASSWORD) -> httpx.AsyncClient:
     """A browser's session through the proxy: the login form, as a person submits it."""
     http = httpx.AsyncClient(base_url=url, timeout=SAFETY_SECONDS)
     await http.get("/login")
     token = http.cookies["liaison_csrf"]
     response = await http.post(
         "/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": token},
+        data={"username": username, "password": password, "csrf_token": token},
         headers={"Origin": url},
     )
     assert response.status_code == 303, response.text
